@@ -1,0 +1,159 @@
+"""The one plugin manager: loads the ``eegbench`` entry points and fills the registries.
+
+Built-in plugins are ordinary entry points of this distribution. A plugin whose import or hook
+raises is recorded in ``failures()`` and skipped; everything else keeps working.
+Set ``EEGBENCH_BLOCK_PLUGINS=name1,name2`` to skip plugins by entry-point name.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import traceback
+from dataclasses import dataclass
+from importlib import metadata
+from types import ModuleType
+from typing import Any
+
+import pluggy
+
+from eegbench import hookspecs
+from eegbench.errors import PluginError
+from eegbench.registry import KINDS, Entry, Registry
+
+GROUP = "eegbench"
+
+
+@dataclass(frozen=True)
+class PluginInfo:
+    name: str
+    dist: str
+    version: str
+    hooks: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class PluginFailure:
+    name: str
+    dist: str
+    error: str
+    detail: str
+
+
+class _State:
+    def __init__(self) -> None:
+        self.pm = pluggy.PluginManager(GROUP)
+        self.pm.add_hookspecs(hookspecs)
+        self.dists: dict[str, tuple[str, str]] = {}
+        self.failures: list[PluginFailure] = []
+        self.registries: dict[str, Registry] | None = None
+
+
+@functools.cache
+def _state() -> _State:
+    st = _State()
+    blocked = {b.strip() for b in os.environ.get("EEGBENCH_BLOCK_PLUGINS", "").split(",")}
+    for ep in metadata.entry_points(group=GROUP):
+        if ep.name in blocked or st.pm.get_plugin(ep.name) is not None:
+            continue
+        dist = (ep.dist.name, ep.dist.version) if ep.dist is not None else ("?", "?")
+        try:
+            register_plugin(ep.load(), ep.name, dist, st)
+        except Exception as e:  # noqa: BLE001 - a broken plugin must not break the CLI
+            st.failures.append(_failure(ep.name, dist[0], e))
+    return st
+
+
+def _failure(name: str, dist: str, e: BaseException) -> PluginFailure:
+    detail = "".join(traceback.format_exception(type(e), e, e.__traceback__))
+    return PluginFailure(name, dist, f"{type(e).__name__}: {e}", detail)
+
+
+def register_plugin(
+    module: ModuleType | object,
+    name: str,
+    dist: tuple[str, str] = ("(local)", ""),
+    st: _State | None = None,
+) -> None:
+    """Register a plugin object (as an entry point would); registries are rebuilt on next use."""
+    st = st or _state()
+    st.pm.register(module, name=name)
+    st.pm.check_pending()
+    st.dists[name] = dist
+    st.registries = None
+
+
+def unregister_plugin(name: str) -> None:
+    st = _state()
+    st.pm.unregister(name=name)
+    st.dists.pop(name, None)
+    st.registries = None
+
+
+def plugin_manager() -> pluggy.PluginManager:
+    return _state().pm
+
+
+def _build_registries(st: _State) -> dict[str, Registry]:
+    regs = {kind: Registry(kind) for kind in KINDS}
+    failed = {f.name for f in st.failures}
+    for kind in KINDS:
+        hook = getattr(st.pm.hook, f"register_{kind}")
+        for impl in reversed(hook.get_hookimpls()):
+            reg = regs[kind]
+
+            def register(
+                name: str,
+                factory: Any,
+                *,
+                params: type | None = None,
+                citation: str = "",
+                description: str = "",
+                _reg: Registry = reg,
+                _plugin: str = impl.plugin_name,
+            ) -> None:
+                _reg.add(Entry(_reg.kind, name, factory, params, citation, description, _plugin))
+
+            try:
+                impl.function(register=register)
+            except Exception as e:  # noqa: BLE001
+                if impl.plugin_name not in failed:
+                    failed.add(impl.plugin_name)
+                    dist = st.dists.get(impl.plugin_name, ("?", "?"))[0]
+                    st.failures.append(_failure(impl.plugin_name, dist, e))
+    return regs
+
+
+def registry(kind: str) -> Registry:
+    """The registry of one kind (``datasets``, ``encoders``, ``targets``, ``llms``, ``metrics``)."""
+    if kind not in KINDS:
+        raise PluginError(f"unknown plugin kind {kind!r}; valid: {', '.join(KINDS)}.")
+    st = _state()
+    if st.registries is None:
+        st.registries = _build_registries(st)
+    return st.registries[kind]
+
+
+def get(kind: str, name: str) -> Entry:
+    return registry(kind).get(name)
+
+
+def plugins() -> list[PluginInfo]:
+    st = _state()
+    out = []
+    for name, plugin in st.pm.list_name_plugin():
+        hooks = tuple(sorted(h.name for h in st.pm.get_hookcallers(plugin) or []))
+        dist, version = st.dists.get(name, ("?", "?"))
+        out.append(PluginInfo(name, dist, version, hooks))
+    return sorted(out, key=lambda p: p.name)
+
+
+def failures() -> list[PluginFailure]:
+    st = _state()
+    registry("datasets")  # hooks run on first registry use; their failures land here
+    return list(st.failures)
+
+
+def reset() -> None:
+    """Forget loaded plugins (tests use this after faking an installed distribution)."""
+    _state.cache_clear()
