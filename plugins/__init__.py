@@ -1,0 +1,1 @@
+"""Built-in eegbench plugins. Each family registers through the ``eegbench`` entry points."""
