@@ -1,0 +1,453 @@
+"""Embedded default dataset: simulated visual-evoked EEG with known ground truth.
+
+Forty CVPR40 object classes, several images per class, each image with a colour and a setting
+and a one-sentence caption that names them. Every trial is an ERP (P1/N1/P2/N2/P3-like
+components) whose scalp topographies and amplitudes depend on the class, the colour and the
+setting separately, projected onto standard 10-20 electrode positions, plus spatially correlated
+1/f background noise, a posterior ~10 Hz alpha rhythm and sensor noise. ``X`` is in microvolts.
+See docs/synthetic.md for the generative model.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from eegbench import ConfigError, EEGData, hookimpl
+
+CITATION = (
+    "eegbench synthetic visual-evoked EEG (built-in simulation, plugins/datasets/synthetic.py); "
+    "object classes from Spampinato et al., 'Deep Learning Human Mind for Automated Visual "
+    "Classification', CVPR 2017."
+)
+
+# (ImageNet WNID, short name as Thought2Text uses it, caption noun phrase; {c} is the colour)
+CLASSES: tuple[tuple[str, str, str], ...] = (
+    ("n02106662", "dog", "{c} dog"),
+    ("n02124075", "cat", "{c} cat"),
+    ("n02281787", "butterfly", "{c} butterfly"),
+    ("n02389026", "horse", "{c} horse"),
+    ("n02492035", "monkey", "monkey holding a {c} ball"),
+    ("n02504458", "elephant", "elephant under a {c} blanket"),
+    ("n02510455", "panda", "panda on a {c} blanket"),
+    ("n02607072", "clownfish", "{c} clownfish"),
+    ("n02690373", "airplane", "{c} airplane"),
+    ("n02906734", "brush", "{c} brush"),
+    ("n02951358", "canoe", "{c} canoe"),
+    ("n02992529", "cell phone", "{c} cell phone"),
+    ("n03063599", "coffee mug", "{c} coffee mug"),
+    ("n03100240", "car", "{c} car"),
+    ("n03180011", "computer", "{c} computer"),
+    ("n03197337", "watch", "{c} watch"),
+    ("n03272010", "guitar", "{c} guitar"),
+    ("n03272562", "train", "{c} train"),
+    ("n03297495", "coffee maker", "{c} coffee maker"),
+    ("n03376595", "chair", "{c} chair"),
+    ("n03445777", "ball", "{c} ball"),
+    ("n03452741", "piano", "{c} piano"),
+    ("n03584829", "ironing machine", "{c} ironing machine"),
+    ("n03590841", "pumpkin", "pumpkin with a {c} ribbon"),
+    ("n03709823", "handbag", "{c} handbag"),
+    ("n03773504", "rocket", "{c} rocket"),
+    ("n03775071", "gloves", "pair of {c} gloves"),
+    ("n03792782", "bicycle", "{c} bicycle"),
+    ("n03792972", "camp", "camp with a {c} tent"),
+    ("n03877472", "girl", "girl in a {c} dress"),
+    ("n03888257", "parachutes", "group of {c} parachutes"),
+    ("n03982430", "pool table", "{c} pool table"),
+    ("n04044716", "tower", "{c} tower"),
+    ("n04069434", "camera", "{c} camera"),
+    ("n04086273", "gun", "{c} gun"),
+    ("n04120489", "shoes", "pair of {c} shoes"),
+    ("n07753592", "fruits and vegetables", "pile of {c} fruits and vegetables"),
+    ("n07873807", "pizza", "pizza on a {c} plate"),
+    ("n11939491", "flower", "{c} flower"),
+    ("n13054560", "mushroom", "{c} mushroom"),
+)
+ANIMATE = {"dog", "cat", "butterfly", "horse", "monkey", "elephant", "panda", "girl"}
+
+COLOURS: tuple[str, ...] = ("red", "blue", "green", "yellow", "white", "black")
+SETTINGS: dict[str, tuple[str, ...]] = {
+    "park": ("in a park", "on the grass in a park", "in a sunny park"),
+    "beach": ("on a beach", "on a sandy beach", "at the beach"),
+    "street": ("on a street", "on a busy street", "by the side of a street"),
+    "forest": ("in a forest", "in a dense forest", "among the trees of a forest"),
+    "kitchen": ("in a kitchen", "in a bright kitchen", "on the floor of a kitchen"),
+    "living room": ("in a living room", "in a cozy living room", "on the floor of a living room"),
+}
+OPENERS: tuple[str, ...] = (
+    "{A}",
+    "A photo of {a}",
+    "An image of {a}",
+    "A picture showing {a}",
+    "There is {a}",
+)
+ANIMATE_VERBS: tuple[str, ...] = ("", "sitting", "standing", "resting")
+
+# ERP components: name, polarity, latency (s), width (s), amplitude, anchor electrodes,
+# weights of the class / colour / setting / image-specific topographies.
+Component = tuple[str, float, float, float, float, tuple[str, ...], tuple[float, ...]]
+COMPONENTS: tuple[Component, ...] = (
+    ("P1", +1.0, 0.100, 0.016, 1.0, ("O1", "Oz", "O2"), (0.4, 1.0, 0.3, 0.3)),
+    ("N1", -1.0, 0.170, 0.022, 1.3, ("P7", "P8"), (1.0, 0.6, 0.4, 0.3)),
+    ("P2", +1.0, 0.230, 0.026, 0.9, ("Cz", "CPz"), (0.7, 0.3, 1.0, 0.3)),
+    ("N2", -1.0, 0.290, 0.030, 0.8, ("FCz",), (0.6, 0.3, 0.8, 0.3)),
+    ("P3", +1.0, 0.380, 0.055, 1.2, ("Pz",), (1.0, 0.2, 0.5, 0.3)),
+)
+BACKGROUND_UV = 10.0  # RMS of the background (1/f + alpha + sensor noise), microvolts
+ALPHA_RATIO = 0.6  # RMS of alpha relative to the 1/f part
+SENSOR_RATIO = 0.1  # RMS of white sensor noise relative to the 1/f part
+BLOB_WIDTH = 0.45  # angular width (rad) of a topography blob
+HIGHPASS_HZ = 0.5  # the background has no power below this (as after a high-pass filter)
+NOISE_CORR_LENGTH = 0.6  # angular length (rad) of the background's spatial correlation
+# The 32-channel 10-20 layout (BioSemi 32 positions), taken first.
+LAYOUT_32 = (
+    "Fp1", "AF3", "F7", "F3", "FC1", "FC5", "T7", "C3", "CP1", "CP5", "P7", "P3", "Pz", "PO3",
+    "O1", "Oz", "O2", "PO4", "P4", "P8", "CP6", "CP2", "C4", "T8", "FC6", "FC2", "F4", "F8",
+    "AF4", "Fp2", "Fz", "Cz",
+)  # fmt: skip
+# Channels not used: old aliases of T7/T8/P7/P8 and reference sites.
+EXCLUDED_CHANNELS = {"T3", "T4", "T5", "T6", "M1", "M2", "A1", "A2"}
+
+
+@dataclass
+class SyntheticParams:
+    n_subjects: int = field(default=3, metadata={"help": "number of simulated subjects"})
+    images_per_class: int = field(default=5, metadata={"help": "images per class (>= 3)"})
+    repetitions: int = field(default=2, metadata={"help": "presentations per image and subject"})
+    n_classes: int = field(default=40, metadata={"help": "the first n of the 40 CVPR40 classes"})
+    n_chans: int = field(default=32, metadata={"help": "electrodes, spread over the 10-20 montage"})
+    n_times: int = field(default=128, metadata={"help": "samples per trial, from stimulus onset"})
+    sfreq: float = field(default=256.0, metadata={"help": "sampling frequency (Hz)"})
+    snr: float = field(
+        default=0.6, metadata={"help": "RMS of the evoked response / RMS of the background"}
+    )
+    val_images: int = field(default=1, metadata={"help": "images per class in the val split"})
+    test_images: int = field(default=1, metadata={"help": "images per class in the test split"})
+    seed: int = field(default=0, metadata={"help": "seed of the whole simulation"})
+
+
+@hookimpl
+def register_datasets(register):  # noqa: ANN001 - the hook's callback
+    register(
+        "synthetic",
+        "eegbench_plugins.datasets.synthetic:make_synthetic",
+        params=SyntheticParams,
+        citation=CITATION,
+        description="Simulated visual-evoked EEG with colour/setting captions and known truth.",
+    )
+
+
+def _check(p: SyntheticParams) -> None:
+    def bad(msg: str) -> ConfigError:
+        return ConfigError(f"dataset 'synthetic': {msg}")
+
+    if not 2 <= p.n_classes <= len(CLASSES):
+        raise bad(f"n_classes={p.n_classes} must lie in [2, {len(CLASSES)}].")
+    if p.images_per_class < 3:
+        raise bad(f"images_per_class={p.images_per_class} must be >= 3 (train, val, test).")
+    if p.val_images < 1 or p.test_images < 1:
+        raise bad("val_images and test_images must be >= 1.")
+    if p.images_per_class - p.val_images - p.test_images < 1:
+        raise bad(
+            f"images_per_class={p.images_per_class} leaves no training image after "
+            f"val_images={p.val_images} and test_images={p.test_images}; raise images_per_class."
+        )
+    if p.n_subjects < 1 or p.repetitions < 1:
+        raise bad("n_subjects and repetitions must be >= 1.")
+    if p.n_times < 16:
+        raise bad(f"n_times={p.n_times} must be >= 16.")
+    if not (math.isfinite(p.sfreq) and p.sfreq >= 64):
+        raise bad(f"sfreq={p.sfreq} must be >= 64 Hz (to resolve alpha and the ERP).")
+    if not (math.isfinite(p.snr) and p.snr > 0):
+        raise bad(f"snr={p.snr} must be a positive number.")
+    if p.seed < 0:
+        raise bad(f"seed={p.seed} must be >= 0.")
+
+
+def montage_positions() -> tuple[list[str], np.ndarray, dict[str, np.ndarray]]:
+    """Usable 10-20 electrode names and unit vectors from a sphere fitted to the MNE montage."""
+    import mne
+
+    name = (
+        "colin27_1020"
+        if "colin27_1020" in mne.channels.get_builtin_montages()
+        else ("standard_1020")
+    )
+    ch_pos = mne.channels.make_standard_montage(name).get_positions()["ch_pos"]
+    names = [n for n in ch_pos if n not in EXCLUDED_CHANNELS]
+    pos = np.array([ch_pos[n] for n in names], dtype=np.float64)
+    # algebraic least-squares sphere fit: |p|^2 = 2 p.c + (r^2 - |c|^2)
+    a = np.c_[2 * pos, np.ones(len(pos))]
+    sol = np.linalg.lstsq(a, (pos**2).sum(1), rcond=None)[0]
+    unit = pos - sol[:3]
+    unit /= np.linalg.norm(unit, axis=1, keepdims=True)
+    return names, unit, dict(zip(names, unit, strict=True))
+
+
+def select_channels(names: list[str], unit: np.ndarray, n: int) -> list[int]:
+    """Indices of ``n`` electrodes spread over the scalp, in montage order.
+
+    The 32-channel 10-20 layout comes first, then the other 10-10 positions, then the inferior
+    ring (9/10 electrodes, Iz); within each group, greedy farthest-point sampling from Cz.
+    """
+    lower = {c for c in names if c == "Iz" or c.endswith(("9", "10"))}
+    groups = [
+        [names.index(c) for c in LAYOUT_32],
+        [i for i, c in enumerate(names) if c not in LAYOUT_32 and c not in lower],
+        [i for i, c in enumerate(names) if c in lower],
+    ]
+    chosen: list[int] = []
+    for group in groups:
+        seed = [names.index("Cz")] if not chosen else chosen
+        dist = np.arccos(np.clip(unit[group] @ unit[seed].T, -1, 1)).min(1)
+        dist[np.isin(group, chosen)] = -np.inf
+        while len(chosen) < n and np.isfinite(dist).any():
+            j = int(np.argmax(dist))
+            chosen.append(group[j])
+            dist = np.minimum(dist, np.arccos(np.clip(unit[group] @ unit[group[j]], -1, 1)))
+            dist[j] = -np.inf
+    return sorted(chosen)
+
+
+def _random_rotation(rng: np.random.Generator, max_angle: float) -> np.ndarray:
+    axis = rng.standard_normal(3)
+    axis /= np.linalg.norm(axis)
+    angle = rng.uniform(-max_angle, max_angle)
+    k = np.array([[0, -axis[2], axis[1]], [axis[2], 0, -axis[0]], [-axis[1], axis[0], 0]])
+    return np.eye(3) + math.sin(angle) * k + (1 - math.cos(angle)) * (k @ k)
+
+
+def _perturb(rng: np.random.Generator, centre: np.ndarray, angle: float, size: int) -> np.ndarray:
+    """``size`` unit vectors scattered around ``centre`` with angular spread ``angle``."""
+    v = centre[None, :] + angle * rng.standard_normal((size, 3))
+    return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+
+def _blobs(unit: np.ndarray, centres: np.ndarray, signs: np.ndarray) -> np.ndarray:
+    """Topographies ``[..., C]``: signed sums of von Mises-Fisher blobs over the last blob axis.
+
+    ``centres``: ``[..., B, 3]``, ``signs``: ``[..., B]``, ``unit``: electrodes ``[..., C, 3]``
+    (leading axes broadcast).
+    """
+    cos = np.einsum("...bk,...ck->...bc", centres, unit)
+    return np.einsum("...b,...bc->...c", signs, np.exp((cos - 1) / BLOB_WIDTH**2))
+
+
+def _factor_topographies(
+    rng: np.random.Generator, anchor: np.ndarray, n_levels: int, n_blobs: int = 2
+) -> tuple[np.ndarray, np.ndarray]:
+    """Blob centres ``[L, B, 3]`` and signs ``[L, B]`` of ``n_levels`` topographies near anchor."""
+    centres = _perturb(rng, anchor, 0.5, n_levels * n_blobs).reshape(n_levels, n_blobs, 3)
+    signs = rng.choice([-1.0, 1.0], size=(n_levels, n_blobs)) * rng.uniform(
+        0.5, 1.0, (n_levels, n_blobs)
+    )
+    return centres, signs
+
+
+def _article(np_text: str) -> str:
+    return ("an " if np_text[0] in "aeiou" else "a ") + np_text
+
+
+def make_caption(rng: np.random.Generator, cls: int, colour: str, setting: str) -> str:
+    """One sentence naming the object, its colour and its setting, with varied wording."""
+    _, name, template = CLASSES[cls]
+    np_text = template.format(c=colour)
+    if name in ANIMATE:
+        verb = ANIMATE_VERBS[rng.integers(len(ANIMATE_VERBS))]
+        np_text = f"{np_text} {verb}".strip()
+    phrases = SETTINGS[setting]
+    np_text = f"{np_text} {phrases[rng.integers(len(phrases))]}"
+    opener = OPENERS[rng.integers(len(OPENERS))]
+    with_article = _article(np_text)
+    text = opener.format(A=with_article[0].upper() + with_article[1:], a=with_article)
+    return text + "."
+
+
+def _pink_noise(rng: np.random.Generator, n_chans: int, n_samples: int, sfreq: float) -> np.ndarray:
+    """A continuous record ``[n_chans, n_samples]`` with power ~ 1/f above 0.5 Hz, unit RMS."""
+    freqs = np.fft.rfftfreq(n_samples, d=1 / sfreq)
+    amp = np.where(freqs >= HIGHPASS_HZ, np.maximum(freqs, HIGHPASS_HZ) ** -0.5, 0.0)
+    size = (n_chans, freqs.size)
+    spec = rng.standard_normal(size, dtype=np.float32) + 1j * rng.standard_normal(
+        size, dtype=np.float32
+    )
+    x = np.fft.irfft(spec * amp.astype(np.float32), n=n_samples)
+    return x / x.std()
+
+
+def make_synthetic(**params: object) -> EEGData:
+    """Simulate the dataset described by :class:`SyntheticParams`."""
+    p = SyntheticParams(**params)  # type: ignore[arg-type]
+    _check(p)
+    all_names, all_unit, anchors = montage_positions()
+    if p.n_chans > len(all_names) or p.n_chans < 2:
+        raise ConfigError(
+            f"dataset 'synthetic': n_chans={p.n_chans} must lie in [2, {len(all_names)}] "
+            "(usable channels of the 10-20 montage)."
+        )
+    picks = select_channels(all_names, all_unit, p.n_chans)
+    ch_names = [all_names[i] for i in picks]
+    unit = all_unit[picks]
+
+    world_rng, caption_rng, trial_rng, noise_rng = (
+        np.random.Generator(np.random.PCG64(s)) for s in np.random.SeedSequence(p.seed).spawn(4)
+    )
+    K, M_per, S, R = p.n_classes, p.images_per_class, p.n_subjects, p.repetitions
+    M = K * M_per
+    n_comp = len(COMPONENTS)
+
+    # --- images and their ground-truth attributes ---
+    img_class = np.repeat(np.arange(K), M_per)
+    img_colour = world_rng.integers(len(COLOURS), size=M)
+    setting_names = list(SETTINGS)
+    img_setting = world_rng.integers(len(setting_names), size=M)
+    image_names = [
+        f"synthetic_{CLASSES[k][1].replace(' ', '_')}_{j:02d}"
+        for k in range(K)
+        for j in range(M_per)
+    ]
+    captions = [
+        make_caption(
+            caption_rng, int(img_class[m]), COLOURS[img_colour[m]], setting_names[img_setting[m]]
+        )
+        for m in range(M)
+    ]
+
+    # --- subjects: head rotations (topography shifts), gains, latency offsets, alpha ---
+    rot = np.stack([_random_rotation(world_rng, math.radians(6)) for _ in range(S)])
+    subj_unit = np.einsum("sij,cj->sci", rot, unit)  # [S, C, 3]
+    subj_gain = np.exp(world_rng.normal(0, 0.25, S))
+    subj_shift = world_rng.normal(0, 0.008, S)
+    chan_gain = np.exp(world_rng.normal(0, 0.1, (S, p.n_chans)))
+    alpha_freq = world_rng.uniform(9.0, 11.0, S)
+
+    # --- topographies per component: base + class + colour + setting + image ---
+    n_levels = (K, len(COLOURS), len(setting_names), M)
+    img_levels = (img_class, img_colour, img_setting, np.arange(M))
+    topo = np.zeros((S, n_comp, M, p.n_chans))
+    for i, (_, sign, _, _, _, anchor_names, weights) in enumerate(COMPONENTS):
+        anchor_dirs = np.stack([anchors[a] for a in anchor_names])
+        base_centres = anchor_dirs[None]
+        base_signs = np.full((1, len(anchor_names)), sign)
+        centre = anchor_dirs.mean(0)
+        centre /= np.linalg.norm(centre)
+        base = _blobs(unit, base_centres, base_signs)
+        norm = np.sqrt((base**2).mean())
+        topo[:, i] += _blobs(subj_unit[:, None], base_centres, base_signs)[:, 0][:, None] / norm
+        for w, levels, per_img in zip(weights, n_levels, img_levels, strict=True):
+            centres, signs = _factor_topographies(world_rng, centre, levels)
+            flat = _blobs(unit, centres, signs)
+            scale = np.sqrt((flat**2).mean(1)) + 1e-12  # unit RMS on the template head
+            per_subj = _blobs(subj_unit[:, None], centres, signs) / scale[:, None]
+            topo[:, i] += w * per_subj[:, per_img]
+    class_latency = world_rng.normal(0, 0.008, (K, n_comp))
+    class_amp = np.exp(world_rng.normal(0, 0.2, (K, n_comp)))
+
+    # --- trials: each subject sees every image R times, shuffled within each repetition block ---
+    subj_idx, img_idx = [], []
+    for s in range(S):
+        for _ in range(R):
+            subj_idx.append(np.full(M, s))
+            img_idx.append(trial_rng.permutation(M))
+    subject = np.concatenate(subj_idx)
+    image = np.concatenate(img_idx)
+    N = subject.size
+    y = img_class[image]
+
+    t = np.arange(p.n_times) / p.sfreq
+    lat0 = np.array([c[2] for c in COMPONENTS])
+    width = np.array([c[3] for c in COMPONENTS])
+    amp0 = np.array([c[4] * c[1] for c in COMPONENTS])
+    latency = (
+        lat0[None]
+        + class_latency[y]
+        + subj_shift[subject][:, None]
+        + trial_rng.normal(0, 0.010, (N, 1))
+        + trial_rng.normal(0, 0.005, (N, n_comp))
+    )
+    amp = amp0[None] * class_amp[y] * np.exp(trial_rng.normal(0, 0.25, (N, n_comp)))
+    amp *= subj_gain[subject][:, None]
+    waves = np.exp(-0.5 * ((t[None, None] - latency[..., None]) / width[None, :, None]) ** 2)
+    evoked = np.einsum("ni,nic,nit->nct", amp, topo[subject, :, image], waves)
+
+    # --- background: spatially correlated 1/f noise + posterior alpha + sensor noise ---
+    ang = np.arccos(np.clip(unit @ unit.T, -1, 1))
+    chol = np.linalg.cholesky(np.exp(-((ang / NOISE_CORR_LENGTH) ** 2)) + 1e-3 * np.eye(p.n_chans))
+    record = _pink_noise(noise_rng, p.n_chans, N * p.n_times, p.sfreq)  # trials back to back
+    pink = np.einsum("ij,njt->nit", chol, record.reshape(p.n_chans, N, p.n_times).swapaxes(0, 1))
+    pink /= pink.std()
+    alpha_centre = np.stack([anchors["POz"], anchors["Oz"]]).mean(0, keepdims=True)
+    alpha_topo = _blobs(subj_unit, np.broadcast_to(alpha_centre, (S, 1, 3)), np.ones((S, 1)))
+    freq = alpha_freq[subject] + noise_rng.normal(0, 0.3, N)
+    phase = noise_rng.uniform(0, 2 * np.pi, N)
+    env = 1 + 0.3 * np.sin(
+        2 * np.pi * noise_rng.uniform(0.5, 2, N)[:, None] * t
+        + noise_rng.uniform(0, 2 * np.pi, N)[:, None]
+    )
+    alpha = env * np.sin(2 * np.pi * freq[:, None] * t + phase[:, None])
+    alpha *= np.exp(noise_rng.normal(0, 0.4, N))[:, None]
+    alpha = alpha_topo[subject][..., None] * alpha[:, None]
+    alpha *= ALPHA_RATIO / alpha.std()
+    sensor = SENSOR_RATIO * noise_rng.standard_normal(pink.shape)
+    background = pink + alpha + sensor
+    background *= BACKGROUND_UV / background.std()
+
+    evoked *= p.snr * BACKGROUND_UV / evoked.std()
+    X = ((evoked + background) * chan_gain[subject][..., None]).astype(np.float32)
+
+    # --- image-disjoint splits: per class, a seeded permutation of its images ---
+    img_split = np.empty(M, dtype=np.int64)
+    for k in range(K):
+        order = world_rng.permutation(M_per) + k * M_per
+        img_split[order[: p.test_images]] = 2
+        img_split[order[p.test_images : p.test_images + p.val_images]] = 1
+        img_split[order[p.test_images + p.val_images :]] = 0
+    splits = {
+        name: np.flatnonzero(img_split[image] == j)
+        for j, name in enumerate(("train", "val", "test"))
+    }
+
+    info = {
+        "citation": CITATION,
+        "units": "microvolt",
+        "sfreq": p.sfreq,
+        "snr": p.snr,
+        "seed": p.seed,
+        "wnids": [CLASSES[k][0] for k in range(K)],
+        "ground_truth": {
+            "attributes": {
+                "colour": [COLOURS[c] for c in img_colour],
+                "setting": [setting_names[s] for s in img_setting],
+            },
+            "vocab": {"colour": list(COLOURS), "setting": setting_names},
+            "components": [
+                {
+                    "name": c[0],
+                    "polarity": c[1],
+                    "latency_s": c[2],
+                    "width_s": c[3],
+                    "anchors": list(c[5]),
+                }
+                for c in COMPONENTS
+            ],
+            "subject_gain": subj_gain.tolist(),
+            "alpha_freq_hz": alpha_freq.tolist(),
+        },
+    }
+    return EEGData(
+        X=X,
+        y=y,
+        image=image,
+        subject=subject,
+        splits=splits,
+        class_names=[CLASSES[k][1] for k in range(K)],
+        image_names=image_names,
+        sfreq=float(p.sfreq),
+        ch_names=ch_names,
+        captions=captions,
+        name="synthetic",
+        info=info,
+    ).validate()
