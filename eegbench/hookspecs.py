@@ -51,9 +51,14 @@ def register_llms(register: Register) -> None:
 
 @hookspec
 def register_metrics(register: Register) -> None:
-    """Register metrics and protocols: ``factory(**params) -> Metric`` (see ``eegbench.metrics``)."""
+    """Register metrics and protocols: ``factory(**params) -> Metric`` (``eegbench.metrics``)."""
 
 
 @hookspec
 def register_commands(cli: Any) -> None:
     """Add commands to the ``eegbench`` click group."""
+
+
+@hookspec(firstresult=True)
+def unknown_name_hint(kind: str, name: str) -> str | None:
+    """A sentence explaining an unknown name (e.g. "install the braindecode extra"), or None."""

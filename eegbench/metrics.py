@@ -29,5 +29,7 @@ class Metric:
     requires: ClassVar[tuple[str, ...]] = (CAPTIONS,)
     citation: ClassVar[str] = ""
 
-    def compute(self, predictions: list[str], references: list[str], **ctx: Any) -> dict[str, float]:
+    def compute(
+        self, predictions: list[str], references: list[str], **ctx: Any
+    ) -> dict[str, float]:
         raise NotImplementedError

@@ -32,8 +32,9 @@ def target_items(target: Target, data: EEGData) -> list[str]:
     if target.modality == "image":
         if data.image_paths is None or any(p is None for p in data.image_paths):
             raise DataError(
-                f"target needs image files but dataset {data.name!r} has none; give the dataset "
-                "an image folder or use a text target (e.g. target=minilm, or target.modality=text)."
+                f"target needs image files but dataset {data.name!r} has none; give the "
+                "dataset an image folder or use a text target (target=minilm, or "
+                "target.modality=text)."
             )
         return [str(p) for p in data.image_paths]
     if data.captions is None:
@@ -70,7 +71,9 @@ def embed_cached(target: Target, items: list[str], cache_dir: str | os.PathLike)
         return np.load(path)
     emb = np.asarray(target.embed(items), dtype=np.float32)
     if emb.shape != (len(items), target.dim):
-        raise DataError(f"target returned shape {emb.shape}, expected ({len(items)}, {target.dim}).")
+        raise DataError(
+            f"target returned shape {emb.shape}, expected ({len(items)}, {target.dim})."
+        )
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(f".{os.getpid()}.tmp.npy")
     np.save(tmp, emb)

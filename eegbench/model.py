@@ -1,0 +1,37 @@
+"""Core heads around any encoder, and the projector into an LLM's embedding space."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+class EEGClassifier(nn.Module):
+    """encoder ``[B,C,T] -> [B,F]``, embedding ``Linear(F->D)``, classifier ``Linear(D->K)``."""
+
+    def __init__(self, encoder: nn.Module, embed_dim: int, n_classes: int) -> None:
+        super().__init__()
+        n_features = getattr(encoder, "n_features", None)
+        if not isinstance(n_features, int) or n_features <= 0:
+            raise TypeError(f"encoder {type(encoder).__name__} must expose n_features (int > 0).")
+        self.encoder = encoder
+        self.embed = nn.Linear(n_features, embed_dim)
+        self.classifier = nn.Linear(embed_dim, n_classes)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Returns (embedding ``[B,D]``, logits ``[B,K]``)."""
+        emb = self.embed(self.encoder(x))
+        return emb, self.classifier(emb)
+
+
+class Projector(nn.Module):
+    """``Linear(D -> n_tokens * d_model)``: EEG embedding to soft tokens ``[B, n, d_model]``."""
+
+    def __init__(self, embed_dim: int, d_model: int, n_tokens: int = 1) -> None:
+        super().__init__()
+        self.n_tokens = n_tokens
+        self.d_model = d_model
+        self.proj = nn.Linear(embed_dim, n_tokens * d_model)
+
+    def forward(self, emb: torch.Tensor) -> torch.Tensor:
+        return self.proj(emb).view(emb.shape[0], self.n_tokens, self.d_model)

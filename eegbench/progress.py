@@ -1,0 +1,63 @@
+"""Progress bars (rich) that ``--quiet`` silences."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from typing import TypeVar
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+T = TypeVar("T")
+console = Console(stderr=True)
+_quiet = False
+
+
+def set_quiet(quiet: bool) -> None:
+    global _quiet
+    _quiet = quiet
+
+
+def is_quiet() -> bool:
+    return _quiet
+
+
+def log(message: str) -> None:
+    if not _quiet:
+        console.print(message)
+
+
+@contextmanager
+def task(description: str, total: int | None = None) -> Iterator:
+    """A progress bar; yields ``advance(n=1, **fields)``; ``fields`` update the description."""
+    if _quiet:
+        yield lambda n=1, **kw: None
+        return
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("{task.fields[info]}"),
+        console=console,
+        transient=False,
+    ) as prog:
+        tid = prog.add_task(description, total=total, info="")
+
+        def advance(n: int = 1, **fields: object) -> None:
+            info = "  ".join(
+                f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in fields.items()
+            )
+            prog.update(tid, advance=n, info=info)
+
+        yield advance
+
+
+def track(items: Iterable[T], description: str, total: int | None = None) -> Iterator[T]:
+    if total is None and hasattr(items, "__len__"):
+        total = len(items)  # type: ignore[arg-type]
+    with task(description, total) as advance:
+        for it in items:
+            yield it
+            advance()

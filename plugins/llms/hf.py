@@ -1,0 +1,9 @@
+"""``gpt2``: a transformers causal LM by hub name or local folder."""
+
+from __future__ import annotations
+
+from eegbench.llm import BuildContext, CausalLM, load_pretrained
+
+
+def build_hf(ctx: BuildContext, path: str, download: bool, dtype: str) -> CausalLM:
+    return load_pretrained(path, download=download, dtype=dtype)
