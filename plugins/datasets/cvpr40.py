@@ -1,0 +1,305 @@
+"""CVPR40 (Spampinato et al. 2017): 6 subjects viewing 40 ImageNet classes, 128-channel EEG at
+1 kHz, from the published ``.pth`` files (``eeg_55_95_std.pth`` etc.) and split files."""
+
+from __future__ import annotations
+
+import json
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from eegbench import ConfigError, DataError, EEGData, hookimpl
+from eegbench.preprocessing import DatasetParams, finalize
+from eegbench.splits import trial_info
+
+CITATION = (
+    "Spampinato et al., 'Deep Learning Human Mind for Automated Visual Classification', CVPR 2017; "
+    "Palazzo et al., 'Decoding Brain Representations by Multimodal Learning of Neural Activity "
+    "and Visual Features', TPAMI 2020. Block-design critique: Li et al., 'The Perils and "
+    "Pitfalls of Block Design for EEG Classification Experiments', TPAMI 2020."
+)
+CLASSES_FILE = Path(__file__).with_name("cvpr40_classes.json")
+IMAGE_EXTS = (".JPEG", ".jpeg", ".jpg", ".JPG", ".png")
+SPLIT_INDEXING = ("auto", "full", "subject")
+
+
+@dataclass
+class _CVPR40Fields:
+    path: str = field(
+        default="",
+        metadata={"help": "EEG .pth file (eeg_55_95_std.pth, eeg_5_95_std.pth, ...), required"},
+    )
+    splits_path: str = field(
+        default="",
+        metadata={"help": "block_splits_by_image_all.pth / _single.pth; empty = random split"},
+    )
+    split_index: int = field(default=0, metadata={"help": "which split of the splits file"})
+    split_indexing: str = field(
+        default="auto",
+        metadata={
+            "help": "what split indices point into: full (the whole dataset list), subject "
+            "(the list of `subject`'s trials), auto (full if subject=0, else subject)"
+        },
+    )
+    subject: int = field(default=0, metadata={"help": "0 = all subjects, else 1..6"})
+    time_low: int = field(default=20, metadata={"help": "first sample of the window"})
+    time_high: int = field(default=460, metadata={"help": "end sample of the window (excl.)"})
+    min_len: int = field(default=450, metadata={"help": "drop trials shorter than this"})
+    max_len: int = field(default=600, metadata={"help": "drop trials longer than this"})
+    sfreq: float = field(default=1000.0, metadata={"help": "sampling rate of the file in Hz"})
+    image_dir: str = field(
+        default="", metadata={"help": "ImageNet folder <wnid>/<image>.JPEG (optional)"}
+    )
+    caption_dir: str = field(
+        default="", metadata={"help": "folder of <image>_caption.txt files (optional)"}
+    )
+
+
+@dataclass
+class CVPR40Params(DatasetParams, _CVPR40Fields):
+    """Parameters of ``cvpr40``: its own fields, then preprocessing and split."""
+
+
+def class_table() -> dict[str, str]:
+    """ImageNet WNID -> the short class name Thought2Text uses."""
+    return json.loads(CLASSES_FILE.read_text())
+
+
+def _load_torch(path: str, what: str) -> Any:
+    import torch
+
+    p = Path(path).expanduser()
+    if not p.is_file():
+        raise DataError(f"cvpr40: {what} {str(p)!r} does not exist; set it to the real file.")
+    try:
+        return torch.load(p, map_location="cpu", weights_only=True)
+    except Exception as e:  # noqa: BLE001 - any reader failure is a corrupt-file error
+        msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise DataError(f"cvpr40: {what} {str(p)!r} is not a readable torch file ({msg}).") from e
+
+
+def _check_dataset(obj: Any, path: str) -> tuple[list[dict], list[str], list[str]]:
+    where = f"cvpr40: {path!r}"
+    if not isinstance(obj, dict):
+        raise DataError(
+            f"{where} holds a {type(obj).__name__}, expected a dict with keys "
+            "'dataset', 'labels', 'images'."
+        )
+    missing = [k for k in ("dataset", "labels", "images") if k not in obj]
+    if missing:
+        raise DataError(f"{where} lacks key(s) {', '.join(missing)} (has {sorted(obj)}).")
+    dataset, labels, images = obj["dataset"], list(obj["labels"]), list(obj["images"])
+    if not isinstance(dataset, (list, tuple)) or not dataset:
+        raise DataError(f"{where}: 'dataset' is empty or not a list of trials.")
+    n_chans = None
+    for i, tr in enumerate(dataset):
+        if not isinstance(tr, dict) or any(k not in tr for k in ("eeg", "image", "label")):
+            raise DataError(
+                f"{where}: trial {i} is not a dict with 'eeg', 'image', 'label' (and 'subject')."
+            )
+        eeg = tr["eeg"]
+        if getattr(eeg, "ndim", None) != 2:
+            raise DataError(
+                f"{where}: trial {i} eeg has shape {tuple(getattr(eeg, 'shape', ()))}, "
+                "expected [channels, samples]."
+            )
+        if n_chans is None:
+            n_chans = int(eeg.shape[0])
+        elif int(eeg.shape[0]) != n_chans:
+            raise DataError(
+                f"{where}: trial {i} has {eeg.shape[0]} channels, trial 0 has {n_chans}."
+            )
+        if not 0 <= int(tr["label"]) < len(labels):
+            raise DataError(f"{where}: trial {i} label {int(tr['label'])} is outside 'labels'.")
+        if not 0 <= int(tr["image"]) < len(images):
+            raise DataError(f"{where}: trial {i} image {int(tr['image'])} is outside 'images'.")
+    return list(dataset), labels, images
+
+
+def _read_splits(path: str, index: int) -> dict[str, list[int]]:
+    obj = _load_torch(path, "splits file")
+    where = f"cvpr40: splits file {path!r}"
+    if not isinstance(obj, dict) or "splits" not in obj:
+        raise DataError(f"{where} is not a dict with key 'splits'.")
+    splits = obj["splits"]
+    if not isinstance(splits, (list, tuple)) or not splits:
+        raise DataError(f"{where}: 'splits' is empty or not a list.")
+    if not 0 <= index < len(splits):
+        raise ConfigError(f"split_index={index} but {where} has {len(splits)} split(s).")
+    s = splits[index]
+    if not isinstance(s, dict) or any(k not in s for k in ("train", "val", "test")):
+        raise DataError(f"{where}: split {index} lacks 'train', 'val', 'test' index lists.")
+    return {k: [int(i) for i in s[k]] for k in ("train", "val", "test")}
+
+
+def _find_image(image_dir: Path, name: str) -> str | None:
+    wnid = name.split("_")[0]
+    for folder in (image_dir / wnid, image_dir):
+        for ext in IMAGE_EXTS:
+            p = folder / f"{name}{ext}"
+            if p.is_file():
+                return str(p)
+    return None
+
+
+def _read_captions(caption_dir: str, names: list[str]) -> list[str]:
+    folder = Path(caption_dir).expanduser()
+    if not folder.is_dir():
+        raise DataError(f"cvpr40: caption_dir {str(folder)!r} is not a folder.")
+    out, missing = [], []
+    for n in names:
+        p = folder / f"{n}_caption.txt"
+        if p.is_file():
+            out.append(p.read_text(encoding="utf-8").strip())
+        else:
+            missing.append(p.name)
+            out.append("")
+    if missing:
+        raise DataError(
+            f"cvpr40: {len(missing)} of {len(names)} captions missing in {str(folder)!r} "
+            f"(e.g. {missing[0]}); every image needs <image>_caption.txt."
+        )
+    return out
+
+
+def load_cvpr40(**kw: Any) -> EEGData:
+    """CVPR40 trials in the window [time_low, time_high), with published or random splits."""
+    p = CVPR40Params(**kw)
+    if not p.path:
+        raise ConfigError("cvpr40 needs dataset.path=<eeg .pth file> (e.g. eeg_55_95_std.pth).")
+    if p.split_indexing not in SPLIT_INDEXING:
+        raise ConfigError(
+            f"split_indexing={p.split_indexing!r}; valid: {', '.join(SPLIT_INDEXING)}."
+        )
+    if not 0 <= p.time_low < p.time_high:
+        raise ConfigError(f"time window [{p.time_low}, {p.time_high}) is empty.")
+    dataset, wnids, images = _check_dataset(_load_torch(p.path, "EEG file"), p.path)
+
+    lengths = np.array([int(tr["eeg"].shape[1]) for tr in dataset])
+    subjects = np.array([int(tr.get("subject", 1)) for tr in dataset])
+    keep_len = (lengths >= p.min_len) & (lengths <= p.max_len)
+    if p.subject:
+        if p.subject not in set(subjects.tolist()):
+            raise ConfigError(
+                f"subject={p.subject} not in the file (subjects {sorted(set(subjects.tolist()))})."
+            )
+        keep_subj = subjects == p.subject
+    else:
+        keep_subj = np.ones(len(dataset), dtype=bool)
+    short = keep_len & keep_subj & (lengths < p.time_high)
+    if short.any():
+        warnings.warn(
+            f"cvpr40: dropped {int(short.sum())} trial(s) that pass the length filter but end "
+            f"before time_high={p.time_high}.",
+            stacklevel=2,
+        )
+    keep = keep_len & keep_subj & ~short
+
+    has_published = bool(p.splits_path) and p.split != "random"
+    if has_published:
+        raw = _read_splits(p.splits_path, p.split_index)
+        indexing = p.split_indexing
+        if indexing == "auto":
+            indexing = "subject" if p.subject else "full"
+        if indexing == "subject" and not p.subject:
+            raise ConfigError("split_indexing=subject needs subject=1..6.")
+        base = np.flatnonzero(keep_subj) if indexing == "subject" else np.arange(len(dataset))
+        full_split = {}
+        for name, idx in raw.items():
+            idx_arr = np.asarray(idx, dtype=np.int64)
+            if idx_arr.size and (idx_arr.min() < 0 or idx_arr.max() >= base.size):
+                raise DataError(
+                    f"cvpr40: split {name!r} of {p.splits_path!r} indexes trial {idx_arr.max()} "
+                    f"but the {'subject' if indexing == 'subject' else 'full'} list has "
+                    f"{base.size} trials; the splits file does not match the EEG file "
+                    "(for the _all file with a subject, use split_indexing=full)."
+                )
+            full = base[idx_arr]
+            full_split[name] = full[keep[full]]
+        chosen = np.unique(np.concatenate(list(full_split.values())))
+    else:
+        chosen = np.flatnonzero(keep)
+    if chosen.size == 0:
+        raise DataError(
+            f"cvpr40: no trial of {p.path!r} passes the filters (length {p.min_len}..{p.max_len}, "
+            f"subject {p.subject or 'all'})."
+        )
+
+    X = np.stack(
+        [dataset[i]["eeg"][:, p.time_low : p.time_high].float().numpy() for i in chosen]
+    ).astype(np.float32, copy=False)
+    y = np.array([int(dataset[i]["label"]) for i in chosen])
+    image = np.array([int(dataset[i]["image"]) for i in chosen])
+    subject = subjects[chosen]
+    if has_published:
+        pos = np.full(len(dataset), -1)
+        pos[chosen] = np.arange(chosen.size)
+        splits = {k: pos[v] for k, v in full_split.items()}
+    else:
+        splits = {k: np.arange(chosen.size) for k in ("train", "val", "test")}
+
+    table = class_table()
+    image_names = [str(n) for n in images]
+    image_paths = None
+    if p.image_dir:
+        folder = Path(p.image_dir).expanduser()
+        if not folder.is_dir():
+            raise DataError(f"cvpr40: image_dir {str(folder)!r} is not a folder.")
+        image_paths = [_find_image(folder, n) for n in image_names]
+        used = set(image.tolist())
+        n_missing = sum(image_paths[i] is None for i in used)
+        if n_missing == len(used):
+            raise DataError(
+                f"cvpr40: none of the images found under {str(folder)!r} "
+                "(expected <wnid>/<image>.JPEG)."
+            )
+        if n_missing:
+            warnings.warn(
+                f"cvpr40: {n_missing} of {len(used)} images missing under {str(folder)!r}.",
+                stacklevel=2,
+            )
+    captions = _read_captions(p.caption_dir, image_names) if p.caption_dir else None
+
+    data = EEGData(
+        X=X,
+        y=y,
+        image=image,
+        subject=subject,
+        splits=splits,
+        class_names=[table.get(str(w), str(w)) for w in wnids],
+        image_names=image_names,
+        sfreq=p.sfreq,
+        ch_names=[f"EEG{i + 1:03d}" for i in range(X.shape[1])],
+        captions=captions,
+        image_paths=image_paths,
+        name="cvpr40",
+        info={
+            "citation": CITATION,
+            "wnids": [str(w) for w in wnids],
+            "tmin": p.time_low / p.sfreq,
+            "block_design": True,
+            "zero_shot_test": False,
+            "source": str(p.path),
+            "split_file": str(p.splits_path) if has_published else None,
+            "dropped_length_filter": int((keep_subj & ~keep_len).sum()),
+        },
+    )
+    if has_published:
+        data.info["split"] = f"published ({Path(p.splits_path).name} #{p.split_index})"
+    # One block per (subject, class): the design showed each class's 50 images in one run.
+    trial_info(data)["block"] = subject * len(wnids) + y
+    return finalize(data, p, has_published=has_published)
+
+
+@hookimpl
+def register_datasets(register: Any) -> None:
+    register(
+        "cvpr40",
+        load_cvpr40,
+        params=CVPR40Params,
+        citation=CITATION,
+        description="CVPR40 / EEG-ImageNet: 6 subjects, 40 classes, 128 ch, 1 kHz (.pth files)",
+    )

@@ -1,0 +1,333 @@
+"""Any MNE epochs file (``-epo.fif``) or BIDS recording (via mne-bids) as an eegbench dataset,
+with an optional stimulus table mapping trials or event codes to images and captions."""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from eegbench import ConfigError, DataError, EEGData, hookimpl
+from eegbench.preprocessing import DatasetParams, finalize
+
+CITATION = (
+    "Gramfort et al., 'MEG and EEG data analysis with MNE-Python', Frontiers in Neuroscience 7, "
+    "2013."
+)
+BIDS_CITATION = (
+    "Appelhoff et al., 'MNE-BIDS: Organizing electrophysiological data into the BIDS format and "
+    "facilitating their analysis', JOSS 4(44), 2019; Pernet et al., 'EEG-BIDS', Scientific Data "
+    "6, 2019."
+)
+KEYS = ("trial", "event")
+
+
+@dataclass
+class _EpochsFields:
+    event_map: str = field(
+        default="",
+        metadata={
+            "help": "classes as 'name:code,name:code' (a name may repeat); "
+            "empty = the file's event_id"
+        },
+    )
+    stimuli_csv: str = field(
+        default="",
+        metadata={
+            "help": "CSV with column trial (epoch index) or event (code), image, and "
+            "optional caption, split; empty = epochs.metadata if it has 'image'"
+        },
+    )
+    picks: str = field(default="eeg", metadata={"help": "MNE channel picks (eeg, data, ...)"})
+    units: str = field(default="uV", metadata={"help": "units for get_data; empty = SI (V)"})
+    subject: int = field(default=1, metadata={"help": "subject id of this recording"})
+
+
+@dataclass
+class _PathField:
+    path: str = field(default="", metadata={"help": "MNE epochs file (*-epo.fif), required"})
+
+
+@dataclass
+class _BIDSFields:
+    bids_root: str = field(default="", metadata={"help": "BIDS dataset root, required"})
+    bids_subject: str = field(default="", metadata={"help": "BIDS subject label, e.g. 01"})
+    task: str = field(default="", metadata={"help": "BIDS task label"})
+    session: str = field(default="", metadata={"help": "BIDS session label (optional)"})
+    run: str = field(default="", metadata={"help": "BIDS run label (optional)"})
+    datatype: str = field(default="eeg", metadata={"help": "BIDS datatype"})
+    tmin: float = field(default=-0.2, metadata={"help": "epoch start in s from each event"})
+    tmax: float = field(default=0.8, metadata={"help": "epoch end in s from each event"})
+
+
+@dataclass
+class MNEEpochsParams(DatasetParams, _EpochsFields, _PathField):
+    """Parameters of ``mne_epochs``: its own fields, then preprocessing and split."""
+
+
+@dataclass
+class BIDSParams(DatasetParams, _EpochsFields, _BIDSFields):
+    """Parameters of ``bids``: its own fields, then preprocessing and split."""
+
+
+EpochsParams = MNEEpochsParams | BIDSParams
+
+
+def parse_event_map(spec: str) -> list[tuple[str, int]]:
+    """'cat:1,dog:2' -> [('cat', 1), ('dog', 2)]."""
+    out = []
+    for item in (s.strip() for s in spec.split(",")):
+        if not item:
+            continue
+        name, sep, code = item.rpartition(":")
+        try:
+            if not sep or not name.strip():
+                raise ValueError
+            out.append((name.strip(), int(code)))
+        except ValueError:
+            raise ConfigError(
+                f"event_map item {item!r}: write classes as 'name:code,name:code'."
+            ) from None
+    if not out:
+        raise ConfigError(f"event_map={spec!r} names no class; use 'name:code,name:code'.")
+    return out
+
+
+def _stimulus_table(p: EpochsParams, epochs: Any) -> tuple[Any, Path | None]:
+    import pandas as pd
+
+    if p.stimuli_csv:
+        path = Path(p.stimuli_csv).expanduser()
+        if not path.is_file():
+            raise DataError(f"mne_epochs: stimuli_csv {str(path)!r} does not exist.")
+        try:
+            table = pd.read_csv(path)
+        except Exception as e:  # noqa: BLE001
+            raise DataError(f"mne_epochs: {str(path)!r} is not a readable CSV ({e}).") from e
+        where = str(path)
+        base: Path | None = path.parent
+    elif epochs.metadata is not None and "image" in epochs.metadata.columns:
+        table = epochs.metadata.reset_index(drop=True).copy()
+        table["trial"] = np.arange(len(table))
+        where, base = "epochs.metadata", None
+    else:
+        return None, None
+    if "image" not in table.columns or not any(k in table.columns for k in KEYS):
+        raise DataError(
+            f"mne_epochs: {where} needs an 'image' column and a 'trial' or 'event' column "
+            f"(has {list(table.columns)})."
+        )
+    if table.empty:
+        raise DataError(f"mne_epochs: {where} has no rows.")
+    return table, base
+
+
+def from_epochs(epochs: Any, p: EpochsParams, *, name: str, source: str, citation: str) -> EEGData:
+    """EEGData from a loaded ``mne.Epochs`` with the classes, stimuli and splits of ``p``."""
+    codes = epochs.events[:, 2].astype(np.int64)
+    if p.event_map:
+        pairs = parse_event_map(p.event_map)
+    else:
+        present = set(codes.tolist())
+        pairs = sorted(
+            ((k, int(v)) for k, v in epochs.event_id.items() if int(v) in present),
+            key=lambda kv: kv[1],
+        )
+    class_names = list(dict.fromkeys(n for n, _ in pairs))
+    code_class = {}
+    for n, c in pairs:
+        if c in code_class and class_names[code_class[c]] != n:
+            raise ConfigError(f"event_map gives code {c} two class names.")
+        code_class[c] = class_names.index(n)
+    absent = sorted(set(code_class) - set(codes.tolist()))
+    if p.event_map and absent:
+        raise DataError(
+            f"{name}: event code(s) {absent} of event_map are not in {source!r} "
+            f"(codes there: {sorted(set(codes.tolist()))})."
+        )
+    keep = np.flatnonzero(np.isin(codes, list(code_class)))
+    if keep.size == 0:
+        raise DataError(f"{name}: no epoch of {source!r} has an event code of the class map.")
+    y = np.array([code_class[c] for c in codes[keep]])
+
+    try:
+        picked = epochs.copy().pick(p.picks)
+        X = picked.get_data(units=p.units or None)[keep].astype(np.float32)
+    except ValueError as e:
+        raise ConfigError(f"{name}: picks={p.picks!r} / units={p.units!r} failed: {e}") from e
+
+    table, base = _stimulus_table(p, epochs)
+    splits = {k: np.arange(keep.size) for k in ("train", "val", "test")}
+    has_published = False
+    captions: list[str] | None = None
+    image_paths: list[str | None] | None = None
+    if table is None:
+        image_names = [f"trial_{i:05d}" for i in keep]
+        image = np.arange(keep.size)
+    else:
+        key = "trial" if "trial" in table.columns else "event"
+        lookup = table.drop_duplicates(subset=[key]).set_index(key)
+        wanted = keep if key == "trial" else codes[keep]
+        missing = sorted(set(np.asarray(wanted).tolist()) - set(lookup.index.tolist()))
+        if missing:
+            raise DataError(
+                f"{name}: the stimulus table has no row for {key}(s) {missing[:5]}"
+                f"{' ...' if len(missing) > 5 else ''} ({len(missing)} missing)."
+            )
+        rows = lookup.loc[wanted]
+        img_vals = [str(v) for v in rows["image"]]
+        image_names = list(dict.fromkeys(img_vals))
+        img_pos = {n: i for i, n in enumerate(image_names)}
+        image = np.array([img_pos[v] for v in img_vals])
+        if "caption" in rows.columns:
+            captions = _per_image(rows["caption"].astype(str).tolist(), img_vals, image_names, name)
+        if "split" in rows.columns:
+            which = rows["split"].astype(str).str.strip().str.lower().to_numpy()
+            bad = sorted(set(which.tolist()) - {"train", "val", "test"})
+            if bad:
+                raise DataError(f"{name}: split column has values {bad}; use train, val, test.")
+            splits = {k: np.flatnonzero(which == k) for k in ("train", "val", "test")}
+            has_published = True
+        image_paths = _resolve_images(image_names, base, name)
+
+    data = EEGData(
+        X=X,
+        y=y,
+        image=image,
+        subject=np.full(keep.size, p.subject),
+        splits=splits,
+        class_names=class_names,
+        image_names=image_names,
+        sfreq=float(epochs.info["sfreq"]),
+        ch_names=list(picked.ch_names),
+        captions=captions,
+        image_paths=image_paths,
+        name=name,
+        info={
+            "citation": citation,
+            "tmin": float(epochs.tmin),
+            "source": source,
+            "units": p.units or "SI",
+            "event_codes": {n: [c for m, c in pairs if m == n] for n in class_names},
+            "dropped_unmapped": int(len(codes) - keep.size),
+            "zero_shot_test": False,
+            "images": "stimulus table" if table is not None else "one per trial (no table)",
+        },
+    )
+    return finalize(data, p, has_published=has_published)
+
+
+def _per_image(values: list[str], img_vals: list[str], names: list[str], where: str) -> list[str]:
+    seen: dict[str, str] = {}
+    for img, cap in zip(img_vals, values):
+        if seen.setdefault(img, cap) != cap:
+            raise DataError(f"{where}: image {img!r} has two different captions in the table.")
+    return [seen[n] for n in names]
+
+
+def _resolve_images(names: list[str], base: Path | None, where: str) -> list[str | None] | None:
+    """Paths of the images that exist (relative ones resolved from the CSV's folder); None when
+    the image column holds identifiers rather than files."""
+    paths: list[str | None] = []
+    for n in names:
+        p = Path(n).expanduser()
+        if not p.is_absolute() and base is not None:
+            p = base / p
+        paths.append(str(p) if p.is_file() else None)
+    n_found = sum(x is not None for x in paths)
+    if n_found == 0:
+        return None
+    if n_found < len(paths):
+        warnings.warn(
+            f"{where}: {len(paths) - n_found} of {len(paths)} image files not found.", stacklevel=3
+        )
+    return paths
+
+
+def load_mne_epochs(**kw: Any) -> EEGData:
+    """Trials of an MNE epochs file as EEGData."""
+    import mne
+
+    p = MNEEpochsParams(**kw)
+    if not p.path:
+        raise ConfigError("mne_epochs needs dataset.path=<file-epo.fif>.")
+    path = Path(p.path).expanduser()
+    if not path.is_file():
+        raise DataError(f"mne_epochs: {str(path)!r} does not exist.")
+    try:
+        epochs = mne.read_epochs(path, preload=True, verbose="error")
+    except Exception as e:  # noqa: BLE001 - any reader failure is a corrupt-file error
+        msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise DataError(
+            f"mne_epochs: {str(path)!r} is not a readable MNE epochs file ({msg})."
+        ) from e
+    if len(epochs) == 0:
+        raise DataError(f"mne_epochs: {str(path)!r} holds no epochs.")
+    return from_epochs(epochs, p, name="mne_epochs", source=str(path), citation=CITATION)
+
+
+def load_bids(**kw: Any) -> EEGData:
+    """Epochs cut around the annotated events of one BIDS recording (needs mne-bids)."""
+    try:
+        import mne_bids
+    except ImportError:
+        raise ConfigError("dataset bids needs the mne-bids package: pip install mne-bids") from None
+    import mne
+
+    p = BIDSParams(**kw)
+    if not p.bids_root or not p.bids_subject:
+        raise ConfigError("bids needs dataset.bids_root=<folder> and dataset.bids_subject=<label>.")
+    if not Path(p.bids_root).expanduser().is_dir():
+        raise DataError(f"bids: bids_root {p.bids_root!r} is not a folder.")
+    bids_path = mne_bids.BIDSPath(
+        root=Path(p.bids_root).expanduser(),
+        subject=p.bids_subject,
+        session=p.session or None,
+        task=p.task or None,
+        run=p.run or None,
+        datatype=p.datatype,
+    )
+    try:
+        raw = mne_bids.read_raw_bids(bids_path, verbose="error")
+    except Exception as e:  # noqa: BLE001
+        msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise DataError(
+            f"bids: cannot read {bids_path.basename!r} in {p.bids_root!r} ({msg})."
+        ) from e
+    events, event_id = mne.events_from_annotations(raw, verbose="error")
+    if len(events) == 0:
+        raise DataError(f"bids: {bids_path.basename!r} has no annotated events.")
+    epochs = mne.Epochs(
+        raw,
+        events,
+        event_id,
+        tmin=p.tmin,
+        tmax=p.tmax,
+        baseline=None,
+        preload=True,
+        verbose="error",
+    )
+    if len(epochs) == 0:
+        raise DataError(f"bids: no epoch of {p.tmin}..{p.tmax} s fits inside the recording.")
+    return from_epochs(epochs, p, name="bids", source=str(bids_path.fpath), citation=BIDS_CITATION)
+
+
+@hookimpl
+def register_datasets(register: Any) -> None:
+    register(
+        "mne_epochs",
+        load_mne_epochs,
+        params=MNEEpochsParams,
+        citation=CITATION,
+        description="any MNE epochs file (-epo.fif) with an optional stimulus/caption table",
+    )
+    register(
+        "bids",
+        load_bids,
+        params=BIDSParams,
+        citation=BIDS_CITATION,
+        description="one BIDS EEG recording via mne-bids, epoched around its annotated events",
+    )

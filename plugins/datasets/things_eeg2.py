@@ -1,0 +1,325 @@
+"""THINGS-EEG2 (Gifford et al. 2022): 10 subjects, 16,540 training images x 4 repeats and 200
+zero-shot test images x 80 repeats, from the authors' preprocessed ``.npy`` files."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from eegbench import ConfigError, DataError, EEGData, hookimpl
+from eegbench.preprocessing import DatasetParams, finalize, select_channels
+from eegbench.splits import trial_info
+
+CITATION = (
+    "Gifford, Dwivedi, Roig, Cichy, 'A large and rich EEG dataset for modeling human visual "
+    "object recognition', NeuroImage 264, 2022."
+)
+TRAIN_FILE = "preprocessed_eeg_training.npy"
+TEST_FILE = "preprocessed_eeg_test.npy"
+META_FILE = "image_metadata.npy"
+META_KEYS = ("train_img_concepts", "train_img_files", "test_img_concepts", "test_img_files")
+
+
+@dataclass
+class _ThingsFields:
+    root: str = field(
+        default="", metadata={"help": "folder holding sub-XX/preprocessed_eeg_{training,test}.npy"}
+    )
+    subjects: str = field(default="1", metadata={"help": "comma-separated ids, or 'all'"})
+    average_repeats: bool = field(
+        default=True, metadata={"help": "average the repeats of each image (else one trial each)"}
+    )
+    metadata_path: str = field(
+        default="",
+        metadata={"help": "image_metadata.npy; empty = <root> or <image_dir> if it is there"},
+    )
+    image_dir: str = field(
+        default="", metadata={"help": "image_set folder with training_images/ and test_images/"}
+    )
+    caption_dir: str = field(
+        default="", metadata={"help": "folder of <image stem>_caption.txt files (optional)"}
+    )
+    train_images_per_concept: int = field(
+        default=10,
+        metadata={"help": "without metadata: consecutive training images per concept"},
+    )
+
+
+@dataclass
+class ThingsEEG2Params(DatasetParams, _ThingsFields):
+    """Parameters of ``things_eeg2``: its own fields, then preprocessing and split."""
+
+
+def _load_dict(path: Path, keys: tuple[str, ...], what: str) -> dict:
+    if not path.is_file():
+        raise DataError(f"things_eeg2: {what} {str(path)!r} does not exist.")
+    try:
+        obj = np.load(path, allow_pickle=True)
+    except Exception as e:  # noqa: BLE001 - any reader failure is a corrupt-file error
+        raise DataError(f"things_eeg2: {str(path)!r} is not a readable .npy file ({e}).") from e
+    if isinstance(obj, np.ndarray) and obj.dtype == object and obj.shape == ():
+        obj = obj.item()
+    if not isinstance(obj, dict):
+        raise DataError(
+            f"things_eeg2: {str(path)!r} holds {type(obj).__name__} "
+            f"{getattr(obj, 'shape', '')}, expected a dict with keys {', '.join(keys)}."
+        )
+    missing = [k for k in keys if k not in obj]
+    if missing:
+        raise DataError(f"things_eeg2: {str(path)!r} lacks key(s) {', '.join(missing)}.")
+    return obj
+
+
+def _read_eeg(path: Path) -> tuple[np.ndarray, list[str], np.ndarray]:
+    d = _load_dict(path, ("preprocessed_eeg_data", "ch_names", "times"), "EEG file")
+    x = np.asarray(d["preprocessed_eeg_data"])
+    ch = [str(c) for c in d["ch_names"]]
+    times = np.asarray(d["times"], dtype=np.float64)
+    if x.ndim != 4 or x.shape[0] == 0 or x.shape[1] == 0:
+        raise DataError(
+            f"things_eeg2: {str(path)!r} preprocessed_eeg_data has shape {x.shape}, expected "
+            "[images, repeats, channels, times] with at least one image and repeat."
+        )
+    if x.shape[2] != len(ch) or x.shape[3] != len(times):
+        raise DataError(
+            f"things_eeg2: {str(path)!r} data {x.shape} does not match {len(ch)} ch_names and "
+            f"{len(times)} times."
+        )
+    if len(times) < 2:
+        raise DataError(f"things_eeg2: {str(path)!r} has fewer than two time points.")
+    return x, ch, times
+
+
+def _subject_ids(root: Path, spec: str) -> list[int]:
+    found = sorted(
+        int(m.group(1)) for d in root.iterdir() if (m := re.fullmatch(r"sub-(\d+)", d.name))
+    )
+    if not found:
+        raise DataError(f"things_eeg2: no sub-XX folders in {str(root)!r}.")
+    if spec.strip().lower() == "all":
+        return found
+    try:
+        ids = [int(s) for s in spec.split(",") if s.strip()]
+    except ValueError:
+        raise ConfigError(f"subjects={spec!r}: use comma-separated numbers or 'all'.") from None
+    missing = [i for i in ids if i not in found]
+    if not ids or missing:
+        raise ConfigError(f"subjects={spec!r}: available subjects are {found}.")
+    return ids
+
+
+def _concept_name(concept: str) -> str:
+    """'00001_aardvark' -> 'aardvark'; underscores become spaces."""
+    return re.sub(r"^\d+_", "", concept).replace("_", " ")
+
+
+def load_things_eeg2(**kw: Any) -> EEGData:
+    """THINGS-EEG2 trials; val carved from training images, test = the 200 test images."""
+    p = ThingsEEG2Params(**kw)
+    if not p.root:
+        raise ConfigError("things_eeg2 needs dataset.root=<folder with sub-01/ ...>.")
+    if p.split == "random":
+        raise ConfigError(
+            "things_eeg2 has a fixed zero-shot test set of 200 images; use split=auto, "
+            "per_subject or loso (val is carved with val_fraction and split_seed)."
+        )
+    root = Path(p.root).expanduser()
+    if not root.is_dir():
+        raise DataError(f"things_eeg2: root {str(root)!r} is not a folder.")
+    subjects = _subject_ids(root, p.subjects)
+
+    xs, subj, img, rep = [], [], [], []
+    ch_names: list[str] | None = None
+    times: np.ndarray | None = None
+    n_train = n_test = 0
+    for s in subjects:
+        parts = []
+        for fname in (TRAIN_FILE, TEST_FILE):
+            x, ch, t = _read_eeg(root / f"sub-{s:02d}" / fname)
+            if ch_names is None:
+                ch_names, times = ch, t
+                sel = select_channels(ch_names, p.channels)
+            elif ch != ch_names or len(t) != len(times) or not np.allclose(t, times):
+                raise DataError(
+                    f"things_eeg2: sub-{s:02d}/{fname} has other channels or times than "
+                    f"sub-{subjects[0]:02d}/{TRAIN_FILE}."
+                )
+            parts.append(x[:, :, sel])
+        tr, te = parts
+        if not xs:
+            n_train, n_test = tr.shape[0], te.shape[0]
+        elif (tr.shape[0], te.shape[0]) != (n_train, n_test):
+            raise DataError(
+                f"things_eeg2: sub-{s:02d} has {tr.shape[0]}/{te.shape[0]} train/test images, "
+                f"sub-{subjects[0]:02d} has {n_train}/{n_test}."
+            )
+        for offset, x in ((0, tr), (n_train, te)):
+            if p.average_repeats:
+                xs.append(x.mean(axis=1, dtype=np.float64).astype(np.float32))
+                img.append(offset + np.arange(x.shape[0]))
+                rep.append(np.full(x.shape[0], -1))
+            else:
+                n_i, n_r = x.shape[:2]
+                xs.append(x.reshape(n_i * n_r, *x.shape[2:]).astype(np.float32))
+                img.append(offset + np.repeat(np.arange(n_i), n_r))
+                rep.append(np.tile(np.arange(n_r), n_i))
+            subj.append(np.full(len(img[-1]), s))
+    assert ch_names is not None and times is not None
+    X = np.concatenate(xs)
+    image = np.concatenate(img)
+    subject = np.concatenate(subj)
+    ch_names = [ch_names[i] for i in sel]
+
+    meta = _metadata(p, root)
+    if meta is not None:
+        train_c = [str(c) for c in meta["train_img_concepts"]]
+        test_c = [str(c) for c in meta["test_img_concepts"]]
+        if (len(train_c), len(test_c)) != (n_train, n_test):
+            raise DataError(
+                f"things_eeg2: metadata lists {len(train_c)}/{len(test_c)} train/test images, "
+                f"the EEG files hold {n_train}/{n_test}."
+            )
+        files = [str(f) for f in meta["train_img_files"]] + [str(f) for f in meta["test_img_files"]]
+        image_concepts = train_c + test_c
+        image_names = files
+    else:
+        k = p.train_images_per_concept
+        if k < 1 or n_train % k:
+            raise DataError(
+                f"things_eeg2: without image_metadata.npy the {n_train} training images must "
+                f"come in groups of train_images_per_concept={k}; give metadata_path."
+            )
+        image_concepts = [f"train_concept_{i // k:04d}" for i in range(n_train)]
+        image_concepts += [f"test_concept_{i:03d}" for i in range(n_test)]
+        image_names = [f"train_{i:05d}" for i in range(n_train)]
+        image_names += [f"test_{i:03d}" for i in range(n_test)]
+    concepts = list(dict.fromkeys(image_concepts))
+    names = [_concept_name(c) for c in concepts]
+    if len(set(names)) < len(names):
+        names = [c.replace("_", " ") for c in concepts]
+    concept_idx = {c: i for i, c in enumerate(concepts)}
+    img_class = np.array([concept_idx[c] for c in image_concepts])
+    y = img_class[image]
+
+    is_test = image >= n_train
+    train_imgs = np.arange(n_train)
+    rng = np.random.default_rng(p.split_seed)
+    if not 0 < p.val_fraction < 1:
+        raise ConfigError(f"val_fraction={p.val_fraction} must lie in (0, 1) for things_eeg2.")
+    if p.stratify:
+        val_imgs = []
+        for c in np.unique(img_class[:n_train]):
+            members = rng.permutation(train_imgs[img_class[:n_train] == c])
+            val_imgs.extend(members[: int(round(len(members) * p.val_fraction))].tolist())
+        val_imgs = np.array(val_imgs, dtype=np.int64)
+    else:
+        n_val = int(round(n_train * p.val_fraction))
+        val_imgs = rng.permutation(train_imgs)[:n_val]
+    is_val = np.isin(image, val_imgs)
+    splits = {
+        "train": np.flatnonzero(~is_test & ~is_val),
+        "val": np.flatnonzero(is_val),
+        "test": np.flatnonzero(is_test),
+    }
+
+    image_paths = _image_paths(p, meta, n_train) if p.image_dir else None
+    captions = _captions(p.caption_dir, image_names) if p.caption_dir else None
+    data = EEGData(
+        X=X,
+        y=y,
+        image=image,
+        subject=subject,
+        splits=splits,
+        class_names=names,
+        image_names=image_names,
+        sfreq=float(1.0 / np.median(np.diff(times))),
+        ch_names=ch_names,
+        captions=captions,
+        image_paths=image_paths,
+        name="things_eeg2",
+        info={
+            "citation": CITATION,
+            "tmin": float(times[0]),
+            "zero_shot_test": True,
+            "n_train_images": n_train,
+            "n_test_images": n_test,
+            "n_train_classes": len(dict.fromkeys(image_concepts[:n_train])),
+            "concept_labels": "metadata" if meta is not None else "image order (no metadata)",
+            "average_repeats": p.average_repeats,
+            "block_design": False,
+            "split": f"published 200-image test; val {p.val_fraction:g} of training images "
+            f"(seed {p.split_seed})",
+            "source": str(root),
+        },
+    )
+    if not p.average_repeats:
+        trial_info(data)["repeat"] = np.concatenate(rep)
+    return finalize(data, p, has_published=True)
+
+
+def _metadata(p: ThingsEEG2Params, root: Path) -> dict | None:
+    if p.metadata_path:
+        return _load_dict(Path(p.metadata_path).expanduser(), META_KEYS, "metadata file")
+    for folder in (root, Path(p.image_dir).expanduser() if p.image_dir else None):
+        if folder is not None and (folder / META_FILE).is_file():
+            return _load_dict(folder / META_FILE, META_KEYS, "metadata file")
+    return None
+
+
+def _image_paths(p: ThingsEEG2Params, meta: dict | None, n_train: int) -> list[str | None]:
+    folder = Path(p.image_dir).expanduser()
+    if not folder.is_dir():
+        raise DataError(f"things_eeg2: image_dir {str(folder)!r} is not a folder.")
+    if meta is None:
+        raise DataError(
+            "things_eeg2: image_dir needs image_metadata.npy (concept folders and file names); "
+            "set metadata_path."
+        )
+    out: list[str | None] = []
+    for sub, concepts, files in (
+        ("training_images", meta["train_img_concepts"], meta["train_img_files"]),
+        ("test_images", meta["test_img_concepts"], meta["test_img_files"]),
+    ):
+        for c, f in zip(concepts, files):
+            path = folder / sub / str(c) / str(f)
+            out.append(str(path) if path.is_file() else None)
+    if all(x is None for x in out):
+        raise DataError(
+            f"things_eeg2: no image found under {str(folder)!r} "
+            "(expected training_images/<concept>/<file> and test_images/<concept>/<file>)."
+        )
+    return out
+
+
+def _captions(caption_dir: str, names: list[str]) -> list[str]:
+    folder = Path(caption_dir).expanduser()
+    if not folder.is_dir():
+        raise DataError(f"things_eeg2: caption_dir {str(folder)!r} is not a folder.")
+    out, missing = [], []
+    for n in names:
+        f = folder / f"{Path(n).stem}_caption.txt"
+        if f.is_file():
+            out.append(f.read_text(encoding="utf-8").strip())
+        else:
+            missing.append(f.name)
+    if missing:
+        raise DataError(
+            f"things_eeg2: {len(missing)} of {len(names)} captions missing in {str(folder)!r} "
+            f"(e.g. {missing[0]})."
+        )
+    return out
+
+
+@hookimpl
+def register_datasets(register: Any) -> None:
+    register(
+        "things_eeg2",
+        load_things_eeg2,
+        params=ThingsEEG2Params,
+        citation=CITATION,
+        description="THINGS-EEG2: 10 subjects, 16,540 train + 200 zero-shot test images, 100 Hz",
+    )
