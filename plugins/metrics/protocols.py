@@ -1,0 +1,208 @@
+"""Protocols: named bundles of clean-up, tokenisation, metrics and aggregation.
+
+A protocol is a ``Metric`` registered as ``protocol:<name>``, so the evaluation can list it like
+any metric and ``eegbench score --protocol <name>`` can score a prediction file with it.
+
+Object accuracy (``accuracy``) needs the expected and predicted object of each trial, passed as
+``expected_objects`` / ``predicted_objects`` (lists of names, as in a prediction CSV) or derived
+from ``y_true`` + ``logits`` (+ ``class_names``); without them the output is left out.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from eegbench_plugins.metrics._common import check_nonempty_refs, check_pairs, need_java
+from eegbench_plugins.metrics.citations import COCO_CITATION, THOUGHT2TEXT_CITATION
+from eegbench_plugins.metrics.text import ptb_tokenize
+
+from eegbench.errors import DataError
+from eegbench.metrics import CAPTIONS, Metric
+
+# Thought2Text's clean-up: characters kept, sentence boundary, and the empty-caption answers.
+UNWANTED_CHARS = re.compile(r"[^a-zA-Z0-9.,!?;:'\"()\[\]{}\-\s]")
+SENTENCE_BOUNDARY = re.compile(r"(?<=[.!?]) +")
+NO_RESPONSE = "No response."
+NO_RESPONSE_SHORT = "No response"
+
+
+def first_unique_sentence(text: str) -> str:
+    """Drop unwanted characters, split into sentences, dedupe them, keep the first."""
+    cleaned = UNWANTED_CHARS.sub("", text)
+    seen: set[str] = set()
+    unique: list[str] = []
+    for line in SENTENCE_BOUNDARY.split(cleaned):
+        line = re.sub(r"\s+", " ", line).strip()
+        if line not in seen:
+            seen.add(line)
+            unique.append(line)
+    return " ".join(unique[:1])
+
+
+def _text(value: Any) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    return str(value)
+
+
+def clean_caption(caption: Any) -> str:
+    """One generated caption as Thought2Text scores it.
+
+    Missing or blank -> ``"No response."``; otherwise the first unique sentence, which becomes
+    ``"No response."`` if empty and ``"No response"`` if it is a single character.
+    """
+    caption = _text(caption)
+    if not caption.strip():
+        return NO_RESPONSE
+    cleaned = first_unique_sentence(caption)
+    if not cleaned.strip():
+        return NO_RESPONSE
+    if len(cleaned) <= 1:
+        return NO_RESPONSE_SHORT
+    return cleaned
+
+
+def object_hits(ctx: dict[str, Any]) -> np.ndarray | None:
+    """Per-trial 1.0/0.0 for expected object == predicted object, or None if not derivable."""
+    exp, pred = ctx.get("expected_objects"), ctx.get("predicted_objects")
+    if exp is not None and pred is not None:
+        exp, pred = [_text(e) for e in exp], [_text(p) for p in pred]
+        if len(exp) != len(pred):
+            raise DataError(f"{len(exp)} expected objects but {len(pred)} predicted objects.")
+        return np.array([e == p for e, p in zip(exp, pred)], dtype=float)
+    y, logits = ctx.get("y_true"), ctx.get("logits")
+    if y is None or logits is None:
+        return None
+    y = np.asarray(y).reshape(-1)
+    pred_idx = np.asarray(logits).argmax(axis=1)
+    names = ctx.get("class_names")
+    if names is not None:
+        return np.array([names[a] == names[b] for a, b in zip(y, pred_idx)], dtype=float)
+    return (pred_idx == y).astype(float)
+
+
+class Thought2TextProtocol(Metric):
+    """Thought2Text's notebook metrics: per-pair NLTK BLEU (method4), ``rouge`` F, NLTK METEOR."""
+
+    name = "protocol:thought2text"
+    outputs = {
+        "bleu_1": True,
+        "bleu_4": True,
+        "rouge_1": True,
+        "rouge_2": True,
+        "rouge_l": True,
+        "meteor": True,
+        "accuracy": True,
+    }
+    requires = (CAPTIONS,)
+    citation = THOUGHT2TEXT_CITATION
+
+    def __init__(self) -> None:
+        from eegbench.nltk_data import ensure_nltk_data
+
+        ensure_nltk_data()
+
+    def per_item(
+        self, predictions: Sequence[Any], references: Sequence[Any], **ctx: Any
+    ) -> dict[str, np.ndarray]:
+        from nltk.tokenize import word_tokenize
+        from nltk.translate.bleu_score import SmoothingFunction, corpus_bleu
+        from nltk.translate.meteor_score import single_meteor_score
+        from rouge import Rouge
+
+        candidates = [clean_caption(p) for p in predictions]
+        refs = [_text(r) for r in references]
+        check_pairs(candidates, refs, self.name)
+        check_nonempty_refs(refs, self.name)
+        smooth = SmoothingFunction().method4
+        rouge = Rouge()
+        out: dict[str, list[float]] = {k: [] for k in self.outputs if k != "accuracy"}
+        for i, (cand, ref) in enumerate(zip(candidates, refs)):
+            r_tok, c_tok = ref.split(), cand.split()
+            out["bleu_4"].append(corpus_bleu([[r_tok]], [c_tok], smoothing_function=smooth))
+            out["bleu_1"].append(
+                corpus_bleu([[r_tok]], [c_tok], smoothing_function=smooth, weights=(1, 0, 0, 0))
+            )
+            try:
+                rs = rouge.get_scores(cand, ref, avg=True)
+            except ValueError as e:
+                raise DataError(f"{self.name}: pair {i} cannot be scored by ROUGE: {e}") from None
+            out["rouge_1"].append(rs["rouge-1"]["f"])
+            out["rouge_2"].append(rs["rouge-2"]["f"])
+            out["rouge_l"].append(rs["rouge-l"]["f"])
+            meteor_cand = cand.replace("<s>", "").replace("</s>", "").strip()
+            out["meteor"].append(
+                single_meteor_score(word_tokenize(ref), word_tokenize(meteor_cand))
+            )
+        result = {k: np.asarray(v, dtype=float) for k, v in out.items()}
+        hits = object_hits(ctx)
+        if hits is not None:
+            if hits.shape[0] != len(candidates):
+                raise DataError(
+                    f"{self.name}: {hits.shape[0]} objects for {len(candidates)} captions."
+                )
+            result["accuracy"] = hits
+        return result
+
+    def compute(
+        self, predictions: list[str], references: list[str], **ctx: Any
+    ) -> dict[str, float]:
+        return {
+            k: float(v.mean()) for k, v in self.per_item(predictions, references, **ctx).items()
+        }
+
+
+class CocoProtocol(Metric):
+    """COCO caption evaluation: PTB tokenisation, corpus BLEU-1..4, METEOR 1.5, ROUGE-L, CIDEr-D."""
+
+    name = "protocol:coco"
+    outputs = {
+        "bleu_1": True,
+        "bleu_2": True,
+        "bleu_3": True,
+        "bleu_4": True,
+        "meteor": True,
+        "rouge_l": True,
+        "cider": True,
+        "accuracy": True,
+    }
+    requires = (CAPTIONS,)
+    citation = COCO_CITATION
+
+    def __init__(self) -> None:
+        need_java(self.name)
+
+    def compute(
+        self, predictions: list[str], references: list[str], **ctx: Any
+    ) -> dict[str, float]:
+        from pycocoevalcap.bleu.bleu import Bleu
+        from pycocoevalcap.cider.cider import Cider
+        from pycocoevalcap.meteor.meteor import Meteor
+        from pycocoevalcap.rouge.rouge import Rouge
+
+        preds = [_text(p) for p in predictions]
+        refs = [_text(r) for r in references]
+        check_pairs(preds, refs, self.name)
+        check_nonempty_refs(refs, self.name)
+        hyp_tok, ref_tok = ptb_tokenize(preds), ptb_tokenize(refs)
+        res = {i: [h] for i, h in enumerate(hyp_tok)}
+        gts = {i: [r] for i, r in enumerate(ref_tok)}
+        bleu, _ = Bleu(4).compute_score(gts, res, verbose=0)
+        out = {f"bleu_{n + 1}": float(b) for n, b in enumerate(bleu)}
+        meteor = Meteor()
+        try:
+            out["meteor"] = float(meteor.compute_score(gts, res)[0])
+        finally:
+            meteor.meteor_p.stdin.close()
+            meteor.meteor_p.kill()
+            meteor.meteor_p.wait()
+        out["rouge_l"] = float(Rouge().compute_score(gts, res)[0])
+        out["cider"] = float(Cider().compute_score(gts, res)[0])
+        hits = object_hits(ctx)
+        if hits is not None:
+            out["accuracy"] = float(hits.mean())
+        return out

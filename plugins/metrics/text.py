@@ -1,0 +1,286 @@
+"""Caption metrics, each computed by the library made for it.
+
+All outputs are fractions in [0, 1] except CIDEr (CIDEr-D as pycocoevalcap returns it, 0..10).
+
+Besides ``compute``, metrics whose value is a mean over caption pairs offer
+``per_item(...) -> {output: array[n]}``, and BLEU (a corpus statistic) offers
+``resampler(...) -> fn(indices) -> {output: value}`` that recomputes corpus BLEU exactly from
+per-sentence n-gram counts; ``eegbench.stats`` uses either to bootstrap without re-tokenising.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from eegbench_plugins.metrics._common import check_nonempty_refs, check_pairs, need_java
+from eegbench_plugins.metrics.citations import (
+    BERTSCORE_CITATION,
+    BLEU_CITATION,
+    CIDER_CITATION,
+    METEOR_CITATION,
+    ROUGE_CITATION,
+)
+
+from eegbench.errors import ConfigError, MissingWeightsError
+from eegbench.metrics import CAPTIONS, Metric
+
+
+class Bleu(Metric):
+    """Corpus BLEU-1..4 (cumulative, brevity penalty) from sacrebleu, as fractions."""
+
+    name = "bleu"
+    outputs = {"bleu_1": True, "bleu_2": True, "bleu_3": True, "bleu_4": True}
+    requires = (CAPTIONS,)
+    citation = BLEU_CITATION
+
+    def __init__(
+        self, tokenize: str = "13a", lowercase: bool = False, smooth_method: str = "exp"
+    ) -> None:
+        from sacrebleu.metrics import BLEU
+        from sacrebleu.metrics.bleu import _TOKENIZERS
+
+        if tokenize not in _TOKENIZERS:
+            raise ConfigError(
+                f"bleu.tokenize={tokenize!r} is not a sacrebleu tokenizer; "
+                f"valid: {', '.join(sorted(_TOKENIZERS))}."
+            )
+        if smooth_method not in BLEU.SMOOTH_DEFAULTS:
+            raise ConfigError(
+                f"bleu.smooth_method={smooth_method!r}; valid: {', '.join(BLEU.SMOOTH_DEFAULTS)}."
+            )
+        self._bleu = BLEU(
+            tokenize=tokenize,
+            lowercase=lowercase,
+            smooth_method=smooth_method,
+            max_ngram_order=4,
+        )
+
+    def sentence_stats(self, predictions: Sequence[str], references: Sequence[str]) -> np.ndarray:
+        """Per-caption sufficient statistics ``[n, 10]``.
+
+        Columns: hypothesis length, reference length, n-gram matches 1..4, n-gram totals 1..4.
+        """
+        check_pairs(predictions, references, self.name)
+        stats = self._bleu._extract_corpus_statistics(list(predictions), [list(references)])
+        return np.asarray(stats, dtype=np.int64)
+
+    def from_stats(self, total: np.ndarray) -> dict[str, float]:
+        """BLEU-1..4 (fractions) from summed sufficient statistics."""
+        out = {}
+        for n in range(1, 5):
+            score = self._bleu.compute_bleu(
+                correct=[int(c) for c in total[2 : 2 + n]],
+                total=[int(t) for t in total[6 : 6 + n]],
+                sys_len=int(total[0]),
+                ref_len=int(total[1]),
+                smooth_method=self._bleu.smooth_method,
+                smooth_value=self._bleu.smooth_value,
+                max_ngram_order=n,
+            )
+            out[f"bleu_{n}"] = score.score / 100.0
+        return out
+
+    def compute(
+        self, predictions: list[str], references: list[str], **ctx: Any
+    ) -> dict[str, float]:
+        return self.from_stats(self.sentence_stats(predictions, references).sum(axis=0))
+
+    def resampler(
+        self, predictions: list[str], references: list[str], **ctx: Any
+    ) -> Callable[[np.ndarray], dict[str, float]]:
+        stats = self.sentence_stats(predictions, references)
+        return lambda idx: self.from_stats(stats[np.asarray(idx)].sum(axis=0))
+
+
+class Rouge(Metric):
+    """ROUGE-1/2/L F-measure per pair (Google ``rouge-score``), mean over pairs."""
+
+    name = "rouge"
+    outputs = {"rouge_1": True, "rouge_2": True, "rouge_l": True}
+    requires = (CAPTIONS,)
+    citation = ROUGE_CITATION
+
+    def __init__(self, use_stemmer: bool = False) -> None:
+        from rouge_score import rouge_scorer
+
+        self._scorer = rouge_scorer.RougeScorer(
+            ["rouge1", "rouge2", "rougeL"], use_stemmer=use_stemmer
+        )
+
+    def per_item(
+        self, predictions: list[str], references: list[str], **ctx: Any
+    ) -> dict[str, np.ndarray]:
+        check_pairs(predictions, references, self.name)
+        rows = [self._scorer.score(ref, hyp) for hyp, ref in zip(predictions, references)]
+        return {
+            out: np.array([r[key].fmeasure for r in rows])
+            for out, key in (("rouge_1", "rouge1"), ("rouge_2", "rouge2"), ("rouge_l", "rougeL"))
+        }
+
+    def compute(
+        self, predictions: list[str], references: list[str], **ctx: Any
+    ) -> dict[str, float]:
+        return {k: float(v.mean()) for k, v in self.per_item(predictions, references).items()}
+
+
+class Meteor(Metric):
+    """NLTK METEOR per pair (``word_tokenize``, lowercased, WordNet 3.0 synonyms), mean."""
+
+    name = "meteor"
+    outputs = {"meteor": True}
+    requires = (CAPTIONS,)
+    citation = METEOR_CITATION
+
+    def __init__(self, alpha: float = 0.9, beta: float = 3.0, gamma: float = 0.5) -> None:
+        from eegbench.nltk_data import ensure_nltk_data
+
+        ensure_nltk_data()
+        self.alpha, self.beta, self.gamma = alpha, beta, gamma
+
+    def per_item(
+        self, predictions: list[str], references: list[str], **ctx: Any
+    ) -> dict[str, np.ndarray]:
+        from nltk.tokenize import word_tokenize
+        from nltk.translate.meteor_score import single_meteor_score
+
+        check_pairs(predictions, references, self.name)
+        scores = [
+            single_meteor_score(
+                word_tokenize(ref),
+                word_tokenize(hyp),
+                alpha=self.alpha,
+                beta=self.beta,
+                gamma=self.gamma,
+            )
+            for hyp, ref in zip(predictions, references)
+        ]
+        return {"meteor": np.array(scores, dtype=float)}
+
+    def compute(
+        self, predictions: list[str], references: list[str], **ctx: Any
+    ) -> dict[str, float]:
+        return {"meteor": float(self.per_item(predictions, references)["meteor"].mean())}
+
+
+def ptb_tokenize(texts: Sequence[str]) -> list[str]:
+    """COCO caption tokenisation: Stanford PTBTokenizer (Java), lowercased, punctuation dropped."""
+    from pycocoevalcap.tokenizer.ptbtokenizer import PTBTokenizer
+
+    need_java("PTB tokenisation")
+    out = PTBTokenizer().tokenize({i: [{"caption": t}] for i, t in enumerate(texts)})
+    return [out[i][0] for i in range(len(texts))]
+
+
+class Cider(Metric):
+    """CIDEr-D (pycocoevalcap ``Cider``; IDF from the evaluated references), 0..10 scale."""
+
+    name = "cider"
+    outputs = {"cider": True}
+    requires = (CAPTIONS,)
+    citation = CIDER_CITATION
+
+    def __init__(self, tokenize: str = "ptb") -> None:
+        if tokenize not in ("ptb", "lower"):
+            raise ConfigError(f"cider.tokenize={tokenize!r}; valid: 'ptb' (Java), 'lower'.")
+        if tokenize == "ptb":
+            need_java(self.name)
+        self.tokenize = tokenize
+
+    def _tok(self, texts: Sequence[str]) -> list[str]:
+        if self.tokenize == "ptb":
+            return ptb_tokenize(texts)
+        return [" ".join(t.lower().split()) for t in texts]
+
+    def per_item(
+        self, predictions: list[str], references: list[str], **ctx: Any
+    ) -> dict[str, np.ndarray]:
+        from pycocoevalcap.cider.cider import Cider as CocoCider
+
+        check_pairs(predictions, references, self.name)
+        check_nonempty_refs(references, self.name)
+        hyp, ref = self._tok(predictions), self._tok(references)
+        res = {i: [h] for i, h in enumerate(hyp)}
+        gts = {i: [r] for i, r in enumerate(ref)}
+        _, scores = CocoCider().compute_score(gts, res)
+        return {"cider": np.asarray(scores, dtype=float)}
+
+    def compute(
+        self, predictions: list[str], references: list[str], **ctx: Any
+    ) -> dict[str, float]:
+        return {"cider": float(self.per_item(predictions, references)["cider"].mean())}
+
+
+class BertScore(Metric):
+    """BERTScore precision / recall / F1 (``bert-score``) with a local model; mean over pairs."""
+
+    name = "bertscore"
+    outputs = {"bertscore_p": True, "bertscore_r": True, "bertscore_f1": True}
+    requires = (CAPTIONS,)
+    citation = BERTSCORE_CITATION
+
+    def __init__(
+        self,
+        model_path: str = "",
+        num_layers: int | None = None,
+        batch_size: int = 64,
+        idf: bool = False,
+        baseline_path: str = "",
+        device: str = "cpu",
+    ) -> None:
+        if not model_path:
+            raise MissingWeightsError(
+                "bertscore needs a local model: give the bertscore metric model_path=/path/to/dir "
+                "(a Hugging Face model directory, e.g. roberta-large saved with save_pretrained)."
+            )
+        path = Path(model_path).expanduser()
+        if not (path / "config.json").is_file():
+            raise MissingWeightsError(
+                f"bertscore.model_path={model_path!r} is not a Hugging Face model directory "
+                "(no config.json); point it at a directory saved with save_pretrained."
+            )
+        if num_layers is None:
+            config = json.loads((path / "config.json").read_text())
+            num_layers = int(config.get("num_hidden_layers", 0)) or None
+            if num_layers is None:
+                raise ConfigError(f"bertscore: set bertscore.num_layers for the model in {path}.")
+        if baseline_path and not Path(baseline_path).is_file():
+            raise ConfigError(f"bertscore.baseline_path={baseline_path!r} does not exist.")
+        from eegbench._compat import ensure_torchvision_importable
+
+        ensure_torchvision_importable()
+        from bert_score import BERTScorer
+
+        self.idf = idf
+        self._scorer = BERTScorer(
+            model_type=str(path),
+            num_layers=num_layers,
+            batch_size=batch_size,
+            idf=idf,
+            device=device,
+            lang="en",
+            rescale_with_baseline=bool(baseline_path),
+            baseline_path=baseline_path or None,
+            use_fast_tokenizer=True,
+        )
+
+    def per_item(
+        self, predictions: list[str], references: list[str], **ctx: Any
+    ) -> dict[str, np.ndarray]:
+        check_pairs(predictions, references, self.name)
+        if self.idf:
+            self._scorer.compute_idf(list(references))
+        p, r, f = self._scorer.score(list(predictions), list(references))
+        return {
+            "bertscore_p": p.numpy().astype(float),
+            "bertscore_r": r.numpy().astype(float),
+            "bertscore_f1": f.numpy().astype(float),
+        }
+
+    def compute(
+        self, predictions: list[str], references: list[str], **ctx: Any
+    ) -> dict[str, float]:
+        return {k: float(v.mean()) for k, v in self.per_item(predictions, references).items()}
