@@ -1,0 +1,170 @@
+"""Every model of the installed braindecode zoo as encoder ``braindecode:<Model>``.
+
+Listing reads braindecode's own ``models/summary.csv`` (no import); braindecode is imported
+only when a model is built. Each model is built with ``n_chans``, ``n_times`` and
+``n_outputs`` = the feature size, so its final layer feeds the core heads like any encoder.
+Without braindecode installed nothing is registered; ``missing_hint`` explains the extra.
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+import importlib.util
+import sys
+import types
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from eegbench import hookimpl
+from eegbench.errors import ConfigError, PluginError
+
+PREFIX = "braindecode:"
+CITATION = (
+    "Schirrmeister et al. (2017). Deep learning with convolutional neural networks for EEG "
+    "decoding and visualization. Hum. Brain Mapp. 38(11):5391-5420. doi:10.1002/hbm.23730 "
+    "(braindecode); the model's own paper is cited in braindecode.models.{model}."
+)
+
+
+@dataclass
+class BraindecodeParams:
+    """Parameters shared by all braindecode models."""
+
+    n_outputs: int = field(default=128, metadata={"help": "feature size (model's n_outputs)"})
+    sfreq: float = field(
+        default=0.0, metadata={"help": "sampling rate passed to the model in Hz (0: not passed)"}
+    )
+
+
+def _package_dir() -> Path | None:
+    spec = importlib.util.find_spec("braindecode")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def available() -> bool:
+    """Whether braindecode is installed (checked without importing it)."""
+    return _package_dir() is not None
+
+
+def missing_hint(name: str) -> str | None:
+    """The install hint for a ``braindecode:`` name when braindecode is absent, else None."""
+    if name.startswith(PREFIX) and not available():
+        return (
+            f"encoder {name!r} needs the braindecode extra: "
+            "pip install -c constraints.txt 'eegbench[braindecode]'"
+        )
+    return None
+
+
+def model_descriptions() -> dict[str, str]:
+    """Model name -> one-line description, from braindecode's summary table (or its zoo)."""
+    pkg = _package_dir()
+    if pkg is None:
+        return {}
+    table = pkg / "models" / "summary.csv"
+    if table.is_file():
+        with table.open(encoding="utf-8-sig", newline="") as f:
+            return {
+                row["Model"].strip(): (
+                    f"braindecode {row['Model'].strip()}: {row.get('Categorization', '')}; "
+                    f"{row.get('Application', '')} ({row.get('#Parameters', '?')} parameters "
+                    "in braindecode's reference configuration)"
+                )
+                for row in csv.DictReader(f)
+                if row.get("Model")
+            }
+    return {n: f"braindecode {n}" for n in _zoo()}
+
+
+def _ensure_torchaudio_importable() -> None:
+    """Stand in for torchaudio's C++ extension when PyPI's CUDA build cannot load beside CPU
+    torch; torchaudio's pure-Python filter fallbacks (used by braindecode) then work."""
+    if "torchaudio" in sys.modules or "torchaudio._extension" in sys.modules:
+        return
+    spec = importlib.util.find_spec("torchaudio")
+    if spec is None or not spec.submodule_search_locations:
+        return
+    import ctypes
+
+    import torch  # noqa: F401 - loads libtorch before the extension is probed
+
+    libs = list((Path(next(iter(spec.submodule_search_locations))) / "lib").glob("_torchaudio*"))
+    try:
+        for lib in libs:
+            ctypes.CDLL(str(lib))
+        return
+    except OSError:
+        pass
+    stub = types.ModuleType("torchaudio._extension")
+
+    def fail_if_no_align(func: Any) -> Any:
+        @functools.wraps(func)
+        def unavailable(*args: Any, **kwargs: Any) -> Any:
+            raise RuntimeError("torchaudio's C++ extension is not loadable with this torch build")
+
+        return unavailable
+
+    stub.__dict__.update(
+        _IS_TORCHAUDIO_EXT_AVAILABLE=False,
+        _IS_ALIGN_AVAILABLE=False,
+        fail_if_no_align=fail_if_no_align,
+        _check_cuda_version=lambda: None,
+    )
+    sys.modules["torchaudio._extension"] = stub
+
+
+def _models_module() -> Any:
+    _ensure_torchaudio_importable()
+    try:
+        import braindecode.models as models
+    except ImportError as e:
+        raise PluginError(f"braindecode is installed but does not import: {e}") from e
+    return models
+
+
+def _zoo() -> list[str]:
+    models = _models_module()
+    from braindecode.models.base import EEGModuleMixin
+
+    return sorted(
+        n for n in getattr(models, "__all__", dir(models))
+        if isinstance(getattr(models, n, None), type)
+        and issubclass(getattr(models, n), EEGModuleMixin)
+    )
+
+
+def build(model: str, n_chans: int, n_times: int, **params: Any) -> Any:
+    """Build braindecode model ``model`` as an encoder (``[B, C, T]`` -> ``[B, n_outputs]``)."""
+    from eegbench_plugins.encoders.braindecode_encoder import BraindecodeEncoder
+
+    p = BraindecodeParams(**params)
+    cls = getattr(_models_module(), model, None)
+    if cls is None:
+        raise ConfigError(f"braindecode has no model {model!r}; see `eegbench ls encoders`.")
+    kwargs: dict[str, Any] = {"n_chans": n_chans, "n_times": n_times, "n_outputs": p.n_outputs}
+    if p.sfreq > 0:
+        kwargs["sfreq"] = p.sfreq
+    try:
+        net = cls(**kwargs)
+    except Exception as e:  # noqa: BLE001 - braindecode raises many types for bad shapes
+        raise ConfigError(
+            f"{PREFIX}{model} cannot be built for {n_chans} channels x {n_times} samples: "
+            f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+        ) from e
+    return BraindecodeEncoder(net, f"{PREFIX}{model}", n_chans, n_times, p.n_outputs)
+
+
+@hookimpl
+def register_encoders(register) -> None:  # noqa: ANN001 - the hookspec types it
+    for model, description in sorted(model_descriptions().items()):
+        register(
+            f"{PREFIX}{model}",
+            functools.partial(build, model),
+            params=BraindecodeParams,
+            citation=CITATION.format(model=model),
+            description=description,
+        )
