@@ -211,11 +211,7 @@ def load_things_eeg2(**kw: Any) -> EEGData:
     if not 0 < p.val_fraction < 1:
         raise ConfigError(f"val_fraction={p.val_fraction} must lie in (0, 1) for things_eeg2.")
     if p.stratify:
-        val_imgs = []
-        for c in np.unique(img_class[:n_train]):
-            members = rng.permutation(train_imgs[img_class[:n_train] == c])
-            val_imgs.extend(members[: int(round(len(members) * p.val_fraction))].tolist())
-        val_imgs = np.array(val_imgs, dtype=np.int64)
+        val_imgs = _stratified_val(img_class[:n_train], p.val_fraction, rng)
     else:
         n_val = int(round(n_train * p.val_fraction))
         val_imgs = rng.permutation(train_imgs)[:n_val]
@@ -259,6 +255,22 @@ def load_things_eeg2(**kw: Any) -> EEGData:
     if not p.average_repeats:
         trial_info(data)["repeat"] = np.concatenate(rep)
     return finalize(data, p, has_published=True)
+
+
+def _stratified_val(img_class: np.ndarray, fraction: float, rng: np.random.Generator) -> np.ndarray:
+    """round(n * fraction) training images for val, each concept giving floor(n_c * fraction)
+    plus one more for the concepts with the largest remainders (ties broken at random)."""
+    classes = np.unique(img_class)
+    sizes = np.array([(img_class == c).sum() for c in classes])
+    exact = sizes * fraction
+    counts = np.floor(exact).astype(int)
+    extra = int(round(len(img_class) * fraction)) - counts.sum()
+    if extra > 0:
+        order = rng.permutation(len(classes))
+        order = order[np.argsort(-(exact - counts)[order], kind="stable")]
+        counts[order[:extra]] += 1
+    picked = [rng.permutation(np.flatnonzero(img_class == c))[:k] for c, k in zip(classes, counts)]
+    return np.concatenate(picked).astype(np.int64)
 
 
 def _metadata(p: ThingsEEG2Params, root: Path) -> dict | None:

@@ -1,0 +1,434 @@
+"""Real dataset plugins loaded from small fixture files written in each real format."""
+
+from __future__ import annotations
+
+import sys
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+import eegbench
+from eegbench import ConfigError, DataError
+
+# Label i means WNIDS[i]; deliberately NOT sorted (sorted: dog, piano, mushroom).
+WNIDS = ["n03452741", "n02106662", "n13054560"]  # piano, dog, mushroom
+N_CH, LEN = 8, 500
+IMAGES_PER_CLASS = 6
+
+
+def build(name: str, **params):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return eegbench.get("datasets", name).build(**params)
+
+
+def _cvpr_trials() -> tuple[list[dict], list[str]]:
+    """2 subjects x 18 images; channel 0 carries the label, channel 1 the trial's list index."""
+    images = [f"{w}_{k}" for w in WNIDS for k in range(IMAGES_PER_CLASS)]
+    rng = np.random.default_rng(0)
+    trials = []
+    for subject in (1, 2):
+        for img, name in enumerate(images):
+            label = WNIDS.index(name.split("_")[0])
+            length = LEN
+            if img == 0 and subject == 1:
+                length = 440  # fails 450 <= L
+            if img == 7 and subject == 2:
+                length = 620  # fails L <= 600
+            eeg = rng.normal(size=(N_CH, length)).astype(np.float32) * 0.01
+            eeg[0] = label
+            eeg[1] = len(trials)
+            trials.append(
+                {"eeg": torch.from_numpy(eeg), "image": img, "label": label, "subject": subject}
+            )
+    return trials, images
+
+
+@pytest.fixture
+def cvpr(tmp_path):
+    trials, images = _cvpr_trials()
+    path = tmp_path / "eeg_55_95_std.pth"
+    torch.save({"dataset": trials, "labels": WNIDS, "images": images}, path)
+    # Image-disjoint published split over the FULL list: images 0,1 of each class -> test,
+    # image 2 -> val, rest train; trial 0 (too short) and 25 (too long) are listed but dropped.
+    split = {"train": [], "val": [], "test": []}
+    for i, tr in enumerate(trials):
+        k = tr["image"] % IMAGES_PER_CLASS
+        split["test" if k < 2 else "val" if k == 2 else "train"].append(i)
+    splits = tmp_path / "block_splits_by_image_all.pth"
+    torch.save({"splits": [split, split]}, splits)
+    return {"path": str(path), "splits": str(splits), "trials": trials, "images": images}
+
+
+def test_cvpr40_shapes_and_labels_through_the_files_own_list(cvpr):
+    d = build("cvpr40", path=cvpr["path"], splits_path=cvpr["splits"])
+    assert d.X.shape == (36 - 2, N_CH, 440)  # two trials fail the length filter
+    assert d.class_names == ["piano", "dog", "mushroom"]
+    assert d.info["wnids"] == WNIDS
+    assert np.allclose(d.X[:, 0, :].mean(axis=1), d.y)  # channel 0 holds the stored label
+    for i in range(d.n_trials):
+        name = d.image_names[d.image[i]]
+        assert d.info["wnids"][d.y[i]] == name.split("_")[0]
+    assert d.sfreq == 1000.0 and d.info["tmin"] == pytest.approx(0.02)
+    assert d.info["citation"] and d.captions is None and d.image_paths is None
+
+
+def test_cvpr40_split_indices_point_into_full_list_and_drop_filtered_trials(cvpr):
+    d = build("cvpr40", path=cvpr["path"], splits_path=cvpr["splits"])
+    listed = {k: set() for k in ("train", "val", "test")}
+    for i, tr in enumerate(cvpr["trials"]):
+        k = tr["image"] % IMAGES_PER_CLASS
+        listed["test" if k < 2 else "val" if k == 2 else "train"].add(i)
+    for split, idx in d.splits.items():
+        got = set(np.round(d.X[idx, 1, 0]).astype(int).tolist())  # channel 1 = list index
+        assert got == listed[split] - {0, 25}
+    assert d.split_overlap("train", "test") == set()
+    assert d.info["split"].startswith("published")
+
+
+def test_cvpr40_subject_with_full_and_subject_indexing(cvpr, tmp_path):
+    d = build(
+        "cvpr40", path=cvpr["path"], splits_path=cvpr["splits"], split_indexing="full", subject=2
+    )
+    assert set(d.subject.tolist()) == {2} and d.n_trials == 17
+    assert set(np.round(d.X[:, 1, 0]).astype(int).tolist()) == set(range(18, 36)) - {25}
+    # A _single-style file indexes the list of the subject's trials (the reference loader).
+    single = tmp_path / "block_splits_by_image_single.pth"
+    torch.save({"splits": [{"train": list(range(3, 18)), "val": [2], "test": [0, 1]}]}, single)
+    d2 = build("cvpr40", path=cvpr["path"], splits_path=str(single), subject=2)
+    assert sorted(np.round(d2.X[d2.splits["test"], 1, 0]).astype(int).tolist()) == [18, 19]
+    with pytest.raises(DataError, match="use split_indexing=full"):
+        build("cvpr40", path=cvpr["path"], splits_path=cvpr["splits"], subject=2)
+
+
+def test_cvpr40_random_split_is_image_disjoint_and_warns_about_blocks(cvpr):
+    d = build("cvpr40", path=cvpr["path"], split_seed=3, val_fraction=0.2, test_fraction=0.2)
+    assert "random" in d.info["split"]
+    assert d.split_overlap("train", "test") == set() and d.split_overlap("val", "test") == set()
+    for s in ("train", "val", "test"):
+        assert set(d.y[d.splits[s]].tolist()) == {0, 1, 2}  # stratified by class
+    assert any("block" in w and "Li et al." in w for w in d.info["leakage"])
+    again = build("cvpr40", path=cvpr["path"], split_seed=3, val_fraction=0.2, test_fraction=0.2)
+    assert all(np.array_equal(d.splits[s], again.splits[s]) for s in d.splits)
+
+
+def test_cvpr40_loso_holds_out_subject_and_its_blocks(cvpr):
+    d = build(
+        "cvpr40", path=cvpr["path"], splits_path=cvpr["splits"], split="loso", split_subject=2
+    )
+    assert set(d.subject[d.splits["test"]].tolist()) == {2}
+    assert set(d.subject[d.splits["train"]].tolist()) == {1}
+    assert d.split_overlap("train", "test") == set()
+    assert not any("block" in w for w in d.info["leakage"])
+
+
+def test_cvpr40_images_and_captions(cvpr, tmp_path):
+    imgs, caps = tmp_path / "imagenet", tmp_path / "captions"
+    caps.mkdir()
+    for name in cvpr["images"]:
+        (caps / f"{name}_caption.txt").write_text(f"A photo of {name}.\n")
+        folder = imgs / name.split("_")[0]
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"{name}.JPEG").write_bytes(b"\xff\xd8")
+    d = build("cvpr40", path=cvpr["path"], image_dir=str(imgs), caption_dir=str(caps))
+    assert d.captions[3] == f"A photo of {cvpr['images'][3]}."
+    assert d.image_paths[5].endswith(f"{WNIDS[0]}/{cvpr['images'][5]}.JPEG")
+    (caps / f"{cvpr['images'][0]}_caption.txt").unlink()
+    with pytest.raises(DataError, match="1 of 18 captions missing"):
+        build("cvpr40", path=cvpr["path"], caption_dir=str(caps))
+
+
+def test_cvpr40_preprocessing_params_apply(cvpr):
+    d = build(
+        "cvpr40",
+        path=cvpr["path"],
+        splits_path=cvpr["splits"],
+        resample=250.0,
+        channels="EEG003,EEG004",
+        zscore=True,
+    )
+    assert d.X.shape[1:] == (2, 110) and d.sfreq == 250.0 and d.ch_names == ["EEG003", "EEG004"]
+    tr = d.X[d.splits["train"]]
+    assert np.allclose(tr.mean(axis=(0, 2)), 0, atol=1e-5)
+    assert np.allclose(tr.std(axis=(0, 2)), 1, atol=1e-4)
+
+
+@pytest.mark.parametrize(
+    "obj, match",
+    [
+        ([1, 2, 3], "holds a list, expected a dict"),
+        ({"dataset": [], "labels": WNIDS}, "lacks key\\(s\\) images"),
+        ({"dataset": [], "labels": WNIDS, "images": ["a"]}, "'dataset' is empty"),
+        (
+            {
+                "dataset": [{"eeg": torch.zeros(8), "image": 0, "label": 0, "subject": 1}],
+                "labels": WNIDS,
+                "images": ["a"],
+            },
+            "trial 0 eeg has shape \\(8,\\), expected \\[channels, samples\\]",
+        ),
+        (
+            {
+                "dataset": [{"eeg": torch.zeros(8, 500), "image": 0, "label": 7, "subject": 1}],
+                "labels": WNIDS,
+                "images": ["a"],
+            },
+            "label 7 is outside 'labels'",
+        ),
+    ],
+)
+def test_cvpr40_format_errors_name_file_and_problem(tmp_path, obj, match):
+    path = tmp_path / "bad.pth"
+    torch.save(obj, path)
+    with pytest.raises(DataError, match=match) as e:
+        build("cvpr40", path=str(path))
+    assert "bad.pth" in str(e.value)
+
+
+def test_cvpr40_corrupt_missing_and_mismatched_files(cvpr, tmp_path):
+    bad = tmp_path / "corrupt.pth"
+    bad.write_bytes(b"not a torch file at all")
+    with pytest.raises(DataError, match="corrupt.pth.*not a readable torch file"):
+        build("cvpr40", path=str(bad))
+    with pytest.raises(DataError, match="does not exist"):
+        build("cvpr40", path=str(tmp_path / "nope.pth"))
+    with pytest.raises(ConfigError, match="dataset.path"):
+        build("cvpr40")
+    wrong = tmp_path / "splits.pth"
+    torch.save({"splits": [{"train": [0, 99], "val": [1], "test": [2]}]}, wrong)
+    with pytest.raises(DataError, match="does not match the EEG file"):
+        build("cvpr40", path=cvpr["path"], splits_path=str(wrong))
+    with pytest.raises(ConfigError, match="split_index=5"):
+        build("cvpr40", path=cvpr["path"], splits_path=cvpr["splits"], split_index=5)
+
+
+# ---------------------------------------------------------------- THINGS-EEG2
+
+CH = ["Fp1", "O1", "Oz", "PO3", "Cz"]
+N_TRAIN, N_TEST, R_TRAIN, R_TEST, T = 6, 3, 4, 5, 20
+TRAIN_CONCEPTS = ["00001_aardvark"] * 2 + ["00002_air_conditioner"] * 2 + ["00003_bat"] * 2
+TEST_CONCEPTS = ["00010_cat", "00011_dog", "00012_egg"]
+
+
+def _things_eeg(n_img: int, n_rep: int, offset: int, subject: int) -> dict:
+    x = np.zeros((n_img, n_rep, len(CH), T))
+    x[:, :, 0, :] = (offset + np.arange(n_img))[:, None, None]  # Fp1 = image index
+    x[:, :, 1, :] = np.arange(n_rep)[None, :, None]  # O1 = repeat index
+    x[:, :, 2, :] = subject
+    x[:, :, 3:, :] = np.random.default_rng(subject).normal(size=(n_img, n_rep, 2, T))
+    return {"preprocessed_eeg_data": x, "ch_names": CH, "times": np.arange(T) / 100 - 0.2}
+
+
+@pytest.fixture
+def things(tmp_path):
+    root = tmp_path / "things"
+    for s in (1, 2):
+        sub = root / f"sub-{s:02d}"
+        sub.mkdir(parents=True)
+        np.save(
+            sub / "preprocessed_eeg_training.npy",
+            _things_eeg(N_TRAIN, R_TRAIN, 0, s),
+            allow_pickle=True,
+        )
+        np.save(
+            sub / "preprocessed_eeg_test.npy",
+            _things_eeg(N_TEST, R_TEST, N_TRAIN, s),
+            allow_pickle=True,
+        )
+    meta = {
+        "train_img_concepts": TRAIN_CONCEPTS,
+        "train_img_files": [f"{c[6:]}_{i:02d}s.jpg" for i, c in enumerate(TRAIN_CONCEPTS)],
+        "test_img_concepts": TEST_CONCEPTS,
+        "test_img_files": [f"{c[6:]}_01b.jpg" for c in TEST_CONCEPTS],
+    }
+    return root, meta
+
+
+def test_things_averaged_with_metadata(things):
+    root, meta = things
+    np.save(root / "image_metadata.npy", meta, allow_pickle=True)
+    d = build("things_eeg2", root=str(root), subjects="1,2", val_fraction=0.5)
+    assert d.X.shape == (2 * (N_TRAIN + N_TEST), len(CH), T)
+    assert d.sfreq == pytest.approx(100.0) and d.info["tmin"] == pytest.approx(-0.2)
+    assert np.allclose(d.X[:, 0, 0], d.image)  # image identity survives
+    assert np.allclose(
+        d.X[:, 1, 0],
+        (R_TRAIN - 1) / 2 * (d.image < N_TRAIN) + (R_TEST - 1) / 2 * (d.image >= N_TRAIN),
+    )  # mean of the repeats
+    assert d.class_names == ["aardvark", "air conditioner", "bat", "cat", "dog", "egg"]
+    assert d.image_names[N_TRAIN] == "cat_01b.jpg"
+    test = d.splits["test"]
+    assert sorted(set(d.image[test].tolist())) == [6, 7, 8] and len(test) == 6
+    assert set(d.y[test].tolist()).isdisjoint(d.y[d.splits["train"]].tolist())  # zero-shot
+    assert d.info["zero_shot_test"] is True and d.info["n_train_classes"] == 3
+    assert d.split_overlap("train", "val") == set()
+    assert set(d.y[d.splits["val"]].tolist()) == {0, 1, 2}  # one image of each concept
+    assert d.info["leakage"] == []
+
+
+def test_things_repeats_channels_and_no_metadata(things):
+    root, _ = things
+    d = build(
+        "things_eeg2",
+        root=str(root),
+        subjects="all",
+        average_repeats=False,
+        channels="posterior",
+        train_images_per_concept=2,
+    )
+    assert d.ch_names == ["O1", "Oz", "PO3"]
+    assert d.n_trials == 2 * (N_TRAIN * R_TRAIN + N_TEST * R_TEST)
+    assert np.array_equal(d.X[:, 0, 0], d.info["trial_info"]["repeat"])  # O1 = repeat index
+    assert np.array_equal(d.X[:, 1, 0], d.subject)
+    assert d.class_names[:3] == ["train concept 0000", "train concept 0001", "train concept 0002"]
+    assert d.y[d.image == 3][0] == 1 and d.info["concept_labels"].startswith("image order")
+    assert len(set(d.y[d.splits["test"]].tolist())) == N_TEST
+
+
+def test_things_loso_and_errors(things, tmp_path):
+    root, _ = things
+    d = build(
+        "things_eeg2",
+        root=str(root),
+        subjects="1,2",
+        split="loso",
+        split_subject=1,
+        train_images_per_concept=2,
+    )
+    assert set(d.subject[d.splits["test"]].tolist()) == {1}
+    assert set(d.subject[d.splits["train"]].tolist()) == {2}
+    with pytest.raises(ConfigError, match="fixed zero-shot test set"):
+        build("things_eeg2", root=str(root), split="random")
+    with pytest.raises(ConfigError, match="available subjects are \\[1, 2\\]"):
+        build("things_eeg2", root=str(root), subjects="3")
+    bad = root / "sub-02" / "preprocessed_eeg_test.npy"
+    np.save(
+        bad,
+        {"preprocessed_eeg_data": np.zeros((3, 5, 20)), "ch_names": CH, "times": np.arange(20)},
+        allow_pickle=True,
+    )
+    with pytest.raises(
+        DataError, match="sub-02.*shape \\(3, 5, 20\\), expected \\[images, repeats"
+    ):
+        build("things_eeg2", root=str(root), subjects="all")
+    np.save(bad, {"ch_names": CH}, allow_pickle=True)
+    with pytest.raises(DataError, match="lacks key\\(s\\) preprocessed_eeg_data, times"):
+        build("things_eeg2", root=str(root), subjects="2")
+    np.save(bad, np.zeros(3))
+    with pytest.raises(DataError, match="expected a dict"):
+        build("things_eeg2", root=str(root), subjects="2")
+    with pytest.raises(DataError, match="groups of train_images_per_concept=4"):
+        build("things_eeg2", root=str(root), train_images_per_concept=4)
+
+
+# ---------------------------------------------------------------- MNE epochs / BIDS
+
+
+def _epochs(n: int = 24):
+    import mne
+
+    info = mne.create_info(["Fz", "O1", "O2", "EOG"], 100.0, ["eeg", "eeg", "eeg", "eog"])
+    rng = np.random.default_rng(0)
+    codes = np.array([1, 2, 3] * (n // 3))
+    x = rng.normal(size=(n, 4, 60)) * 1e-6
+    x[:, 0, :] = (codes * 1e-6)[:, None]  # Fz carries the event code (in volts)
+    events = np.c_[np.arange(n) * 100, np.zeros(n, int), codes]
+    return mne.EpochsArray(
+        x, info, events, tmin=-0.1, event_id={"face": 1, "house": 2, "car": 3}, verbose="error"
+    )
+
+
+def test_mne_epochs_event_map_and_file_event_id(tmp_path):
+    path = tmp_path / "sub01-epo.fif"
+    _epochs().save(path, verbose="error")
+    d = build("mne_epochs", path=str(path))
+    assert d.class_names == ["face", "house", "car"] and d.ch_names == ["Fz", "O1", "O2"]
+    assert np.allclose(d.X[:, 0, 0], d.y + 1)  # code in uV, class order = code order
+    assert d.X.shape == (24, 3, 60) and d.sfreq == 100.0 and d.info["tmin"] == pytest.approx(-0.1)
+    d2 = build("mne_epochs", path=str(path), event_map="object:3,object:2", split="random")
+    assert d2.class_names == ["object"] and d2.n_trials == 16
+    assert d2.info["dropped_unmapped"] == 8
+    with pytest.raises(DataError, match="event code\\(s\\) \\[9\\]"):
+        build("mne_epochs", path=str(path), event_map="face:1,other:9")
+    with pytest.raises(ConfigError, match="name:code"):
+        build("mne_epochs", path=str(path), event_map="face=1")
+
+
+def test_mne_epochs_stimulus_csv(tmp_path):
+    path = tmp_path / "s-epo.fif"
+    _epochs().save(path, verbose="error")
+    (tmp_path / "stim").mkdir()
+    rows = ["trial,image,caption"]
+    for i in range(24):
+        img = f"stim/img{i % 12:02d}.png"
+        rows.append(f"{i},{img},a picture number {i % 12}")
+        (tmp_path / img).write_bytes(b"png")
+    csv = tmp_path / "stimuli.csv"
+    csv.write_text("\n".join(rows) + "\n")
+    d = build(
+        "mne_epochs",
+        path=str(path),
+        stimuli_csv=str(csv),
+        val_fraction=0.25,
+        test_fraction=0.25,
+        stratify=False,
+    )
+    assert len(d.image_names) == 12 and d.captions[5] == "a picture number 5"
+    assert d.image_paths[0] == str(tmp_path / "stim" / "img00.png")
+    assert d.split_overlap("train", "test") == set()
+    assert sorted(np.bincount(d.image)) == [2] * 12
+    # event-keyed table with a published split column
+    csv2 = tmp_path / "by_event.csv"
+    csv2.write_text("event,image,split\n1,faces.png,train\n2,houses.png,val\n3,cars.png,test\n")
+    d2 = build("mne_epochs", path=str(path), stimuli_csv=str(csv2))
+    assert d2.info["split"] == "published" and d2.image_paths is None
+    assert set(d2.y[d2.splits["test"]].tolist()) == {2}
+    csv.write_text("trial,image\n0,a.png\n")
+    with pytest.raises(DataError, match="no row for trial"):
+        build("mne_epochs", path=str(path), stimuli_csv=str(csv))
+
+
+def test_mne_epochs_errors(tmp_path):
+    bad = tmp_path / "bad-epo.fif"
+    bad.write_bytes(b"\x00" * 64)
+    with pytest.raises(DataError, match="bad-epo.fif.*not a readable MNE epochs file"):
+        build("mne_epochs", path=str(bad))
+    with pytest.raises(DataError, match="does not exist"):
+        build("mne_epochs", path=str(tmp_path / "none-epo.fif"))
+    with pytest.raises(ConfigError, match="split=published"):
+        path = tmp_path / "ok-epo.fif"
+        _epochs().save(path, verbose="error")
+        build("mne_epochs", path=str(path), split="published")
+
+
+def test_bids_needs_mne_bids(monkeypatch, tmp_path):
+    monkeypatch.setitem(sys.modules, "mne_bids", None)
+    with pytest.raises(ConfigError, match="pip install mne-bids"):
+        build("bids", bids_root=str(tmp_path), bids_subject="01")
+
+
+def test_bids_recording_is_epoched_around_annotations(tmp_path):
+    mne_bids = pytest.importorskip("mne_bids")
+    pytest.importorskip("pybv")
+    import mne
+
+    sf = 100.0
+    x = np.random.default_rng(1).normal(size=(3, 1200)) * 1e-6
+    raw = mne.io.RawArray(x, mne.create_info(["O1", "Oz", "O2"], sf, "eeg"), verbose="error")
+    onsets = np.arange(1.0, 11.0, 1.0)
+    raw.set_annotations(mne.Annotations(onsets, 0.0, ["face", "house"] * 5))
+    bp = mne_bids.BIDSPath(subject="01", task="view", root=tmp_path / "bids", datatype="eeg")
+    mne_bids.write_raw_bids(raw, bp, allow_preload=True, format="BrainVision", verbose="error")
+    d = build(
+        "bids",
+        bids_root=str(tmp_path / "bids"),
+        bids_subject="01",
+        task="view",
+        tmin=-0.1,
+        tmax=0.4,
+    )
+    assert d.n_trials == 10 and d.X.shape[1:] == (3, 51)
+    assert sorted(d.class_names) == ["face", "house"]
+    assert np.bincount(d.y).tolist() == [5, 5]
