@@ -5,6 +5,10 @@ Public API: everything importable from here. Modules not re-exported are private
 
 from __future__ import annotations
 
+from eegbench._compat import ensure_torchvision_importable
+
+ensure_torchvision_importable()
+
 from eegbench.data import SPLITS, EEGData
 from eegbench.errors import (
     ConfigError,

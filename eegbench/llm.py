@@ -7,6 +7,7 @@ causal LM; plugins differ only in where the weights come from.
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -69,8 +70,22 @@ class CausalLM:
         max_new_tokens: int = 32,
         repetition_penalty: float = 1.0,
     ) -> list[list[int]]:
-        """Greedy decoding with KV cache from left-padded prompt embeddings; new tokens only."""
-        out = self.model.generate(
+        """Greedy decoding with KV cache from left-padded prompt embeddings; new tokens only.
+
+        The repetition penalty applies to generated tokens (the prompt is embeddings, not ids).
+        """
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*repetition_penalty.*inputs_embeds")
+            out = self._generate(inputs_embeds, attention_mask, max_new_tokens, repetition_penalty)
+        result = []
+        for row in out.tolist():
+            if self.eos_token_id in row:
+                row = row[: row.index(self.eos_token_id)]
+            result.append(row)
+        return result
+
+    def _generate(self, inputs_embeds, attention_mask, max_new_tokens, repetition_penalty):
+        return self.model.generate(
             inputs_embeds=inputs_embeds,
             attention_mask=attention_mask,
             max_new_tokens=max_new_tokens,
@@ -80,12 +95,6 @@ class CausalLM:
             pad_token_id=self.tokenizer.pad_token_id,
             eos_token_id=self.eos_token_id,
         )
-        result = []
-        for row in out.tolist():
-            if self.eos_token_id in row:
-                row = row[: row.index(self.eos_token_id)]
-            result.append(row)
-        return result
 
 
 def load_pretrained(name_or_path: str, download: bool = False, dtype: str = "float32") -> CausalLM:

@@ -20,6 +20,7 @@ import torch
 
 from eegbench.errors import DataError
 from eegbench.llm import BuildContext, CausalLM, load_pretrained
+from eegbench.optim import make_schedule
 from eegbench.progress import task
 from eegbench.prompting import prompt_text
 
@@ -81,12 +82,8 @@ def train_tiny(
     bpe = ByteLevelBPETokenizer()
     bpe.train_from_iterator(texts, vocab_size=vocab_size, min_frequency=1, special_tokens=[EOS])
     bpe.save_model(str(out))
-    tok = GPT2TokenizerFast(
-        vocab_file=str(out / "vocab.json"),
-        merges_file=str(out / "merges.txt"),
-        eos_token=EOS,
-        bos_token=EOS,
-        unk_token=EOS,
+    tok = GPT2TokenizerFast.from_pretrained(
+        str(out), eos_token=EOS, bos_token=EOS, unk_token=EOS
     )
     if len(tok) < 300:
         raise DataError(f"tiny-gpt2 tokenizer came out with {len(tok)} tokens; check the captions.")
@@ -115,7 +112,7 @@ def train_tiny(
         labels[i, : len(e)] = torch.tensor(e)
     mask = (labels != -100).long()
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps, pct_start=0.1)
+    sched = make_schedule(opt, steps, warmup_ratio=0.1, kind="cosine")
     g = torch.Generator().manual_seed(seed)
     model.train()
     with task("tiny-gpt2: training on captions", total=steps) as advance:

@@ -1,0 +1,110 @@
+"""Config grammar: defaults, selections, typed overrides, clear errors, reproducible files."""
+
+from __future__ import annotations
+
+import pytest
+
+from eegbench.config import (
+    apply_overrides,
+    build_config,
+    default_config,
+    load_config,
+    parse_override,
+)
+from eegbench.errors import ConfigError, UnknownNameError
+
+
+def test_defaults_resolve_to_every_parameter():
+    cfg = build_config([])
+    assert cfg["dataset"]["name"] == "synthetic"
+    assert cfg["llm"]["name"] == "tiny-gpt2"
+    assert cfg["stage1"]["epochs"] == default_config()["stage1"]["epochs"]
+    assert cfg["dataset"]["n_chans"] == 32  # the plugin's declared default is filled in
+    assert cfg["stage2"]["mask_prompt"] is True
+
+
+def test_overrides_are_typed():
+    cfg = build_config(
+        [
+            "seed=7",
+            "stage1.epochs=3",
+            "stage1.lr=1e-4",
+            "stage2.mask_prompt=false",
+            "eval.controls=[only_obj,noise]",
+            "dataset.snr=2",
+        ]
+    )
+    assert cfg["seed"] == 7 and cfg["stage1"]["epochs"] == 3
+    assert cfg["stage1"]["lr"] == pytest.approx(1e-4)
+    assert cfg["stage2"]["mask_prompt"] is False
+    assert cfg["eval"]["controls"] == ["only_obj", "noise"]
+    assert cfg["dataset"]["snr"] == 2.0 and isinstance(cfg["dataset"]["snr"], float)
+
+
+def test_selecting_another_plugin_resets_its_parameters():
+    cfg = build_config(["llm=gpt2", "llm.path=/models/gpt2"])
+    assert cfg["llm"] == {
+        "name": "gpt2",
+        "path": "/models/gpt2",
+        "download": False,
+        "dtype": "float32",
+    }
+    same = apply_overrides(default_config(), ["llm=tiny-gpt2"])
+    assert same["llm"] == default_config()["llm"]
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("encoder=dilatd", "unknown encoder 'dilatd'"),
+        ("stage1.epochs=many", "stage1.epochs='many': expected int"),
+        ("stage1.epoch=3", "stage1 has no key 'epoch'.*Did you mean 'epochs'"),
+        ("llm.nlayer=3", "no parameter 'nlayer'.*Did you mean 'n_layer'"),
+        ("stage9.epochs=3", "unknown config key 'stage9'.*Did you mean.*'stage1'"),
+        ("epochs", "malformed override 'epochs'"),
+        ("=3", "malformed override"),
+        ("a.b.c=1", "malformed override"),
+        ("stage1=3", "stage1 is a group"),
+        ("seed.x=3", "seed is a single value"),
+        ("eval.metrics=[bleuu]", "unknown metric 'bleuu'"),
+    ],
+)
+def test_bad_overrides_raise_one_clear_error(override, message):
+    with pytest.raises(ConfigError, match=message):
+        build_config([override])
+
+
+def test_unknown_name_lists_valid_choices():
+    with pytest.raises(UnknownNameError) as err:
+        build_config(["llm=gtp2"])
+    assert "Did you mean 'gpt2'" in str(err.value) and "tiny-gpt2" in str(err.value)
+
+
+def test_parse_override_values():
+    assert parse_override("a.b=0.3") == (["a", "b"], 0.3)
+    assert parse_override("a=null") == (["a"], None)
+    assert parse_override("a.b=[1, 2]") == (["a", "b"], [1, 2])
+    assert parse_override("a=x=y") == (["a"], "x=y")
+
+
+def test_config_file_round_trip(tmp_path):
+    from eegbench.config import dump
+
+    cfg = build_config(["seed=3", "encoder.dropout=0.3"])
+    path = tmp_path / "config.yaml"
+    path.write_text(dump(cfg))
+    again = build_config([], base=path)
+    assert again == cfg
+    assert build_config(["seed=4"], base=path)["seed"] == 4
+
+
+def test_bad_config_files(tmp_path):
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_config(tmp_path / "nope.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("seed: [1,\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_config(bad)
+    bad.write_text("- 1\n- 2\n")
+    with pytest.raises(ConfigError, match="must hold a mapping"):
+        load_config(bad)
