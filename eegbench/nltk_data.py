@@ -58,6 +58,7 @@ def _write_dir_atomically(dest: Path, fill: object) -> None:
     tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
     try:
         fill(tmp)  # type: ignore[operator]
+        tmp.chmod(0o755)
         try:
             os.replace(tmp, dest)
         except OSError:  # another process finished first
@@ -112,18 +113,22 @@ def _install_punkt(dest: Path) -> None:
     _write_dir_atomically(dest, fill)
 
 
-@functools.cache
 def ensure_nltk_data(wordnet: bool = True, punkt: bool = True) -> Path:
-    """Install WordNet 3.0 / Punkt English into the eegbench NLTK dir (once) and put it on
+    """Install WordNet 3.0 / Punkt English into the eegbench NLTK dir (once) and put it first on
     ``nltk.data.path``; returns the directory."""
+    return _ensure(data_root(), wordnet, punkt)
+
+
+@functools.cache
+def _ensure(root: Path, wordnet: bool, punkt: bool) -> Path:
     import nltk
 
-    root = data_root()
     if wordnet and not (root / "corpora" / "wordnet" / "data.noun").is_file():
         _install_wordnet(root / "corpora" / "wordnet")
     punkt_dir = root / "tokenizers" / "punkt_tab" / "english"
     if punkt and not (punkt_dir / "ortho_context.tab").is_file():
         _install_punkt(punkt_dir)
-    if str(root) not in nltk.data.path:
-        nltk.data.path.insert(0, str(root))
+    if str(root) in nltk.data.path:
+        nltk.data.path.remove(str(root))
+    nltk.data.path.insert(0, str(root))
     return root

@@ -1,0 +1,134 @@
+"""Bootstrap confidence intervals and paired permutation tests."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import eegbench
+from eegbench import DataError
+from eegbench.stats import (
+    bootstrap_ci,
+    bootstrap_cis,
+    bootstrap_indices,
+    metric_resampler,
+    paired_permutation_test,
+    subset_context,
+)
+
+
+def test_bootstrap_ci_of_a_mean_covers_estimate_and_is_reproducible():
+    values = np.random.default_rng(0).normal(0.3, 0.1, size=500)
+    ci = bootstrap_ci(values, n_boot=2000, alpha=0.05, seed=3)
+    assert ci.estimate == pytest.approx(values.mean())
+    assert ci.low < ci.estimate < ci.high
+    # the percentile interval of a mean is close to +-1.96 standard errors
+    se = values.std(ddof=1) / np.sqrt(values.size)
+    assert ci.high - ci.low == pytest.approx(2 * 1.96 * se, rel=0.15)
+    assert bootstrap_ci(values, n_boot=2000, seed=3) == ci
+    assert bootstrap_ci(values, n_boot=2000, seed=4) != ci
+    narrow = bootstrap_ci(values, n_boot=2000, alpha=0.5, seed=3)
+    assert ci.low < narrow.low < narrow.high < ci.high
+
+
+def test_bootstrap_ci_of_a_constant_is_a_point():
+    ci = bootstrap_ci([0.5] * 20)
+    assert (ci.low, ci.estimate, ci.high) == (0.5, 0.5, 0.5)
+
+
+def test_bootstrap_ci_with_a_corpus_level_callable():
+    rng = np.random.default_rng(1)
+    hits, lengths = rng.integers(0, 5, 300), rng.integers(5, 10, 300)
+
+    def ratio(idx):  # a corpus statistic: sum of hits / sum of lengths
+        return hits[idx].sum() / lengths[idx].sum()
+
+    ci = bootstrap_ci(ratio, n=300, n_boot=500, seed=0)
+    assert ci.estimate == pytest.approx(hits.sum() / lengths.sum())
+    assert ci.low < ci.estimate < ci.high
+    assert bootstrap_ci(ratio, n=300, n_boot=500, seed=0) == ci
+    with pytest.raises(DataError, match="needs n"):
+        bootstrap_ci(ratio)
+
+
+def test_bootstrap_cis_share_resamples():
+    a = np.arange(50, dtype=float)
+    cis = bootstrap_cis({"a": a, "twice_a": 2 * a}, n_boot=300, seed=0)
+    assert cis["twice_a"].low == pytest.approx(2 * cis["a"].low)
+    assert cis["twice_a"].high == pytest.approx(2 * cis["a"].high)
+    with pytest.raises(DataError, match="differ in length"):
+        bootstrap_cis({"a": a, "b": a[:10]})
+
+
+def test_bootstrap_input_errors():
+    with pytest.raises(DataError, match="NaN"):
+        bootstrap_ci([0.1, float("nan")])
+    with pytest.raises(DataError, match="at least one"):
+        bootstrap_ci([])
+    with pytest.raises(DataError, match="alpha"):
+        bootstrap_ci([1.0, 2.0], alpha=1.5)
+    assert bootstrap_indices(5, 7, seed=0).shape == (7, 5)
+
+
+def test_permutation_test_detects_a_clear_difference():
+    rng = np.random.default_rng(0)
+    a = rng.normal(0.5, 0.1, 100)
+    b = a - 0.1 + rng.normal(0, 0.02, 100)
+    p = paired_permutation_test(a, b, n_perm=2000, seed=0)
+    assert p == pytest.approx(1 / 2001)  # no permutation reaches the observed difference
+
+
+def test_permutation_test_identical_and_null_inputs():
+    a = np.random.default_rng(0).normal(size=60)
+    assert paired_permutation_test(a, a, n_perm=500) == 1.0
+    b = a + np.random.default_rng(1).normal(0, 1, 60)  # same mean in expectation
+    p = paired_permutation_test(a, b, n_perm=2000, seed=0)
+    assert p > 0.05
+    assert paired_permutation_test(a, b, n_perm=2000, seed=0) == p
+    with pytest.raises(DataError, match="equal-length"):
+        paired_permutation_test(a, b[:10])
+
+
+def test_subset_context_indexes_per_trial_entries_only():
+    ctx = {
+        "y_true": np.array([0, 1, 2]),
+        "target_bank": np.eye(3),
+        "expected_objects": ["a", "b", "c"],
+        "class_names": ["x", "y", "z"],
+    }
+    sub = subset_context(ctx, np.array([2, 2, 0]))
+    assert sub["y_true"].tolist() == [2, 2, 0]
+    assert sub["expected_objects"] == ["c", "c", "a"]
+    assert sub["target_bank"] is ctx["target_bank"] and sub["class_names"] is ctx["class_names"]
+
+
+def test_metric_resampler_routes():
+    hyps = ["the cat sat on the mat", "a dog runs", "a red car", "two birds fly"]
+    refs = ["the cat sat on a mat", "a dog is running", "a blue car", "birds fly high"]
+    idx = np.array([1, 1, 3, 0])
+    sub_h, sub_r = [hyps[i] for i in idx], [refs[i] for i in idx]
+    for name in ("bleu", "rouge"):  # resampler (BLEU counts) and per_item means (ROUGE)
+        metric = eegbench.get("metrics", name).build()
+        fn = metric_resampler(metric, hyps, refs)
+        assert fn(idx) == pytest.approx(metric.compute(sub_h, sub_r))
+        assert fn(np.arange(4)) == pytest.approx(metric.compute(hyps, refs))
+
+    class CorpusOnly:  # neither: recompute on the subset
+        def compute(self, predictions, references, **ctx):
+            n_long = float(sum(len(p) > 10 for p in predictions))
+            return {"n_long": n_long, "y": ctx["y_true"].sum()}
+
+    fn = metric_resampler(CorpusOnly(), hyps, refs, y_true=np.arange(4))
+    assert fn(idx) == {"n_long": 2.0, "y": 5}
+
+
+def test_bleu_bootstrap_end_to_end():
+    rng = np.random.default_rng(0)
+    words = "a the dog cat car red blue runs sits on in park grass".split()
+    refs = [" ".join(rng.choice(words, 8)) for _ in range(60)]
+    hyps = [" ".join(r.split()[:4] + list(rng.choice(words, 4))) for r in refs]
+    bleu = eegbench.get("metrics", "bleu").build()
+    cis = bootstrap_cis(metric_resampler(bleu, hyps, refs), n=60, n_boot=300, seed=0)
+    assert cis["bleu_4"].estimate == pytest.approx(bleu.compute(hyps, refs)["bleu_4"])
+    for ci in cis.values():
+        assert 0 <= ci.low <= ci.estimate <= ci.high <= 1
