@@ -117,7 +117,8 @@ def _ensure_torchaudio_importable() -> None:
     sys.modules["torchaudio._extension"] = stub
 
 
-def _models_module() -> Any:
+def models_module() -> Any:
+    """``braindecode.models``, imported (with the torchaudio work-around when needed)."""
     _ensure_torchaudio_importable()
     try:
         import braindecode.models as models
@@ -127,7 +128,7 @@ def _models_module() -> Any:
 
 
 def _zoo() -> list[str]:
-    models = _models_module()
+    models = models_module()
     from braindecode.models.base import EEGModuleMixin
 
     return sorted(
@@ -142,7 +143,7 @@ def build(model: str, n_chans: int, n_times: int, **params: Any) -> Any:
     from eegbench_plugins.encoders.braindecode_encoder import BraindecodeEncoder
 
     p = BraindecodeParams(**params)
-    cls = getattr(_models_module(), model, None)
+    cls = getattr(models_module(), model, None)
     if cls is None:
         raise ConfigError(f"braindecode has no model {model!r}; see `eegbench ls encoders`.")
     kwargs: dict[str, Any] = {"n_chans": n_chans, "n_times": n_times, "n_outputs": p.n_outputs}
