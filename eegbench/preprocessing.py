@@ -35,7 +35,8 @@ class Preprocess:
     notch: float | None = field(
         default=None,
         metadata={
-            "help": "line frequency in Hz, harmonics below Nyquist too (IIR: 2 Hz wide stop bands)"
+            "help": "line frequency in Hz and its harmonics below Nyquist (or h_freq); "
+            "IIR stop bands are 2 Hz wide"
         },
     )
     filter_method: str = field(
@@ -93,11 +94,15 @@ def _chunks(n: int) -> list[slice]:
     return [slice(i, min(i + CHUNK, n)) for i in range(0, n, CHUNK)]
 
 
-def _map_chunks(X: np.ndarray, fn: Any, n_times_out: int | None = None) -> np.ndarray:
-    n, c, t = X.shape
-    out = np.empty((n, c, n_times_out or t), dtype=np.float32)
-    for sl in _chunks(n):
-        out[sl] = fn(X[sl].astype(np.float64))
+def _map_chunks(X: np.ndarray, fn: Any) -> np.ndarray:
+    """``fn`` applied to float64 chunks of trials; float32 result (time axis may change)."""
+    out: np.ndarray | None = None
+    for sl in _chunks(X.shape[0]):
+        y = fn(X[sl].astype(np.float64))
+        if out is None:
+            out = np.empty((X.shape[0], *y.shape[1:]), dtype=np.float32)
+        out[sl] = y
+    assert out is not None
     return out
 
 
@@ -128,7 +133,9 @@ def apply_preprocessing(data: EEGData, cfg: Preprocess | None) -> EEGData:
     if cfg.notch is not None:
         if not 0 < cfg.notch < nyq:
             raise ConfigError(f"notch={cfg.notch} Hz must lie in (0, {nyq}) (Nyquist).")
-        freqs = np.arange(cfg.notch, nyq, cfg.notch)
+        # Harmonics above a low-pass edge are removed by the band-pass anyway.
+        top = min(nyq, cfg.h_freq + 5.0) if cfg.h_freq is not None else nyq
+        freqs = np.arange(cfg.notch, top, cfg.notch)
 
         def notch(x: np.ndarray) -> np.ndarray:
             if cfg.filter_method == "fir":
@@ -173,9 +180,11 @@ def apply_preprocessing(data: EEGData, cfg: Preprocess | None) -> EEGData:
             raise ConfigError(f"resample={cfg.resample} Hz leaves no samples per trial.")
 
         def rs(x: np.ndarray) -> np.ndarray:
-            return mne.filter.resample(x, up=cfg.resample, down=sfreq, axis=-1, verbose="error")
+            return mne.filter.resample(
+                x, up=cfg.resample, down=sfreq, axis=-1, method="polyphase", verbose="error"
+            )
 
-        X = _map_chunks(X, rs, n_out)
+        X = _map_chunks(X, rs)
         steps.append(f"resample {sfreq:g} -> {cfg.resample:g} Hz")
         sfreq = float(cfg.resample)
 

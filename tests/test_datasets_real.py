@@ -313,6 +313,11 @@ def test_things_loso_and_errors(things, tmp_path):
         DataError, match="sub-02.*shape \\(3, 5, 20\\), expected \\[images, repeats"
     ):
         build("things_eeg2", root=str(root), subjects="all")
+    empty = _things_eeg(N_TEST, R_TEST, N_TRAIN, 2)
+    empty["preprocessed_eeg_data"] = empty["preprocessed_eeg_data"][:0]
+    np.save(bad, empty, allow_pickle=True)
+    with pytest.raises(DataError, match="at least one image and repeat"):
+        build("things_eeg2", root=str(root), subjects="2")
     np.save(bad, {"ch_names": CH}, allow_pickle=True)
     with pytest.raises(DataError, match="lacks key\\(s\\) preprocessed_eeg_data, times"):
         build("things_eeg2", root=str(root), subjects="2")

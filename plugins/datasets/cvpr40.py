@@ -289,6 +289,7 @@ def load_cvpr40(**kw: Any) -> EEGData:
     )
     if has_published:
         data.info["split"] = f"published ({Path(p.splits_path).name} #{p.split_index})"
+    del dataset  # the loaded tensors: free them before preprocessing copies X
     # One block per (subject, class): the design showed each class's 50 images in one run.
     trial_info(data)["block"] = subject * len(wnids) + y
     return finalize(data, p, has_published=has_published)
