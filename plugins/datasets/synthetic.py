@@ -91,13 +91,13 @@ ANIMATE_VERBS: tuple[str, ...] = ("", "sitting", "standing", "resting")
 Component = tuple[str, float, float, float, float, tuple[str, ...], tuple[float, ...]]
 COMPONENTS: tuple[Component, ...] = (
     ("P1", +1.0, 0.100, 0.016, 1.0, ("O1", "Oz", "O2"), (0.4, 1.0, 0.3, 0.3)),
-    ("N1", -1.0, 0.170, 0.022, 1.3, ("P7", "P8"), (1.0, 0.6, 0.4, 0.3)),
-    ("P2", +1.0, 0.230, 0.026, 0.9, ("Cz", "CPz"), (0.7, 0.3, 1.0, 0.3)),
+    ("N1", -1.0, 0.170, 0.022, 1.3, ("P7", "P8"), (1.0, 0.9, 0.4, 0.3)),
+    ("P2", +1.0, 0.230, 0.026, 0.9, ("Cz", "CPz"), (0.7, 0.5, 1.0, 0.3)),
     ("N2", -1.0, 0.290, 0.030, 0.8, ("FCz",), (0.6, 0.3, 0.8, 0.3)),
-    ("P3", +1.0, 0.380, 0.055, 1.2, ("Pz",), (1.0, 0.2, 0.5, 0.3)),
+    ("P3", +1.0, 0.380, 0.055, 1.2, ("Pz",), (1.0, 0.2, 0.4, 0.3)),
 )
 BACKGROUND_UV = 10.0  # RMS of the background (1/f + alpha + sensor noise), microvolts
-ALPHA_RATIO = 0.6  # RMS of alpha relative to the 1/f part
+ALPHA_RATIO = 0.4  # RMS of alpha relative to the 1/f part
 SENSOR_RATIO = 0.1  # RMS of white sensor noise relative to the 1/f part
 BLOB_WIDTH = 0.45  # angular width (rad) of a topography blob
 HIGHPASS_HZ = 0.5  # the background has no power below this (as after a high-pass filter)
@@ -301,9 +301,11 @@ def make_synthetic(**params: object) -> EEGData:
 
     # --- images and their ground-truth attributes ---
     img_class = np.repeat(np.arange(K), M_per)
-    img_colour = world_rng.integers(len(COLOURS), size=M)
+    # each class's images get distinct (colour, setting) pairs while there are enough pairs
     setting_names = list(SETTINGS)
-    img_setting = world_rng.integers(len(setting_names), size=M)
+    n_pairs = len(COLOURS) * len(setting_names)
+    pairs = np.concatenate([np.resize(world_rng.permutation(n_pairs), M_per) for _ in range(K)])
+    img_colour, img_setting = np.divmod(pairs, len(setting_names))
     image_names = [
         f"synthetic_{CLASSES[k][1].replace(' ', '_')}_{j:02d}"
         for k in range(K)
@@ -328,10 +330,10 @@ def make_synthetic(**params: object) -> EEGData:
     n_levels = (K, len(COLOURS), len(setting_names), M)
     img_levels = (img_class, img_colour, img_setting, np.arange(M))
     topo = np.zeros((S, n_comp, M, p.n_chans))
-    for i, (_, sign, _, _, _, anchor_names, weights) in enumerate(COMPONENTS):
+    for i, (*_, anchor_names, weights) in enumerate(COMPONENTS):
         anchor_dirs = np.stack([anchors[a] for a in anchor_names])
         base_centres = anchor_dirs[None]
-        base_signs = np.full((1, len(anchor_names)), sign)
+        base_signs = np.ones((1, len(anchor_names)))  # polarity is in the amplitude
         centre = anchor_dirs.mean(0)
         centre /= np.linalg.norm(centre)
         base = _blobs(unit, base_centres, base_signs)
@@ -342,6 +344,7 @@ def make_synthetic(**params: object) -> EEGData:
             flat = _blobs(unit, centres, signs)
             scale = np.sqrt((flat**2).mean(1)) + 1e-12  # unit RMS on the template head
             per_subj = _blobs(subj_unit[:, None], centres, signs) / scale[:, None]
+            per_subj -= per_subj.mean(1, keepdims=True)  # modulations average out over levels
             topo[:, i] += w * per_subj[:, per_img]
     class_latency = world_rng.normal(0, 0.008, (K, n_comp))
     class_amp = np.exp(world_rng.normal(0, 0.2, (K, n_comp)))
