@@ -299,6 +299,9 @@ def test_things_loso_and_errors(things, tmp_path):
     )
     assert set(d.subject[d.splits["test"]].tolist()) == {1}
     assert set(d.subject[d.splits["train"]].tolist()) == {2}
+    assert (
+        build("things_eeg2", root=str(root), subjects=2, train_images_per_concept=2).n_trials == 9
+    )
     with pytest.raises(ConfigError, match="fixed zero-shot test set"):
         build("things_eeg2", root=str(root), split="random")
     with pytest.raises(ConfigError, match="available subjects are \\[1, 2\\]"):
@@ -429,7 +432,7 @@ def test_bids_recording_is_epoched_around_annotations(tmp_path):
     d = build(
         "bids",
         bids_root=str(tmp_path / "bids"),
-        bids_subject="01",
+        bids_subject=1,  # a number, as the command line delivers "01"
         task="view",
         tmin=-0.1,
         tmax=0.4,

@@ -54,7 +54,9 @@ class _PathField:
 @dataclass
 class _BIDSFields:
     bids_root: str = field(default="", metadata={"help": "BIDS dataset root, required"})
-    bids_subject: str = field(default="", metadata={"help": "BIDS subject label, e.g. 01"})
+    bids_subject: str | int = field(
+        default="", metadata={"help": "BIDS subject label, e.g. 01 (a number matches sub-01)"}
+    )
     task: str = field(default="", metadata={"help": "BIDS task label"})
     session: str = field(default="", metadata={"help": "BIDS session label (optional)"})
     run: str = field(default="", metadata={"help": "BIDS run label (optional)"})
@@ -284,7 +286,7 @@ def load_bids(**kw: Any) -> EEGData:
         raise DataError(f"bids: bids_root {p.bids_root!r} is not a folder.")
     bids_path = mne_bids.BIDSPath(
         root=Path(p.bids_root).expanduser(),
-        subject=p.bids_subject,
+        subject=_bids_label(Path(p.bids_root).expanduser(), p.bids_subject),
         session=p.session or None,
         task=p.task or None,
         run=p.run or None,
@@ -313,6 +315,21 @@ def load_bids(**kw: Any) -> EEGData:
     if len(epochs) == 0:
         raise DataError(f"bids: no epoch of {p.tmin}..{p.tmax} s fits inside the recording.")
     return from_epochs(epochs, p, name="bids", source=str(bids_path.fpath), citation=BIDS_CITATION)
+
+
+def _bids_label(root: Path, subject: str | int) -> str:
+    """The subject label; a number (``01`` arrives as 1 from the command line) matches the one
+    ``sub-<label>`` folder whose label is that number."""
+    if isinstance(subject, str):
+        return subject
+    labels = [d.name[4:] for d in root.glob("sub-*") if d.name[4:].isdigit()]
+    match = [lab for lab in labels if int(lab) == subject]
+    if len(match) != 1:
+        raise ConfigError(
+            f"bids_subject={subject}: no single sub-<label> folder in {str(root)!r} has that "
+            f"number (labels: {sorted(labels)}); give the label as text."
+        )
+    return match[0]
 
 
 @hookimpl

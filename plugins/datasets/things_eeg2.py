@@ -29,7 +29,7 @@ class _ThingsFields:
     root: str = field(
         default="", metadata={"help": "folder holding sub-XX/preprocessed_eeg_{training,test}.npy"}
     )
-    subjects: str = field(default="1", metadata={"help": "comma-separated ids, or 'all'"})
+    subjects: str | int = field(default="1", metadata={"help": "comma-separated ids, or 'all'"})
     average_repeats: bool = field(
         default=True, metadata={"help": "average the repeats of each image (else one trial each)"}
     )
@@ -94,7 +94,8 @@ def _read_eeg(path: Path) -> tuple[np.ndarray, list[str], np.ndarray]:
     return x, ch, times
 
 
-def _subject_ids(root: Path, spec: str) -> list[int]:
+def _subject_ids(root: Path, spec: str | int) -> list[int]:
+    spec = str(spec)
     found = sorted(
         int(m.group(1)) for d in root.iterdir() if (m := re.fullmatch(r"sub-(\d+)", d.name))
     )
