@@ -150,6 +150,12 @@ def ls(kind: str | None, pattern: str | None, verbose: bool) -> None:
                     console.print(f"      [dim]cite: {e.citation}[/dim]")
 
 
+def _add_core_commands() -> None:
+    from eegbench.scoring import score
+
+    cli.add_command(score)
+
+
 def _add_plugin_commands() -> None:
     for impl in plugins.plugin_manager().hook.register_commands.get_hookimpls():
         try:
@@ -164,6 +170,8 @@ def main(argv: list[str] | None = None) -> None:
     _add_plugin_commands()
     cli.main(args=argv, prog_name="eegbench", standalone_mode=True)
 
+
+_add_core_commands()
 
 if __name__ == "__main__":
     main(sys.argv[1:])

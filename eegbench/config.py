@@ -78,7 +78,13 @@ class EvalConfig:
     metrics: list[str] = field(
         default_factory=lambda: ["accuracy", "cosine", "retrieval", "bleu", "rouge"]
     )
-    controls: list[str] = field(default_factory=lambda: ["only_obj"])
+    controls: list[str] | str = field(
+        default_factory=lambda: ["only_obj"],
+        metadata={
+            "help": "control rows: names, or 'all' (only_obj, obj_random_eeg, only_eeg, "
+            "shuffled_eeg, noise)"
+        },
+    )
     bootstrap: int = field(default=1000, metadata={"help": "bootstrap resamples (0: no CIs)"})
 
 
@@ -113,8 +119,14 @@ def load_config(path: str | Path) -> dict[str, Any]:
     return cfg
 
 
+class Raw(str):
+    """An override value as typed: kept verbatim for text parameters, else its YAML value."""
+
+    parsed: Any
+
+
 def parse_override(text: str) -> tuple[list[str], Any]:
-    """``"encoder.dropout=0.3"`` -> (["encoder", "dropout"], 0.3). Values are YAML scalars."""
+    """``"encoder.dropout=0.3"`` -> (["encoder", "dropout"], Raw("0.3") with ``parsed`` 0.3)."""
     key, sep, raw = text.partition("=")
     parts = key.strip().split(".")
     if not sep or not key.strip() or any(not p.isidentifier() for p in parts) or len(parts) > 2:
@@ -123,9 +135,11 @@ def parse_override(text: str) -> tuple[list[str], Any]:
             "(e.g. encoder=dilated encoder.dropout=0.3 seed=1)."
         )
     try:
-        value = yaml.safe_load(raw) if raw.strip() else ""
+        parsed = yaml.safe_load(raw) if raw.strip() else ""
     except yaml.YAMLError:
-        value = raw
+        parsed = raw
+    value = Raw(raw)
+    value.parsed = parsed
     return parts, value
 
 

@@ -12,12 +12,13 @@ import torch
 from eegbench import plugins
 from eegbench.config import EvalConfig
 from eegbench.data import EEGData
-from eegbench.errors import ConfigError
+from eegbench.errors import ConfigError, PluginError
 from eegbench.generation import generate_captions
 from eegbench.llm import CausalLM
 from eegbench.metrics import CAPTIONS, EMBEDDINGS, LOGITS
 from eegbench.model import EEGClassifier, Projector
 from eegbench.stage1 import predict
+from eegbench.stats import bootstrap_cis, metric_resampler
 
 
 @dataclass
@@ -103,8 +104,9 @@ CONTROLS: dict[str, tuple[ControlFn, str]] = {
 }
 
 
-def control_names(requested: list[str]) -> list[str]:
+def control_names(requested: list[str] | str) -> list[str]:
     """Expand ``all`` and check names."""
+    requested = [requested] if isinstance(requested, str) else requested
     names = list(CONTROLS) if "all" in requested else list(requested)
     for n in names:
         if n not in CONTROLS:
@@ -163,7 +165,11 @@ class Evaluation:
         }
 
     def score(self, cond: Condition, kinds: set[str]) -> dict[str, dict[str, Any]]:
-        """``{output: {"value", "higher_is_better", "metric"}}`` for metrics of ``kinds``."""
+        """``{output: {"value", "higher_is_better", "metric", "ci"}}`` for metrics of ``kinds``.
+
+        Outputs of a protocol (``protocol:NAME``) are named ``NAME/output`` so that they never
+        collide with the plain metrics of the same name.
+        """
         refs = self.test.references
         ctx = self.context(cond)
         out: dict[str, dict[str, Any]] = {}
@@ -173,12 +179,27 @@ class Evaluation:
             if CAPTIONS in metric.requires and not refs:
                 continue
             values = metric.compute(cond.captions, refs, **ctx)
+            cis = {}
+            if self.cfg.bootstrap > 0:
+                fn = metric_resampler(metric, cond.captions, refs, **ctx)
+                cis = bootstrap_cis(
+                    fn, n=len(self.test.index), n_boot=self.cfg.bootstrap, seed=self.seed
+                )
+            prefix = name.split(":", 1)[1] + "/" if name.startswith("protocol:") else ""
             for key, value in values.items():
-                out[key] = {
+                if prefix + key in out:
+                    raise PluginError(
+                        f"metrics {out[prefix + key]['metric']!r} and {name!r} both report "
+                        f"{key!r}; list only one of them in eval.metrics."
+                    )
+                row = {
                     "value": float(value),
                     "higher_is_better": bool(metric.outputs.get(key, True)),
                     "metric": name,
                 }
+                if key in cis:
+                    row["ci"] = [cis[key].low, cis[key].high]
+                out[prefix + key] = row
         return out
 
     def run(self) -> tuple[dict[str, Any], dict[str, Any]]:

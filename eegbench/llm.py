@@ -32,6 +32,8 @@ class CausalLM:
 
     def __init__(self, model: Any, tokenizer: Any, name: str = "") -> None:
         self.model = model.eval()
+        if getattr(model, "loss_type", "") is None:  # e.g. GPT2LMHeadModel: name has no loss hint
+            model.loss_type = "ForCausalLM"
         for p in self.model.parameters():
             p.requires_grad_(False)
         self.tokenizer = tokenizer

@@ -55,10 +55,28 @@ def params_of(params_cls: type | None) -> list[Param]:
     return out
 
 
+def _from_command_line(value: Any, tp: Any) -> Any:
+    """A command-line value (``config.Raw``): verbatim for text, ``a,b`` -> list for sequences."""
+    if not hasattr(value, "parsed"):
+        return value
+    parsed = value.parsed
+    if tp is str:
+        return str(value)
+    kinds = {typing.get_origin(t) for t in (tp, *typing.get_args(tp))}
+    if kinds & {list, tuple} and isinstance(parsed, str) and "," in parsed:
+        return [v.strip() for v in parsed.split(",")]
+    if isinstance(parsed, (int, float)) and not isinstance(parsed, bool):
+        args = typing.get_args(tp)
+        if str in args and int not in args and float not in args:
+            return str(value)
+    return parsed
+
+
 def coerce(value: Any, tp: Any, where: str) -> Any:
     """Validate ``value`` against type ``tp`` (pydantic lax mode); raise ConfigError if it fails."""
     from pydantic import TypeAdapter, ValidationError
 
+    value = _from_command_line(value, tp)
     try:
         return TypeAdapter(tp).validate_python(value)
     except ValidationError as e:

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 from safetensors.torch import save_file
 
 from eegbench import __version__, plugins
@@ -27,6 +28,7 @@ from eegbench.record import (
     write_json,
 )
 from eegbench.seeding import seed_everything
+from eegbench.splits import check_leakage
 from eegbench.stage1 import predict, train_stage1
 from eegbench.stage2 import train_stage2
 from eegbench.targets import embed_cached, target_items
@@ -90,6 +92,9 @@ def run(cfg: dict[str, Any]) -> Pipeline:
 
     with timer.stage("data"):
         data = load_dataset(cfg)
+        leakage = check_leakage(data)
+        for warning in leakage:
+            log(f"[yellow]warning:[/yellow] {warning}")
         log(
             f"dataset {data.name}: {data.n_trials} trials, {data.n_chans} channels x "
             f"{data.n_times} samples, {data.n_classes} classes"
@@ -104,7 +109,12 @@ def run(cfg: dict[str, Any]) -> Pipeline:
             "the MSE needs them equal (or set stage1.w_mse=0)."
         )
 
+    with timer.stage("llm"):
+        llm = plugins.get("llms", cfg["llm"]["name"]).build(
+            BuildContext(data, cache_dir, cfg["seed"]), **_plugin_params(cfg, "llm")
+        )
     with timer.stage("stage1"):
+        torch.manual_seed(cfg["seed"])
         encoder = plugins.get("encoders", cfg["encoder"]["name"]).build(
             data.n_chans, data.n_times, **_plugin_params(cfg, "encoder")
         )
@@ -124,10 +134,7 @@ def run(cfg: dict[str, Any]) -> Pipeline:
         str(run_dir / "eeg_classifier.safetensors"),
     )
 
-    with timer.stage("llm"):
-        llm = plugins.get("llms", cfg["llm"]["name"]).build(
-            BuildContext(data, cache_dir, cfg["seed"]), **_plugin_params(cfg, "llm")
-        )
+    torch.manual_seed(cfg["seed"] + 1)
     projector = Projector(embed_dim, llm.d_model, s2.n_soft_tokens)
     with timer.stage("stage2"):
         if data.captions is None:
@@ -184,6 +191,8 @@ def run(cfg: dict[str, Any]) -> Pipeline:
             "class_names": data.class_names,
             "splits": {k: int(len(v)) for k, v in data.splits.items()},
             "hashes": data.fingerprint(),
+            "leakage": leakage,
+            **{k: data.info[k] for k in ("split", "preprocessing") if k in data.info},
         },
         "model": {
             "encoder_parameters": sum(p.numel() for p in encoder.parameters()),

@@ -1,4 +1,4 @@
-"""Plugin manager and registries: built-ins load as entry points; third parties plug in the same way."""
+"""Plugin manager and registries: built-ins load as entry points, third parties the same way."""
 
 from __future__ import annotations
 

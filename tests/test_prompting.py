@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 import torch
+from eegbench_plugins.llms.tiny import EOS
 from transformers import GPT2Config, GPT2LMHeadModel, GPT2TokenizerFast
 
 from eegbench.llm import CausalLM
 from eegbench.prompting import IGNORE, INSTRUCTION, build_batch
-from eegbench_plugins.llms.tiny import EOS
 
 
 @pytest.fixture(scope="module")

@@ -52,7 +52,8 @@ def build_tiny(ctx: BuildContext, **params) -> CausalLM:
         folder.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=".tmp-"))
         try:
-            train_tiny(texts, tmp, seed=ctx.seed, **params)
+            with torch.random.fork_rng():  # a cached model and a fresh one leave the same RNG
+                train_tiny(texts, tmp, seed=ctx.seed, **params)
             os.replace(tmp, folder) if not folder.exists() else shutil.rmtree(tmp)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -85,8 +86,8 @@ def train_tiny(
     tok = GPT2TokenizerFast.from_pretrained(
         str(out), eos_token=EOS, bos_token=EOS, unk_token=EOS
     )
-    if len(tok) < 300:
-        raise DataError(f"tiny-gpt2 tokenizer came out with {len(tok)} tokens; check the captions.")
+    if len(tok) <= 257:  # 256 bytes + EOS: no merge was learned
+        raise DataError(f"tiny-gpt2 learned no tokens beyond bytes from {len(texts)} captions.")
     eos = tok.eos_token_id
     encoded = [[eos] + tok(t)["input_ids"] + [eos] for t in texts]
     max_len = max(len(e) for e in encoded)
