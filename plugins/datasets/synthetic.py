@@ -247,6 +247,10 @@ def _factor_topographies(
     return centres, signs
 
 
+def _rms(x: np.ndarray) -> float:
+    return float(np.sqrt(np.mean(np.square(x, dtype=np.float64))))
+
+
 def _article(np_text: str) -> str:
     return ("an " if np_text[0] in "aeiou" else "a ") + np_text
 
@@ -396,9 +400,9 @@ def make_synthetic(**params: object) -> EEGData:
     alpha *= ALPHA_RATIO / alpha.std()
     sensor = SENSOR_RATIO * noise_rng.standard_normal(pink.shape)
     background = pink + alpha + sensor
-    background *= BACKGROUND_UV / background.std()
+    background *= BACKGROUND_UV / _rms(background)
 
-    evoked *= p.snr * BACKGROUND_UV / evoked.std()
+    evoked *= p.snr * BACKGROUND_UV / _rms(evoked)
     X = ((evoked + background) * chan_gain[subject][..., None]).astype(np.float32)
 
     # --- image-disjoint splits: per class, a seeded permutation of its images ---
