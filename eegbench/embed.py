@@ -1,0 +1,78 @@
+"""``eegbench embed``: compute and cache a dataset's target embeddings ahead of ``eegbench run``."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import click
+import numpy as np
+
+from eegbench import plugins
+from eegbench.progress import task
+from eegbench.runner import load_dataset
+from eegbench.targets import Target, cache_path, embed_cached, target_items
+
+
+class _Chunked:
+    """A target whose ``embed`` runs in chunks and advances a progress bar."""
+
+    def __init__(self, target: Target, advance: Any, chunk: int) -> None:
+        self.target, self.advance, self.chunk = target, advance, chunk
+        self.dim, self.cache_key, self.modality = target.dim, target.cache_key, target.modality
+
+    def embed(self, items: list[str]) -> np.ndarray:
+        parts = []
+        for i in range(0, len(items), self.chunk):
+            parts.append(np.asarray(self.target.embed(items[i : i + self.chunk])))
+            self.advance(len(parts[-1]))
+        return np.concatenate(parts) if parts else np.zeros((0, self.dim), dtype=np.float32)
+
+
+@dataclass
+class EmbedResult:
+    path: Path
+    shape: tuple[int, ...]
+    reused: bool
+    seconds: float
+
+
+def embed_targets(cfg: dict[str, Any], chunk: int = 256) -> EmbedResult:
+    """Target embeddings of the config's dataset, from the cache or computed and cached.
+
+    Same cache as ``eegbench run`` (``runner.compute_targets``): a later run finds them.
+    """
+    start = time.perf_counter()
+    data = load_dataset(cfg)
+    params = {k: v for k, v in cfg["target"].items() if k != "name"}
+    target = plugins.get("targets", cfg["target"]["name"]).build(**params)
+    items = target_items(target, data)
+    cache_dir = Path(cfg["cache_dir"]).expanduser()
+    path = cache_path(target, items, cache_dir)
+    reused = path.exists()
+    with task(f"embedding {len(items)} {target.modality} items", total=len(items)) as advance:
+        emb = embed_cached(_Chunked(target, advance, chunk), items, cache_dir)
+        if reused:
+            advance(len(items))
+    return EmbedResult(path, tuple(emb.shape), reused, time.perf_counter() - start)
+
+
+@click.command(context_settings={"ignore_unknown_options": True})
+@click.argument("overrides", nargs=-1)
+@click.option("--config", "config_path", type=click.Path(), help="Start from this config file.")
+def embed(overrides: tuple[str, ...], config_path: str | None) -> None:
+    """Compute and cache target embeddings (e.g. `eegbench embed dataset=cvpr40 target=clip`)."""
+    from eegbench.config import build_config
+    from eegbench.progress import silence_library_progress
+
+    silence_library_progress()
+    cfg = build_config(list(overrides), base=config_path)
+    result = embed_targets(cfg)
+    how = "reused the cache" if result.reused else f"computed in {result.seconds:.1f} s"
+    click.echo(
+        f"{cfg['target']['name']} embeddings of {cfg['dataset']['name']}: "
+        f"{result.shape[0]} x {result.shape[1]}, {how}"
+    )
+    click.echo(f"cache: {result.path}")
