@@ -151,9 +151,21 @@ def ls(kind: str | None, pattern: str | None, verbose: bool) -> None:
 
 
 def _add_core_commands() -> None:
+    from eegbench.bench import bench_command
+    from eegbench.compare import compare
+    from eegbench.diagnostics import inspect
+    from eegbench.embed import embed
+    from eegbench.inference import caption
+    from eegbench.leaderboard import leaderboard_command
     from eegbench.scoring import score
 
     cli.add_command(score)
+    cli.add_command(caption)
+    cli.add_command(inspect)
+    cli.add_command(compare)
+    cli.add_command(embed)
+    cli.add_command(leaderboard_command)
+    cli.add_command(bench_command)
 
 
 def _add_plugin_commands() -> None:

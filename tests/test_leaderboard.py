@@ -1,0 +1,362 @@
+"""Leaderboards from run directories: statistics, best marks, skipped runs, formats, plots."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from eegbench.cli import cli
+from eegbench.errors import ConfigError
+from eegbench.leaderboard import build, collect, leaderboard, summarize
+
+T_975_1 = 12.706204736174707  # scipy.stats.t.ppf(0.975, 1)
+T_975_2 = 4.302652729749464  # scipy.stats.t.ppf(0.975, 2)
+
+
+def make_config(encoder: str = "dilated", seed: int = 0, epochs: int = 3) -> dict:
+    return {
+        "seed": seed,
+        "output_dir": "runs",
+        "run_name": None,
+        "cache_dir": "~/.cache/eegbench",
+        "device": "cpu",
+        "dataset": {"name": "synthetic", "n_chans": 8},
+        "encoder": {"name": encoder, "dropout": 0.2},
+        "target": {"name": "minilm"},
+        "llm": {"name": "tiny-gpt2"},
+        "stage1": {"epochs": epochs},
+        "stage2": {"epochs": 1},
+        "eval": {"controls": ["only_obj"]},
+    }
+
+
+def write_run(
+    root: Path,
+    name: str,
+    *,
+    encoder: str = "dilated",
+    seed: int = 0,
+    acc: float = 0.5,
+    bleu: float = 0.1,
+    loss: float | None = None,
+    ctl_bleu: float | None = 0.05,
+    data_hash: str = "aaaa1111bbbb2222",
+    epochs: int = 3,
+    started: str = "2026-01-01T00:00:00+00:00",
+    **extra,
+) -> Path:
+    """A run directory with a results.json in the format ``eegbench run`` writes."""
+    d = root / name
+    d.mkdir(parents=True)
+    metrics = {
+        "top1_accuracy": {
+            "value": acc,
+            "higher_is_better": True,
+            "metric": "accuracy",
+            "ci": [acc - 0.1, acc + 0.1],
+        },
+        "bleu_4": {"value": bleu, "higher_is_better": True, "metric": "bleu", "ci": [0.0, 0.3]},
+    }
+    if loss is not None:
+        metrics["perplexity"] = {"value": loss, "higher_is_better": False, "metric": "ppl"}
+    controls = {}
+    if ctl_bleu is not None:
+        controls["only_obj"] = {
+            "description": "ONLY_OBJ",
+            "metrics": {
+                "bleu_4": {
+                    "value": ctl_bleu,
+                    "higher_is_better": True,
+                    "metric": "bleu",
+                    "ci": [0.0, 0.1],
+                }
+            },
+        }
+    results = {
+        "eegbench_version": "0.1.0",
+        "started": started,
+        "seed": seed,
+        "config": make_config(encoder, seed, epochs),
+        "dataset": {"name": "synthetic", "hashes": {"data": data_hash, "split_test": "cc"}},
+        "metrics": metrics,
+        "controls": controls,
+        "complete": True,
+        **extra,
+    }
+    (d / "config.yaml").write_text("seed: 0\n")
+    (d / "results.json").write_text(json.dumps(results))
+    return d
+
+
+@pytest.fixture
+def runs(tmp_path: Path) -> Path:
+    root = tmp_path / "runs"
+    write_run(root, "dil-s0", seed=0, acc=0.5, bleu=0.10, ctl_bleu=0.04)
+    write_run(root, "dil-s1", seed=1, acc=0.7, bleu=0.20, ctl_bleu=0.06)
+    write_run(root, "nested/eeg-s0", encoder="eegnet", seed=0, acc=0.6, bleu=0.30, ctl_bleu=0.1)
+    return root
+
+
+def row(board, encoder, condition="EEG"):
+    return next(
+        r for r in board.rows if r.labels["encoder"] == encoder and r.condition == condition
+    )
+
+
+def test_summarize_t_interval_by_hand():
+    s = summarize([0.5, 0.7])
+    assert s.mean == pytest.approx(0.6)
+    sd = np.std([0.5, 0.7], ddof=1)
+    half = T_975_1 * sd / np.sqrt(2)
+    assert (s.low, s.high) == pytest.approx((0.6 - half, 0.6 + half))
+    assert s.method == "t" and s.n == 2
+    s3 = summarize([1.0, 2.0, 4.0])
+    half3 = T_975_2 * np.std([1, 2, 4], ddof=1) / np.sqrt(3)
+    assert s3.high - s3.mean == pytest.approx(half3)
+    one = summarize([0.3], [0.2, 0.45])
+    assert (one.mean, one.low, one.high, one.method) == (0.3, 0.2, 0.45, "bootstrap")
+    assert summarize([0.3]).method == "none"
+
+
+def test_rows_are_configurations_with_mean_ci_and_seed_count(runs):
+    board = leaderboard([runs])
+    assert board.label_columns == ["dataset", "encoder", "target", "llm"]
+    dil = row(board, "dilated")
+    assert len(dil.runs) == 2
+    acc = dil.stats["top1_accuracy"]
+    half = T_975_1 * np.std([0.5, 0.7], ddof=1) / np.sqrt(2)
+    assert acc.mean == pytest.approx(0.6)
+    assert acc.high - acc.mean == pytest.approx(half)
+    assert acc.seeds == (0, 1)
+    # one seed: the run's own bootstrap interval from results.json
+    eeg = row(board, "eegnet").stats["top1_accuracy"]
+    assert (eeg.mean, eeg.method, eeg.n) == (0.6, "bootstrap", 1)
+    assert (eeg.low, eeg.high) == pytest.approx((0.5, 0.7))
+    # control rows follow their configuration
+    assert [(r.labels["encoder"], r.condition) for r in board.rows] == [
+        ("dilated", "EEG"),
+        ("dilated", "only_obj"),
+        ("eegnet", "EEG"),
+        ("eegnet", "only_obj"),
+    ]
+    assert row(board, "dilated", "only_obj").stats["bleu_4"].mean == pytest.approx(0.05)
+    assert "top1_accuracy" not in row(board, "dilated", "only_obj").stats
+
+
+def test_best_marks_and_markdown(runs):
+    board = leaderboard([runs])
+    best = board.best()
+    rows = board.rows
+    assert {rows[i].labels["encoder"] for i in best["top1_accuracy"]} == {"dilated", "eegnet"}
+    assert {rows[i].labels["encoder"] for i in best["bleu_4"]} == {"eegnet"}
+    md = board.to_markdown()
+    lines = md.splitlines()
+    assert lines[0] == (
+        "| dataset | encoder | target | llm | condition | n | top1_accuracy ↑ | bleu_4 ↑ |"
+    )
+    assert lines[1] == "|---|---|---|---|---|---:|---:|---:|"
+    half = T_975_1 * np.std([0.5, 0.7], ddof=1) / np.sqrt(2)
+    assert lines[2] == (
+        f"| synthetic | dilated | minilm | tiny-gpt2 | EEG | 2 | **0.600 ± {half:.3f}** | "
+        f"0.150 ± {T_975_1 * np.std([0.1, 0.2], ddof=1) / np.sqrt(2):.3f} |"
+    )
+    ctl_half = T_975_1 * np.std([0.04, 0.06], ddof=1) / np.sqrt(2)
+    assert lines[3] == (
+        f"| synthetic | dilated | minilm | tiny-gpt2 | only_obj | 2 | — | 0.050 ± {ctl_half:.3f} |"
+    )
+    assert lines[4] == (
+        "| synthetic | eegnet | minilm | tiny-gpt2 | EEG | 1 | **0.600 [0.500, 0.700]** | "
+        "**0.300 [0.000, 0.300]** |"
+    )
+    assert "bootstrap interval over test trials" in md
+
+
+def test_lower_is_better_and_sort(tmp_path):
+    root = tmp_path / "runs"
+    write_run(root, "a", encoder="a", loss=3.0, acc=0.9)
+    write_run(root, "b", encoder="b", loss=2.0, acc=0.1)
+    board = leaderboard([root], controls="none", sort_by="perplexity")
+    assert board.higher_is_better["perplexity"] is False
+    assert [r.labels["encoder"] for r in board.rows] == ["b", "a"]
+    assert board.best()["perplexity"] == {0}
+    assert board.header("perplexity") == "perplexity ↓"
+    assert (
+        leaderboard([root], controls="none", sort_by="top1_accuracy").rows[0].labels["encoder"]
+        == "a"
+    )
+
+
+def test_delta_columns_are_per_seed_differences(runs):
+    board = leaderboard([runs], delta=["only_obj"], controls="none")
+    assert board.columns == ["top1_accuracy", "bleu_4", "bleu_4 Δ only_obj"]
+    d = row(board, "dilated").stats["bleu_4 Δ only_obj"]
+    diffs = [0.10 - 0.04, 0.20 - 0.06]
+    assert d.mean == pytest.approx(np.mean(diffs))
+    assert d.high - d.mean == pytest.approx(T_975_1 * np.std(diffs, ddof=1) / np.sqrt(2))
+    single = row(board, "eegnet").stats["bleu_4 Δ only_obj"]
+    assert single.mean == pytest.approx(0.2) and single.method == "none"
+    assert "bleu_4 Δ only_obj ↑" in board.to_markdown().splitlines()[0]
+    with pytest.raises(ConfigError, match="noise"):
+        leaderboard([runs], delta=["noise"])
+
+
+def test_partial_and_malformed_runs_are_skipped_with_reasons(runs):
+    (runs / "crashed").mkdir()
+    (runs / "crashed" / "config.yaml").write_text("seed: 0\n")
+    bad = runs / "badjson"
+    bad.mkdir()
+    (bad / "results.json").write_text("{not json")
+    inc = write_run(runs, "incomplete", seed=5)
+    data = json.loads((inc / "results.json").read_text())
+    data["complete"] = False
+    (inc / "results.json").write_text(json.dumps(data))
+    nan = write_run(runs, "nometric", seed=7)
+    data = json.loads((nan / "results.json").read_text())
+    del data["metrics"]["bleu_4"]
+    (nan / "results.json").write_text(json.dumps(data))
+    board = leaderboard([runs])
+    reasons = {s.path.name: s.reason for s in board.skipped}
+    assert reasons["crashed"] == "no results.json (unfinished or crashed run)"
+    assert reasons["badjson"].startswith("results.json is not valid JSON")
+    assert reasons["incomplete"] == "results.json is not marked complete"
+    assert reasons["nometric"] == "missing metric(s): bleu_4"
+    assert len(row(board, "dilated").runs) == 2  # none of them mixed in
+    md = board.to_markdown()
+    assert "Skipped run directories (4):" in md
+    assert f"- `{runs / 'crashed'}`: no results.json (unfinished or crashed run)" in md
+
+
+def test_explicit_metrics_skip_runs_without_them(runs):
+    write_run(runs, "ppl", encoder="eegnet", seed=3, loss=1.0)
+    board = leaderboard([runs], metrics=["perplexity", "top1_accuracy"], controls="none")
+    assert board.columns == ["perplexity", "top1_accuracy"]
+    assert [len(r.runs) for r in board.rows] == [1]
+    assert {s.path.name for s in board.skipped} == {"dil-s0", "dil-s1", "eeg-s0"}
+    with pytest.raises(ConfigError, match="did you mean|Did you mean"):
+        leaderboard([runs], metrics=["bleu4"])
+
+
+def test_different_dataset_hashes_are_not_averaged(tmp_path):
+    root = tmp_path / "runs"
+    write_run(root, "s0", seed=0, acc=0.5, data_hash="1111222233334444")
+    write_run(root, "s1", seed=1, acc=0.7, data_hash="9999888877776666")
+    board = leaderboard([root], controls="none")
+    assert board.label_columns[-1] == "data"
+    assert [(r.labels["data"], r.stats["top1_accuracy"].mean) for r in board.rows] == [
+        ("11112222", 0.5),
+        ("99998888", 0.7),
+    ]
+    assert "2 different dataset hashes (11112222, 99998888)" in board.notes[0]
+    assert "not averaged" in board.to_markdown()
+
+
+def test_repeated_seed_keeps_the_newest_run(tmp_path):
+    root = tmp_path / "runs"
+    write_run(root, "old", seed=0, acc=0.1, started="2026-01-01T00:00:00+00:00")
+    write_run(root, "new", seed=0, acc=0.9, started="2026-02-01T00:00:00+00:00")
+    board = leaderboard([root], controls="none")
+    assert board.rows[0].stats["top1_accuracy"].mean == 0.9
+    assert [(s.path.name, "kept the newer run new" in s.reason) for s in board.skipped] == [
+        ("old", True)
+    ]
+
+
+def test_varying_config_keys_become_columns_and_group_by_merges(tmp_path):
+    root = tmp_path / "runs"
+    write_run(root, "e3", seed=0, acc=0.2, epochs=3)
+    write_run(root, "e9", seed=0, acc=0.8, epochs=9)
+    board = leaderboard([root], controls="none")
+    assert board.label_columns == ["dataset", "encoder", "target", "llm", "stage1.epochs"]
+    assert [r.labels["stage1.epochs"] for r in board.rows] == ["3", "9"]
+    merged = leaderboard([root], controls="none", group_by=["encoder"])
+    assert merged.label_columns == ["encoder"]
+    # both seeds are 0: the grouping is the user's; the repeat rule still holds
+    assert len(merged.rows) == 1
+    with pytest.raises(ConfigError, match="unknown group-by key 'encoderr'"):
+        leaderboard([root], group_by=["encoderr"])
+
+
+def test_csv_holds_raw_numbers(runs, tmp_path):
+    board = leaderboard([runs])
+    out = tmp_path / "lb" / "leaderboard.md"
+    res = CliRunner().invoke(
+        cli, ["leaderboard", str(runs), "--out", str(out), "--plot", str(tmp_path / "lb.png")]
+    )
+    assert res.exit_code == 0, res.output
+    assert out.read_text() == board.to_markdown()
+    df = pd.read_csv(out.parent / "leaderboard.csv")
+    line = df[(df.encoder == "dilated") & (df.condition == "EEG") & (df.metric == "top1_accuracy")]
+    assert line["mean"].item() == pytest.approx(0.6)
+    assert line["n"].item() == 2
+    assert line["seeds"].item() == "0;1"
+    assert [float(v) for v in line["values"].item().split(";")] == [0.5, 0.7]
+    assert line["ci_method"].item() == "t"
+    ctl = df[(df.condition == "only_obj") & (df.encoder == "eegnet")]
+    assert ctl["mean"].item() == pytest.approx(0.1)
+    assert ctl["ci_low"].item() == 0.0 and ctl["ci_high"].item() == pytest.approx(0.1)
+    png = (tmp_path / "lb.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 5000
+
+
+def test_cli_prints_skipped_and_errors_on_no_runs(tmp_path):
+    (tmp_path / "r" / "crashed").mkdir(parents=True)
+    (tmp_path / "r" / "crashed" / "config.yaml").write_text("seed: 0\n")
+    res = CliRunner().invoke(cli, ["leaderboard", str(tmp_path / "r")])
+    assert res.exit_code == 1
+    assert "skipped" in res.output and "no results.json" in res.output
+    assert "no finished runs to rank (1 run directories skipped)" in res.output
+
+
+def test_html_and_latex_structure(runs):
+    board = leaderboard([runs], delta=["only_obj"])
+    page = board.to_html()
+    assert page.count("<strong>") == 3 + 1  # acc (tie: 2), bleu_4, bleu_4 Δ only_obj
+    assert "<th>top1_accuracy ↑</th>" in page
+    tex = board.to_latex()
+    assert "\\toprule" in tex and "\\midrule" in tex and "\\bottomrule" in tex
+    assert "\\textbf{0.600 $\\pm$" in tex
+    assert "top1\\_accuracy $\\uparrow$" in tex
+    assert "bleu\\_4 $\\Delta$ only\\_obj $\\uparrow$" in tex
+    header = next(line for line in tex.splitlines() if line.startswith("\\begin{tabular}"))
+    assert header == "\\begin{tabular}{lllllrrrr}"
+    body = tex.split("\\midrule\n")[1].split("\\bottomrule")[0].strip().splitlines()
+    assert len(body) == 4 and all(line.count(" & ") == 8 for line in body)
+
+
+@pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex is not installed")
+def test_latex_compiles_in_an_article(runs, tmp_path):
+    doc = (
+        "\\documentclass{article}\n\\usepackage{booktabs}\n\\begin{document}\n"
+        + leaderboard([runs], delta=["only_obj"]).to_latex()
+        + "\\end{document}\n"
+    )
+    (tmp_path / "t.tex").write_text(doc)
+    res = subprocess.run(
+        ["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "t.tex"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert res.returncode == 0, res.stdout[-2000:]
+    assert (tmp_path / "t.pdf").stat().st_size > 1000
+
+
+def test_collect_recurses_and_rejects_missing_dir(runs, tmp_path):
+    found, skipped = collect([runs])
+    assert sorted(r.path.name for r in found) == ["dil-s0", "dil-s1", "eeg-s0"]
+    assert skipped == []
+    with pytest.raises(ConfigError, match="is not a directory"):
+        collect([tmp_path / "nope"])
+
+
+def test_build_needs_runs():
+    with pytest.raises(Exception, match="no finished runs"):
+        build([], [])
