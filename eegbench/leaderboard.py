@@ -227,7 +227,7 @@ class Leaderboard:
     digits: int = 3
 
     def best(self) -> dict[str, set[int]]:
-        """Per column, the indices of the best EEG (non-control) rows (ties included)."""
+        """Per column, the best EEG (non-control) rows (ties included; none if all tie)."""
         out: dict[str, set[int]] = {}
         for col in self.columns:
             cand = [
@@ -240,7 +240,8 @@ class Leaderboard:
                 continue
             pick = max if self.higher_is_better[col] else min
             target = pick(v for _, v in cand)
-            out[col] = {i for i, v in cand if v == target}
+            tied = {i for i, v in cand if v == target}
+            out[col] = tied if len(tied) < len(cand) or len(cand) == 1 else set()
         return out
 
     def raw(self) -> pd.DataFrame:

@@ -154,7 +154,7 @@ def test_best_marks_and_markdown(runs):
     board = leaderboard([runs])
     best = board.best()
     rows = board.rows
-    assert {rows[i].labels["encoder"] for i in best["top1_accuracy"]} == {"dilated", "eegnet"}
+    assert best["top1_accuracy"] == set()  # both configurations tie at 0.6: nothing to mark
     assert {rows[i].labels["encoder"] for i in best["bleu_4"]} == {"eegnet"}
     md = board.to_markdown()
     lines = md.splitlines()
@@ -164,7 +164,7 @@ def test_best_marks_and_markdown(runs):
     assert lines[1] == "|---|---|---|---|---|---:|---:|---:|"
     half = T_975_1 * np.std([0.5, 0.7], ddof=1) / np.sqrt(2)
     assert lines[2] == (
-        f"| synthetic | dilated | minilm | tiny-gpt2 | EEG | 2 | **0.600 ± {half:.3f}** | "
+        f"| synthetic | dilated | minilm | tiny-gpt2 | EEG | 2 | 0.600 ± {half:.3f} | "
         f"0.150 ± {T_975_1 * np.std([0.1, 0.2], ddof=1) / np.sqrt(2):.3f} |"
     )
     ctl_half = T_975_1 * np.std([0.04, 0.06], ddof=1) / np.sqrt(2)
@@ -172,7 +172,7 @@ def test_best_marks_and_markdown(runs):
         f"| synthetic | dilated | minilm | tiny-gpt2 | only_obj | 2 | — | 0.050 ± {ctl_half:.3f} |"
     )
     assert lines[4] == (
-        "| synthetic | eegnet | minilm | tiny-gpt2 | EEG | 1 | **0.600 [0.500, 0.700]** | "
+        "| synthetic | eegnet | minilm | tiny-gpt2 | EEG | 1 | 0.600 [0.500, 0.700] | "
         "**0.300 [0.000, 0.300]** |"
     )
     assert "bootstrap interval over test trials" in md
@@ -186,6 +186,10 @@ def test_lower_is_better_and_sort(tmp_path):
     assert board.higher_is_better["perplexity"] is False
     assert [r.labels["encoder"] for r in board.rows] == ["b", "a"]
     assert board.best()["perplexity"] == {0}
+    write_run(root, "c", encoder="c", loss=2.0, acc=0.5)
+    tie = leaderboard([root], controls="none")
+    assert [tie.rows[i].labels["encoder"] for i in sorted(tie.best()["perplexity"])] == ["b", "c"]
+    assert tie.best()["top1_accuracy"] == {0}
     assert board.header("perplexity") == "perplexity ↓"
     assert (
         leaderboard([root], controls="none", sort_by="top1_accuracy").rows[0].labels["encoder"]
@@ -317,11 +321,11 @@ def test_cli_prints_skipped_and_errors_on_no_runs(tmp_path):
 def test_html_and_latex_structure(runs):
     board = leaderboard([runs], delta=["only_obj"])
     page = board.to_html()
-    assert page.count("<strong>") == 3 + 1  # acc (tie: 2), bleu_4, bleu_4 Δ only_obj
+    assert page.count("<strong>") == 2  # bleu_4, bleu_4 Δ only_obj (accuracy: all tie)
     assert "<th>top1_accuracy ↑</th>" in page
     tex = board.to_latex()
     assert "\\toprule" in tex and "\\midrule" in tex and "\\bottomrule" in tex
-    assert "\\textbf{0.600 $\\pm$" in tex
+    assert "\\textbf{0.300 [0.000, 0.300]}" in tex
     assert "top1\\_accuracy $\\uparrow$" in tex
     assert "bleu\\_4 $\\Delta$ only\\_obj $\\uparrow$" in tex
     header = next(line for line in tex.splitlines() if line.startswith("\\begin{tabular}"))
