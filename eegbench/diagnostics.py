@@ -359,6 +359,8 @@ def _write_report(
 @click.option("--batch", type=int, default=16, show_default=True, help="Test trials to inspect.")
 def inspect(run_dir: str, out: str | None, batch: int) -> None:
     """Shapes, embeddings, prompt tokens, similarity and captions of a finished run."""
+    if batch < 1:
+        raise DataError(f"--batch must be at least 1, got {batch}.")
     pipe = load_run(run_dir)
     dest = Path(out) if out else pipe.run_dir / "diagnostics"
     result = inspect_run(pipe, dest, batch)

@@ -53,14 +53,17 @@ def check_run_dir(run_dir: str | Path) -> Path:
     return run
 
 
-def _load_weights(module: torch.nn.Module, path: Path) -> None:
+def _read_weights(path: Path) -> dict[str, torch.Tensor]:
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
     try:
-        state = load_file(str(path))
+        return load_file(str(path))
     except (SafetensorError, OSError, ValueError) as e:
         raise DataError(f"{str(path)!r} is corrupt ({e}); rerun the run.") from None
+
+
+def _apply_weights(module: torch.nn.Module, state: dict[str, torch.Tensor], path: Path) -> None:
     try:
         module.load_state_dict(state, strict=True)
     except RuntimeError as e:
@@ -88,6 +91,8 @@ def load_run(run_dir: str | Path) -> Pipeline:
     run = check_run_dir(run_dir)
     silence_library_progress()
     results = _read_results(run)
+    model_path, projector_path = run / "eeg_classifier.safetensors", run / "projector.safetensors"
+    model_state, projector_state = _read_weights(model_path), _read_weights(projector_path)
     try:
         cfg = build_config([], base=run / "config.yaml")
     except ConfigError as e:
@@ -109,12 +114,12 @@ def load_run(run_dir: str | Path) -> Pipeline:
         data.n_chans, data.n_times, **_plugin_params(cfg, "encoder")
     )
     model = EEGClassifier(encoder, embed_dim, data.n_classes)
-    _load_weights(model, run / "eeg_classifier.safetensors")
+    _apply_weights(model, model_state, model_path)
     llm = plugins.get("llms", cfg["llm"]["name"]).build(
         BuildContext(data, cache_dir, cfg["seed"]), **_plugin_params(cfg, "llm")
     )
     projector = Projector(embed_dim, llm.d_model, cfg["stage2"]["n_soft_tokens"])
-    _load_weights(projector, run / "projector.safetensors")
+    _apply_weights(projector, projector_state, projector_path)
     return Pipeline(cfg, data, targets, model, projector, llm, run, results)
 
 
@@ -152,6 +157,14 @@ def batch_inference_and_visualize(
     eeg_classifier.eval()
     projector.eval()
     emb, _ = eeg_classifier(x)
+    targets = None
+    if hclip_batch is not None:
+        targets = torch.as_tensor(hclip_batch, dtype=torch.float32)
+        if targets.shape != emb.shape:
+            raise DataError(
+                f"hclip_batch has shape {tuple(targets.shape)}; the EEG embeddings are "
+                f"{tuple(emb.shape)} (one target per trial, in the embedding space)."
+            )
     projected = projector(emb)
     captions = generate_captions(
         _as_llm(llm, tokenizer),
@@ -162,15 +175,7 @@ def batch_inference_and_visualize(
         max_new_tokens=max_new_tokens,
         repetition_penalty=repetition_penalty,
     )
-    similarity = None
-    if hclip_batch is not None:
-        targets = torch.as_tensor(hclip_batch, dtype=torch.float32)
-        if targets.shape != emb.shape:
-            raise DataError(
-                f"hclip_batch has shape {tuple(targets.shape)}; the EEG embeddings are "
-                f"{tuple(emb.shape)} (one target per trial, in the embedding space)."
-            )
-        similarity = cosine_matrix(emb, targets)
+    similarity = None if targets is None else cosine_matrix(emb, targets)
     return captions, projected, similarity
 
 

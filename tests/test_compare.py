@@ -1,0 +1,211 @@
+"""`eegbench compare`: paired permutation tests on shared test trials."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from eegbench.cli import cli
+from eegbench.compare import compare_runs, swap_test
+from eegbench.errors import ConfigError, DataError
+from eegbench.predictions import Predictions, read_predictions, write_predictions
+from tests.test_inference import tiny_run
+
+OBJECTS = ["dog", "cat", "horse", "boat", "piano"]
+COLORS = ["red", "blue", "green", "yellow", "white", "black", "brown", "grey"]
+PLACES = ["in a kitchen", "on a street", "by the sea", "in a garden", "in a room"]
+
+
+def _good(n: int) -> Predictions:
+    rng = np.random.default_rng(0)
+    obj = [OBJECTS[i % len(OBJECTS)] for i in range(n)]
+    refs = [f"A {COLORS[rng.integers(8)]} {o} {PLACES[rng.integers(5)]} at noon." for o in obj]
+    gen = [r.replace(" at noon.", ".") for r in refs]
+    return Predictions(
+        image=[f"img_{i:03d}" for i in range(n)],
+        expected_object=obj,
+        predicted_object=list(obj),
+        reference=refs,
+        generated=gen,
+    )
+
+
+def _degraded(p: Predictions) -> Predictions:
+    n = len(p)
+    names = sorted(set(p.expected_object))
+    wrong = [names[(names.index(o) + 1) % len(names)] for o in p.expected_object]
+    return Predictions(
+        image=list(p.image),
+        expected_object=list(p.expected_object),
+        predicted_object=[
+            w if i % 5 else o for i, (w, o) in enumerate(zip(wrong, p.expected_object))
+        ],
+        reference=list(p.reference),
+        generated=[f"Something {wrong[i]} somewhere." for i in range(n)],
+    )
+
+
+def _run_dir(root, name: str, preds: Predictions, split: str = "abcd") -> str:
+    d = root / name
+    d.mkdir()
+    write_predictions(preds, d / "predictions.csv")
+    results = {
+        "complete": True,
+        "config": {"eval": {"metrics": ["accuracy", "cosine", "bleu", "rouge"]}},
+        "dataset": {"hashes": {"data": "d" * 16, "split_test": split}},
+    }
+    (d / "results.json").write_text(json.dumps(results))
+    return str(d)
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    return tiny_run(tmp_path_factory)
+
+
+def test_a_run_against_itself_has_p_equal_one(run_dir):
+    out = compare_runs(run_dir, run_dir, n_perm=2000)
+    outputs = [r["output"] for r in out["rows"]]
+    assert outputs == [
+        "accuracy",
+        "bleu_1",
+        "bleu_2",
+        "bleu_3",
+        "bleu_4",
+        "rouge_1",
+        "rouge_2",
+        "rouge_l",
+    ]
+    assert all(r["p"] == 1.0 and r["diff"] == 0.0 for r in out["rows"])
+    assert set(out["skipped"]) == {"cosine", "retrieval"}
+    assert out["n_trials"] == 12
+    results = json.loads((run_dir / "results.json").read_text())
+    by = {r["output"]: r for r in out["rows"]}
+    for key in ("bleu_4", "rouge_l", "rouge_1"):
+        assert by[key]["a"] == pytest.approx(results["metrics"][key]["value"], abs=1e-9)
+    assert by["accuracy"]["a"] == pytest.approx(results["metrics"]["top1_accuracy"]["value"])
+
+
+def test_a_run_against_a_degraded_copy_is_significant(run_dir, tmp_path):
+    preds = read_predictions(run_dir / "predictions.csv")
+    oracle = tmp_path / "oracle"
+    shutil.copytree(run_dir, oracle)
+    good = Predictions(
+        image=preds.image,
+        expected_object=preds.expected_object,
+        predicted_object=preds.expected_object,
+        reference=preds.reference,
+        generated=preds.reference,
+    )
+    write_predictions(good, oracle / "predictions.csv")
+    degraded = tmp_path / "degraded"
+    shutil.copytree(oracle, degraded)
+    write_predictions(_degraded(good), degraded / "predictions.csv")
+    out = compare_runs(oracle, degraded, ["accuracy", "rouge", "bleu"], n_perm=5000)
+    by = {r["output"]: r for r in out["rows"]}
+    # 12 trials, all differences positive: the smallest two-sided sign-flip p is 2 / 4096
+    for key in ("rouge_1", "rouge_l"):
+        assert by[key]["a"] == 1.0 and by[key]["diff"] < -0.5
+        assert by[key]["p"] < 0.005
+    assert by["accuracy"]["a"] == 1.0 and by["accuracy"]["b"] == pytest.approx(3 / 12)
+    assert by["accuracy"]["p"] < 0.01
+    assert by["bleu_1"]["p"] < 0.005 and by["bleu_1"]["test"] == "approximate randomization"
+
+
+def test_synthetic_runs_p_values_and_json_output(tmp_path):
+    good = _good(40)
+    a = _run_dir(tmp_path, "a", good)
+    b = _run_dir(tmp_path, "b", _degraded(good))
+    res = CliRunner().invoke(
+        cli,
+        [
+            "compare",
+            a,
+            b,
+            "--metrics",
+            "accuracy,rouge",
+            "--metrics",
+            "meteor",
+            "--metrics",
+            "protocol:thought2text",
+            "--n-perm",
+            "3000",
+            "--format",
+            "json",
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.output)
+    by = {r["output"]: r for r in out["rows"]}
+    assert set(by) >= {
+        "accuracy",
+        "rouge_1",
+        "meteor",
+        "thought2text/bleu_4",
+        "thought2text/accuracy",
+    }
+    assert all(r["p"] < 0.001 for r in out["rows"]), [(r["output"], r["p"]) for r in out["rows"]]
+    assert by["accuracy"]["b"] == pytest.approx(8 / 40)
+    assert by["thought2text/accuracy"]["b"] == by["accuracy"]["b"]
+    assert by["rouge_1"]["diff"] == pytest.approx(by["rouge_1"]["b"] - by["rouge_1"]["a"])
+    # the table names the runs and prints one row per output
+    res = CliRunner().invoke(cli, ["compare", a, b, "--n-perm", "500"])
+    assert res.exit_code == 0, res.output
+    assert "A = a, B = b" in res.output and "rouge_l" in res.output and "bleu_4" in res.output
+
+
+def test_different_test_sets_are_refused(tmp_path):
+    good = _good(20)
+    a = _run_dir(tmp_path, "a", good)
+    b = _run_dir(tmp_path, "b", good, split="wxyz")
+    with pytest.raises(DataError, match="different test sets .*split_test hash abcd vs wxyz"):
+        compare_runs(a, b)
+    other = _good(20)
+    other.image[4] = "img_999"
+    c = _run_dir(tmp_path, "c", other)
+    with pytest.raises(DataError, match="row 4 has image 'img_004' vs 'img_999'"):
+        compare_runs(a, c)
+    d = _run_dir(tmp_path, "d", _good(19))
+    res = CliRunner().invoke(cli, ["compare", a, d])
+    assert res.exit_code == 1
+    assert "a has 20 test trials and d 19" in res.output and "Traceback" not in res.output
+
+
+def test_untestable_metrics_are_config_errors(tmp_path):
+    a = _run_dir(tmp_path, "a", _good(10))
+    with pytest.raises(ConfigError, match="'cosine' needs embeddings"):
+        compare_runs(a, a, ["cosine"])
+    with pytest.raises(ConfigError, match="unknown metrics 'rougee'|'rougee'"):
+        compare_runs(a, a, ["rougee"])
+
+
+def test_prediction_csvs_compare_without_a_run_dir(tmp_path):
+    good = _good(16)
+    write_predictions(good, tmp_path / "a.csv")
+    write_predictions(_degraded(good), tmp_path / "b.csv")
+    out = compare_runs(tmp_path / "a.csv", tmp_path / "b.csv", ["rouge"], n_perm=2000)
+    assert all(r["p"] < 0.01 for r in out["rows"])
+
+
+def test_swap_test_matches_exact_enumeration():
+    # 3 trials, statistic = sum of column 0; exact AR p-value by enumerating all 8 swaps
+    a = np.array([[3.0], [1.0], [2.0]])
+    b = np.array([[0.0], [1.0], [0.0]])
+
+    def score(total):
+        return {"s": float(total[0])}
+
+    obs = abs(a.sum() - b.sum())
+    count = 0
+    for mask in range(8):
+        sw = np.array([(mask >> i) & 1 for i in range(3)], dtype=bool)
+        xa = np.where(sw[:, None], b, a).sum()
+        xb = np.where(sw[:, None], a, b).sum()
+        count += abs(xa - xb) >= obs
+    exact = count / 8
+    p = swap_test(a, b, score, n_perm=20000, seed=1)["s"]
+    assert p == pytest.approx(exact, abs=0.02)

@@ -1,0 +1,198 @@
+"""load_run, batch_inference_and_visualize and `eegbench caption` on a tiny finished run."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import yaml
+from click.testing import CliRunner
+
+from eegbench.cli import cli
+from eegbench.errors import DataError
+from eegbench.inference import batch_inference_and_visualize, load_run
+from eegbench.predictions import read_predictions
+from eegbench.stage1 import predict
+from tests.conftest import tiny_overrides
+
+N_SOFT = 2
+_RUNS: dict[str, Path] = {}
+
+
+def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One tiny run (linear encoder, 2 soft tokens) shared by the diagnostics/compare tests."""
+    if "run" not in _RUNS:
+        root = tmp_path_factory.mktemp("inference")
+        args = [
+            *tiny_overrides(root),
+            "encoder=linear",
+            "encoder.out_features=16",
+            f"stage2.n_soft_tokens={N_SOFT}",
+            "run_name=tiny",
+        ]
+        res = CliRunner().invoke(cli, ["--quiet", "run", *args])
+        assert res.exit_code == 0, res.output + repr(res.exception)
+        _RUNS["run"] = root / "runs" / "tiny"
+    return _RUNS["run"]
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory) -> Path:
+    return tiny_run(tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def pipe(run_dir):
+    return load_run(run_dir)
+
+
+def test_load_run_reproduces_the_recorded_metrics_and_captions(pipe, run_dir):
+    results = json.loads((run_dir / "results.json").read_text())
+    test = pipe.data.splits["test"]
+    emb, logits = predict(pipe.model, pipe.data.X[test])
+    top1 = float((logits.argmax(1) == pipe.data.y[test]).mean())
+    assert top1 == results["metrics"]["top1_accuracy"]["value"]
+    own = pipe.targets[pipe.data.image[test]]
+    cos = (emb * own).sum(1) / np.linalg.norm(emb, axis=1) / np.linalg.norm(own, axis=1)
+    assert cos.mean() == pytest.approx(results["metrics"]["cosine"]["value"], abs=1e-6)
+    assert pipe.projector.n_tokens == N_SOFT
+    assert pipe.projector.d_model == pipe.llm.d_model == results["model"]["d_model"]
+    preds = read_predictions(run_dir / "predictions.csv")
+    labels = [pipe.data.class_names[k] for k in logits.argmax(1)]
+    assert labels == preds.predicted_object
+    captions, _, _ = batch_inference_and_visualize(
+        pipe.data.X[test],
+        labels,
+        None,
+        pipe.model,
+        pipe.projector,
+        pipe.llm,
+        None,
+        max_new_tokens=pipe.config["eval"]["max_new_tokens"],
+    )
+    assert captions == preds.generated
+
+
+def test_batch_inference_shapes_and_similarity(pipe):
+    test = pipe.data.splits["test"][:5]
+    x = pipe.data.X[test]
+    names = [pipe.data.class_names[k] for k in pipe.data.y[test]]
+    targets = pipe.targets[pipe.data.image[test]]
+    captions, projected, sim = batch_inference_and_visualize(
+        torch.as_tensor(x),
+        names,
+        torch.as_tensor(targets),
+        pipe.model,
+        pipe.projector,
+        pipe.llm,
+        None,
+        max_new_tokens=4,
+    )
+    assert len(captions) == 5 and all(isinstance(c, str) for c in captions)
+    assert tuple(projected.shape) == (5, N_SOFT, pipe.llm.d_model)
+    emb, _ = predict(pipe.model, x)
+    assert torch.allclose(projected, pipe.projector(torch.as_tensor(emb)), atol=1e-6)
+    assert tuple(sim.shape) == (5, 5)
+    for i in range(5):
+        for j in (i, (i + 1) % 5):
+            expect = emb[i] @ targets[j] / np.linalg.norm(emb[i]) / np.linalg.norm(targets[j])
+            assert float(sim[i, j]) == pytest.approx(float(expect), abs=1e-5)
+    # a raw transformers model + tokenizer gives the same captions as the CausalLM wrapper
+    raw, _, _ = batch_inference_and_visualize(
+        x,
+        names,
+        None,
+        pipe.model,
+        pipe.projector,
+        pipe.llm.model,
+        pipe.llm.tokenizer,
+        max_new_tokens=4,
+    )
+    assert raw == captions
+
+
+def test_batch_inference_rejects_mismatched_inputs(pipe):
+    x = pipe.data.X[:3]
+    with pytest.raises(DataError, match="2 object labels for 3 EEG trials"):
+        batch_inference_and_visualize(x, ["a", "b"], None, pipe.model, pipe.projector, pipe.llm)
+    with pytest.raises(DataError, match="hclip_batch has shape"):
+        batch_inference_and_visualize(
+            x, ["a"] * 3, np.zeros((3, 7)), pipe.model, pipe.projector, pipe.llm
+        )
+
+
+def _copy(run_dir: Path, tmp_path: Path) -> Path:
+    dest = tmp_path / "copy"
+    shutil.copytree(run_dir, dest)
+    return dest
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        (lambda d: (d / "results.json").unlink(), "is incomplete: no results.json"),
+        (
+            lambda d: (d / "results.json").write_text('{"complete": false}'),
+            "results.json is not marked complete",
+        ),
+        (lambda d: (d / "results.json").write_text("{not json"), "results.json' is corrupt"),
+        (lambda d: (d / "projector.safetensors").unlink(), "lacks projector.safetensors"),
+        (
+            lambda d: (d / "eeg_classifier.safetensors").write_bytes(b"\x00" * 40),
+            "eeg_classifier.safetensors' is corrupt",
+        ),
+        (lambda d: shutil.rmtree(d), "does not exist"),
+    ],
+)
+def test_incomplete_or_corrupt_run_dirs_are_clear_errors(run_dir, tmp_path, damage, message):
+    copy = _copy(run_dir, tmp_path)
+    damage(copy)
+    with pytest.raises(DataError, match=message):
+        load_run(copy)
+
+
+def test_a_changed_dataset_or_model_config_is_refused(run_dir, tmp_path):
+    copy = _copy(run_dir, tmp_path)
+    cfg = yaml.safe_load((copy / "config.yaml").read_text())
+    cfg["dataset"]["seed"] = 7
+    (copy / "config.yaml").write_text(yaml.safe_dump(cfg))
+    with pytest.raises(DataError, match="data hash changed|data, .* hash changed"):
+        load_run(copy)
+    cfg["dataset"]["seed"] = 0
+    cfg["encoder"]["out_features"] = 8
+    (copy / "config.yaml").write_text(yaml.safe_dump(cfg))
+    with pytest.raises(DataError, match="does not match the model its config.yaml builds"):
+        load_run(copy)
+
+
+def test_caption_command_prints_expected_predicted_reference_generated(run_dir, pipe):
+    preds = read_predictions(run_dir / "predictions.csv")
+    res = CliRunner().invoke(cli, ["--quiet", "caption", str(run_dir), "--trial", "3"])
+    assert res.exit_code == 0, res.output
+    lines = dict(
+        line.split(None, 1) if " " in line else (line, "")
+        for line in res.output.strip().splitlines()
+    )
+    assert lines["expected"].strip() == preds.expected_object[3]
+    assert lines["predicted"].strip() == preds.predicted_object[3]
+    assert lines["reference"].strip() == preds.reference[3]
+    assert lines.get("generated", "").strip() == preds.generated[3]
+    other = next(n for n in pipe.data.class_names if n != preds.predicted_object[3])
+    res = CliRunner().invoke(
+        cli, ["--quiet", "caption", str(run_dir), "--trial", "3", "--label", other]
+    )
+    assert res.exit_code == 0, res.output
+    assert f"prompt     {other}" in res.output
+
+
+def test_caption_command_errors_are_one_line(run_dir, tmp_path):
+    res = CliRunner().invoke(cli, ["caption", str(run_dir), "--trial", "99"])
+    assert res.exit_code == 1
+    assert "--trial 99 is out of range: the test split has 12 trials" in res.output
+    assert "Traceback" not in res.output
+    res = CliRunner().invoke(cli, ["caption", str(tmp_path / "nope")])
+    assert res.exit_code == 1 and "does not exist" in res.output
