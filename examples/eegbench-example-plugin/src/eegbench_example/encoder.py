@@ -1,0 +1,57 @@
+"""A temporal convolution network (Bai et al. 2018, non-causal) as an eegbench encoder."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+class ResidualBlock(nn.Module):
+    """Two dilated temporal convs with batch norm, ELU and dropout, plus a skip connection."""
+
+    def __init__(self, channels: int, kernel: int, dilation: int, dropout: float) -> None:
+        super().__init__()
+        pad = dilation * (kernel - 1) // 2
+        self.net = nn.Sequential(
+            nn.Conv1d(channels, channels, kernel, padding=pad, dilation=dilation),
+            nn.BatchNorm1d(channels),
+            nn.ELU(),
+            nn.Dropout(dropout),
+            nn.Conv1d(channels, channels, kernel, padding=pad, dilation=dilation),
+            nn.BatchNorm1d(channels),
+            nn.Dropout(dropout),
+        )
+        self.act = nn.ELU()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.act(x + self.net(x))
+
+
+class TemporalConvNet(nn.Module):
+    """``[B, C, T]`` -> ``[B, hidden]``: a 1x1 channel mix, residual dilated blocks, time mean.
+
+    The core adds the embedding and classifier heads on top of ``n_features`` features.
+    """
+
+    def __init__(
+        self,
+        n_chans: int,
+        n_times: int,
+        hidden: int = 32,
+        kernel: int = 7,
+        levels: int = 3,
+        dropout: float = 0.1,
+    ) -> None:
+        super().__init__()
+        if kernel % 2 == 0:
+            from eegbench.errors import ConfigError
+
+            raise ConfigError(f"encoder.kernel={kernel} must be odd (same-length convs).")
+        self.n_features = hidden
+        self.mix = nn.Conv1d(n_chans, hidden, 1)
+        self.blocks = nn.Sequential(
+            *(ResidualBlock(hidden, kernel, 2**i, dropout) for i in range(levels))
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.blocks(self.mix(x)).mean(dim=-1)
