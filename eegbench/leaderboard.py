@@ -17,6 +17,7 @@ import html
 import json
 import math
 import os
+import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -421,7 +422,8 @@ class Leaderboard:
             parts = [r.labels.get(c, "") for c in varying]
             if not r.is_system or not parts:
                 parts.append(r.condition)
-            names.append(" / ".join(parts))
+            name = " / ".join(parts)
+            names.append(name if len(name) <= 48 else name[:47] + "…")
         return names
 
     def plot(self, path: str | Path, columns: Sequence[str] | None = None) -> Path:
@@ -442,32 +444,34 @@ class Leaderboard:
         fig, axes = plt.subplots(nrows, ncols, figsize=(width * ncols, 3.2 * nrows), squeeze=False)
         colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
         for ax, col in zip(axes.flat, cols):
-            means, err_lo, err_hi, face, hatch = [], [], [], [], []
-            for r in self.rows:
-                s = r.stats.get(col)
-                means.append(s.mean if s else np.nan)
-                lo = s.mean - s.low if s is not None and s.low is not None else 0.0
-                hi = s.high - s.mean if s is not None and s.high is not None else 0.0
-                err_lo.append(lo)
-                err_hi.append(hi)
-                face.append(colors[0] if r.is_system else "0.75")
-                hatch.append("" if r.is_system else "//")
-            x = np.arange(len(self.rows))
-            bars = ax.bar(x, means, color=face, edgecolor="0.3", linewidth=0.6)
-            for b, h in zip(bars, hatch):
-                b.set_hatch(h)
+            shown = [(n, r, r.stats[col]) for n, r in zip(names, self.rows) if col in r.stats]
+            means = [s.mean for _, _, s in shown]
+            err_lo = [s.mean - s.low if s.low is not None else 0.0 for _, _, s in shown]
+            err_hi = [s.high - s.mean if s.high is not None else 0.0 for _, _, s in shown]
+            x = np.arange(len(shown))
+            bars = ax.bar(
+                x,
+                means,
+                color=[colors[0] if r.is_system else "0.75" for _, r, _ in shown],
+                edgecolor="0.3",
+                linewidth=0.6,
+            )
+            for b, (_, r, _) in zip(bars, shown):
+                b.set_hatch("" if r.is_system else "//")
             ax.errorbar(x, means, yerr=[err_lo, err_hi], fmt="none", ecolor="black", capsize=3)
             ax.set_title(self.header(col), fontsize=9)
             ax.set_xticks(x)
-            ax.set_xticklabels(names, rotation=45, ha="right", fontsize=7)
+            ax.set_xticklabels([n for n, _, _ in shown], rotation=45, ha="right", fontsize=7)
             ax.tick_params(axis="y", labelsize=7)
         for ax in list(axes.flat)[len(cols) :]:
             ax.set_visible(False)
         fig.suptitle("mean over seeds, 95% intervals (grey: control rows)", fontsize=9)
-        fig.tight_layout()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # long tick labels: bbox fixes it
+            fig.tight_layout()
         out = Path(path)
         out.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(out, dpi=120)
+        fig.savefig(out, dpi=120, bbox_inches="tight")
         plt.close(fig)
         return out
 

@@ -1,0 +1,215 @@
+"""Benchmark suites: parsing, planning, config-digest keys, skipping finished runs, leaderboard."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from types import SimpleNamespace
+
+import pandas as pd
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from eegbench import bench, runner
+from eegbench.cli import cli
+from eegbench.config import dump
+from eegbench.errors import ConfigError, DataError
+from eegbench.record import new_run_dir, write_json
+from tests.conftest import tiny_overrides
+
+
+def fake_results(cfg: dict) -> dict:
+    acc = {"linear": 0.2, "eegnet": 0.6}.get(cfg["encoder"]["name"], 0.4) + 0.1 * cfg["seed"]
+    return {
+        "seed": cfg["seed"],
+        "config": cfg,
+        "dataset": {"name": "synthetic", "hashes": {"data": "0123456789abcdef"}},
+        "metrics": {
+            "top1_accuracy": {"value": acc, "higher_is_better": True, "ci": [0.0, 1.0]},
+            "cosine": {"value": 0.5, "higher_is_better": True, "ci": [0.4, 0.6]},
+            "bleu_4": {"value": acc / 10, "higher_is_better": True, "ci": [0.0, 0.1]},
+            "rouge_l": {"value": acc / 2, "higher_is_better": True, "ci": [0.0, 0.5]},
+        },
+        "controls": {
+            "only_obj": {
+                "metrics": {
+                    "bleu_4": {"value": 0.01, "higher_is_better": True},
+                    "rouge_l": {"value": 0.1, "higher_is_better": True},
+                }
+            }
+        },
+        "complete": True,
+    }
+
+
+@pytest.fixture
+def fake_runner(monkeypatch):
+    """Replace the pipeline by one that writes a run directory instantly; records calls."""
+    calls: list[dict] = []
+
+    def run(cfg):
+        if cfg["encoder"]["name"] == "broken":
+            raise DataError("broken on purpose")
+        calls.append(cfg)
+        d = new_run_dir(cfg["output_dir"], cfg["run_name"])
+        (d / "config.yaml").write_text(dump(cfg))
+        results = fake_results(cfg)
+        write_json(d / "results.json", results)
+        return SimpleNamespace(run_dir=d, results=results)
+
+    monkeypatch.setattr(runner, "run", run)
+    return calls
+
+
+def write_suite(tmp_path: Path, **data) -> Path:
+    p = tmp_path / "mine.yaml"
+    p.write_text(yaml.safe_dump(data))
+    return p
+
+
+def test_shipped_suites_parse():
+    assert {"default", "tiny"} <= set(bench.list_suites())
+    tiny = bench.load_suite("tiny")
+    assert tiny.seeds == [0, 1]
+    assert tiny.axes["encoder"] == [["encoder=linear"], ["encoder=eegnet"]]
+    assert tiny.axes["dataset"][0][:2] == ["dataset=synthetic", "dataset.n_classes=6"]
+    default = bench.load_suite("default")
+    assert len(default.seeds) == 2 and len(default.axes["encoder"]) == 2
+    assert default.description
+
+
+def test_plan_resolves_every_configuration_with_stable_keys(tmp_path):
+    tiny = bench.load_suite("tiny")
+    jobs = bench.plan(tiny, tmp_path / "a", [f"cache_dir={tmp_path}"])
+    assert [(j.config["encoder"]["name"], j.config["seed"]) for j in jobs] == [
+        ("linear", 0),
+        ("linear", 1),
+        ("eegnet", 0),
+        ("eegnet", 1),
+    ]
+    assert len({j.key for j in jobs}) == 4
+    j = jobs[0]
+    assert j.config["dataset"]["n_chans"] == 8 and j.config["stage1"]["epochs"] == 2
+    assert j.config["llm"]["n_embd"] == 32
+    assert j.name == f"synthetic-linear-tiny-gpt2-s0-{j.key[:8]}"
+    assert j.config["run_name"] == j.name and j.done is None
+    # the key ignores where runs are written and cached, not what they compute
+    other = bench.plan(tiny, tmp_path / "b", ["cache_dir=/elsewhere"])
+    assert [o.key for o in other] == [j.key for j in jobs]
+    changed = bench.plan(tiny, tmp_path / "a", ["stage1.epochs=3"])
+    assert not {c.key for c in changed} & {j.key for j in jobs}
+    assert bench.config_key(j.config) == bench.config_key({**j.config, "output_dir": "x"})
+
+
+def test_malformed_suites_are_config_errors(tmp_path):
+    with pytest.raises(ConfigError, match="unknown key 'encoder'.*Did you mean 'encoders'"):
+        bench.load_suite(write_suite(tmp_path, encoder=["eegnet"]))
+    with pytest.raises(ConfigError, match="seeds must be a non-empty list of integers"):
+        bench.load_suite(write_suite(tmp_path, seeds=["a"]))
+    with pytest.raises(ConfigError, match="mapping with 'name'"):
+        bench.load_suite(write_suite(tmp_path, encoders=[{"width": 1}]))
+    with pytest.raises(ConfigError, match="unknown leaderboard option 'metric'"):
+        bench.load_suite(write_suite(tmp_path, leaderboard={"metric": ["x"]}))
+    with pytest.raises(ConfigError, match="unknown suite 'tinny'.*Did you mean 'tiny'"):
+        bench.load_suite("tinny")
+    with pytest.raises(ConfigError, match="unknown encoder 'nope'"):
+        bench.plan(bench.load_suite(write_suite(tmp_path, encoders=["nope"])), tmp_path)
+
+
+def test_finished_runs_are_skipped_by_config_digest(tmp_path, fake_runner):
+    out = tmp_path / "out"
+    tiny = bench.load_suite("tiny")
+    first = bench.run_suite(tiny, out)
+    assert len(first.ran) == 4 and len(fake_runner) == 4 and not first.failed
+    # a crashed run of the same configuration does not count as done
+    (out / "crashed").mkdir()
+    (out / "crashed" / "config.yaml").write_text(dump(fake_runner[0]))
+    again = bench.run_suite(tiny, out)
+    assert again.ran == [] and len(fake_runner) == 4
+    assert all(j.done is not None for j in again.jobs)
+    # one more seed: only the new configurations run
+    bigger = bench.load_suite(
+        write_suite(
+            tmp_path,
+            datasets=[
+                {"name": "synthetic", "n_classes": 6, "n_subjects": 1, "n_chans": 8, "n_times": 64}
+            ],
+            encoders=["linear", "eegnet"],
+            targets=["minilm"],
+            llms=[
+                {
+                    "name": "tiny-gpt2",
+                    "n_layer": 1,
+                    "n_embd": 32,
+                    "n_head": 2,
+                    "vocab_size": 300,
+                    "steps": 10,
+                }
+            ],
+            seeds=[0, 1, 2],
+            overrides=tiny.overrides,
+        )
+    )
+    third = bench.run_suite(bigger, out)
+    assert [c["seed"] for c in fake_runner[4:]] == [2, 2]
+    assert len(third.ran) == 2
+
+
+def test_bench_cli_runs_then_renders_the_leaderboard(tmp_path, fake_runner):
+    out = tmp_path / "out"
+    res = CliRunner().invoke(cli, ["--quiet", "bench", "tiny", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    assert "ran 4 of 4 configurations" in res.output
+    md = (out / "leaderboard.md").read_text()
+    assert md.splitlines()[0].startswith("| dataset | encoder | target | llm | condition | n |")
+    assert "bleu_4 Δ only_obj ↑" in md.splitlines()[0]
+    df = pd.read_csv(out / "leaderboard.csv")
+    acc = df[(df.metric == "top1_accuracy") & (df.condition == "EEG")].set_index("encoder")
+    assert acc.loc["eegnet", "mean"] == pytest.approx(0.65)  # seeds 0, 1: 0.6 and 0.7
+    assert acc.loc["linear", "mean"] == pytest.approx(0.25)
+    assert (acc["n"] == 2).all()
+    assert (out / "leaderboard.png").stat().st_size > 1000
+    dry = CliRunner().invoke(cli, ["bench", "tiny", "--out", str(out), "--dry-run"])
+    assert dry.exit_code == 0 and dry.output.count("done (") == 4
+
+
+def test_failed_configuration_is_reported_and_others_still_run(tmp_path, fake_runner, monkeypatch):
+    def run(cfg, _inner=runner.run):
+        if cfg["seed"] == 1:
+            raise DataError("seed 1 broke")
+        return _inner(cfg)
+
+    monkeypatch.setattr(runner, "run", run)
+    res = CliRunner().invoke(cli, ["--quiet", "bench", "tiny", "--out", str(tmp_path / "o")])
+    assert res.exit_code == 1
+    assert "2 configuration(s) failed; first: synthetic-linear-tiny-gpt2-s1" in res.output
+    assert "seed 1 broke" in res.output
+    assert len(fake_runner) == 2
+
+
+def test_bench_without_suite_lists_shipped_suites():
+    res = CliRunner().invoke(cli, ["bench"])
+    assert res.exit_code == 0
+    assert "tiny: two encoders x two seeds" in res.output
+
+
+@pytest.mark.slow
+def test_tiny_suite_end_to_end(tmp_path):
+    """The real pipeline: 4 tiny runs, a leaderboard from them, and a rerun that runs nothing."""
+    cache = next(o for o in tiny_overrides(tmp_path) if o.startswith("cache_dir="))
+    out = tmp_path / "bench"
+    res = CliRunner().invoke(cli, ["--quiet", "bench", "tiny", "--out", str(out), cache])
+    assert res.exit_code == 0, res.output + repr(res.exception)
+    results = sorted(out.glob("*/results.json"))
+    assert len(results) == 4
+    seeds = sorted(json.loads(p.read_text())["seed"] for p in results)
+    assert seeds == [0, 0, 1, 1]
+    df = pd.read_csv(out / "leaderboard.csv")
+    eeg = df[(df.condition == "EEG") & (df.metric == "top1_accuracy")]
+    assert sorted(eeg.encoder) == ["eegnet", "linear"] and (eeg.n == 2).all()
+    for _, line in eeg.iterrows():
+        values = [float(v) for v in line["values"].split(";")]
+        assert line["mean"] == pytest.approx(sum(values) / 2)
+    again = CliRunner().invoke(cli, ["--quiet", "bench", "tiny", "--out", str(out), cache])
+    assert again.exit_code == 0 and "ran 0 of 4 configurations" in again.output
