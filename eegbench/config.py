@@ -96,6 +96,7 @@ SCALARS: dict[str, Any] = {
     "run_name": str | None,
     "cache_dir": str,
     "device": str,
+    "threads": int | None,
 }
 
 

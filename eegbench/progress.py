@@ -19,6 +19,16 @@ def set_quiet(quiet: bool) -> None:
     _quiet = quiet
 
 
+def silence_library_progress() -> None:
+    """transformers/huggingface_hub draw their own tqdm bars while loading; ours suffice."""
+    import huggingface_hub.utils
+    from transformers.utils import logging as hf_logging
+
+    huggingface_hub.utils.disable_progress_bars()
+    hf_logging.disable_progress_bar()
+    hf_logging.set_verbosity_error()
+
+
 def is_quiet() -> bool:
     return _quiet
 

@@ -18,7 +18,7 @@ from eegbench.evaluate import Evaluation, TestSet, control_names
 from eegbench.llm import BuildContext, CausalLM
 from eegbench.model import EEGClassifier, Projector
 from eegbench.predictions import Predictions, write_predictions
-from eegbench.progress import log
+from eegbench.progress import log, silence_library_progress
 from eegbench.record import (
     Timer,
     atomic_write,
@@ -73,7 +73,10 @@ def run(cfg: dict[str, Any]) -> Pipeline:
     control_names(ev.controls)
     if cfg["device"] != "cpu":
         raise ConfigError(f"device {cfg['device']!r} is not supported yet; use device=cpu.")
+    if cfg.get("threads"):
+        torch.set_num_threads(cfg["threads"])
     timer = Timer()
+    silence_library_progress()
     env = environment()
     generator = seed_everything(cfg["seed"])
     cache_dir = Path(cfg["cache_dir"]).expanduser()

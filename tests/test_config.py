@@ -81,10 +81,21 @@ def test_unknown_name_lists_valid_choices():
 
 
 def test_parse_override_values():
-    assert parse_override("a.b=0.3") == (["a", "b"], 0.3)
-    assert parse_override("a=null") == (["a"], None)
-    assert parse_override("a.b=[1, 2]") == (["a", "b"], [1, 2])
-    assert parse_override("a=x=y") == (["a"], "x=y")
+    def parsed(text):
+        keys, value = parse_override(text)
+        return keys, value.parsed
+
+    assert parsed("a.b=0.3") == (["a", "b"], 0.3)
+    assert parsed("a=null") == (["a"], None)
+    assert parsed("a.b=[1, 2]") == (["a", "b"], [1, 2])
+    assert parsed("a=x=y") == (["a"], "x=y")
+    assert str(parse_override("a=007")[1]) == "007"  # verbatim, for text parameters
+
+
+def test_text_parameters_keep_what_was_typed():
+    cfg = build_config(["run_name=007", "llm=gpt2", "llm.path=01", "eval.controls=only_obj,noise"])
+    assert cfg["run_name"] == "007" and cfg["llm"]["path"] == "01"
+    assert cfg["eval"]["controls"] == ["only_obj", "noise"]
 
 
 def test_config_file_round_trip(tmp_path):
@@ -108,3 +119,18 @@ def test_bad_config_files(tmp_path):
     bad.write_text("- 1\n- 2\n")
     with pytest.raises(ConfigError, match="must hold a mapping"):
         load_config(bad)
+
+
+def test_braindecode_names_without_the_extra_say_what_to_install(monkeypatch):
+    from eegbench_plugins.encoders import braindecode_bridge
+
+    monkeypatch.setattr(braindecode_bridge, "available", lambda: False)
+    monkeypatch.setattr(braindecode_bridge, "_package_dir", lambda: None)
+    from eegbench import plugins
+
+    plugins.reset()
+    try:
+        with pytest.raises(UnknownNameError, match=r"eegbench\[braindecode\]"):
+            build_config(["encoder=braindecode:EEGNeX"])
+    finally:
+        plugins.reset()

@@ -132,7 +132,8 @@ def _zoo() -> list[str]:
     from braindecode.models.base import EEGModuleMixin
 
     return sorted(
-        n for n in getattr(models, "__all__", dir(models))
+        n
+        for n in getattr(models, "__all__", dir(models))
         if isinstance(getattr(models, n, None), type)
         and issubclass(getattr(models, n), EEGModuleMixin)
     )
@@ -169,3 +170,9 @@ def register_encoders(register) -> None:  # noqa: ANN001 - the hookspec types it
             citation=CITATION.format(model=model),
             description=description,
         )
+
+
+@hookimpl
+def unknown_name_hint(kind: str, name: str) -> str | None:
+    """Explains ``braindecode:<Model>`` names when the braindecode extra is missing."""
+    return missing_hint(name) if kind == "encoders" else None

@@ -106,6 +106,7 @@ def train_tiny(
         attn_pdrop=0.1,
     )
     model = GPT2LMHeadModel(config)
+    model.loss_type = "ForCausalLM"  # the class name carries no loss hint for transformers
     ids = torch.full((len(encoded), max_len), eos, dtype=torch.long)
     labels = torch.full((len(encoded), max_len), -100, dtype=torch.long)
     for i, e in enumerate(encoded):
