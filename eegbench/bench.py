@@ -12,9 +12,9 @@ A suite is a YAML file (``benchmarks/suites/NAME.yaml``)::
     overrides: [stage1.epochs=8, eval.controls=all]   # shared by every configuration
     leaderboard: {metrics: [top1_accuracy, bleu_4], delta: [only_obj]}
 
-A configuration's key is a digest of its resolved config without ``output_dir``, ``run_name``
-and ``cache_dir`` (as MOABB keys results by pipeline); a finished run with the same key in the
-output directory is not run again.
+A configuration's key is a digest of its resolved config without ``output_dir``, ``run_name``,
+``cache_dir`` and ``threads`` (as MOABB keys results by pipeline); a finished run with the same
+key in the output directory is not run again.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ SUITES_DIR = Path(__file__).resolve().parent.parent / "benchmarks" / "suites"
 AXES = {"datasets": "dataset", "encoders": "encoder", "targets": "target", "llms": "llm"}
 SUITE_KEYS = ("description", "base", *AXES, "seeds", "overrides", "leaderboard")
 LEADERBOARD_KEYS = ("metrics", "group_by", "controls", "delta", "sort_by", "digits")
-NOT_IN_KEY = ("output_dir", "run_name", "cache_dir")
+NOT_IN_KEY = ("output_dir", "run_name", "cache_dir", "threads")
 
 
 @dataclass

@@ -33,7 +33,8 @@ FORMATS = ("md", "latex", "csv", "html")
 SYSTEM = "EEG"
 LABEL_GROUPS = ("dataset", "encoder", "target", "llm")
 PLUGIN_GROUPS = frozenset(LABEL_GROUPS)
-NOT_CONFIGURATION = frozenset({"seed", "output_dir", "run_name", "cache_dir"})
+# keys that say where or how fast a run happened, not what it computed
+NOT_CONFIGURATION = frozenset({"seed", "output_dir", "run_name", "cache_dir", "threads"})
 LEVEL = 0.95
 
 if TYPE_CHECKING:
@@ -552,10 +553,11 @@ def build(
         label_columns = [g for g in LABEL_GROUPS if any(g in f for f in flats)]
         label_columns += _varying_keys(flats)
         identity = None
+    all_keys = list(dict.fromkeys(k for f in flats for k in f))
     groups: dict[str, list[tuple[Run, dict[str, Any]]]] = {}
     for run, flat in zip(runs, flats):
-        ident = flat if identity is None else {k: flat.get(k) for k in identity}
-        groups.setdefault(json.dumps(ident, sort_keys=True, default=str), []).append((run, flat))
+        ident = {k: _text(flat.get(k)) for k in (identity or all_keys)}  # missing == null
+        groups.setdefault(json.dumps(ident, sort_keys=True), []).append((run, flat))
 
     buckets: list[tuple[dict[str, str], str, list[Run]]] = []
     split_any = False

@@ -364,3 +364,17 @@ def test_collect_recurses_and_rejects_missing_dir(runs, tmp_path):
 def test_build_needs_runs():
     with pytest.raises(Exception, match="no finished runs"):
         build([], [])
+
+
+def test_missing_key_equals_null_and_threads_do_not_split_rows(tmp_path):
+    root = tmp_path / "runs"
+    old = write_run(root, "old", seed=0, acc=0.4)
+    new = write_run(root, "new", seed=1, acc=0.6)
+    data = json.loads((new / "results.json").read_text())
+    data["config"]["threads"] = 1  # a key newer versions write; where it ran, not what
+    data["config"]["encoder"]["extra"] = None  # a new parameter whose default is null
+    (new / "results.json").write_text(json.dumps(data))
+    board = leaderboard([root], controls="none")
+    assert len(board.rows) == 1 and len(board.rows[0].runs) == 2
+    assert board.label_columns == ["dataset", "encoder", "target", "llm"]
+    assert {r.path for r in board.rows[0].runs} == {old, new}
