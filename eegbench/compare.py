@@ -288,7 +288,7 @@ def compare(
             f"{r['a']:.4f}",
             f"{r['b']:.4f}",
             f"{r['diff']:+.4f}",
-            f"{r['p']:.4g}",
+            f"{r['p']:.4f}",
         )
     Console().print(table)
     for name, why in result["skipped"].items():

@@ -221,7 +221,10 @@ def plot_tokens(rows: list[Row], path: Path) -> Path:
             color = "tab:red" if r["segment"] == "eeg" else "tab:green"
             ax.axvspan(i - 0.5, i + 0.5, color=color, alpha=0.15, lw=0)
     ax.set_xticks(x, [repr(r["token"])[1:-1] for r in rows], rotation=60, ha="right", fontsize=8)
-    ax.set_ylabel("L2 norm")
+    norms = [v for r in rows for v in (r["norm_before"], r["norm_after"]) if v > 0]
+    if norms and max(norms) > 20 * min(norms):
+        ax.set_yscale("log")
+    ax.set_ylabel("L2 norm" + (" (log scale)" if ax.get_yscale() == "log" else ""))
     ax.set_title("prompt positions (red: EEG soft tokens, green: label tokens)")
     ax.legend(fontsize=8)
     fig.savefig(path)
