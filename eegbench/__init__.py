@@ -9,6 +9,8 @@ from eegbench._compat import ensure_torchvision_importable
 
 ensure_torchvision_importable()
 
+__version__ = "0.1.0"
+
 from eegbench.data import SPLITS, EEGData
 from eegbench.errors import (
     ConfigError,
@@ -18,13 +20,13 @@ from eegbench.errors import (
     PluginError,
     UnknownNameError,
 )
+from eegbench.generation import generate_caption, generate_captions
 from eegbench.hookspecs import hookimpl
+from eegbench.inference import batch_inference_and_visualize, load_run
 from eegbench.metrics import CAPTIONS, EMBEDDINGS, LOGITS, Metric
 from eegbench.plugins import get, registry
 from eegbench.registry import Entry, Param
 from eegbench.targets import Target, embed_cached
-
-__version__ = "0.1.0"
 
 __all__ = [
     "CAPTIONS",
@@ -42,9 +44,13 @@ __all__ = [
     "PluginError",
     "Target",
     "UnknownNameError",
+    "batch_inference_and_visualize",
     "embed_cached",
+    "generate_caption",
+    "generate_captions",
     "get",
     "hookimpl",
+    "load_run",
     "registry",
     "__version__",
 ]
