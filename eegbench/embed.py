@@ -8,27 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import click
-import numpy as np
 
 from eegbench import plugins
-from eegbench.progress import task
 from eegbench.runner import load_dataset
-from eegbench.targets import Target, cache_path, embed_cached, target_items
-
-
-class _Chunked:
-    """A target whose ``embed`` runs in chunks and advances a progress bar."""
-
-    def __init__(self, target: Target, advance: Any, chunk: int) -> None:
-        self.target, self.advance, self.chunk = target, advance, chunk
-        self.dim, self.cache_key, self.modality = target.dim, target.cache_key, target.modality
-
-    def embed(self, items: list[str]) -> np.ndarray:
-        parts = []
-        for i in range(0, len(items), self.chunk):
-            parts.append(np.asarray(self.target.embed(items[i : i + self.chunk])))
-            self.advance(len(parts[-1]))
-        return np.concatenate(parts) if parts else np.zeros((0, self.dim), dtype=np.float32)
+from eegbench.targets import cache_path, embed_cached, target_items
 
 
 @dataclass
@@ -52,10 +35,7 @@ def embed_targets(cfg: dict[str, Any], chunk: int = 256) -> EmbedResult:
     cache_dir = Path(cfg["cache_dir"]).expanduser()
     path = cache_path(target, items, cache_dir)
     reused = path.exists()
-    with task(f"embedding {len(items)} {target.modality} items", total=len(items)) as advance:
-        emb = embed_cached(_Chunked(target, advance, chunk), items, cache_dir)
-        if reused:
-            advance(len(items))
+    emb = embed_cached(target, items, cache_dir, chunk=chunk)
     return EmbedResult(path, tuple(emb.shape), reused, time.perf_counter() - start)
 
 

@@ -64,12 +64,24 @@ def cache_path(target: Target, items: list[str], cache_dir: str | os.PathLike) -
     return Path(cache_dir) / "targets" / f"{items_digest(target, items)}.npy"
 
 
-def embed_cached(target: Target, items: list[str], cache_dir: str | os.PathLike) -> np.ndarray:
-    """``target.embed(items)``, read from / written to the cache keyed by model and content."""
+def embed_cached(
+    target: Target, items: list[str], cache_dir: str | os.PathLike, chunk: int = 256
+) -> np.ndarray:
+    """``target.embed(items)``, read from / written to the cache keyed by model and content.
+
+    Embeds ``chunk`` items at a time behind a progress bar.
+    """
+    from eegbench.progress import task
+
     path = cache_path(target, items, cache_dir)
     if path.exists():
         return np.load(path)
-    emb = np.asarray(target.embed(items), dtype=np.float32)
+    parts = []
+    with task(f"embedding {len(items)} {target.modality} items", total=len(items)) as advance:
+        for i in range(0, len(items), chunk):
+            parts.append(np.asarray(target.embed(items[i : i + chunk]), dtype=np.float32))
+            advance(len(parts[-1]))
+    emb = np.concatenate(parts) if parts else np.zeros((0, target.dim), dtype=np.float32)
     if emb.shape != (len(items), target.dim):
         raise DataError(
             f"target returned shape {emb.shape}, expected ({len(items)}, {target.dim})."
