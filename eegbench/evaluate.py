@@ -122,8 +122,8 @@ class Evaluation:
     def __init__(
         self,
         model: EEGClassifier,
-        projector: Projector,
-        llm: CausalLM,
+        projector: Projector | None,
+        llm: CausalLM | None,
         test: TestSet,
         cfg: EvalConfig,
         seed: int,
@@ -216,6 +216,8 @@ class Evaluation:
             fn, description = CONTROLS[name]
             with torch.no_grad():
                 cond = fn(self, rng)
+            if cond.logits is None and not has_caps:
+                continue  # without captions this control changes nothing that is scored
             kinds = {LOGITS, EMBEDDINGS} if cond.logits is not None else set()
             if has_caps:
                 self.generate(cond, f"control {name}")

@@ -89,10 +89,6 @@ def run(cfg: dict[str, Any]) -> Pipeline:
             env["started"].replace(":", "").replace("-", "")[:15],
         ]
     ).replace("/", "_").replace(":", "_")
-    run_dir = new_run_dir(cfg["output_dir"], name)
-    atomic_write(run_dir / "config.yaml", dump(cfg))
-    log(f"run directory: {run_dir}")
-
     with timer.stage("data"):
         data = load_dataset(cfg)
         leakage = check_leakage(data)
@@ -102,6 +98,10 @@ def run(cfg: dict[str, Any]) -> Pipeline:
             f"dataset {data.name}: {data.n_trials} trials, {data.n_chans} channels x "
             f"{data.n_times} samples, {data.n_classes} classes"
         )
+    run_dir = new_run_dir(cfg["output_dir"], name)
+    atomic_write(run_dir / "config.yaml", dump(cfg))
+    log(f"run directory: {run_dir}")
+
     with timer.stage("targets"):
         per_image, _ = compute_targets(cfg, data, cache_dir)
     tr, va, te = (data.splits[k] for k in ("train", "val", "test"))
@@ -112,9 +112,17 @@ def run(cfg: dict[str, Any]) -> Pipeline:
             "the MSE needs them equal (or set stage1.w_mse=0)."
         )
 
-    with timer.stage("llm"):
-        llm = plugins.get("llms", cfg["llm"]["name"]).build(
-            BuildContext(data, cache_dir, cfg["seed"]), **_plugin_params(cfg, "llm")
+    has_captions = data.captions is not None
+    llm = projector = None
+    if has_captions:
+        with timer.stage("llm"):
+            llm = plugins.get("llms", cfg["llm"]["name"]).build(
+                BuildContext(data, cache_dir, cfg["seed"]), **_plugin_params(cfg, "llm")
+            )
+    else:
+        log(
+            f"[yellow]dataset {data.name!r} has no captions: the LLM, stage 2 and the caption "
+            "metrics are skipped[/yellow]"
         )
     with timer.stage("stage1"):
         torch.manual_seed(cfg["seed"])
@@ -137,29 +145,12 @@ def run(cfg: dict[str, Any]) -> Pipeline:
         str(run_dir / "eeg_classifier.safetensors"),
     )
 
-    torch.manual_seed(cfg["seed"] + 1)
-    projector = Projector(embed_dim, llm.d_model, s2.n_soft_tokens)
-    with timer.stage("stage2"):
-        if data.captions is None:
-            raise DataError(f"dataset {data.name!r} has no captions: stage 2 needs them.")
-        phases = []
-        for phase in s2.phases:
-            if phase == "target":
-                if embed_dim != per_image.shape[1]:
-                    raise ConfigError("stage2 phase 'target' needs stage1.embed_dim = target size.")
-                phases.append(("target", per_image[data.image[tr]]))
-            else:
-                phases.append(("eeg", predict(model, data.X[tr])[0]))
-        s2_result = train_stage2(
-            llm,
-            projector,
-            phases,
-            [data.class_names[k] for k in data.y[tr]],
-            [data.captions[i] for i in data.image[tr]],
-            s2,
-            generator,
-        )
-    save_file(dict(projector.state_dict()), str(run_dir / "projector.safetensors"))
+    s2_record: dict[str, Any] = {"skipped": "the dataset has no captions"}
+    if has_captions:
+        with timer.stage("stage2"):
+            s2_record = _stage2(cfg, s2, data, model, per_image, llm, generator)
+        projector = s2_record.pop("projector")
+        save_file(dict(projector.state_dict()), str(run_dir / "projector.safetensors"))
 
     with timer.stage("evaluation"):
         evaluation = Evaluation(
@@ -201,7 +192,7 @@ def run(cfg: dict[str, Any]) -> Pipeline:
             "encoder_parameters": sum(p.numel() for p in encoder.parameters()),
             "encoder_features": encoder.n_features,
             "embed_dim": embed_dim,
-            "d_model": llm.d_model,
+            "d_model": llm.d_model if llm is not None else None,
         },
         "metrics": metrics,
         "controls": controls,
@@ -211,7 +202,7 @@ def run(cfg: dict[str, Any]) -> Pipeline:
                 "best_val_accuracy": s1_result.best_val_accuracy,
                 "history": s1_result.history,
             },
-            "stage2": {"history": s2_result.history},
+            "stage2": s2_record,
         },
         "timings": {**timer.seconds, "total": round(timer.total(), 3)},
         "peak_memory_mb": round(peak_memory_mb(), 1),
@@ -219,3 +210,29 @@ def run(cfg: dict[str, Any]) -> Pipeline:
     }
     write_json(run_dir / "results.json", results)
     return Pipeline(cfg, data, per_image, model, projector, llm, run_dir, results)
+
+
+def _stage2(cfg, s2, data, model, per_image, llm, generator) -> dict[str, Any]:
+    """Train the projector on each configured phase; returns its history and the projector."""
+    tr = data.splits["train"]
+    embed_dim = model.embed.out_features
+    torch.manual_seed(cfg["seed"] + 1)
+    projector = Projector(embed_dim, llm.d_model, s2.n_soft_tokens)
+    phases = []
+    for phase in s2.phases:
+        if phase == "target":
+            if embed_dim != per_image.shape[1]:
+                raise ConfigError("stage2 phase 'target' needs stage1.embed_dim = target size.")
+            phases.append(("target", per_image[data.image[tr]]))
+        else:
+            phases.append(("eeg", predict(model, data.X[tr])[0]))
+    result = train_stage2(
+        llm,
+        projector,
+        phases,
+        [data.class_names[k] for k in data.y[tr]],
+        [data.captions[i] for i in data.image[tr]],
+        s2,
+        generator,
+    )
+    return {"history": result.history, "projector": projector}
