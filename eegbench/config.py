@@ -76,10 +76,18 @@ class EvalConfig:
     repetition_penalty: float = 1.1
     batch_size: int = 64
     metrics: list[str] = field(
-        default_factory=lambda: ["accuracy", "cosine", "retrieval", "bleu", "rouge"]
+        default_factory=lambda: [
+            "accuracy",
+            "cosine",
+            "retrieval",
+            "bleu",
+            "rouge",
+            "meteor",
+            "cider",
+        ]
     )
     controls: list[str] | str = field(
-        default_factory=lambda: ["only_obj"],
+        default_factory=lambda: ["only_obj", "noise"],
         metadata={
             "help": "control rows: names, or 'all' (only_obj, obj_random_eeg, only_eeg, "
             "shuffled_eeg, noise)"
