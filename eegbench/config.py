@@ -43,6 +43,10 @@ class Stage1Config:
     schedule: Literal["constant", "cosine", "linear"] = "cosine"
     w_mse: float = 1.0
     w_ce: float = 1.0
+    center_targets: bool = field(
+        default=False,
+        metadata={"help": "subtract the training images' mean target (and renormalise)"},
+    )
     embed_dim: int | None = field(
         default=None, metadata={"help": "EEG embedding size D; default: the target's size"}
     )

@@ -104,6 +104,8 @@ def run(cfg: dict[str, Any]) -> Pipeline:
 
     with timer.stage("targets"):
         per_image, _ = compute_targets(cfg, data, cache_dir)
+        if s1.center_targets:
+            per_image = center_targets(per_image, data)
     tr, va, te = (data.splits[k] for k in ("train", "val", "test"))
     embed_dim = s1.embed_dim or per_image.shape[1]
     if embed_dim != per_image.shape[1] and s1.w_mse > 0:
@@ -210,6 +212,17 @@ def run(cfg: dict[str, Any]) -> Pipeline:
     }
     write_json(run_dir / "results.json", results)
     return Pipeline(cfg, data, per_image, model, projector, llm, run_dir, results)
+
+
+def center_targets(per_image: np.ndarray, data: EEGData) -> np.ndarray:
+    """Targets minus the mean over the training images, rescaled to unit length.
+
+    Captions that share a template embed close together; without centring the shared direction
+    dominates the MSE and an encoder can score well by predicting the mean caption.
+    """
+    mean = per_image[np.unique(data.image[data.splits["train"]])].mean(axis=0)
+    centred = per_image - mean
+    return (centred / np.linalg.norm(centred, axis=1, keepdims=True).clip(1e-8)).astype(np.float32)
 
 
 def _stage2(cfg, s2, data, model, per_image, llm, generator) -> dict[str, Any]:

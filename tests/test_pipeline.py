@@ -161,3 +161,18 @@ def test_gpt2_backend_loads_a_local_model_folder_and_generates(tmp_path):
     assert isinstance(caption, str) and caption
     # the raw transformers model + tokenizer and the CausalLM wrapper give the same caption
     assert caption == generate_caption(x, "dog", clf, proj, llm, max_new_tokens=8)
+
+
+def test_center_targets_removes_the_training_mean_and_renormalises():
+    import numpy as np
+
+    from eegbench.runner import center_targets
+
+    class _Data:
+        image = np.array([0, 1, 2, 2])
+        splits = {"train": np.array([0, 1])}
+
+    t = np.array([[1.0, 1.0], [1.0, -1.0], [3.0, 1.0]], dtype=np.float32)
+    out = center_targets(t, _Data())
+    # training images 0 and 1 have mean (1, 0); every row is then scaled to unit length
+    assert np.allclose(out, [[0, 1], [0, -1], [1, 0]])

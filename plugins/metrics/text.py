@@ -10,7 +10,10 @@ per-sentence n-gram counts; ``eegbench.stats`` uses either to bootstrap without 
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -171,8 +174,23 @@ def ptb_tokenize(texts: Sequence[str]) -> list[str]:
     from pycocoevalcap.tokenizer.ptbtokenizer import PTBTokenizer
 
     need_java("PTB tokenisation")
-    out = PTBTokenizer().tokenize({i: [{"caption": t}] for i, t in enumerate(texts)})
+    with _quiet_stderr():  # the Java tokenizer reports its speed on the inherited stderr
+        out = PTBTokenizer().tokenize({i: [{"caption": t}] for i, t in enumerate(texts)})
     return [out[i][0] for i in range(len(texts))]
+
+
+@contextlib.contextmanager
+def _quiet_stderr():
+    """Send file descriptor 2 (what subprocesses inherit) to /dev/null for the block."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 class Cider(Metric):
