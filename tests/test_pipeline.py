@@ -175,4 +175,4 @@ def test_center_targets_removes_the_training_mean_and_renormalises():
     t = np.array([[1.0, 1.0], [1.0, -1.0], [3.0, 1.0]], dtype=np.float32)
     out = center_targets(t, _Data())
     # training images 0 and 1 have mean (1, 0); every row is then scaled to unit length
-    assert np.allclose(out, [[0, 1], [0, -1], [1, 0]])
+    assert np.allclose(out, [[0, 1], [0, -1], [2 / 5**0.5, 1 / 5**0.5]])
