@@ -11,7 +11,7 @@ ensure_torchvision_importable()
 
 __version__ = "0.1.0"
 
-from eegbench.data import SPLITS, EEGData
+from eegbench.data import SPLITS, EEGData, read_caption_files
 from eegbench.errors import (
     ConfigError,
     DataError,
@@ -51,6 +51,7 @@ __all__ = [
     "get",
     "hookimpl",
     "load_run",
+    "read_caption_files",
     "registry",
     "__version__",
 ]

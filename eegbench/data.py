@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -114,3 +115,26 @@ class EEGData:
         out = {"data": h(self.X, self.y, self.image, self.subject)}
         out.update({f"split_{k}": h(v) for k, v in sorted(self.splits.items())})
         return out
+
+
+def read_caption_files(caption_dir: str | Path, image_names: list[str], dataset: str) -> list[str]:
+    """One caption per image from ``<caption_dir>/<image stem>_caption.txt`` (Thought2Text).
+
+    Every image needs its file; the error names how many are missing and one example.
+    """
+    folder = Path(caption_dir).expanduser()
+    if not folder.is_dir():
+        raise DataError(f"{dataset}: caption_dir {str(folder)!r} is not a folder.")
+    out, missing = [], []
+    for name in image_names:
+        path = folder / f"{Path(name).stem}_caption.txt"
+        if path.is_file():
+            out.append(path.read_text(encoding="utf-8").strip())
+        else:
+            missing.append(path.name)
+    if missing:
+        raise DataError(
+            f"{dataset}: {len(missing)} of {len(image_names)} captions missing in {str(folder)!r} "
+            f"(e.g. {missing[0]}); every image needs <image>_caption.txt."
+        )
+    return out

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from eegbench import ConfigError, DataError, EEGData, hookimpl
+from eegbench import ConfigError, DataError, EEGData, hookimpl, read_caption_files
 from eegbench.preprocessing import DatasetParams, finalize
 from eegbench.splits import trial_info
 
@@ -145,26 +145,6 @@ def _find_image(image_dir: Path, name: str) -> str | None:
     return None
 
 
-def _read_captions(caption_dir: str, names: list[str]) -> list[str]:
-    folder = Path(caption_dir).expanduser()
-    if not folder.is_dir():
-        raise DataError(f"cvpr40: caption_dir {str(folder)!r} is not a folder.")
-    out, missing = [], []
-    for n in names:
-        p = folder / f"{n}_caption.txt"
-        if p.is_file():
-            out.append(p.read_text(encoding="utf-8").strip())
-        else:
-            missing.append(p.name)
-            out.append("")
-    if missing:
-        raise DataError(
-            f"cvpr40: {len(missing)} of {len(names)} captions missing in {str(folder)!r} "
-            f"(e.g. {missing[0]}); every image needs <image>_caption.txt."
-        )
-    return out
-
-
 def load_cvpr40(**kw: Any) -> EEGData:
     """CVPR40 trials in the window [time_low, time_high), with published or random splits."""
     p = CVPR40Params(**kw)
@@ -261,7 +241,7 @@ def load_cvpr40(**kw: Any) -> EEGData:
                 f"cvpr40: {n_missing} of {len(used)} images missing under {str(folder)!r}.",
                 stacklevel=2,
             )
-    captions = _read_captions(p.caption_dir, image_names) if p.caption_dir else None
+    captions = read_caption_files(p.caption_dir, image_names, "cvpr40") if p.caption_dir else None
 
     data = EEGData(
         X=X,

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from eegbench import ConfigError, DataError, EEGData, hookimpl
+from eegbench import ConfigError, DataError, EEGData, hookimpl, read_caption_files
 from eegbench.preprocessing import DatasetParams, finalize, select_channels
 from eegbench.splits import trial_info
 
@@ -224,7 +224,9 @@ def load_things_eeg2(**kw: Any) -> EEGData:
     }
 
     image_paths = _image_paths(p, meta, n_train) if p.image_dir else None
-    captions = _captions(p.caption_dir, image_names) if p.caption_dir else None
+    captions = (
+        read_caption_files(p.caption_dir, image_names, "things_eeg2") if p.caption_dir else None
+    )
     data = EEGData(
         X=X,
         y=y,
@@ -304,25 +306,6 @@ def _image_paths(p: ThingsEEG2Params, meta: dict | None, n_train: int) -> list[s
         raise DataError(
             f"things_eeg2: no image found under {str(folder)!r} "
             "(expected training_images/<concept>/<file> and test_images/<concept>/<file>)."
-        )
-    return out
-
-
-def _captions(caption_dir: str, names: list[str]) -> list[str]:
-    folder = Path(caption_dir).expanduser()
-    if not folder.is_dir():
-        raise DataError(f"things_eeg2: caption_dir {str(folder)!r} is not a folder.")
-    out, missing = [], []
-    for n in names:
-        f = folder / f"{Path(n).stem}_caption.txt"
-        if f.is_file():
-            out.append(f.read_text(encoding="utf-8").strip())
-        else:
-            missing.append(f.name)
-    if missing:
-        raise DataError(
-            f"things_eeg2: {len(missing)} of {len(names)} captions missing in {str(folder)!r} "
-            f"(e.g. {missing[0]})."
         )
     return out
 
