@@ -79,6 +79,8 @@ def test_a_run_against_itself_has_p_equal_one(run_dir):
         "rouge_1",
         "rouge_2",
         "rouge_l",
+        "meteor",
+        "cider",
     ]
     assert all(r["p"] == 1.0 and r["diff"] == 0.0 for r in out["rows"])
     assert set(out["skipped"]) == {"cosine", "retrieval"}
