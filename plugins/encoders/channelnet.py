@@ -13,12 +13,29 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from eegbench_plugins.encoders.common import EEGEncoder, out_len
 from eegbench_plugins.encoders.params import ChannelNetParams
 from torch import nn
 
 DOWN_KERNEL = 3
 DOWN_STRIDE = 2
+
+
+class PaddedConv2d(nn.Conv2d):
+    """Conv2d that zero-pads with ``F.pad`` and convolves unpadded.
+
+    torch 2.13's CPU (oneDNN) backward intermittently returns NaN weight gradients for the
+    spatial convs (tall kernel, stride 2, implicit padding), e.g. Conv2d(40, 50, (32, 1),
+    stride=(2, 1), padding=(15, 0)) in ~15% of backward passes; explicit padding avoids it.
+    Same parameters and state-dict keys as ``nn.Conv2d``.
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        ph, pw = self.padding
+        if ph or pw:
+            x = F.pad(x, (pw, pw, ph, ph))
+        return F.conv2d(x, self.weight, self.bias, self.stride, 0, self.dilation, self.groups)
 
 
 class ConvLayer2D(nn.Sequential):
@@ -37,7 +54,7 @@ class ConvLayer2D(nn.Sequential):
         super().__init__(
             nn.BatchNorm2d(in_ch),
             nn.ReLU(),
-            nn.Conv2d(in_ch, out_ch, kernel, stride=stride, padding=padding, dilation=dilation),
+            PaddedConv2d(in_ch, out_ch, kernel, stride=stride, padding=padding, dilation=dilation),
             nn.Dropout2d(dropout),
         )
 
@@ -55,8 +72,13 @@ class TemporalBlock(nn.Module):
     """Parallel dilated temporal convs with equal output widths, concatenated."""
 
     def __init__(
-        self, in_ch: int, filters: int, kernel: int, dilations: tuple[int, ...],
-        n_times: int, dropout: float,
+        self,
+        in_ch: int,
+        filters: int,
+        kernel: int,
+        dilations: tuple[int, ...],
+        n_times: int,
+        dropout: float,
     ) -> None:
         super().__init__()
         layers = []
