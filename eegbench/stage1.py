@@ -10,6 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from eegbench.config import Stage1Config
+from eegbench.errors import EegbenchError
 from eegbench.model import EEGClassifier
 from eegbench.optim import make_optimizer, make_schedule
 from eegbench.progress import task
@@ -70,6 +71,11 @@ def train_stage1(
                 mse = F.mse_loss(emb, t[idx])
                 ce = F.cross_entropy(logits, y[idx])
                 loss = cfg.w_mse * mse + cfg.w_ce * ce
+                if not torch.isfinite(loss):
+                    raise EegbenchError(
+                        f"stage 1 loss became {loss.item()} in epoch {epoch + 1}; lower stage1.lr "
+                        "or check the data for extreme values."
+                    )
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 if cfg.grad_clip > 0:
