@@ -68,7 +68,7 @@ def register_targets(register: Register) -> None:
     )
     register(
         "clip",
-        "eegbench_plugins.targets.clip:clip",
+        "eegbench_plugins.targets.clip:ClipTarget",
         params=ClipParams,
         citation=_CLIP_CITATION,
         description="open_clip CLIP embeddings of image files (or captions with modality=text)",

@@ -379,18 +379,6 @@ class ClipTarget:
         return np.concatenate(out).astype(np.float32, copy=False)
 
 
-def clip(
-    model: str = "ViT-B-32:openai",
-    modality: str = "image",
-    batch_size: int = 32,
-    normalize: bool = True,
-    weights_dir: str = "",
-    model_config: str = "",
-) -> ClipTarget:
-    """CLIP image (or text) target."""
-    return ClipTarget(model, modality, batch_size, normalize, weights_dir, model_config)
-
-
 def clip_text(
     model: str = "ViT-B-32:openai",
     batch_size: int = 32,
