@@ -72,8 +72,13 @@ def _timed(step: Callable[[], None], min_time: float, max_reps: int) -> tuple[fl
 
 
 def measure(
-    name: str, n_chans: int, n_times: int, params: dict[str, Any], batch: int,
-    min_time: float, max_reps: int,
+    name: str,
+    n_chans: int,
+    n_times: int,
+    params: dict[str, Any],
+    batch: int,
+    min_time: float,
+    max_reps: int,
 ) -> dict[str, Any]:
     """FLOPs per trial and seconds per trial of inference and of one training step."""
     torch.manual_seed(0)
@@ -97,10 +102,15 @@ def measure(
     model.train()
     train_wall, train_cpu = _timed(train_step, min_time, max_reps)
     return {
-        "encoder": name, "params": params, "shape": f"{n_chans}x{n_times}", "batch": batch,
-        "n_features": model.n_features, "encoder_params": model.n_params,
+        "encoder": name,
+        "params": params,
+        "shape": f"{n_chans}x{n_times}",
+        "batch": batch,
+        "n_features": model.n_features,
+        "encoder_params": model.n_params,
         "gflop_per_trial": flops / 1e9,
-        "fwd_ms_per_trial": 1e3 * fwd_wall / batch, "fwd_cpu_ms_per_trial": 1e3 * fwd_cpu / batch,
+        "fwd_ms_per_trial": 1e3 * fwd_wall / batch,
+        "fwd_cpu_ms_per_trial": 1e3 * fwd_cpu / batch,
         "train_ms_per_trial": 1e3 * train_wall / batch,
         "train_cpu_ms_per_trial": 1e3 * train_cpu / batch,
     }
@@ -120,8 +130,12 @@ def epoch_time(width: float, n_trials: int = 800, batch: int = 32) -> dict[str, 
         nn.functional.cross_entropy(model(x[i : i + batch]), y[i : i + batch]).backward()
         opt.step()
     return {
-        "width": width, "encoder_params": model.n_params, "epoch_s": time.perf_counter() - w0,
-        "epoch_cpu_s": time.process_time() - c0, "trials": n_trials, "batch": batch,
+        "width": width,
+        "encoder_params": model.n_params,
+        "epoch_s": time.perf_counter() - w0,
+        "epoch_cpu_s": time.process_time() - c0,
+        "trials": n_trials,
+        "batch": batch,
     }
 
 
@@ -145,7 +159,8 @@ def table(rows: list[dict[str, Any]]) -> str:
             f"{r['gflop_per_trial'] / b['gflop_per_trial']:.1f} / "
             f"{r['fwd_ms_per_trial'] / b['fwd_ms_per_trial']:.1f} / "
             f"{r['train_ms_per_trial'] / b['train_ms_per_trial']:.1f}"
-            if b else "-"
+            if b
+            else "-"
         )
         lines.append(
             f"| {r['shape']} | {_label(r)} | {r['encoder_params']:,} | {r['n_features']} "
@@ -170,8 +185,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     widths = [0.125, 0.25] if args.quick else [float(w) for w in args.widths.split(",")]
     min_time, max_reps = (0.3, 3) if args.quick else (2.0, 10)
     load0 = os.getloadavg()[0]
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
-          f"{platform.processor() or platform.machine()}, load average {load0:.1f}")
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
+        f"{platform.processor() or platform.machine()}, load average {load0:.1f}"
+    )
     rows = []
     for c, t in shapes:
         batch = 32 if c * t <= 32 * 128 else 4
@@ -188,11 +205,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     out: dict[str, Any] = {"rows": rows, "load_average_start": load0}
     if args.epoch:
         out["epochs"] = [epoch_time(w) for w in ([0.0625, 0.125] if args.quick else widths[:3])]
-        print("\n| dilated width | params | epoch s (800 x 32x128, batch 32) | CPU s |\n"
-              "|---:|---:|---:|---:|")
+        print(
+            "\n| dilated width | params | epoch s (800 x 32x128, batch 32) | CPU s |\n"
+            "|---:|---:|---:|---:|"
+        )
         for e in out["epochs"]:
-            print(f"| {e['width']} | {e['encoder_params']:,} | {e['epoch_s']:.1f} "
-                  f"| {e['epoch_cpu_s']:.1f} |")
+            print(
+                f"| {e['width']} | {e['encoder_params']:,} | {e['epoch_s']:.1f} "
+                f"| {e['epoch_cpu_s']:.1f} |"
+            )
     out["load_average_end"] = os.getloadavg()[0]
     print(f"load average at end {out['load_average_end']:.1f}")
     if args.json:

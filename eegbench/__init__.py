@@ -1,57 +1,50 @@
 """eegbench: benchmarking EEG-to-language decoding.
 
-Public API: everything importable from here. Modules not re-exported are private.
+Public API: the names below, loaded lazily (``import eegbench`` imports no torch). The plugin
+contract is ``eegbench.api``; modules not re-exported here or there are private.
 """
 
 from __future__ import annotations
 
-from eegbench._compat import ensure_torchvision_importable
+import importlib
+from typing import TYPE_CHECKING, Any
 
-ensure_torchvision_importable()
+from eegbench._compat import install_import_guard
+
+install_import_guard()
 
 __version__ = "0.1.0"
 
-from eegbench.data import SPLITS, EEGData, read_caption_files
-from eegbench.errors import (
-    ConfigError,
-    DataError,
-    EegbenchError,
-    MissingWeightsError,
-    PluginError,
-    UnknownNameError,
-)
-from eegbench.generation import generate_caption, generate_captions
-from eegbench.hookspecs import hookimpl
-from eegbench.inference import batch_inference_and_visualize, load_run
-from eegbench.metrics import CAPTIONS, EMBEDDINGS, LOGITS, Metric
-from eegbench.plugins import get, registry
-from eegbench.registry import Entry, Param
-from eegbench.targets import Target, embed_cached
+_EXPORTS: dict[str, str] = {
+    "batch_inference_and_visualize": "eegbench.tools.inference",
+    "load_run": "eegbench.tools.inference",
+    "generate_caption": "eegbench.train.generation",
+    "generate_captions": "eegbench.train.generation",
+    "get": "eegbench.plugins",
+    "registry": "eegbench.plugins",
+    "embed_cached": "eegbench.api.target",
+    **{name: "eegbench.api" for name in importlib.import_module("eegbench.api").__all__},
+}
 
-__all__ = [
-    "CAPTIONS",
-    "EMBEDDINGS",
-    "LOGITS",
-    "SPLITS",
-    "ConfigError",
-    "DataError",
-    "EEGData",
-    "EegbenchError",
-    "Entry",
-    "Metric",
-    "MissingWeightsError",
-    "Param",
-    "PluginError",
-    "Target",
-    "UnknownNameError",
-    "batch_inference_and_visualize",
-    "embed_cached",
-    "generate_caption",
-    "generate_captions",
-    "get",
-    "hookimpl",
-    "load_run",
-    "read_caption_files",
-    "registry",
-    "__version__",
-]
+__all__ = sorted([*_EXPORTS, "__version__"])
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'eegbench' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__
+
+
+if TYPE_CHECKING:
+    from eegbench.api import *  # noqa: F403
+    from eegbench.api.target import embed_cached
+    from eegbench.plugins import get, registry
+    from eegbench.tools.inference import batch_inference_and_visualize, load_run
+    from eegbench.train.generation import generate_caption, generate_captions

@@ -13,10 +13,45 @@ but cannot load, transformers is told it is absent.
 from __future__ import annotations
 
 import ctypes
+import functools
+import importlib.abc
 import importlib.util
+import sys
+import types
 from pathlib import Path
+from typing import Any
 
 _LIB = None
+_GUARDED = (
+    "torchvision",
+    "transformers",
+    "open_clip",
+    "timm",
+    "sentence_transformers",
+    "braindecode",
+)
+
+
+class _ImportGuard(importlib.abc.MetaPathFinder):
+    """Runs ``ensure_torchvision_importable`` before the first import of a guarded package.
+
+    ``import eegbench`` stays light (no torch), yet any later ``import transformers`` (by
+    eegbench, a plugin or the user) finds torchvision and torchaudio made safe first.
+    """
+
+    done = False  # it stays on sys.meta_path (removing it mid-import would skip a finder)
+
+    def find_spec(self, name: str, path: Any = None, target: Any = None) -> None:
+        if not self.done and name in _GUARDED:
+            self.done = True
+            ensure_torchvision_importable()
+        return None
+
+
+def install_import_guard() -> None:
+    """Install the guard (idempotent); called by ``import eegbench``."""
+    if _LIB is None and not any(isinstance(f, _ImportGuard) for f in sys.meta_path):
+        sys.meta_path.insert(0, _ImportGuard())
 
 
 def ensure_torchvision_importable() -> None:
@@ -50,6 +85,7 @@ def ensure_torchvision_importable() -> None:
 def _hide_broken_torchaudio() -> None:
     if importlib.util.find_spec("torchaudio") is None:
         return
+    _stub_torchaudio_extension()
     try:
         import torchaudio  # noqa: F401
     except (OSError, ImportError, RuntimeError):
@@ -57,3 +93,38 @@ def _hide_broken_torchaudio() -> None:
         import transformers.utils.import_utils as iu
 
         tu.is_torchaudio_available = iu.is_torchaudio_available = lambda: False
+
+
+def _stub_torchaudio_extension() -> None:
+    """Stand in for torchaudio's C++ extension when PyPI's CUDA build cannot load beside CPU
+    torch; torchaudio's pure-Python filter fallbacks (used by braindecode) then work."""
+    if "torchaudio" in sys.modules or "torchaudio._extension" in sys.modules:
+        return
+    spec = importlib.util.find_spec("torchaudio")
+    if spec is None or not spec.submodule_search_locations:
+        return
+    import torch  # noqa: F401 - loads libtorch before the extension is probed
+
+    libs = list((Path(next(iter(spec.submodule_search_locations))) / "lib").glob("_torchaudio*"))
+    try:
+        for lib in libs:
+            ctypes.CDLL(str(lib))
+        return
+    except OSError:
+        pass
+    stub = types.ModuleType("torchaudio._extension")
+
+    def fail_if_no_align(func: Any) -> Any:
+        @functools.wraps(func)
+        def unavailable(*args: Any, **kwargs: Any) -> Any:
+            raise RuntimeError("torchaudio's C++ extension is not loadable with this torch build")
+
+        return unavailable
+
+    stub.__dict__.update(
+        _IS_TORCHAUDIO_EXT_AVAILABLE=False,
+        _IS_ALIGN_AVAILABLE=False,
+        fail_if_no_align=fail_if_no_align,
+        _check_cuda_version=lambda: None,
+    )
+    sys.modules["torchaudio._extension"] = stub

@@ -17,9 +17,9 @@ from typing import Any
 
 import pluggy
 
-from eegbench import hookspecs
-from eegbench.errors import PluginError
-from eegbench.registry import KINDS, Entry, Registry
+from eegbench.api import hooks as hookspecs
+from eegbench.api.errors import PluginError
+from eegbench.api.registry import KINDS, Entry, Registry
 
 GROUP = "eegbench"
 

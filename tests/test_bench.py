@@ -11,11 +11,12 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from eegbench import bench, runner
+from eegbench.api.errors import ConfigError, DataError
 from eegbench.cli import cli
 from eegbench.config import dump
-from eegbench.errors import ConfigError, DataError
-from eegbench.record import new_run_dir, write_json
+from eegbench.report import bench
+from eegbench.report.record import new_run_dir, write_json
+from eegbench.train import runner
 from tests.conftest import tiny_overrides
 
 

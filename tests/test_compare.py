@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
+from eegbench.api.errors import ConfigError, DataError
 from eegbench.cli import cli
-from eegbench.compare import compare_runs, swap_test
-from eegbench.errors import ConfigError, DataError
-from eegbench.predictions import Predictions, read_predictions, write_predictions
+from eegbench.evaluation.compare import compare_runs, swap_test
+from eegbench.evaluation.predictions import Predictions, read_predictions, write_predictions
 from tests.test_inference import tiny_run
 
 OBJECTS = ["dog", "cat", "horse", "boat", "piano"]

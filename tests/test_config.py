@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from eegbench.api.errors import ConfigError, UnknownNameError
 from eegbench.config import (
     apply_overrides,
     build_config,
@@ -11,7 +12,6 @@ from eegbench.config import (
     load_config,
     parse_override,
 )
-from eegbench.errors import ConfigError, UnknownNameError
 
 
 def test_defaults_resolve_to_every_parameter():

@@ -10,9 +10,9 @@ import torch
 from click.testing import CliRunner
 
 from eegbench.cli import cli
-from eegbench.diagnostics import markdown_table, shape_report, token_table
-from eegbench.inference import load_run
-from eegbench.stage1 import predict
+from eegbench.tools.diagnostics import markdown_table, shape_report, token_table
+from eegbench.tools.inference import load_run
+from eegbench.train.stage1 import predict
 from tests.test_inference import N_SOFT, tiny_run
 
 BATCH = 5

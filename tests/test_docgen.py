@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from eegbench import docgen
 from eegbench.config import Stage1Config
+from eegbench.tools import docgen
 
 
 def test_committed_configuration_md_is_up_to_date():
     assert docgen.DOC.read_text() == docgen.render(), (
-        "docs/configuration.md is stale: run python -m eegbench.docgen"
+        "docs/configuration.md is stale: run python -m eegbench.tools.docgen"
     )
 
 

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 import eegbench
-from eegbench.errors import ConfigError, DataError
+from eegbench.api.errors import ConfigError, DataError
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -62,6 +62,7 @@ def channelnet_reference_params(c: int) -> int:
 
     Conv layers are BN(in) -> ReLU -> Conv(bias) -> Dropout; residual convs have no bias.
     """
+
     def conv_layer(cin: int, cout: int, kh: int, kw: int) -> int:
         return 2 * cin + cin * cout * kh * kw + cout
 
@@ -99,8 +100,9 @@ def test_dilated_full_width_forward_backward(n_chans, n_times, n_features):
     assert out.shape == (4, n_features)
     # a random projection: out.sum() after BatchNorm has a gradient that is zero up to rounding
     (out * torch.randn_like(out)).sum().backward()
-    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in enc.parameters()
-               if p.ndim > 1)
+    assert all(
+        p.grad is not None and p.grad.abs().sum() > 0 for p in enc.parameters() if p.ndim > 1
+    )
 
 
 def test_dilated_small_inputs_switch_to_kernel_1_along_collapsed_dims():
@@ -197,14 +199,24 @@ def test_init_is_deterministic_under_manual_seed(name):
     assert all(torch.equal(sa[k], sb[k]) for k in sa)
     torch.manual_seed(4)
     c = build(name, 8, 64, out_features=16) if name == "linear" else build(name, 8, 64)
-    assert any(not torch.equal(sa[k], v) for k, v in c.state_dict().items() if v.is_floating_point()
-               and v.numel() > 1 and v.std() > 0)
+    assert any(
+        not torch.equal(sa[k], v)
+        for k, v in c.state_dict().items()
+        if v.is_floating_point() and v.numel() > 1 and v.std() > 0
+    )
 
 
 @pytest.mark.parametrize(
     "name,n_times,n_features",
-    [("eegnet", 16, 16 * 1), ("eegnet", 3, 16 * 1), ("shallow", 50, 40), ("shallow", 10, 40),
-     ("deep", 30, 200), ("conformer", 64, 40), ("conformer", 8, 40)],
+    [
+        ("eegnet", 16, 16 * 1),
+        ("eegnet", 3, 16 * 1),
+        ("shallow", 50, 40),
+        ("shallow", 10, 40),
+        ("deep", 30, 200),
+        ("conformer", 64, 40),
+        ("conformer", 8, 40),
+    ],
 )
 def test_short_inputs_shrink_pools_instead_of_crashing(name, n_times, n_features):
     enc = build(name, 4, n_times)

@@ -12,11 +12,11 @@ import torch
 import yaml
 from click.testing import CliRunner
 
+from eegbench.api.errors import DataError
 from eegbench.cli import cli
-from eegbench.errors import DataError
-from eegbench.inference import batch_inference_and_visualize, load_run
-from eegbench.predictions import read_predictions
-from eegbench.stage1 import predict
+from eegbench.evaluation.predictions import read_predictions
+from eegbench.tools.inference import batch_inference_and_visualize, load_run
+from eegbench.train.stage1 import predict
 from tests.conftest import tiny_overrides
 
 N_SOFT = 2

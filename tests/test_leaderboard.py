@@ -12,9 +12,9 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
+from eegbench.api.errors import ConfigError
 from eegbench.cli import cli
-from eegbench.errors import ConfigError
-from eegbench.leaderboard import build, collect, leaderboard, summarize
+from eegbench.report.leaderboard import build, collect, leaderboard, summarize
 
 T_975_1 = 12.706204736174707  # scipy.stats.t.ppf(0.975, 1)
 T_975_2 = 4.302652729749464  # scipy.stats.t.ppf(0.975, 2)

@@ -133,7 +133,7 @@ def test_meteor_matches_nltk():
 
 
 def test_offline_nltk_data_is_lf_and_loads(tmp_path, monkeypatch):
-    from eegbench import nltk_data
+    from eegbench_plugins.metrics import nltk_data
 
     monkeypatch.setenv("EEGBENCH_NLTK_DATA", str(tmp_path / "nd"))
     root = nltk_data.ensure_nltk_data()

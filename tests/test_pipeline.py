@@ -10,8 +10,8 @@ import torch
 import yaml
 from click.testing import CliRunner
 
+from eegbench.api.errors import MissingWeightsError
 from eegbench.cli import cli
-from eegbench.errors import MissingWeightsError
 from tests.conftest import FAKE_PLUGIN, install_fake_distribution, tiny_overrides
 
 
@@ -125,7 +125,7 @@ def test_gpt2_backend_loads_a_local_model_folder_and_generates(tmp_path):
     """`llm=gpt2 llm.path=DIR` on a GPT-2 saved by the test (what `gpt2` weights look like)."""
     from eegbench_plugins.llms.tiny import train_tiny
 
-    from eegbench.llm import load_pretrained
+    from eegbench.api.llm import load_pretrained
 
     folder = tmp_path / "gpt2-local"
     folder.mkdir()
@@ -148,8 +148,8 @@ def test_gpt2_backend_loads_a_local_model_folder_and_generates(tmp_path):
     with pytest.raises(MissingWeightsError, match="no config.json"):
         load_pretrained(str(tmp_path))
 
-    from eegbench.generation import generate_caption
-    from eegbench.model import EEGClassifier, Projector
+    from eegbench.train.generation import generate_caption
+    from eegbench.train.model import EEGClassifier, Projector
 
     torch.manual_seed(0)
     enc = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(4 * 8, 6))
@@ -166,7 +166,7 @@ def test_gpt2_backend_loads_a_local_model_folder_and_generates(tmp_path):
 def test_center_targets_removes_the_training_mean_and_renormalises():
     import numpy as np
 
-    from eegbench.runner import center_targets
+    from eegbench.train.runner import center_targets
 
     class _Data:
         image = np.array([0, 1, 2, 2])

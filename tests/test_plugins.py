@@ -8,8 +8,8 @@ import pytest
 
 import eegbench
 from eegbench import plugins
-from eegbench.errors import ConfigError, PluginError, UnknownNameError
-from eegbench.registry import Entry, Registry
+from eegbench.api.errors import ConfigError, PluginError, UnknownNameError
+from eegbench.api.registry import Entry, Registry
 from tests.conftest import install_fake_distribution
 
 

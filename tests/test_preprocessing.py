@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from eegbench import ConfigError, DataError, EEGData
-from eegbench.preprocessing import Preprocess, apply_preprocessing, select_channels
-from eegbench.splits import (
+from eegbench.data.preprocessing import Preprocess, apply_preprocessing, select_channels
+from eegbench.data.splits import (
     SplitParams,
     apply_split,
     check_leakage,

@@ -7,8 +7,8 @@ import torch
 from eegbench_plugins.llms.tiny import EOS
 from transformers import GPT2Config, GPT2LMHeadModel, GPT2TokenizerFast
 
-from eegbench.llm import CausalLM
-from eegbench.prompting import IGNORE, INSTRUCTION, build_batch
+from eegbench.api.llm import CausalLM
+from eegbench.train.prompting import IGNORE, INSTRUCTION, build_batch
 
 
 @pytest.fixture(scope="module")
@@ -74,8 +74,8 @@ def test_no_slot_and_no_label_variants_and_left_padding(llm):
 
 
 def test_generation_is_batched_consistently(llm):
-    from eegbench.generation import generate_captions
-    from eegbench.model import Projector
+    from eegbench.train.generation import generate_captions
+    from eegbench.train.model import Projector
 
     torch.manual_seed(0)
     proj = Projector(4, llm.d_model)

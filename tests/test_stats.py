@@ -7,7 +7,7 @@ import pytest
 
 import eegbench
 from eegbench import DataError
-from eegbench.stats import (
+from eegbench.evaluation.stats import (
     bootstrap_ci,
     bootstrap_cis,
     bootstrap_indices,

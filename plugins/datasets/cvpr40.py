@@ -11,9 +11,16 @@ from typing import Any
 
 import numpy as np
 
-from eegbench import ConfigError, DataError, EEGData, hookimpl, read_caption_files
-from eegbench.preprocessing import DatasetParams, finalize
-from eegbench.splits import trial_info
+from eegbench.api import (
+    ConfigError,
+    DataError,
+    DatasetParams,
+    EEGData,
+    finalize,
+    hookimpl,
+    read_caption_files,
+    trial_info,
+)
 
 CITATION = (
     "Spampinato et al., 'Deep Learning Human Mind for Automated Visual Classification', CVPR 2017; "

@@ -10,8 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from eegbench import ConfigError, DataError, EEGData, hookimpl
-from eegbench.preprocessing import DatasetParams, finalize
+from eegbench.api import ConfigError, DataError, DatasetParams, EEGData, finalize, hookimpl
 
 CITATION = (
     "Gramfort et al., 'MEG and EEG data analysis with MNE-Python', Frontiers in Neuroscience 7, "

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from eegbench import ConfigError, EEGData, hookimpl
+from eegbench.api import ConfigError, EEGData, hookimpl
 
 CITATION = (
     "eegbench synthetic visual-evoked EEG (built-in simulation, plugins/datasets/synthetic.py); "

@@ -10,9 +10,17 @@ from typing import Any
 
 import numpy as np
 
-from eegbench import ConfigError, DataError, EEGData, hookimpl, read_caption_files
-from eegbench.preprocessing import DatasetParams, finalize, select_channels
-from eegbench.splits import trial_info
+from eegbench.api import (
+    ConfigError,
+    DataError,
+    DatasetParams,
+    EEGData,
+    finalize,
+    hookimpl,
+    read_caption_files,
+    select_channels,
+    trial_info,
+)
 
 CITATION = (
     "Gifford, Dwivedi, Roig, Cichy, 'A large and rich EEG dataset for modeling human visual "

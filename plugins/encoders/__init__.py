@@ -15,7 +15,7 @@ from eegbench_plugins.encoders.params import (
     ShallowParams,
 )
 
-from eegbench import hookimpl
+from eegbench.api import hookimpl
 
 _PKG = "eegbench_plugins.encoders"
 

@@ -11,14 +11,11 @@ from __future__ import annotations
 import csv
 import functools
 import importlib.util
-import sys
-import types
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from eegbench import hookimpl
-from eegbench.errors import ConfigError, PluginError
+from eegbench.api import ConfigError, PluginError, ensure_torchvision_importable, hookimpl
 
 PREFIX = "braindecode:"
 CITATION = (
@@ -80,46 +77,9 @@ def model_descriptions() -> dict[str, str]:
     return {n: f"braindecode {n}" for n in _zoo()}
 
 
-def _ensure_torchaudio_importable() -> None:
-    """Stand in for torchaudio's C++ extension when PyPI's CUDA build cannot load beside CPU
-    torch; torchaudio's pure-Python filter fallbacks (used by braindecode) then work."""
-    if "torchaudio" in sys.modules or "torchaudio._extension" in sys.modules:
-        return
-    spec = importlib.util.find_spec("torchaudio")
-    if spec is None or not spec.submodule_search_locations:
-        return
-    import ctypes
-
-    import torch  # noqa: F401 - loads libtorch before the extension is probed
-
-    libs = list((Path(next(iter(spec.submodule_search_locations))) / "lib").glob("_torchaudio*"))
-    try:
-        for lib in libs:
-            ctypes.CDLL(str(lib))
-        return
-    except OSError:
-        pass
-    stub = types.ModuleType("torchaudio._extension")
-
-    def fail_if_no_align(func: Any) -> Any:
-        @functools.wraps(func)
-        def unavailable(*args: Any, **kwargs: Any) -> Any:
-            raise RuntimeError("torchaudio's C++ extension is not loadable with this torch build")
-
-        return unavailable
-
-    stub.__dict__.update(
-        _IS_TORCHAUDIO_EXT_AVAILABLE=False,
-        _IS_ALIGN_AVAILABLE=False,
-        fail_if_no_align=fail_if_no_align,
-        _check_cuda_version=lambda: None,
-    )
-    sys.modules["torchaudio._extension"] = stub
-
-
 def models_module() -> Any:
     """``braindecode.models``, imported (with the torchaudio work-around when needed)."""
-    _ensure_torchaudio_importable()
+    ensure_torchvision_importable()
     try:
         import braindecode.models as models
     except ImportError as e:

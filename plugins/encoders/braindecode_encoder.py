@@ -6,7 +6,7 @@ import torch
 from eegbench_plugins.encoders.common import EEGEncoder
 from torch import nn
 
-from eegbench.errors import ConfigError
+from eegbench.api import ConfigError
 
 
 class BraindecodeEncoder(EEGEncoder):

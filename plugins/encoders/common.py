@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from eegbench.errors import ConfigError, DataError
+from eegbench.api import ConfigError, DataError
 
 
 class EEGEncoder(nn.Module):

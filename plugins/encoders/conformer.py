@@ -15,7 +15,7 @@ from eegbench_plugins.encoders.common import EEGEncoder, fit_pool, out_len
 from eegbench_plugins.encoders.params import ConformerParams
 from torch import nn
 
-from eegbench.errors import ConfigError
+from eegbench.api import ConfigError
 
 
 class MultiHeadAttention(nn.Module):
@@ -29,7 +29,7 @@ class MultiHeadAttention(nn.Module):
         self.keys = nn.Linear(emb, emb)
         self.values = nn.Linear(emb, emb)
         self.projection = nn.Linear(emb, emb)
-        self.scale = emb ** -0.5
+        self.scale = emb**-0.5
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b, n, e = x.shape
@@ -53,7 +53,9 @@ class TransformerBlock(nn.Module):
         self.attn = MultiHeadAttention(emb, heads, dropout)
         self.norm2 = nn.LayerNorm(emb)
         self.ff = nn.Sequential(
-            nn.Linear(emb, expansion * emb), nn.GELU(), nn.Dropout(dropout),
+            nn.Linear(emb, expansion * emb),
+            nn.GELU(),
+            nn.Dropout(dropout),
             nn.Linear(expansion * emb, emb),
         )
         self.drop = nn.Dropout(dropout)

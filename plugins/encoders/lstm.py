@@ -18,7 +18,10 @@ class LSTMEncoder(EEGEncoder):
         p = LSTMParams(**params)
         self.params = p
         self.lstm = nn.LSTM(
-            n_chans, p.hidden_size, num_layers=p.num_layers, batch_first=True,
+            n_chans,
+            p.hidden_size,
+            num_layers=p.num_layers,
+            batch_first=True,
             dropout=p.dropout if p.num_layers > 1 else 0.0,
         )
         self.output = nn.Linear(p.hidden_size, p.output_size) if p.output_size > 0 else None

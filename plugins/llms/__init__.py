@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from eegbench import hookimpl
+from eegbench.api import hookimpl
 
 
 @dataclass

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from eegbench.llm import BuildContext, CausalLM, load_pretrained
+from eegbench.api import BuildContext, CausalLM, load_pretrained
 
 
 def build_hf(ctx: BuildContext, path: str, download: bool, dtype: str) -> CausalLM:

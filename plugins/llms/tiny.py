@@ -10,19 +10,21 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import shutil
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from eegbench.errors import DataError
-from eegbench.llm import BuildContext, CausalLM, load_pretrained
-from eegbench.optim import make_schedule
-from eegbench.progress import task
-from eegbench.prompting import prompt_text
+from eegbench.api import (
+    BuildContext,
+    CausalLM,
+    DataError,
+    atomic_dir,
+    load_pretrained,
+    make_schedule,
+    prompt_text,
+    task,
+)
 
 EOS = "<|endoftext|>"
 
@@ -49,15 +51,12 @@ def build_tiny(ctx: BuildContext, **params) -> CausalLM:
     digest = hashlib.sha256(key.encode()).hexdigest()[:16]
     folder = Path(ctx.cache_dir).expanduser() / "llms" / f"tiny-gpt2-{digest}"
     if not (folder / "config.json").exists():
-        folder.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=".tmp-"))
-        try:
+
+        def fill(tmp: Path) -> None:
             with torch.random.fork_rng():  # a cached model and a fresh one leave the same RNG
                 train_tiny(texts, tmp, seed=ctx.seed, **params)
-            os.replace(tmp, folder) if not folder.exists() else shutil.rmtree(tmp)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
+
+        atomic_dir(folder, fill)
     return load_pretrained(str(folder))
 
 
@@ -74,7 +73,7 @@ def train_tiny(
     lr: float,
 ) -> None:
     """Train tokenizer and model on ``texts`` and save both with ``save_pretrained``."""
-    from eegbench._compat import ensure_torchvision_importable
+    from eegbench.api import ensure_torchvision_importable
 
     ensure_torchvision_importable()
     from tokenizers import ByteLevelBPETokenizer
@@ -83,9 +82,7 @@ def train_tiny(
     bpe = ByteLevelBPETokenizer()
     bpe.train_from_iterator(texts, vocab_size=vocab_size, min_frequency=1, special_tokens=[EOS])
     bpe.save_model(str(out))
-    tok = GPT2TokenizerFast.from_pretrained(
-        str(out), eos_token=EOS, bos_token=EOS, unk_token=EOS
-    )
+    tok = GPT2TokenizerFast.from_pretrained(str(out), eos_token=EOS, bos_token=EOS, unk_token=EOS)
     if len(tok) <= 257:  # 256 bytes + EOS: no merge was learned
         raise DataError(f"tiny-gpt2 learned no tokens beyond bytes from {len(texts)} captions.")
     eos = tok.eos_token_id

@@ -17,7 +17,7 @@ from eegbench_plugins.metrics.citations import (
     THOUGHT2TEXT_CITATION,
 )
 
-from eegbench import hookimpl
+from eegbench.api import hookimpl
 
 _MOD = "eegbench_plugins.metrics"
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from eegbench.errors import ConfigError, DataError
+from eegbench.api import ConfigError, DataError
 
 
 def check_pairs(predictions: Sequence[str], references: Sequence[str], metric: str) -> None:

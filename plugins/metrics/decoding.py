@@ -13,8 +13,7 @@ from eegbench_plugins.metrics.citations import (
     RETRIEVAL_CITATION,
 )
 
-from eegbench.errors import DataError
-from eegbench.metrics import EMBEDDINGS, LOGITS, Metric
+from eegbench.api import EMBEDDINGS, LOGITS, DataError, Metric
 
 
 def _labels_logits(ctx: dict[str, Any], metric: str) -> tuple[np.ndarray, np.ndarray]:

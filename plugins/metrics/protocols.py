@@ -20,8 +20,7 @@ from eegbench_plugins.metrics._common import check_nonempty_refs, check_pairs, n
 from eegbench_plugins.metrics.citations import COCO_CITATION, THOUGHT2TEXT_CITATION
 from eegbench_plugins.metrics.text import ptb_tokenize
 
-from eegbench.errors import DataError
-from eegbench.metrics import CAPTIONS, Metric
+from eegbench.api import CAPTIONS, DataError, Metric
 
 # Thought2Text's clean-up: characters kept, sentence boundary, and the empty-caption answers.
 UNWANTED_CHARS = re.compile(r"[^a-zA-Z0-9.,!?;:'\"()\[\]{}\-\s]")
@@ -102,7 +101,7 @@ class Thought2TextProtocol(Metric):
     citation = THOUGHT2TEXT_CITATION
 
     def __init__(self) -> None:
-        from eegbench.nltk_data import ensure_nltk_data
+        from eegbench_plugins.metrics.nltk_data import ensure_nltk_data
 
         ensure_nltk_data()
 

@@ -5,7 +5,8 @@ All outputs are fractions in [0, 1] except CIDEr (CIDEr-D as pycocoevalcap retur
 Besides ``compute``, metrics whose value is a mean over caption pairs offer
 ``per_item(...) -> {output: array[n]}``, and BLEU (a corpus statistic) offers
 ``resampler(...) -> fn(indices) -> {output: value}`` that recomputes corpus BLEU exactly from
-per-sentence n-gram counts; ``eegbench.stats`` uses either to bootstrap without re-tokenising.
+per-sentence n-gram counts; ``eegbench.evaluation.stats`` uses either to bootstrap without
+re-tokenising.
 """
 
 from __future__ import annotations
@@ -28,8 +29,7 @@ from eegbench_plugins.metrics.citations import (
     ROUGE_CITATION,
 )
 
-from eegbench.errors import ConfigError, MissingWeightsError
-from eegbench.metrics import CAPTIONS, Metric
+from eegbench.api import CAPTIONS, ConfigError, Metric, MissingWeightsError
 
 
 class Bleu(Metric):
@@ -139,7 +139,7 @@ class Meteor(Metric):
     citation = METEOR_CITATION
 
     def __init__(self, alpha: float = 0.9, beta: float = 3.0, gamma: float = 0.5) -> None:
-        from eegbench.nltk_data import ensure_nltk_data
+        from eegbench_plugins.metrics.nltk_data import ensure_nltk_data
 
         ensure_nltk_data()
         self.alpha, self.beta, self.gamma = alpha, beta, gamma
@@ -267,7 +267,7 @@ class BertScore(Metric):
                 raise ConfigError(f"bertscore: set bertscore.num_layers for the model in {path}.")
         if baseline_path and not Path(baseline_path).is_file():
             raise ConfigError(f"bertscore.baseline_path={baseline_path!r} does not exist.")
-        from eegbench._compat import ensure_torchvision_importable
+        from eegbench.api import ensure_torchvision_importable
 
         ensure_torchvision_importable()
         from bert_score import BERTScorer

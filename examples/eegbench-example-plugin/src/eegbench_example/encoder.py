@@ -44,7 +44,7 @@ class TemporalConvNet(nn.Module):
     ) -> None:
         super().__init__()
         if kernel % 2 == 0:
-            from eegbench.errors import ConfigError
+            from eegbench.api import ConfigError
 
             raise ConfigError(f"encoder.kernel={kernel} must be odd (same-length convs).")
         self.n_features = hidden

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from eegbench import CAPTIONS, Metric
+from eegbench.api import CAPTIONS, Metric
 from eegbench_example.plugin import DISTINCT_CITATION
 
 

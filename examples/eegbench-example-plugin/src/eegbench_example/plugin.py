@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from eegbench import hookimpl
+from eegbench.api import hookimpl
 
 TCN_CITATION = (
     "Bai, Kolter, Koltun (2018). An Empirical Evaluation of Generic Convolutional and Recurrent "

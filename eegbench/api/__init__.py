@@ -1,0 +1,104 @@
+"""The plugin contract: everything a plugin may import, and nothing else.
+
+Built-in plugins (``plugins/``) and third-party ones import only from ``eegbench.api``; a test
+fails when a built-in plugin imports any other ``eegbench`` module. Names load lazily, so a
+plugin's registering module can ``from eegbench.api import hookimpl`` without importing torch.
+
+- Hooks: ``hookimpl`` (decorate ``register_datasets``/``encoders``/``targets``/``llms``/
+  ``metrics``/``commands``), ``Register``.
+- Registration: ``Entry``, ``Param``, ``did_you_mean``.
+- Errors shown to users as one line: ``EegbenchError``, ``ConfigError``, ``UnknownNameError``,
+  ``DataError``, ``PluginError``, ``MissingWeightsError``.
+- Datasets: ``EEGData``, ``SPLITS``, ``read_caption_files``, and the shared preprocessing and
+  split parameters ``DatasetParams``, ``finalize``, ``select_channels``, ``trial_info``.
+- Targets: ``Target``, ``target_items``. LLMs: ``CausalLM``, ``BuildContext``,
+  ``load_pretrained``, ``prompt_text``, ``make_schedule``.
+- Metrics: ``Metric``, ``CAPTIONS``, ``LOGITS``, ``EMBEDDINGS``.
+- Helpers: ``atomic_write``, ``atomic_writer``, ``atomic_dir``, ``file_digest``, ``task``,
+  ``log``, ``is_quiet``, ``ensure_torchvision_importable``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+_EXPORTS: dict[str, str] = {
+    "hookimpl": "eegbench.api.hooks",
+    "hookspec": "eegbench.api.hooks",
+    "Register": "eegbench.api.hooks",
+    "Entry": "eegbench.api.registry",
+    "Param": "eegbench.api.registry",
+    "did_you_mean": "eegbench.api.registry",
+    "EegbenchError": "eegbench.api.errors",
+    "ConfigError": "eegbench.api.errors",
+    "UnknownNameError": "eegbench.api.errors",
+    "DataError": "eegbench.api.errors",
+    "PluginError": "eegbench.api.errors",
+    "MissingWeightsError": "eegbench.api.errors",
+    "EEGData": "eegbench.api.data",
+    "SPLITS": "eegbench.api.data",
+    "read_caption_files": "eegbench.api.data",
+    "DatasetParams": "eegbench.data.preprocessing",
+    "finalize": "eegbench.data.preprocessing",
+    "select_channels": "eegbench.data.preprocessing",
+    "trial_info": "eegbench.data.splits",
+    "Target": "eegbench.api.target",
+    "target_items": "eegbench.api.target",
+    "CausalLM": "eegbench.api.llm",
+    "BuildContext": "eegbench.api.llm",
+    "load_pretrained": "eegbench.api.llm",
+    "prompt_text": "eegbench.train.prompting",
+    "make_schedule": "eegbench.train.optim",
+    "Metric": "eegbench.api.metric",
+    "CAPTIONS": "eegbench.api.metric",
+    "LOGITS": "eegbench.api.metric",
+    "EMBEDDINGS": "eegbench.api.metric",
+    "atomic_write": "eegbench.io",
+    "atomic_writer": "eegbench.io",
+    "atomic_dir": "eegbench.io",
+    "file_digest": "eegbench.io",
+    "task": "eegbench.progress",
+    "log": "eegbench.progress",
+    "is_quiet": "eegbench.progress",
+    "ensure_torchvision_importable": "eegbench._compat",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'eegbench.api' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__
+
+
+if TYPE_CHECKING:
+    from eegbench._compat import ensure_torchvision_importable
+    from eegbench.api.data import SPLITS, EEGData, read_caption_files
+    from eegbench.api.errors import (
+        ConfigError,
+        DataError,
+        EegbenchError,
+        MissingWeightsError,
+        PluginError,
+        UnknownNameError,
+    )
+    from eegbench.api.hooks import Register, hookimpl, hookspec
+    from eegbench.api.llm import BuildContext, CausalLM, load_pretrained
+    from eegbench.api.metric import CAPTIONS, EMBEDDINGS, LOGITS, Metric
+    from eegbench.api.registry import Entry, Param, did_you_mean
+    from eegbench.api.target import Target, target_items
+    from eegbench.data.preprocessing import DatasetParams, finalize, select_channels
+    from eegbench.data.splits import trial_info
+    from eegbench.io import atomic_dir, atomic_write, atomic_writer, file_digest
+    from eegbench.progress import is_quiet, log, task
+    from eegbench.train.optim import make_schedule
+    from eegbench.train.prompting import prompt_text

@@ -1,0 +1,140 @@
+"""The data container every dataset plugin returns, with validation and identity hashes."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from eegbench.api.errors import DataError
+
+SPLITS = ("train", "val", "test")
+
+
+@dataclass
+class EEGData:
+    """EEG trials with labels, image identity, subjects, named splits and per-image captions.
+
+    ``X``: float32 ``[N, C, T]``. ``y``: class index ``[N]`` into ``class_names``.
+    ``image``: index ``[N]`` into ``image_names`` (and ``captions``/``image_paths``).
+    ``subject``: subject id ``[N]``. ``splits``: split name -> trial indices (``train``, ``val``,
+    ``test`` at least). ``info``: free metadata (citation, ground truth of a simulation, ...).
+    """
+
+    X: np.ndarray
+    y: np.ndarray
+    image: np.ndarray
+    subject: np.ndarray
+    splits: dict[str, np.ndarray]
+    class_names: list[str]
+    image_names: list[str]
+    sfreq: float
+    ch_names: list[str]
+    captions: list[str] | None = None
+    image_paths: list[str | None] | None = None
+    name: str = ""
+    info: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def n_trials(self) -> int:
+        return int(self.X.shape[0])
+
+    @property
+    def n_chans(self) -> int:
+        return int(self.X.shape[1])
+
+    @property
+    def n_times(self) -> int:
+        return int(self.X.shape[2])
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.class_names)
+
+    def validate(self) -> EEGData:
+        """Check shapes, dtypes, ranges and finiteness; raise DataError naming the problem."""
+        where = f"dataset {self.name!r}" if self.name else "dataset"
+        if not isinstance(self.X, np.ndarray) or self.X.ndim != 3:
+            shape = getattr(self.X, "shape", None)
+            raise DataError(f"{where}: X must be an array [trials, channels, times], got {shape}.")
+        n, c, _ = self.X.shape
+        if n == 0:
+            raise DataError(f"{where}: no trials.")
+        if self.X.dtype != np.float32:
+            self.X = self.X.astype(np.float32)
+        if not np.isfinite(self.X).all():
+            bad = int((~np.isfinite(self.X)).any(axis=(1, 2)).sum())
+            raise DataError(f"{where}: {bad} trial(s) contain NaN or infinite values.")
+        for arr_name in ("y", "image", "subject"):
+            arr = np.asarray(getattr(self, arr_name))
+            if arr.shape != (n,):
+                raise DataError(f"{where}: {arr_name} must have shape ({n},), got {arr.shape}.")
+            setattr(self, arr_name, arr.astype(np.int64))
+        if len(self.ch_names) != c:
+            raise DataError(f"{where}: {len(self.ch_names)} channel names for {c} channels.")
+        if self.y.min() < 0 or self.y.max() >= self.n_classes:
+            raise DataError(f"{where}: labels must lie in [0, {self.n_classes}).")
+        if self.image.min() < 0 or self.image.max() >= len(self.image_names):
+            raise DataError(f"{where}: image indices must lie in [0, {len(self.image_names)}).")
+        for per_image in ("captions", "image_paths"):
+            vals = getattr(self, per_image)
+            if vals is not None and len(vals) != len(self.image_names):
+                raise DataError(
+                    f"{where}: {len(vals)} {per_image} for {len(self.image_names)} images."
+                )
+        for split in SPLITS:
+            if split not in self.splits:
+                raise DataError(f"{where}: split {split!r} is missing.")
+        for split, idx in self.splits.items():
+            idx = np.asarray(idx, dtype=np.int64)
+            if idx.size == 0:
+                raise DataError(f"{where}: split {split!r} is empty.")
+            if idx.min() < 0 or idx.max() >= n:
+                raise DataError(f"{where}: split {split!r} has indices outside [0, {n}).")
+            self.splits[split] = idx
+        if self.sfreq <= 0:
+            raise DataError(f"{where}: sampling frequency must be positive, got {self.sfreq}.")
+        return self
+
+    def split_overlap(self, a: str = "train", b: str = "test") -> set[int]:
+        """Image indices seen in both splits (should be empty for an image-disjoint split)."""
+        return set(self.image[self.splits[a]].tolist()) & set(self.image[self.splits[b]].tolist())
+
+    def fingerprint(self) -> dict[str, str]:
+        """Content hashes identifying the data and each split (for the run record)."""
+
+        def h(*arrays: np.ndarray) -> str:
+            d = hashlib.sha256()
+            for a in arrays:
+                d.update(np.ascontiguousarray(a).tobytes())
+            return d.hexdigest()[:16]
+
+        out = {"data": h(self.X, self.y, self.image, self.subject)}
+        out.update({f"split_{k}": h(v) for k, v in sorted(self.splits.items())})
+        return out
+
+
+def read_caption_files(caption_dir: str | Path, image_names: list[str], dataset: str) -> list[str]:
+    """One caption per image from ``<caption_dir>/<image stem>_caption.txt`` (Thought2Text).
+
+    Every image needs its file; the error names how many are missing and one example.
+    """
+    folder = Path(caption_dir).expanduser()
+    if not folder.is_dir():
+        raise DataError(f"{dataset}: caption_dir {str(folder)!r} is not a folder.")
+    out, missing = [], []
+    for name in image_names:
+        path = folder / f"{Path(name).stem}_caption.txt"
+        if path.is_file():
+            out.append(path.read_text(encoding="utf-8").strip())
+        else:
+            missing.append(path.name)
+    if missing:
+        raise DataError(
+            f"{dataset}: {len(missing)} of {len(image_names)} captions missing in {str(folder)!r} "
+            f"(e.g. {missing[0]}); every image needs <image>_caption.txt."
+        )
+    return out

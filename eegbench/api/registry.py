@@ -1,0 +1,174 @@
+"""Typed registries, one per plugin kind, with lazy factories and did-you-mean errors."""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import fnmatch
+import importlib
+import typing
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from eegbench.api.errors import ConfigError, PluginError, UnknownNameError
+
+KINDS: tuple[str, ...] = ("datasets", "encoders", "targets", "llms", "metrics")
+
+
+def did_you_mean(name: str, choices: list[str]) -> str:
+    """A hint sentence naming the closest choices and listing them all."""
+    close = difflib.get_close_matches(name, choices, n=3, cutoff=0.5)
+    hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+    return f"{hint} Valid: {', '.join(sorted(choices)) or '(none)'}."
+
+
+@dataclass(frozen=True)
+class Param:
+    """One typed parameter of a registered item."""
+
+    name: str
+    type: Any
+    default: Any
+    help: str = ""
+
+    @property
+    def type_name(self) -> str:
+        t = self.type
+        return t.__name__ if isinstance(t, type) else str(t).replace("typing.", "")
+
+
+def params_of(params_cls: type | None) -> list[Param]:
+    """The parameters a params dataclass declares (field metadata ``help`` is the description)."""
+    if params_cls is None:
+        return []
+    hints = typing.get_type_hints(params_cls)
+    out = []
+    for f in dataclasses.fields(params_cls):
+        if f.default is not dataclasses.MISSING:
+            default = f.default
+        elif f.default_factory is not dataclasses.MISSING:
+            default = f.default_factory()
+        else:
+            default = None
+        out.append(Param(f.name, hints.get(f.name, Any), default, f.metadata.get("help", "")))
+    return out
+
+
+def _from_command_line(value: Any, tp: Any) -> Any:
+    """A command-line value (``config.Raw``): verbatim for text, ``a,b`` -> list for sequences."""
+    if not hasattr(value, "parsed"):
+        return value
+    parsed = value.parsed
+    if tp is str:
+        return str(value)
+    kinds = {typing.get_origin(t) for t in (tp, *typing.get_args(tp))}
+    if kinds & {list, tuple} and isinstance(parsed, str) and "," in parsed:
+        return [v.strip() for v in parsed.split(",")]
+    if isinstance(parsed, (int, float)) and not isinstance(parsed, bool):
+        args = typing.get_args(tp)
+        if str in args and int not in args and float not in args:
+            return str(value)
+    return parsed
+
+
+def coerce(value: Any, tp: Any, where: str) -> Any:
+    """Validate ``value`` against type ``tp`` (pydantic lax mode); raise ConfigError if it fails."""
+    from pydantic import TypeAdapter, ValidationError
+
+    value = _from_command_line(value, tp)
+    try:
+        return TypeAdapter(tp).validate_python(value)
+    except ValidationError as e:
+        msg = e.errors()[0]["msg"]
+        tn = tp.__name__ if isinstance(tp, type) else str(tp).replace("typing.", "")
+        raise ConfigError(f"{where}={value!r}: expected {tn} ({msg}).") from None
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A registered item: a name, a (lazy) factory, typed parameters and a citation."""
+
+    kind: str
+    name: str
+    factory: str | Callable[..., Any]
+    params: type | None = None
+    citation: str = ""
+    description: str = ""
+    plugin: str = ""
+
+    def load(self) -> Callable[..., Any]:
+        """The factory, importing ``"module:attr"`` on first use."""
+        if callable(self.factory):
+            return self.factory
+        module, _, attr = self.factory.partition(":")
+        try:
+            obj: Any = importlib.import_module(module)
+            for part in attr.split("."):
+                obj = getattr(obj, part)
+        except ImportError as e:
+            raise PluginError(
+                f"{self.kind[:-1]} {self.name!r} needs a module that is not installed: {e}"
+            ) from e
+        return obj
+
+    def param_list(self) -> list[Param]:
+        return params_of(self.params)
+
+    def defaults(self) -> dict[str, Any]:
+        return {p.name: p.default for p in self.param_list()}
+
+    def validate(self, values: dict[str, Any], where: str | None = None) -> dict[str, Any]:
+        """Defaults updated by ``values``; unknown keys and wrong types raise ConfigError."""
+        where = where or self.kind[:-1]
+        params = {p.name: p for p in self.param_list()}
+        out = self.defaults()
+        for key, value in values.items():
+            if key not in params:
+                raise ConfigError(
+                    f"{where} {self.name!r} has no parameter {key!r}."
+                    + did_you_mean(key, list(params))
+                )
+            out[key] = coerce(value, params[key].type, f"{where}.{key}")
+        return out
+
+    def build(self, *args: Any, **params: Any) -> Any:
+        """Call the factory with ``args`` and the validated parameters."""
+        return self.load()(*args, **self.validate(params))
+
+
+@dataclass
+class Registry:
+    """All registered items of one kind."""
+
+    kind: str
+    _entries: dict[str, Entry] = field(default_factory=dict)
+
+    def add(self, entry: Entry) -> None:
+        if entry.name in self._entries:
+            other = self._entries[entry.name].plugin
+            raise PluginError(
+                f"{self.kind[:-1]} {entry.name!r} is registered twice "
+                f"(by {other!r} and {entry.plugin!r}); rename one of them."
+            )
+        self._entries[entry.name] = entry
+
+    def get(self, name: str) -> Entry:
+        if name not in self._entries:
+            raise UnknownNameError(
+                f"unknown {self.kind[:-1]} {name!r}." + did_you_mean(name, list(self._entries))
+            )
+        return self._entries[name]
+
+    def names(self, pattern: str | None = None) -> list[str]:
+        names = sorted(self._entries)
+        return [n for n in names if pattern is None or fnmatch.fnmatch(n, pattern)]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._entries
+
+    def __iter__(self) -> Iterator[Entry]:
+        return iter(self._entries[n] for n in self.names())
+
+    def __len__(self) -> int:
+        return len(self._entries)

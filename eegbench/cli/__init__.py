@@ -1,0 +1,189 @@
+"""The ``eegbench`` command line."""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from typing import Any
+
+import click
+
+from eegbench import plugins
+from eegbench.api.errors import EegbenchError
+from eegbench.api.registry import KINDS
+from eegbench.progress import console, set_quiet
+
+KIND_ALIASES = {k[:-1]: k for k in KINDS}
+
+
+class Group(click.Group):
+    """Prints eegbench errors as one line (exit 2 for config errors); ``--debug`` adds traces."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except EegbenchError as e:
+            if ctx.obj and ctx.obj.get("debug"):
+                traceback.print_exc()
+            click.echo(f"error: {e}", err=True)
+            ctx.exit(e.exit_code)
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            ctx.exit(130)
+
+
+@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--debug", is_flag=True, help="Show tracebacks.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
+@click.version_option(package_name="eegbench")
+@click.pass_context
+def cli(ctx: click.Context, debug: bool, quiet: bool) -> None:
+    """Benchmark EEG-to-language decoding. Start with `eegbench run`."""
+    ctx.ensure_object(dict)
+    ctx.obj["debug"] = debug
+    set_quiet(quiet)
+
+
+@cli.command(context_settings={"ignore_unknown_options": True})
+@click.argument("overrides", nargs=-1)
+@click.option("--config", "config_path", type=click.Path(), help="Start from this config file.")
+@click.option("--dry-run", is_flag=True, help="Print the resolved config and stop.")
+def run(overrides: tuple[str, ...], config_path: str | None, dry_run: bool) -> None:
+    """Train and evaluate one configuration.
+
+    OVERRIDES: group=name (encoder=dilated), group.key=value (stage1.epochs=3), key=value (seed=1).
+    """
+    from eegbench.config import build_config, dump
+
+    cfg = build_config(list(overrides), base=config_path)
+    if dry_run:
+        click.echo(dump(cfg), nl=False)
+        return
+    from eegbench.train.runner import run as run_pipeline
+
+    pipe = run_pipeline(cfg)
+    _print_summary(pipe.results)
+    console.print(f"results: {pipe.run_dir / 'results.json'}")
+
+
+def _print_summary(results: dict[str, Any]) -> None:
+    from rich.table import Table
+
+    table = Table(title="test metrics")
+    controls = list(results.get("controls", {}))
+    table.add_column("metric")
+    table.add_column("run", justify="right")
+    for c in controls:
+        table.add_column(c, justify="right")
+    for key, m in results["metrics"].items():
+        arrow = "↑" if m["higher_is_better"] else "↓"
+        row = [f"{key} {arrow}", _fmt(m)]
+        for c in controls:
+            cm = results["controls"][c]["metrics"].get(key)
+            row.append(_fmt(cm) if cm else "")
+        table.add_row(*row)
+    console.print(table)
+    t = results["timings"]
+    console.print(f"wall time {t['total']:.1f} s, peak memory {results['peak_memory_mb']:.0f} MiB")
+
+
+def _fmt(m: dict[str, Any]) -> str:
+    text = f"{m['value']:.4f}"
+    if m.get("ci"):
+        text += f" [{m['ci'][0]:.3f}, {m['ci'][1]:.3f}]"
+    return text
+
+
+@cli.command("config")
+@click.argument("overrides", nargs=-1)
+@click.option("--config", "config_path", type=click.Path(), help="Start from this config file.")
+def show_config(overrides: tuple[str, ...], config_path: str | None) -> None:
+    """Print the resolved config (defaults + overrides) as YAML."""
+    from eegbench.config import build_config, dump
+
+    click.echo(dump(build_config(list(overrides), base=config_path)), nl=False)
+
+
+@cli.command("plugins")
+def list_plugins() -> None:
+    """Installed plugins, their hooks, and plugins that failed to load."""
+    from rich.table import Table
+
+    table = Table(title="plugins")
+    for col in ("name", "distribution", "version", "hooks"):
+        table.add_column(col)
+    for p in plugins.plugins():
+        table.add_row(p.name, p.dist, p.version, ", ".join(p.hooks))
+    console.print(table)
+    failed = plugins.failures()
+    if failed:
+        console.print(f"[red]{len(failed)} plugin(s) failed to load and were skipped:[/red]")
+        for f in failed:
+            console.print(f"  {f.name} ({f.dist}): {f.error}")
+
+
+@cli.command("ls")
+@click.argument("kind", required=False)
+@click.argument("pattern", required=False)
+@click.option("-v", "--verbose", is_flag=True, help="Show parameters, defaults and citations.")
+def ls(kind: str | None, pattern: str | None, verbose: bool) -> None:
+    """Registered items: `eegbench ls encoders 'eeg*' -v`."""
+    from eegbench.api.errors import ConfigError
+    from eegbench.api.registry import did_you_mean
+
+    if kind is not None:
+        kind = KIND_ALIASES.get(kind, kind)
+        if kind not in KINDS:
+            raise ConfigError(f"unknown kind {kind!r}." + did_you_mean(kind, list(KINDS)))
+    for k in [kind] if kind else list(KINDS):
+        reg = plugins.registry(k)
+        names = reg.names(pattern)
+        console.print(f"[bold]{k}[/bold] ({len(names)})")
+        for name in names:
+            e = reg.get(name)
+            console.print(f"  [cyan]{name}[/cyan]  {e.description}  [dim]({e.plugin})[/dim]")
+            if verbose:
+                for p in e.param_list():
+                    help_ = f"  {p.help}" if p.help else ""
+                    console.print(f"      {p.name}: {p.type_name} = {p.default!r}{help_}")
+                if e.citation:
+                    console.print(f"      [dim]cite: {e.citation}[/dim]")
+
+
+def _add_core_commands() -> None:
+    from eegbench.evaluation.compare import compare
+    from eegbench.evaluation.scoring import score
+    from eegbench.report.bench import bench_command
+    from eegbench.report.leaderboard import leaderboard_command
+    from eegbench.tools.diagnostics import inspect
+    from eegbench.tools.embed import embed
+    from eegbench.tools.inference import caption
+
+    cli.add_command(score)
+    cli.add_command(caption)
+    cli.add_command(inspect)
+    cli.add_command(compare)
+    cli.add_command(embed)
+    cli.add_command(leaderboard_command)
+    cli.add_command(bench_command)
+
+
+def _add_plugin_commands() -> None:
+    for impl in plugins.plugin_manager().hook.register_commands.get_hookimpls():
+        try:
+            impl.function(cli=cli)
+        except Exception as e:  # noqa: BLE001 - a broken plugin must not break the CLI
+            click.echo(
+                f"warning: plugin {impl.plugin_name!r} failed to add commands: {e}", err=True
+            )
+
+
+def main(argv: list[str] | None = None) -> None:
+    _add_plugin_commands()
+    cli.main(args=argv, prog_name="eegbench", standalone_mode=True)
+
+
+_add_core_commands()
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,259 @@
+"""Config resolution: defaults, then ``group=name`` and ``group.key=value`` overrides.
+
+A resolved config is a plain nested dict: top-level scalars (``seed``, ``output_dir``, ...),
+plugin groups (``dataset``, ``encoder``, ``target``, ``llm``: ``{"name": ..., **params}``) and
+core groups (``stage1``, ``stage2``, ``eval``). Every value is validated against its declared
+type; the resolved dict, saved as ``config.yaml``, reproduces a run exactly.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from eegbench import plugins
+from eegbench.api.errors import ConfigError, UnknownNameError
+from eegbench.api.registry import coerce, did_you_mean, params_of
+
+PLUGIN_GROUPS: dict[str, str] = {
+    "dataset": "datasets",
+    "encoder": "encoders",
+    "target": "targets",
+    "llm": "llms",
+}
+
+
+@dataclass
+class Stage1Config:
+    """Stage 1: the encoder learns the target space (MSE) and the class (CE)."""
+
+    epochs: int = 30
+    batch_size: int = 32
+    lr: float = 1e-3
+    weight_decay: float = 1e-3
+    optimizer: Literal["adam", "adamw"] = "adamw"
+    grad_clip: float = 1.0
+    warmup_ratio: float = 0.1
+    schedule: Literal["constant", "cosine", "linear"] = "cosine"
+    w_mse: float = 1.0
+    w_ce: float = 1.0
+    center_targets: bool = field(
+        default=False,
+        metadata={"help": "subtract the training images' mean target (and renormalise)"},
+    )
+    embed_dim: int | None = field(
+        default=None, metadata={"help": "EEG embedding size D; default: the target's size"}
+    )
+
+
+@dataclass
+class Stage2Config:
+    """Stage 2: only the projector trains; the LLM is frozen."""
+
+    epochs: int = 5
+    batch_size: int = 16
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    grad_clip: float = 1.0
+    warmup_ratio: float = 0.1
+    mask_prompt: bool = field(
+        default=True, metadata={"help": "loss on caption tokens only (Thought2Text: false)"}
+    )
+    n_soft_tokens: int = 1
+    phases: list[Literal["target", "eeg"]] = field(
+        default_factory=lambda: ["target", "eeg"],
+        metadata={"help": "projector inputs per phase: target embeddings, then EEG embeddings"},
+    )
+
+
+@dataclass
+class EvalConfig:
+    """Evaluation on the test split."""
+
+    max_new_tokens: int = 32
+    repetition_penalty: float = 1.1
+    batch_size: int = 64
+    metrics: list[str] = field(
+        default_factory=lambda: [
+            "accuracy",
+            "cosine",
+            "retrieval",
+            "bleu",
+            "rouge",
+            "meteor",
+            "cider",
+        ]
+    )
+    controls: list[str] | str = field(
+        default_factory=lambda: ["only_obj", "noise"],
+        metadata={
+            "help": "control rows: names, or 'all' (only_obj, obj_random_eeg, only_eeg, "
+            "shuffled_eeg, noise)"
+        },
+    )
+    bootstrap: int = field(default=1000, metadata={"help": "bootstrap resamples (0: no CIs)"})
+
+
+CORE_GROUPS: dict[str, type] = {"stage1": Stage1Config, "stage2": Stage2Config, "eval": EvalConfig}
+
+SCALARS: dict[str, Any] = {
+    "seed": int,
+    "output_dir": str,
+    "run_name": str | None,
+    "cache_dir": str,
+    "device": str,
+    "threads": int | None,
+}
+
+
+def default_config() -> dict[str, Any]:
+    """The embedded default benchmark (``eegbench/defaults.yaml``), unresolved."""
+    text = resources.files("eegbench.config").joinpath("defaults.yaml").read_text()
+    return yaml.safe_load(text)
+
+
+def load_config(path: str | Path) -> dict[str, Any]:
+    """A config file (e.g. a run's ``config.yaml``) as a dict; errors name the file."""
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"config file {str(p)!r} does not exist.")
+    try:
+        cfg = yaml.safe_load(p.read_text())
+    except yaml.YAMLError as e:
+        raise ConfigError(f"config file {str(p)!r} is not valid YAML: {e}") from None
+    if not isinstance(cfg, dict):
+        raise ConfigError(f"config file {str(p)!r} must hold a mapping of groups to settings.")
+    return cfg
+
+
+class Raw(str):
+    """An override value as typed: kept verbatim for text parameters, else its YAML value."""
+
+    parsed: Any
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """``"encoder.dropout=0.3"`` -> (["encoder", "dropout"], Raw("0.3") with ``parsed`` 0.3)."""
+    key, sep, raw = text.partition("=")
+    parts = key.strip().split(".")
+    if not sep or not key.strip() or any(not p.isidentifier() for p in parts) or len(parts) > 2:
+        raise ConfigError(
+            f"malformed override {text!r}: use group=name, group.key=value or key=value "
+            "(e.g. encoder=dilated encoder.dropout=0.3 seed=1)."
+        )
+    try:
+        parsed = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError:
+        parsed = raw
+    value = Raw(raw)
+    value.parsed = parsed
+    return parts, value
+
+
+def _known_keys() -> list[str]:
+    return [*SCALARS, *PLUGIN_GROUPS, *CORE_GROUPS]
+
+
+def _entry(group: str, name: Any):
+    if not isinstance(name, str) or not name:
+        raise ConfigError(f"{group} must name a registered {group}, got {name!r}.")
+    kind = PLUGIN_GROUPS[group]
+    try:
+        return plugins.get(kind, name)
+    except UnknownNameError as e:
+        hint = plugins.plugin_manager().hook.unknown_name_hint(kind=kind, name=name)
+        raise UnknownNameError(f"{e} {hint}" if hint else str(e)) from None
+
+
+def apply_overrides(cfg: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """A copy of ``cfg`` with the overrides applied; selections first, then keys."""
+    cfg = copy.deepcopy(cfg)
+    parsed = [parse_override(o) for o in overrides]
+    for parts, _ in parsed:
+        if parts[0] not in _known_keys():
+            raise ConfigError(
+                f"unknown config key {parts[0]!r}." + did_you_mean(parts[0], _known_keys())
+            )
+    for parts, value in parsed:
+        if len(parts) == 1 and parts[0] in PLUGIN_GROUPS:
+            current = cfg.get(parts[0]) or {}
+            if current.get("name") != value:
+                cfg[parts[0]] = {"name": value}
+    for parts, value in parsed:
+        if len(parts) == 1 and parts[0] in PLUGIN_GROUPS:
+            continue
+        if len(parts) == 1:
+            if parts[0] in CORE_GROUPS:
+                raise ConfigError(f"{parts[0]} is a group: set its keys, e.g. {parts[0]}.epochs=3.")
+            cfg[parts[0]] = value
+        else:
+            if parts[0] in SCALARS:
+                raise ConfigError(f"{parts[0]} is a single value: set it as {parts[0]}=VALUE.")
+            cfg.setdefault(parts[0], {})
+            if parts[1] == "name" and parts[0] in PLUGIN_GROUPS:
+                raise ConfigError(f"choose a {parts[0]} with {parts[0]}=NAME.")
+            cfg[parts[0]][parts[1]] = value
+    return cfg
+
+
+def resolve(cfg: dict[str, Any]) -> dict[str, Any]:
+    """Fill every default and validate every value; unknown names, keys and types raise."""
+    unknown = [k for k in cfg if k not in _known_keys()]
+    if unknown:
+        raise ConfigError(
+            f"unknown config key {unknown[0]!r}." + did_you_mean(unknown[0], _known_keys())
+        )
+    out: dict[str, Any] = {}
+    for key, tp in SCALARS.items():
+        default = {
+            "seed": 42,
+            "output_dir": "runs",
+            "cache_dir": "~/.cache/eegbench",
+            "device": "cpu",
+        }
+        out[key] = coerce(cfg.get(key, default.get(key)), tp, key)
+    for group in PLUGIN_GROUPS:
+        section = dict(cfg.get(group) or {})
+        if not section.get("name"):
+            raise ConfigError(f"no {group} chosen: add {group}=NAME.")
+        entry = _entry(group, section.pop("name"))
+        out[group] = {"name": entry.name, **entry.validate(section, where=group)}
+    for group, cls in CORE_GROUPS.items():
+        section = dict(cfg.get(group) or {})
+        params = {p.name: p for p in params_of(cls)}
+        values = {p.name: p.default for p in params.values()}
+        for key, value in section.items():
+            if key not in params:
+                raise ConfigError(f"{group} has no key {key!r}." + did_you_mean(key, list(params)))
+            values[key] = coerce(value, params[key].type, f"{group}.{key}")
+        out[group] = values
+    _check_metric_names(out["eval"]["metrics"])
+    return out
+
+
+def _check_metric_names(names: list[str]) -> None:
+    reg = plugins.registry("metrics")
+    for name in names:
+        reg.get(name)
+
+
+def build_config(overrides: list[str] = (), base: str | Path | None = None) -> dict[str, Any]:
+    """The resolved config from the defaults (or ``base`` file) and ``overrides``."""
+    cfg = load_config(base) if base is not None else default_config()
+    return resolve(apply_overrides(cfg, list(overrides)))
+
+
+def core_section(cfg: dict[str, Any], group: str) -> Any:
+    """The validated dataclass instance of a core group."""
+    cls = CORE_GROUPS[group]
+    return cls(**{f.name: cfg[group][f.name] for f in dataclasses.fields(cls)})
+
+
+def dump(cfg: dict[str, Any]) -> str:
+    return yaml.safe_dump(cfg, sort_keys=False)

@@ -1,0 +1,1 @@
+"""Helpers that dataset plugins share: preprocessing (filters, resampling, z-scoring) and splits."""

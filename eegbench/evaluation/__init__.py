@@ -1,0 +1,1 @@
+"""Evaluation: the harness (metrics and controls), statistics, predictions, scoring, compare."""

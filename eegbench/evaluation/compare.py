@@ -1,0 +1,295 @@
+"""``eegbench compare``: paired permutation tests between two runs on the same test trials.
+
+Scores are recomputed per trial from each run's ``predictions.csv``:
+
+- metrics with ``per_item`` (ROUGE, METEOR, CIDEr, BERTScore, the Thought2Text protocol) and
+  object accuracy (expected object == predicted object) are means over trials: the test flips
+  the sign of a random subset of the per-trial differences (``stats.paired_permutation_test``);
+- corpus BLEU offers per-sentence n-gram statistics: the test swaps the two runs' captions on a
+  random subset of trials and recomputes corpus BLEU for both (approximate randomization,
+  Riezler & Maxwell 2005).
+
+Both are two-sided; a p-value counts the observed statistic as one permutation.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import click
+import numpy as np
+
+from eegbench import plugins
+from eegbench.api.errors import ConfigError, DataError, EegbenchError, UnknownNameError
+from eegbench.api.metric import CAPTIONS
+from eegbench.evaluation.predictions import Predictions, read_predictions
+from eegbench.evaluation.stats import paired_permutation_test
+
+ACCURACY = "accuracy"
+DEFAULT_METRICS = (ACCURACY, "bleu", "rouge")
+SIGN_FLIP = "sign-flip"
+SWAP = "approximate randomization"
+
+
+@dataclass
+class RunPredictions:
+    """A run's prediction rows and, when it has a results.json, its test-split identity."""
+
+    name: str
+    predictions: Predictions
+    split_test: str | None = None
+    data: str | None = None
+    metrics: list[str] | None = None
+
+
+def load_run_predictions(path: str | Path) -> RunPredictions:
+    """A run directory (predictions.csv + results.json) or a bare prediction CSV."""
+    p = Path(path).expanduser()
+    if p.is_file():
+        return RunPredictions(p.name, read_predictions(p))
+    if not p.is_dir():
+        raise DataError(f"{str(p)!r} is neither a run directory nor a prediction CSV.")
+    csv_path = p / "predictions.csv"
+    if not csv_path.is_file():
+        raise DataError(
+            f"run {str(p)!r} has no predictions.csv (incomplete run, or a dataset without "
+            "captions); compare needs one per run."
+        )
+    run = RunPredictions(p.name, read_predictions(csv_path))
+    results_path = p / "results.json"
+    if results_path.is_file():
+        try:
+            results = json.loads(results_path.read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+            raise DataError(f"{str(results_path)!r} is corrupt ({e}).") from None
+        hashes = results.get("dataset", {}).get("hashes", {})
+        run.split_test, run.data = hashes.get("split_test"), hashes.get("data")
+        run.metrics = results.get("config", {}).get("eval", {}).get("metrics")
+    return run
+
+
+def check_same_test_set(a: RunPredictions, b: RunPredictions) -> None:
+    """DataError unless both runs scored the same test trials in the same order."""
+    if a.split_test and b.split_test and a.split_test != b.split_test:
+        raise DataError(
+            f"{a.name} and {b.name} have different test sets (split_test hash {a.split_test} vs "
+            f"{b.split_test}); a paired test needs the same trials."
+        )
+    pa, pb = a.predictions, b.predictions
+    if len(pa) != len(pb):
+        raise DataError(
+            f"{a.name} has {len(pa)} test trials and {b.name} {len(pb)}; a paired test needs "
+            "the same trials."
+        )
+    for field in ("image", "expected_object", "reference"):
+        va, vb = getattr(pa, field), getattr(pb, field)
+        for i, (x, y) in enumerate(zip(va, vb)):
+            if x != y:
+                raise DataError(
+                    f"{a.name} and {b.name} have different test sets: row {i} has {field} "
+                    f"{x!r} vs {y!r}."
+                )
+
+
+def _build(name: str) -> Any:
+    try:
+        return plugins.get("metrics", name).build()
+    except UnknownNameError as e:
+        raise ConfigError(f"{e} (or {ACCURACY!r}: expected vs predicted object)") from None
+
+
+def _check_testable(name: str, metric: Any) -> None:
+    if tuple(metric.requires) != (CAPTIONS,):
+        raise ConfigError(
+            f"metric {name!r} needs {', '.join(r for r in metric.requires if r != CAPTIONS)}, "
+            f"which predictions.csv does not hold; compare tests caption metrics and {ACCURACY!r}."
+        )
+    if not hasattr(metric, "per_item") and not hasattr(metric, "sentence_stats"):
+        raise ConfigError(
+            f"metric {name!r} has no per-trial scores (per_item) or sentence statistics, so it "
+            "cannot be permutation-tested."
+        )
+
+
+def _hits(p: Predictions) -> np.ndarray:
+    return np.array([e == q for e, q in zip(p.expected_object, p.predicted_object)], dtype=float)
+
+
+def swap_test(
+    stats_a: np.ndarray,
+    stats_b: np.ndarray,
+    score: Any,
+    n_perm: int = 10000,
+    seed: int = 0,
+) -> dict[str, float]:
+    """Approximate randomization p-values of a corpus metric from per-trial statistics.
+
+    ``stats_*`` ``[n, k]`` sum to the corpus statistic; ``score(total) -> {output: value}``.
+    """
+    if stats_a.shape != stats_b.shape:
+        raise DataError(f"statistics differ in shape: {stats_a.shape} vs {stats_b.shape}.")
+    if n_perm < 1:
+        raise DataError(f"n_perm must be >= 1, got {n_perm}.")
+    ta, tb = stats_a.sum(axis=0), stats_b.sum(axis=0)
+    sa, sb = score(ta), score(tb)
+    observed = {k: abs(sa[k] - sb[k]) for k in sa}
+    extreme = dict.fromkeys(sa, 0)
+    rng = np.random.default_rng(seed)
+    delta = stats_b - stats_a
+    n = stats_a.shape[0]
+    done = 0
+    while done < n_perm:
+        m = min(1000, n_perm - done)
+        moved = rng.integers(0, 2, size=(m, n)).astype(delta.dtype) @ delta
+        for d in moved:
+            xa, xb = score(ta + d), score(tb - d)
+            for k in observed:
+                if abs(xa[k] - xb[k]) >= observed[k] - 1e-12 * max(1.0, observed[k]):
+                    extreme[k] += 1
+        done += m
+    return {k: (extreme[k] + 1) / (n_perm + 1) for k in observed}
+
+
+def compare_runs(
+    run_a: str | Path,
+    run_b: str | Path,
+    metrics: list[str] | None = None,
+    n_perm: int = 10000,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """``{"run_a", "run_b", "n_trials", "n_perm", "seed", "rows", "skipped"}``.
+
+    ``rows``: one ``{output, metric, a, b, diff, p, higher_is_better, test}`` per metric output.
+
+    ``diff`` is B - A. ``metrics`` are metric plugin names or ``accuracy``; by default the
+    caption metrics of run A's config (those that cannot be tested are listed in
+    ``skipped``) plus accuracy.
+    """
+    a, b = load_run_predictions(run_a), load_run_predictions(run_b)
+    check_same_test_set(a, b)
+    skipped: dict[str, str] = {}
+    if not metrics:
+        metrics = [ACCURACY]
+        for name in a.metrics or DEFAULT_METRICS[1:]:
+            if name == ACCURACY:
+                continue
+            try:
+                _check_testable(name, _build(name))
+            except EegbenchError as e:
+                skipped[name] = str(e)
+                continue
+            metrics.append(name)
+    pa, pb = a.predictions, b.predictions
+    rows: list[dict[str, Any]] = []
+
+    def add(output: str, metric: str, va: float, vb: float, p: float, hib: bool, test: str):
+        rows.append(
+            {
+                "output": output,
+                "metric": metric,
+                "a": float(va),
+                "b": float(vb),
+                "diff": float(vb) - float(va),
+                "p": float(p),
+                "higher_is_better": hib,
+                "test": test,
+            }
+        )
+
+    for name in dict.fromkeys(metrics):
+        if name == ACCURACY:
+            ha, hb = _hits(pa), _hits(pb)
+            p = paired_permutation_test(ha, hb, n_perm, seed)
+            add(ACCURACY, ACCURACY, ha.mean(), hb.mean(), p, True, SIGN_FLIP)
+            continue
+        metric = _build(name)
+        _check_testable(name, metric)
+        prefix = name.split(":", 1)[1] + "/" if name.startswith("protocol:") else ""
+        if hasattr(metric, "per_item"):
+            ia = metric.per_item(
+                pa.generated,
+                pa.reference,
+                expected_objects=pa.expected_object,
+                predicted_objects=pa.predicted_object,
+            )
+            ib = metric.per_item(
+                pb.generated,
+                pb.reference,
+                expected_objects=pb.expected_object,
+                predicted_objects=pb.predicted_object,
+            )
+            for key in ia:
+                p = paired_permutation_test(ia[key], ib[key], n_perm, seed)
+                hib = bool(metric.outputs.get(key, True))
+                add(prefix + key, name, ia[key].mean(), ib[key].mean(), p, hib, SIGN_FLIP)
+        else:
+            sa = metric.sentence_stats(pa.generated, pa.reference)
+            sb = metric.sentence_stats(pb.generated, pb.reference)
+            ps = swap_test(sa, sb, metric.from_stats, n_perm, seed)
+            va, vb = metric.from_stats(sa.sum(axis=0)), metric.from_stats(sb.sum(axis=0))
+            for key in va:
+                hib = bool(metric.outputs.get(key, True))
+                add(prefix + key, name, va[key], vb[key], ps[key], hib, SWAP)
+    return {
+        "run_a": str(run_a),
+        "run_b": str(run_b),
+        "n_trials": len(pa),
+        "n_perm": n_perm,
+        "seed": seed,
+        "rows": rows,
+        "skipped": skipped,
+    }
+
+
+@click.command()
+@click.argument("run_a", type=click.Path())
+@click.argument("run_b", type=click.Path())
+@click.option(
+    "--metrics",
+    "metric_names",
+    multiple=True,
+    help="Metric names (repeat or comma-separate); 'accuracy' is expected vs predicted object. "
+    "[default: run A's caption metrics + accuracy]",
+)
+@click.option("--n-perm", type=int, default=10000, show_default=True, help="Permutations.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Permutation seed.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json"]),
+    default="table",
+    show_default=True,
+)
+def compare(
+    run_a: str, run_b: str, metric_names: tuple[str, ...], n_perm: int, seed: int, fmt: str
+) -> None:
+    """Paired permutation test of two runs (run directories or prediction CSVs) per metric."""
+    names = [n.strip() for item in metric_names for n in item.split(",") if n.strip()]
+    result = compare_runs(run_a, run_b, names or None, n_perm, seed)
+    if fmt == "json":
+        click.echo(json.dumps(result))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(
+        title=f"A = {Path(run_a).name}, B = {Path(run_b).name}: {result['n_trials']} paired "
+        f"trials, {n_perm} permutations"
+    )
+    for col in ("metric", "A", "B", "B - A", "p"):
+        table.add_column(col, justify="left" if col == "metric" else "right")
+    for r in result["rows"]:
+        arrow = "↑" if r["higher_is_better"] else "↓"
+        table.add_row(
+            f"{r['output']} {arrow}",
+            f"{r['a']:.4f}",
+            f"{r['b']:.4f}",
+            f"{r['diff']:+.4f}",
+            f"{r['p']:.4f}",
+        )
+    Console().print(table)
+    for name, why in result["skipped"].items():
+        click.echo(f"skipped {name}: {why}", err=True)

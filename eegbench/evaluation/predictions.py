@@ -1,0 +1,85 @@
+"""Prediction files in Thought2Text's CSV layout.
+
+Columns: an unnamed index, ``Ground Truth Image``, ``Expected object``, ``Predicted object``,
+``Expected Caption``, ``Generated Caption`` (as written by pandas ``DataFrame.to_csv``).
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from eegbench.api.errors import DataError
+from eegbench.io import atomic_write
+
+COLUMNS: dict[str, str] = {
+    "image": "Ground Truth Image",
+    "expected_object": "Expected object",
+    "predicted_object": "Predicted object",
+    "reference": "Expected Caption",
+    "generated": "Generated Caption",
+}
+
+
+@dataclass
+class Predictions:
+    """One row per test trial: image, expected/predicted object, reference/generated caption."""
+
+    image: list[str] = field(default_factory=list)
+    expected_object: list[str] = field(default_factory=list)
+    predicted_object: list[str] = field(default_factory=list)
+    reference: list[str] = field(default_factory=list)
+    generated: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        lengths = {name: len(getattr(self, name)) for name in COLUMNS}
+        if len(set(lengths.values())) > 1:
+            raise DataError(f"Predictions columns differ in length: {lengths}.")
+
+    def __len__(self) -> int:
+        return len(self.generated)
+
+
+def _cell(value: Any) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    return str(value)
+
+
+def read_predictions(path: str | os.PathLike[str]) -> Predictions:
+    """Read a Thought2Text prediction CSV; DataError if missing, empty, corrupt or incomplete."""
+    import pandas as pd
+
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"prediction file {str(path)!r} does not exist.")
+    if path.stat().st_size == 0:
+        raise DataError(f"prediction file {str(path)!r} is empty; expected a CSV with a header.")
+    try:
+        df = pd.read_csv(path, keep_default_na=False, dtype=str)
+    except UnicodeDecodeError:
+        raise DataError(f"prediction file {str(path)!r} is not UTF-8 text; is it a CSV?") from None
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, csv.Error) as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise DataError(f"prediction file {str(path)!r} is not a valid CSV: {first}") from None
+    missing = [c for c in COLUMNS.values() if c not in df.columns]
+    if missing:
+        raise DataError(
+            f"prediction file {str(path)!r} lacks column(s) {', '.join(repr(c) for c in missing)}; "
+            f"expected: {', '.join(repr(c) for c in COLUMNS.values())}."
+        )
+    if len(df) == 0:
+        raise DataError(f"prediction file {str(path)!r} has a header but no rows.")
+    return Predictions(**{k: [_cell(v) for v in df[col].tolist()] for k, col in COLUMNS.items()})
+
+
+def write_predictions(preds: Predictions, path: str | os.PathLike[str]) -> Path:
+    """Write ``preds`` in Thought2Text's layout, atomically (temporary file, then rename)."""
+    import pandas as pd
+
+    df = pd.DataFrame({col: list(getattr(preds, k)) for k, col in COLUMNS.items()})
+    return atomic_write(path, df.to_csv())

@@ -1,0 +1,1 @@
+"""Reporting: the run record, benchmark suites and leaderboards."""

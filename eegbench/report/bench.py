@@ -1,0 +1,280 @@
+"""Benchmark suites: datasets x encoders x targets x llms x seeds, each run once, then ranked.
+
+A suite is a YAML file (``eegbench/report/suites/NAME.yaml``)::
+
+    description: two encoders, two seeds on the synthetic dataset
+    base: null                  # a config file to start from (default: eegbench's defaults)
+    datasets: [synthetic]       # each entry a name or {name: ..., param: value, ...}
+    encoders: [eegnet, {name: dilated, width: 0.25}]
+    targets: [minilm]           # optional: an axis left out keeps the base config's choice
+    llms: [tiny-gpt2]
+    seeds: [0, 1]
+    overrides: [stage1.epochs=8, eval.controls=all]   # shared by every configuration
+    leaderboard: {metrics: [top1_accuracy, bleu_4], delta: [only_obj]}
+
+A configuration's key is a digest of its resolved config without ``output_dir``, ``run_name``,
+``cache_dir`` and ``threads`` (as MOABB keys results by pipeline); a finished run with the same
+key in the output directory is not run again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import click
+import yaml
+
+from eegbench.api.errors import ConfigError, EegbenchError
+from eegbench.api.registry import did_you_mean
+
+SUITES_DIR = Path(__file__).resolve().parent / "suites"  # shipped as package data
+AXES = {"datasets": "dataset", "encoders": "encoder", "targets": "target", "llms": "llm"}
+SUITE_KEYS = ("description", "base", *AXES, "seeds", "overrides", "leaderboard")
+LEADERBOARD_KEYS = ("metrics", "group_by", "controls", "delta", "sort_by", "digits")
+NOT_IN_KEY = ("output_dir", "run_name", "cache_dir", "threads")
+
+
+@dataclass
+class Suite:
+    """A parsed suite file."""
+
+    name: str
+    path: Path
+    description: str = ""
+    base: Path | None = None
+    axes: dict[str, list[list[str]]] = field(default_factory=dict)
+    seeds: list[int] = field(default_factory=lambda: [42])
+    overrides: list[str] = field(default_factory=list)
+    leaderboard: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Job:
+    """One configuration of a suite."""
+
+    overrides: list[str]
+    config: dict[str, Any]
+    key: str
+    name: str
+    done: Path | None = None
+
+
+def list_suites() -> list[str]:
+    """Names of the suites shipped in ``eegbench/report/suites``."""
+    return sorted(p.stem for p in SUITES_DIR.glob("*.yaml"))
+
+
+def suite_path(name_or_path: str | Path) -> Path:
+    """The file of a shipped suite name, or the given path."""
+    p = Path(name_or_path)
+    if p.suffix in (".yaml", ".yml") or p.is_file():
+        if not p.is_file():
+            raise ConfigError(f"suite file {str(p)!r} does not exist.")
+        return p
+    shipped = SUITES_DIR / f"{name_or_path}.yaml"
+    if not shipped.is_file():
+        raise ConfigError(
+            f"unknown suite {str(name_or_path)!r}." + did_you_mean(str(p), list_suites())
+        )
+    return shipped
+
+
+def _value(v: Any) -> str:
+    return v if isinstance(v, str) else json.dumps(v)
+
+
+def _axis_entry(group: str, entry: Any, where: str) -> list[str]:
+    if isinstance(entry, str):
+        return [f"{group}={entry}"]
+    if isinstance(entry, dict) and isinstance(entry.get("name"), str):
+        params = [f"{group}.{k}={_value(v)}" for k, v in entry.items() if k != "name"]
+        return [f"{group}={entry['name']}", *params]
+    raise ConfigError(f"{where}: each entry is a name or a mapping with 'name', got {entry!r}.")
+
+
+def load_suite(name_or_path: str | Path) -> Suite:
+    """Parse and check a suite file (unknown keys and malformed entries are errors)."""
+    path = suite_path(name_or_path)
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as e:
+        raise ConfigError(f"suite {str(path)!r} is not valid YAML: {e}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"suite {str(path)!r} must be a mapping (datasets, encoders, ...).")
+    for key in data:
+        if key not in SUITE_KEYS:
+            raise ConfigError(
+                f"suite {path.name}: unknown key {key!r}." + did_you_mean(key, list(SUITE_KEYS))
+            )
+    suite = Suite(name=path.stem, path=path, description=str(data.get("description", "")))
+    if data.get("base"):
+        base = Path(data["base"])
+        suite.base = base if base.is_absolute() else path.parent / base
+    for axis, group in AXES.items():
+        entries = data.get(axis)
+        if entries is None:
+            continue
+        if not isinstance(entries, list) or not entries:
+            raise ConfigError(f"suite {path.name}: {axis} must be a non-empty list.")
+        suite.axes[group] = [_axis_entry(group, e, f"suite {path.name}, {axis}") for e in entries]
+    seeds = data.get("seeds", [42])
+    if not isinstance(seeds, list) or not seeds or not all(type(s) is int for s in seeds):
+        raise ConfigError(f"suite {path.name}: seeds must be a non-empty list of integers.")
+    suite.seeds = seeds
+    overrides = data.get("overrides") or []
+    if not isinstance(overrides, list) or not all(isinstance(o, str) for o in overrides):
+        raise ConfigError(f"suite {path.name}: overrides must be a list of 'key=value' strings.")
+    suite.overrides = overrides
+    board = data.get("leaderboard") or {}
+    for key in board:
+        if key not in LEADERBOARD_KEYS:
+            raise ConfigError(
+                f"suite {path.name}: unknown leaderboard option {key!r}."
+                + did_you_mean(key, list(LEADERBOARD_KEYS))
+            )
+    suite.leaderboard = dict(board)
+    return suite
+
+
+def config_key(cfg: dict[str, Any]) -> str:
+    """A digest of a resolved config, ignoring where the run is written and cached."""
+    ident = {k: v for k, v in cfg.items() if k not in NOT_IN_KEY}
+    text = json.dumps(ident, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def finished_runs(out_dir: Path) -> dict[str, Path]:
+    """``{config key: run directory}`` of the complete runs under ``out_dir``."""
+    from eegbench.report.leaderboard import Run, find_run_dirs, load_run
+
+    if not out_dir.is_dir():
+        return {}
+    found: dict[str, Path] = {}
+    for d in find_run_dirs([out_dir]):
+        r = load_run(d)
+        if isinstance(r, Run):
+            found.setdefault(config_key(r.config), d)
+    return found
+
+
+def _run_name(cfg: dict[str, Any], key: str) -> str:
+    parts = [cfg["dataset"]["name"], cfg["encoder"]["name"], cfg["llm"]["name"], f"s{cfg['seed']}"]
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", "-".join(parts)) + f"-{key[:8]}"
+
+
+def plan(suite: Suite, out_dir: Path, extra: list[str] = ()) -> list[Job]:
+    """Every configuration of the suite, resolved (config errors surface before any run)."""
+    from eegbench.config import build_config
+
+    done = finished_runs(out_dir)
+    jobs: list[Job] = []
+    axes = list(suite.axes.values())
+    for combo in itertools.product(*axes, suite.seeds):
+        *choices, seed = combo
+        overrides = [*suite.overrides, *itertools.chain(*choices), f"seed={seed}", *extra]
+        cfg = build_config([*overrides, f"output_dir={out_dir}"], base=suite.base)
+        key = config_key(cfg)
+        if any(j.key == key for j in jobs):
+            continue
+        name = _run_name(cfg, key)
+        cfg["run_name"] = name
+        jobs.append(Job(overrides, cfg, key, name, done.get(key)))
+    return jobs
+
+
+@dataclass
+class BenchResult:
+    jobs: list[Job]
+    ran: list[Path]
+    failed: list[tuple[Job, str]]
+    seconds: float
+
+
+def run_suite(suite: Suite, out_dir: Path, extra: list[str] = ()) -> BenchResult:
+    """Run the configurations that have no finished run in ``out_dir`` yet."""
+    import time
+
+    from eegbench.progress import log
+    from eegbench.train import runner
+
+    jobs = plan(suite, out_dir, list(extra))
+    todo = [j for j in jobs if j.done is None]
+    log(f"suite {suite.name}: {len(jobs)} configurations, {len(jobs) - len(todo)} already done")
+    ran: list[Path] = []
+    failed: list[tuple[Job, str]] = []
+    t0 = time.perf_counter()
+    for i, job in enumerate(todo, 1):
+        log(f"[bold]\\[{i}/{len(todo)}] {job.name}[/bold]")
+        try:
+            pipe = runner.run(job.config)
+        except EegbenchError as e:
+            log(f"[red]failed:[/red] {job.name}: {e}")
+            failed.append((job, str(e)))
+            continue
+        ran.append(pipe.run_dir)
+        job.done = pipe.run_dir
+    return BenchResult(jobs, ran, failed, time.perf_counter() - t0)
+
+
+def leaderboard_options(suite: Suite) -> dict[str, Any]:
+    """The suite's ``leaderboard`` section as ``eegbench.report.leaderboard.build`` options."""
+    opts = dict(suite.leaderboard)
+    for key in ("metrics", "group_by", "delta"):
+        if isinstance(opts.get(key), str):
+            opts[key] = [s.strip() for s in opts[key].split(",")]
+    return opts
+
+
+@click.command("bench", context_settings={"ignore_unknown_options": True})
+@click.argument("suite", required=False)
+@click.argument("overrides", nargs=-1)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Output directory (default: runs/bench/SUITE).",
+)
+@click.option("--dry-run", is_flag=True, help="List the configurations and which are done.")
+def bench_command(
+    suite: str | None, overrides: tuple[str, ...], out: Path | None, dry_run: bool
+) -> None:
+    """Run a benchmark SUITE (a shipped name or a YAML file), then print its leaderboard.
+
+    OVERRIDES apply to every configuration (e.g. cache_dir=/tmp/cache). Without SUITE: list the
+    shipped suites.
+    """
+    from eegbench.report.leaderboard import leaderboard, write_outputs
+
+    if suite is None:
+        for name in list_suites():
+            s = load_suite(name)
+            click.echo(f"{name}: {s.description}")
+        return
+    s = load_suite(suite)
+    out = out or Path("runs") / "bench" / s.name
+    if dry_run:
+        for job in plan(s, out, list(overrides)):
+            status = f"done ({job.done})" if job.done else "to run"
+            click.echo(f"{job.key}  {job.name}  {status}")
+        return
+    result = run_suite(s, out, list(overrides))
+    board = leaderboard([out], **leaderboard_options(s))
+    written = write_outputs(board, "md", out / "leaderboard.md", out / "leaderboard.png")
+    click.echo(board.to_markdown(), nl=False)
+    for kind, path in written.items():
+        click.echo(f"{kind}: {path}", err=True)
+    click.echo(
+        f"ran {len(result.ran)} of {len(result.jobs)} configurations in {result.seconds:.0f} s "
+        f"({len(result.jobs) - len(result.ran) - len(result.failed)} were done already)",
+        err=True,
+    )
+    if result.failed:
+        first = result.failed[0]
+        raise EegbenchError(
+            f"{len(result.failed)} configuration(s) failed; first: {first[0].name}: {first[1]}"
+        )

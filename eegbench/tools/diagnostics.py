@@ -1,0 +1,381 @@
+"""Diagnostics of a finished run: ``eegbench inspect`` writes tables (CSV + markdown) and PNGs.
+
+- ``shapes``: every module of the EEG classifier (encoder, embedding and class heads) and of
+  the projector with its output shape and parameter count, recorded by forward hooks.
+- ``embeddings.png``: a batch of EEG embeddings as a heatmap.
+- ``tokens``: the prompt of one trial position by position, and which positions were filled from
+  the trial (EEG soft tokens, label tokens) rather than the instruction text.
+- ``similarity``: cosine similarity between the batch's EEG embeddings and its targets.
+- ``captions``: object labels, embedding norms, generated and reference captions.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import click
+import numpy as np
+import torch
+
+from eegbench.api.errors import DataError
+from eegbench.api.llm import CausalLM
+from eegbench.tools.inference import batch_inference_and_visualize, load_run
+from eegbench.train.model import EEGClassifier, Projector
+from eegbench.train.prompting import INSTRUCTION, build_batch
+from eegbench.train.runner import Pipeline
+
+Row = dict[str, Any]
+
+
+def _shape(out: Any) -> str:
+    if isinstance(out, torch.Tensor):
+        return "x".join(str(d) for d in out.shape)
+    if isinstance(out, (tuple, list)):
+        return "(" + ", ".join(_shape(o) for o in out) + ")"
+    return type(out).__name__
+
+
+@torch.no_grad()
+def shape_report(model: EEGClassifier, projector: Projector, x: torch.Tensor) -> list[Row]:
+    """Module, type, output shape and parameter count for one forward pass of ``x [B, C, T]``.
+
+    Rows follow the module tree (``eeg_classifier.encoder...``, ``eeg_classifier.embed``,
+    ``eeg_classifier.classifier``, ``projector...``); modules not called in the pass are left out.
+    """
+    shapes: dict[str, str] = {}
+    handles = []
+    tree: list[tuple[str, torch.nn.Module]] = []
+    for prefix, root in (("eeg_classifier", model), ("projector", projector)):
+        for name, module in root.named_modules():
+            full = f"{prefix}.{name}" if name else prefix
+            tree.append((full, module))
+
+            def hook(_m: torch.nn.Module, _inp: Any, out: Any, key: str = full) -> None:
+                shapes.setdefault(key, _shape(out))
+
+            handles.append(module.register_forward_hook(hook))
+    model.eval()
+    projector.eval()
+    try:
+        emb, _ = model(x)
+        projector(emb)
+    finally:
+        for h in handles:
+            h.remove()
+    return [
+        {
+            "module": name,
+            "depth": name.count("."),
+            "type": type(module).__name__,
+            "output_shape": shapes[name],
+            "parameters": sum(p.numel() for p in module.parameters()),
+        }
+        for name, module in tree
+        if name in shapes
+    ]
+
+
+def _label_span(llm: CausalLM, label: str | None) -> int:
+    """How many leading tokens of ``" label" + INSTRUCTION`` belong to the label."""
+    if not label:
+        return 0
+    ids = llm.encode(f" {label}{INSTRUCTION}")
+    tail = llm.encode(INSTRUCTION)
+    if ids[len(ids) - len(tail) :] == tail:
+        return len(ids) - len(tail)
+    own = llm.encode(f" {label}")
+    if ids[: len(own)] == own:
+        return len(own)
+    raise DataError(f"cannot tell which prompt tokens belong to the label {label!r}.")
+
+
+@torch.no_grad()
+def token_table(llm: CausalLM, soft: torch.Tensor, label: str | None) -> list[Row]:
+    """The prompt of one trial, position by position, as ``build_batch`` gives it to the LM.
+
+    ``soft`` is ``[1, n_tokens, d_model]``. ``norm_before`` is the norm of the LM's token
+    embedding of the id at that position (for EEG slots: the filler id the soft token overwrites);
+    ``norm_after`` the norm of the embedding the LM receives. ``replaced`` marks positions filled
+    from the trial: EEG slots (found by comparing the two embeddings) and label tokens.
+    """
+    if soft.dim() != 3 or soft.shape[0] != 1:
+        raise DataError(f"soft tokens must be [1, n, d_model], got {tuple(soft.shape)}.")
+    n_soft = soft.shape[1]
+    batch = build_batch(llm, soft, [label], padding_side="left")
+    after = batch.inputs_embeds[0]
+    prompt_ids = llm.encode((f" {label}" if label else "") + INSTRUCTION)
+    ids = [llm.eos_token_id] * (1 + n_soft) + prompt_ids
+    if len(ids) != after.shape[0]:
+        raise DataError(f"prompt has {after.shape[0]} positions, expected {len(ids)}.")
+    before = llm.input_embeddings(torch.tensor(ids))
+    changed = ~torch.isclose(before, after.to(before.dtype), rtol=0, atol=1e-6).all(dim=1)
+    n_label = _label_span(llm, label)
+    rows = []
+    for pos, tok in enumerate(ids):
+        if pos == 0:
+            segment = "bos"
+        elif pos <= n_soft:
+            segment = "eeg"
+        elif pos <= n_soft + n_label:
+            segment = "label"
+        else:
+            segment = "instruction"
+        text = f"<image:{pos - 1}>" if segment == "eeg" else llm.tokenizer.decode([tok])
+        rows.append(
+            {
+                "position": pos,
+                "segment": segment,
+                "token_id": tok,
+                "token": text,
+                "norm_before": float(before[pos].norm()),
+                "norm_after": float(after[pos].norm()),
+                "replaced": "yes" if bool(changed[pos]) or segment == "label" else "no",
+            }
+        )
+    return rows
+
+
+def markdown_table(rows: Sequence[Row], floats: str = "{:.4f}") -> str:
+    """A GitHub markdown table of ``rows`` (all rows share the first row's keys)."""
+    if not rows:
+        return ""
+    cols = list(rows[0])
+
+    def cell(v: Any) -> str:
+        text = floats.format(v) if isinstance(v, float) else str(v)
+        return text.replace("|", "\\|").replace("\n", " ")
+
+    lines = ["| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
+    lines += ["| " + " | ".join(cell(r[c]) for c in cols) + " |" for r in rows]
+    return "\n".join(lines) + "\n"
+
+
+def write_table(rows: Sequence[Row], out: Path, name: str) -> tuple[Path, Path]:
+    """``name.csv`` and ``name.md`` under ``out``."""
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    csv_path, md_path = out / f"{name}.csv", out / f"{name}.md"
+    csv_path.write_text(buf.getvalue(), encoding="utf-8")
+    md_path.write_text(markdown_table(rows), encoding="utf-8")
+    return csv_path, md_path
+
+
+def _figure(width: float, height: float) -> Any:
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=(width, height), dpi=110, layout="constrained")
+
+
+def plot_embeddings(emb: np.ndarray, labels: list[str], path: Path) -> Path:
+    """Heatmap of EEG embeddings ``[B, D]``, rows labelled by trial."""
+    fig = _figure(10, 1.2 + 0.3 * len(labels))
+    ax = fig.subplots()
+    lim = float(np.abs(emb).max()) or 1.0
+    im = ax.imshow(emb, aspect="auto", cmap="RdBu_r", vmin=-lim, vmax=lim, interpolation="nearest")
+    ax.set_yticks(range(len(labels)), labels, fontsize=8)
+    ax.set_xlabel("embedding dimension")
+    ax.set_title(f"EEG embeddings ({emb.shape[0]} test trials x {emb.shape[1]} dimensions)")
+    fig.colorbar(im, ax=ax, label="value", shrink=0.9)
+    fig.savefig(path)
+    return path
+
+
+def plot_similarity(sim: np.ndarray, rows: list[str], cols: list[str], path: Path) -> Path:
+    """Cosine-similarity heatmap, EEG embeddings (rows) vs targets (columns)."""
+    n = sim.shape[0]
+    fig = _figure(2.5 + 0.45 * n, 1.8 + 0.4 * n)
+    ax = fig.subplots()
+    lim = float(np.abs(sim).max()) or 1.0
+    im = ax.imshow(sim, cmap="RdBu_r", vmin=-lim, vmax=lim, interpolation="nearest")
+    ax.set_yticks(range(n), rows, fontsize=8)
+    ax.set_xticks(range(n), cols, fontsize=8, rotation=60, ha="right")
+    ax.set_ylabel("EEG embedding of trial")
+    ax.set_xlabel("target embedding of trial")
+    if n <= 20:
+        for i in range(n):
+            for j in range(n):
+                ax.text(j, i, f"{sim[i, j]:.2f}", ha="center", va="center", fontsize=6)
+    ax.set_title("cosine similarity (diagonal: each trial's own target)")
+    fig.colorbar(im, ax=ax, label="cosine", shrink=0.9)
+    fig.savefig(path)
+    return path
+
+
+def plot_tokens(rows: list[Row], path: Path) -> Path:
+    """Norms of the token embedding before / the embedding fed after, per prompt position."""
+    n = len(rows)
+    fig = _figure(max(6.0, 0.45 * n + 2), 3.8)
+    ax = fig.subplots()
+    x = np.arange(n)
+    ax.bar(x - 0.2, [r["norm_before"] for r in rows], 0.4, label="token embedding (before)")
+    ax.bar(x + 0.2, [r["norm_after"] for r in rows], 0.4, label="fed to the LM (after)")
+    for i, r in enumerate(rows):
+        if r["replaced"] == "yes":
+            color = "tab:red" if r["segment"] == "eeg" else "tab:green"
+            ax.axvspan(i - 0.5, i + 0.5, color=color, alpha=0.15, lw=0)
+    ax.set_xticks(x, [repr(r["token"])[1:-1] for r in rows], rotation=60, ha="right", fontsize=8)
+    norms = [v for r in rows for v in (r["norm_before"], r["norm_after"]) if v > 0]
+    if norms and max(norms) > 20 * min(norms):
+        ax.set_yscale("log")
+    ax.set_ylabel("L2 norm" + (" (log scale)" if ax.get_yscale() == "log" else ""))
+    ax.set_title("prompt positions (red: EEG soft tokens, green: label tokens)")
+    ax.legend(fontsize=8)
+    fig.savefig(path)
+    return path
+
+
+@dataclass
+class Inspection:
+    """What ``inspect_run`` computed and where it wrote it."""
+
+    shapes: list[Row]
+    tokens: list[Row]
+    captions: list[Row]
+    similarity: np.ndarray
+    files: list[Path]
+
+
+def inspect_run(pipe: Pipeline, out: str | Path, batch: int = 16) -> Inspection:
+    """Write all diagnostics for the first ``batch`` test trials of a loaded run under ``out``."""
+    from eegbench.train.stage1 import predict
+
+    if batch < 1:
+        raise DataError(f"--batch must be at least 1, got {batch}.")
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    data = pipe.data
+    idx = data.splits["test"][:batch]
+    x = torch.as_tensor(data.X[idx])
+    names = data.class_names
+    emb, logits = predict(pipe.model, x)
+    predicted = [names[k] for k in logits.argmax(1)]
+    expected = [names[k] for k in data.y[idx]]
+    targets = pipe.targets[data.image[idx]]
+    ev = pipe.config["eval"]
+    captions, projected, sim = batch_inference_and_visualize(
+        x,
+        predicted,
+        targets,
+        pipe.model,
+        pipe.projector,
+        pipe.llm,
+        None,
+        max_new_tokens=ev["max_new_tokens"],
+        repetition_penalty=ev["repetition_penalty"],
+    )
+    sim_np = sim.numpy()
+    files: list[Path] = []
+
+    shapes = shape_report(pipe.model, pipe.projector, x)
+    files += write_table(shapes, out, "shapes")
+
+    row_labels = [
+        f"{i}: {e}" + ("" if e == p else f" (pred. {p})")
+        for i, (e, p) in enumerate(zip(expected, predicted))
+    ]
+    files.append(plot_embeddings(emb, row_labels, out / "embeddings.png"))
+
+    with torch.no_grad():
+        soft = pipe.projector(torch.as_tensor(emb[:1]))
+    tokens = token_table(pipe.llm, soft, predicted[0])
+    files += write_table(tokens, out, "tokens")
+    files.append(plot_tokens(tokens, out / "tokens.png"))
+
+    col_labels = [f"{j}: {data.image_names[data.image[t]]}" for j, t in enumerate(idx)]
+    sim_rows = [
+        {
+            "eeg_trial": row_labels[i],
+            **{col_labels[j]: float(sim_np[i, j]) for j in range(len(idx))},
+        }
+        for i in range(len(idx))
+    ]
+    files += write_table(sim_rows, out, "similarity")
+    files.append(plot_similarity(sim_np, row_labels, col_labels, out / "similarity.png"))
+
+    refs = data.captions
+    caption_rows = [
+        {
+            "trial": i,
+            "image": data.image_names[data.image[t]],
+            "expected": expected[i],
+            "predicted": predicted[i],
+            "eeg_norm": float(np.linalg.norm(emb[i])),
+            "projected_norm": float(projected[i].norm()),
+            "target_cosine": float(sim_np[i, i]),
+            "generated": captions[i],
+            "reference": refs[data.image[t]] if refs is not None else "",
+        }
+        for i, t in enumerate(idx)
+    ]
+    files += write_table(caption_rows, out, "captions")
+    files.append(_write_report(pipe, out, shapes, tokens, caption_rows, sim_np))
+    return Inspection(shapes, tokens, caption_rows, sim_np, files)
+
+
+def _write_report(
+    pipe: Pipeline,
+    out: Path,
+    shapes: list[Row],
+    tokens: list[Row],
+    captions: list[Row],
+    sim: np.ndarray,
+) -> Path:
+    off = sim[~np.eye(sim.shape[0], dtype=bool)]
+    lines = [
+        f"# Diagnostics of `{pipe.run_dir.name}`\n",
+        f"{len(captions)} test trials of {pipe.data.name} "
+        f"(encoder {pipe.config['encoder']['name']}, LLM {pipe.config['llm']['name']}).\n",
+        "## Forward-pass shapes\n",
+        markdown_table(shapes),
+        "## EEG embeddings\n",
+        "![EEG embeddings](embeddings.png)\n",
+        "## Prompt positions (first trial)\n",
+        markdown_table(tokens),
+        "![prompt positions](tokens.png)\n",
+        "## EEG vs target similarity\n",
+        f"Diagonal (own target) mean {np.diag(sim).mean():.4f}; "
+        f"off-diagonal mean {off.mean() if off.size else float('nan'):.4f}.\n",
+        "![similarity](similarity.png)\n",
+        "## Captions\n",
+        markdown_table(captions),
+    ]
+    path = out / "report.md"
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return path
+
+
+@click.command()
+@click.argument("run_dir", type=click.Path(file_okay=False))
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Output folder [default: RUN_DIR/diagnostics].",
+)
+@click.option("--batch", type=int, default=16, show_default=True, help="Test trials to inspect.")
+def inspect(run_dir: str, out: str | None, batch: int) -> None:
+    """Shapes, embeddings, prompt tokens, similarity and captions of a finished run."""
+    if batch < 1:
+        raise DataError(f"--batch must be at least 1, got {batch}.")
+    pipe = load_run(run_dir)
+    dest = Path(out) if out else pipe.run_dir / "diagnostics"
+    result = inspect_run(pipe, dest, batch)
+    sim = result.similarity
+    replaced = [r["position"] for r in result.tokens if r["replaced"] == "yes"]
+    click.echo(
+        f"modules: {len(result.shapes)}; "
+        + ", ".join(f"{r['module']} {r['output_shape']}" for r in result.shapes if r["depth"] <= 1)
+    )
+    click.echo(f"prompt positions replaced by EEG/label: {replaced}")
+    click.echo(
+        f"similarity: diagonal mean {np.diag(sim).mean():.4f}, "
+        f"matrix mean {sim.mean():.4f} over {sim.shape[0]} trials"
+    )
+    click.echo(f"wrote {len(result.files)} files to {dest}")

