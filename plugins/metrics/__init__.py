@@ -45,12 +45,24 @@ class MeteorParams:
     gamma: float = field(default=0.5, metadata={"help": "fragmentation penalty weight"})
 
 
+_PTB_TOKENIZER_HELP = (
+    "PTB tokenizer: python (default, no Java) or java (pycocoevalcap's Stanford PTBTokenizer, "
+    "for exact COCO parity)"
+)
+
+
 @dataclass
 class CiderParams:
     tokenize: str = field(
         default="ptb",
-        metadata={"help": "ptb (COCO's Java PTBTokenizer) or lower (lowercase + split)"},
+        metadata={"help": "ptb (COCO's PTB tokenisation) or lower (lowercase + split)"},
     )
+    tokenizer: str = field(default="python", metadata={"help": _PTB_TOKENIZER_HELP})
+
+
+@dataclass
+class CocoParams:
+    tokenizer: str = field(default="python", metadata={"help": _PTB_TOKENIZER_HELP})
 
 
 @dataclass
@@ -131,6 +143,7 @@ def register_metrics(register) -> None:  # noqa: ANN001 - the core's register ca
     register(
         "protocol:coco",
         f"{_MOD}.protocols:CocoProtocol",
+        params=CocoParams,
         citation=COCO_CITATION,
-        description="COCO caption eval: PTB tokens, BLEU-1..4, METEOR, ROUGE-L, CIDEr (Java)",
+        description="COCO caption eval: PTB tokens, BLEU-1..4, METEOR (Java), ROUGE-L, CIDEr",
     )

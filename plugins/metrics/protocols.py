@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 from eegbench_plugins.metrics._common import check_nonempty_refs, check_pairs, need_java
 from eegbench_plugins.metrics.citations import COCO_CITATION, THOUGHT2TEXT_CITATION
-from eegbench_plugins.metrics.text import ptb_tokenize
+from eegbench_plugins.metrics.text import check_ptb_tokenizer, ptb_tokenize
 
 from eegbench.api import CAPTIONS, DataError, Metric
 
@@ -156,7 +156,11 @@ class Thought2TextProtocol(Metric):
 
 
 class CocoProtocol(Metric):
-    """COCO caption evaluation: PTB tokenisation, corpus BLEU-1..4, METEOR 1.5, ROUGE-L, CIDEr-D."""
+    """COCO caption evaluation: PTB tokenisation, corpus BLEU-1..4, METEOR 1.5, ROUGE-L, CIDEr-D.
+
+    Tokenises in Python by default (``tokenizer="java"`` runs pycocoevalcap's Java
+    PTBTokenizer); METEOR 1.5 is pycocoevalcap's Java jar either way.
+    """
 
     name = "protocol:coco"
     outputs = {
@@ -172,8 +176,10 @@ class CocoProtocol(Metric):
     requires = (CAPTIONS,)
     citation = COCO_CITATION
 
-    def __init__(self) -> None:
-        need_java(self.name)
+    def __init__(self, tokenizer: str = "python") -> None:
+        check_ptb_tokenizer(tokenizer, self.name)
+        need_java(f"{self.name} (METEOR 1.5)")  # pycocoevalcap's METEOR is a Java jar
+        self.tokenizer = tokenizer
 
     def compute(
         self, predictions: list[str], references: list[str], **ctx: Any
@@ -187,7 +193,8 @@ class CocoProtocol(Metric):
         refs = [_text(r) for r in references]
         check_pairs(preds, refs, self.name)
         check_nonempty_refs(refs, self.name)
-        hyp_tok, ref_tok = ptb_tokenize(preds), ptb_tokenize(refs)
+        hyp_tok = ptb_tokenize(preds, self.tokenizer)
+        ref_tok = ptb_tokenize(refs, self.tokenizer)
         res = {i: [h] for i, h in enumerate(hyp_tok)}
         gts = {i: [r] for i, r in enumerate(ref_tok)}
         bleu, _ = Bleu(4).compute_score(gts, res, verbose=0)

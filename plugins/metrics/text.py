@@ -169,11 +169,38 @@ class Meteor(Metric):
         return {"meteor": float(self.per_item(predictions, references)["meteor"].mean())}
 
 
-def ptb_tokenize(texts: Sequence[str]) -> list[str]:
-    """COCO caption tokenisation: Stanford PTBTokenizer (Java), lowercased, punctuation dropped."""
+PTB_TOKENIZERS = ("python", "java")
+
+
+def check_ptb_tokenizer(tokenizer: str, metric: str, used: bool = True) -> None:
+    """``tokenizer`` is ``"python"`` or ``"java"``; if Java will be ``used``, it is on PATH."""
+    if tokenizer not in PTB_TOKENIZERS:
+        raise ConfigError(
+            f"{metric}.tokenizer={tokenizer!r}; valid: 'python' (default, no Java) or 'java' "
+            "(pycocoevalcap's Stanford PTBTokenizer, for exact COCO parity)."
+        )
+    if tokenizer == "java" and used:
+        need_java(f"{metric} (tokenizer=java)")
+
+
+def ptb_tokenize(texts: Sequence[str], tokenizer: str = "python") -> list[str]:
+    """COCO caption tokenisation: PTB tokens, lowercased, punctuation dropped.
+
+    ``tokenizer="python"`` (default) reproduces pycocoevalcap's ``PTBTokenizer`` in pure
+    Python (``eegbench_plugins.metrics.ptb``); ``"java"`` runs pycocoevalcap's Stanford
+    PTBTokenizer itself and needs ``java`` on PATH.
+    """
+    check_ptb_tokenizer(tokenizer, "PTB tokenisation")
+    if tokenizer == "python":
+        from eegbench_plugins.metrics.ptb import ptb_tokenize_py
+
+        return ptb_tokenize_py(texts)
+    return _ptb_tokenize_java(texts)
+
+
+def _ptb_tokenize_java(texts: Sequence[str]) -> list[str]:
     from pycocoevalcap.tokenizer.ptbtokenizer import PTBTokenizer
 
-    need_java("PTB tokenisation")
     with _quiet_stderr():  # the Java tokenizer reports its speed on the inherited stderr
         out = PTBTokenizer().tokenize({i: [{"caption": t}] for i, t in enumerate(texts)})
     return [out[i][0] for i in range(len(texts))]
@@ -194,23 +221,27 @@ def _quiet_stderr():
 
 
 class Cider(Metric):
-    """CIDEr-D (pycocoevalcap ``Cider``; IDF from the evaluated references), 0..10 scale."""
+    """CIDEr-D (pycocoevalcap ``Cider``; IDF from the evaluated references), 0..10 scale.
+
+    ``tokenize="ptb"`` (default) tokenises as COCO does, with the pure-Python PTB tokenizer
+    unless ``tokenizer="java"``; ``tokenize="lower"`` lowercases and splits on whitespace.
+    """
 
     name = "cider"
     outputs = {"cider": True}
     requires = (CAPTIONS,)
     citation = CIDER_CITATION
 
-    def __init__(self, tokenize: str = "ptb") -> None:
+    def __init__(self, tokenize: str = "ptb", tokenizer: str = "python") -> None:
         if tokenize not in ("ptb", "lower"):
-            raise ConfigError(f"cider.tokenize={tokenize!r}; valid: 'ptb' (Java), 'lower'.")
-        if tokenize == "ptb":
-            need_java(self.name)
+            raise ConfigError(f"cider.tokenize={tokenize!r}; valid: 'ptb', 'lower'.")
+        check_ptb_tokenizer(tokenizer, self.name, used=tokenize == "ptb")
         self.tokenize = tokenize
+        self.tokenizer = tokenizer
 
     def _tok(self, texts: Sequence[str]) -> list[str]:
         if self.tokenize == "ptb":
-            return ptb_tokenize(texts)
+            return ptb_tokenize(texts, self.tokenizer)
         return [" ".join(t.lower().split()) for t in texts]
 
     def per_item(
