@@ -22,14 +22,7 @@ from pathlib import Path
 from typing import Any
 
 _LIB = None
-_GUARDED = (
-    "torchvision",
-    "transformers",
-    "open_clip",
-    "timm",
-    "sentence_transformers",
-    "braindecode",
-)
+_GUARDED = ("torchvision", "transformers", "open_clip", "timm", "sentence_transformers")
 
 
 class _ImportGuard(importlib.abc.MetaPathFinder):

@@ -14,8 +14,9 @@ from eegbench_plugins.metrics.protocols import clean_caption
 
 import eegbench
 from eegbench import ConfigError, DataError
+from eegbench.cli.results import score
 from eegbench.evaluation.predictions import Predictions, read_predictions, write_predictions
-from eegbench.evaluation.scoring import score, score_file
+from eegbench.evaluation.scoring import score_file
 
 HEADER = ",Ground Truth Image,Expected object,Predicted object,Expected Caption,Generated Caption\n"
 # Written as Thought2Text's inference scripts write it (pandas to_csv with the index).

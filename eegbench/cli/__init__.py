@@ -1,4 +1,9 @@
-"""The ``eegbench`` command line."""
+"""The ``eegbench`` command line: every click command lives in this package.
+
+Library modules hold no click code; commands import the library lazily, so ``eegbench --help``,
+``ls``, ``plugins`` and ``config`` import no torch. ``run``, ``config``, ``plugins`` and ``ls`` are
+here; result commands in ``results.py``; commands on finished runs in ``tools.py``.
+"""
 
 from __future__ import annotations
 
@@ -151,13 +156,8 @@ def ls(kind: str | None, pattern: str | None, verbose: bool) -> None:
 
 
 def _add_core_commands() -> None:
-    from eegbench.evaluation.compare import compare
-    from eegbench.evaluation.scoring import score
-    from eegbench.report.bench import bench_command
-    from eegbench.report.leaderboard import leaderboard_command
-    from eegbench.tools.diagnostics import inspect
-    from eegbench.tools.embed import embed
-    from eegbench.tools.inference import caption
+    from eegbench.cli.results import bench_command, compare, leaderboard_command, score
+    from eegbench.cli.tools import caption, embed, inspect
 
     cli.add_command(score)
     cli.add_command(caption)

@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import click
 import numpy as np
 
 from eegbench import plugins
@@ -242,54 +241,3 @@ def compare_runs(
         "rows": rows,
         "skipped": skipped,
     }
-
-
-@click.command()
-@click.argument("run_a", type=click.Path())
-@click.argument("run_b", type=click.Path())
-@click.option(
-    "--metrics",
-    "metric_names",
-    multiple=True,
-    help="Metric names (repeat or comma-separate); 'accuracy' is expected vs predicted object. "
-    "[default: run A's caption metrics + accuracy]",
-)
-@click.option("--n-perm", type=int, default=10000, show_default=True, help="Permutations.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Permutation seed.")
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["table", "json"]),
-    default="table",
-    show_default=True,
-)
-def compare(
-    run_a: str, run_b: str, metric_names: tuple[str, ...], n_perm: int, seed: int, fmt: str
-) -> None:
-    """Paired permutation test of two runs (run directories or prediction CSVs) per metric."""
-    names = [n.strip() for item in metric_names for n in item.split(",") if n.strip()]
-    result = compare_runs(run_a, run_b, names or None, n_perm, seed)
-    if fmt == "json":
-        click.echo(json.dumps(result))
-        return
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table(
-        title=f"A = {Path(run_a).name}, B = {Path(run_b).name}: {result['n_trials']} paired "
-        f"trials, {n_perm} permutations"
-    )
-    for col in ("metric", "A", "B", "B - A", "p"):
-        table.add_column(col, justify="left" if col == "metric" else "right")
-    for r in result["rows"]:
-        arrow = "↑" if r["higher_is_better"] else "↓"
-        table.add_row(
-            f"{r['output']} {arrow}",
-            f"{r['a']:.4f}",
-            f"{r['b']:.4f}",
-            f"{r['diff']:+.4f}",
-            f"{r['p']:.4f}",
-        )
-    Console().print(table)
-    for name, why in result["skipped"].items():
-        click.echo(f"skipped {name}: {why}", err=True)

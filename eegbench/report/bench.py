@@ -27,7 +27,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import click
 import yaml
 
 from eegbench.api.errors import ConfigError, EegbenchError
@@ -229,52 +228,3 @@ def leaderboard_options(suite: Suite) -> dict[str, Any]:
         if isinstance(opts.get(key), str):
             opts[key] = [s.strip() for s in opts[key].split(",")]
     return opts
-
-
-@click.command("bench", context_settings={"ignore_unknown_options": True})
-@click.argument("suite", required=False)
-@click.argument("overrides", nargs=-1)
-@click.option(
-    "--out",
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Output directory (default: runs/bench/SUITE).",
-)
-@click.option("--dry-run", is_flag=True, help="List the configurations and which are done.")
-def bench_command(
-    suite: str | None, overrides: tuple[str, ...], out: Path | None, dry_run: bool
-) -> None:
-    """Run a benchmark SUITE (a shipped name or a YAML file), then print its leaderboard.
-
-    OVERRIDES apply to every configuration (e.g. cache_dir=/tmp/cache). Without SUITE: list the
-    shipped suites.
-    """
-    from eegbench.report.leaderboard import leaderboard, write_outputs
-
-    if suite is None:
-        for name in list_suites():
-            s = load_suite(name)
-            click.echo(f"{name}: {s.description}")
-        return
-    s = load_suite(suite)
-    out = out or Path("runs") / "bench" / s.name
-    if dry_run:
-        for job in plan(s, out, list(overrides)):
-            status = f"done ({job.done})" if job.done else "to run"
-            click.echo(f"{job.key}  {job.name}  {status}")
-        return
-    result = run_suite(s, out, list(overrides))
-    board = leaderboard([out], **leaderboard_options(s))
-    written = write_outputs(board, "md", out / "leaderboard.md", out / "leaderboard.png")
-    click.echo(board.to_markdown(), nl=False)
-    for kind, path in written.items():
-        click.echo(f"{kind}: {path}", err=True)
-    click.echo(
-        f"ran {len(result.ran)} of {len(result.jobs)} configurations in {result.seconds:.0f} s "
-        f"({len(result.jobs) - len(result.ran) - len(result.failed)} were done already)",
-        err=True,
-    )
-    if result.failed:
-        first = result.failed[0]
-        raise EegbenchError(
-            f"{len(result.failed)} configuration(s) failed; first: {first[0].name}: {first[1]}"
-        )

@@ -23,8 +23,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import click
-
 from eegbench.api.errors import ConfigError, EegbenchError
 from eegbench.api.registry import did_you_mean
 from eegbench.report.record import atomic_write
@@ -735,65 +733,3 @@ def write_outputs(
     if plot is not None:
         written["plot"] = board.plot(plot)
     return written
-
-
-@click.command("leaderboard")
-@click.argument(
-    "runs_dirs", nargs=-1, required=True, type=click.Path(file_okay=False, path_type=Path)
-)
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="md", show_default=True)
-@click.option("--metrics", help="Comma-separated metric outputs (default: every one reported).")
-@click.option(
-    "--group-by",
-    help="Config keys that make a row, e.g. encoder,llm,dataset or encoder.width "
-    "(default: the whole config except the seed).",
-)
-@click.option(
-    "--controls", default="all", show_default=True, help="Control rows: all, none, or names."
-)
-@click.option("--delta", help="Controls to subtract: adds columns 'metric Δ control'.")
-@click.option("--sort", "sort_by", help="Order configurations by this metric, best first.")
-@click.option("--digits", default=3, show_default=True, help="Decimals shown.")
-@click.option(
-    "--out",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Write the table here, and the raw numbers to leaderboard.csv beside it.",
-)
-@click.option(
-    "--plot", type=click.Path(dir_okay=False, path_type=Path), help="Bar chart (PNG) here."
-)
-def leaderboard_command(
-    runs_dirs: tuple[Path, ...],
-    fmt: str,
-    metrics: str | None,
-    group_by: str | None,
-    controls: str,
-    delta: str | None,
-    sort_by: str | None,
-    digits: int,
-    out: Path | None,
-    plot: Path | None,
-) -> None:
-    """Rank the runs under RUNS_DIRS: mean and 95% CI over seeds per configuration."""
-    runs, skipped = collect(runs_dirs)
-    for s in skipped:
-        click.echo(f"skipped {s.path}: {s.reason}", err=True)
-    board = build(
-        runs,
-        skipped,
-        metrics=_split_names(metrics),
-        group_by=_split_names(group_by),
-        controls=controls if controls in ("all", "none") else _split_names(controls) or [],
-        delta=_split_names(delta) or [],
-        sort_by=sort_by,
-        digits=digits,
-    )
-    for s in board.skipped[len(skipped) :]:
-        click.echo(f"skipped {s.path}: {s.reason}", err=True)
-    for n in board.notes:
-        click.echo(f"note: {n}", err=True)
-    written = write_outputs(board, fmt, out, plot)
-    if out is None:
-        click.echo(board.render(fmt), nl=False)
-    for kind, path in written.items():
-        click.echo(f"{kind}: {path}", err=True)

@@ -18,13 +18,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import click
 import numpy as np
 import torch
 
 from eegbench.api.errors import DataError
 from eegbench.api.llm import CausalLM
-from eegbench.tools.inference import batch_inference_and_visualize, load_run
+from eegbench.tools.inference import batch_inference_and_visualize
 from eegbench.train.model import EEGClassifier, Projector
 from eegbench.train.prompting import INSTRUCTION, build_batch
 from eegbench.train.runner import Pipeline
@@ -349,33 +348,3 @@ def _write_report(
     path = out / "report.md"
     path.write_text("\n".join(lines), encoding="utf-8")
     return path
-
-
-@click.command()
-@click.argument("run_dir", type=click.Path(file_okay=False))
-@click.option(
-    "--out",
-    type=click.Path(file_okay=False),
-    default=None,
-    help="Output folder [default: RUN_DIR/diagnostics].",
-)
-@click.option("--batch", type=int, default=16, show_default=True, help="Test trials to inspect.")
-def inspect(run_dir: str, out: str | None, batch: int) -> None:
-    """Shapes, embeddings, prompt tokens, similarity and captions of a finished run."""
-    if batch < 1:
-        raise DataError(f"--batch must be at least 1, got {batch}.")
-    pipe = load_run(run_dir)
-    dest = Path(out) if out else pipe.run_dir / "diagnostics"
-    result = inspect_run(pipe, dest, batch)
-    sim = result.similarity
-    replaced = [r["position"] for r in result.tokens if r["replaced"] == "yes"]
-    click.echo(
-        f"modules: {len(result.shapes)}; "
-        + ", ".join(f"{r['module']} {r['output_shape']}" for r in result.shapes if r["depth"] <= 1)
-    )
-    click.echo(f"prompt positions replaced by EEG/label: {replaced}")
-    click.echo(
-        f"similarity: diagonal mean {np.diag(sim).mean():.4f}, "
-        f"matrix mean {sim.mean():.4f} over {sim.shape[0]} trials"
-    )
-    click.echo(f"wrote {len(result.files)} files to {dest}")

@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-import click
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -185,37 +184,3 @@ def trial_index(pipe: Pipeline, n: int) -> int:
     if not 0 <= n < len(test):
         raise DataError(f"--trial {n} is out of range: the test split has {len(test)} trials.")
     return int(test[n])
-
-
-@click.command()
-@click.argument("run_dir", type=click.Path(file_okay=False))
-@click.option("--trial", "-n", type=int, default=0, show_default=True, help="Test trial (row).")
-@click.option("--label", default=None, help="Object label in the prompt [default: predicted].")
-def caption(run_dir: str, trial: int, label: str | None) -> None:
-    """Caption one test trial of a finished run with its saved weights."""
-    from eegbench.train.stage1 import predict
-
-    if label is not None and not label.strip():
-        raise ConfigError("--label is empty; give an object name or leave --label out.")
-    pipe = load_run(run_dir)
-    i = trial_index(pipe, trial)
-    data = pipe.data
-    emb, logits = predict(pipe.model, data.X[i : i + 1])
-    predicted = data.class_names[int(logits[0].argmax())]
-    ev = pipe.config["eval"]
-    text = generate_captions(
-        pipe.llm,
-        pipe.projector,
-        emb,
-        [label if label is not None else predicted],
-        max_new_tokens=ev["max_new_tokens"],
-        repetition_penalty=ev["repetition_penalty"],
-    )[0]
-    reference = data.captions[data.image[i]] if data.captions is not None else ""
-    click.echo(f"trial      {trial} (image {data.image_names[data.image[i]]})")
-    click.echo(f"expected   {data.class_names[data.y[i]]}")
-    click.echo(f"predicted  {predicted}")
-    if label is not None:
-        click.echo(f"prompt     {label}")
-    click.echo(f"reference  {reference}")
-    click.echo(f"generated  {text}")

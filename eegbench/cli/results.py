@@ -1,0 +1,232 @@
+"""Commands on results: score, compare, leaderboard, bench."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+FORMATS = ("md", "latex", "csv", "html")
+
+
+def _split_names(text: str | None) -> list[str] | None:
+    """``"a, b"`` -> ``["a", "b"]``; None stays None (the option was not given)."""
+    if text is None:
+        return None
+    return [n.strip() for n in text.split(",") if n.strip()]
+
+
+@click.command()
+@click.argument("predictions", type=click.Path(dir_okay=False))
+@click.option(
+    "--protocol",
+    default="thought2text",
+    show_default=True,
+    help="Scoring protocol: thought2text (Thought2Text's notebook) or coco (pycocoevalcap, Java).",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json"]),
+    default="table",
+    show_default=True,
+    help="table (human) or json (one object metric -> value on stdout).",
+)
+@click.option(
+    "--out",
+    "out",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Where to save the scores JSON [default: <file stem>.scores.json beside the input].",
+)
+def score(predictions: str, protocol: str, fmt: str, out: str | None) -> None:
+    """Score a prediction CSV (Thought2Text's column layout) with a metric protocol."""
+    from eegbench.evaluation.scoring import score_file, write_scores
+    from eegbench.progress import log
+
+    scores = score_file(predictions, protocol)
+    src = Path(predictions)
+    dest = Path(out) if out else src.with_name(f"{src.stem}.scores.json")
+    write_scores(scores, dest)
+    if fmt == "json":
+        click.echo(json.dumps(scores))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"{src.name} ({protocol})")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for key, value in scores.items():
+        table.add_row(key, f"{value:.4f}")
+    Console().print(table)
+    log(f"[dim]saved {dest}[/dim]")
+
+
+@click.command()
+@click.argument("run_a", type=click.Path())
+@click.argument("run_b", type=click.Path())
+@click.option(
+    "--metrics",
+    "metric_names",
+    multiple=True,
+    help="Metric names (repeat or comma-separate); 'accuracy' is expected vs predicted object. "
+    "[default: run A's caption metrics + accuracy]",
+)
+@click.option("--n-perm", type=int, default=10000, show_default=True, help="Permutations.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Permutation seed.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json"]),
+    default="table",
+    show_default=True,
+)
+def compare(
+    run_a: str, run_b: str, metric_names: tuple[str, ...], n_perm: int, seed: int, fmt: str
+) -> None:
+    """Paired permutation test of two runs (run directories or prediction CSVs) per metric."""
+    from eegbench.evaluation.compare import compare_runs
+
+    names = [n.strip() for item in metric_names for n in item.split(",") if n.strip()]
+    result = compare_runs(run_a, run_b, names or None, n_perm, seed)
+    if fmt == "json":
+        click.echo(json.dumps(result))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(
+        title=f"A = {Path(run_a).name}, B = {Path(run_b).name}: {result['n_trials']} paired "
+        f"trials, {n_perm} permutations"
+    )
+    for col in ("metric", "A", "B", "B - A", "p"):
+        table.add_column(col, justify="left" if col == "metric" else "right")
+    for r in result["rows"]:
+        arrow = "↑" if r["higher_is_better"] else "↓"
+        table.add_row(
+            f"{r['output']} {arrow}",
+            f"{r['a']:.4f}",
+            f"{r['b']:.4f}",
+            f"{r['diff']:+.4f}",
+            f"{r['p']:.4f}",
+        )
+    Console().print(table)
+    for name, why in result["skipped"].items():
+        click.echo(f"skipped {name}: {why}", err=True)
+
+
+@click.command("leaderboard")
+@click.argument(
+    "runs_dirs", nargs=-1, required=True, type=click.Path(file_okay=False, path_type=Path)
+)
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="md", show_default=True)
+@click.option("--metrics", help="Comma-separated metric outputs (default: every one reported).")
+@click.option(
+    "--group-by",
+    help="Config keys that make a row, e.g. encoder,llm,dataset or encoder.width "
+    "(default: the whole config except the seed).",
+)
+@click.option(
+    "--controls", default="all", show_default=True, help="Control rows: all, none, or names."
+)
+@click.option("--delta", help="Controls to subtract: adds columns 'metric Δ control'.")
+@click.option("--sort", "sort_by", help="Order configurations by this metric, best first.")
+@click.option("--digits", default=3, show_default=True, help="Decimals shown.")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the table here, and the raw numbers to leaderboard.csv beside it.",
+)
+@click.option(
+    "--plot", type=click.Path(dir_okay=False, path_type=Path), help="Bar chart (PNG) here."
+)
+def leaderboard_command(
+    runs_dirs: tuple[Path, ...],
+    fmt: str,
+    metrics: str | None,
+    group_by: str | None,
+    controls: str,
+    delta: str | None,
+    sort_by: str | None,
+    digits: int,
+    out: Path | None,
+    plot: Path | None,
+) -> None:
+    """Rank the runs under RUNS_DIRS: mean and 95% CI over seeds per configuration."""
+    from eegbench.report.leaderboard import build, collect, write_outputs
+
+    runs, skipped = collect(runs_dirs)
+    for s in skipped:
+        click.echo(f"skipped {s.path}: {s.reason}", err=True)
+    board = build(
+        runs,
+        skipped,
+        metrics=_split_names(metrics),
+        group_by=_split_names(group_by),
+        controls=controls if controls in ("all", "none") else _split_names(controls) or [],
+        delta=_split_names(delta) or [],
+        sort_by=sort_by,
+        digits=digits,
+    )
+    for s in board.skipped[len(skipped) :]:
+        click.echo(f"skipped {s.path}: {s.reason}", err=True)
+    for n in board.notes:
+        click.echo(f"note: {n}", err=True)
+    written = write_outputs(board, fmt, out, plot)
+    if out is None:
+        click.echo(board.render(fmt), nl=False)
+    for kind, path in written.items():
+        click.echo(f"{kind}: {path}", err=True)
+
+
+@click.command("bench", context_settings={"ignore_unknown_options": True})
+@click.argument("suite", required=False)
+@click.argument("overrides", nargs=-1)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Output directory (default: runs/bench/SUITE).",
+)
+@click.option("--dry-run", is_flag=True, help="List the configurations and which are done.")
+def bench_command(
+    suite: str | None, overrides: tuple[str, ...], out: Path | None, dry_run: bool
+) -> None:
+    """Run a benchmark SUITE (a shipped name or a YAML file), then print its leaderboard.
+
+    OVERRIDES apply to every configuration (e.g. cache_dir=/tmp/cache). Without SUITE: list the
+    shipped suites.
+    """
+    from eegbench.api.errors import EegbenchError
+    from eegbench.report.bench import leaderboard_options, list_suites, load_suite, plan, run_suite
+    from eegbench.report.leaderboard import leaderboard, write_outputs
+
+    if suite is None:
+        for name in list_suites():
+            s = load_suite(name)
+            click.echo(f"{name}: {s.description}")
+        return
+    s = load_suite(suite)
+    out = out or Path("runs") / "bench" / s.name
+    if dry_run:
+        for job in plan(s, out, list(overrides)):
+            status = f"done ({job.done})" if job.done else "to run"
+            click.echo(f"{job.key}  {job.name}  {status}")
+        return
+    result = run_suite(s, out, list(overrides))
+    board = leaderboard([out], **leaderboard_options(s))
+    written = write_outputs(board, "md", out / "leaderboard.md", out / "leaderboard.png")
+    click.echo(board.to_markdown(), nl=False)
+    for kind, path in written.items():
+        click.echo(f"{kind}: {path}", err=True)
+    click.echo(
+        f"ran {len(result.ran)} of {len(result.jobs)} configurations in {result.seconds:.0f} s "
+        f"({len(result.jobs) - len(result.ran) - len(result.failed)} were done already)",
+        err=True,
+    )
+    if result.failed:
+        first = result.failed[0]
+        raise EegbenchError(
+            f"{len(result.failed)} configuration(s) failed; first: {first[0].name}: {first[1]}"
+        )

@@ -1,0 +1,94 @@
+"""The package's shape: the plugin contract, light imports, no click outside the CLI."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PLUGIN_SOURCES = [ROOT / "plugins", ROOT / "examples" / "eegbench-example-plugin" / "src"]
+
+
+def _imports(path: Path) -> list[tuple[int, str]]:
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.append((node.lineno, node.module))
+        elif isinstance(node, ast.Import):
+            found.extend((node.lineno, alias.name) for alias in node.names)
+    return found
+
+
+def test_plugins_import_only_the_api():
+    bad = []
+    for folder in PLUGIN_SOURCES:
+        for path in sorted(folder.rglob("*.py")):
+            for line, module in _imports(path):
+                top = module.split(".")
+                if top[0] == "eegbench" and module != "eegbench.api":
+                    bad.append(f"{path.relative_to(ROOT)}:{line} imports {module}")
+    assert not bad, "plugins may import only eegbench.api:\n" + "\n".join(bad)
+
+
+def test_the_contract_check_catches_a_violation(tmp_path):
+    (tmp_path / "p.py").write_text("from eegbench.train.stage1 import predict\n")
+    assert _imports(tmp_path / "p.py") == [(1, "eegbench.train.stage1")]
+
+
+def test_library_modules_hold_no_click_code():
+    bad = []
+    for path in sorted((ROOT / "eegbench").rglob("*.py")):
+        if "cli" in path.relative_to(ROOT / "eegbench").parts:
+            continue
+        bad += [f"{path.relative_to(ROOT)}:{n}" for n, m in _imports(path) if m == "click"]
+    assert not bad, "click belongs in eegbench/cli:\n" + "\n".join(bad)
+
+
+@pytest.mark.parametrize(
+    "argv", [["--help"], ["ls"], ["ls", "encoders", "-v"], ["plugins"], ["config"]]
+)
+def test_listing_commands_import_no_deep_learning_framework(argv):
+    code = (
+        "import sys\n"
+        "from eegbench.cli import cli\n"
+        "try:\n"
+        f"    cli.main(args={argv!r}, prog_name='eegbench', standalone_mode=False)\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "heavy = [m for m in ('torch', 'transformers', 'open_clip', 'sentence_transformers')"
+        " if m in sys.modules]\n"
+        "print('HEAVY', heavy, file=sys.stderr)\n"
+    )
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    assert "HEAVY []" in res.stderr, res.stderr
+
+
+def test_public_api_loads_lazily():
+    code = (
+        "import sys, eegbench, eegbench.api\n"
+        "assert 'torch' not in sys.modules\n"
+        "from eegbench.api import hookimpl, EEGData, Metric, Entry\n"
+        "assert 'torch' not in sys.modules\n"
+        "assert set(eegbench.api.__all__) <= set(eegbench.__all__)\n"
+        "for name in eegbench.__all__:\n"
+        "    getattr(eegbench, name)\n"
+        "assert 'torch' in sys.modules\n"
+    )
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+
+
+def test_architecture_doc_names_every_subpackage():
+    doc = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
+    packages = sorted(p.parent.name for p in (ROOT / "eegbench").glob("*/__init__.py"))
+    missing = [p for p in packages if f"eegbench/{p}/" not in doc]
+    assert not missing, f"docs/architecture.md does not describe: {missing}"
+    modules = sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "eegbench").rglob("*.py"))
+    unnamed = [m for m in modules if Path(m).name != "__init__.py" and Path(m).name not in doc]
+    assert not unnamed, f"docs/architecture.md does not mention: {unnamed}"
