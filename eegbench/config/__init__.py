@@ -109,6 +109,8 @@ SCALARS: dict[str, Any] = {
     "cache_dir": str,
     "device": str,
     "threads": int | None,
+    "report_to": Literal["none", "tensorboard", "mlflow", "wandb"],
+    "tracking_uri": str | None,
 }
 
 
@@ -216,6 +218,7 @@ def resolve(cfg: dict[str, Any]) -> dict[str, Any]:
             "output_dir": "runs",
             "cache_dir": "~/.cache/eegbench",
             "device": "cpu",
+            "report_to": "none",
         }
         out[key] = coerce(cfg.get(key, default.get(key)), tp, key)
     for group in PLUGIN_GROUPS:
