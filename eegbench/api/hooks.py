@@ -6,10 +6,12 @@ A plugin module implements any of these with ``@eegbench.hookimpl`` and is liste
     [project.entry-points.eegbench]
     my_plugin = "my_package.plugin"
 
-``register(name, factory, *, params=None, citation="", description="")``: ``factory`` is a
-callable or a lazy ``"module:attr"`` string (imported on first use, so heavy dependencies load
-only when the item is chosen); ``params`` is a dataclass whose fields are the item's typed
-parameters with their defaults.
+``register(name, factory, *, params=None, citation="", description="", preflight=None)``:
+``factory`` is a callable or a lazy ``"module:attr"`` string (imported on first use, so heavy
+dependencies load only when the item is chosen); ``params`` is a dataclass whose fields are the
+item's typed parameters with their defaults; ``preflight`` (callable or ``"module:attr"``, kept
+light) maps the validated parameters to a list of problems known before any training (a missing
+program, weights or optional extra), each one sentence saying how to fix it.
 """
 
 from __future__ import annotations

@@ -87,7 +87,13 @@ def coerce(value: Any, tp: Any, where: str) -> Any:
 
 @dataclass(frozen=True)
 class Entry:
-    """A registered item: a name, a (lazy) factory, typed parameters and a citation."""
+    """A registered item: a name, a (lazy) factory, typed parameters and a citation.
+
+    ``preflight`` (optional, a callable or lazy ``"module:attr"``) takes the item's validated
+    parameters and returns the problems that would stop it at run time (a missing program,
+    weights or extra), each a sentence saying how to fix it; the runner checks them before
+    any training.
+    """
 
     kind: str
     name: str
@@ -96,12 +102,16 @@ class Entry:
     citation: str = ""
     description: str = ""
     plugin: str = ""
+    preflight: str | Callable[[dict[str, Any]], list[str]] | None = None
 
     def load(self) -> Callable[..., Any]:
         """The factory, importing ``"module:attr"`` on first use."""
-        if callable(self.factory):
-            return self.factory
-        module, _, attr = self.factory.partition(":")
+        return self._resolve(self.factory)
+
+    def _resolve(self, ref: str | Callable[..., Any]) -> Callable[..., Any]:
+        if callable(ref):
+            return ref
+        module, _, attr = ref.partition(":")
         try:
             obj: Any = importlib.import_module(module)
             for part in attr.split("."):
@@ -111,6 +121,13 @@ class Entry:
                 f"{self.kind[:-1]} {self.name!r} needs a module that is not installed: {e}"
             ) from e
         return obj
+
+    def check(self, values: dict[str, Any], where: str | None = None) -> list[str]:
+        """The declared preflight's problems for these parameters, each naming the item."""
+        if self.preflight is None:
+            return []
+        problems = self._resolve(self.preflight)(self.validate(values, where))
+        return [f"{where or self.kind[:-1]} {self.name!r}: {p}" for p in problems]
 
     def param_list(self) -> list[Param]:
         return params_of(self.params)

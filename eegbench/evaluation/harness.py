@@ -15,6 +15,7 @@ from eegbench.api.errors import ConfigError, PluginError
 from eegbench.api.llm import CausalLM
 from eegbench.api.metric import CAPTIONS, EMBEDDINGS, LOGITS
 from eegbench.config import EvalConfig
+from eegbench.contracts import check_metric_values
 from eegbench.evaluation.stats import bootstrap_cis, metric_resampler
 from eegbench.train.generation import generate_captions
 from eegbench.train.model import EEGClassifier, Projector
@@ -130,7 +131,8 @@ class Evaluation:
     ) -> None:
         self.model, self.projector, self.llm, self.test, self.cfg = model, projector, llm, test, cfg
         self.seed = seed
-        self.metrics = {name: plugins.get("metrics", name).build() for name in cfg.metrics}
+        self.entries = {name: plugins.get("metrics", name) for name in cfg.metrics}
+        self.metrics = {name: entry.build() for name, entry in self.entries.items()}
         emb, logits = predict(model, test.data.X[test.index])
         self.real = Condition(emb, logits, self.label_names(logits))
         self.conditions: dict[str, Condition] = {}
@@ -179,6 +181,7 @@ class Evaluation:
             if CAPTIONS in metric.requires and not refs:
                 continue
             values = metric.compute(cond.captions, refs, **ctx)
+            check_metric_values(self.entries[name], metric, values)
             cis = {}
             if self.cfg.bootstrap > 0:
                 fn = metric_resampler(metric, cond.captions, refs, **ctx)

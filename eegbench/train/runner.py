@@ -12,10 +12,12 @@ from safetensors.torch import save_file
 
 from eegbench import __version__, plugins
 from eegbench.api.data import EEGData
-from eegbench.api.errors import ConfigError, DataError
+from eegbench.api.errors import ConfigError, PluginError
 from eegbench.api.llm import BuildContext, CausalLM
 from eegbench.api.target import embed_cached, target_items
 from eegbench.config import core_section, dump
+from eegbench.config.preflight import preflight
+from eegbench.contracts import check_dataset, check_encoder, check_targets, who
 from eegbench.data.splits import check_leakage
 from eegbench.evaluation.harness import Evaluation, TestSet, control_names
 from eegbench.evaluation.predictions import Predictions, write_predictions
@@ -28,6 +30,7 @@ from eegbench.report.record import (
     peak_memory_mb,
     write_json,
 )
+from eegbench.report.tracking import track_run
 from eegbench.train.model import EEGClassifier, Projector
 from eegbench.train.seeding import seed_everything
 from eegbench.train.stage1 import predict, train_stage1
@@ -55,16 +58,21 @@ def _plugin_params(cfg: dict[str, Any], group: str) -> dict[str, Any]:
 def load_dataset(cfg: dict[str, Any]) -> EEGData:
     entry = plugins.get("datasets", cfg["dataset"]["name"])
     data = entry.build(**_plugin_params(cfg, "dataset"))
-    if not isinstance(data, EEGData):
-        raise DataError(f"dataset {entry.name!r} returned {type(data).__name__}, not EEGData.")
-    data.validate()
+    check_dataset(entry, data)
     data.name = data.name or entry.name
     return data
 
 
 def compute_targets(cfg: dict[str, Any], data: EEGData, cache_dir: Path) -> tuple[np.ndarray, Any]:
-    target = plugins.get("targets", cfg["target"]["name"]).build(**_plugin_params(cfg, "target"))
-    return embed_cached(target, target_items(target, data), cache_dir), target
+    entry = plugins.get("targets", cfg["target"]["name"])
+    target = entry.build(**_plugin_params(cfg, "target"))
+    items = target_items(target, data)
+    try:
+        embeddings = embed_cached(target, items, cache_dir)
+    except PluginError as e:
+        raise PluginError(f"{who(entry)}: {e}") from None
+    check_targets(entry, target, embeddings, len(items))
+    return embeddings, target
 
 
 def run(cfg: dict[str, Any]) -> Pipeline:
@@ -73,6 +81,7 @@ def run(cfg: dict[str, Any]) -> Pipeline:
     control_names(ev.controls)
     if cfg["device"] != "cpu":
         raise ConfigError(f"device {cfg['device']!r} is not supported yet; use device=cpu.")
+    preflight(cfg)
     if cfg.get("threads"):
         torch.set_num_threads(cfg["threads"])
     timer = Timer()
@@ -98,6 +107,11 @@ def run(cfg: dict[str, Any]) -> Pipeline:
             f"dataset {data.name}: {data.n_trials} trials, {data.n_chans} channels x "
             f"{data.n_times} samples, {data.n_classes} classes"
         )
+        encoder_entry = plugins.get("encoders", cfg["encoder"]["name"])
+        encoder_params = _plugin_params(cfg, "encoder")
+        with torch.random.fork_rng():  # a probe before any expensive step; RNG untouched
+            probe = encoder_entry.build(data.n_chans, data.n_times, **encoder_params)
+            check_encoder(encoder_entry, probe, data.X[data.splits["train"]])
     run_dir = new_run_dir(cfg["output_dir"], name)
     atomic_write(run_dir / "config.yaml", dump(cfg))
     log(f"run directory: {run_dir}")
@@ -128,9 +142,7 @@ def run(cfg: dict[str, Any]) -> Pipeline:
         )
     with timer.stage("stage1"):
         torch.manual_seed(cfg["seed"])
-        encoder = plugins.get("encoders", cfg["encoder"]["name"]).build(
-            data.n_chans, data.n_times, **_plugin_params(cfg, "encoder")
-        )
+        encoder = encoder_entry.build(data.n_chans, data.n_times, **encoder_params)
         model = EEGClassifier(encoder, embed_dim, data.n_classes)
         s1_result = train_stage1(
             model,
@@ -211,6 +223,9 @@ def run(cfg: dict[str, Any]) -> Pipeline:
         "complete": True,
     }
     write_json(run_dir / "results.json", results)
+    tracked = track_run(cfg, results, run_dir)
+    if tracked:
+        log(f"{cfg['report_to']}: {tracked}")
     return Pipeline(cfg, data, per_image, model, projector, llm, run_dir, results)
 
 

