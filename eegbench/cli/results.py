@@ -230,3 +230,20 @@ def bench_command(
         raise EegbenchError(
             f"{len(result.failed)} configuration(s) failed; first: {first[0].name}: {first[1]}"
         )
+
+
+@click.command("report")
+@click.argument("runs", nargs=-1, required=True, type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="HTML file to write (default: RUN/report.html for one run, else report.html).",
+)
+def report_command(runs: tuple[Path, ...], out: Path | None) -> None:
+    """One self-contained HTML page for RUNS (run directories or folders of them)."""
+    from eegbench.report.html import write_report
+
+    if out is None:
+        single = len(runs) == 1 and (runs[0] / "results.json").is_file()
+        out = runs[0] / "report.html" if single else Path("report.html")
+    click.echo(str(write_report(runs, out)))
