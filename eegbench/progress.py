@@ -49,6 +49,10 @@ def set_log_format(fmt: LogFormat) -> None:
     _format = fmt
 
 
+def log_format() -> LogFormat:
+    return _format
+
+
 def interval() -> float:
     """Seconds between plain/JSON progress lines (``EEGBENCH_PROGRESS_INTERVAL``)."""
     from eegbench.api.errors import ConfigError

@@ -16,7 +16,7 @@ import click
 from eegbench import plugins
 from eegbench.api.errors import EegbenchError
 from eegbench.api.registry import KINDS
-from eegbench.progress import console, set_quiet
+from eegbench.progress import log_format, set_quiet
 
 KIND_ALIASES = {k[:-1]: k for k in KINDS}
 
@@ -98,8 +98,15 @@ def run(overrides: tuple[str, ...], config_path: str | None, dry_run: bool) -> N
     from eegbench.train.runner import run as run_pipeline
 
     pipe = run_pipeline(cfg)
+    path = pipe.run_dir / "results.json"
+    if log_format() == "json":
+        metrics = {
+            k: {"value": m["value"], "ci": m.get("ci")} for k, m in pipe.results["metrics"].items()
+        }
+        _echo_json({"results": str(path), "metrics": metrics})
+        return
     _print_summary(pipe.results)
-    console.print(f"results: {pipe.run_dir / 'results.json'}")
+    _stdout().print(f"results: {path}", highlight=False)
 
 
 def _print_summary(results: dict[str, Any]) -> None:
@@ -118,9 +125,10 @@ def _print_summary(results: dict[str, Any]) -> None:
             cm = results["controls"][c]["metrics"].get(key)
             row.append(_fmt(cm) if cm else "")
         table.add_row(*row)
-    console.print(table)
+    out = _stdout()
+    out.print(table)
     t = results["timings"]
-    console.print(f"wall time {t['total']:.1f} s, peak memory {results['peak_memory_mb']:.0f} MiB")
+    out.print(f"wall time {t['total']:.1f} s, peak memory {results['peak_memory_mb']:.0f} MiB")
 
 
 def _fmt(m: dict[str, Any]) -> str:

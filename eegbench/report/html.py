@@ -32,7 +32,7 @@ td,th{padding:3px 8px;border-bottom:1px solid #eee;vertical-align:top}
 th{background:#f4f4f4;text-align:left}
 td.num{text-align:right;font-variant-numeric:tabular-nums}
 .pos{color:#1a7f37}.neg{color:#b42318}.dim{color:#777}
-figure{margin:.5em 0}svg,img{max-width:100%;height:auto}
+.wide{overflow-x:auto}figure{margin:.5em 0}svg,img{max-width:100%;height:auto}
 """
 
 
@@ -180,7 +180,8 @@ def leaderboard_section(runs: Sequence[Run]) -> str:
         png = board.plot(Path(tmp) / "leaderboard.png").read_bytes()
     img = base64.b64encode(png).decode("ascii")
     return (
-        f"<h2>Leaderboard ({len(runs)} runs)</h2>{body}"
+        f"<h2>Leaderboard ({len(runs)} run{'s' if len(runs) != 1 else ''})</h2>"
+        f'<div class="wide">{body}</div>'
         f'<figure><img alt="leaderboard plot" src="data:image/png;base64,{img}"></figure>'
     )
 
