@@ -101,3 +101,22 @@ def test_missing_extra_fails_preflight(monkeypatch):
         "'eegbench[mlflow]'"
     ]
     assert tracking.preflight("none") == []
+
+
+@pytest.mark.slow
+def test_wandb_offline(tmp_path, monkeypatch):
+    pytest.importorskip("wandb", reason="the wandb extra is not installed")
+    from eegbench.report.tracking import track_run
+
+    monkeypatch.delenv("WANDB_MODE", raising=False)
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    cfg, results, run_dir = finished_run(tmp_path)
+    folder = tmp_path / "wandb-dir"
+    assert track_run({**cfg, "report_to": "wandb", "tracking_uri": str(folder)}, results, run_dir)
+    (log,) = (folder / "wandb").glob("offline-run-*/run-*.wandb")
+    # the offline transaction log is protobuf records read by wandb's Go core only; its strings
+    # are plain bytes: curves, final metrics, controls, config and the artefact are in it
+    data = log.read_bytes()
+    for key in (b"stage1/val_accuracy", b"test/bleu_4_ci_high", b"control/only_obj/bleu_4"):
+        assert key in data, key
+    assert b"dilated" in data and b"results.json" in data and b"predictions.csv" in data
