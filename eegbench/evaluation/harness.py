@@ -17,6 +17,7 @@ from eegbench.api.metric import CAPTIONS, EMBEDDINGS, LOGITS
 from eegbench.config import EvalConfig
 from eegbench.contracts import check_metric_values
 from eegbench.evaluation.stats import bootstrap_cis, metric_resampler
+from eegbench.progress import task
 from eegbench.train.generation import generate_captions
 from eegbench.train.model import EEGClassifier, Projector
 from eegbench.train.stage1 import predict
@@ -210,9 +211,11 @@ class Evaluation:
         has_caps = self.test.data.captions is not None
         if has_caps:
             self.generate(self.real, "generating captions")
-        metrics = self.score(
-            self.real, {CAPTIONS, LOGITS, EMBEDDINGS} if has_caps else {LOGITS, EMBEDDINGS}
-        )
+        with task("scoring the run (metrics, bootstrap CIs)", total=1) as advance:
+            metrics = self.score(
+                self.real, {CAPTIONS, LOGITS, EMBEDDINGS} if has_caps else {LOGITS, EMBEDDINGS}
+            )
+            advance()
         controls: dict[str, Any] = {}
         rng = np.random.default_rng(self.seed)
         for name in control_names(self.cfg.controls):
@@ -225,6 +228,8 @@ class Evaluation:
             if has_caps:
                 self.generate(cond, f"control {name}")
                 kinds.add(CAPTIONS)
-            controls[name] = {"description": description, "metrics": self.score(cond, kinds)}
+            with task(f"scoring control {name}", total=1) as advance:
+                controls[name] = {"description": description, "metrics": self.score(cond, kinds)}
+                advance()
             self.conditions[name] = cond
         return metrics, controls
