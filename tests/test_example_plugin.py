@@ -119,7 +119,7 @@ def test_example_items_resolve_and_check_their_parameters(installed):
         "name": "example-wordlm",
         "n_embd": 32,
         "n_head": 2,
-        "steps": 60,
+        "steps": 30,
         "lr": 0.01,
     }
     with pytest.raises(ConfigError, match="must be odd"):
@@ -128,6 +128,7 @@ def test_example_items_resolve_and_check_their_parameters(installed):
         build_config(["llm=example-wordlm", "llm.n_head=3"])
 
 
+@pytest.mark.slow
 def test_tiny_run_with_every_example_item(installed):
     out = installed / "run"
     args = [
@@ -138,6 +139,7 @@ def test_tiny_run_with_every_example_item(installed):
         "encoder.hidden=16",
         "target=example-bow",
         "llm=example-wordlm",
+        "llm.steps=10",
         "stage1.epochs=2",
         "stage2.epochs=1",
         "eval.max_new_tokens=6",

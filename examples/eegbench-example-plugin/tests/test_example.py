@@ -55,13 +55,14 @@ def test_target_is_a_normalised_hashed_bag_of_words():
     assert target.cache_key != eegbench.get("targets", "example-bow").build(dim=32).cache_key
 
 
-def test_llm_learns_the_training_captions(tmp_path):
+def test_llm_is_built_from_the_training_captions_and_cached(tmp_path):
     data = eegbench.get("datasets", "example-shapes").build()
-    llm = eegbench.get("llms", "example-wordlm").build(BuildContext(data, tmp_path, 0), steps=80)
+    llm = eegbench.get("llms", "example-wordlm").build(BuildContext(data, tmp_path, 0), steps=5)
     assert llm.d_model == 32
     ids = llm.encode("a red circle .")
     assert llm.decode(ids) == "a red circle ."
-    again = eegbench.get("llms", "example-wordlm").build(BuildContext(data, tmp_path, 0), steps=80)
+    assert llm.encode("a purple circle")[1] == llm.tokenizer.unk_token_id  # not a training word
+    again = eegbench.get("llms", "example-wordlm").build(BuildContext(data, tmp_path, 0), steps=5)
     assert len(list((tmp_path / "llms").iterdir())) == 1  # cached, not retrained
     assert again.encode("a red circle .") == ids
 

@@ -42,6 +42,9 @@ def build_wordlm(ctx: BuildContext, *, n_embd: int, n_head: int, steps: int, lr:
 
 
 def _train(texts: list[str], out: Path, n_embd: int, n_head: int, steps: int, lr: float, seed: int):
+    from eegbench.api import ensure_torchvision_importable
+
+    ensure_torchvision_importable()  # transformers imports torchvision, broken in some installs
     import torch
     from tokenizers import Tokenizer, models, normalizers, pre_tokenizers
     from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast

@@ -51,7 +51,7 @@ class BagOfWordsParams:
 class WordLMParams:
     n_embd: int = field(default=32, metadata={"help": "model width"})
     n_head: int = field(default=2, metadata={"help": "attention heads (divide n_embd)"})
-    steps: int = field(default=60, metadata={"help": "full-batch training steps"})
+    steps: int = field(default=30, metadata={"help": "full-batch training steps"})
     lr: float = 1e-2
 
     def __post_init__(self) -> None:
