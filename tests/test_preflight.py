@@ -47,6 +47,14 @@ def test_java_needing_metric_fails_before_training_with_one_line(no_java, tiny, 
     assert not (tmp_path / "runs").exists()  # nothing was trained or written
 
 
+def test_cider_java_tokenizer_from_the_config_fails_the_dry_run(no_java, tmp_path):
+    res = invoke("run", "--dry-run", f"output_dir={tmp_path}", "metrics.cider.tokenizer=java")
+    assert res.exit_code == 2, res.output
+    assert res.output.startswith(
+        "error: preflight failed before training: metric 'cider': tokenizer=java runs Java"
+    )
+
+
 def test_cider_java_tokenizer_needs_java(no_java):
     from eegbench import plugins
 

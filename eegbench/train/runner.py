@@ -19,7 +19,7 @@ from eegbench.config import core_section, dump
 from eegbench.config.preflight import preflight
 from eegbench.contracts import check_dataset, check_encoder, check_targets, who
 from eegbench.data.splits import check_leakage
-from eegbench.evaluation.harness import Evaluation, TestSet, control_names
+from eegbench.evaluation.harness import Evaluation, TestSet
 from eegbench.evaluation.predictions import Predictions, write_predictions
 from eegbench.progress import log, silence_library_progress
 from eegbench.report.record import (
@@ -78,9 +78,6 @@ def compute_targets(cfg: dict[str, Any], data: EEGData, cache_dir: Path) -> tupl
 def run(cfg: dict[str, Any]) -> Pipeline:
     """Run one resolved config end to end; returns the pipeline and writes the run directory."""
     s1, s2, ev = core_section(cfg, "stage1"), core_section(cfg, "stage2"), core_section(cfg, "eval")
-    control_names(ev.controls)
-    if cfg["device"] != "cpu":
-        raise ConfigError(f"device {cfg['device']!r} is not supported yet; use device=cpu.")
     preflight(cfg)
     if cfg.get("threads"):
         torch.set_num_threads(cfg["threads"])
@@ -168,7 +165,13 @@ def run(cfg: dict[str, Any]) -> Pipeline:
 
     with timer.stage("evaluation"):
         evaluation = Evaluation(
-            model, projector, llm, TestSet(data, te, per_image), ev, cfg["seed"]
+            model,
+            projector,
+            llm,
+            TestSet(data, te, per_image),
+            ev,
+            cfg["seed"],
+            metric_params=cfg["metrics"],
         )
         metrics, controls = evaluation.run()
     real = evaluation.real
