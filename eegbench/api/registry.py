@@ -182,13 +182,14 @@ class Spec:
 def register_all(register: Callable[..., None], specs: Iterable[Spec]) -> None:
     """Pass every spec of a family's table to a hook's ``register`` callback."""
     for s in specs:
+        extra = {"preflight": s.preflight} if s.preflight is not None else {}
         register(
             s.name,
             s.factory,
             params=s.params,
             citation=s.citation,
             description=s.description,
-            preflight=s.preflight,
+            **extra,
         )
 
 
