@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -116,7 +117,9 @@ def test_wandb_offline(tmp_path, monkeypatch):
     (log,) = (folder / "wandb").glob("offline-run-*/run-*.wandb")
     # the offline transaction log is protobuf records read by wandb's Go core only; its strings
     # are plain bytes: curves, final metrics, controls, config and the artefact are in it
-    data = log.read_bytes()
+    deadline = time.monotonic() + 60  # wandb's core process may still be flushing the log
+    while b"predictions.csv" not in (data := log.read_bytes()) and time.monotonic() < deadline:
+        time.sleep(0.5)
     for key in (b"stage1/val_accuracy", b"test/bleu_4_ci_high", b"control/only_obj/bleu_4"):
         assert key in data, key
     assert b"dilated" in data and b"results.json" in data and b"predictions.csv" in data
