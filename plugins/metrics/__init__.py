@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Annotated
 
 from eegbench_plugins.metrics.citations import (
     ACCURACY_CITATION,
@@ -17,7 +18,7 @@ from eegbench_plugins.metrics.citations import (
     THOUGHT2TEXT_CITATION,
 )
 
-from eegbench.api import hookimpl
+from eegbench.api import Ge, Interval, hookimpl
 
 _MOD = "eegbench_plugins.metrics"
 
@@ -40,9 +41,15 @@ class RougeParams:
 
 @dataclass
 class MeteorParams:
-    alpha: float = field(default=0.9, metadata={"help": "precision/recall weight"})
-    beta: float = field(default=3.0, metadata={"help": "fragmentation penalty shape"})
-    gamma: float = field(default=0.5, metadata={"help": "fragmentation penalty weight"})
+    alpha: Annotated[float, Interval(ge=0, le=1)] = field(
+        default=0.9, metadata={"help": "precision/recall weight"}
+    )
+    beta: Annotated[float, Ge(0)] = field(
+        default=3.0, metadata={"help": "fragmentation penalty shape"}
+    )
+    gamma: Annotated[float, Interval(ge=0, le=1)] = field(
+        default=0.5, metadata={"help": "fragmentation penalty weight"}
+    )
 
 
 _PTB_TOKENIZER_HELP = (
@@ -71,7 +78,9 @@ class BertScoreParams:
     num_layers: int | None = field(
         default=None, metadata={"help": "layer whose embeddings are used (default: the last)"}
     )
-    batch_size: int = field(default=64, metadata={"help": "sentences per forward pass"})
+    batch_size: Annotated[int, Ge(1)] = field(
+        default=64, metadata={"help": "sentences per forward pass"}
+    )
     idf: bool = field(
         default=False, metadata={"help": "IDF-weight tokens (IDF from the references)"}
     )
