@@ -87,7 +87,7 @@ def _mne(tmp: Path, kind: str) -> list[str]:
 
 
 def _config_file(tmp: Path, content: bytes | str) -> list[str]:
-    return ["--config", str(_write(tmp / "in" / "cfg.yaml", content))]
+    return ["-q", "run", "--config", str(_write(tmp / "in" / "cfg.yaml", content))]
 
 
 GOOD_CSV = (
@@ -117,7 +117,7 @@ def _run_dir(tmp: Path, kind: str) -> str:
 # -------------------------------------------------------------------- the cases
 
 Case = Callable[[Path], list[str]]
-RUN = ["run", "threads=1"]
+RUN = ["-q", "run", "threads=1"]
 
 
 def _run(*overrides: str) -> Case:

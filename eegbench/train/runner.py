@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -76,8 +77,25 @@ def run(cfg: dict[str, Any], keep_failed: bool = False) -> Pipeline:
     The run directory appears only complete; on failure it is removed (``keep_failed``: kept as
     ``NAME.failed`` with ``error.txt``).
     """
+    writable_cache(cfg["cache_dir"])
     with staged_run(cfg["output_dir"], run_name(cfg), keep_failed) as staged:
         return _run(cfg, staged)
+
+
+def writable_cache(cache_dir: str) -> Path:
+    """Check that ``cache_dir`` is (or can be created as) a writable folder, creating nothing."""
+    path = Path(cache_dir).expanduser()
+    existing = path
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise ConfigError(
+            f"cache_dir {str(path)!r} cannot be a folder: {str(existing)!r} is a file; set "
+            "cache_dir=PATH."
+        )
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ConfigError(f"cache_dir {str(path)!r} is not writable; set cache_dir=PATH.")
+    return path
 
 
 def resume(run_dir: str | Path, keep_failed: bool = False) -> Pipeline:
