@@ -15,8 +15,6 @@ from click.testing import CliRunner
 from eegbench.cli import cli
 from tests.conftest import tiny_overrides
 
-pytestmark = pytest.mark.slow
-
 SAME = ("predictions.csv", "eeg_classifier.safetensors", "projector.safetensors")
 
 
@@ -63,6 +61,7 @@ def _killed_run(tmp: Path, out: Path, kill_after: str) -> Path:
     return partial
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kill_after", ["stage1:2", "stage2:1"])
 def test_resume_after_kill_gives_the_same_bytes(reference, kill_after):
     tmp, ref = reference
@@ -80,11 +79,29 @@ def test_resume_after_kill_gives_the_same_bytes(reference, kill_after):
         assert json.dumps(a[key], sort_keys=True) == json.dumps(b[key], sort_keys=True), key
 
 
-def test_bench_resumes_an_interrupted_configuration(reference, tmp_path):
-    """``bench`` continues the killed configuration instead of starting it again."""
-    from eegbench.report.rundir import interrupted_runs
+def test_bench_resumes_an_interrupted_configuration(tmp_path, monkeypatch):
+    """``bench`` hands a killed configuration's partial folder to ``resume``, not ``run``."""
+    from eegbench.report import bench
+    from eegbench.train import runner
 
-    tmp, _ = reference
-    out = tmp / "bench"
-    partial = _killed_run(tmp, out, "stage1:1")
-    assert interrupted_runs(out) == [partial]
+    suite_file = tmp_path / "s.yaml"
+    suite_file.write_text("encoders: [linear]\nseeds: [1]\n")
+    suite = bench.load_suite(suite_file)
+    out = tmp_path / "out"
+    (job,) = bench.plan(suite, out)
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    ).stdout.strip()
+    partial = out / f".partial-{job.name}.{dead}.abc"
+    (partial / "checkpoint").mkdir(parents=True)
+    (partial / "checkpoint" / "state.json").write_text("{}")
+    (partial / "config.yaml").write_text("seed: 1\n")
+    calls = []
+
+    class Done:
+        run_dir = out / job.name
+
+    monkeypatch.setattr(runner, "resume", lambda path: calls.append(("resume", path)) or Done)
+    monkeypatch.setattr(runner, "run", lambda cfg: calls.append(("run", cfg)) or Done)
+    bench.run_suite(suite, out)
+    assert calls == [("resume", partial)]
