@@ -64,6 +64,10 @@ def type_name(tp: Any) -> str:
         return " | ".join(type_name(a) for a in args)
     if isinstance(tp, type) and not args:
         return "None" if tp is type(None) else tp.__name__
+    origin = typing.get_origin(tp)
+    if origin in (list, tuple, dict, set) and args:
+        inner = ", ".join("..." if a is Ellipsis else type_name(a) for a in args)
+        return f"{origin.__name__}[{inner}]"
     return str(tp).replace("typing.", "")
 
 
@@ -84,18 +88,26 @@ def params_of(params_cls: type | None) -> list[Param]:
     return out
 
 
+def _unannotated(tp: Any) -> Any:
+    """``Annotated[T, ...]`` -> ``T``; other types unchanged."""
+    while typing.get_origin(tp) is typing.Annotated:
+        tp = typing.get_args(tp)[0]
+    return tp
+
+
 def _from_command_line(value: Any, tp: Any) -> Any:
     """A command-line value (``config.Raw``): verbatim for text, ``a,b`` -> list for sequences."""
     if not hasattr(value, "parsed"):
         return value
     parsed = value.parsed
+    tp = _unannotated(tp)
     if tp is str:
         return str(value)
     kinds = {typing.get_origin(t) for t in (tp, *typing.get_args(tp))}
     if kinds & {list, tuple} and isinstance(parsed, str) and "," in parsed:
         return [v.strip() for v in parsed.split(",")]
     if isinstance(parsed, (int, float)) and not isinstance(parsed, bool):
-        args = typing.get_args(tp)
+        args = tuple(_unannotated(a) for a in typing.get_args(tp))
         if str in args and int not in args and float not in args:
             return str(value)
     return parsed

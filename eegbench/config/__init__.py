@@ -184,7 +184,7 @@ def _yaml_error(path: Path, e: yaml.YAMLError) -> str:
     problem = getattr(e, "problem", None) or str(e).splitlines()[0]
     context = getattr(e, "context", None)
     detail = f"{problem} ({context})" if context else problem
-    return f"{where}: invalid YAML: {detail}."
+    return f"config file {where} is not valid YAML: {detail}."
 
 
 def layer(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
