@@ -246,3 +246,18 @@ def test_results_json_only_in_published_folder(tmp_path, tiny):
     assert (out / "ok" / "results.json").is_file()
     assert not (out / "ok" / "checkpoint").exists()
     assert json.loads((out / "ok" / "results.json").read_text())["complete"] is True
+
+
+def test_disk_full_is_one_line_naming_the_path(tmp_path, tiny, monkeypatch):
+    import errno
+
+    from eegbench.train import runner
+
+    def full(path, data):
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    monkeypatch.setattr(runner, "atomic_write", full)
+    result = CliRunner().invoke(cli, ["-q", "run", *tiny])
+    line = _one_error_line(result)
+    assert "config.yaml" in line and "disk is full" in line
+    assert not (tmp_path / "runs").exists()
