@@ -146,10 +146,6 @@ class StagedRun:
         self.root, self.name, self.path = root, name, path
         self.final: Path | None = None
 
-    def file(self, relative: str) -> Path:
-        """A path inside the run folder (checked to stay there)."""
-        return inside(self.path, self.path / relative)
-
     def publish(self) -> Path:
         self.final = _publish(self.path, self.root, self.name)
         return self.final

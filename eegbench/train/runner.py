@@ -30,7 +30,13 @@ from eegbench.report.record import (
     peak_memory_mb,
     write_json,
 )
-from eegbench.report.rundir import CHECKPOINT, StagedRun, partial_name, staged_run
+from eegbench.report.rundir import (
+    CHECKPOINT,
+    StagedRun,
+    is_orphan,
+    partial_name,
+    staged_run,
+)
 from eegbench.train.checkpoint import Checkpoint
 from eegbench.train.model import EEGClassifier, Projector
 from eegbench.train.seeding import seed_everything
@@ -107,12 +113,9 @@ def resume(run_dir: str | Path, keep_failed: bool = False) -> Pipeline:
             f"{str(folder)!r} is not an interrupted run (a .partial-NAME.PID.* folder with a "
             "checkpoint); start a new run instead."
         )
-    from eegbench.report.rundir import is_orphan
-
     if not is_orphan(folder):
         raise ConfigError(f"{str(folder)!r} belongs to a run that is still going.")
     cfg = resolve(load_config(folder / "config.yaml"))
-    cfg["output_dir"] = str(folder.parent)
     log(f"resuming {name} from {folder}")
     with staged_run(folder.parent, name, keep_failed, resume=folder) as staged:
         return _run(cfg, staged)

@@ -10,6 +10,7 @@ from ``y_true`` + ``logits`` (+ ``class_names``); without them the output is lef
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
 import re
@@ -135,6 +136,13 @@ class Thought2TextProtocol(Metric):
         }
 
 
+PROGRESS_FROM = 2000  # pairs; smaller inputs are scored in seconds, without a bar
+
+
+def _no_advance(n: int = 1, **fields: Any) -> None:
+    """The ``advance`` of a progress bar that is not shown."""
+
+
 BLEU_WEIGHTS = [(0.25, 0.25, 0.25, 0.25), (1.0, 0.0, 0.0, 0.0)]  # BLEU-4 and BLEU-1 in one pass
 
 
@@ -159,7 +167,8 @@ def _score_pairs(pairs: list[tuple[str, str]], name: str) -> list[dict[str, floa
     stemmer = _CachedStemmer(PorterStemmer())
     lexicon = _CachedWordNet(wordnet)
     results = []
-    with task(f"{name}: scoring {len(pairs)} distinct pairs", total=len(pairs)) as advance:
+    bar = task(f"{name}: scoring {len(pairs)} distinct pairs", total=len(pairs))
+    with bar if len(pairs) >= PROGRESS_FROM else contextlib.nullcontext(_no_advance) as advance:
         for i, (cand, ref) in enumerate(pairs):
             r_tok, c_tok = ref.split(), cand.split()
             bleu_4, bleu_1 = corpus_bleu(
