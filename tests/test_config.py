@@ -134,3 +134,14 @@ def test_braindecode_names_without_the_extra_say_what_to_install(monkeypatch):
             build_config(["encoder=braindecode:EEGNeX"])
     finally:
         plugins.reset()
+
+
+def test_config_file_layers_on_the_defaults(tmp_path):
+    partial = tmp_path / "p.yaml"
+    partial.write_text("seed: 1\nstage1:\n  epochs: 3\nencoder:\n  name: eegnet\n")
+    cfg = build_config([], base=partial)
+    defaults = build_config([])
+    assert cfg["seed"] == 1 and cfg["stage1"]["epochs"] == 3
+    assert cfg["stage1"]["lr"] == defaults["stage1"]["lr"]  # the rest of the group is kept
+    assert cfg["dataset"] == defaults["dataset"] and cfg["encoder"]["name"] == "eegnet"
+    assert "width" not in cfg["encoder"]  # another plugin starts from its own defaults
