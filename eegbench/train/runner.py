@@ -20,7 +20,7 @@ from eegbench.api.llm import BuildContext, CausalLM
 from eegbench.api.target import embed_cached, target_items
 from eegbench.config import core_section, dump, load_config, resolve
 from eegbench.data.splits import check_leakage
-from eegbench.evaluation.harness import Evaluation, TestSet, control_names
+from eegbench.evaluation.harness import Evaluation, TestSet
 from eegbench.evaluation.predictions import Predictions, write_predictions
 from eegbench.progress import log, silence_library_progress
 from eegbench.report.record import (
@@ -132,9 +132,6 @@ def run_name(cfg: dict[str, Any]) -> str:
 
 def _run(cfg: dict[str, Any], staged: StagedRun) -> Pipeline:
     s1, s2, ev = core_section(cfg, "stage1"), core_section(cfg, "stage2"), core_section(cfg, "eval")
-    control_names(ev.controls)
-    if cfg["device"] != "cpu":
-        raise ConfigError(f"device {cfg['device']!r} is not supported yet; use device=cpu.")
     if cfg.get("threads"):
         torch.set_num_threads(cfg["threads"])
     timer = Timer()
@@ -212,7 +209,13 @@ def _run(cfg: dict[str, Any], staged: StagedRun) -> Pipeline:
 
     with timer.stage("evaluation"):
         evaluation = Evaluation(
-            model, projector, llm, TestSet(data, te, per_image), ev, cfg["seed"]
+            model,
+            projector,
+            llm,
+            TestSet(data, te, per_image),
+            ev,
+            cfg["seed"],
+            metric_params=cfg["metrics"],
         )
         metrics, controls = evaluation.run()
     real = evaluation.real
