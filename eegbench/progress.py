@@ -100,6 +100,14 @@ def log(message: str) -> None:
         console.print(message)
 
 
+def warn(message: str) -> None:
+    """``warning: message`` as one unwrapped line on stderr, shown even with ``--quiet``."""
+    if _format == "json":
+        _emit_json({"event": "warning", "message": Text.from_markup(message).plain})
+    else:
+        console.print(f"[yellow]warning:[/yellow] {message}", soft_wrap=True, highlight=False)
+
+
 def _fmt_fields(fields: dict[str, object]) -> str:
     return "  ".join(
         f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in fields.items()
