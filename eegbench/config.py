@@ -41,8 +41,20 @@ class Stage1Config:
     grad_clip: float = 1.0
     warmup_ratio: float = 0.1
     schedule: Literal["constant", "cosine", "linear"] = "cosine"
-    w_mse: float = 1.0
+    w_mse: float = field(
+        default=1.0, metadata={"help": "weight of the embedding loss (the one stage1.loss names)"}
+    )
     w_ce: float = 1.0
+    loss: Literal["mse", "cosine", "infonce"] = field(
+        default="mse",
+        metadata={
+            "help": "embedding loss: mse (Thought2Text), cosine (1 - cos), or infonce "
+            "(cross-entropy of cosine similarities to every training image's target)"
+        },
+    )
+    temperature: float = field(
+        default=0.1, metadata={"help": "softmax temperature of stage1.loss=infonce"}
+    )
     center_targets: bool = field(
         default=False,
         metadata={"help": "subtract the training images' mean target (and renormalise)"},
