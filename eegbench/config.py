@@ -82,6 +82,17 @@ class Stage2Config:
         default_factory=lambda: ["target", "eeg"],
         metadata={"help": "projector inputs per phase: target embeddings, then EEG embeddings"},
     )
+    filter_correct: bool = field(
+        default=False,
+        metadata={
+            "help": "phase 'eeg' trains only on the training trials the encoder classifies "
+            "correctly (Thought2Text)"
+        },
+    )
+    normalize_inputs: bool = field(
+        default=False,
+        metadata={"help": "scale the projector's inputs (EEG embeddings, targets) to unit length"},
+    )
 
 
 @dataclass

@@ -118,7 +118,12 @@ def load_run(run_dir: str | Path) -> Pipeline:
     llm = plugins.get("llms", cfg["llm"]["name"]).build(
         BuildContext(data, cache_dir, cfg["seed"]), **_plugin_params(cfg, "llm")
     )
-    projector = Projector(embed_dim, llm.d_model, cfg["stage2"]["n_soft_tokens"])
+    projector = Projector(
+        embed_dim,
+        llm.d_model,
+        cfg["stage2"]["n_soft_tokens"],
+        normalize=cfg["stage2"]["normalize_inputs"],
+    )
     _apply_weights(projector, projector_state, projector_path)
     return Pipeline(cfg, data, targets, model, projector, llm, run, results)
 
