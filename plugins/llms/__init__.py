@@ -23,6 +23,14 @@ class TinyParams:
     steps: int = 400
     batch_size: int = 32
     lr: float = 3e-3
+    prefix_tokens: int = field(
+        default=0,
+        metadata={
+            "help": "0: a plain LM. n > 0: also train it to read n soft tokens after BOS that "
+            "encode the caption (a linear map of its mean token embedding), so that a frozen "
+            "tiny-gpt2 can use the projector's soft tokens; the encoder is thrown away"
+        },
+    )
 
 
 @hookimpl
