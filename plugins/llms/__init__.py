@@ -26,9 +26,9 @@ class TinyParams:
     prefix_tokens: int = field(
         default=0,
         metadata={
-            "help": "0: a plain LM. n > 0: also train it to read n soft tokens after BOS that "
+            "help": "0: a plain LM. n > 0: also train it with n soft tokens after BOS that "
             "encode the caption (a linear map of its mean token embedding), so that a frozen "
-            "tiny-gpt2 can use the projector's soft tokens; the encoder is thrown away"
+            "tiny-gpt2 takes the projector's soft tokens; the encoder is thrown away"
         },
     )
 

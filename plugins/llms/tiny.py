@@ -2,14 +2,16 @@
 through the same ``from_pretrained`` path as ``gpt2``.
 
 It learns the caption language and the instruction format from the TRAINING split only, so it
-knows nothing about the test captions. With ``prefix_tokens=n`` it also learns to read ``n`` soft
-tokens placed after BOS (where the prompt's ``<image>`` slot sits): in every step, besides the
-plain text, it sees training texts (half of each batch) with a prefix computed from their own
-captions (a linear map of the mean of the caption's token embeddings, a quarter of the tokens
-dropped at random), so that a prefix can tell it the caption's words; the prefix encoder is
-discarded. This is a local
-stand-in for a pretrained multimodal LM that already reads soft inputs; stage 2 still trains only
-the projector, and the prompt without a slot (ONLY_OBJ) reads as before.
+knows nothing about the test captions. With ``prefix_tokens=n`` it is also trained with ``n``
+soft tokens after BOS (where the prompt's ``<image>`` slot sits): half of each batch carries a
+prefix computed from the text's own caption (a linear map of the mean of the caption's token
+embeddings, a quarter of the tokens dropped at random); the prefix encoder is then discarded.
+The LM so learns to take soft tokens in the slot without being derailed (a plain tiny-gpt2 fed
+soft tokens it never saw loses the caption language) - a local stand-in for a pretrained
+multimodal LM. Measured: the mean-embedding prefix varies little between captions, so the LM
+learns mostly to accept the slot, and little of reading its content; a vocabulary-space bag (own
+word vectors) would carry more. Stage 2 still trains only the projector, and the prompt without
+a slot (ONLY_OBJ) reads as before.
 
 Its tokenizer is a byte-level BPE (GPT-2's scheme) trained on the same texts, which keeps the
 vocabulary, and so CPU training, small.
