@@ -16,7 +16,7 @@ from eegbench.errors import ConfigError, DataError
 from eegbench.generation import _as_llm, generate_captions
 from eegbench.llm import BuildContext
 from eegbench.model import EEGClassifier, Projector
-from eegbench.runner import Pipeline, compute_targets, load_dataset
+from eegbench.runner import Pipeline, center_targets, compute_targets, load_dataset
 
 RUN_FILES = ("config.yaml", "results.json", "eeg_classifier.safetensors", "projector.safetensors")
 
@@ -108,6 +108,8 @@ def load_run(run_dir: str | Path) -> Pipeline:
             f"({', '.join(changed)} hash changed); the files or the dataset plugin have changed."
         )
     targets, _ = compute_targets(cfg, data, cache_dir)
+    if cfg["stage1"]["center_targets"]:
+        targets = center_targets(targets, data)  # as the run trained and scored them
     model_info = results.get("model", {})
     embed_dim = int(model_info.get("embed_dim") or cfg["stage1"]["embed_dim"] or targets.shape[1])
     encoder = plugins.get("encoders", cfg["encoder"]["name"]).build(
