@@ -13,7 +13,7 @@ plugin's registering module can ``from eegbench.api import hookimpl`` without im
   split parameters ``DatasetParams``, ``finalize``, ``select_channels``, ``trial_info``.
 - Targets: ``Target``, ``target_items``. LLMs: ``CausalLM``, ``BuildContext``,
   ``load_pretrained``, ``prompt_text``, ``make_schedule``.
-- Metrics: ``Metric``, ``CAPTIONS``, ``LOGITS``, ``EMBEDDINGS``.
+- Metrics: ``Metric``, ``Oracle``, ``CAPTIONS``, ``LOGITS``, ``EMBEDDINGS``, ``ATTRIBUTES``.
 - Helpers: ``atomic_write``, ``atomic_writer``, ``atomic_dir``, ``file_digest``, ``task``,
   ``log``, ``is_quiet``, ``ensure_torchvision_importable``.
 """
@@ -54,6 +54,8 @@ _EXPORTS: dict[str, str] = {
     "CAPTIONS": "eegbench.api.metric",
     "LOGITS": "eegbench.api.metric",
     "EMBEDDINGS": "eegbench.api.metric",
+    "ATTRIBUTES": "eegbench.api.metric",
+    "Oracle": "eegbench.api.metric",
     "atomic_write": "eegbench.io",
     "atomic_writer": "eegbench.io",
     "atomic_dir": "eegbench.io",
@@ -93,7 +95,7 @@ if TYPE_CHECKING:
     )
     from eegbench.api.hooks import Register, hookimpl, hookspec
     from eegbench.api.llm import BuildContext, CausalLM, load_pretrained
-    from eegbench.api.metric import CAPTIONS, EMBEDDINGS, LOGITS, Metric
+    from eegbench.api.metric import ATTRIBUTES, CAPTIONS, EMBEDDINGS, LOGITS, Metric, Oracle
     from eegbench.api.registry import Entry, Param, did_you_mean
     from eegbench.api.target import Target, target_items
     from eegbench.data.preprocessing import DatasetParams, finalize, select_channels

@@ -88,7 +88,13 @@ class EvalConfig:
             "rouge",
             "meteor",
             "cider",
-        ]
+            "attributes",
+            "probe",
+        ],
+        metadata={
+            "help": "metric plugins; those a dataset cannot feed are skipped (attributes and "
+            "probe need EEGData.attributes)"
+        },
     )
     controls: list[str] | str = field(
         default_factory=lambda: ["only_obj", "noise"],
@@ -97,7 +103,13 @@ class EvalConfig:
             "shuffled_eeg, noise)"
         },
     )
-    bootstrap: int = field(default=1000, metadata={"help": "bootstrap resamples (0: no CIs)"})
+    bootstrap: int = field(
+        default=1000,
+        metadata={
+            "help": "bootstrap resamples of whole clusters, and permutations of each paired "
+            "control test (0: no CIs and no control deltas)"
+        },
+    )
 
 
 CORE_GROUPS: dict[str, type] = {"stage1": Stage1Config, "stage2": Stage2Config, "eval": EvalConfig}

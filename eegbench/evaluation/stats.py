@@ -1,21 +1,28 @@
-"""Uncertainty for benchmark numbers: bootstrap confidence intervals and paired permutation tests.
+"""Uncertainty for benchmark numbers: clustered bootstrap CIs and paired permutation tests.
 
 Design (numpy only):
 
-- The unit of resampling is the test trial. A bootstrap sample is ``n`` trial indices drawn with
-  replacement; every output of a metric is recomputed on the *same* indices, so CIs of related
+- The unit of resampling is the *cluster*: the trials that share a stimulus image (and so a
+  reference caption) are not independent, so a bootstrap sample draws whole clusters with
+  replacement and a paired test permutes whole clusters. The dataset declares the unit
+  (``EEGData.cluster``, by default the image); ``clusters=None`` treats every trial as its own
+  cluster (the classical trial bootstrap).
+- Every output of a metric is recomputed on the *same* resampled trials, so CIs of related
   outputs come from the same resamples.
 - Metrics that are means over trials (accuracy, retrieval, cosine, per-pair ROUGE/METEOR, the
-  Thought2Text protocol) give per-trial values (``metric.per_item``); their bootstrap is a
-  vectorised mean over index rows, so 1,000 resamples of 2,000 trials take milliseconds.
+  Thought2Text protocol) give per-trial values (``metric.per_item``); their clustered bootstrap
+  is a vectorised ratio of resampled cluster sums to resampled cluster sizes.
 - Corpus-level metrics (corpus BLEU, balanced accuracy, ...) are recomputed through a callable
   ``fn(indices) -> value``. Where a metric offers ``metric.resampler(...)`` (BLEU sums per-sentence
   n-gram counts) the callable is cheap and exact; otherwise ``metric_resampler`` falls back to
   calling ``compute`` on the subset (correct, but as slow as the metric).
 - Intervals are percentile intervals (Efron & Tibshirani 1993) at level ``1 - alpha``.
-- ``paired_permutation_test`` compares two systems scored on the same trials: under the null the
-  sign of each per-trial difference is exchangeable; the p-value (two-sided, on the mean
-  difference) counts the observed statistic as one permutation, so it is never 0.
+- Paired comparisons of two systems on the same trials (``paired_delta``) score both through one
+  *joint* resampler over the ``2n`` concatenated trials (system A's first). The difference's CI
+  resamples clusters and scores both systems on them; the p-value swaps the two systems' outputs
+  on a random subset of whole clusters (approximate randomization, Riezler & Maxwell 2005); for
+  a mean over trials this is the cluster sign-flip test. p-values are two-sided and count the
+  observed statistic as one permutation, so they are never 0.
 """
 
 from __future__ import annotations
@@ -30,7 +37,8 @@ from eegbench.api.errors import DataError
 
 IndexFn = Callable[[np.ndarray], Any]
 
-# Context entries indexed by trial (``target_bank`` and ``class_names`` are not).
+# Context entries indexed by trial (``target_bank``, ``class_names`` and the ``train_*`` entries
+# are not). ``attributes`` is a mapping {name: per-trial values}, indexed value by value.
 PER_TRIAL_CTX = (
     "y_true",
     "logits",
@@ -39,6 +47,8 @@ PER_TRIAL_CTX = (
     "target_index",
     "expected_objects",
     "predicted_objects",
+    "image_id",
+    "attributes",
 )
 
 
@@ -56,6 +66,16 @@ class CI:
         return asdict(self)
 
 
+def cluster_codes(clusters: Sequence[Any] | np.ndarray | None, n: int) -> np.ndarray:
+    """Cluster index ``0..G-1`` of each of ``n`` trials (``None``: every trial its own)."""
+    if clusters is None:
+        return np.arange(n)
+    arr = np.asarray(clusters)
+    if arr.shape != (n,):
+        raise DataError(f"clusters must give one id per trial ({n}), got shape {arr.shape}.")
+    return np.unique(arr, return_inverse=True)[1].reshape(-1)
+
+
 def bootstrap_indices(n: int, n_boot: int = 1000, seed: int = 0) -> np.ndarray:
     """``[n_boot, n]`` trial indices drawn with replacement (reproducible for a seed)."""
     if n < 1:
@@ -63,6 +83,29 @@ def bootstrap_indices(n: int, n_boot: int = 1000, seed: int = 0) -> np.ndarray:
     if n_boot < 1:
         raise DataError(f"n_boot must be >= 1, got {n_boot}.")
     return np.random.default_rng(seed).integers(0, n, size=(n_boot, n))
+
+
+def cluster_bootstrap_indices(
+    clusters: Sequence[Any] | np.ndarray, n_boot: int = 1000, seed: int = 0
+) -> list[np.ndarray]:
+    """``n_boot`` trial index arrays, each the trials of clusters drawn with replacement."""
+    codes = cluster_codes(clusters, len(clusters))
+    order = np.argsort(codes, kind="stable")
+    sizes = np.bincount(codes)
+    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    members = [order[s : s + k] for s, k in zip(starts, sizes)]
+    draws = bootstrap_indices(len(members), n_boot, seed)
+    return [np.concatenate([members[g] for g in row]) for row in draws]
+
+
+def _resamples(n: int, n_boot: int, seed: int, clusters: Any) -> Sequence[np.ndarray]:
+    if clusters is None:
+        return bootstrap_indices(n, n_boot, seed)
+    if n < 1:
+        raise DataError("bootstrap needs at least one trial.")
+    if len(clusters) != n:
+        raise DataError(f"clusters must give one id per trial ({n}), got {len(clusters)}.")
+    return cluster_bootstrap_indices(clusters, n_boot, seed)
 
 
 def _interval(estimate: float, samples: np.ndarray, alpha: float, n_boot: int) -> CI:
@@ -81,6 +124,16 @@ def _as_values(values: Any) -> np.ndarray:
     return arr
 
 
+def _mean_samples(values: np.ndarray, n_boot: int, seed: int, clusters: Any) -> np.ndarray:
+    """Bootstrap means of ``values``: trials, or whole clusters (ratio of sums to sizes)."""
+    if clusters is None:
+        return values[bootstrap_indices(values.size, n_boot, seed)].mean(axis=1)
+    codes = cluster_codes(clusters, values.size)
+    sums, sizes = np.bincount(codes, weights=values), np.bincount(codes).astype(float)
+    draws = bootstrap_indices(sums.size, n_boot, seed)
+    return sums[draws].sum(axis=1) / sizes[draws].sum(axis=1)
+
+
 def bootstrap_ci(
     data: Sequence[float] | np.ndarray | IndexFn,
     n: int | None = None,
@@ -88,8 +141,9 @@ def bootstrap_ci(
     n_boot: int = 1000,
     alpha: float = 0.05,
     seed: int = 0,
+    clusters: Sequence[Any] | np.ndarray | None = None,
 ) -> CI:
-    """Percentile bootstrap CI.
+    """Percentile bootstrap CI, resampling whole ``clusters`` when given.
 
     ``data`` is either per-trial values (the statistic is their mean) or a callable
     ``fn(indices) -> float`` that recomputes a corpus-level metric on the given trials; then
@@ -98,12 +152,12 @@ def bootstrap_ci(
     if callable(data):
         if n is None:
             raise DataError("bootstrap_ci with a callable needs n, the number of trials.")
-        idx = bootstrap_indices(n, n_boot, seed)
-        samples = np.array([float(data(row)) for row in idx])
+        samples = np.array([float(data(row)) for row in _resamples(n, n_boot, seed, clusters)])
         return _interval(float(data(np.arange(n))), samples, alpha, n_boot)
     values = _as_values(data)
-    idx = bootstrap_indices(values.size, n_boot, seed)
-    return _interval(float(values.mean()), values[idx].mean(axis=1), alpha, n_boot)
+    return _interval(
+        float(values.mean()), _mean_samples(values, n_boot, seed, clusters), alpha, n_boot
+    )
 
 
 def bootstrap_cis(
@@ -113,17 +167,17 @@ def bootstrap_cis(
     n_boot: int = 1000,
     alpha: float = 0.05,
     seed: int = 0,
+    clusters: Sequence[Any] | np.ndarray | None = None,
 ) -> dict[str, CI]:
-    """CIs for several outputs on shared resamples.
+    """CIs for several outputs on shared resamples (of whole ``clusters`` when given).
 
     ``data`` is ``{output: per-trial values}`` (means) or ``fn(indices) -> {output: value}``.
     """
     if callable(data):
         if n is None:
             raise DataError("bootstrap_cis with a callable needs n, the number of trials.")
-        idx = bootstrap_indices(n, n_boot, seed)
         full = data(np.arange(n))
-        rows = [data(row) for row in idx]
+        rows = [data(row) for row in _resamples(n, n_boot, seed, clusters)]
         return {
             k: _interval(float(full[k]), np.array([float(r[k]) for r in rows]), alpha, n_boot)
             for k in full
@@ -134,9 +188,9 @@ def bootstrap_cis(
         raise DataError(
             f"per-trial value arrays differ in length: { {k: a.size for k, a in arrays.items()} }."
         )
-    idx = bootstrap_indices(sizes.pop(), n_boot, seed)
     return {
-        k: _interval(float(a.mean()), a[idx].mean(axis=1), alpha, n_boot) for k, a in arrays.items()
+        k: _interval(float(a.mean()), _mean_samples(a, n_boot, seed, clusters), alpha, n_boot)
+        for k, a in arrays.items()
     }
 
 
@@ -145,10 +199,12 @@ def paired_permutation_test(
     b: Sequence[float] | np.ndarray,
     n_perm: int = 10000,
     seed: int = 0,
+    clusters: Sequence[Any] | np.ndarray | None = None,
 ) -> float:
     """Two-sided p-value that paired per-trial scores ``a`` and ``b`` have the same mean.
 
-    Each permutation flips the sign of a random subset of the differences ``a - b``.
+    Each permutation flips the sign of the differences ``a - b`` of a random subset of whole
+    ``clusters`` (of single trials when ``clusters`` is None).
     """
     a, b = _as_values(a), _as_values(b)
     if a.shape != b.shape:
@@ -156,17 +212,90 @@ def paired_permutation_test(
     if n_perm < 1:
         raise DataError(f"n_perm must be >= 1, got {n_perm}.")
     diff = a - b
-    observed = abs(diff.mean())
+    if clusters is not None:
+        diff = np.bincount(cluster_codes(clusters, diff.size), weights=diff)
+    observed = abs(diff.sum())
     rng = np.random.default_rng(seed)
-    # a tolerance keeps exactly-equal permuted means (e.g. identical inputs) counted as extreme
+    # a tolerance keeps exactly-equal permuted sums (e.g. identical inputs) counted as extreme
     tol = 1e-12 * max(1.0, observed)
     extreme, done, chunk = 0, 0, max(1, min(n_perm, 2_000_000 // max(1, diff.size)))
     while done < n_perm:
         m = min(chunk, n_perm - done)
         signs = rng.integers(0, 2, size=(m, diff.size), dtype=np.int8) * 2 - 1
-        extreme += int((np.abs((signs * diff).mean(axis=1)) >= observed - tol).sum())
+        extreme += int((np.abs(signs @ diff) >= observed - tol).sum())
         done += m
     return (extreme + 1) / (n_perm + 1)
+
+
+@dataclass(frozen=True)
+class Delta:
+    """A paired difference A - B with its clustered bootstrap CI and permutation p-value."""
+
+    value: float
+    low: float
+    high: float
+    p: float
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"value": self.value, "ci": [self.low, self.high], "p": self.p}
+
+
+def paired_delta(
+    joint: Mapping[str, Sequence[float] | np.ndarray] | IndexFn,
+    n: int,
+    *,
+    clusters: Sequence[Any] | np.ndarray | None = None,
+    n_boot: int = 1000,
+    n_perm: int = 1000,
+    alpha: float = 0.05,
+    seed: int = 0,
+) -> dict[str, Delta]:
+    """``{output: Delta}`` of system A minus system B, scored on the same ``n`` trials.
+
+    ``joint`` scores the ``2n`` concatenated trials (A's ``0..n-1``, then B's): either per-trial
+    values ``{output: array[2n]}`` (the metric is their mean) or ``fn(indices) -> {output: value}``
+    (any metric, e.g. corpus BLEU). The CI resamples whole clusters and scores A and B on the
+    same draw; the p-value swaps A's and B's outputs on random subsets of whole clusters.
+    """
+    if n < 1:
+        raise DataError("a paired comparison needs at least one trial.")
+    if n_perm < 1 or n_boot < 1:
+        raise DataError(f"n_perm and n_boot must be >= 1, got {n_perm} and {n_boot}.")
+    codes = cluster_codes(clusters, n)
+    n_clusters = int(codes.max()) + 1
+    if not callable(joint):
+        out = {}
+        for k, v in joint.items():
+            v = _as_values(v)
+            if v.size != 2 * n:
+                raise DataError(f"joint values of {k!r} have {v.size} entries, expected {2 * n}.")
+            d = v[:n] - v[n:]
+            ci = bootstrap_ci(d, n_boot=n_boot, alpha=alpha, seed=seed, clusters=clusters)
+            p = paired_permutation_test(v[:n], v[n:], n_perm, seed, clusters=codes)
+            out[k] = Delta(float(d.mean()), ci.low, ci.high, p)
+        return out
+    base = np.arange(n)
+
+    def diff(ia: np.ndarray, ib: np.ndarray) -> dict[str, float]:
+        fa, fb = joint(ia), joint(ib)
+        return {k: float(fa[k]) - float(fb[k]) for k in fa}
+
+    observed = diff(base, base + n)
+    boots = [diff(row, row + n) for row in _resamples(n, n_boot, seed, clusters)]
+    rng = np.random.default_rng(seed + 1)
+    extreme = dict.fromkeys(observed, 0)
+    for _ in range(n_perm):
+        swap = rng.integers(0, 2, size=n_clusters).astype(bool)[codes]
+        ia = np.where(swap, base + n, base)
+        for k, v in diff(ia, np.where(swap, base, base + n)).items():
+            obs = abs(observed[k])
+            if abs(v) >= obs - 1e-12 * max(1.0, obs):
+                extreme[k] += 1
+    out = {}
+    for k, value in observed.items():
+        ci = _interval(value, np.array([b[k] for b in boots]), alpha, n_boot)
+        out[k] = Delta(value, ci.low, ci.high, (extreme[k] + 1) / (n_perm + 1))
+    return out
 
 
 def subset_context(ctx: Mapping[str, Any], idx: np.ndarray) -> dict[str, Any]:
@@ -176,10 +305,45 @@ def subset_context(ctx: Mapping[str, Any], idx: np.ndarray) -> dict[str, Any]:
         value = ctx.get(key)
         if value is None:
             continue
-        if isinstance(value, np.ndarray) or hasattr(value, "shape"):
-            out[key] = value[idx]
+        if isinstance(value, Mapping):
+            out[key] = {k: _take(v, idx) for k, v in value.items()}
         else:
-            out[key] = [value[i] for i in idx]
+            out[key] = _take(value, idx)
+    return out
+
+
+def _take(value: Any, idx: np.ndarray) -> Any:
+    if isinstance(value, np.ndarray) or hasattr(value, "shape"):
+        return value[idx]
+    return [value[i] for i in idx]
+
+
+def _concat(a: Any, b: Any) -> Any:
+    if isinstance(a, np.ndarray) or hasattr(a, "shape"):
+        return np.concatenate([np.asarray(a), np.asarray(b)])
+    return [*a, *b]
+
+
+def joint_context(ctx_a: Mapping[str, Any], ctx_b: Mapping[str, Any]) -> dict[str, Any]:
+    """The context of the ``2n`` concatenated trials of two systems (A's first).
+
+    Per-trial entries are concatenated; every other entry must be the same object in both.
+    """
+    out = dict(ctx_a)
+    for key in set(ctx_a) | set(ctx_b):
+        va, vb = ctx_a.get(key), ctx_b.get(key)
+        if key not in PER_TRIAL_CTX:
+            if va is not vb:
+                raise DataError(f"paired contexts differ in the shared entry {key!r}.")
+            continue
+        if va is None or vb is None:
+            if va is not vb:
+                raise DataError(f"context entry {key!r} is given for one system only.")
+            continue
+        if isinstance(va, Mapping):
+            out[key] = {k: _concat(va[k], vb[k]) for k in va}
+        else:
+            out[key] = _concat(va, vb)
     return out
 
 
@@ -205,3 +369,24 @@ def metric_resampler(
         return metric.compute(p, r, **sub)
 
     return recompute
+
+
+def metric_joint(
+    metric: Any,
+    predictions_a: Sequence[str],
+    predictions_b: Sequence[str],
+    references: Sequence[str],
+    ctx_a: Mapping[str, Any],
+    ctx_b: Mapping[str, Any],
+) -> Mapping[str, np.ndarray] | IndexFn:
+    """What ``paired_delta`` needs for a metric on two systems: per-trial values or a resampler.
+
+    Metrics that are means over trials (``per_item`` and no ``resampler``) give their
+    ``2n`` per-trial values; the others a resampler over the joint trials.
+    """
+    ctx = joint_context(ctx_a, ctx_b)
+    preds = [*predictions_a, *predictions_b] if predictions_a else []
+    refs = [*references, *references] if references else []
+    if hasattr(metric, "per_item") and not hasattr(metric, "resampler"):
+        return {k: _as_values(v) for k, v in metric.per_item(preds, refs, **ctx).items()}
+    return metric_resampler(metric, preds, refs, **ctx)

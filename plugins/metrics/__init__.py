@@ -6,12 +6,14 @@ from dataclasses import dataclass, field
 
 from eegbench_plugins.metrics.citations import (
     ACCURACY_CITATION,
+    ATTRIBUTES_CITATION,
     BERTSCORE_CITATION,
     BLEU_CITATION,
     CIDER_CITATION,
     COCO_CITATION,
     COSINE_CITATION,
     METEOR_CITATION,
+    PROBE_CITATION,
     RETRIEVAL_CITATION,
     ROUGE_CITATION,
     THOUGHT2TEXT_CITATION,
@@ -79,6 +81,12 @@ class BertScoreParams:
     device: str = field(default="cpu", metadata={"help": "torch device"})
 
 
+@dataclass
+class ProbeParams:
+    C: float = field(default=1.0, metadata={"help": "inverse L2 regularisation of the probe"})
+    max_iter: int = field(default=1000, metadata={"help": "solver iterations"})
+
+
 @hookimpl
 def register_metrics(register) -> None:  # noqa: ANN001 - the core's register callback
     register(
@@ -133,6 +141,19 @@ def register_metrics(register) -> None:  # noqa: ANN001 - the core's register ca
         f"{_MOD}.decoding:Retrieval",
         citation=RETRIEVAL_CITATION,
         description="top-1/top-5 retrieval of each trial's target in the target bank",
+    )
+    register(
+        "attributes",
+        f"{_MOD}.ground_truth:AttributeHits",
+        citation=ATTRIBUTES_CITATION,
+        description="ground truth: attribute hit rates in captions, and the oracle rows",
+    )
+    register(
+        "probe",
+        f"{_MOD}.ground_truth:Probe",
+        params=ProbeParams,
+        citation=PROBE_CITATION,
+        description="ground truth: attributes decoded from EEG embeddings by a linear probe",
     )
     register(
         "protocol:thought2text",

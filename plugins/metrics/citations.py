@@ -45,3 +45,13 @@ COCO_CITATION = (
     "Chen et al. 2015, Microsoft COCO Captions: Data Collection and Evaluation Server, "
     "arXiv:1504.00325 (pycocoevalcap)"
 )
+
+ATTRIBUTES_CITATION = (
+    "eegbench ground-truth attribute hit rates and oracle captions (docs/science.md); attribute "
+    "words and captions declared by the dataset (EEGData.attributes, attribute_words, describe)"
+)
+
+PROBE_CITATION = (
+    "Alain & Bengio 2017, Understanding intermediate layers using linear classifier probes, "
+    "ICLR Workshop; Pedregosa et al. 2011, Scikit-learn, JMLR (LogisticRegression)"
+)
