@@ -16,7 +16,10 @@ Design (numpy only):
   ``fn(indices) -> value``. Where a metric offers ``metric.resampler(...)`` (BLEU sums per-sentence
   n-gram counts) the callable is cheap and exact; otherwise ``metric_resampler`` falls back to
   calling ``compute`` on the subset (correct, but as slow as the metric).
-- Intervals are percentile intervals (Efron & Tibshirani 1993) at level ``1 - alpha``.
+- Intervals are percentile intervals (Efron & Tibshirani 1993) at level ``1 - alpha``, with the
+  resampled statistics' spread around the estimate widened by ``sqrt(G / (G - 1))`` for ``G``
+  resampled units: the bootstrap variance of a mean over ``G`` clusters is ``(G - 1) / G`` of
+  the unbiased one, which matters for the few dozen test images of a typical split.
 - Paired comparisons of two systems on the same trials (``paired_delta``) score both through one
   *joint* resampler over the ``2n`` concatenated trials (system A's first). The difference's CI
   resamples clusters and scores both systems on them; the p-value swaps the two systems' outputs
@@ -108,11 +111,18 @@ def _resamples(n: int, n_boot: int, seed: int, clusters: Any) -> Sequence[np.nda
     return cluster_bootstrap_indices(clusters, n_boot, seed)
 
 
-def _interval(estimate: float, samples: np.ndarray, alpha: float, n_boot: int) -> CI:
+def _interval(estimate: float, samples: np.ndarray, alpha: float, n_boot: int, n_units: int) -> CI:
+    """Percentile interval of ``samples``, widened around ``estimate`` by sqrt(G / (G - 1))."""
     if not 0 < alpha < 1:
         raise DataError(f"alpha must be in (0, 1), got {alpha}.")
     low, high = np.quantile(samples, [alpha / 2, 1 - alpha / 2])
+    widen = float(np.sqrt(n_units / (n_units - 1))) if n_units > 1 else 1.0
+    low, high = estimate + widen * (low - estimate), estimate + widen * (high - estimate)
     return CI(float(estimate), float(low), float(high), float(alpha), int(n_boot))
+
+
+def _n_units(n: int, clusters: Any) -> int:
+    return n if clusters is None else int(len(np.unique(np.asarray(clusters))))
 
 
 def _as_values(values: Any) -> np.ndarray:
@@ -153,10 +163,14 @@ def bootstrap_ci(
         if n is None:
             raise DataError("bootstrap_ci with a callable needs n, the number of trials.")
         samples = np.array([float(data(row)) for row in _resamples(n, n_boot, seed, clusters)])
-        return _interval(float(data(np.arange(n))), samples, alpha, n_boot)
+        return _interval(float(data(np.arange(n))), samples, alpha, n_boot, _n_units(n, clusters))
     values = _as_values(data)
     return _interval(
-        float(values.mean()), _mean_samples(values, n_boot, seed, clusters), alpha, n_boot
+        float(values.mean()),
+        _mean_samples(values, n_boot, seed, clusters),
+        alpha,
+        n_boot,
+        _n_units(values.size, clusters),
     )
 
 
@@ -178,8 +192,11 @@ def bootstrap_cis(
             raise DataError("bootstrap_cis with a callable needs n, the number of trials.")
         full = data(np.arange(n))
         rows = [data(row) for row in _resamples(n, n_boot, seed, clusters)]
+        units = _n_units(n, clusters)
         return {
-            k: _interval(float(full[k]), np.array([float(r[k]) for r in rows]), alpha, n_boot)
+            k: _interval(
+                float(full[k]), np.array([float(r[k]) for r in rows]), alpha, n_boot, units
+            )
             for k in full
         }
     arrays = {k: _as_values(v) for k, v in data.items()}
@@ -188,8 +205,11 @@ def bootstrap_cis(
         raise DataError(
             f"per-trial value arrays differ in length: { {k: a.size for k, a in arrays.items()} }."
         )
+    units = _n_units(next(iter(arrays.values())).size, clusters)
     return {
-        k: _interval(float(a.mean()), _mean_samples(a, n_boot, seed, clusters), alpha, n_boot)
+        k: _interval(
+            float(a.mean()), _mean_samples(a, n_boot, seed, clusters), alpha, n_boot, units
+        )
         for k, a in arrays.items()
     }
 
@@ -293,7 +313,7 @@ def paired_delta(
                 extreme[k] += 1
     out = {}
     for k, value in observed.items():
-        ci = _interval(value, np.array([b[k] for b in boots]), alpha, n_boot)
+        ci = _interval(value, np.array([b[k] for b in boots]), alpha, n_boot, n_clusters)
         out[k] = Delta(value, ci.low, ci.high, (extreme[k] + 1) / (n_perm + 1))
     return out
 
