@@ -150,7 +150,21 @@ def compare(
 @click.option(
     "--controls", default="all", show_default=True, help="Control rows: all, none, or names."
 )
-@click.option("--delta", help="Controls to subtract: adds columns 'metric Δ control'.")
+@click.option(
+    "--delta",
+    help="Controls to subtract: adds columns 'metric Δ control' (* p<0.05, ** p<0.01).",
+)
+@click.option(
+    "--oracles/--no-oracles",
+    default=True,
+    show_default=True,
+    help="Oracle rows (floor and ceiling) of datasets with ground truth.",
+)
+@click.option(
+    "--headroom",
+    is_flag=True,
+    help="Add columns 'metric headroom': (row - floor) / (ceiling - floor).",
+)
 @click.option("--sort", "sort_by", help="Order configurations by this metric, best first.")
 @click.option("--digits", default=3, show_default=True, help="Decimals shown.")
 @click.option(
@@ -168,6 +182,8 @@ def leaderboard_command(
     group_by: str | None,
     controls: str,
     delta: str | None,
+    oracles: bool,
+    headroom: bool,
     sort_by: str | None,
     digits: int,
     out: Path | None,
@@ -188,6 +204,8 @@ def leaderboard_command(
         delta=_split_names(delta) or [],
         sort_by=sort_by,
         digits=digits,
+        oracles=oracles,
+        headroom=headroom,
     )
     for s in board.skipped[len(skipped) :]:
         click.echo(f"skipped {s.path}: {s.reason}", err=True)
