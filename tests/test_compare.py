@@ -12,8 +12,8 @@ from click.testing import CliRunner
 from eegbench.api.errors import ConfigError, DataError
 from eegbench.cli import cli
 from eegbench.evaluation.compare import compare_runs
-from eegbench.evaluation.stats import paired_delta
 from eegbench.evaluation.predictions import Predictions, read_predictions, write_predictions
+from eegbench.evaluation.stats import paired_delta
 from tests.test_inference import tiny_run
 
 OBJECTS = ["dog", "cat", "horse", "boat", "piano"]
