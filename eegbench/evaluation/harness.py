@@ -295,8 +295,10 @@ class Evaluation:
             if not set(metric.requires) <= kinds:
                 continue
             for row, oracle in metric.oracles(refs, **ctx).items():
-                if row in offered or row in self.conditions:
-                    raise PluginError(f"oracle row {row!r} of metric {name!r} is not unique.")
+                if row in offered or row in CONTROLS:
+                    raise PluginError(
+                        f"oracle row {row!r} of metric {name!r} repeats another row's name."
+                    )
                 if oracle.role not in ORACLE_ROLES:
                     raise PluginError(
                         f"oracle {row!r} of metric {name!r} has role {oracle.role!r}; "
