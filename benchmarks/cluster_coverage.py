@@ -8,7 +8,8 @@ exactly from the per-image expectations of a large image population; each repeat
 images from it and ``m`` trials per image, and asks whether the 95% percentile interval covers
 the population value, when the bootstrap resamples trials and when it resamples images.
 
-    python benchmarks/cluster_coverage.py            # 400 repeats, about 3 minutes on 1 core
+    python benchmarks/cluster_coverage.py            # 400 repeats, a few minutes on 1 core
+    python benchmarks/cluster_coverage.py --repeats 1000 --seed 1   # the numbers in docs/metrics.md
     python benchmarks/cluster_coverage.py --repeats 100 --json coverage.json
 """
 
