@@ -22,7 +22,7 @@ class EEGData:
     ``X``: float32 ``[N, C, T]``. ``y``: class index ``[N]`` into ``class_names``.
     ``image``: index ``[N]`` into ``image_names`` (and ``captions``/``image_paths``).
     ``subject``: subject id ``[N]``. ``splits``: split name -> trial indices (``train``, ``val``,
-    ``test`` at least). ``info``: free metadata (citation, ground truth of a simulation, ...).
+    ``test`` at least). ``info``: free metadata (units, ground truth of a simulation, ...).
 
     Statistics: ``cluster`` ``[N]`` names the unit of independent observation of each trial
     (trials that share a reference caption are not independent); ``None`` means the image, and

@@ -19,16 +19,16 @@ B - A; with ``--control`` A is the control and B the full pipeline, so ``diff`` 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from eegbench import plugins
 from eegbench.api.errors import ConfigError, DataError, EegbenchError, UnknownNameError
-from eegbench.api.metric import CAPTIONS
+from eegbench.api.metric import CAPTIONS, Metric, output_key
 from eegbench.evaluation.predictions import Predictions, predictions_file, read_predictions
+from eegbench.evaluation.scoring import build_metric
 from eegbench.evaluation.stats import metric_joint, paired_delta
 
 ACCURACY = "accuracy"
@@ -46,6 +46,7 @@ class RunPredictions:
     split_test: str | None = None
     data: str | None = None
     metrics: list[str] | None = None
+    metric_params: dict[str, dict[str, Any]] = field(default_factory=dict)
     clusters: list[int] | None = None  # per trial, from results.json (None: by image)
     cluster_unit: str = "image"
 
@@ -86,7 +87,9 @@ def load_run_predictions(path: str | Path, control: str | None = None) -> RunPre
             raise DataError(f"{str(results_path)!r} is corrupt ({e}).") from None
         hashes = results.get("dataset", {}).get("hashes", {})
         run.split_test, run.data = hashes.get("split_test"), hashes.get("data")
-        run.metrics = results.get("config", {}).get("eval", {}).get("metrics")
+        config = results.get("config", {})
+        run.metrics = config.get("eval", {}).get("metrics")
+        run.metric_params = config.get("metrics") or {}
         stats = results.get("statistics") or {}
         run.clusters = stats.get("clusters")
         run.cluster_unit = stats.get("cluster_unit", "image")
@@ -124,34 +127,36 @@ def check_same_test_set(a: RunPredictions, b: RunPredictions) -> None:
             f"{a.name} has {len(pa)} test trials and {b.name} {len(pb)}; a paired test needs "
             "the same trials."
         )
-    for field in ("image", "expected_object", "reference"):
-        va, vb = getattr(pa, field), getattr(pb, field)
+    for column in ("image", "expected_object", "reference"):
+        va, vb = getattr(pa, column), getattr(pb, column)
         for i, (x, y) in enumerate(zip(va, vb)):
             if x != y:
                 raise DataError(
-                    f"{a.name} and {b.name} have different test sets: row {i} has {field} "
+                    f"{a.name} and {b.name} have different test sets: row {i} has {column} "
                     f"{x!r} vs {y!r}."
                 )
 
 
-def _build(name: str) -> Any:
+def _build(name: str, params: dict[str, Any]) -> Metric:
     try:
-        return plugins.get("metrics", name).build()
+        return build_metric(name, params.get(name))
     except UnknownNameError as e:
         raise ConfigError(f"{e} (or {ACCURACY!r}: expected vs predicted object)") from None
 
 
-def _check_testable(name: str, metric: Any) -> None:
+def _check_caption_metric(name: str, metric: Metric) -> None:
     if tuple(metric.requires) != (CAPTIONS,):
         raise ConfigError(
             f"metric {name!r} needs {', '.join(r for r in metric.requires if r != CAPTIONS)}, "
             f"which predictions.csv does not hold; compare tests caption metrics and {ACCURACY!r}."
         )
-    if not hasattr(metric, "per_item") and not hasattr(metric, "resampler"):
-        raise ConfigError(
-            f"metric {name!r} has no per-trial scores (per_item) or resampler, so it "
-            "cannot be permutation-tested."
-        )
+
+
+def _not_testable(name: str) -> ConfigError:
+    return ConfigError(
+        f"metric {name!r} has no per-trial scores (per_item) or sentence statistics "
+        "(sentence_stats), so it cannot be permutation-tested."
+    )
 
 
 def _hits(p: Predictions) -> np.ndarray:
@@ -193,13 +198,16 @@ def compare_runs(
     check_same_test_set(a, b)
     clusters, unit = shared_clusters(a, b)
     skipped: dict[str, str] = {}
+    built: dict[str, Metric] = {}
+    explicit = bool(metrics)
     if not metrics:
         metrics = [ACCURACY]
         for name in a.metrics or DEFAULT_METRICS[1:]:
             if name == ACCURACY:
                 continue
             try:
-                _check_testable(name, _build(name))
+                built[name] = _build(name, a.metric_params)
+                _check_caption_metric(name, built[name])
             except EegbenchError as e:
                 skipped[name] = str(e)
                 continue
@@ -232,16 +240,23 @@ def compare_runs(
             d = delta({ACCURACY: np.concatenate([ha, hb])})[ACCURACY]
             add(ACCURACY, ACCURACY, ha.mean(), hb.mean(), d, True, SIGN_FLIP)
             continue
-        metric = _build(name)
-        _check_testable(name, metric)
-        prefix = name.split(":", 1)[1] + "/" if name.startswith("protocol:") else ""
+        metric = built.get(name) or _build(name, a.metric_params)
+        _check_caption_metric(name, metric)
+        if (
+            metric.sentence_stats(pa.generated, pa.reference) is None
+            and metric.per_item(pa.generated, pa.reference, **_ctx(pa)) is None
+        ):
+            if explicit:
+                raise _not_testable(name)
+            skipped[name] = str(_not_testable(name))
+            continue
         joint = metric_joint(metric, pa.generated, pb.generated, pa.reference, _ctx(pa), _ctx(pb))
         test = SIGN_FLIP if isinstance(joint, dict) else SWAP
         va = _score(joint, np.arange(n))
         vb = _score(joint, np.arange(n, 2 * n))
         for key, d in delta(joint).items():
             hib = bool(metric.outputs.get(key, True))
-            add(prefix + key, name, va[key], vb[key], d, hib, test)
+            add(output_key(name, key), name, va[key], vb[key], d, hib, test)
     return {
         "run_a": a.name,
         "run_b": b.name,

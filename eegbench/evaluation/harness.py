@@ -10,41 +10,32 @@ fraction of headroom realised, ``(value - floor) / (ceiling - floor)``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
 
-from eegbench import plugins
 from eegbench.api.data import EEGData
-from eegbench.api.errors import ConfigError, PluginError
+from eegbench.api.errors import PluginError
 from eegbench.api.llm import CausalLM
-from eegbench.api.metric import ATTRIBUTES, CAPTIONS, EMBEDDINGS, LOGITS, ORACLE_ROLES, Oracle
-from eegbench.config import EvalConfig
-from eegbench.evaluation.stats import (
-    IndexFn,
-    bootstrap_cis,
-    metric_joint,
-    metric_resampler,
-    paired_delta,
+from eegbench.api.metric import (
+    ATTRIBUTES,
+    CAPTIONS,
+    EMBEDDINGS,
+    LOGITS,
+    ORACLE_ROLES,
+    Oracle,
+    output_key,
 )
+from eegbench.config import EvalConfig
+from eegbench.evaluation.controls import CONTROLS, Condition, control_names
+from eegbench.evaluation.scoring import build_metric
+from eegbench.evaluation.stats import bootstrap_cis, metric_joint, metric_material, paired_delta
 from eegbench.train.generation import generate_captions
 from eegbench.train.model import EEGClassifier, Projector
 from eegbench.train.stage1 import predict
-
-
-@dataclass
-class Condition:
-    """What the pipeline saw and said under one condition (the real run or a control)."""
-
-    embeddings: np.ndarray | None  # EEG embeddings [n, D] fed to the projector (None: no slot)
-    logits: np.ndarray | None  # classifier outputs [n, K] (None: unchanged from the real run)
-    labels: list[str | None]  # object strings in the prompt (None: no label)
-    captions: list[str] = field(default_factory=list)
-    # per metric: per-trial values or a resampler (what the CIs and paired deltas resample)
-    material: dict[str, dict[str, np.ndarray] | IndexFn] = field(default_factory=dict)
 
 
 @dataclass
@@ -67,73 +58,12 @@ class TestSet:
         return [caps[i] for i in self.image] if caps is not None else []
 
 
-def _derangement(n: int, rng: np.random.Generator) -> np.ndarray:
-    """A permutation with no fixed point (every trial gets another trial's EEG)."""
-    perm = rng.permutation(n)
-    return np.where(perm == np.arange(n), np.roll(perm, 1), perm) if n > 1 else perm
-
-
-def _noise_like(data: EEGData, n: int, rng: np.random.Generator) -> np.ndarray:
-    train = data.X[data.splits["train"]]
-    mean = train.mean(axis=(0, 2), keepdims=True)
-    std = train.std(axis=(0, 2), keepdims=True)
-    return (mean + std * rng.standard_normal((n, data.n_chans, data.n_times))).astype(np.float32)
-
-
-ControlFn = Callable[["Evaluation", np.random.Generator], Condition]
-
-
-def _only_obj(ev: Evaluation, rng: np.random.Generator) -> Condition:
-    return Condition(None, None, ev.real.labels)
-
-
-def _random_eeg(ev: Evaluation, rng: np.random.Generator) -> Condition:
-    emb = ev.real.embeddings
-    noise = rng.standard_normal(emb.shape).astype(np.float32)
-    noise *= np.linalg.norm(emb, axis=1, keepdims=True) / np.linalg.norm(
-        noise, axis=1, keepdims=True
-    )
-    return Condition(noise, None, ev.real.labels)
-
-
-def _only_eeg(ev: Evaluation, rng: np.random.Generator) -> Condition:
-    return Condition(ev.real.embeddings, None, [None] * len(ev.real.labels))
-
-
-def _shuffled_eeg(ev: Evaluation, rng: np.random.Generator) -> Condition:
-    perm = _derangement(len(ev.real.labels), rng)
-    return Condition(ev.real.embeddings[perm], None, ev.real.labels)
-
-
-def _noise(ev: Evaluation, rng: np.random.Generator) -> Condition:
-    X = _noise_like(ev.test.data, len(ev.test.index), rng)
-    emb, logits = predict(ev.model, X)
-    return Condition(emb, logits, ev.label_names(logits))
-
-
-CONTROLS: dict[str, tuple[ControlFn, str]] = {
-    "only_obj": (_only_obj, "ONLY_OBJ: predicted label, no EEG slot"),
-    "obj_random_eeg": (_random_eeg, "OBJ+RANDOM_EEG: random vector of the EEG embedding's norm"),
-    "only_eeg": (_only_eeg, "ONLY_EEG: EEG slot, no label"),
-    "shuffled_eeg": (_shuffled_eeg, "SHUFFLED_EEG: another test trial's EEG, own label"),
-    "noise": (_noise, "NOISE: encoder fed with noise of the training data's statistics"),
-}
-
-
-def control_names(requested: list[str] | str) -> list[str]:
-    """Expand ``all`` and check names."""
-    requested = [requested] if isinstance(requested, str) else requested
-    names = list(CONTROLS) if "all" in requested else list(requested)
-    for n in names:
-        if n not in CONTROLS:
-            from eegbench.api.registry import did_you_mean
-
-            raise ConfigError(f"unknown control {n!r}." + did_you_mean(n, [*CONTROLS, "all"]))
-    return names
-
-
 class Evaluation:
-    """Runs the real condition, the controls and the oracles, and scores them with the metrics."""
+    """Runs the real condition, the controls and the oracles, and scores them with the metrics.
+
+    ``metric_params`` is the resolved config's ``metrics`` section: each metric of
+    ``eval.metrics`` with its parameters, in order.
+    """
 
     def __init__(
         self,
@@ -143,17 +73,22 @@ class Evaluation:
         test: TestSet,
         cfg: EvalConfig,
         seed: int,
+        metric_params: Mapping[str, Mapping[str, Any]],
     ) -> None:
         self.model, self.projector, self.llm, self.test, self.cfg = model, projector, llm, test, cfg
         self.seed = seed
-        self.metrics = {name: plugins.get("metrics", name).build() for name in cfg.metrics}
-        emb, logits = predict(model, test.data.X[test.index])
+        self.metrics = {name: build_metric(name, params) for name, params in metric_params.items()}
+        emb, logits = self.predict(test.data.X[test.index])
         self.real = Condition(emb, logits, self.label_names(logits))
         self.conditions: dict[str, Condition] = {}
         self.oracles: dict[str, dict[str, Any]] = {}
         self.headroom: dict[str, float] = {}
         self.clusters = test.data.clusters[test.index]
         self._shared = self._shared_context()
+
+    def predict(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """EEG embeddings and class logits of trials ``X``."""
+        return predict(self.model, X)
 
     def label_names(self, logits: np.ndarray) -> list[str | None]:
         names = self.test.data.class_names
@@ -178,7 +113,7 @@ class Evaluation:
         if self.has_attributes:
             train = data.splits["train"]
             with torch.no_grad():
-                train_embeddings = predict(self.model, data.X[train])[0]
+                train_embeddings = self.predict(data.X[train])[0]
             shared.update(
                 attributes=data.trial_attributes(t.index),
                 attribute_words=data.attribute_words,
@@ -208,13 +143,6 @@ class Evaluation:
             "embeddings": cond.embeddings if cond.embeddings is not None else self.real.embeddings,
         }
 
-    def _material(self, name: str, cond: Condition, ctx: dict[str, Any]) -> Any:
-        metric, refs = self.metrics[name], self.test.references
-        if hasattr(metric, "per_item") and not hasattr(metric, "resampler"):
-            per = metric.per_item(cond.captions, refs, **ctx)
-            return {k: np.asarray(v, dtype=np.float64) for k, v in per.items()}
-        return metric_resampler(metric, cond.captions, refs, **ctx)
-
     def score(self, cond: Condition, kinds: set[str]) -> dict[str, dict[str, Any]]:
         """``{output: {"value", "higher_is_better", "metric", "ci"}}`` for metrics of ``kinds``.
 
@@ -232,7 +160,7 @@ class Evaluation:
             values = metric.compute(cond.captions, refs, **ctx)
             cis = {}
             if self.cfg.bootstrap > 0:
-                cond.material[name] = self._material(name, cond, ctx)
+                cond.material[name] = metric_material(metric, cond.captions, refs, **ctx)
                 cis = bootstrap_cis(
                     cond.material[name],
                     n=len(self.test.index),
@@ -240,11 +168,11 @@ class Evaluation:
                     seed=self.seed,
                     clusters=self.clusters,
                 )
-            prefix = _prefix(name)
             for key, value in values.items():
-                if prefix + key in out:
+                result = output_key(name, key)
+                if result in out:
                     raise PluginError(
-                        f"metrics {out[prefix + key]['metric']!r} and {name!r} both report "
+                        f"metrics {out[result]['metric']!r} and {name!r} both report "
                         f"{key!r}; list only one of them in eval.metrics."
                     )
                 row = {
@@ -254,7 +182,7 @@ class Evaluation:
                 }
                 if key in cis:
                     row["ci"] = [cis[key].low, cis[key].high]
-                out[prefix + key] = row
+                out[result] = row
         return out
 
     def delta(self, cond: Condition) -> dict[str, dict[str, Any]]:
@@ -283,7 +211,7 @@ class Evaluation:
                 n_perm=self.cfg.bootstrap,
                 seed=self.seed,
             )
-            out.update({_prefix(name) + k: d.as_dict() for k, d in deltas.items()})
+            out.update({output_key(name, k): d.as_dict() for k, d in deltas.items()})
         return out
 
     def score_oracles(self, kinds: set[str]) -> None:
@@ -398,7 +326,3 @@ class Evaluation:
         if self.headroom:
             out["headroom"] = self.headroom
         return out
-
-
-def _prefix(name: str) -> str:
-    return name.split(":", 1)[1] + "/" if name.startswith("protocol:") else ""

@@ -13,9 +13,9 @@ Design (numpy only):
   Thought2Text protocol) give per-trial values (``metric.per_item``); their clustered bootstrap
   is a vectorised ratio of resampled cluster sums to resampled cluster sizes.
 - Corpus-level metrics (corpus BLEU, balanced accuracy, ...) are recomputed through a callable
-  ``fn(indices) -> value``. Where a metric offers ``metric.resampler(...)`` (BLEU sums per-sentence
-  n-gram counts) the callable is cheap and exact; otherwise ``metric_resampler`` falls back to
-  calling ``compute`` on the subset (correct, but as slow as the metric).
+  ``fn(indices) -> value``: ``Metric.resampler`` (``eegbench.api.metric``) sums per-sentence
+  statistics where the metric has them (BLEU's n-gram counts), which is cheap and exact, and
+  otherwise calls ``compute`` on the subset (correct, but as slow as the metric).
 - Intervals are percentile intervals (Efron & Tibshirani 1993) at level ``1 - alpha``, with the
   resampled statistics' spread around the estimate widened by ``sqrt(G / (G - 1))`` for ``G``
   resampled units: the bootstrap variance of a mean over ``G`` clusters is ``(G - 1) / G`` of
@@ -37,22 +37,9 @@ from typing import Any
 import numpy as np
 
 from eegbench.api.errors import DataError
+from eegbench.api.metric import PER_TRIAL_CTX
 
 IndexFn = Callable[[np.ndarray], Any]
-
-# Context entries indexed by trial (``target_bank``, ``class_names`` and the ``train_*`` entries
-# are not). ``attributes`` is a mapping {name: per-trial values}, indexed value by value.
-PER_TRIAL_CTX = (
-    "y_true",
-    "logits",
-    "embeddings",
-    "targets",
-    "target_index",
-    "expected_objects",
-    "predicted_objects",
-    "image_id",
-    "attributes",
-)
 
 
 @dataclass(frozen=True)
@@ -318,26 +305,6 @@ def paired_delta(
     return out
 
 
-def subset_context(ctx: Mapping[str, Any], idx: np.ndarray) -> dict[str, Any]:
-    """The metric context restricted to trials ``idx`` (per-trial entries indexed, others kept)."""
-    out = dict(ctx)
-    for key in PER_TRIAL_CTX:
-        value = ctx.get(key)
-        if value is None:
-            continue
-        if isinstance(value, Mapping):
-            out[key] = {k: _take(v, idx) for k, v in value.items()}
-        else:
-            out[key] = _take(value, idx)
-    return out
-
-
-def _take(value: Any, idx: np.ndarray) -> Any:
-    if isinstance(value, np.ndarray) or hasattr(value, "shape"):
-        return value[idx]
-    return [value[i] for i in idx]
-
-
 def _concat(a: Any, b: Any) -> Any:
     if isinstance(a, np.ndarray) or hasattr(a, "shape"):
         return np.concatenate([np.asarray(a), np.asarray(b)])
@@ -367,28 +334,21 @@ def joint_context(ctx_a: Mapping[str, Any], ctx_b: Mapping[str, Any]) -> dict[st
     return out
 
 
-def metric_resampler(
+def metric_material(
     metric: Any, predictions: Sequence[str], references: Sequence[str], **ctx: Any
-) -> IndexFn:
-    """``fn(indices) -> {output: value}`` for a built metric, the cheapest way it allows.
+) -> dict[str, np.ndarray] | IndexFn:
+    """What the bootstrap and ``paired_delta`` resample for a built metric.
 
-    Uses ``metric.resampler`` if present, else means of ``metric.per_item``, else recomputes
-    ``metric.compute`` on the subset of trials.
+    Per-trial values ``{output: array[n]}`` when every output is a mean over trials (its
+    ``per_item`` covers ``outputs``; vectorised), else ``metric.resampler(...)`` (sentence
+    statistics, or ``compute`` on each resample).
     """
-    if hasattr(metric, "resampler"):
-        return metric.resampler(list(predictions), list(references), **ctx)
-    if hasattr(metric, "per_item"):
-        per = {k: _as_values(v) for k, v in metric.per_item(predictions, references, **ctx).items()}
-        return lambda idx: {k: float(v[np.asarray(idx)].mean()) for k, v in per.items()}
     preds, refs = list(predictions or []), list(references or [])
-
-    def recompute(idx: np.ndarray) -> dict[str, float]:
-        sub = subset_context(ctx, np.asarray(idx))
-        p = [preds[i] for i in idx] if preds else preds
-        r = [refs[i] for i in idx] if refs else refs
-        return metric.compute(p, r, **sub)
-
-    return recompute
+    if not (preds and metric.sentence_stats(preds, refs) is not None):
+        per = metric.per_item(preds, refs, **ctx)
+        if per is not None and set(per) == set(metric.outputs):
+            return {k: _as_values(v) for k, v in per.items()}
+    return metric.resampler(preds, refs, **ctx)
 
 
 def metric_joint(
@@ -399,14 +359,8 @@ def metric_joint(
     ctx_a: Mapping[str, Any],
     ctx_b: Mapping[str, Any],
 ) -> Mapping[str, np.ndarray] | IndexFn:
-    """What ``paired_delta`` needs for a metric on two systems: per-trial values or a resampler.
-
-    Metrics that are means over trials (``per_item`` and no ``resampler``) give their
-    ``2n`` per-trial values; the others a resampler over the joint trials.
-    """
+    """``metric_material`` of the ``2n`` concatenated trials of two systems (A's first)."""
     ctx = joint_context(ctx_a, ctx_b)
     preds = [*predictions_a, *predictions_b] if predictions_a else []
     refs = [*references, *references] if references else []
-    if hasattr(metric, "per_item") and not hasattr(metric, "resampler"):
-        return {k: _as_values(v) for k, v in metric.per_item(preds, refs, **ctx).items()}
-    return metric_resampler(metric, preds, refs, **ctx)
+    return metric_material(metric, preds, refs, **ctx)

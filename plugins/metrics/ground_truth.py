@@ -15,9 +15,8 @@ from typing import Any
 
 import numpy as np
 from eegbench_plugins.metrics._common import need
-from eegbench_plugins.metrics.citations import ATTRIBUTES_CITATION, PROBE_CITATION
 
-from eegbench.api import ATTRIBUTES, CAPTIONS, EMBEDDINGS, ConfigError, DataError, Metric, Oracle
+from eegbench.api import ATTRIBUTES, CAPTIONS, EMBEDDINGS, DataError, Metric, Oracle
 
 
 def _attributes(ctx: Mapping[str, Any], key: str, metric: str) -> dict[str, np.ndarray]:
@@ -39,10 +38,9 @@ class AttributeHits(Metric):
     word of another value (whole words, case-insensitive).
     """
 
-    name = "attributes"
+    name = "attributes"  # for messages; the registration names it
     outputs: dict[str, bool] = {}  # hit_<attribute>, one per declared attribute; all ↑
     requires = (CAPTIONS, ATTRIBUTES)
-    citation = ATTRIBUTES_CITATION
 
     def per_item(
         self, predictions: list[str], references: list[str] | None = None, **ctx: Any
@@ -136,16 +134,11 @@ class Probe(Metric):
     trials' embeddings and attributes, and scored on the evaluated embeddings.
     """
 
-    name = "probe"
+    name = "probe"  # for messages; the registration names it
     outputs: dict[str, bool] = {}  # probe_<attribute>, one per declared attribute; all ↑
     requires = (EMBEDDINGS, ATTRIBUTES)
-    citation = PROBE_CITATION
 
     def __init__(self, C: float = 1.0, max_iter: int = 1000) -> None:  # noqa: N803 - sklearn's name
-        if not C > 0:
-            raise ConfigError(f"probe.C={C} must be > 0.")
-        if max_iter < 1:
-            raise ConfigError(f"probe.max_iter={max_iter} must be >= 1.")
         self.C, self.max_iter = float(C), int(max_iter)
         self._fitted: dict[str, tuple[Any, Any]] = {}
 
