@@ -18,6 +18,8 @@ from eegbench_plugins.metrics._common import need
 
 from eegbench.api import ATTRIBUTES, CAPTIONS, EMBEDDINGS, DataError, Metric, Oracle
 
+HITS, PROBE = "attributes", "probe"  # the registered names, for messages
+
 
 def _attributes(ctx: Mapping[str, Any], key: str, metric: str) -> dict[str, np.ndarray]:
     value = ctx.get(key)
@@ -38,22 +40,21 @@ class AttributeHits(Metric):
     word of another value (whole words, case-insensitive).
     """
 
-    name = "attributes"  # for messages; the registration names it
     outputs: dict[str, bool] = {}  # hit_<attribute>, one per declared attribute; all ↑
     requires = (CAPTIONS, ATTRIBUTES)
 
     def per_item(
         self, predictions: list[str], references: list[str] | None = None, **ctx: Any
     ) -> dict[str, np.ndarray]:
-        attrs = _attributes(ctx, "attributes", self.name)
+        attrs = _attributes(ctx, "attributes", HITS)
         words = ctx.get("attribute_words") or {}
         out = {}
         for attr, truth in attrs.items():
             if attr not in words:
-                raise DataError(f"{self.name}: no attribute_words for {attr!r}.")
+                raise DataError(f"{HITS}: no attribute_words for {attr!r}.")
             if len(truth) != len(predictions):
                 raise DataError(
-                    f"{self.name}: {len(truth)} {attr!r} values for {len(predictions)} captions."
+                    f"{HITS}: {len(truth)} {attr!r} values for {len(predictions)} captions."
                 )
             said = {
                 v: [bool(_pattern(w).search(c)) for c in predictions]
@@ -79,11 +80,11 @@ class AttributeHits(Metric):
         describe = ctx.get("describe")
         if describe is None:
             return {}
-        truth = _attributes(ctx, "attributes", self.name)
-        train = _attributes(ctx, "train_attributes", self.name)
-        train_y = need(ctx, "train_y", self.name).astype(np.int64)
-        y = need(ctx, "y_true", self.name).astype(np.int64)
-        pred = need(ctx, "logits", self.name).argmax(axis=1)
+        truth = _attributes(ctx, "attributes", HITS)
+        train = _attributes(ctx, "train_attributes", HITS)
+        train_y = need(ctx, "train_y", HITS).astype(np.int64)
+        y = need(ctx, "y_true", HITS).astype(np.int64)
+        pred = need(ctx, "logits", HITS).argmax(axis=1)
         priors = {attr: _class_modes(train[attr], train_y) for attr in truth}
         n = len(y)
 
@@ -134,7 +135,6 @@ class Probe(Metric):
     trials' embeddings and attributes, and scored on the evaluated embeddings.
     """
 
-    name = "probe"  # for messages; the registration names it
     outputs: dict[str, bool] = {}  # probe_<attribute>, one per declared attribute; all ↑
     requires = (EMBEDDINGS, ATTRIBUTES)
 
@@ -151,7 +151,7 @@ class Probe(Metric):
         from sklearn.preprocessing import StandardScaler
 
         if len(set(labels.tolist())) < 2:
-            raise DataError(f"{self.name}: attribute {attr!r} has one value in training.")
+            raise DataError(f"{PROBE}: attribute {attr!r} has one value in training.")
         model = make_pipeline(
             StandardScaler(), LogisticRegression(C=self.C, max_iter=self.max_iter)
         ).fit(emb, labels.astype(str))
@@ -161,17 +161,17 @@ class Probe(Metric):
     def per_item(
         self, predictions: Any = None, references: Any = None, **ctx: Any
     ) -> dict[str, np.ndarray]:
-        emb = need(ctx, "embeddings", self.name).astype(np.float64)
+        emb = need(ctx, "embeddings", PROBE).astype(np.float64)
         train_emb = ctx.get("train_embeddings")
         if train_emb is None:
-            raise DataError(f"{self.name} needs 'train_embeddings' in its context.")
-        truth = _attributes(ctx, "attributes", self.name)
-        train = _attributes(ctx, "train_attributes", self.name)
+            raise DataError(f"{PROBE} needs 'train_embeddings' in its context.")
+        truth = _attributes(ctx, "attributes", PROBE)
+        train = _attributes(ctx, "train_attributes", PROBE)
         out = {}
         for attr, values in truth.items():
             if len(train[attr]) != len(train_emb):
                 raise DataError(
-                    f"{self.name}: {len(train[attr])} training {attr!r} values for "
+                    f"{PROBE}: {len(train[attr])} training {attr!r} values for "
                     f"{len(train_emb)} training embeddings."
                 )
             model = self._probe(attr, train_emb, train[attr])
