@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +18,7 @@ from eegbench.api.data import EEGData
 from eegbench.api.errors import ConfigError, DataError
 from eegbench.api.llm import BuildContext, CausalLM
 from eegbench.api.target import embed_cached, target_items
-from eegbench.config import core_section, dump
+from eegbench.config import core_section, dump, load_config, resolve
 from eegbench.data.splits import check_leakage
 from eegbench.evaluation.harness import Evaluation, TestSet
 from eegbench.evaluation.predictions import Predictions, predictions_file, write_predictions
@@ -24,10 +27,17 @@ from eegbench.report.record import (
     Timer,
     atomic_write,
     environment,
-    new_run_dir,
     peak_memory_mb,
     write_json,
 )
+from eegbench.report.rundir import (
+    CHECKPOINT,
+    StagedRun,
+    is_orphan,
+    partial_name,
+    staged_run,
+)
+from eegbench.train.checkpoint import Checkpoint
 from eegbench.train.model import EEGClassifier, Projector
 from eegbench.train.seeding import seed_everything
 from eegbench.train.stage1 import predict, train_stage1
@@ -67,8 +77,60 @@ def compute_targets(cfg: dict[str, Any], data: EEGData, cache_dir: Path) -> tupl
     return embed_cached(target, target_items(target, data), cache_dir), target
 
 
-def run(cfg: dict[str, Any]) -> Pipeline:
-    """Run one resolved config end to end; returns the pipeline and writes the run directory."""
+def run(cfg: dict[str, Any], keep_failed: bool = False) -> Pipeline:
+    """Run one resolved config end to end; returns the pipeline and writes the run directory.
+
+    The run directory appears only complete; on failure it is removed (``keep_failed``: kept as
+    ``NAME.failed`` with ``error.txt``).
+    """
+    writable_cache(cfg["cache_dir"])
+    with staged_run(cfg["output_dir"], run_name(cfg), keep_failed) as staged:
+        return _run(cfg, staged)
+
+
+def writable_cache(cache_dir: str) -> Path:
+    """Check that ``cache_dir`` is (or can be created as) a writable folder, creating nothing."""
+    path = Path(cache_dir).expanduser()
+    existing = path
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise ConfigError(
+            f"cache_dir {str(path)!r} cannot be a folder: {str(existing)!r} is a file; set "
+            "cache_dir=PATH."
+        )
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ConfigError(f"cache_dir {str(path)!r} is not writable; set cache_dir=PATH.")
+    return path
+
+
+def resume(run_dir: str | Path, keep_failed: bool = False) -> Pipeline:
+    """Continue an interrupted run (a ``.partial-*`` folder left by a killed process)."""
+    folder = Path(run_dir).expanduser()
+    name = partial_name(folder)
+    if name is None or not (folder / CHECKPOINT).is_dir():
+        raise ConfigError(
+            f"{str(folder)!r} is not an interrupted run (a .partial-NAME.PID.* folder with a "
+            "checkpoint); start a new run instead."
+        )
+    if not is_orphan(folder):
+        raise ConfigError(f"{str(folder)!r} belongs to a run that is still going.")
+    cfg = resolve(load_config(folder / "config.yaml"))
+    log(f"resuming {name} from {folder}")
+    with staged_run(folder.parent, name, keep_failed, resume=folder) as staged:
+        return _run(cfg, staged)
+
+
+def run_name(cfg: dict[str, Any]) -> str:
+    """``run_name``, or dataset-encoder-llm-seed-time."""
+    if cfg["run_name"]:
+        return cfg["run_name"]
+    started = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
+    parts = [cfg["dataset"]["name"], cfg["encoder"]["name"], cfg["llm"]["name"], f"s{cfg['seed']}"]
+    return "-".join([*parts, started]).replace("/", "_").replace(":", "_")
+
+
+def _run(cfg: dict[str, Any], staged: StagedRun) -> Pipeline:
     s1, s2, ev = core_section(cfg, "stage1"), core_section(cfg, "stage2"), core_section(cfg, "eval")
     if cfg.get("threads"):
         torch.set_num_threads(cfg["threads"])
@@ -77,15 +139,6 @@ def run(cfg: dict[str, Any]) -> Pipeline:
     env = environment()
     generator = seed_everything(cfg["seed"])
     cache_dir = Path(cfg["cache_dir"]).expanduser()
-    name = cfg["run_name"] or "-".join(
-        [
-            cfg["dataset"]["name"],
-            cfg["encoder"]["name"],
-            cfg["llm"]["name"],
-            f"s{cfg['seed']}",
-            env["started"].replace(":", "").replace("-", "")[:15],
-        ]
-    ).replace("/", "_").replace(":", "_")
     with timer.stage("data"):
         data = load_dataset(cfg)
         leakage = check_leakage(data)
@@ -95,9 +148,10 @@ def run(cfg: dict[str, Any]) -> Pipeline:
             f"dataset {data.name}: {data.n_trials} trials, {data.n_chans} channels x "
             f"{data.n_times} samples, {data.n_classes} classes"
         )
-    run_dir = new_run_dir(cfg["output_dir"], name)
+    run_dir = staged.path
     atomic_write(run_dir / "config.yaml", dump(cfg))
-    log(f"run directory: {run_dir}")
+    checkpoint = Checkpoint(run_dir / CHECKPOINT)
+    log(f"run directory: {staged.root / staged.name} (in {run_dir.name} until complete)")
 
     with timer.stage("targets"):
         per_image, _ = compute_targets(cfg, data, cache_dir)
@@ -118,6 +172,7 @@ def run(cfg: dict[str, Any]) -> Pipeline:
             llm = plugins.get("llms", cfg["llm"]["name"]).build(
                 BuildContext(data, cache_dir, cfg["seed"]), **_plugin_params(cfg, "llm")
             )
+        _check_context(llm, ev.max_new_tokens, s2.n_soft_tokens)
     else:
         log(
             f"[yellow]dataset {data.name!r} has no captions: the LLM, stage 2 and the caption "
@@ -138,6 +193,7 @@ def run(cfg: dict[str, Any]) -> Pipeline:
             data.y[va],
             s1,
             generator,
+            checkpoint,
         )
     save_file(
         {k: v.contiguous() for k, v in model.state_dict().items()},
@@ -147,7 +203,7 @@ def run(cfg: dict[str, Any]) -> Pipeline:
     s2_record: dict[str, Any] = {"skipped": "the dataset has no captions"}
     if has_captions:
         with timer.stage("stage2"):
-            s2_record = _stage2(cfg, s2, data, model, per_image, llm, generator)
+            s2_record = _stage2(cfg, s2, data, model, per_image, llm, generator, checkpoint)
         projector = s2_record.pop("projector")
         save_file(dict(projector.state_dict()), str(run_dir / "projector.safetensors"))
 
@@ -217,6 +273,8 @@ def run(cfg: dict[str, Any]) -> Pipeline:
         "complete": True,
     }
     write_json(run_dir / "results.json", results)
+    shutil.rmtree(run_dir / CHECKPOINT, ignore_errors=True)
+    run_dir = staged.publish()
     return Pipeline(cfg, data, per_image, model, projector, llm, run_dir, results)
 
 
@@ -231,7 +289,17 @@ def center_targets(per_image: np.ndarray, data: EEGData) -> np.ndarray:
     return (centred / np.linalg.norm(centred, axis=1, keepdims=True).clip(1e-8)).astype(np.float32)
 
 
-def _stage2(cfg, s2, data, model, per_image, llm, generator) -> dict[str, Any]:
+def _check_context(llm: CausalLM, max_new_tokens: int, n_soft: int) -> None:
+    """eval.max_new_tokens must leave room for the prompt within the LLM's context."""
+    n_ctx = llm.context_length
+    if n_ctx is not None and max_new_tokens + n_soft >= n_ctx:
+        raise ConfigError(
+            f"eval.max_new_tokens={max_new_tokens} does not fit the LLM's context of {n_ctx} "
+            f"tokens with the prompt; use eval.max_new_tokens={max(1, n_ctx // 2)} or less."
+        )
+
+
+def _stage2(cfg, s2, data, model, per_image, llm, generator, checkpoint=None) -> dict[str, Any]:
     """Train the projector on each configured phase; returns its history and the projector."""
     tr = data.splits["train"]
     embed_dim = model.embed.out_features
@@ -253,5 +321,6 @@ def _stage2(cfg, s2, data, model, per_image, llm, generator) -> dict[str, Any]:
         [data.captions[i] for i in data.image[tr]],
         s2,
         generator,
+        checkpoint,
     )
     return {"history": result.history, "projector": projector}
