@@ -304,15 +304,28 @@ def _stage2(cfg, s2, data, model, per_image, llm, generator, checkpoint=None) ->
     tr = data.splits["train"]
     embed_dim = model.embed.out_features
     torch.manual_seed(cfg["seed"] + 1)
-    projector = Projector(embed_dim, llm.d_model, s2.n_soft_tokens)
+    projector = Projector(embed_dim, llm.d_model, s2.n_soft_tokens, normalize=s2.normalize_inputs)
     phases = []
+    record: dict[str, Any] = {}
     for phase in s2.phases:
         if phase == "target":
             if embed_dim != per_image.shape[1]:
                 raise ConfigError("stage2 phase 'target' needs stage1.embed_dim = target size.")
             phases.append(("target", per_image[data.image[tr]]))
         else:
-            phases.append(("eeg", predict(model, data.X[tr])[0]))
+            emb, logits = predict(model, data.X[tr])
+            if s2.filter_correct:
+                rows = np.flatnonzero(logits.argmax(1) == data.y[tr])
+                record["filter_correct"] = {"kept": int(len(rows)), "of": int(len(tr))}
+                log(f"stage 2: phase eeg on the {len(rows)}/{len(tr)} correctly classified trials")
+                if len(rows) == 0:
+                    raise ConfigError(
+                        "stage2.filter_correct=true left no training trial: the encoder "
+                        "classifies none correctly."
+                    )
+                phases.append(("eeg", emb, rows))
+            else:
+                phases.append(("eeg", emb))
     result = train_stage2(
         llm,
         projector,
@@ -323,4 +336,4 @@ def _stage2(cfg, s2, data, model, per_image, llm, generator, checkpoint=None) ->
         generator,
         checkpoint,
     )
-    return {"history": result.history, "projector": projector}
+    return {**record, "history": result.history, "projector": projector}
