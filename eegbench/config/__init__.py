@@ -132,7 +132,11 @@ class EvalConfig:
     """Evaluation on the test split (``metrics``, ``controls``: defaults in defaults.yaml)."""
 
     metrics: list[str] = field(
-        metadata={"help": "metric plugins to report, in order; their parameters: metrics.NAME"}
+        metadata={
+            "help": "metric plugins to report, in order; their parameters: metrics.NAME "
+            "(those a dataset cannot feed are skipped: attributes and probe need "
+            "EEGData.attributes)"
+        }
     )
     controls: list[str] | str = field(
         metadata={
@@ -147,7 +151,11 @@ class EvalConfig:
     repetition_penalty: Annotated[float, Gt(0)] = 1.1
     batch_size: BatchSize = 64
     bootstrap: Annotated[int, Interval(ge=0, le=1_000_000)] = field(
-        default=1000, metadata={"help": "bootstrap resamples (0: no CIs)"}
+        default=1000,
+        metadata={
+            "help": "bootstrap resamples of whole clusters, and permutations of each paired "
+            "control test (0: no CIs and no control deltas)"
+        },
     )
 
 

@@ -23,7 +23,7 @@ from eegbench.config.preflight import preflight
 from eegbench.contracts import check_dataset, check_encoder, check_targets, who
 from eegbench.data.splits import check_leakage
 from eegbench.evaluation.harness import Evaluation, TestSet
-from eegbench.evaluation.predictions import Predictions, write_predictions
+from eegbench.evaluation.predictions import Predictions, predictions_file, write_predictions
 from eegbench.progress import log, silence_library_progress
 from eegbench.report.record import (
     Timer,
@@ -231,17 +231,19 @@ def _run(cfg: dict[str, Any], staged: StagedRun) -> Pipeline:
             metric_params=cfg["metrics"],
         )
         metrics, controls = evaluation.run()
-    real = evaluation.real
-    if real.captions:
+    conditions = {None: evaluation.real, **evaluation.conditions}
+    for control, cond in conditions.items():
+        if not cond.captions:
+            continue
         write_predictions(
             Predictions(
                 image=[data.image_names[i] for i in data.image[te]],
                 expected_object=[data.class_names[k] for k in data.y[te]],
-                predicted_object=[str(lbl) for lbl in real.labels],
+                predicted_object=["" if lbl is None else str(lbl) for lbl in cond.labels],
                 reference=evaluation.test.references,
-                generated=real.captions,
+                generated=cond.captions,
             ),
-            run_dir / "predictions.csv",
+            run_dir / predictions_file(control),
         )
 
     results = {
@@ -270,6 +272,7 @@ def _run(cfg: dict[str, Any], staged: StagedRun) -> Pipeline:
         },
         "metrics": metrics,
         "controls": controls,
+        **evaluation.record(),
         "training": {
             "stage1": {
                 "best_epoch": s1_result.best_epoch,
