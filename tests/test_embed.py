@@ -21,6 +21,7 @@ def test_embed_caches_and_a_second_call_loads_no_model(tmp_path, monkeypatch):
     from eegbench_plugins.targets.minilm import SentenceTarget
 
     args = [f"cache_dir={tmp_path / 'cache'}", "dataset.n_classes=4", "dataset.n_chans=4"]
+    args.append("dataset.images_per_class=5")  # 4 classes x 5 images = 20 captions
     first = CliRunner().invoke(cli, ["--quiet", "embed", *args])
     assert first.exit_code == 0, first.output + repr(first.exception)
     assert "minilm embeddings of synthetic: 20 x 384, computed in" in first.output
