@@ -48,6 +48,8 @@ def test_selecting_another_plugin_resets_its_parameters():
         "path": "/models/gpt2",
         "download": False,
         "dtype": "float32",
+        "device_map": None,
+        "quantization": "none",
     }
     same = apply_overrides(default_config(), ["llm=tiny-gpt2"])
     assert same["llm"] == default_config()["llm"]

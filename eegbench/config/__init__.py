@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import re
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -100,7 +101,36 @@ class EvalConfig:
     bootstrap: int = field(default=1000, metadata={"help": "bootstrap resamples (0: no CIs)"})
 
 
-CORE_GROUPS: dict[str, type] = {"stage1": Stage1Config, "stage2": Stage2Config, "eval": EvalConfig}
+@dataclass
+class PromptConfig:
+    """The prompt around the EEG soft tokens (``<image>``) and the object label."""
+
+    style: Literal["auto", "chat", "plain"] = field(
+        default="auto",
+        metadata={
+            "help": "chat: the tokenizer's chat template with system and user turns; plain: "
+            "'<image> <object> Describe this in one sentence:'; auto: chat when the tokenizer "
+            "has a chat template"
+        },
+    )
+    system: str = field(
+        default="You are a helpful assistant.",
+        metadata={"help": "system turn of a chat prompt ('' for none, e.g. Gemma)"},
+    )
+    user: str = field(
+        default="<image> <object_string> Describe this image in one sentence:",
+        metadata={
+            "help": "user turn of a chat prompt: <image> is the EEG, <object_string> the label"
+        },
+    )
+
+
+CORE_GROUPS: dict[str, type] = {
+    "stage1": Stage1Config,
+    "stage2": Stage2Config,
+    "eval": EvalConfig,
+    "prompt": PromptConfig,
+}
 
 SCALARS: dict[str, Any] = {
     "seed": int,
@@ -108,8 +138,12 @@ SCALARS: dict[str, Any] = {
     "run_name": str | None,
     "cache_dir": str,
     "device": str,
+    "precision": Literal["fp32", "bf16", "fp16"],
     "threads": int | None,
 }
+
+# auto: CUDA, else MPS, else the CPU; availability is checked when a run starts (train/device.py)
+DEVICE_PATTERN = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
 
 
 def default_config() -> dict[str, Any]:
@@ -216,8 +250,11 @@ def resolve(cfg: dict[str, Any]) -> dict[str, Any]:
             "output_dir": "runs",
             "cache_dir": "~/.cache/eegbench",
             "device": "cpu",
+            "precision": "fp32",
         }
         out[key] = coerce(cfg.get(key, default.get(key)), tp, key)
+    if not DEVICE_PATTERN.match(out["device"]):
+        raise ConfigError(f"device={out['device']!r}: use auto, cpu, cuda, cuda:N or mps.")
     for group in PLUGIN_GROUPS:
         section = dict(cfg.get(group) or {})
         if not section.get("name"):

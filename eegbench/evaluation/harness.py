@@ -14,10 +14,12 @@ from eegbench.api.data import EEGData
 from eegbench.api.errors import ConfigError, PluginError
 from eegbench.api.llm import CausalLM
 from eegbench.api.metric import CAPTIONS, EMBEDDINGS, LOGITS
-from eegbench.config import EvalConfig
+from eegbench.config import EvalConfig, PromptConfig
 from eegbench.evaluation.stats import bootstrap_cis, metric_resampler
+from eegbench.train.device import FP32, Precision
 from eegbench.train.generation import generate_captions
 from eegbench.train.model import EEGClassifier, Projector
+from eegbench.train.prompting import DEFAULT_PROMPT
 from eegbench.train.stage1 import predict
 
 
@@ -91,7 +93,7 @@ def _shuffled_eeg(ev: Evaluation, rng: np.random.Generator) -> Condition:
 
 def _noise(ev: Evaluation, rng: np.random.Generator) -> Condition:
     X = _noise_like(ev.test.data, len(ev.test.index), rng)
-    emb, logits = predict(ev.model, X)
+    emb, logits = predict(ev.model, X, precision=ev.precision)
     return Condition(emb, logits, ev.label_names(logits))
 
 
@@ -127,11 +129,14 @@ class Evaluation:
         test: TestSet,
         cfg: EvalConfig,
         seed: int,
+        precision: Precision = FP32,
+        prompt: PromptConfig = DEFAULT_PROMPT,
     ) -> None:
         self.model, self.projector, self.llm, self.test, self.cfg = model, projector, llm, test, cfg
         self.seed = seed
+        self.precision, self.prompt = precision, prompt
         self.metrics = {name: plugins.get("metrics", name).build() for name in cfg.metrics}
-        emb, logits = predict(model, test.data.X[test.index])
+        emb, logits = predict(model, test.data.X[test.index], precision=precision)
         self.real = Condition(emb, logits, self.label_names(logits))
         self.conditions: dict[str, Condition] = {}
 
@@ -149,6 +154,8 @@ class Evaluation:
             max_new_tokens=self.cfg.max_new_tokens,
             repetition_penalty=self.cfg.repetition_penalty,
             description=description,
+            precision=self.precision,
+            prompt=self.prompt,
         )
 
     def context(self, cond: Condition) -> dict[str, Any]:

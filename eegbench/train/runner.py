@@ -28,6 +28,8 @@ from eegbench.report.record import (
     peak_memory_mb,
     write_json,
 )
+from eegbench.train.device import describe as describe_device
+from eegbench.train.device import setup as device_setup
 from eegbench.train.model import EEGClassifier, Projector
 from eegbench.train.seeding import seed_everything
 from eegbench.train.stage1 import predict, train_stage1
@@ -71,8 +73,9 @@ def run(cfg: dict[str, Any]) -> Pipeline:
     """Run one resolved config end to end; returns the pipeline and writes the run directory."""
     s1, s2, ev = core_section(cfg, "stage1"), core_section(cfg, "stage2"), core_section(cfg, "eval")
     control_names(ev.controls)
-    if cfg["device"] != "cpu":
-        raise ConfigError(f"device {cfg['device']!r} is not supported yet; use device=cpu.")
+    precision = device_setup(cfg)
+    prompt = core_section(cfg, "prompt")
+    device = precision.device
     if cfg.get("threads"):
         torch.set_num_threads(cfg["threads"])
     timer = Timer()
@@ -118,8 +121,10 @@ def run(cfg: dict[str, Any]) -> Pipeline:
     llm = projector = None
     if has_captions:
         with timer.stage("llm"):
-            llm = plugins.get("llms", cfg["llm"]["name"]).build(
-                BuildContext(data, cache_dir, cfg["seed"]), **_plugin_params(cfg, "llm")
+            llm = (
+                plugins.get("llms", cfg["llm"]["name"])
+                .build(BuildContext(data, cache_dir, cfg["seed"]), **_plugin_params(cfg, "llm"))
+                .to(device)
             )
     else:
         log(
@@ -131,7 +136,7 @@ def run(cfg: dict[str, Any]) -> Pipeline:
         encoder = plugins.get("encoders", cfg["encoder"]["name"]).build(
             data.n_chans, data.n_times, **_plugin_params(cfg, "encoder")
         )
-        model = EEGClassifier(encoder, embed_dim, data.n_classes)
+        model = EEGClassifier(encoder, embed_dim, data.n_classes).to(device)
         s1_result = train_stage1(
             model,
             data.X[tr],
@@ -141,22 +146,26 @@ def run(cfg: dict[str, Any]) -> Pipeline:
             data.y[va],
             s1,
             generator,
+            precision=precision,
         )
     save_file(
-        {k: v.contiguous() for k, v in model.state_dict().items()},
+        {k: v.contiguous().cpu() for k, v in model.state_dict().items()},
         str(run_dir / "eeg_classifier.safetensors"),
     )
 
     s2_record: dict[str, Any] = {"skipped": "the dataset has no captions"}
     if has_captions:
         with timer.stage("stage2"):
-            s2_record = _stage2(cfg, s2, data, model, per_image, llm, generator)
+            s2_record = _stage2(cfg, s2, data, model, per_image, llm, generator, precision, prompt)
         projector = s2_record.pop("projector")
-        save_file(dict(projector.state_dict()), str(run_dir / "projector.safetensors"))
+        save_file(
+            {k: v.cpu() for k, v in projector.state_dict().items()},
+            str(run_dir / "projector.safetensors"),
+        )
 
     with timer.stage("evaluation"):
         evaluation = Evaluation(
-            model, projector, llm, TestSet(data, te, per_image), ev, cfg["seed"]
+            model, projector, llm, TestSet(data, te, per_image), ev, cfg["seed"], precision, prompt
         )
         metrics, controls = evaluation.run()
     real = evaluation.real
@@ -176,6 +185,7 @@ def run(cfg: dict[str, Any]) -> Pipeline:
         "eegbench_version": __version__,
         **env,
         "seed": cfg["seed"],
+        "hardware": describe_device(precision),
         "config": cfg,
         "dataset": {
             "name": data.name,
@@ -225,12 +235,12 @@ def center_targets(per_image: np.ndarray, data: EEGData) -> np.ndarray:
     return (centred / np.linalg.norm(centred, axis=1, keepdims=True).clip(1e-8)).astype(np.float32)
 
 
-def _stage2(cfg, s2, data, model, per_image, llm, generator) -> dict[str, Any]:
+def _stage2(cfg, s2, data, model, per_image, llm, generator, precision, prompt) -> dict[str, Any]:
     """Train the projector on each configured phase; returns its history and the projector."""
     tr = data.splits["train"]
     embed_dim = model.embed.out_features
     torch.manual_seed(cfg["seed"] + 1)
-    projector = Projector(embed_dim, llm.d_model, s2.n_soft_tokens)
+    projector = Projector(embed_dim, llm.d_model, s2.n_soft_tokens).to(precision.device)
     phases = []
     for phase in s2.phases:
         if phase == "target":
@@ -238,7 +248,7 @@ def _stage2(cfg, s2, data, model, per_image, llm, generator) -> dict[str, Any]:
                 raise ConfigError("stage2 phase 'target' needs stage1.embed_dim = target size.")
             phases.append(("target", per_image[data.image[tr]]))
         else:
-            phases.append(("eeg", predict(model, data.X[tr])[0]))
+            phases.append(("eeg", predict(model, data.X[tr], precision=precision)[0]))
     result = train_stage2(
         llm,
         projector,
@@ -247,5 +257,7 @@ def _stage2(cfg, s2, data, model, per_image, llm, generator) -> dict[str, Any]:
         [data.captions[i] for i in data.image[tr]],
         s2,
         generator,
+        precision=precision,
+        prompt=prompt,
     )
     return {"history": result.history, "projector": projector}

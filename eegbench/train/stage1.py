@@ -12,6 +12,7 @@ import torch.nn.functional as F
 from eegbench.api.errors import EegbenchError
 from eegbench.config import Stage1Config
 from eegbench.progress import task
+from eegbench.train.device import FP32, Precision, module_device
 from eegbench.train.model import EEGClassifier
 from eegbench.train.optim import make_optimizer, make_schedule
 
@@ -25,16 +26,24 @@ class Stage1Result:
 
 @torch.no_grad()
 def predict(
-    model: EEGClassifier, X: np.ndarray | torch.Tensor, batch_size: int = 256
+    model: EEGClassifier,
+    X: np.ndarray | torch.Tensor,
+    batch_size: int = 256,
+    precision: Precision = FP32,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(embeddings ``[N,D]``, logits ``[N,K]``) in eval mode."""
+    """(embeddings ``[N,D]``, logits ``[N,K]``) in eval mode, as float32 on the host.
+
+    Batches move to the model's device one at a time.
+    """
     model.eval()
+    device = module_device(model)
     X = torch.as_tensor(X)
     embs, logits = [], []
     for i in range(0, len(X), batch_size):
-        e, lg = model(X[i : i + batch_size])
-        embs.append(e)
-        logits.append(lg)
+        with precision.autocast():
+            e, lg = model(X[i : i + batch_size].to(device, non_blocking=True))
+        embs.append(e.float().cpu())
+        logits.append(lg.float().cpu())
     return torch.cat(embs).numpy(), torch.cat(logits).numpy()
 
 
@@ -47,8 +56,15 @@ def train_stage1(
     y_val: np.ndarray,
     cfg: Stage1Config,
     generator: torch.Generator,
+    precision: Precision = FP32,
 ) -> Stage1Result:
-    """Train in place; the model ends with the weights of the best validation-accuracy epoch."""
+    """Train in place; the model ends with the weights of the best validation-accuracy epoch.
+
+    The data stay on the host; each batch moves to the model's device. ``precision`` gives the
+    autocast (and, for fp16, the gradient scaler).
+    """
+    device = module_device(model)
+    scaler = precision.scaler()
     X = torch.as_tensor(X_train)
     y = torch.as_tensor(y_train)
     t = torch.as_tensor(t_train)
@@ -67,9 +83,10 @@ def train_stage1(
                 idx = order[i : i + cfg.batch_size]
                 if len(idx) < 2:
                     continue  # BatchNorm needs two samples
-                emb, logits = model(X[idx])
-                mse = F.mse_loss(emb, t[idx])
-                ce = F.cross_entropy(logits, y[idx])
+                with precision.autocast():
+                    emb, logits = model(X[idx].to(device, non_blocking=True))
+                mse = F.mse_loss(emb.float(), t[idx].to(device, non_blocking=True))
+                ce = F.cross_entropy(logits.float(), y[idx].to(device, non_blocking=True))
                 loss = cfg.w_mse * mse + cfg.w_ce * ce
                 if not torch.isfinite(loss):
                     raise EegbenchError(
@@ -77,15 +94,17 @@ def train_stage1(
                         "or check the data for extreme values."
                     )
                 opt.zero_grad(set_to_none=True)
-                loss.backward()
+                scaler.scale(loss).backward()
                 if cfg.grad_clip > 0:
+                    scaler.unscale_(opt)
                     torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-                opt.step()
+                scaler.step(opt)
+                scaler.update()
                 sched.step()
                 total += loss.item() * len(idx)
                 mse_sum += mse.item() * len(idx)
                 ce_sum += ce.item() * len(idx)
-            _, val_logits = predict(model, X_val)
+            _, val_logits = predict(model, X_val, precision=precision)
             val_acc = float((val_logits.argmax(1) == y_val).mean())
             history.append(
                 {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
 from eegbench.api import hookimpl
 
@@ -11,7 +12,16 @@ from eegbench.api import hookimpl
 class HFParams:
     path: str = field(default="gpt2", metadata={"help": "hub name or local model folder"})
     download: bool = field(default=False, metadata={"help": "allow fetching from the hub"})
-    dtype: str = "float32"
+    dtype: Literal["float32", "bfloat16", "float16", "auto"] = field(
+        default="float32", metadata={"help": "weights' dtype (auto: as saved)"}
+    )
+    device_map: str | None = field(
+        default=None,
+        metadata={"help": "accelerate device map, e.g. auto (spread over the GPUs); null: device="},
+    )
+    quantization: Literal["none", "8bit", "4bit"] = field(
+        default="none", metadata={"help": "bitsandbytes weight quantization (CUDA; extra 'quant')"}
+    )
 
 
 @dataclass
