@@ -12,9 +12,10 @@ Two styles (``prompt.style``):
 - chat (a tokenizer with a chat template, e.g. Mistral-7B-Instruct): the system and user turns
   (``prompt.system``, ``prompt.user`` with ``<image>`` and ``<object_string>``) rendered with
   the template and a generation prompt, exactly as ``apply_chat_template`` tokenizes them with
-  the slot in place of ``<image>``; BOS and turn markers are whatever the template writes. The
-  caption is the assistant turn, as the template renders it (so it ends with the turn's end
-  token).
+  the slot in place of ``<image>``; BOS and turn markers are whatever the template writes.
+  The caption follows the generation prompt as the assistant's reply, ended by EOS (templates
+  differ in how they render a finished reply, e.g. Mistral's drops the system turn then, so the
+  reply is appended to the same prompt that generation sees).
 """
 
 from __future__ import annotations
@@ -97,41 +98,28 @@ def _slot_tokenizer(tokenizer: Any) -> tuple[Any, int]:
     return tok, int(tok.convert_tokens_to_ids(SLOT_TOKEN))
 
 
-def _chat_ids(tok: Any, messages: list[dict[str, str]], generation_prompt: bool) -> list[int]:
-    out = tok.apply_chat_template(
-        messages, tokenize=True, add_generation_prompt=generation_prompt, return_dict=True
-    )
-    return list(out["input_ids"])
-
-
 def chat_sequence(
     llm: CausalLM, prompt: PromptConfig, n_soft: int, label: str | None, caption: str | None
 ) -> Sequence:
     """One chat-templated example; slots are where ``<image>`` renders."""
     tok, slot_id = _slot_tokenizer(llm.tokenizer)
     messages = chat_messages(prompt, label, n_soft > 0, n_soft)
-    ids = _chat_ids(tok, messages, generation_prompt=True)
-    n_prompt = len(ids)
-    if caption is not None:
-        turn = {"role": "assistant", "content": caption.strip()}
-        full = _chat_ids(tok, [*messages, turn], generation_prompt=False)
-        if full[:n_prompt] != ids or len(full) == n_prompt:
-            raise PluginError(
-                f"the chat template of {llm.name or 'the LLM'!r} does not render the prompt as a "
-                "prefix of the conversation; use prompt.style=plain."
-            )
-        if llm.eos_token_id not in full[n_prompt:]:
-            full.append(llm.eos_token_id)
-        ids = full
+    ids = list(
+        tok.apply_chat_template(
+            messages, tokenize=True, add_generation_prompt=True, return_dict=True
+        )["input_ids"]
+    )
     slot = [i == slot_id for i in ids]
     if sum(slot) != n_soft:
         raise PluginError(f"the chat template kept {sum(slot)} of {n_soft} EEG slot tokens.")
-    filler = llm.eos_token_id
-    return Sequence(
-        [filler if s else i for i, s in zip(ids, slot)],
-        slot,
-        [k >= n_prompt for k in range(len(ids))],
-    )
+    ids = [llm.eos_token_id if s else i for i, s in zip(ids, slot)]
+    cap = [False] * len(ids)
+    if caption is not None:
+        cap_ids = llm.encode(caption.strip()) + [llm.eos_token_id]
+        ids += cap_ids
+        slot += [False] * len(cap_ids)
+        cap += [True] * len(cap_ids)
+    return Sequence(ids, slot, cap)
 
 
 def plain_sequence(llm: CausalLM, n_soft: int, label: str | None, caption: str | None) -> Sequence:
