@@ -30,8 +30,9 @@ class BuildContext:
 class CausalLM:
     """A frozen causal LM: ``input_embeddings(ids)``, ``generate(inputs_embeds, mask)``."""
 
-    def __init__(self, model: Any, tokenizer: Any, name: str = "") -> None:
+    def __init__(self, model: Any, tokenizer: Any, name: str = "", placed: bool = False) -> None:
         self.model = model.eval()
+        self.placed = placed  # put on its devices when loaded (device_map, quantization)
         if getattr(model, "loss_type", "") is None:  # e.g. GPT2LMHeadModel: name has no loss hint
             model.loss_type = "ForCausalLM"
         for p in self.model.parameters():
@@ -68,14 +69,6 @@ class CausalLM:
     def device(self) -> torch.device:
         """Where the input embeddings live (inputs go there)."""
         return self.model.get_input_embeddings().weight.device
-
-    @property
-    def placed(self) -> bool:
-        """Whether the model was placed on its devices when loaded (``device_map``,
-        quantization); such a model is not moved afterwards."""
-        return bool(getattr(self.model, "hf_device_map", None)) or bool(
-            getattr(self.model, "is_quantized", False)
-        )
 
     def to(self, device: torch.device) -> CausalLM:
         """Move the model to ``device`` unless it was placed when loaded."""
@@ -216,4 +209,6 @@ def load_pretrained(
             f"is internet (e.g. `hf download {name_or_path} --local-dir DIR`), copy DIR here "
             "and pass llm.path=DIR (or llm.download=true on a machine with internet)."
         ) from None
-    return CausalLM(model, tokenizer, name=name_or_path)
+    return CausalLM(
+        model, tokenizer, name=name_or_path, placed=bool(device_map) or quantization != "none"
+    )

@@ -51,7 +51,12 @@ def cli(ctx: click.Context, debug: bool, quiet: bool) -> None:
 
 @cli.command(context_settings={"ignore_unknown_options": True})
 @click.argument("overrides", nargs=-1)
-@click.option("--config", "config_path", type=click.Path(), help="Start from this config file.")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(),
+    help="Start from this config file, or a shipped preset by name (thought2text).",
+)
 @click.option("--dry-run", is_flag=True, help="Print the resolved config and stop.")
 def run(overrides: tuple[str, ...], config_path: str | None, dry_run: bool) -> None:
     """Train and evaluate one configuration.

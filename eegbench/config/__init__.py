@@ -152,11 +152,22 @@ def default_config() -> dict[str, Any]:
     return yaml.safe_load(text)
 
 
+def presets() -> list[str]:
+    """Names of the shipped configs (``eegbench run --config NAME``)."""
+    folder = resources.files("eegbench.config").joinpath("presets")
+    return sorted(f.name[: -len(".yaml")] for f in folder.iterdir() if f.name.endswith(".yaml"))
+
+
 def load_config(path: str | Path) -> dict[str, Any]:
-    """A config file (e.g. a run's ``config.yaml``) as a dict; errors name the file."""
+    """A config file (e.g. a run's ``config.yaml``) or a shipped preset's name, as a dict."""
     p = Path(path)
+    if not p.is_file() and str(path) in presets():
+        text = resources.files("eegbench.config").joinpath(f"presets/{path}.yaml").read_text()
+        return yaml.safe_load(text)
     if not p.is_file():
-        raise ConfigError(f"config file {str(p)!r} does not exist.")
+        raise ConfigError(
+            f"config file {str(p)!r} does not exist (shipped presets: {', '.join(presets())})."
+        )
     try:
         cfg = yaml.safe_load(p.read_text())
     except yaml.YAMLError as e:
