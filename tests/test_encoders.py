@@ -314,10 +314,10 @@ def test_spatial_conv_gradients_stay_finite_under_bf16_autocast():
         y, y_ref = conv(x), ref(x)
     assert y.dtype == torch.bfloat16
     assert torch.allclose(y.float(), y_ref.float(), atol=0.05, rtol=0.02)
-    for _ in range(10):  # bf16 convs of this shape are slow on the CPU
+    for _ in range(6):  # few passes: without AVX512-BF16 the CPU emulates bf16 (slow)
         conv.zero_grad()
         with torch.autocast("cpu", dtype=torch.bfloat16):
-            y = conv(torch.randn(4, 40, 32, 64))
+            y = conv(torch.randn(2, 40, 32, 64))
         (y.float() * torch.randn(y.shape)).sum().backward()
         assert conv.weight.grad.dtype == torch.float32
         assert torch.isfinite(conv.weight.grad).all()
