@@ -214,3 +214,25 @@ def test_tiny_suite_end_to_end(tmp_path):
         assert line["mean"] == pytest.approx(sum(values) / 2)
     again = CliRunner().invoke(cli, ["--quiet", "bench", "tiny", "--out", str(out), cache])
     assert again.exit_code == 0 and "ran 0 of 4 configurations" in again.output
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("metrics.bleu.smooth_method=plus", "metrics.bleu.smooth_method='plus'"),
+        ("metrics.rouge.use_stemmer=maybe", "metrics.rouge.use_stemmer='maybe'"),
+        ("eval.controls=[only_obj,nosie]", "unknown control 'nosie'"),
+        ("device=gpu", "device 'gpu' is not supported"),
+    ],
+)
+def test_bench_dry_run_catches_config_errors(tmp_path, override, message):
+    suite = write_suite(
+        tmp_path,
+        encoders=["linear"],
+        seeds=[0],
+        overrides=["eval.metrics=[accuracy,bleu,rouge]", override],
+    )
+    res = CliRunner().invoke(cli, ["bench", str(suite), "--out", str(tmp_path), "--dry-run"])
+    lines = [ln for ln in res.output.splitlines() if ln.strip()]
+    assert res.exit_code != 0 and len(lines) == 1, res.output
+    assert lines[0].startswith("error: ") and message in lines[0], res.output

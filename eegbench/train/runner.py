@@ -17,7 +17,7 @@ from eegbench.api.llm import BuildContext, CausalLM
 from eegbench.api.target import embed_cached, target_items
 from eegbench.config import core_section, dump
 from eegbench.data.splits import check_leakage
-from eegbench.evaluation.harness import Evaluation, TestSet, control_names
+from eegbench.evaluation.harness import Evaluation, TestSet
 from eegbench.evaluation.predictions import Predictions, write_predictions
 from eegbench.progress import log, silence_library_progress
 from eegbench.report.record import (
@@ -72,7 +72,6 @@ def compute_targets(cfg: dict[str, Any], data: EEGData, cache_dir: Path) -> tupl
 def run(cfg: dict[str, Any]) -> Pipeline:
     """Run one resolved config end to end; returns the pipeline and writes the run directory."""
     s1, s2, ev = core_section(cfg, "stage1"), core_section(cfg, "stage2"), core_section(cfg, "eval")
-    control_names(ev.controls)
     precision = device_setup(cfg)
     prompt = core_section(cfg, "prompt")
     device = precision.device
@@ -165,7 +164,15 @@ def run(cfg: dict[str, Any]) -> Pipeline:
 
     with timer.stage("evaluation"):
         evaluation = Evaluation(
-            model, projector, llm, TestSet(data, te, per_image), ev, cfg["seed"], precision, prompt
+            model,
+            projector,
+            llm,
+            TestSet(data, te, per_image),
+            ev,
+            cfg["seed"],
+            metric_params=cfg["metrics"],
+            precision=precision,
+            prompt=prompt,
         )
         metrics, controls = evaluation.run()
     real = evaluation.real
