@@ -65,8 +65,10 @@ def run(overrides: tuple[str, ...], config_path: str | None, dry_run: bool) -> N
     eval.metrics=[accuracy,cider] with metrics.NAME.key=value (metrics.cider.tokenizer=java).
     """
     from eegbench.config import build_config, dump
+    from eegbench.train.device import setup
 
     cfg = build_config(list(overrides), base=config_path)
+    setup(cfg, warn=False)  # the device must exist here, dry run or not
     if dry_run:
         click.echo(dump(cfg), nl=False)
         return

@@ -99,8 +99,10 @@ class Precision:
 FP32 = Precision(torch.device("cpu"), "fp32")
 
 
-def check_precision(device: torch.device, name: str) -> Precision:
-    """``Precision`` for ``device``; a combination the device cannot run raises ConfigError."""
+def check_precision(device: torch.device, name: str, warn: bool = True) -> Precision:
+    """``Precision`` for ``device``; a combination the device cannot run raises ConfigError.
+
+    ``warn``: say so when bf16 is emulated on this CPU (slower than fp32)."""
     if name not in DTYPES:
         raise ConfigError(f"precision={name!r}: use fp32, bf16 or fp16.")
     if name == "fp16" and device.type == "cpu":
@@ -109,7 +111,7 @@ def check_precision(device: torch.device, name: str) -> Precision:
         raise ConfigError(
             f"precision=bf16: {device_name(device)} has no bf16 support; use fp16 or fp32."
         )
-    if name == "bf16" and device.type == "cpu" and not cpu_has_native_bf16():
+    if warn and name == "bf16" and device.type == "cpu" and not cpu_has_native_bf16():
         log(
             "[yellow]warning:[/yellow] this CPU has no native bf16 (AVX512-BF16/AMX): "
             "precision=bf16 is emulated and likely slower than fp32"
@@ -117,9 +119,9 @@ def check_precision(device: torch.device, name: str) -> Precision:
     return Precision(device, name)
 
 
-def setup(cfg: dict[str, Any]) -> Precision:
+def setup(cfg: dict[str, Any], warn: bool = True) -> Precision:
     """Device and precision of a resolved config, checked before any work starts."""
-    return check_precision(resolve_device(cfg["device"]), cfg.get("precision", "fp32"))
+    return check_precision(resolve_device(cfg["device"]), cfg.get("precision", "fp32"), warn)
 
 
 def describe(precision: Precision) -> dict[str, str]:
