@@ -99,7 +99,7 @@ def test_stage1_trains_under_autocast_on_the_cpu(precision):
         y[:12],
         cfg,
         torch.Generator().manual_seed(0),
-        Precision(CPU, precision),
+        precision=Precision(CPU, precision),
     )
     assert all(np.isfinite(h["loss"]) for h in res.history)
     assert res.history[-1]["loss"] < res.history[0]["loss"]
@@ -124,7 +124,7 @@ def test_stage1_trains_on_cuda(precision):
         y[:12],
         Stage1Config(epochs=2, batch_size=16),
         torch.Generator().manual_seed(0),
-        check_precision(dev, precision),
+        precision=check_precision(dev, precision),
     )
     assert all(np.isfinite(h["loss"]) for h in res.history)
     assert next(model.parameters()).device.type == "cuda"
@@ -146,7 +146,7 @@ def test_stage1_nan_guard_stays_on_under_autocast():
             y[:12],
             Stage1Config(epochs=1, batch_size=48),
             torch.Generator().manual_seed(0),
-            Precision(CPU, "bf16"),
+            precision=Precision(CPU, "bf16"),
         )
 
 
@@ -190,7 +190,7 @@ def test_stage2_with_a_bf16_llm_and_bf16_autocast(llama_folder):
         ["A red dog runs in a park.", "A blue cat sits on a mat."] * 3,
         Stage2Config(epochs=2, batch_size=3),
         torch.Generator().manual_seed(0),
-        Precision(CPU, "bf16"),
+        precision=Precision(CPU, "bf16"),
     )
     assert all(np.isfinite(h["loss"]) for h in res.history)
     assert proj.proj.weight.dtype == torch.float32
@@ -215,3 +215,14 @@ def test_quantized_llm_loads_on_cuda(llama_folder):
 
     llm = load_pretrained(str(llama_folder), quantization="8bit")
     assert llm.placed and llm.device.type == "cuda"
+
+
+@no_cuda
+def test_quantization_without_cuda_fails_the_dry_run_in_one_line(llama_folder):
+    res = CliRunner().invoke(
+        cli,
+        ["run", "--dry-run", "llm=gpt2", f"llm.path={llama_folder}", "llm.quantization=4bit"],
+    )
+    lines = [ln for ln in res.output.splitlines() if ln.strip()]
+    assert res.exit_code != 0 and len(lines) == 1, res.output
+    assert lines[0].startswith("error: ") and "quantization=4bit" in lines[0]

@@ -378,3 +378,51 @@ def test_missing_key_equals_null_and_threads_do_not_split_rows(tmp_path):
     assert len(board.rows) == 1 and len(board.rows[0].runs) == 2
     assert board.label_columns == ["dataset", "encoder", "target", "llm"]
     assert {r.path for r in board.rows[0].runs} == {old, new}
+
+
+def test_recorded_deltas_oracle_rows_and_headroom(tmp_path):
+    root = tmp_path / "runs"
+    oracle = {"bleu_4": {"value": 0.05, "higher_is_better": True, "metric": "bleu"}}
+    ceiling = {"bleu_4": {"value": 0.45, "higher_is_better": True, "metric": "bleu"}}
+    d = write_run(
+        root,
+        "one",
+        bleu=0.15,
+        ctl_bleu=0.05,
+        oracles={
+            "label_only": {"description": "floor", "role": "floor", "metrics": oracle},
+            "full_attributes": {"description": "ceil", "role": "ceiling", "metrics": ceiling},
+        },
+        headroom={"bleu_4": 0.25},
+    )
+    results = json.loads((d / "results.json").read_text())
+    results["controls"]["only_obj"]["delta"] = {
+        "bleu_4": {"value": 0.1, "ci": [0.04, 0.16], "p": 0.003}
+    }
+    results["controls"]["only_obj"]["headroom"] = {"bleu_4": 0.0}
+    (d / "results.json").write_text(json.dumps(results))
+    board = leaderboard([root], delta=["only_obj"], headroom=True)
+    assert [r.condition for r in board.rows] == [
+        "EEG",
+        "only_obj",
+        "oracle:label_only",
+        "oracle:full_attributes",
+    ]
+    eeg = board.rows[0].stats
+    delta = eeg["bleu_4 Δ only_obj"]
+    assert (delta.mean, delta.low, delta.high, delta.p) == pytest.approx((0.1, 0.04, 0.16, 0.003))
+    assert eeg["bleu_4 headroom"].mean == 0.25
+    assert board.rows[1].stats["bleu_4 headroom"].mean == 0.0
+    assert board.rows[3].stats["bleu_4"].mean == 0.45
+    md = board.to_markdown()
+    assert "0.100** [0.040, 0.160]" in md and "* p < 0.05, ** p < 0.01" in md
+    assert "oracle rows" in md and "headroom: (row - floor oracle)" in md
+    assert "oracle" not in leaderboard([root], oracles=False).to_markdown().split("\n- ")[0]
+    # several seeds: a one-sample t-test over the per-seed differences
+    write_run(root, "two", seed=1, bleu=0.16, ctl_bleu=0.05)
+    write_run(root, "three", seed=2, bleu=0.17, ctl_bleu=0.06)
+    pooled = leaderboard([root], delta=["only_obj"]).rows[0].stats["bleu_4 Δ only_obj"]
+    assert pooled.n == 3 and pooled.p < 0.01
+    res = CliRunner().invoke(cli, ["leaderboard", str(root), "--delta", "only_obj", "--headroom"])
+    assert res.exit_code == 0, res.output
+    assert "bleu_4 headroom" in res.output and "**" in res.output

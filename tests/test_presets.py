@@ -10,6 +10,11 @@ from eegbench.config import presets
 
 
 def test_thought2text_preset_validates_in_a_dry_run(tmp_path):
+    for folder in ("images", "captions", "Mistral-7B-Instruct-v0.3"):
+        (tmp_path / folder).mkdir()
+    (tmp_path / "Mistral-7B-Instruct-v0.3" / "config.json").write_text("{}")
+    for name in ("eeg_55_95_std.pth", "block_splits_by_image_all.pth"):
+        (tmp_path / name).write_bytes(b"")
     res = CliRunner().invoke(
         cli,
         [

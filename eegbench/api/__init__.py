@@ -7,17 +7,22 @@ plugin's registering module can ``from eegbench.api import hookimpl`` without im
 - Hooks: ``hookimpl`` (decorate ``register_datasets``/``encoders``/``targets``/``llms``/
   ``metrics``/``commands``), ``Register``.
 - Registration: ``Spec`` (one table row per item: name, lazy factory, params, citation,
-  description) and ``register_all``; ``Entry``, ``Param``, ``did_you_mean``.
+  description) and ``register_all``; ``Entry``, ``Param``, ``did_you_mean``; ranges of numeric
+  parameters as ``Annotated[int, Ge(1)]``, ``Annotated[float, Interval(ge=0, lt=1)]`` (``Ge``,
+  ``Gt``, ``Le``, ``Lt``, ``Interval``), checked when a config is resolved and listed by
+  ``eegbench ls -v``.
 - Errors shown to users as one line: ``EegbenchError``, ``ConfigError``, ``UnknownNameError``,
   ``DataError``, ``PluginError``, ``MissingWeightsError``.
 - Datasets: ``EEGData``, ``SPLITS``, ``read_caption_files``, and the shared preprocessing and
   split parameters ``DatasetParams``, ``finalize``, ``select_channels``, ``trial_info``.
 - Targets: ``Target``, ``target_items``. LLMs: ``CausalLM``, ``BuildContext``,
-  ``load_pretrained``, ``prompt_text``, ``make_schedule``.
-- Metrics: ``Metric`` (every optional capability declared), ``CAPTIONS``, ``LOGITS``,
-  ``EMBEDDINGS``, ``PROTOCOL_PREFIX``, ``protocol_name``, ``output_key``.
-- Helpers: ``atomic_write``, ``atomic_writer``, ``atomic_dir``, ``file_digest``, ``task``,
-  ``log``, ``is_quiet``, ``ensure_torchvision_importable``.
+  ``load_pretrained``, ``check_loading``, ``prompt_text``, ``make_schedule``.
+- Metrics: ``Metric`` (every optional capability declared), ``Oracle``, ``CAPTIONS``,
+  ``LOGITS``, ``EMBEDDINGS``, ``ATTRIBUTES``, ``PROTOCOL_PREFIX``, ``protocol_name``,
+  ``output_key``.
+- Helpers: ``atomic_write``, ``atomic_writer``, ``atomic_dir``, ``check_manifest``,
+  ``file_digest``, ``load_npy`` and ``restricted_loads`` (no code runs from a pickle), ``task``,
+  ``log``, ``warn``, ``is_quiet``, ``ensure_torchvision_importable``.
 """
 
 from __future__ import annotations
@@ -34,6 +39,11 @@ _EXPORTS: dict[str, str] = {
     "register_all": "eegbench.api.registry",
     "Param": "eegbench.api.registry",
     "did_you_mean": "eegbench.api.registry",
+    "Ge": "annotated_types",
+    "Gt": "annotated_types",
+    "Le": "annotated_types",
+    "Lt": "annotated_types",
+    "Interval": "annotated_types",
     "EegbenchError": "eegbench.api.errors",
     "ConfigError": "eegbench.api.errors",
     "UnknownNameError": "eegbench.api.errors",
@@ -52,12 +62,15 @@ _EXPORTS: dict[str, str] = {
     "CausalLM": "eegbench.api.llm",
     "BuildContext": "eegbench.api.llm",
     "load_pretrained": "eegbench.api.llm",
+    "check_loading": "eegbench.api.llm",
     "prompt_text": "eegbench.train.prompting",
     "make_schedule": "eegbench.train.optim",
     "Metric": "eegbench.api.metric",
     "CAPTIONS": "eegbench.api.metric",
     "LOGITS": "eegbench.api.metric",
     "EMBEDDINGS": "eegbench.api.metric",
+    "ATTRIBUTES": "eegbench.api.metric",
+    "Oracle": "eegbench.api.metric",
     "PROTOCOL_PREFIX": "eegbench.api.metric",
     "protocol_name": "eegbench.api.metric",
     "output_key": "eegbench.api.metric",
@@ -65,8 +78,12 @@ _EXPORTS: dict[str, str] = {
     "atomic_writer": "eegbench.io",
     "atomic_dir": "eegbench.io",
     "file_digest": "eegbench.io",
+    "check_manifest": "eegbench.io",
+    "load_npy": "eegbench.api.npy",
+    "restricted_loads": "eegbench.api.npy",
     "task": "eegbench.progress",
     "log": "eegbench.progress",
+    "warn": "eegbench.progress",
     "is_quiet": "eegbench.progress",
     "ensure_torchvision_importable": "eegbench._compat",
 }
@@ -88,6 +105,8 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:
+    from annotated_types import Ge, Gt, Interval, Le, Lt
+
     from eegbench._compat import ensure_torchvision_importable
     from eegbench.api.data import SPLITS, EEGData, read_caption_files
     from eegbench.api.errors import (
@@ -99,21 +118,24 @@ if TYPE_CHECKING:
         UnknownNameError,
     )
     from eegbench.api.hooks import Register, hookimpl, hookspec
-    from eegbench.api.llm import BuildContext, CausalLM, load_pretrained
+    from eegbench.api.llm import BuildContext, CausalLM, check_loading, load_pretrained
     from eegbench.api.metric import (
+        ATTRIBUTES,
         CAPTIONS,
         EMBEDDINGS,
         LOGITS,
         PROTOCOL_PREFIX,
         Metric,
+        Oracle,
         output_key,
         protocol_name,
     )
+    from eegbench.api.npy import load_npy, restricted_loads
     from eegbench.api.registry import Entry, Param, Spec, did_you_mean, register_all
     from eegbench.api.target import Target, target_items
     from eegbench.data.preprocessing import DatasetParams, finalize, select_channels
     from eegbench.data.splits import trial_info
-    from eegbench.io import atomic_dir, atomic_write, atomic_writer, file_digest
-    from eegbench.progress import is_quiet, log, task
+    from eegbench.io import atomic_dir, atomic_write, atomic_writer, check_manifest, file_digest
+    from eegbench.progress import is_quiet, log, task, warn
     from eegbench.train.optim import make_schedule
     from eegbench.train.prompting import prompt_text

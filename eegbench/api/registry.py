@@ -6,6 +6,7 @@ import dataclasses
 import difflib
 import fnmatch
 import importlib
+import types
 import typing
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -35,15 +36,47 @@ class Param:
 
     @property
     def type_name(self) -> str:
-        t = self.type
-        return t.__name__ if isinstance(t, type) else str(t).replace("typing.", "")
+        return type_name(self.type)
+
+
+_BOUNDS = (("ge", ">="), ("gt", ">"), ("le", "<="), ("lt", "<"))
+
+
+def _constraint_text(c: Any) -> list[str]:
+    out = [f"{op} {getattr(c, a)!r}" for a, op in _BOUNDS if getattr(c, a, None) is not None]
+    for attr, text in (("min_length", "len >="), ("max_length", "len <=")):
+        if getattr(c, attr, None) is not None:
+            out.append(f"{text} {getattr(c, attr)}")
+    if not out and getattr(c, "description", None):
+        out.append(str(c.description))
+    return out
+
+
+def type_name(tp: Any) -> str:
+    """A readable type with its declared range, e.g. ``int >= 1`` or ``float > 0 | None``."""
+    if typing.get_origin(tp) is typing.Annotated:
+        base, *extras = typing.get_args(tp)
+        bounds = [t for c in extras for t in _constraint_text(c)]
+        for c in extras:  # pydantic FieldInfo keeps its constraints in .metadata
+            bounds += [t for m in getattr(c, "metadata", []) for t in _constraint_text(m)]
+        return " ".join([type_name(base), ", ".join(bounds)]).strip()
+    args = typing.get_args(tp)
+    if typing.get_origin(tp) in (typing.Union, types.UnionType) and args:
+        return " | ".join(type_name(a) for a in args)
+    if isinstance(tp, type) and not args:
+        return "None" if tp is type(None) else tp.__name__
+    origin = typing.get_origin(tp)
+    if origin in (list, tuple, dict, set) and args:
+        inner = ", ".join("..." if a is Ellipsis else type_name(a) for a in args)
+        return f"{origin.__name__}[{inner}]"
+    return str(tp).replace("typing.", "")
 
 
 def params_of(params_cls: type | None) -> list[Param]:
     """The parameters a params dataclass declares (field metadata ``help`` is the description)."""
     if params_cls is None:
         return []
-    hints = typing.get_type_hints(params_cls)
+    hints = typing.get_type_hints(params_cls, include_extras=True)
     out = []
     for f in dataclasses.fields(params_cls):
         required = False
@@ -58,18 +91,26 @@ def params_of(params_cls: type | None) -> list[Param]:
     return out
 
 
+def _unannotated(tp: Any) -> Any:
+    """``Annotated[T, ...]`` -> ``T``; other types unchanged."""
+    while typing.get_origin(tp) is typing.Annotated:
+        tp = typing.get_args(tp)[0]
+    return tp
+
+
 def _from_command_line(value: Any, tp: Any) -> Any:
     """A command-line value (``config.Raw``): verbatim for text, ``a,b`` -> list for sequences."""
     if not hasattr(value, "parsed"):
         return value
     parsed = value.parsed
+    tp = _unannotated(tp)
     if tp is str:
         return str(value)
     kinds = {typing.get_origin(t) for t in (tp, *typing.get_args(tp))}
     if kinds & {list, tuple} and isinstance(parsed, str) and "," in parsed:
         return [v.strip() for v in parsed.split(",")]
     if isinstance(parsed, (int, float)) and not isinstance(parsed, bool):
-        args = typing.get_args(tp)
+        args = tuple(_unannotated(a) for a in typing.get_args(tp))
         if str in args and int not in args and float not in args:
             return str(value)
     return parsed
@@ -83,14 +124,19 @@ def coerce(value: Any, tp: Any, where: str) -> Any:
     try:
         return TypeAdapter(tp).validate_python(value)
     except ValidationError as e:
-        msg = e.errors()[0]["msg"]
-        tn = tp.__name__ if isinstance(tp, type) else str(tp).replace("typing.", "")
-        raise ConfigError(f"{where}={value!r}: expected {tn} ({msg}).") from None
+        msg = e.errors()[0]["msg"].removeprefix("Value error, ")
+        raise ConfigError(f"{where}={value!r}: expected {type_name(tp)} ({msg}).") from None
 
 
 @dataclass(frozen=True)
 class Entry:
-    """A registered item: a name, a (lazy) factory, typed parameters and a citation."""
+    """A registered item: a name, a (lazy) factory, typed parameters and a citation.
+
+    ``preflight`` (optional, a callable or lazy ``"module:attr"``) takes the item's validated
+    parameters and returns the problems that would stop it at run time (a missing program,
+    weights or extra), each a sentence saying how to fix it; the runner checks them before
+    any training.
+    """
 
     kind: str
     name: str
@@ -99,12 +145,16 @@ class Entry:
     citation: str = ""
     description: str = ""
     plugin: str = ""
+    preflight: str | Callable[[dict[str, Any]], list[str]] | None = None
 
     def load(self) -> Callable[..., Any]:
         """The factory, importing ``"module:attr"`` on first use."""
-        if callable(self.factory):
-            return self.factory
-        module, _, attr = self.factory.partition(":")
+        return self._resolve(self.factory)
+
+    def _resolve(self, ref: str | Callable[..., Any]) -> Callable[..., Any]:
+        if callable(ref):
+            return ref
+        module, _, attr = ref.partition(":")
         try:
             obj: Any = importlib.import_module(module)
             for part in attr.split("."):
@@ -114,6 +164,13 @@ class Entry:
                 f"{self.kind[:-1]} {self.name!r} needs a module that is not installed: {e}"
             ) from e
         return obj
+
+    def check(self, values: dict[str, Any], where: str | None = None) -> list[str]:
+        """The declared preflight's problems for these parameters, each naming the item."""
+        if self.preflight is None:
+            return []
+        problems = self._resolve(self.preflight)(self.validate(values, where))
+        return [f"{where or self.kind[:-1]} {self.name!r}: {p}" for p in problems]
 
     def param_list(self) -> list[Param]:
         return params_of(self.params)
@@ -159,12 +216,21 @@ class Spec:
     params: type | None = None
     citation: str = ""
     description: str = ""
+    preflight: str | Callable[[dict[str, Any]], list[str]] | None = None
 
 
 def register_all(register: Callable[..., None], specs: Iterable[Spec]) -> None:
     """Pass every spec of a family's table to a hook's ``register`` callback."""
     for s in specs:
-        register(s.name, s.factory, params=s.params, citation=s.citation, description=s.description)
+        extra = {"preflight": s.preflight} if s.preflight is not None else {}
+        register(
+            s.name,
+            s.factory,
+            params=s.params,
+            citation=s.citation,
+            description=s.description,
+            **extra,
+        )
 
 
 @dataclass

@@ -4,8 +4,14 @@ A row is a configuration: the runs whose resolved configs differ only in the see
 ``group_by``, the runs that agree on the chosen config keys). A cell is the mean over seeds with
 the half-width of a 95% t-interval over seeds; a configuration with one seed shows its run's own
 95% bootstrap interval over test trials (from ``results.json``) in brackets. Control rows
-(``only_obj``, ``noise``, ...) follow their configuration; ``delta`` adds columns
-``"metric Δ control"``: the per-seed difference run - control, averaged the same way.
+(``only_obj``, ``noise``, ...) and oracle rows (``oracle:label_only``, ...: the floor and
+ceiling a dataset with ground truth offers) follow their configuration; ``delta`` adds columns
+``"metric Δ control"``: the per-seed difference run - control, averaged the same way; with one
+seed the cell is the run's own paired difference with its clustered CI (``results.json``
+``controls.<c>.delta``). A difference is marked ``*`` (p < 0.05) or ``**`` (p < 0.01): with one
+seed by the run's paired cluster permutation test, with several by a one-sample t-test over
+seeds. ``headroom`` adds columns ``"metric headroom"``: the fraction of the distance from the
+floor to the ceiling oracle that a row realises.
 
 Run directories that are unfinished or malformed are listed as skipped with the reason, never
 mixed in; runs of one configuration whose dataset hashes differ are shown as separate rows.
@@ -29,6 +35,8 @@ from eegbench.report.record import atomic_write
 
 FORMATS = ("md", "latex", "csv", "html")
 SYSTEM = "EEG"
+ORACLE = "oracle:"
+HEADROOM = " headroom"
 LABEL_GROUPS = ("dataset", "encoder", "target", "llm")
 PLUGIN_GROUPS = frozenset(LABEL_GROUPS)
 # keys that say where or how fast a run happened, not what it computed
@@ -71,10 +79,36 @@ class Run:
         return (self.results.get("dataset") or {}).get("hashes") or {}
 
     def metric(self, name: str, control: str | None = None) -> dict[str, Any] | None:
+        """A metric's record for the run, a control or (``oracle:NAME``) an oracle row.
+
+        ``"<metric> headroom"`` is the row's fraction of headroom realised (a value only).
+        """
+        if name.endswith(HEADROOM):
+            base = name[: -len(HEADROOM)]
+            if control is None:
+                value = (self.results.get("headroom") or {}).get(base)
+            else:
+                ctl = (self.results.get("controls") or {}).get(control) or {}
+                value = (ctl.get("headroom") or {}).get(base)
+            return None if value is None else {"value": value}
         if control is None:
             return self.results["metrics"].get(name)
-        ctl = self.results.get("controls", {}).get(control)
-        return None if ctl is None else ctl.get("metrics", {}).get(name)
+        if control.startswith(ORACLE):
+            row = (self.results.get("oracles") or {}).get(control[len(ORACLE) :])
+        else:
+            row = (self.results.get("controls") or {}).get(control)
+        return None if row is None else row.get("metrics", {}).get(name)
+
+    def has_row(self, condition: str) -> bool:
+        """Whether the run has this control (or ``oracle:NAME``) row."""
+        if condition.startswith(ORACLE):
+            return condition[len(ORACLE) :] in (self.results.get("oracles") or {})
+        return condition in (self.results.get("controls") or {})
+
+    def delta(self, name: str, control: str) -> dict[str, Any] | None:
+        """The recorded paired difference run - control: ``{value, ci, p}`` (or None)."""
+        ctl = (self.results.get("controls") or {}).get(control) or {}
+        return (ctl.get("delta") or {}).get(name)
 
 
 @dataclass(frozen=True)
@@ -88,6 +122,7 @@ class Stat:
     method: str  # "t" (over seeds), "bootstrap" (one run, over test trials) or "none"
     values: tuple[float, ...] = ()
     seeds: tuple[Any, ...] = ()
+    p: float | None = None  # of a difference: its test's p-value (marks * and **)
 
 
 @dataclass
@@ -121,14 +156,15 @@ def summarize(values: Sequence[float], run_ci: Sequence[float] | None = None) ->
 
 
 def find_run_dirs(paths: Iterable[str | Path]) -> list[Path]:
-    """Directories under ``paths`` (recursively) holding ``results.json`` or ``config.yaml``."""
+    """Directories under ``paths`` (recursively) holding ``results.json`` or ``config.yaml``;
+    hidden folders (runs in progress or interrupted, ``.partial-*``) are not searched."""
     found: list[Path] = []
     for p in paths:
         root = Path(p)
         if not root.is_dir():
             raise ConfigError(f"{str(root)!r} is not a directory of runs.")
         for dirpath, dirnames, filenames in os.walk(root):
-            dirnames.sort()
+            dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))  # .partial-* runs
             if "results.json" in filenames or "config.yaml" in filenames:
                 found.append(Path(dirpath))
                 dirnames[:] = []
@@ -270,6 +306,7 @@ class Leaderboard:
                         "n": s.n,
                         "seeds": ";".join(str(x) for x in s.seeds),
                         "values": ";".join(repr(v) for v in s.values),
+                        "p": s.p,
                         "data_hash": r.data_hash,
                         "runs": ";".join(str(run.path) for run in r.runs),
                     }
@@ -280,11 +317,12 @@ class Leaderboard:
         if s is None:
             return ""
         d = self.digits
+        mark = significance(s.p)
         if s.method == "t":
-            return f"{s.mean:.{d}f} ± {(s.high - s.low) / 2:.{d}f}"
+            return f"{s.mean:.{d}f}{mark} ± {(s.high - s.low) / 2:.{d}f}"
         if s.method == "bootstrap":
-            return f"{s.mean:.{d}f} [{s.low:.{d}f}, {s.high:.{d}f}]"
-        return f"{s.mean:.{d}f}"
+            return f"{s.mean:.{d}f}{mark} [{s.low:.{d}f}, {s.high:.{d}f}]"
+        return f"{s.mean:.{d}f}{mark}"
 
     def header(self, col: str) -> str:
         return f"{col} {'↑' if self.higher_is_better[col] else '↓'}"
@@ -318,6 +356,20 @@ class Leaderboard:
             )
         if "none" in methods:
             parts.append("a value without an interval: one seed and no interval recorded")
+        if any(" Δ " in c for c in self.columns):
+            parts.append(
+                "Δ: run - control on the same test trials; * p < 0.05, ** p < 0.01 (one seed: "
+                "paired permutation test over clusters of trials sharing an image; several "
+                "seeds: one-sample t-test over seeds)"
+            )
+        if any(not r.is_system and r.condition.startswith(ORACLE) for r in self.rows):
+            parts.append(
+                "oracle rows: reference captions built from ground truth (label_only: the "
+                "predicted object with its class's usual attributes, the floor; "
+                "full_attributes: the true object and attributes, the ceiling)"
+            )
+        if any(c.endswith(HEADROOM) for c in self.columns):
+            parts.append("headroom: (row - floor oracle) / (ceiling oracle - floor oracle)")
         parts.append(
             f"bold: the best {SYSTEM} row per column (↑ higher is better, ↓ lower is better); "
             f"condition {SYSTEM} is the model, other conditions are its control rows"
@@ -517,6 +569,8 @@ def build(
     delta: Sequence[str] = (),
     sort_by: str | None = None,
     digits: int = 3,
+    oracles: bool = True,
+    headroom: bool = False,
 ) -> Leaderboard:
     """The leaderboard of ``runs`` (see the module docstring for the rules)."""
     skipped = list(skipped or [])
@@ -599,22 +653,20 @@ def build(
             higher[m] = bool(members[0].metric(m).get("higher_is_better", True))
         for c in delta:
             for m in present:
-                diffs, seeds = [], []
-                for r in members:
-                    cm = r.metric(m, c)
-                    if cm is not None and _is_number(cm.get("value")):
-                        diffs.append(r.metric(m)["value"] - cm["value"])
-                        seeds.append(r.seed)
-                if diffs:
-                    col = f"{m} Δ {c}"
-                    s = summarize(diffs)
-                    row.stats[col] = Stat(
-                        s.mean, s.low, s.high, s.n, s.method, s.values, tuple(seeds)
-                    )
-                    higher[col] = higher[m]
+                stat = _delta_stat(members, m, c)
+                if stat is not None:
+                    row.stats[f"{m} Δ {c}"] = stat
+                    higher[f"{m} Δ {c}"] = higher[m]
+        if headroom:
+            for m in present:
+                stat = _stat(members, m + HEADROOM, None)
+                if stat is not None:
+                    row.stats[m + HEADROOM] = stat
+                    higher[m + HEADROOM] = higher[m]
         rows.append(row)
-        for c in wanted_controls:
-            with_c = [r for r in members if c in r.results.get("controls", {})]
+        oracle_rows = _oracle_names(members) if oracles else []
+        for c in [*wanted_controls, *oracle_rows]:
+            with_c = [r for r in members if r.has_row(c)]
             if not with_c:
                 continue
             crow = Row(labels, c, with_c, data_hash=data_hash)
@@ -622,10 +674,15 @@ def build(
                 stat = _stat(with_c, m, c)
                 if stat is not None:
                     crow.stats[m] = stat
+                if headroom and not c.startswith(ORACLE):
+                    stat = _stat(with_c, m + HEADROOM, c)
+                    if stat is not None:
+                        crow.stats[m + HEADROOM] = stat
             rows.append(crow)
 
     columns = [m for m in wanted if m in higher]
     columns += [f"{m} Δ {c}" for c in delta for m in wanted if f"{m} Δ {c}" in higher]
+    columns += [m + HEADROOM for m in wanted if m + HEADROOM in higher]
     if delta and not any(" Δ " in c for c in columns):
         raise ConfigError(
             f"no run has control(s) {', '.join(delta)}: run with eval.controls=... to get them."
@@ -669,6 +726,43 @@ def _stat(runs: list[Run], metric: str, control: str | None) -> Stat | None:
         return None
     s = summarize(vals, cis[0] if len(vals) == 1 else None)
     return Stat(s.mean, s.low, s.high, s.n, s.method, s.values, tuple(seeds))
+
+
+def significance(p: float | None) -> str:
+    """``**`` for p < 0.01, ``*`` for p < 0.05, else nothing."""
+    if p is None:
+        return ""
+    return "**" if p < 0.01 else "*" if p < 0.05 else ""
+
+
+def _delta_stat(runs: list[Run], metric: str, control: str) -> Stat | None:
+    """run - control over seeds; one seed: the run's recorded paired delta (CI and p)."""
+    diffs, seeds, recorded = [], [], []
+    for r in runs:
+        mine, cm = r.metric(metric), r.metric(metric, control)
+        if mine is None or cm is None or not _is_number(cm.get("value")):
+            continue
+        diffs.append(mine["value"] - cm["value"])
+        seeds.append(r.seed)
+        recorded.append(r.delta(metric, control))
+    if not diffs:
+        return None
+    if len(diffs) == 1 and recorded[0] is not None:
+        d = recorded[0]
+        low, high = d.get("ci") or (None, None)
+        method = "bootstrap" if low is not None else "none"
+        return Stat(diffs[0], low, high, 1, method, (diffs[0],), tuple(seeds), d.get("p"))
+    s = summarize(diffs)
+    p = None
+    if len(diffs) >= 2:
+        from scipy.stats import ttest_1samp
+
+        p = float(ttest_1samp(diffs, 0.0).pvalue) if max(diffs) > min(diffs) else None
+    return Stat(s.mean, s.low, s.high, s.n, s.method, s.values, tuple(seeds), p)
+
+
+def _oracle_names(runs: list[Run]) -> list[str]:
+    return list(dict.fromkeys(ORACLE + o for r in runs for o in (r.results.get("oracles") or {})))
 
 
 def _controls(runs: list[Run], controls: str | Sequence[str]) -> list[str]:

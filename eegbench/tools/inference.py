@@ -15,7 +15,7 @@ from eegbench.api.errors import ConfigError, DataError
 from eegbench.api.llm import BuildContext
 from eegbench.train.generation import _as_llm, generate_captions
 from eegbench.train.model import EEGClassifier, Projector
-from eegbench.train.runner import Pipeline, compute_targets, load_dataset
+from eegbench.train.runner import Pipeline, center_targets, compute_targets, load_dataset
 
 RUN_FILES = ("config.yaml", "results.json", "eeg_classifier.safetensors", "projector.safetensors")
 
@@ -107,6 +107,8 @@ def load_run(run_dir: str | Path) -> Pipeline:
             f"({', '.join(changed)} hash changed); the files or the dataset plugin have changed."
         )
     targets, _ = compute_targets(cfg, data, cache_dir)
+    if cfg["stage1"]["center_targets"]:
+        targets = center_targets(targets, data)  # as the run trained and scored them
     model_info = results.get("model", {})
     embed_dim = int(model_info.get("embed_dim") or cfg["stage1"]["embed_dim"] or targets.shape[1])
     encoder = plugins.get("encoders", cfg["encoder"]["name"]).build(
@@ -117,7 +119,12 @@ def load_run(run_dir: str | Path) -> Pipeline:
     llm = plugins.get("llms", cfg["llm"]["name"]).build(
         BuildContext(data, cache_dir, cfg["seed"]), **_plugin_params(cfg, "llm")
     )
-    projector = Projector(embed_dim, llm.d_model, cfg["stage2"]["n_soft_tokens"])
+    projector = Projector(
+        embed_dim,
+        llm.d_model,
+        cfg["stage2"]["n_soft_tokens"],
+        normalize=cfg["stage2"]["normalize_inputs"],
+    )
     _apply_weights(projector, projector_state, projector_path)
     return Pipeline(cfg, data, targets, model, projector, llm, run, results)
 

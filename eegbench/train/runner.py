@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -12,25 +15,37 @@ from safetensors.torch import save_file
 
 from eegbench import __version__, plugins
 from eegbench.api.data import EEGData
-from eegbench.api.errors import ConfigError, DataError
+from eegbench.api.errors import ConfigError, PluginError
 from eegbench.api.llm import BuildContext, CausalLM
 from eegbench.api.target import embed_cached, target_items
-from eegbench.config import core_section, dump
+from eegbench.config import core_section, dump, load_config, resolve
+from eegbench.config.preflight import preflight
+from eegbench.contracts import check_dataset, check_encoder, check_targets, who
 from eegbench.data.splits import check_leakage
 from eegbench.evaluation.harness import Evaluation, TestSet
-from eegbench.evaluation.predictions import Predictions, write_predictions
+from eegbench.evaluation.predictions import Predictions, predictions_file, write_predictions
 from eegbench.progress import log, silence_library_progress
 from eegbench.report.record import (
     Timer,
     atomic_write,
     environment,
-    new_run_dir,
     peak_memory_mb,
     write_json,
 )
+from eegbench.report.rundir import (
+    CHECKPOINT,
+    StagedRun,
+    is_orphan,
+    partial_name,
+    staged_run,
+)
+from eegbench.report.tracking import track_run
+from eegbench.train.checkpoint import Checkpoint
+from eegbench.train.device import FP32
 from eegbench.train.device import describe as describe_device
 from eegbench.train.device import setup as device_setup
 from eegbench.train.model import EEGClassifier, Projector
+from eegbench.train.prompting import DEFAULT_PROMPT
 from eegbench.train.seeding import seed_everything
 from eegbench.train.stage1 import predict, train_stage1
 from eegbench.train.stage2 import train_stage2
@@ -57,20 +72,79 @@ def _plugin_params(cfg: dict[str, Any], group: str) -> dict[str, Any]:
 def load_dataset(cfg: dict[str, Any]) -> EEGData:
     entry = plugins.get("datasets", cfg["dataset"]["name"])
     data = entry.build(**_plugin_params(cfg, "dataset"))
-    if not isinstance(data, EEGData):
-        raise DataError(f"dataset {entry.name!r} returned {type(data).__name__}, not EEGData.")
-    data.validate()
+    check_dataset(entry, data)
     data.name = data.name or entry.name
     return data
 
 
 def compute_targets(cfg: dict[str, Any], data: EEGData, cache_dir: Path) -> tuple[np.ndarray, Any]:
-    target = plugins.get("targets", cfg["target"]["name"]).build(**_plugin_params(cfg, "target"))
-    return embed_cached(target, target_items(target, data), cache_dir), target
+    entry = plugins.get("targets", cfg["target"]["name"])
+    target = entry.build(**_plugin_params(cfg, "target"))
+    items = target_items(target, data)
+    try:
+        embeddings = embed_cached(target, items, cache_dir)
+    except PluginError as e:
+        raise PluginError(f"{who(entry)}: {e}") from None
+    check_targets(entry, target, embeddings, len(items))
+    return embeddings, target
 
 
-def run(cfg: dict[str, Any]) -> Pipeline:
-    """Run one resolved config end to end; returns the pipeline and writes the run directory."""
+def run(cfg: dict[str, Any], keep_failed: bool = False) -> Pipeline:
+    """Run one resolved config end to end; returns the pipeline and writes the run directory.
+
+    The run directory appears only complete; on failure it is removed (``keep_failed``: kept as
+    ``NAME.failed`` with ``error.txt``).
+    """
+    writable_cache(cfg["cache_dir"])
+    preflight(cfg)
+    with staged_run(cfg["output_dir"], run_name(cfg), keep_failed) as staged:
+        return _run(cfg, staged)
+
+
+def writable_cache(cache_dir: str) -> Path:
+    """Check that ``cache_dir`` is (or can be created as) a writable folder, creating nothing."""
+    path = Path(cache_dir).expanduser()
+    existing = path
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise ConfigError(
+            f"cache_dir {str(path)!r} cannot be a folder: {str(existing)!r} is a file; set "
+            "cache_dir=PATH."
+        )
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ConfigError(f"cache_dir {str(path)!r} is not writable; set cache_dir=PATH.")
+    return path
+
+
+def resume(run_dir: str | Path, keep_failed: bool = False) -> Pipeline:
+    """Continue an interrupted run (a ``.partial-*`` folder left by a killed process)."""
+    folder = Path(run_dir).expanduser()
+    name = partial_name(folder)
+    if name is None or not (folder / CHECKPOINT).is_dir():
+        raise ConfigError(
+            f"{str(folder)!r} is not an interrupted run (a .partial-NAME.PID.* folder with a "
+            "checkpoint); start a new run instead."
+        )
+    if not is_orphan(folder):
+        raise ConfigError(f"{str(folder)!r} belongs to a run that is still going.")
+    cfg = resolve(load_config(folder / "config.yaml"))
+    preflight(cfg)
+    log(f"resuming {name} from {folder}")
+    with staged_run(folder.parent, name, keep_failed, resume=folder) as staged:
+        return _run(cfg, staged)
+
+
+def run_name(cfg: dict[str, Any]) -> str:
+    """``run_name``, or dataset-encoder-llm-seed-time."""
+    if cfg["run_name"]:
+        return cfg["run_name"]
+    started = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
+    parts = [cfg["dataset"]["name"], cfg["encoder"]["name"], cfg["llm"]["name"], f"s{cfg['seed']}"]
+    return "-".join([*parts, started]).replace("/", "_").replace(":", "_")
+
+
+def _run(cfg: dict[str, Any], staged: StagedRun) -> Pipeline:
     s1, s2, ev = core_section(cfg, "stage1"), core_section(cfg, "stage2"), core_section(cfg, "eval")
     precision = device_setup(cfg)
     prompt = core_section(cfg, "prompt")
@@ -82,15 +156,6 @@ def run(cfg: dict[str, Any]) -> Pipeline:
     env = environment()
     generator = seed_everything(cfg["seed"])
     cache_dir = Path(cfg["cache_dir"]).expanduser()
-    name = cfg["run_name"] or "-".join(
-        [
-            cfg["dataset"]["name"],
-            cfg["encoder"]["name"],
-            cfg["llm"]["name"],
-            f"s{cfg['seed']}",
-            env["started"].replace(":", "").replace("-", "")[:15],
-        ]
-    ).replace("/", "_").replace(":", "_")
     with timer.stage("data"):
         data = load_dataset(cfg)
         leakage = check_leakage(data)
@@ -100,9 +165,15 @@ def run(cfg: dict[str, Any]) -> Pipeline:
             f"dataset {data.name}: {data.n_trials} trials, {data.n_chans} channels x "
             f"{data.n_times} samples, {data.n_classes} classes"
         )
-    run_dir = new_run_dir(cfg["output_dir"], name)
+        encoder_entry = plugins.get("encoders", cfg["encoder"]["name"])
+        encoder_params = _plugin_params(cfg, "encoder")
+        with torch.random.fork_rng():  # a probe before any expensive step; RNG untouched
+            probe = encoder_entry.build(data.n_chans, data.n_times, **encoder_params)
+            check_encoder(encoder_entry, probe, data.X[data.splits["train"]])
+    run_dir = staged.path
     atomic_write(run_dir / "config.yaml", dump(cfg))
-    log(f"run directory: {run_dir}")
+    checkpoint = Checkpoint(run_dir / CHECKPOINT)
+    log(f"run directory: {staged.root / staged.name} (in {run_dir.name} until complete)")
 
     with timer.stage("targets"):
         per_image, _ = compute_targets(cfg, data, cache_dir)
@@ -125,6 +196,7 @@ def run(cfg: dict[str, Any]) -> Pipeline:
                 .build(BuildContext(data, cache_dir, cfg["seed"]), **_plugin_params(cfg, "llm"))
                 .to(device)
             )
+        _check_context(llm, ev.max_new_tokens, s2.n_soft_tokens)
     else:
         log(
             f"[yellow]dataset {data.name!r} has no captions: the LLM, stage 2 and the caption "
@@ -132,9 +204,7 @@ def run(cfg: dict[str, Any]) -> Pipeline:
         )
     with timer.stage("stage1"):
         torch.manual_seed(cfg["seed"])
-        encoder = plugins.get("encoders", cfg["encoder"]["name"]).build(
-            data.n_chans, data.n_times, **_plugin_params(cfg, "encoder")
-        )
+        encoder = encoder_entry.build(data.n_chans, data.n_times, **encoder_params)
         model = EEGClassifier(encoder, embed_dim, data.n_classes).to(device)
         s1_result = train_stage1(
             model,
@@ -145,6 +215,7 @@ def run(cfg: dict[str, Any]) -> Pipeline:
             data.y[va],
             s1,
             generator,
+            checkpoint,
             precision=precision,
         )
     save_file(
@@ -155,7 +226,9 @@ def run(cfg: dict[str, Any]) -> Pipeline:
     s2_record: dict[str, Any] = {"skipped": "the dataset has no captions"}
     if has_captions:
         with timer.stage("stage2"):
-            s2_record = _stage2(cfg, s2, data, model, per_image, llm, generator, precision, prompt)
+            s2_record = _stage2(
+                cfg, s2, data, model, per_image, llm, generator, checkpoint, precision, prompt
+            )
         projector = s2_record.pop("projector")
         save_file(
             {k: v.cpu() for k, v in projector.state_dict().items()},
@@ -175,17 +248,19 @@ def run(cfg: dict[str, Any]) -> Pipeline:
             prompt=prompt,
         )
         metrics, controls = evaluation.run()
-    real = evaluation.real
-    if real.captions:
+    conditions = {None: evaluation.real, **evaluation.conditions}
+    for control, cond in conditions.items():
+        if not cond.captions:
+            continue
         write_predictions(
             Predictions(
                 image=[data.image_names[i] for i in data.image[te]],
                 expected_object=[data.class_names[k] for k in data.y[te]],
-                predicted_object=[str(lbl) for lbl in real.labels],
+                predicted_object=["" if lbl is None else str(lbl) for lbl in cond.labels],
                 reference=evaluation.test.references,
-                generated=real.captions,
+                generated=cond.captions,
             ),
-            run_dir / "predictions.csv",
+            run_dir / predictions_file(control),
         )
 
     results = {
@@ -215,6 +290,7 @@ def run(cfg: dict[str, Any]) -> Pipeline:
         },
         "metrics": metrics,
         "controls": controls,
+        **evaluation.record(),
         "training": {
             "stage1": {
                 "best_epoch": s1_result.best_epoch,
@@ -228,6 +304,11 @@ def run(cfg: dict[str, Any]) -> Pipeline:
         "complete": True,
     }
     write_json(run_dir / "results.json", results)
+    shutil.rmtree(run_dir / CHECKPOINT, ignore_errors=True)
+    run_dir = staged.publish()
+    tracked = track_run(cfg, results, run_dir)
+    if tracked:
+        log(f"{cfg['report_to']}: {tracked}")
     return Pipeline(cfg, data, per_image, model, projector, llm, run_dir, results)
 
 
@@ -242,20 +323,47 @@ def center_targets(per_image: np.ndarray, data: EEGData) -> np.ndarray:
     return (centred / np.linalg.norm(centred, axis=1, keepdims=True).clip(1e-8)).astype(np.float32)
 
 
-def _stage2(cfg, s2, data, model, per_image, llm, generator, precision, prompt) -> dict[str, Any]:
+def _check_context(llm: CausalLM, max_new_tokens: int, n_soft: int) -> None:
+    """eval.max_new_tokens must leave room for the prompt within the LLM's context."""
+    n_ctx = llm.context_length
+    if n_ctx is not None and max_new_tokens + n_soft >= n_ctx:
+        raise ConfigError(
+            f"eval.max_new_tokens={max_new_tokens} does not fit the LLM's context of {n_ctx} "
+            f"tokens with the prompt; use eval.max_new_tokens={max(1, n_ctx // 2)} or less."
+        )
+
+
+def _stage2(
+    cfg, s2, data, model, per_image, llm, generator, checkpoint=None, precision=FP32, prompt=None
+) -> dict[str, Any]:
     """Train the projector on each configured phase; returns its history and the projector."""
     tr = data.splits["train"]
     embed_dim = model.embed.out_features
     torch.manual_seed(cfg["seed"] + 1)
-    projector = Projector(embed_dim, llm.d_model, s2.n_soft_tokens).to(precision.device)
+    projector = Projector(
+        embed_dim, llm.d_model, s2.n_soft_tokens, normalize=s2.normalize_inputs
+    ).to(precision.device)
     phases = []
+    record: dict[str, Any] = {}
     for phase in s2.phases:
         if phase == "target":
             if embed_dim != per_image.shape[1]:
                 raise ConfigError("stage2 phase 'target' needs stage1.embed_dim = target size.")
             phases.append(("target", per_image[data.image[tr]]))
         else:
-            phases.append(("eeg", predict(model, data.X[tr], precision=precision)[0]))
+            emb, logits = predict(model, data.X[tr], precision=precision)
+            if s2.filter_correct:
+                rows = np.flatnonzero(logits.argmax(1) == data.y[tr])
+                record["filter_correct"] = {"kept": int(len(rows)), "of": int(len(tr))}
+                log(f"stage 2: phase eeg on the {len(rows)}/{len(tr)} correctly classified trials")
+                if len(rows) == 0:
+                    raise ConfigError(
+                        "stage2.filter_correct=true left no training trial: the encoder "
+                        "classifies none correctly."
+                    )
+                phases.append(("eeg", emb, rows))
+            else:
+                phases.append(("eeg", emb))
     result = train_stage2(
         llm,
         projector,
@@ -264,7 +372,8 @@ def _stage2(cfg, s2, data, model, per_image, llm, generator, precision, prompt) 
         [data.captions[i] for i in data.image[tr]],
         s2,
         generator,
+        checkpoint,
         precision=precision,
-        prompt=prompt,
+        prompt=prompt or DEFAULT_PROMPT,
     )
-    return {"history": result.history, "projector": projector}
+    return {**record, "history": result.history, "projector": projector}

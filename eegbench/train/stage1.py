@@ -1,4 +1,10 @@
-"""Stage 1: train encoder + heads with ``w_mse * MSE(embedding, target) + w_ce * CE(logits, y)``."""
+"""Stage 1: train encoder + heads with ``w_mse * L(embedding, target) + w_ce * CE(logits, y)``.
+
+``L`` is ``stage1.loss``: the MSE (Thought2Text), the cosine distance, or InfoNCE: a
+cross-entropy over the cosine similarities (divided by ``stage1.temperature``) between the EEG
+embedding and the targets of all distinct training images, the trial's own image being the right
+answer (CLIP's loss, one direction, with the whole training bank as negatives).
+"""
 
 from __future__ import annotations
 
@@ -12,6 +18,7 @@ import torch.nn.functional as F
 from eegbench.api.errors import EegbenchError
 from eegbench.config import Stage1Config
 from eegbench.progress import task
+from eegbench.train.checkpoint import Checkpoint, rng_state, set_rng_state
 from eegbench.train.device import FP32, Precision, module_device
 from eegbench.train.model import EEGClassifier
 from eegbench.train.optim import make_optimizer, make_schedule
@@ -22,6 +29,24 @@ class Stage1Result:
     best_epoch: int
     best_val_accuracy: float
     history: list[dict[str, float]] = field(default_factory=list)
+
+
+def embedding_loss(
+    emb: torch.Tensor,
+    idx: torch.Tensor,
+    t: torch.Tensor,
+    bank: torch.Tensor,
+    which: torch.Tensor,
+    cfg: Stage1Config,
+) -> torch.Tensor:
+    """The embedding term for the trials ``idx``: ``t`` per-trial targets, ``bank`` the distinct
+    training targets and ``which`` each trial's row in it."""
+    if cfg.loss == "mse":
+        return F.mse_loss(emb, t[idx])
+    if cfg.loss == "cosine":
+        return (1 - F.cosine_similarity(emb, t[idx], dim=1)).mean()
+    sims = F.normalize(emb, dim=1) @ F.normalize(bank, dim=1).T
+    return F.cross_entropy(sims / cfg.temperature, which[idx])
 
 
 @torch.no_grad()
@@ -56,12 +81,15 @@ def train_stage1(
     y_val: np.ndarray,
     cfg: Stage1Config,
     generator: torch.Generator,
+    checkpoint: Checkpoint | None = None,
     precision: Precision = FP32,
 ) -> Stage1Result:
     """Train in place; the model ends with the weights of the best validation-accuracy epoch.
 
-    The data stay on the host; each batch moves to the model's device. ``precision`` gives the
-    autocast (and, for fp16, the gradient scaler).
+    With ``checkpoint``, the state is saved after every epoch and training continues from a
+    saved state (to the same numbers as an uninterrupted run). The data stay on the host; each
+    batch moves to the model's device. ``precision`` gives the autocast (and, for fp16, the
+    gradient scaler).
     """
     device = module_device(model)
     scaler = precision.scaler()
@@ -69,13 +97,27 @@ def train_stage1(
     y = torch.as_tensor(y_train)
     t = torch.as_tensor(t_train)
     n = len(X)
+    if cfg.temperature <= 0:
+        raise EegbenchError(f"stage1.temperature={cfg.temperature} must be > 0.")
+    bank, which = torch.unique(t, dim=0, return_inverse=True)
+    t, bank, which = t.to(device), bank.to(device), which.to(device)
     steps_per_epoch = max(1, -(-n // cfg.batch_size))
     opt = make_optimizer(model.parameters(), cfg.optimizer, cfg.lr, cfg.weight_decay)
     sched = make_schedule(opt, steps_per_epoch * cfg.epochs, cfg.warmup_ratio, cfg.schedule)
     best = (-1.0, -1, copy.deepcopy(model.state_dict()))
-    history = []
-    with task("stage 1: encoder", total=cfg.epochs) as advance:
-        for epoch in range(cfg.epochs):
+    history: list[dict[str, float]] = []
+    start = 0
+    saved = checkpoint.load("stage1") if checkpoint is not None else None
+    if saved is not None:
+        model.load_state_dict(saved["model"])
+        opt.load_state_dict(saved["optimizer"])
+        sched.load_state_dict(saved["scheduler"])
+        best = (saved["best"][0], saved["best"][1], saved["best_model"])
+        history = saved["history"]
+        set_rng_state(saved["rng"], generator)
+        start = saved["done"]
+    with task("stage 1: encoder", total=cfg.epochs - start) as advance:
+        for epoch in range(start, cfg.epochs):
             model.train()
             order = torch.randperm(n, generator=generator)
             total = mse_sum = ce_sum = 0.0
@@ -85,7 +127,7 @@ def train_stage1(
                     continue  # BatchNorm needs two samples
                 with precision.autocast():
                     emb, logits = model(X[idx].to(device, non_blocking=True))
-                mse = F.mse_loss(emb.float(), t[idx].to(device, non_blocking=True))
+                mse = embedding_loss(emb.float(), idx, t, bank, which, cfg)
                 ce = F.cross_entropy(logits.float(), y[idx].to(device, non_blocking=True))
                 loss = cfg.w_mse * mse + cfg.w_ce * ce
                 if not torch.isfinite(loss):
@@ -117,6 +159,20 @@ def train_stage1(
             )
             if val_acc > best[0]:
                 best = (val_acc, epoch + 1, copy.deepcopy(model.state_dict()))
+            if checkpoint is not None:
+                checkpoint.save(
+                    "stage1",
+                    {
+                        "done": epoch + 1,
+                        "model": model.state_dict(),
+                        "optimizer": opt.state_dict(),
+                        "scheduler": sched.state_dict(),
+                        "best": [best[0], best[1]],
+                        "best_model": best[2],
+                        "history": history,
+                        "rng": rng_state(generator),
+                    },
+                )
             advance(loss=total / n, val_acc=val_acc)
     model.load_state_dict(best[2])
     model.eval()

@@ -11,6 +11,7 @@ from eegbench.api.errors import EegbenchError
 from eegbench.api.llm import CausalLM
 from eegbench.config import PromptConfig, Stage2Config
 from eegbench.progress import task
+from eegbench.train.checkpoint import Checkpoint, rng_state, set_rng_state
 from eegbench.train.device import FP32, Precision, module_device
 from eegbench.train.model import Projector
 from eegbench.train.optim import make_optimizer, make_schedule
@@ -25,31 +26,50 @@ class Stage2Result:
 def train_stage2(
     llm: CausalLM,
     projector: Projector,
-    phases: list[tuple[str, np.ndarray]],
+    phases: list[tuple[str, np.ndarray] | tuple[str, np.ndarray, np.ndarray]],
     labels: list[str],
     captions: list[str],
     cfg: Stage2Config,
     generator: torch.Generator,
+    checkpoint: Checkpoint | None = None,
     precision: Precision = FP32,
     prompt: PromptConfig = DEFAULT_PROMPT,
 ) -> Stage2Result:
     """Train ``projector`` on each ``(phase_name, inputs [N, D])`` in turn, ``cfg.epochs`` each.
 
-    ``labels`` are the TRUE object strings and ``captions`` the references, one per row. Inputs
-    stay on the host; each batch moves to the projector's device.
+    ``labels`` are the TRUE object strings and ``captions`` the references, one per row. A phase
+    may carry a third item, ``rows`` ``[n]``: it then trains on those rows only (``inputs`` has
+    all ``N`` rows). With ``checkpoint``, the state is saved after every epoch and training
+    continues from it. Inputs stay on the host; each batch moves to the projector's device.
     """
     result = Stage2Result()
     device = module_device(projector)
     scaler = precision.scaler()
-    n = len(labels)
-    for phase, inputs in phases:
-        x = torch.as_tensor(inputs, dtype=torch.float32)
+    saved = checkpoint.load("stage2") if checkpoint is not None else None
+    for p, (phase, inputs, *rest) in enumerate(phases):
+        if saved is not None and p < saved["phase"]:
+            continue
+        rows = np.asarray(rest[0]) if rest else np.arange(len(labels))
+        if len(rows) == 0:
+            raise EegbenchError(f"stage 2 phase {phase!r} has no training rows.")
+        x = torch.as_tensor(np.asarray(inputs)[rows], dtype=torch.float32)
+        phase_labels = [labels[j] for j in rows]
+        phase_captions = [captions[j] for j in rows]
+        n = len(rows)
         steps = cfg.epochs * max(1, -(-n // cfg.batch_size))
         opt = make_optimizer(projector.parameters(), "adamw", cfg.lr, cfg.weight_decay)
         sched = make_schedule(opt, steps, cfg.warmup_ratio, "cosine")
+        start = 0
+        if saved is not None and p == saved["phase"]:
+            projector.load_state_dict(saved["projector"])
+            opt.load_state_dict(saved["optimizer"])
+            sched.load_state_dict(saved["scheduler"])
+            result.history = saved["history"]
+            set_rng_state(saved["rng"], generator)
+            start = saved["done"]
         projector.train()
-        with task(f"stage 2: projector on {phase}", total=cfg.epochs) as advance:
-            for epoch in range(cfg.epochs):
+        with task(f"stage 2: projector on {phase}", total=cfg.epochs - start) as advance:
+            for epoch in range(start, cfg.epochs):
                 order = torch.randperm(n, generator=generator).tolist()
                 total = 0.0
                 for i in range(0, n, cfg.batch_size):
@@ -58,8 +78,8 @@ def train_stage2(
                         batch = build_batch(
                             llm,
                             projector(x[idx].to(device, non_blocking=True)),
-                            [labels[j] for j in idx],
-                            [captions[j] for j in idx],
+                            [phase_labels[j] for j in idx],
+                            [phase_captions[j] for j in idx],
                             mask_prompt=cfg.mask_prompt,
                             prompt=prompt,
                         )
@@ -78,7 +98,22 @@ def train_stage2(
                     scaler.update()
                     sched.step()
                     total += loss.item() * len(idx)
-                result.history.append({"phase": phase, "epoch": epoch + 1, "loss": total / n})
+                result.history.append(
+                    {"phase": phase, "epoch": epoch + 1, "loss": total / n, "n": n}
+                )
+                if checkpoint is not None:
+                    checkpoint.save(
+                        "stage2",
+                        {
+                            "phase": p,
+                            "done": epoch + 1,
+                            "projector": projector.state_dict(),
+                            "optimizer": opt.state_dict(),
+                            "scheduler": sched.state_dict(),
+                            "history": result.history,
+                            "rng": rng_state(generator),
+                        },
+                    )
                 advance(loss=total / n)
     projector.eval()
     return result

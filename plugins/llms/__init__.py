@@ -3,10 +3,12 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
-from typing import Literal
+from pathlib import Path
+from typing import Annotated, Any, Literal
 
-from eegbench.api import Register, Spec, hookimpl, register_all
+from eegbench.api import Ge, Gt, Register, Spec, hookimpl, register_all
 
 
 @dataclass
@@ -27,13 +29,55 @@ class HFParams:
 
 @dataclass
 class TinyParams:
-    n_layer: int = 2
-    n_embd: int = 128
-    n_head: int = 4
-    vocab_size: int = field(default=1024, metadata={"help": "byte-level BPE trained on captions"})
-    steps: int = 400
-    batch_size: int = 32
-    lr: float = 3e-3
+    n_layer: Annotated[int, Ge(1)] = 2
+    n_embd: Annotated[int, Ge(1)] = 128
+    n_head: Annotated[int, Ge(1)] = 4
+    vocab_size: Annotated[int, Ge(258)] = field(
+        default=1024, metadata={"help": "byte-level BPE trained on captions"}
+    )
+    steps: Annotated[int, Ge(1)] = 400
+    batch_size: Annotated[int, Ge(1)] = 32
+    lr: Annotated[float, Gt(0)] = 3e-3
+    prefix_tokens: Annotated[int, Ge(0)] = field(
+        default=0,
+        metadata={
+            "help": "0: a plain LM. n > 0: also train it with n soft tokens after BOS that "
+            "encode the caption (a linear map of its mean token embedding), so that a frozen "
+            "tiny-gpt2 takes the projector's soft tokens; the encoder is thrown away"
+        },
+    )
+
+
+def hf_preflight(params: dict[str, Any]) -> list[str]:
+    """A local folder with config.json, or (without download) the model in the hub cache."""
+    from eegbench.api import ConfigError, check_loading
+
+    try:
+        check_loading(params["device_map"], params["quantization"])
+    except ConfigError as e:
+        return [str(e).rstrip(".")]
+    path = params["path"]
+    local = Path(path).expanduser()
+    if local.exists():
+        if not (local / "config.json").is_file():
+            return [f"path={path!r} has no config.json: not a transformers model folder"]
+        return []
+    if params["download"] and os.environ.get("HF_HUB_OFFLINE") != "1":
+        return []
+    from huggingface_hub import try_to_load_from_cache
+    from huggingface_hub.errors import HFValidationError
+
+    try:
+        cached = try_to_load_from_cache(path, "config.json")
+    except HFValidationError:
+        return [f"path={path!r} is neither a local folder nor a hub model name"]
+    if not isinstance(cached, str):
+        return [
+            f"weights of {path!r} are not available offline (not in the Hugging Face cache); "
+            f"download them where there is internet (`hf download {path} --local-dir DIR`) and "
+            "pass llm.path=DIR"
+        ]
+    return []
 
 
 LLMS: tuple[Spec, ...] = (
@@ -41,6 +85,7 @@ LLMS: tuple[Spec, ...] = (
         "gpt2",
         "eegbench_plugins.llms.hf:build_hf",
         params=HFParams,
+        preflight=hf_preflight,
         citation=(
             "Radford et al. 2019, Language Models are Unsupervised Multitask Learners, OpenAI."
         ),

@@ -8,9 +8,19 @@ their types and ``__post_init__`` checks run when the config resolves.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Annotated, Literal
 
-from eegbench.api import ConfigError, MissingWeightsError, Register, Spec, hookimpl, register_all
+from eegbench.api import (
+    ConfigError,
+    Ge,
+    Gt,
+    Interval,
+    MissingWeightsError,
+    Register,
+    Spec,
+    hookimpl,
+    register_all,
+)
 
 _MOD = "eegbench_plugins.metrics"
 
@@ -54,9 +64,15 @@ class RougeParams:
 
 @dataclass
 class MeteorParams:
-    alpha: float = field(default=0.9, metadata={"help": "precision/recall weight, 0..1"})
-    beta: float = field(default=3.0, metadata={"help": "fragmentation penalty shape, > 0"})
-    gamma: float = field(default=0.5, metadata={"help": "fragmentation penalty weight, 0..1"})
+    alpha: Annotated[float, Interval(ge=0, le=1)] = field(
+        default=0.9, metadata={"help": "precision/recall weight"}
+    )
+    beta: Annotated[float, Gt(0)] = field(
+        default=3.0, metadata={"help": "fragmentation penalty shape"}
+    )
+    gamma: Annotated[float, Interval(ge=0, le=1)] = field(
+        default=0.5, metadata={"help": "fragmentation penalty weight"}
+    )
 
     def __post_init__(self) -> None:
         for key, ok in (
@@ -93,7 +109,9 @@ class BertScoreParams:
     num_layers: int | None = field(
         default=None, metadata={"help": "layer whose embeddings are used (default: the last)"}
     )
-    batch_size: int = field(default=64, metadata={"help": "sentences per forward pass"})
+    batch_size: Annotated[int, Ge(1)] = field(
+        default=64, metadata={"help": "sentences per forward pass"}
+    )
     idf: bool = field(
         default=False, metadata={"help": "IDF-weight tokens (IDF from the references)"}
     )
@@ -108,6 +126,18 @@ class BertScoreParams:
             )
         if self.batch_size < 1:
             raise ConfigError(f"metrics.bertscore.batch_size={self.batch_size} must be >= 1.")
+
+
+@dataclass
+class ProbeParams:
+    C: float = field(default=1.0, metadata={"help": "inverse L2 regularisation of the probe, > 0"})
+    max_iter: int = field(default=1000, metadata={"help": "solver iterations, >= 1"})
+
+    def __post_init__(self) -> None:
+        if not self.C > 0:
+            raise ConfigError(f"metrics.probe.C={self.C} must be > 0.")
+        if self.max_iter < 1:
+            raise ConfigError(f"metrics.probe.max_iter={self.max_iter} must be >= 1.")
 
 
 METRICS: tuple[Spec, ...] = (
@@ -146,6 +176,7 @@ METRICS: tuple[Spec, ...] = (
         "cider",
         f"{_MOD}.text:Cider",
         params=CiderParams,
+        preflight=f"{_MOD}._common:cider_preflight",
         citation=(
             "Vedantam et al. 2015, CIDEr: Consensus-based Image Description Evaluation, CVPR "
             "(pycocoevalcap CIDEr-D)"
@@ -156,6 +187,7 @@ METRICS: tuple[Spec, ...] = (
         "bertscore",
         f"{_MOD}.text:BertScore",
         params=BertScoreParams,
+        preflight=f"{_MOD}._common:bertscore_preflight",
         citation=(
             "Zhang et al. 2020, BERTScore: Evaluating Text Generation with BERT, ICLR (bert-score)"
         ),
@@ -186,6 +218,26 @@ METRICS: tuple[Spec, ...] = (
         description="top-1/top-5 retrieval of each trial's target in the target bank",
     ),
     Spec(
+        "attributes",
+        f"{_MOD}.ground_truth:AttributeHits",
+        citation=(
+            "eegbench ground-truth attribute hit rates and oracle captions (docs/science.md); "
+            "attribute words and captions declared by the dataset (EEGData.attributes, "
+            "attribute_words, describe)"
+        ),
+        description="ground truth: attribute hit rates in captions, and the oracle rows",
+    ),
+    Spec(
+        "probe",
+        f"{_MOD}.ground_truth:Probe",
+        params=ProbeParams,
+        citation=(
+            "Alain & Bengio 2017, Understanding intermediate layers using linear classifier "
+            "probes, ICLR Workshop; Pedregosa et al. 2011, Scikit-learn, JMLR (LogisticRegression)"
+        ),
+        description="ground truth: attributes decoded from EEG embeddings by a linear probe",
+    ),
+    Spec(
         "protocol:thought2text",
         f"{_MOD}.protocols:Thought2TextProtocol",
         citation=(
@@ -198,6 +250,7 @@ METRICS: tuple[Spec, ...] = (
         "protocol:coco",
         f"{_MOD}.protocols:CocoProtocol",
         params=CocoParams,
+        preflight=f"{_MOD}._common:coco_preflight",
         citation=(
             "Chen et al. 2015, Microsoft COCO Captions: Data Collection and Evaluation Server, "
             "arXiv:1504.00325 (pycocoevalcap)"

