@@ -65,7 +65,7 @@ def test_infonce_stage1_learns_to_retrieve_the_right_target():
     torch.manual_seed(0)
     n_img, per = 4, 10
     image = np.repeat(np.arange(n_img), per)
-    X = (np.eye(n_img)[image][:, None, :] + 0.1 * np.random.default_rng(0).normal(size=(40, 1, 4)))
+    X = np.eye(n_img)[image][:, None, :] + 0.1 * np.random.default_rng(0).normal(size=(40, 1, 4))
     X = X.astype(np.float32)
     targets = torch.nn.functional.normalize(torch.randn(n_img, 6)).numpy()
     enc = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(4, 8))

@@ -41,7 +41,11 @@ from eegbench.report.rundir import (
 )
 from eegbench.report.tracking import track_run
 from eegbench.train.checkpoint import Checkpoint
+from eegbench.train.device import FP32
+from eegbench.train.device import describe as describe_device
+from eegbench.train.device import setup as device_setup
 from eegbench.train.model import EEGClassifier, Projector
+from eegbench.train.prompting import DEFAULT_PROMPT
 from eegbench.train.seeding import seed_everything
 from eegbench.train.stage1 import predict, train_stage1
 from eegbench.train.stage2 import train_stage2
@@ -142,6 +146,9 @@ def run_name(cfg: dict[str, Any]) -> str:
 
 def _run(cfg: dict[str, Any], staged: StagedRun) -> Pipeline:
     s1, s2, ev = core_section(cfg, "stage1"), core_section(cfg, "stage2"), core_section(cfg, "eval")
+    precision = device_setup(cfg)
+    prompt = core_section(cfg, "prompt")
+    device = precision.device
     if cfg.get("threads"):
         torch.set_num_threads(cfg["threads"])
     timer = Timer()
@@ -184,8 +191,10 @@ def _run(cfg: dict[str, Any], staged: StagedRun) -> Pipeline:
     llm = projector = None
     if has_captions:
         with timer.stage("llm"):
-            llm = plugins.get("llms", cfg["llm"]["name"]).build(
-                BuildContext(data, cache_dir, cfg["seed"]), **_plugin_params(cfg, "llm")
+            llm = (
+                plugins.get("llms", cfg["llm"]["name"])
+                .build(BuildContext(data, cache_dir, cfg["seed"]), **_plugin_params(cfg, "llm"))
+                .to(device)
             )
         _check_context(llm, ev.max_new_tokens, s2.n_soft_tokens)
     else:
@@ -196,7 +205,7 @@ def _run(cfg: dict[str, Any], staged: StagedRun) -> Pipeline:
     with timer.stage("stage1"):
         torch.manual_seed(cfg["seed"])
         encoder = encoder_entry.build(data.n_chans, data.n_times, **encoder_params)
-        model = EEGClassifier(encoder, embed_dim, data.n_classes)
+        model = EEGClassifier(encoder, embed_dim, data.n_classes).to(device)
         s1_result = train_stage1(
             model,
             data.X[tr],
@@ -207,18 +216,24 @@ def _run(cfg: dict[str, Any], staged: StagedRun) -> Pipeline:
             s1,
             generator,
             checkpoint,
+            precision=precision,
         )
     save_file(
-        {k: v.contiguous() for k, v in model.state_dict().items()},
+        {k: v.contiguous().cpu() for k, v in model.state_dict().items()},
         str(run_dir / "eeg_classifier.safetensors"),
     )
 
     s2_record: dict[str, Any] = {"skipped": "the dataset has no captions"}
     if has_captions:
         with timer.stage("stage2"):
-            s2_record = _stage2(cfg, s2, data, model, per_image, llm, generator, checkpoint)
+            s2_record = _stage2(
+                cfg, s2, data, model, per_image, llm, generator, checkpoint, precision, prompt
+            )
         projector = s2_record.pop("projector")
-        save_file(dict(projector.state_dict()), str(run_dir / "projector.safetensors"))
+        save_file(
+            {k: v.cpu() for k, v in projector.state_dict().items()},
+            str(run_dir / "projector.safetensors"),
+        )
 
     with timer.stage("evaluation"):
         evaluation = Evaluation(
@@ -229,6 +244,8 @@ def _run(cfg: dict[str, Any], staged: StagedRun) -> Pipeline:
             ev,
             cfg["seed"],
             metric_params=cfg["metrics"],
+            precision=precision,
+            prompt=prompt,
         )
         metrics, controls = evaluation.run()
     conditions = {None: evaluation.real, **evaluation.conditions}
@@ -250,6 +267,7 @@ def _run(cfg: dict[str, Any], staged: StagedRun) -> Pipeline:
         "eegbench_version": __version__,
         **env,
         "seed": cfg["seed"],
+        "hardware": describe_device(precision),
         "config": cfg,
         "dataset": {
             "name": data.name,
@@ -315,12 +333,16 @@ def _check_context(llm: CausalLM, max_new_tokens: int, n_soft: int) -> None:
         )
 
 
-def _stage2(cfg, s2, data, model, per_image, llm, generator, checkpoint=None) -> dict[str, Any]:
+def _stage2(
+    cfg, s2, data, model, per_image, llm, generator, checkpoint=None, precision=FP32, prompt=None
+) -> dict[str, Any]:
     """Train the projector on each configured phase; returns its history and the projector."""
     tr = data.splits["train"]
     embed_dim = model.embed.out_features
     torch.manual_seed(cfg["seed"] + 1)
-    projector = Projector(embed_dim, llm.d_model, s2.n_soft_tokens, normalize=s2.normalize_inputs)
+    projector = Projector(
+        embed_dim, llm.d_model, s2.n_soft_tokens, normalize=s2.normalize_inputs
+    ).to(precision.device)
     phases = []
     record: dict[str, Any] = {}
     for phase in s2.phases:
@@ -329,7 +351,7 @@ def _stage2(cfg, s2, data, model, per_image, llm, generator, checkpoint=None) ->
                 raise ConfigError("stage2 phase 'target' needs stage1.embed_dim = target size.")
             phases.append(("target", per_image[data.image[tr]]))
         else:
-            emb, logits = predict(model, data.X[tr])
+            emb, logits = predict(model, data.X[tr], precision=precision)
             if s2.filter_correct:
                 rows = np.flatnonzero(logits.argmax(1) == data.y[tr])
                 record["filter_correct"] = {"kept": int(len(rows)), "of": int(len(tr))}
@@ -351,5 +373,7 @@ def _stage2(cfg, s2, data, model, per_image, llm, generator, checkpoint=None) ->
         s2,
         generator,
         checkpoint,
+        precision=precision,
+        prompt=prompt or DEFAULT_PROMPT,
     )
     return {**record, "history": result.history, "projector": projector}
