@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TypeVar
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-T = TypeVar("T")
 console = Console(stderr=True)
 _quiet = False
 
@@ -62,12 +60,3 @@ def task(description: str, total: int | None = None) -> Iterator:
             prog.update(tid, advance=n, info=info)
 
         yield advance
-
-
-def track(items: Iterable[T], description: str, total: int | None = None) -> Iterator[T]:
-    if total is None and hasattr(items, "__len__"):
-        total = len(items)  # type: ignore[arg-type]
-    with task(description, total) as advance:
-        for it in items:
-            yield it
-            advance()

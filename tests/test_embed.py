@@ -9,7 +9,7 @@ from click.testing import CliRunner
 import eegbench
 from eegbench.cli import cli
 from eegbench.config import build_config
-from eegbench.train.runner import compute_targets, load_dataset
+from eegbench.train.pipeline import build_targets, load_dataset
 
 
 def _no_model(*args, **kwargs):
@@ -42,7 +42,7 @@ def test_embed_caches_and_a_second_call_loads_no_model(tmp_path, monkeypatch):
     assert second.exit_code == 0, second.output + repr(second.exception)
     assert "20 x 384, reused the cache" in second.output
     # `eegbench run` reads the same cache file (no model load either)
-    targets, _ = compute_targets(cfg, data, tmp_path / "cache")
+    targets = build_targets(cfg, data)
     np.testing.assert_array_equal(targets, emb)
 
 

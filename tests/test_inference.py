@@ -16,7 +16,6 @@ from eegbench.api.errors import DataError
 from eegbench.cli import cli
 from eegbench.evaluation.predictions import read_predictions
 from eegbench.tools.inference import batch_inference_and_visualize, load_run
-from eegbench.train.stage1 import predict
 from tests.conftest import tiny_overrides
 
 N_SOFT = 2
@@ -53,7 +52,7 @@ def pipe(run_dir):
 def test_load_run_reproduces_the_recorded_metrics_and_captions(pipe, run_dir):
     results = json.loads((run_dir / "results.json").read_text())
     test = pipe.data.splits["test"]
-    emb, logits = predict(pipe.model, pipe.data.X[test])
+    emb, logits = pipe.model.predict(pipe.data.X[test])
     top1 = float((logits.argmax(1) == pipe.data.y[test]).mean())
     assert top1 == results["metrics"]["top1_accuracy"]["value"]
     own = pipe.targets[pipe.data.image[test]]
@@ -94,7 +93,7 @@ def test_batch_inference_shapes_and_similarity(pipe):
     )
     assert len(captions) == 5 and all(isinstance(c, str) for c in captions)
     assert tuple(projected.shape) == (5, N_SOFT, pipe.llm.d_model)
-    emb, _ = predict(pipe.model, x)
+    emb, _ = pipe.model.predict(x)
     assert torch.allclose(projected, pipe.projector(torch.as_tensor(emb)), atol=1e-6)
     assert tuple(sim.shape) == (5, 5)
     for i in range(5):

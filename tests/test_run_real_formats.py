@@ -10,8 +10,7 @@ import torch
 from click.testing import CliRunner
 
 from eegbench.cli import cli
-from tests.conftest import tiny_overrides
-from tests.test_datasets_real import (
+from tests.conftest import (
     N_TEST,
     N_TRAIN,
     R_TEST,
@@ -19,9 +18,10 @@ from tests.test_datasets_real import (
     TEST_CONCEPTS,
     TRAIN_CONCEPTS,
     WNIDS,
-    _cvpr_trials,
-    _epochs,
-    _things_eeg,
+    cvpr_trials,
+    epochs,
+    things_eeg,
+    tiny_overrides,
 )
 
 NAMES = {"n03452741": "piano", "n02106662": "dog", "n13054560": "mushroom"}
@@ -41,7 +41,7 @@ def _run(tmp_path, *args: str) -> dict:
 
 
 def test_cvpr40_file_with_captions_runs_to_results(tmp_path):
-    trials, images = _cvpr_trials()
+    trials, images = cvpr_trials()
     path = tmp_path / "eeg_55_95_std.pth"
     torch.save({"dataset": trials, "labels": WNIDS, "images": images}, path)
     caps = tmp_path / "captions"
@@ -59,12 +59,12 @@ def test_cvpr40_file_with_captions_runs_to_results(tmp_path):
     assert any("block" in w for w in results["dataset"]["leakage"])  # Li et al. warning kept
 
 
-def test_things_eeg2_files_run_without_captions(tmp_path):
+def testthings_eeg2_files_run_without_captions(tmp_path):
     root = tmp_path / "things"
     sub = root / "sub-01"
     sub.mkdir(parents=True)
-    np.save(sub / "preprocessed_eeg_training.npy", _things_eeg(N_TRAIN, R_TRAIN, 0, 1))
-    np.save(sub / "preprocessed_eeg_test.npy", _things_eeg(N_TEST, R_TEST, N_TRAIN, 1))
+    np.save(sub / "preprocessed_eeg_training.npy", things_eeg(N_TRAIN, R_TRAIN, 0, 1))
+    np.save(sub / "preprocessed_eeg_test.npy", things_eeg(N_TEST, R_TEST, N_TRAIN, 1))
     meta = {
         "train_img_concepts": TRAIN_CONCEPTS,
         "train_img_files": [f"{c[6:]}_{i:02d}s.jpg" for i, c in enumerate(TRAIN_CONCEPTS)],
@@ -84,7 +84,7 @@ def test_things_eeg2_files_run_without_captions(tmp_path):
 
 def test_mne_epochs_file_with_stimulus_table_runs_to_results(tmp_path):
     path = tmp_path / "sub01-epo.fif"
-    _epochs(36).save(path, verbose="error")
+    epochs(36).save(path, verbose="error")
     rows = ["trial,image,caption"]
     for i in range(36):
         rows.append(f"{i},img{i % 18:02d}.png,A {COLOURS[i % 6]} object number {i % 18}.")
@@ -115,7 +115,7 @@ def test_mismatched_file_gives_one_clear_error_and_no_results(tmp_path):
 
 @pytest.mark.parametrize("value", ["nan", "inf"])
 def test_non_finite_eeg_is_rejected_by_name(tmp_path, value):
-    trials, images = _cvpr_trials()
+    trials, images = cvpr_trials()
     trials[3]["eeg"][2, 100] = float(value)
     path = tmp_path / "eeg.pth"
     torch.save({"dataset": trials, "labels": WNIDS, "images": images}, path)

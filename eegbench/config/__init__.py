@@ -19,14 +19,9 @@ import yaml
 
 from eegbench import plugins
 from eegbench.api.errors import ConfigError, UnknownNameError
-from eegbench.api.registry import coerce, did_you_mean, params_of
+from eegbench.api.registry import GROUPS, coerce, did_you_mean, params_of
 
-PLUGIN_GROUPS: dict[str, str] = {
-    "dataset": "datasets",
-    "encoder": "encoders",
-    "target": "targets",
-    "llm": "llms",
-}
+PLUGIN_GROUPS: dict[str, str] = GROUPS
 
 
 @dataclass

@@ -14,7 +14,6 @@ Both are two-sided; a p-value counts the observed statistic as one permutation.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,6 +25,7 @@ from eegbench.api.errors import ConfigError, DataError, EegbenchError, UnknownNa
 from eegbench.api.metric import CAPTIONS
 from eegbench.evaluation.predictions import Predictions, read_predictions
 from eegbench.evaluation.stats import paired_permutation_test
+from eegbench.report.record import RESULTS, RunRecord
 
 ACCURACY = "accuracy"
 DEFAULT_METRICS = (ACCURACY, "bleu", "rouge")
@@ -58,15 +58,11 @@ def load_run_predictions(path: str | Path) -> RunPredictions:
             "captions); compare needs one per run."
         )
     run = RunPredictions(p.name, read_predictions(csv_path))
-    results_path = p / "results.json"
-    if results_path.is_file():
-        try:
-            results = json.loads(results_path.read_text())
-        except (json.JSONDecodeError, UnicodeDecodeError) as e:
-            raise DataError(f"{str(results_path)!r} is corrupt ({e}).") from None
-        hashes = results.get("dataset", {}).get("hashes", {})
+    if (p / RESULTS).is_file():
+        record = RunRecord.read(p)
+        hashes = record.dataset.hashes
         run.split_test, run.data = hashes.get("split_test"), hashes.get("data")
-        run.metrics = results.get("config", {}).get("eval", {}).get("metrics")
+        run.metrics = record.config.get("eval", {}).get("metrics")
     return run
 
 

@@ -18,7 +18,6 @@ from eegbench.config import EvalConfig
 from eegbench.evaluation.stats import bootstrap_cis, metric_resampler
 from eegbench.train.generation import generate_captions
 from eegbench.train.model import EEGClassifier, Projector
-from eegbench.train.stage1 import predict
 
 
 @dataclass
@@ -91,7 +90,7 @@ def _shuffled_eeg(ev: Evaluation, rng: np.random.Generator) -> Condition:
 
 def _noise(ev: Evaluation, rng: np.random.Generator) -> Condition:
     X = _noise_like(ev.test.data, len(ev.test.index), rng)
-    emb, logits = predict(ev.model, X)
+    emb, logits = ev.model.predict(X)
     return Condition(emb, logits, ev.label_names(logits))
 
 
@@ -131,7 +130,7 @@ class Evaluation:
         self.model, self.projector, self.llm, self.test, self.cfg = model, projector, llm, test, cfg
         self.seed = seed
         self.metrics = {name: plugins.get("metrics", name).build() for name in cfg.metrics}
-        emb, logits = predict(model, test.data.X[test.index])
+        emb, logits = model.predict(test.data.X[test.index])
         self.real = Condition(emb, logits, self.label_names(logits))
         self.conditions: dict[str, Condition] = {}
 

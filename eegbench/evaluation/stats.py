@@ -21,7 +21,7 @@ Design (numpy only):
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -44,16 +44,22 @@ PER_TRIAL_CTX = (
 
 @dataclass(frozen=True)
 class CI:
-    """A point estimate with a percentile bootstrap interval."""
+    """A point estimate with its ``1 - alpha`` interval and how the interval was obtained.
+
+    ``method`` is ``"bootstrap"`` (percentile interval over ``n_boot`` resamples of the test
+    trials), ``"t"`` (t-interval over ``n`` seeds, the leaderboard's) or ``"none"`` (no interval:
+    ``low`` and ``high`` are None). ``values`` and ``seeds`` are what a summary over seeds saw.
+    """
 
     estimate: float
-    low: float
-    high: float
-    alpha: float
-    n_boot: int
-
-    def as_dict(self) -> dict[str, float]:
-        return asdict(self)
+    low: float | None
+    high: float | None
+    method: str = "bootstrap"
+    alpha: float = 0.05
+    n_boot: int = 0
+    n: int = 1
+    values: tuple[float, ...] = ()
+    seeds: tuple[Any, ...] = ()
 
 
 def bootstrap_indices(n: int, n_boot: int = 1000, seed: int = 0) -> np.ndarray:
@@ -69,7 +75,7 @@ def _interval(estimate: float, samples: np.ndarray, alpha: float, n_boot: int) -
     if not 0 < alpha < 1:
         raise DataError(f"alpha must be in (0, 1), got {alpha}.")
     low, high = np.quantile(samples, [alpha / 2, 1 - alpha / 2])
-    return CI(float(estimate), float(low), float(high), float(alpha), int(n_boot))
+    return CI(float(estimate), float(low), float(high), "bootstrap", float(alpha), int(n_boot))
 
 
 def _as_values(values: Any) -> np.ndarray:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -22,6 +23,20 @@ class EEGClassifier(nn.Module):
         """Returns (embedding ``[B,D]``, logits ``[B,K]``)."""
         emb = self.embed(self.encoder(x))
         return emb, self.classifier(emb)
+
+    @torch.no_grad()
+    def predict(
+        self, X: np.ndarray | torch.Tensor, batch_size: int = 256
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(embeddings ``[N,D]``, logits ``[N,K]``) of trials ``X`` ``[N,C,T]``, in eval mode."""
+        self.eval()
+        X = torch.as_tensor(X)
+        embs, logits = [], []
+        for i in range(0, len(X), batch_size):
+            e, lg = self(X[i : i + batch_size])
+            embs.append(e)
+            logits.append(lg)
+        return torch.cat(embs).numpy(), torch.cat(logits).numpy()
 
 
 class Projector(nn.Module):

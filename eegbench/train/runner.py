@@ -2,69 +2,43 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 from safetensors.torch import save_file
 
-from eegbench import __version__, plugins
+from eegbench import __version__
 from eegbench.api.data import EEGData
-from eegbench.api.errors import ConfigError, DataError
-from eegbench.api.llm import BuildContext, CausalLM
-from eegbench.api.target import embed_cached, target_items
-from eegbench.config import core_section, dump
+from eegbench.api.errors import ConfigError
+from eegbench.api.llm import CausalLM
+from eegbench.config import Stage2Config, core_section, dump
 from eegbench.data.splits import check_leakage
 from eegbench.evaluation.harness import Evaluation, TestSet, control_names
 from eegbench.evaluation.predictions import Predictions, write_predictions
+from eegbench.io import atomic_write
 from eegbench.progress import log, silence_library_progress
 from eegbench.report.record import (
+    RunRecord,
     Timer,
-    atomic_write,
     environment,
     new_run_dir,
     peak_memory_mb,
-    write_json,
+    run_name,
 )
 from eegbench.train.model import EEGClassifier, Projector
+from eegbench.train.pipeline import (
+    Pipeline,
+    build_llm,
+    build_model,
+    build_projector,
+    build_targets,
+    embed_dim,
+    load_dataset,
+)
 from eegbench.train.seeding import seed_everything
-from eegbench.train.stage1 import predict, train_stage1
+from eegbench.train.stage1 import train_stage1
 from eegbench.train.stage2 import train_stage2
-
-
-@dataclass
-class Pipeline:
-    """Everything a finished run holds in memory."""
-
-    config: dict[str, Any]
-    data: EEGData
-    targets: np.ndarray
-    model: EEGClassifier
-    projector: Projector
-    llm: CausalLM
-    run_dir: Path
-    results: dict[str, Any]
-
-
-def _plugin_params(cfg: dict[str, Any], group: str) -> dict[str, Any]:
-    return {k: v for k, v in cfg[group].items() if k != "name"}
-
-
-def load_dataset(cfg: dict[str, Any]) -> EEGData:
-    entry = plugins.get("datasets", cfg["dataset"]["name"])
-    data = entry.build(**_plugin_params(cfg, "dataset"))
-    if not isinstance(data, EEGData):
-        raise DataError(f"dataset {entry.name!r} returned {type(data).__name__}, not EEGData.")
-    data.validate()
-    data.name = data.name or entry.name
-    return data
-
-
-def compute_targets(cfg: dict[str, Any], data: EEGData, cache_dir: Path) -> tuple[np.ndarray, Any]:
-    target = plugins.get("targets", cfg["target"]["name"]).build(**_plugin_params(cfg, "target"))
-    return embed_cached(target, target_items(target, data), cache_dir), target
 
 
 def run(cfg: dict[str, Any]) -> Pipeline:
@@ -79,16 +53,7 @@ def run(cfg: dict[str, Any]) -> Pipeline:
     silence_library_progress()
     env = environment()
     generator = seed_everything(cfg["seed"])
-    cache_dir = Path(cfg["cache_dir"]).expanduser()
-    name = cfg["run_name"] or "-".join(
-        [
-            cfg["dataset"]["name"],
-            cfg["encoder"]["name"],
-            cfg["llm"]["name"],
-            f"s{cfg['seed']}",
-            env["started"].replace(":", "").replace("-", "")[:15],
-        ]
-    ).replace("/", "_").replace(":", "_")
+    name = cfg["run_name"] or run_name(cfg, env["started"].replace(":", "").replace("-", "")[:15])
     with timer.stage("data"):
         data = load_dataset(cfg)
         leakage = check_leakage(data)
@@ -103,35 +68,22 @@ def run(cfg: dict[str, Any]) -> Pipeline:
     log(f"run directory: {run_dir}")
 
     with timer.stage("targets"):
-        per_image, _ = compute_targets(cfg, data, cache_dir)
-        if s1.center_targets:
-            per_image = center_targets(per_image, data)
+        per_image = build_targets(cfg, data)
     tr, va, te = (data.splits[k] for k in ("train", "val", "test"))
-    embed_dim = s1.embed_dim or per_image.shape[1]
-    if embed_dim != per_image.shape[1] and s1.w_mse > 0:
-        raise ConfigError(
-            f"stage1.embed_dim={embed_dim} differs from the target's size {per_image.shape[1]}; "
-            "the MSE needs them equal (or set stage1.w_mse=0)."
-        )
+    dim = embed_dim(cfg, per_image)
 
     has_captions = data.captions is not None
     llm = projector = None
     if has_captions:
         with timer.stage("llm"):
-            llm = plugins.get("llms", cfg["llm"]["name"]).build(
-                BuildContext(data, cache_dir, cfg["seed"]), **_plugin_params(cfg, "llm")
-            )
+            llm = build_llm(cfg, data)
     else:
         log(
             f"[yellow]dataset {data.name!r} has no captions: the LLM, stage 2 and the caption "
             "metrics are skipped[/yellow]"
         )
     with timer.stage("stage1"):
-        torch.manual_seed(cfg["seed"])
-        encoder = plugins.get("encoders", cfg["encoder"]["name"]).build(
-            data.n_chans, data.n_times, **_plugin_params(cfg, "encoder")
-        )
-        model = EEGClassifier(encoder, embed_dim, data.n_classes)
+        model = build_model(cfg, data, dim)
         s1_result = train_stage1(
             model,
             data.X[tr],
@@ -150,8 +102,8 @@ def run(cfg: dict[str, Any]) -> Pipeline:
     s2_record: dict[str, Any] = {"skipped": "the dataset has no captions"}
     if has_captions:
         with timer.stage("stage2"):
-            s2_record = _stage2(cfg, s2, data, model, per_image, llm, generator)
-        projector = s2_record.pop("projector")
+            projector, history = _stage2(cfg, s2, data, model, per_image, llm, generator)
+        s2_record = {"history": history}
         save_file(dict(projector.state_dict()), str(run_dir / "projector.safetensors"))
 
     with timer.stage("evaluation"):
@@ -172,6 +124,7 @@ def run(cfg: dict[str, Any]) -> Pipeline:
             run_dir / "predictions.csv",
         )
 
+    encoder = model.encoder
     results = {
         "eegbench_version": __version__,
         **env,
@@ -193,7 +146,7 @@ def run(cfg: dict[str, Any]) -> Pipeline:
         "model": {
             "encoder_parameters": sum(p.numel() for p in encoder.parameters()),
             "encoder_features": encoder.n_features,
-            "embed_dim": embed_dim,
+            "embed_dim": dim,
             "d_model": llm.d_model if llm is not None else None,
         },
         "metrics": metrics,
@@ -210,35 +163,32 @@ def run(cfg: dict[str, Any]) -> Pipeline:
         "peak_memory_mb": round(peak_memory_mb(), 1),
         "complete": True,
     }
-    write_json(run_dir / "results.json", results)
-    return Pipeline(cfg, data, per_image, model, projector, llm, run_dir, results)
+    record = RunRecord.model_validate(results)
+    record.write(run_dir)
+    return Pipeline(cfg, data, per_image, model, projector, llm, run_dir, record)
 
 
-def center_targets(per_image: np.ndarray, data: EEGData) -> np.ndarray:
-    """Targets minus the mean over the training images, rescaled to unit length.
-
-    Captions that share a template embed close together; without centring the shared direction
-    dominates the MSE and an encoder can score well by predicting the mean caption.
-    """
-    mean = per_image[np.unique(data.image[data.splits["train"]])].mean(axis=0)
-    centred = per_image - mean
-    return (centred / np.linalg.norm(centred, axis=1, keepdims=True).clip(1e-8)).astype(np.float32)
-
-
-def _stage2(cfg, s2, data, model, per_image, llm, generator) -> dict[str, Any]:
-    """Train the projector on each configured phase; returns its history and the projector."""
+def _stage2(
+    cfg: dict[str, Any],
+    s2: Stage2Config,
+    data: EEGData,
+    model: EEGClassifier,
+    per_image: np.ndarray,
+    llm: CausalLM,
+    generator: torch.Generator,
+) -> tuple[Projector, list[dict[str, Any]]]:
+    """Train a new projector on each configured phase; returns it and its loss history."""
     tr = data.splits["train"]
-    embed_dim = model.embed.out_features
-    torch.manual_seed(cfg["seed"] + 1)
-    projector = Projector(embed_dim, llm.d_model, s2.n_soft_tokens)
+    dim = model.embed.out_features
+    projector = build_projector(cfg, dim, llm)
     phases = []
     for phase in s2.phases:
         if phase == "target":
-            if embed_dim != per_image.shape[1]:
+            if dim != per_image.shape[1]:
                 raise ConfigError("stage2 phase 'target' needs stage1.embed_dim = target size.")
             phases.append(("target", per_image[data.image[tr]]))
         else:
-            phases.append(("eeg", predict(model, data.X[tr])[0]))
+            phases.append(("eeg", model.predict(data.X[tr])[0]))
     result = train_stage2(
         llm,
         projector,
@@ -248,4 +198,4 @@ def _stage2(cfg, s2, data, model, per_image, llm, generator) -> dict[str, Any]:
         s2,
         generator,
     )
-    return {"history": result.history, "projector": projector}
+    return projector, result.history

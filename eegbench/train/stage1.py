@@ -23,21 +23,6 @@ class Stage1Result:
     history: list[dict[str, float]] = field(default_factory=list)
 
 
-@torch.no_grad()
-def predict(
-    model: EEGClassifier, X: np.ndarray | torch.Tensor, batch_size: int = 256
-) -> tuple[np.ndarray, np.ndarray]:
-    """(embeddings ``[N,D]``, logits ``[N,K]``) in eval mode."""
-    model.eval()
-    X = torch.as_tensor(X)
-    embs, logits = [], []
-    for i in range(0, len(X), batch_size):
-        e, lg = model(X[i : i + batch_size])
-        embs.append(e)
-        logits.append(lg)
-    return torch.cat(embs).numpy(), torch.cat(logits).numpy()
-
-
 def train_stage1(
     model: EEGClassifier,
     X_train: np.ndarray,
@@ -85,7 +70,7 @@ def train_stage1(
                 total += loss.item() * len(idx)
                 mse_sum += mse.item() * len(idx)
                 ce_sum += ce.item() * len(idx)
-            _, val_logits = predict(model, X_val)
+            _, val_logits = model.predict(X_val)
             val_acc = float((val_logits.argmax(1) == y_val).mean())
             history.append(
                 {

@@ -130,7 +130,7 @@ class SyntheticParams:
 
 
 @hookimpl
-def register_datasets(register):  # noqa: ANN001 - the hook's callback
+def register_datasets(register):  # the hook's callback
     register(
         "synthetic",
         "eegbench_plugins.datasets.synthetic:make_synthetic",

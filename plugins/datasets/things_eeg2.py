@@ -67,7 +67,7 @@ def _load_dict(path: Path, keys: tuple[str, ...], what: str) -> dict:
         raise DataError(f"things_eeg2: {what} {str(path)!r} does not exist.")
     try:
         obj = np.load(path, allow_pickle=True)
-    except Exception as e:  # noqa: BLE001 - any reader failure is a corrupt-file error
+    except Exception as e:  # any reader failure is a corrupt-file error
         raise DataError(f"things_eeg2: {str(path)!r} is not a readable .npy file ({e}).") from e
     if isinstance(obj, np.ndarray) and obj.dtype == object and obj.shape == ():
         obj = obj.item()

@@ -88,6 +88,6 @@ ENCODERS: tuple[tuple[str, str, type, str, str], ...] = (
 
 
 @hookimpl
-def register_encoders(register) -> None:  # noqa: ANN001 - the hookspec types it
+def register_encoders(register) -> None:  # the hookspec types it
     for name, factory, params, citation, description in ENCODERS:
         register(name, factory, params=params, citation=citation, description=description)

@@ -80,7 +80,7 @@ class BertScoreParams:
 
 
 @hookimpl
-def register_metrics(register) -> None:  # noqa: ANN001 - the core's register callback
+def register_metrics(register) -> None:  # the core's register callback
     register(
         "bleu",
         f"{_MOD}.text:Bleu",

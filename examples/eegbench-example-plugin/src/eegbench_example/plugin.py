@@ -37,7 +37,7 @@ class DistinctParams:
 
 
 @hookimpl
-def register_encoders(register) -> None:  # noqa: ANN001 - the core's register callback
+def register_encoders(register) -> None:  # the core's register callback
     register(
         "example-tcn",
         "eegbench_example.encoder:TemporalConvNet",
@@ -48,7 +48,7 @@ def register_encoders(register) -> None:  # noqa: ANN001 - the core's register c
 
 
 @hookimpl
-def register_metrics(register) -> None:  # noqa: ANN001
+def register_metrics(register) -> None:
     register(
         "distinct",
         "eegbench_example.metric:Distinct",

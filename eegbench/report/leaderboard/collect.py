@@ -1,0 +1,84 @@
+"""Collecting runs: run directories under some paths, each read as a run record or skipped."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from eegbench.api.errors import ConfigError
+from eegbench.report.record import RESULTS, MetricValue, RecordError, RunRecord
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A run directory left out of the leaderboard, and why."""
+
+    path: Path
+    reason: str
+
+
+@dataclass
+class Run:
+    """A finished run directory and its record."""
+
+    path: Path
+    record: RunRecord
+
+    @property
+    def seed(self) -> Any:
+        return self.record.seed
+
+    @property
+    def config(self) -> dict[str, Any]:
+        return self.record.config
+
+    @property
+    def started(self) -> str:
+        return self.record.started
+
+    @property
+    def data_hashes(self) -> dict[str, str]:
+        return self.record.dataset.hashes
+
+    def metric(self, name: str, control: str | None = None) -> MetricValue | None:
+        return self.record.metric(name, control)
+
+
+def find_run_dirs(paths: Iterable[str | Path]) -> list[Path]:
+    """Directories under ``paths`` (recursively) holding ``results.json`` or ``config.yaml``."""
+    found: list[Path] = []
+    for p in paths:
+        root = Path(p)
+        if not root.is_dir():
+            raise ConfigError(f"{str(root)!r} is not a directory of runs.")
+        for dirpath, dirnames, filenames in os.walk(root):
+            dirnames.sort()
+            if RESULTS in filenames or "config.yaml" in filenames:
+                found.append(Path(dirpath))
+                dirnames[:] = []
+    return sorted(set(found))
+
+
+def read_run(path: Path) -> Run | Skipped:
+    """The finished run in ``path``, or why it cannot be ranked."""
+    try:
+        record = RunRecord.read(path)
+    except RecordError as e:
+        return Skipped(path, e.reason)
+    for name, m in record.metrics.items():
+        if not m.finite:
+            return Skipped(path, f"metric {name!r} has no finite value")
+    return Run(path, record)
+
+
+def collect(paths: Iterable[str | Path]) -> tuple[list[Run], list[Skipped]]:
+    """Finished runs under ``paths`` and the run directories that were skipped."""
+    runs: list[Run] = []
+    skipped: list[Skipped] = []
+    for d in find_run_dirs(paths):
+        r = read_run(d)
+        (runs if isinstance(r, Run) else skipped).append(r)
+    return runs, skipped
