@@ -112,6 +112,29 @@ def tiny(tmp_path) -> list[str]:
     return tiny_overrides(tmp_path)
 
 
+N_SOFT = 2
+
+
+@pytest.fixture(scope="session")
+def tiny_run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One tiny finished run (linear encoder, ``N_SOFT`` soft tokens) shared by the tests."""
+    from click.testing import CliRunner
+
+    from eegbench.cli import cli
+
+    root = tmp_path_factory.mktemp("inference")
+    args = [
+        *tiny_overrides(root),
+        "encoder=linear",
+        "encoder.out_features=16",
+        f"stage2.n_soft_tokens={N_SOFT}",
+        "run_name=tiny",
+    ]
+    res = CliRunner().invoke(cli, ["--quiet", "run", *args])
+    assert res.exit_code == 0, res.output + repr(res.exception)
+    return root / "runs" / "tiny"
+
+
 # ------------------------------------------------------- data files in the real formats
 
 # Label i means WNIDS[i]; deliberately NOT sorted (sorted: dog, piano, mushroom).

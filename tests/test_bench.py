@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -214,3 +218,41 @@ def test_tiny_suite_end_to_end(tmp_path):
         assert line["mean"] == pytest.approx(sum(values) / 2)
     again = CliRunner().invoke(cli, ["--quiet", "bench", "tiny", "--out", str(out), cache])
     assert again.exit_code == 0 and "ran 0 of 4 configurations" in again.output
+
+
+@pytest.mark.slow
+def test_suites_and_the_record_schema_ship_with_a_non_editable_install(tmp_path):
+    """Installed from a built wheel (no source tree on the path), `eegbench bench` lists suites."""
+    root = Path(__file__).resolve().parents[1]
+    src = tmp_path / "src"
+    shutil.copytree(
+        root,
+        src,
+        ignore=shutil.ignore_patterns(
+            ".*", "build", "dist", "runs", "*.egg-info", "__pycache__", "tests", "docs"
+        ),
+    )
+    site = tmp_path / "site"
+    pip = [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-index"]
+    res = subprocess.run(
+        [*pip, "--no-build-isolation", "--target", str(site), str(src)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert (site / "eegbench" / "report" / "results.schema.json").is_file()
+    code = (
+        "import sys, eegbench\n"
+        f"assert eegbench.__file__.startswith({str(site)!r}), eegbench.__file__\n"
+        "from eegbench.cli import main\n"
+        "sys.argv = ['eegbench', 'bench']\n"
+        "main()\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(site)}
+    res = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert res.returncode == 0, res.stdout + res.stderr
+    listed = [line.split(":", 1)[0] for line in res.stdout.splitlines()]
+    assert {"default", "tiny"} <= set(listed), res.stdout

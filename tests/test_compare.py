@@ -13,7 +13,8 @@ from eegbench.api.errors import ConfigError, DataError
 from eegbench.cli import cli
 from eegbench.evaluation.compare import compare_runs, swap_test
 from eegbench.evaluation.predictions import Predictions, read_predictions, write_predictions
-from tests.test_inference import tiny_run
+from eegbench.report.record import DatasetInfo, RunRecord
+from tests.conftest import run_record
 
 OBJECTS = ["dog", "cat", "horse", "boat", "piano"]
 COLORS = ["red", "blue", "green", "yellow", "white", "black", "brown", "grey"]
@@ -53,18 +54,19 @@ def _run_dir(root, name: str, preds: Predictions, split: str = "abcd") -> str:
     d = root / name
     d.mkdir()
     write_predictions(preds, d / "predictions.csv")
-    results = {
-        "complete": True,
-        "config": {"eval": {"metrics": ["accuracy", "cosine", "bleu", "rouge"]}},
-        "dataset": {"hashes": {"data": "d" * 16, "split_test": split}},
+    config = {
+        "seed": 0,
+        "dataset": {"name": "synthetic"},
+        "eval": {"metrics": ["accuracy", "cosine", "bleu", "rouge"]},
     }
-    (d / "results.json").write_text(json.dumps(results))
+    hashes = {"data": "d" * 16, "split_test": split}
+    run_record(config, {}, dataset=DatasetInfo(name="synthetic", hashes=hashes)).write(d)
     return str(d)
 
 
 @pytest.fixture(scope="module")
-def run_dir(tmp_path_factory):
-    return tiny_run(tmp_path_factory)
+def run_dir(tiny_run_dir):
+    return tiny_run_dir
 
 
 def test_a_run_against_itself_has_p_equal_one(run_dir):
@@ -85,11 +87,11 @@ def test_a_run_against_itself_has_p_equal_one(run_dir):
     assert all(r["p"] == 1.0 and r["diff"] == 0.0 for r in out["rows"])
     assert set(out["skipped"]) == {"cosine", "retrieval"}
     assert out["n_trials"] == 12
-    results = json.loads((run_dir / "results.json").read_text())
+    results = RunRecord.read(run_dir)
     by = {r["output"]: r for r in out["rows"]}
     for key in ("bleu_4", "rouge_l", "rouge_1"):
-        assert by[key]["a"] == pytest.approx(results["metrics"][key]["value"], abs=1e-9)
-    assert by["accuracy"]["a"] == pytest.approx(results["metrics"]["top1_accuracy"]["value"])
+        assert by[key]["a"] == pytest.approx(results.metrics[key].value, abs=1e-9)
+    assert by["accuracy"]["a"] == pytest.approx(results.metrics["top1_accuracy"].value)
 
 
 def test_a_run_against_a_degraded_copy_is_significant(run_dir, tmp_path):

@@ -12,14 +12,14 @@ from click.testing import CliRunner
 from eegbench.cli import cli
 from eegbench.tools.diagnostics import markdown_table, shape_report, token_table
 from eegbench.tools.inference import load_run
-from tests.test_inference import N_SOFT, tiny_run
+from tests.conftest import N_SOFT
 
 BATCH = 5
 
 
 @pytest.fixture(scope="module")
-def run_dir(tmp_path_factory):
-    return tiny_run(tmp_path_factory)
+def run_dir(tiny_run_dir):
+    return tiny_run_dir
 
 
 @pytest.fixture(scope="module")
