@@ -8,14 +8,13 @@ from typing import TYPE_CHECKING, Any
 
 from eegbench.api.errors import ConfigError
 from eegbench.io import atomic_write
+from eegbench.report import FORMATS
 from eegbench.report.leaderboard.table import SYSTEM
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from eegbench.report.leaderboard.table import Leaderboard
-
-FORMATS = ("md", "latex", "csv", "html")
 
 
 def legend(board: Leaderboard) -> list[str]:
