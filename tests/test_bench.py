@@ -256,3 +256,25 @@ def test_suites_and_the_record_schema_ship_with_a_non_editable_install(tmp_path)
     assert res.returncode == 0, res.stdout + res.stderr
     listed = [line.split(":", 1)[0] for line in res.stdout.splitlines()]
     assert {"default", "tiny"} <= set(listed), res.stdout
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("metrics.bleu.smooth_method=plus", "metrics.bleu.smooth_method='plus'"),
+        ("metrics.rouge.use_stemmer=maybe", "metrics.rouge.use_stemmer='maybe'"),
+        ("eval.controls=[only_obj,nosie]", "unknown control 'nosie'"),
+        ("device=gpu", "device 'gpu' is not supported"),
+    ],
+)
+def test_bench_dry_run_catches_config_errors(tmp_path, override, message):
+    suite = write_suite(
+        tmp_path,
+        encoders=["linear"],
+        seeds=[0],
+        overrides=["eval.metrics=[accuracy,bleu,rouge]", override],
+    )
+    res = CliRunner().invoke(cli, ["bench", str(suite), "--out", str(tmp_path), "--dry-run"])
+    lines = [ln for ln in res.output.splitlines() if ln.strip()]
+    assert res.exit_code != 0 and len(lines) == 1, res.output
+    assert lines[0].startswith("error: ") and message in lines[0], res.output

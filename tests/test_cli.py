@@ -65,3 +65,24 @@ def test_dry_run_prints_resolved_config():
 def test_missing_config_file_is_a_clean_error(tmp_path):
     res = invoke("run", "--config", str(tmp_path / "missing.yaml"))
     assert res.exit_code == 2 and "does not exist" in res.output
+
+
+def test_dry_run_catches_metric_control_and_device_errors():
+    import yaml
+
+    res = invoke(
+        "run", "--dry-run", "eval.metrics=[accuracy,cider]", "metrics.cider.tokenizer=java"
+    )
+    assert res.exit_code == 0, res.output
+    assert yaml.safe_load(res.output)["metrics"]["cider"]["tokenizer"] == "java"
+    for bad, message in (
+        ("metrics.cider.tokenize=ptbx", "metrics.cider.tokenize='ptbx'"),
+        ("metrics.bleu.tokenize=nope", "not a sacrebleu tokenizer"),
+        ("eval.controls=[nosie]", "unknown control 'nosie'"),
+        ("device=cuda:0", "device 'cuda:0' is not supported"),
+        ("eval.metrics=[bertscore]", "metrics.bertscore.model_path"),
+    ):
+        res = invoke("run", "--dry-run", bad)
+        lines = [ln for ln in res.output.splitlines() if ln.strip()]
+        assert res.exit_code != 0 and len(lines) == 1, res.output
+        assert lines[0].startswith("error: ") and message in lines[0], res.output

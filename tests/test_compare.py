@@ -213,3 +213,51 @@ def test_swap_test_matches_exact_enumeration():
     exact = count / 8
     p = swap_test(a, b, score, n_perm=20000, seed=1)["s"]
     assert p == pytest.approx(exact, abs=0.02)
+
+
+def test_metrics_are_rebuilt_with_run_a_parameters(tmp_path):
+    from rouge_score import rouge_scorer
+
+    good = _good(30)
+    a = _run_dir(tmp_path, "a", good)
+    b = _run_dir(tmp_path, "b", _degraded(good))
+    results = json.loads((tmp_path / "a" / "results.json").read_text())
+    results["config"]["metrics"] = {"rouge": {"use_stemmer": True}}
+    (tmp_path / "a" / "results.json").write_text(json.dumps(results))
+    out = compare_runs(a, b, ["rouge"], n_perm=200)
+    scorer = rouge_scorer.RougeScorer(["rouge1"], use_stemmer=True)
+    expected = np.mean(
+        [scorer.score(r, g)["rouge1"].fmeasure for g, r in zip(good.generated, good.reference)]
+    )
+    by = {r["output"]: r for r in out["rows"]}
+    assert by["rouge_1"]["a"] == pytest.approx(expected)
+
+
+def test_a_metric_without_per_trial_scores_is_skipped_or_refused(tmp_path, fresh_plugins):
+    import eegbench
+    from eegbench.api import CAPTIONS, Metric
+
+    class Longest(Metric):  # a corpus statistic with no per-trial decomposition
+        outputs = {"longest": True}
+        requires = (CAPTIONS,)
+
+        def compute(self, predictions, references, **ctx):
+            return {"longest": float(max(len(p) for p in predictions))}
+
+    class Plugin:
+        @eegbench.hookimpl
+        def register_metrics(self, register):
+            register("longest", Longest, description="test metric")
+
+    fresh_plugins.register_plugin(Plugin(), "longest-plugin")
+    good = _good(10)
+    a = _run_dir(tmp_path, "a", good)
+    b = _run_dir(tmp_path, "b", _degraded(good))
+    results = json.loads((tmp_path / "a" / "results.json").read_text())
+    results["config"]["eval"]["metrics"] = ["accuracy", "longest", "rouge"]
+    (tmp_path / "a" / "results.json").write_text(json.dumps(results))
+    out = compare_runs(a, b, n_perm=100)
+    assert "cannot be permutation-tested" in out["skipped"]["longest"]
+    assert {r["metric"] for r in out["rows"]} == {"accuracy", "rouge"}
+    with pytest.raises(ConfigError, match="'longest' has no per-trial scores"):
+        compare_runs(a, b, ["longest"], n_perm=100)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from eegbench.api.errors import ConfigError, UnknownNameError
+from eegbench.api.errors import ConfigError, MissingWeightsError, UnknownNameError
 from eegbench.config import (
     apply_overrides,
     build_config,
@@ -67,11 +67,101 @@ def test_selecting_another_plugin_resets_its_parameters():
         ("stage1=3", "stage1 is a group"),
         ("seed.x=3", "seed is a single value"),
         ("eval.metrics=[bleuu]", "unknown metric 'bleuu'"),
+        ("eval.metrics=[bleu,bleu]", "lists 'bleu' more than once"),
+        ("eval.metrics=[]", "eval.metrics is empty"),
+        ("eval.controls=[only_obj,nosie]", "unknown control 'nosie'.*Did you mean 'noise'"),
+        ("eval.controls=everything", "unknown control 'everything'"),
+        ("device=cuda", "device 'cuda' is not supported yet"),
+        ("metrics.cider.tokenize=ptbx", r"metrics.cider.tokenize='ptbx': expected.*'ptb'"),
+        ("metrics.cider.tokenizer=jvm", r"metrics.cider.tokenizer='jvm'"),
+        ("metrics.cider.tokenise=ptb", "no parameter 'tokenise'.*Did you mean 'tokenize'"),
+        ("metrics.bleu.tokenize=nope", "metrics.bleu.tokenize='nope' is not a sacrebleu tokenizer"),
+        ("metrics.bleu.smooth_method=plus", "metrics.bleu.smooth_method='plus'"),
+        ("metrics.meteor.alpha=2", "metrics.meteor.alpha=2.0 is out of range"),
+        ("metrics.cidr.tokenize=ptb", "unknown metric 'cidr'.*Did you mean 'cider'"),
+        ("metrics.rouge.use_stemmer=maybe", "metrics.rouge.use_stemmer='maybe': expected bool"),
+        ("metrics.bertscore.model_path=/m", "eval.metrics does not list 'bertscore'"),
+        ("metrics.cider=ptb", "set them as metrics.NAME.KEY=VALUE"),
+        ("metrics=[bleu]", "set them as metrics.NAME.KEY=VALUE"),
+        ("metrics.cider.a.b=1", "malformed override"),
+        ("metrics.ci der.tokenize=ptb", "malformed override"),
     ],
 )
 def test_bad_overrides_raise_one_clear_error(override, message):
     with pytest.raises(ConfigError, match=message):
         build_config([override])
+
+
+def test_metric_list_and_controls_come_from_defaults_yaml():
+    from eegbench.api.registry import params_of
+    from eegbench.config import EvalConfig
+
+    required = {p.name for p in params_of(EvalConfig) if p.required}
+    assert required == {"metrics", "controls"}  # no default in the dataclass
+    cfg = build_config([])
+    assert cfg["eval"]["metrics"] == default_config()["eval"]["metrics"]
+    assert cfg["eval"]["controls"] == default_config()["eval"]["controls"] == ["only_obj", "noise"]
+    # every chosen metric, in order, with every parameter filled
+    assert list(cfg["metrics"]) == cfg["eval"]["metrics"]
+    assert cfg["metrics"]["accuracy"] == {}
+    assert cfg["metrics"]["cider"] == {"tokenize": "ptb", "tokenizer": "python"}
+    assert cfg["metrics"]["bleu"] == {"tokenize": "13a", "lowercase": False, "smooth_method": "exp"}
+
+
+def test_metric_parameters_are_set_like_any_plugin_parameter():
+    cfg = build_config(
+        [
+            "eval.metrics=[accuracy,bleu,cider,protocol:coco]",
+            "metrics.cider.tokenizer=java",
+            "metrics.cider.tokenize=lower",
+            "metrics.bleu.lowercase=true",
+            "metrics.protocol:coco.tokenizer=java",
+        ]
+    )
+    assert list(cfg["metrics"]) == ["accuracy", "bleu", "cider", "protocol:coco"]
+    assert cfg["metrics"]["cider"] == {"tokenize": "lower", "tokenizer": "java"}
+    assert cfg["metrics"]["bleu"]["lowercase"] is True
+    assert cfg["metrics"]["protocol:coco"] == {"tokenizer": "java"}
+    # selecting the metric after setting its parameter works too (overrides apply together)
+    cfg = build_config(["metrics.rouge.use_stemmer=true", "eval.metrics=[rouge]"])
+    assert cfg["metrics"] == {"rouge": {"use_stemmer": True}}
+
+
+def test_bertscore_without_a_model_fails_at_resolve_time(tmp_path):
+    with pytest.raises(MissingWeightsError, match="metrics.bertscore.model_path"):
+        build_config(["eval.metrics=[bertscore]"])
+    cfg = build_config(["eval.metrics=[bertscore]", f"metrics.bertscore.model_path={tmp_path}"])
+    assert cfg["metrics"]["bertscore"]["model_path"] == str(tmp_path)
+
+
+def test_config_file_metrics_mapping(tmp_path):
+    from eegbench.config import dump
+
+    base = build_config([])
+    path = tmp_path / "config.yaml"
+    # parameters of a metric the file does not choose are checked, then left out
+    data = {**base, "metrics": {**base["metrics"], "bertscore": {"batch_size": 8}}}
+    data["metrics"]["bertscore"]["model_path"] = "/models/x"
+    path.write_text(dump(data))
+    assert "bertscore" not in build_config([], base=path)["metrics"]
+    data["metrics"]["bertscore"]["batch_sise"] = 8
+    path.write_text(dump(data))
+    with pytest.raises(ConfigError, match="no parameter 'batch_sise'"):
+        build_config([], base=path)
+    # an override of eval.metrics keeps the file's parameters of the metrics still chosen
+    data["metrics"] = {"cider": {"tokenize": "lower"}}
+    path.write_text(dump(data))
+    cfg = build_config(["eval.metrics=[bleu,cider]"], base=path)
+    assert cfg["metrics"]["cider"] == {"tokenize": "lower", "tokenizer": "python"}
+    data["metrics"] = {"cider": "lower"}
+    path.write_text(dump(data))
+    with pytest.raises(ConfigError, match="metrics.cider must map parameter names"):
+        build_config([], base=path)
+    del data["metrics"]
+    del data["eval"]["metrics"]
+    path.write_text(dump(data))
+    with pytest.raises(ConfigError, match="eval.metrics is not set"):
+        build_config([], base=path)
 
 
 def test_unknown_name_lists_valid_choices():

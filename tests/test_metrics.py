@@ -181,6 +181,63 @@ def test_cider_matches_pycocoevalcap_and_orders_systems():
     assert cider.compute(["zebra"] * 4, REFS)["cider"] == pytest.approx(0.0)
 
 
+# CIDEr-D by hand (Vedantam et al. 2015, as pycocoevalcap computes it), independent of the
+# implementation: for n = 1..4 each caption is a vector of n-gram weights tf * idf with
+# idf = ln(N) - ln(max(1, df)), N the number of images and df the number of images whose
+# reference holds the n-gram; sim_n = sum over the candidate's n-grams of
+# min(w_cand, w_ref) * w_ref (clipping) / (|cand_n| |ref_n|), times the length penalty
+# exp(-(len_cand - len_ref)^2 / (2 * 6^2)); an n with an empty side scores 0. CIDEr-D =
+# 10 * mean_n sim_n, averaged over images.
+
+
+def test_cider_d_hand_computed_idf_common_ngrams_score_zero():
+    # "a" is in both references: df = N = 2, so its weight ln2 - ln2 = 0; every other n-gram
+    # has df <= 1 and weight ln 2, which cancels in each cosine. No 4-grams: sim_4 = 0.
+    refs = ["a cat sits", "a dog runs"]
+    hyps = ["a cat sits", "a cat runs"]
+    # image 1: hypothesis = reference -> sim_1 = sim_2 = sim_3 = 1, sim_4 = 0
+    image_1 = 10 * (1 + 1 + 1 + 0) / 4
+    # image 2: unigrams {a:0, cat, runs} vs {a:0, dog, runs}: 1 / (sqrt2 * sqrt2); no bigram
+    # or trigram in common
+    image_2 = 10 * (0.5 + 0 + 0 + 0) / 4
+    assert (image_1, image_2) == (7.5, 1.25)
+    for tokenize in ("lower", "ptb"):
+        cider = build("cider", tokenize=tokenize)
+        assert cider.per_item(hyps, refs)["cider"] == pytest.approx([7.5, 1.25])
+        assert cider.compute(hyps, refs)["cider"] == pytest.approx(4.375)
+
+
+def test_cider_d_hand_computed_clipping_and_length_penalty():
+    refs = ["red ball", "blue box"]
+    hyps = ["Red ball red ball", "blue box"]
+    penalty = math.exp(-((4 - 2) ** 2) / (2 * 6**2))
+    # unigrams: cand {red: 2w, ball: 2w}, ref {red: w, ball: w}; clipped: min(2w, w) * w twice
+    sim_1 = 2 / (math.sqrt(8) * math.sqrt(2))  # = 0.5
+    # bigrams: cand {red ball: 2w, ball red: w}, ref {red ball: w}
+    sim_2 = 1 / (math.sqrt(5) * 1)
+    # trigrams and 4-grams: the reference has none
+    image_1 = 10 * penalty * (sim_1 + sim_2) / 4
+    image_2 = 10 * (1 + 1 + 0 + 0) / 4
+    assert image_1 == pytest.approx(2.240064, abs=1e-6)
+    out = build("cider", tokenize="lower").per_item(hyps, refs)["cider"]
+    assert out == pytest.approx([image_1, image_2], abs=1e-9)
+
+
+def test_cider_d_hand_computed_document_frequency_from_references():
+    refs = ["the dog runs", "the dog sleeps", "a cat sleeps"]
+    hyps = ["the dog sleeps", "the dog sleeps", "a cat sleeps"]
+    u = math.log(3) - math.log(2)  # df 2: the, dog, sleeps, "the dog"
+    v = math.log(3)  # df 1 or 0: runs, a, cat, "dog runs", "dog sleeps", every trigram
+    # image 1, unigrams: cand {the: u, dog: u, sleeps: u}, ref {the: u, dog: u, runs: v}
+    sim_1 = 2 * u**2 / (math.sqrt(3) * u * math.sqrt(2 * u**2 + v**2))
+    # bigrams: cand {the dog: u, dog sleeps: v}, ref {the dog: u, dog runs: v}
+    sim_2 = u**2 / (u**2 + v**2)
+    image_1 = 10 * (sim_1 + sim_2 + 0 + 0) / 4  # trigrams differ; no 4-grams
+    assert image_1 == pytest.approx(1.244209, abs=1e-6)
+    out = build("cider", tokenize="lower").compute(hyps, refs)["cider"]
+    assert out == pytest.approx((image_1 + 7.5 + 7.5) / 3, abs=1e-9)
+
+
 @needs_java
 def test_cider_ptb_tokenisation():
     from eegbench_plugins.metrics.text import ptb_tokenize

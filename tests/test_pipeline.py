@@ -34,7 +34,13 @@ def finished_run(tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         mp.syspath_prepend(str(root))
         plugins.reset()
-        overrides = [*tiny_overrides(tmp_path), "encoder=thirdparty-mlp", "run_name=first"]
+        overrides = [
+            *tiny_overrides(tmp_path),
+            "encoder=thirdparty-mlp",
+            "run_name=first",
+            "metrics.rouge.use_stemmer=true",
+            "metrics.cider.tokenize=lower",
+        ]
         run_cli(*overrides, "eval.controls=all")
         yield tmp_path / "runs" / "first", overrides
     plugins.reset()
@@ -89,6 +95,25 @@ def test_predictions_csv_has_thought2text_layout(finished_run):
     assert all(
         obj in cap.lower() for obj, cap in zip(df["Expected object"], df["Expected Caption"])
     )
+
+
+def test_metric_parameters_from_the_config_reach_the_metrics(finished_run):
+    from pycocoevalcap.cider.cider import Cider
+    from rouge_score import rouge_scorer
+
+    run_dir, _ = finished_run
+    results = json.loads((run_dir / "results.json").read_text())
+    assert results["config"]["metrics"]["rouge"] == {"use_stemmer": True}
+    assert results["config"]["metrics"]["cider"] == {"tokenize": "lower", "tokenizer": "python"}
+    df = pd.read_csv(run_dir / "predictions.csv", keep_default_na=False)
+    gen, ref = df["Generated Caption"].tolist(), df["Expected Caption"].tolist()
+    scorer = rouge_scorer.RougeScorer(["rouge1"], use_stemmer=True)
+    rouge_1 = sum(scorer.score(r, g)["rouge1"].fmeasure for g, r in zip(gen, ref)) / len(gen)
+    assert results["metrics"]["rouge_1"]["value"] == pytest.approx(rouge_1)
+    res = {i: [" ".join(g.lower().split())] for i, g in enumerate(gen)}
+    gts = {i: [" ".join(r.lower().split())] for i, r in enumerate(ref)}
+    cider = Cider().compute_score(gts, res)[0]
+    assert results["metrics"]["cider"]["value"] == pytest.approx(cider)
 
 
 def test_saved_config_reproduces_the_run(finished_run):

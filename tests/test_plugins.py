@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from dataclasses import dataclass
 
 import pytest
@@ -15,7 +17,7 @@ from tests.conftest import install_fake_distribution
 
 def test_builtins_are_entry_points_of_this_distribution(fresh_plugins):
     infos = {p.name: p for p in plugins.plugins()}
-    for name in ("encoders", "llms", "targets", "metrics", "synthetic"):
+    for name in ("encoders", "llms", "targets", "metrics", "datasets"):
         assert infos[name].dist == "eegbench"
     assert "register_llms" in infos["llms"].hooks
     assert {"gpt2", "tiny-gpt2"} <= set(plugins.registry("llms").names())
@@ -108,3 +110,75 @@ def test_lazy_factory_is_imported_on_use_only():
     missing = Entry("encoders", "missing", "no_such_module_xyz:thing")
     with pytest.raises(PluginError, match="not installed"):
         missing.load()
+
+
+def test_every_builtin_family_registers_from_its_one_table(fresh_plugins):
+    from eegbench_plugins import datasets, encoders, llms, metrics, targets
+
+    from eegbench.api.metric import Metric
+
+    tables = {
+        "datasets": datasets.DATASETS,
+        "encoders": encoders.ENCODERS,
+        "targets": targets.TARGETS,
+        "llms": llms.LLMS,
+        "metrics": metrics.METRICS,
+    }
+    for kind, table in tables.items():
+        registered = {e.name: e for e in plugins.registry(kind) if e.plugin == kind}
+        assert sorted(registered) == sorted(s.name for s in table), kind
+        for spec in table:
+            entry = registered[spec.name]
+            assert isinstance(spec.factory, str), spec.name  # lazy "module:attr"
+            assert (entry.factory, entry.params) == (spec.factory, spec.params)
+            assert entry.citation == spec.citation and spec.citation, spec.name
+            assert entry.description == spec.description and spec.description, spec.name
+    for spec in metrics.METRICS:  # a metric's name and citation live in the table only
+        cls = plugins.get("metrics", spec.name).load()
+        assert issubclass(cls, Metric)
+        assert not {"name", "citation", "description"} & set(vars(cls)), spec.name
+
+
+def test_registering_the_builtins_imports_no_heavy_module():
+    code = (
+        "import sys\n"
+        "from eegbench import plugins\n"
+        "from eegbench.api.registry import KINDS\n"
+        "for kind in KINDS:\n"
+        "    plugins.registry(kind)\n"
+        "assert plugins.failures() == [], plugins.failures()\n"
+        "heavy = [m for m in ('torch', 'transformers', 'sacrebleu', 'mne', 'open_clip',"
+        " 'eegbench_plugins.metrics.text', 'eegbench_plugins.llms.tiny') if m in sys.modules]\n"
+        "print('HEAVY', heavy, file=sys.stderr)\n"
+    )
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    assert "HEAVY []" in res.stderr, res.stderr
+
+
+def test_spec_tables_feed_the_register_callback():
+    from eegbench.api import Spec, register_all
+
+    calls = []
+    register_all(
+        lambda *a, **kw: calls.append((a, kw)),
+        [Spec("x", "m:f", citation="C 2026", description="d")],
+    )
+    assert calls == [(("x", "m:f"), {"params": None, "citation": "C 2026", "description": "d"})]
+
+
+def test_a_metric_factory_must_return_a_metric(fresh_plugins):
+    from eegbench.evaluation.scoring import build_metric
+
+    class NotAMetric:
+        def compute(self, predictions, references, **ctx):
+            return {}
+
+    class Plugin:
+        @eegbench.hookimpl
+        def register_metrics(self, register):
+            register("shapeless", NotAMetric)
+
+    plugins.register_plugin(Plugin(), "shapeless-plugin")
+    with pytest.raises(PluginError, match="not an eegbench.api.Metric"):
+        build_metric("shapeless")

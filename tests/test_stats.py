@@ -7,13 +7,12 @@ import pytest
 
 import eegbench
 from eegbench import DataError
+from eegbench.api.metric import Metric, subset_context
 from eegbench.evaluation.stats import (
     bootstrap_ci,
     bootstrap_cis,
     bootstrap_indices,
-    metric_resampler,
     paired_permutation_test,
-    subset_context,
 )
 
 
@@ -102,23 +101,30 @@ def test_subset_context_indexes_per_trial_entries_only():
     assert sub["target_bank"] is ctx["target_bank"] and sub["class_names"] is ctx["class_names"]
 
 
-def test_metric_resampler_routes():
+def test_default_resampler_routes_through_declared_capabilities():
     hyps = ["the cat sat on the mat", "a dog runs", "a red car", "two birds fly"]
     refs = ["the cat sat on a mat", "a dog is running", "a blue car", "birds fly high"]
     idx = np.array([1, 1, 3, 0])
     sub_h, sub_r = [hyps[i] for i in idx], [refs[i] for i in idx]
-    for name in ("bleu", "rouge"):  # resampler (BLEU counts) and per_item means (ROUGE)
+    # sentence statistics (BLEU's n-gram counts) and per-item means (ROUGE)
+    for name in ("bleu", "rouge"):
         metric = eegbench.get("metrics", name).build()
-        fn = metric_resampler(metric, hyps, refs)
+        fn = metric.resampler(hyps, refs)
         assert fn(idx) == pytest.approx(metric.compute(sub_h, sub_r))
         assert fn(np.arange(4)) == pytest.approx(metric.compute(hyps, refs))
 
-    class CorpusOnly:  # neither: recompute on the subset
+    class CorpusOnly(Metric):  # neither: the default recomputes on the subset
+        outputs = {"n_long": True, "y": True}
+
         def compute(self, predictions, references, **ctx):
             n_long = float(sum(len(p) > 10 for p in predictions))
             return {"n_long": n_long, "y": ctx["y_true"].sum()}
 
-    fn = metric_resampler(CorpusOnly(), hyps, refs, y_true=np.arange(4))
+    metric = CorpusOnly()
+    assert metric.per_item(hyps, refs) is None and metric.sentence_stats(hyps, refs) is None
+    with pytest.raises(NotImplementedError):
+        metric.from_stats(np.zeros(3))
+    fn = metric.resampler(hyps, refs, y_true=np.arange(4))
     assert fn(idx) == {"n_long": 2.0, "y": 5}
 
 
@@ -128,7 +134,7 @@ def test_bleu_bootstrap_end_to_end():
     refs = [" ".join(rng.choice(words, 8)) for _ in range(60)]
     hyps = [" ".join(r.split()[:4] + list(rng.choice(words, 4))) for r in refs]
     bleu = eegbench.get("metrics", "bleu").build()
-    cis = bootstrap_cis(metric_resampler(bleu, hyps, refs), n=60, n_boot=300, seed=0)
+    cis = bootstrap_cis(bleu.resampler(hyps, refs), n=60, n_boot=300, seed=0)
     assert cis["bleu_4"].estimate == pytest.approx(bleu.compute(hyps, refs)["bleu_4"])
     for ci in cis.values():
         assert 0 <= ci.low <= ci.estimate <= ci.high <= 1

@@ -6,14 +6,16 @@ plugin's registering module can ``from eegbench.api import hookimpl`` without im
 
 - Hooks: ``hookimpl`` (decorate ``register_datasets``/``encoders``/``targets``/``llms``/
   ``metrics``/``commands``), ``Register``.
-- Registration: ``Entry``, ``Param``, ``did_you_mean``.
+- Registration: ``Spec`` (one table row per item: name, lazy factory, params, citation,
+  description) and ``register_all``; ``Entry``, ``Param``, ``did_you_mean``.
 - Errors shown to users as one line: ``EegbenchError``, ``ConfigError``, ``UnknownNameError``,
   ``DataError``, ``PluginError``, ``MissingWeightsError``.
 - Datasets: ``EEGData``, ``SPLITS``, ``read_caption_files``, and the shared preprocessing and
   split parameters ``DatasetParams``, ``finalize``, ``select_channels``, ``trial_info``.
 - Targets: ``Target``, ``target_items``. LLMs: ``CausalLM``, ``BuildContext``,
   ``load_pretrained``, ``prompt_text``, ``make_schedule``.
-- Metrics: ``Metric``, ``CAPTIONS``, ``LOGITS``, ``EMBEDDINGS``.
+- Metrics: ``Metric`` (every optional capability declared), ``CAPTIONS``, ``LOGITS``,
+  ``EMBEDDINGS``, ``PROTOCOL_PREFIX``, ``protocol_name``, ``output_key``.
 - Helpers: ``atomic_write``, ``atomic_writer``, ``atomic_dir``, ``file_digest``, ``task``,
   ``log``, ``is_quiet``, ``ensure_torchvision_importable``.
 """
@@ -28,6 +30,8 @@ _EXPORTS: dict[str, str] = {
     "hookspec": "eegbench.api.hooks",
     "Register": "eegbench.api.hooks",
     "Entry": "eegbench.api.registry",
+    "Spec": "eegbench.api.registry",
+    "register_all": "eegbench.api.registry",
     "Param": "eegbench.api.registry",
     "did_you_mean": "eegbench.api.registry",
     "EegbenchError": "eegbench.api.errors",
@@ -54,6 +58,9 @@ _EXPORTS: dict[str, str] = {
     "CAPTIONS": "eegbench.api.metric",
     "LOGITS": "eegbench.api.metric",
     "EMBEDDINGS": "eegbench.api.metric",
+    "PROTOCOL_PREFIX": "eegbench.api.metric",
+    "protocol_name": "eegbench.api.metric",
+    "output_key": "eegbench.api.metric",
     "atomic_write": "eegbench.io",
     "atomic_writer": "eegbench.io",
     "atomic_dir": "eegbench.io",
@@ -93,8 +100,16 @@ if TYPE_CHECKING:
     )
     from eegbench.api.hooks import Register, hookimpl, hookspec
     from eegbench.api.llm import BuildContext, CausalLM, load_pretrained
-    from eegbench.api.metric import CAPTIONS, EMBEDDINGS, LOGITS, Metric
-    from eegbench.api.registry import Entry, Param, did_you_mean
+    from eegbench.api.metric import (
+        CAPTIONS,
+        EMBEDDINGS,
+        LOGITS,
+        PROTOCOL_PREFIX,
+        Metric,
+        output_key,
+        protocol_name,
+    )
+    from eegbench.api.registry import Entry, Param, Spec, did_you_mean, register_all
     from eegbench.api.target import Target, target_items
     from eegbench.data.preprocessing import DatasetParams, finalize, select_channels
     from eegbench.data.splits import trial_info

@@ -21,7 +21,7 @@ class EEGData:
     ``X``: float32 ``[N, C, T]``. ``y``: class index ``[N]`` into ``class_names``.
     ``image``: index ``[N]`` into ``image_names`` (and ``captions``/``image_paths``).
     ``subject``: subject id ``[N]``. ``splits``: split name -> trial indices (``train``, ``val``,
-    ``test`` at least). ``info``: free metadata (citation, ground truth of a simulation, ...).
+    ``test`` at least). ``info``: free metadata (units, ground truth of a simulation, ...).
     """
 
     X: np.ndarray

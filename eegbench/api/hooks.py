@@ -9,7 +9,10 @@ A plugin module implements any of these with ``@eegbench.hookimpl`` and is liste
 ``register(name, factory, *, params=None, citation="", description="")``: ``factory`` is a
 callable or a lazy ``"module:attr"`` string (imported on first use, so heavy dependencies load
 only when the item is chosen); ``params`` is a dataclass whose fields are the item's typed
-parameters with their defaults.
+parameters with their defaults (its ``__post_init__`` may check values; it runs when the config
+resolves). The built-ins keep one table of ``Spec`` rows per kind and call
+``register_all(register, TABLE)``, so each item's name, citation and description are written
+once.
 """
 
 from __future__ import annotations
@@ -51,7 +54,11 @@ def register_llms(register: Register) -> None:
 
 @hookspec
 def register_metrics(register: Register) -> None:
-    """Register metrics and protocols: ``factory(**params) -> Metric`` (``eegbench.api.metric``)."""
+    """Register metrics and protocols: ``factory(**params) -> Metric`` (``eegbench.api.metric``).
+
+    A metric's parameters are set as ``metrics.NAME.KEY=VALUE``; a protocol is named
+    ``protocol:NAME``.
+    """
 
 
 @hookspec

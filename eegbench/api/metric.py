@@ -1,4 +1,8 @@
-"""The metric contract. Metric plugins subclass ``Metric`` (or match its shape).
+"""The metric contract: every metric plugin's factory returns a ``Metric``.
+
+A metric declares what it reports and needs as class attributes, implements ``compute``, and
+overrides whichever optional capabilities below it can offer; the base class declares each
+of them with a default, so the core never probes a metric for methods.
 
 ``compute(predictions, references, **ctx)`` receives the generated and reference captions and,
 as keyword context, whatever of these the evaluation has (``requires`` names what it needs):
@@ -7,29 +11,137 @@ as keyword context, whatever of these the evaluation has (``requires`` names wha
 - ``embeddings`` ``[n, D]`` EEG embeddings, ``targets`` ``[n, D]`` each trial's target,
 - ``target_bank`` ``[m, D]`` one target per candidate (test image) and ``target_index`` ``[n]``
   the row of each trial's own image in it (for retrieval),
-- ``class_names`` list of names.
+- ``class_names`` list of names,
+- ``expected_objects`` / ``predicted_objects`` lists of object names (from a prediction CSV).
 
-It returns ``{output_name: value}``; ``outputs`` maps each output name to higher-is-better.
+The metric's name, citation and description belong to its registration (``register(name,
+"module:Class", params=..., citation=..., description=...)``), not to the class; its
+parameters are the fields of the ``params`` dataclass, set as ``metrics.NAME.KEY=VALUE`` and
+passed to the factory as keyword arguments.
+
+A metric registered as ``protocol:NAME`` (a bundle of clean-up, tokenisation and metrics) has
+its outputs reported as ``NAME/output`` (``output_key``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar
+
+import numpy as np
 
 CAPTIONS = "captions"
 LOGITS = "logits"
 EMBEDDINGS = "embeddings"
 
+PROTOCOL_PREFIX = "protocol:"
+
+# context entries holding one value per trial (restricted when a subset of trials is scored)
+PER_TRIAL_CTX = (
+    "y_true",
+    "logits",
+    "embeddings",
+    "targets",
+    "target_index",
+    "expected_objects",
+    "predicted_objects",
+)
+
+IndexFn = Callable[[np.ndarray], dict[str, float]]
+
+
+def protocol_name(name: str) -> str | None:
+    """``"coco"`` for the metric name ``"protocol:coco"``; None for a plain metric."""
+    return name[len(PROTOCOL_PREFIX) :] if name.startswith(PROTOCOL_PREFIX) else None
+
+
+def output_key(metric: str, output: str) -> str:
+    """The results name of ``output`` of metric ``metric``: ``NAME/output`` for a protocol."""
+    proto = protocol_name(metric)
+    return f"{proto}/{output}" if proto is not None else output
+
+
+def subset_context(ctx: Mapping[str, Any], idx: np.ndarray) -> dict[str, Any]:
+    """The metric context restricted to trials ``idx`` (per-trial entries indexed, others kept)."""
+    out = dict(ctx)
+    for key in PER_TRIAL_CTX:
+        value = ctx.get(key)
+        if value is None:
+            continue
+        if isinstance(value, (list, tuple)):
+            out[key] = [value[i] for i in idx]
+        else:
+            out[key] = value[idx]
+    return out
+
 
 class Metric:
-    """Base class for metric plugins."""
+    """Base class of metric plugins.
 
-    name: ClassVar[str] = ""
+    Declare ``outputs`` (``{output_name: higher_is_better}``) and ``requires`` (the inputs it
+    needs: ``CAPTIONS``, ``LOGITS``, ``EMBEDDINGS``), implement ``compute``, and override the
+    optional capabilities the metric offers:
+
+    - ``per_item``: per-trial scores whose mean is the metric (bootstrap CIs, paired
+      sign-flip tests in ``eegbench compare``);
+    - ``sentence_stats`` + ``from_stats``: per-trial sufficient statistics that sum to the
+      corpus statistic (corpus BLEU; bootstrap and approximate-randomization tests);
+    - ``resampler``: a cheap exact ``fn(indices) -> outputs`` for bootstrapping; the default
+      builds it from the capabilities above, or recomputes ``compute`` on each resample.
+    """
+
     outputs: ClassVar[dict[str, bool]] = {}
     requires: ClassVar[tuple[str, ...]] = (CAPTIONS,)
-    citation: ClassVar[str] = ""
 
     def compute(
-        self, predictions: list[str], references: list[str], **ctx: Any
+        self, predictions: Sequence[str], references: Sequence[str], **ctx: Any
     ) -> dict[str, float]:
-        raise NotImplementedError
+        """``{output: value}`` over all trials (every output of ``outputs`` it can compute)."""
+        raise NotImplementedError(f"{type(self).__name__} does not implement compute()")
+
+    def per_item(
+        self, predictions: Sequence[str], references: Sequence[str], **ctx: Any
+    ) -> dict[str, np.ndarray] | None:
+        """``{output: array[n]}`` per-trial scores whose means are the outputs, or None.
+
+        None (the default) means the metric is not a mean over trials.
+        """
+        return None
+
+    def sentence_stats(
+        self, predictions: Sequence[str], references: Sequence[str]
+    ) -> np.ndarray | None:
+        """Per-trial sufficient statistics ``[n, k]`` whose column sums give the corpus value
+        through ``from_stats``, or None (the default: the metric has none)."""
+        return None
+
+    def from_stats(self, total: np.ndarray) -> dict[str, float]:
+        """``{output: value}`` from summed ``sentence_stats`` rows (needed only with them)."""
+        raise NotImplementedError(
+            f"{type(self).__name__} returns sentence_stats but does not implement from_stats()"
+        )
+
+    def resampler(
+        self, predictions: Sequence[str], references: Sequence[str], **ctx: Any
+    ) -> IndexFn:
+        """``fn(indices) -> {output: value}`` on a resample of the trials (repeats allowed).
+
+        The default sums ``sentence_stats`` rows, else averages ``per_item`` scores, else
+        recomputes ``compute`` on the resampled trials.
+        """
+        preds, refs = list(predictions or []), list(references or [])
+        stats = self.sentence_stats(preds, refs) if preds else None
+        if stats is not None:
+            return lambda idx: self.from_stats(stats[np.asarray(idx)].sum(axis=0))
+        per = self.per_item(preds, refs, **ctx)
+        if per is not None:
+            arrays = {k: np.asarray(v, dtype=float).reshape(-1) for k, v in per.items()}
+            return lambda idx: {k: float(v[np.asarray(idx)].mean()) for k, v in arrays.items()}
+
+        def recompute(idx: np.ndarray) -> dict[str, float]:
+            idx = np.asarray(idx)
+            p = [preds[i] for i in idx] if preds else preds
+            r = [refs[i] for i in idx] if refs else refs
+            return self.compute(p, r, **subset_context(ctx, idx))
+
+        return recompute

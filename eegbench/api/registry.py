@@ -7,7 +7,7 @@ import difflib
 import fnmatch
 import importlib
 import typing
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,6 +40,7 @@ class Param:
     type: Any
     default: Any
     help: str = ""
+    required: bool = False  # no default: the config must give it
 
     @property
     def type_name(self) -> str:
@@ -54,13 +55,15 @@ def params_of(params_cls: type | None) -> list[Param]:
     hints = typing.get_type_hints(params_cls)
     out = []
     for f in dataclasses.fields(params_cls):
+        required = False
         if f.default is not dataclasses.MISSING:
             default = f.default
         elif f.default_factory is not dataclasses.MISSING:
             default = f.default_factory()
         else:
-            default = None
-        out.append(Param(f.name, hints.get(f.name, Any), default, f.metadata.get("help", "")))
+            default, required = None, True
+        help_ = f.metadata.get("help", "")
+        out.append(Param(f.name, hints.get(f.name, Any), default, help_, required))
     return out
 
 
@@ -128,7 +131,11 @@ class Entry:
         return {p.name: p.default for p in self.param_list()}
 
     def validate(self, values: dict[str, Any], where: str | None = None) -> dict[str, Any]:
-        """Defaults updated by ``values``; unknown keys and wrong types raise ConfigError."""
+        """Defaults updated by ``values``; unknown keys and wrong types raise ConfigError.
+
+        The params dataclass is then instantiated, so checks in its ``__post_init__`` (value
+        ranges, combinations) run wherever parameters are validated, config resolution included.
+        """
         where = where or self.kind[:-1]
         params = {p.name: p for p in self.param_list()}
         out = self.defaults()
@@ -139,11 +146,34 @@ class Entry:
                     + did_you_mean(key, list(params))
                 )
             out[key] = coerce(value, params[key].type, f"{where}.{key}")
+        if self.params is not None:
+            self.params(**out)
         return out
 
     def build(self, *args: Any, **params: Any) -> Any:
         """Call the factory with ``args`` and the validated parameters."""
         return self.load()(*args, **self.validate(params))
+
+
+@dataclass(frozen=True)
+class Spec:
+    """One item as a plugin declares it: the single place of its name, citation and description.
+
+    ``factory`` is a lazy ``"module:attr"`` string (or a callable); ``params`` the dataclass
+    of its typed parameters. Each built-in family keeps a table of these.
+    """
+
+    name: str
+    factory: str | Callable[..., Any]
+    params: type | None = None
+    citation: str = ""
+    description: str = ""
+
+
+def register_all(register: Callable[..., None], specs: Iterable[Spec]) -> None:
+    """Pass every spec of a family's table to a hook's ``register`` callback."""
+    for s in specs:
+        register(s.name, s.factory, params=s.params, citation=s.citation, description=s.description)
 
 
 @dataclass

@@ -59,7 +59,8 @@ def cli(ctx: click.Context, debug: bool, quiet: bool) -> None:
 def run(overrides: tuple[str, ...], config_path: str | None, dry_run: bool) -> None:
     """Train and evaluate one configuration.
 
-    OVERRIDES: group=name (encoder=dilated), group.key=value (stage1.epochs=3), key=value (seed=1).
+    OVERRIDES: group=name (encoder=dilated), group.key=value (stage1.epochs=3), key=value (seed=1),
+    eval.metrics=[accuracy,cider] with metrics.NAME.key=value (metrics.cider.tokenizer=java).
     """
     from eegbench.config import build_config, dump
 

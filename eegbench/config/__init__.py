@@ -1,15 +1,19 @@
 """Config resolution: defaults, then ``group=name`` and ``group.key=value`` overrides.
 
 A resolved config is a plain nested dict: top-level scalars (``seed``, ``output_dir``, ...),
-plugin groups (``dataset``, ``encoder``, ``target``, ``llm``: ``{"name": ..., **params}``) and
-core groups (``stage1``, ``stage2``, ``eval``). Every value is validated against its declared
-type; the resolved dict, saved as ``config.yaml``, reproduces a run exactly.
+plugin groups (``dataset``, ``encoder``, ``target``, ``llm``: ``{"name": ..., **params}``),
+core groups (``stage1``, ``stage2``, ``eval``) and ``metrics``: ``{name: params}`` for every
+metric plugin that ``eval.metrics`` selects, in that order (set one with
+``metrics.NAME.KEY=VALUE``). Every value is validated against its declared type, and every
+check the config alone allows (names, keys, types, value ranges, controls, device) runs here,
+so ``--dry-run`` catches it; the resolved dict, saved as ``config.yaml``, reproduces a run.
 """
 
 from __future__ import annotations
 
 import copy
 import dataclasses
+import re
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -20,6 +24,7 @@ import yaml
 from eegbench import plugins
 from eegbench.api.errors import ConfigError, UnknownNameError
 from eegbench.api.registry import GROUPS, coerce, did_you_mean, params_of
+from eegbench.evaluation.controls import control_names
 
 PLUGIN_GROUPS: dict[str, str] = GROUPS
 
@@ -69,33 +74,27 @@ class Stage2Config:
 
 @dataclass
 class EvalConfig:
-    """Evaluation on the test split."""
+    """Evaluation on the test split (``metrics``, ``controls``: defaults in defaults.yaml)."""
 
-    max_new_tokens: int = 32
-    repetition_penalty: float = 1.1
-    batch_size: int = 64
     metrics: list[str] = field(
-        default_factory=lambda: [
-            "accuracy",
-            "cosine",
-            "retrieval",
-            "bleu",
-            "rouge",
-            "meteor",
-            "cider",
-        ]
+        metadata={"help": "metric plugins to report, in order; their parameters: metrics.NAME"}
     )
     controls: list[str] | str = field(
-        default_factory=lambda: ["only_obj", "noise"],
         metadata={
             "help": "control rows: names, or 'all' (only_obj, obj_random_eeg, only_eeg, "
             "shuffled_eeg, noise)"
         },
     )
+    max_new_tokens: int = 32
+    repetition_penalty: float = 1.1
+    batch_size: int = 64
     bootstrap: int = field(default=1000, metadata={"help": "bootstrap resamples (0: no CIs)"})
 
 
 CORE_GROUPS: dict[str, type] = {"stage1": Stage1Config, "stage2": Stage2Config, "eval": EvalConfig}
+
+METRICS = "metrics"  # the group of metric parameters: metrics.NAME.KEY=VALUE
+DEVICES = ("cpu",)  # the devices a run supports
 
 SCALARS: dict[str, Any] = {
     "seed": int,
@@ -133,14 +132,28 @@ class Raw(str):
     parsed: Any
 
 
+_REGISTERED_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_:+-]*")
+
+
+def _well_formed(parts: list[str]) -> bool:
+    if len(parts) == 3 and parts[0] == METRICS:  # metrics.NAME.KEY: NAME as registered
+        return bool(_REGISTERED_NAME.fullmatch(parts[1])) and parts[2].isidentifier()
+    return len(parts) <= 2 and all(p.isidentifier() for p in parts)
+
+
 def parse_override(text: str) -> tuple[list[str], Any]:
-    """``"encoder.dropout=0.3"`` -> (["encoder", "dropout"], Raw("0.3") with ``parsed`` 0.3)."""
+    """``"encoder.dropout=0.3"`` -> (["encoder", "dropout"], Raw("0.3") with ``parsed`` 0.3).
+
+    Metric parameters take three parts: ``metrics.cider.tokenizer=java`` ->
+    (["metrics", "cider", "tokenizer"], ...); the metric name may hold ``:`` and ``-``.
+    """
     key, sep, raw = text.partition("=")
     parts = key.strip().split(".")
-    if not sep or not key.strip() or any(not p.isidentifier() for p in parts) or len(parts) > 2:
+    if not sep or not key.strip() or not _well_formed(parts):
         raise ConfigError(
-            f"malformed override {text!r}: use group=name, group.key=value or key=value "
-            "(e.g. encoder=dilated encoder.dropout=0.3 seed=1)."
+            f"malformed override {text!r}: use group=name, group.key=value, key=value or "
+            "metrics.NAME.key=value (e.g. encoder=dilated encoder.dropout=0.3 seed=1 "
+            "metrics.cider.tokenizer=java)."
         )
     try:
         parsed = yaml.safe_load(raw) if raw.strip() else ""
@@ -152,13 +165,13 @@ def parse_override(text: str) -> tuple[list[str], Any]:
 
 
 def _known_keys() -> list[str]:
-    return [*SCALARS, *PLUGIN_GROUPS, *CORE_GROUPS]
+    return [*SCALARS, *PLUGIN_GROUPS, *CORE_GROUPS, METRICS]
 
 
-def _entry(group: str, name: Any):
+def _entry(kind: str, name: Any, where: str):
+    """The registry entry ``name`` of ``kind``; unknown names list the valid ones."""
     if not isinstance(name, str) or not name:
-        raise ConfigError(f"{group} must name a registered {group}, got {name!r}.")
-    kind = PLUGIN_GROUPS[group]
+        raise ConfigError(f"{where} must name a registered {kind[:-1]}, got {name!r}.")
     try:
         return plugins.get(kind, name)
     except UnknownNameError as e:
@@ -183,6 +196,21 @@ def apply_overrides(cfg: dict[str, Any], overrides: list[str]) -> dict[str, Any]
     for parts, value in parsed:
         if len(parts) == 1 and parts[0] in PLUGIN_GROUPS:
             continue
+        if parts[0] == METRICS:
+            if len(parts) != 3:
+                raise ConfigError(
+                    "metrics holds metric parameters: set them as metrics.NAME.KEY=VALUE "
+                    "(e.g. metrics.cider.tokenizer=java); choose metrics with eval.metrics=[...]."
+                )
+            section = cfg.get(METRICS) or {}
+            params = (section.get(parts[1]) or {}) if isinstance(section, dict) else None
+            if not isinstance(params, dict):
+                raise ConfigError(
+                    f"cannot set {'.'.join(parts)}: the config's metrics must map metric names "
+                    "to parameter mappings, e.g. metrics: {cider: {tokenizer: java}}."
+                )
+            cfg[METRICS] = {**section, parts[1]: {**params, parts[2]: value}}
+            continue
         if len(parts) == 1:
             if parts[0] in CORE_GROUPS:
                 raise ConfigError(f"{parts[0]} is a group: set its keys, e.g. {parts[0]}.epochs=3.")
@@ -194,7 +222,23 @@ def apply_overrides(cfg: dict[str, Any], overrides: list[str]) -> dict[str, Any]
             if parts[1] == "name" and parts[0] in PLUGIN_GROUPS:
                 raise ConfigError(f"choose a {parts[0]} with {parts[0]}=NAME.")
             cfg[parts[0]][parts[1]] = value
+    _check_metric_overrides(cfg, [parts for parts, _ in parsed])
     return cfg
+
+
+def _check_metric_overrides(cfg: dict[str, Any], keys: list[list[str]]) -> None:
+    """A metric parameter set on the command line must belong to a selected metric."""
+    chosen = (cfg.get("eval") or {}).get("metrics")
+    if chosen is None:
+        return  # resolve() reports the missing list
+    chosen = coerce(chosen, list[str], "eval.metrics")
+    known = plugins.registry("metrics")
+    for parts in keys:
+        if parts[0] == METRICS and parts[1] not in chosen and parts[1] in known:
+            raise ConfigError(
+                f"metrics.{parts[1]}.{parts[2]} is set but eval.metrics does not list "
+                f"{parts[1]!r}; add it, e.g. eval.metrics=[{','.join([*chosen, parts[1]])}]."
+            )
 
 
 def resolve(cfg: dict[str, Any]) -> dict[str, Any]:
@@ -217,7 +261,7 @@ def resolve(cfg: dict[str, Any]) -> dict[str, Any]:
         section = dict(cfg.get(group) or {})
         if not section.get("name"):
             raise ConfigError(f"no {group} chosen: add {group}=NAME.")
-        entry = _entry(group, section.pop("name"))
+        entry = _entry(PLUGIN_GROUPS[group], section.pop("name"), group)
         out[group] = {"name": entry.name, **entry.validate(section, where=group)}
     for group, cls in CORE_GROUPS.items():
         section = dict(cfg.get(group) or {})
@@ -227,15 +271,54 @@ def resolve(cfg: dict[str, Any]) -> dict[str, Any]:
             if key not in params:
                 raise ConfigError(f"{group} has no key {key!r}." + did_you_mean(key, list(params)))
             values[key] = coerce(value, params[key].type, f"{group}.{key}")
+        for f in dataclasses.fields(cls):
+            if f.name not in section and f.default is f.default_factory is dataclasses.MISSING:
+                raise ConfigError(
+                    f"{group}.{f.name} is not set: the config must give it "
+                    f"({f.metadata.get('help', '')}; eegbench's defaults.yaml has an example)."
+                )
         out[group] = values
-    _check_metric_names(out["eval"]["metrics"])
+    _check_device(out["device"])
+    control_names(out["eval"]["controls"])
+    out[METRICS] = _resolve_metrics(out["eval"]["metrics"], cfg.get(METRICS))
     return out
 
 
-def _check_metric_names(names: list[str]) -> None:
-    reg = plugins.registry("metrics")
-    for name in names:
-        reg.get(name)
+def _check_device(device: str) -> None:
+    if device not in DEVICES:
+        raise ConfigError(
+            f"device {device!r} is not supported yet; use device={' or device='.join(DEVICES)}."
+        )
+
+
+def _resolve_metrics(chosen: list[str], section: Any) -> dict[str, dict[str, Any]]:
+    """``{name: params}`` for each chosen metric, in order, every parameter validated.
+
+    Entries of ``section`` (the config's ``metrics`` mapping) for metrics that ``eval.metrics``
+    does not choose are validated too, then left out.
+    """
+    if section is None:
+        section = {}
+    if not isinstance(section, dict):
+        raise ConfigError(
+            "metrics must map metric names to their parameters, e.g. "
+            "metrics: {cider: {tokenizer: java}}."
+        )
+    if len(set(chosen)) != len(chosen):
+        twice = sorted({n for n in chosen if chosen.count(n) > 1})
+        raise ConfigError(f"eval.metrics lists {', '.join(map(repr, twice))} more than once.")
+    if not chosen:
+        raise ConfigError("eval.metrics is empty: list at least one metric, e.g. [accuracy].")
+    out: dict[str, dict[str, Any]] = {}
+    for name in [*chosen, *(n for n in section if n not in chosen)]:
+        entry = _entry(METRICS, name, "eval.metrics")
+        params = section.get(name) or {}
+        if not isinstance(params, dict):
+            raise ConfigError(f"metrics.{name} must map parameter names to values, got {params!r}.")
+        values = entry.validate(params, where=f"{METRICS}.{name}")
+        if name in chosen:
+            out[name] = values
+    return out
 
 
 def build_config(overrides: list[str] = (), base: str | Path | None = None) -> dict[str, Any]:

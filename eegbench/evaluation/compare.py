@@ -2,28 +2,31 @@
 
 Scores are recomputed per trial from each run's ``predictions.csv``:
 
-- metrics with ``per_item`` (ROUGE, METEOR, CIDEr, BERTScore, the Thought2Text protocol) and
-  object accuracy (expected object == predicted object) are means over trials: the test flips
-  the sign of a random subset of the per-trial differences (``stats.paired_permutation_test``);
-- corpus BLEU offers per-sentence n-gram statistics: the test swaps the two runs' captions on a
-  random subset of trials and recomputes corpus BLEU for both (approximate randomization,
-  Riezler & Maxwell 2005).
+- metrics with per-trial scores (``Metric.per_item``: ROUGE, METEOR, CIDEr, BERTScore, the
+  Thought2Text protocol) and object accuracy (expected object == predicted object) are means
+  over trials: the test flips the sign of a random subset of the per-trial differences
+  (``stats.paired_permutation_test``);
+- metrics with per-sentence statistics (``Metric.sentence_stats``: corpus BLEU's n-gram
+  counts): the test swaps the two runs' captions on a random subset of trials and recomputes
+  the corpus metric for both (approximate randomization, Riezler & Maxwell 2005).
+
+Metrics are built with run A's ``metrics.NAME`` parameters (the defaults for an older run).
 
 Both are two-sided; a p-value counts the observed statistic as one permutation.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from eegbench import plugins
 from eegbench.api.errors import ConfigError, DataError, EegbenchError, UnknownNameError
-from eegbench.api.metric import CAPTIONS
+from eegbench.api.metric import CAPTIONS, Metric, output_key
 from eegbench.evaluation.predictions import Predictions, read_predictions
+from eegbench.evaluation.scoring import build_metric
 from eegbench.evaluation.stats import paired_permutation_test
 from eegbench.report.record import RESULTS, RunRecord
 
@@ -42,6 +45,7 @@ class RunPredictions:
     split_test: str | None = None
     data: str | None = None
     metrics: list[str] | None = None
+    metric_params: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 def load_run_predictions(path: str | Path) -> RunPredictions:
@@ -62,7 +66,9 @@ def load_run_predictions(path: str | Path) -> RunPredictions:
         record = RunRecord.read(p)
         hashes = record.dataset.hashes
         run.split_test, run.data = hashes.get("split_test"), hashes.get("data")
-        run.metrics = record.config.get("eval", {}).get("metrics")
+        config = record.config
+        run.metrics = config.get("eval", {}).get("metrics")
+        run.metric_params = config.get("metrics") or {}
     return run
 
 
@@ -79,34 +85,36 @@ def check_same_test_set(a: RunPredictions, b: RunPredictions) -> None:
             f"{a.name} has {len(pa)} test trials and {b.name} {len(pb)}; a paired test needs "
             "the same trials."
         )
-    for field in ("image", "expected_object", "reference"):
-        va, vb = getattr(pa, field), getattr(pb, field)
+    for column in ("image", "expected_object", "reference"):
+        va, vb = getattr(pa, column), getattr(pb, column)
         for i, (x, y) in enumerate(zip(va, vb)):
             if x != y:
                 raise DataError(
-                    f"{a.name} and {b.name} have different test sets: row {i} has {field} "
+                    f"{a.name} and {b.name} have different test sets: row {i} has {column} "
                     f"{x!r} vs {y!r}."
                 )
 
 
-def _build(name: str) -> Any:
+def _build(name: str, params: dict[str, Any]) -> Metric:
     try:
-        return plugins.get("metrics", name).build()
+        return build_metric(name, params.get(name))
     except UnknownNameError as e:
         raise ConfigError(f"{e} (or {ACCURACY!r}: expected vs predicted object)") from None
 
 
-def _check_testable(name: str, metric: Any) -> None:
+def _check_caption_metric(name: str, metric: Metric) -> None:
     if tuple(metric.requires) != (CAPTIONS,):
         raise ConfigError(
             f"metric {name!r} needs {', '.join(r for r in metric.requires if r != CAPTIONS)}, "
             f"which predictions.csv does not hold; compare tests caption metrics and {ACCURACY!r}."
         )
-    if not hasattr(metric, "per_item") and not hasattr(metric, "sentence_stats"):
-        raise ConfigError(
-            f"metric {name!r} has no per-trial scores (per_item) or sentence statistics, so it "
-            "cannot be permutation-tested."
-        )
+
+
+def _not_testable(name: str) -> ConfigError:
+    return ConfigError(
+        f"metric {name!r} has no per-trial scores (per_item) or sentence statistics "
+        "(sentence_stats), so it cannot be permutation-tested."
+    )
 
 
 def _hits(p: Predictions) -> np.ndarray:
@@ -166,13 +174,16 @@ def compare_runs(
     a, b = load_run_predictions(run_a), load_run_predictions(run_b)
     check_same_test_set(a, b)
     skipped: dict[str, str] = {}
+    built: dict[str, Metric] = {}
+    explicit = bool(metrics)
     if not metrics:
         metrics = [ACCURACY]
         for name in a.metrics or DEFAULT_METRICS[1:]:
             if name == ACCURACY:
                 continue
             try:
-                _check_testable(name, _build(name))
+                built[name] = _build(name, a.metric_params)
+                _check_caption_metric(name, built[name])
             except EegbenchError as e:
                 skipped[name] = str(e)
                 continue
@@ -200,16 +211,15 @@ def compare_runs(
             p = paired_permutation_test(ha, hb, n_perm, seed)
             add(ACCURACY, ACCURACY, ha.mean(), hb.mean(), p, True, SIGN_FLIP)
             continue
-        metric = _build(name)
-        _check_testable(name, metric)
-        prefix = name.split(":", 1)[1] + "/" if name.startswith("protocol:") else ""
-        if hasattr(metric, "per_item"):
-            ia = metric.per_item(
-                pa.generated,
-                pa.reference,
-                expected_objects=pa.expected_object,
-                predicted_objects=pa.predicted_object,
-            )
+        metric = built.get(name) or _build(name, a.metric_params)
+        _check_caption_metric(name, metric)
+        ia = metric.per_item(
+            pa.generated,
+            pa.reference,
+            expected_objects=pa.expected_object,
+            predicted_objects=pa.predicted_object,
+        )
+        if ia is not None:
             ib = metric.per_item(
                 pb.generated,
                 pb.reference,
@@ -219,15 +229,21 @@ def compare_runs(
             for key in ia:
                 p = paired_permutation_test(ia[key], ib[key], n_perm, seed)
                 hib = bool(metric.outputs.get(key, True))
-                add(prefix + key, name, ia[key].mean(), ib[key].mean(), p, hib, SIGN_FLIP)
-        else:
-            sa = metric.sentence_stats(pa.generated, pa.reference)
-            sb = metric.sentence_stats(pb.generated, pb.reference)
-            ps = swap_test(sa, sb, metric.from_stats, n_perm, seed)
-            va, vb = metric.from_stats(sa.sum(axis=0)), metric.from_stats(sb.sum(axis=0))
-            for key in va:
-                hib = bool(metric.outputs.get(key, True))
-                add(prefix + key, name, va[key], vb[key], ps[key], hib, SWAP)
+                mean_a, mean_b = np.mean(ia[key]), np.mean(ib[key])
+                add(output_key(name, key), name, mean_a, mean_b, p, hib, SIGN_FLIP)
+            continue
+        sa = metric.sentence_stats(pa.generated, pa.reference)
+        if sa is None:
+            if explicit:
+                raise _not_testable(name)
+            skipped[name] = str(_not_testable(name))
+            continue
+        sb = metric.sentence_stats(pb.generated, pb.reference)
+        ps = swap_test(sa, sb, metric.from_stats, n_perm, seed)
+        va, vb = metric.from_stats(sa.sum(axis=0)), metric.from_stats(sb.sum(axis=0))
+        for key in va:
+            hib = bool(metric.outputs.get(key, True))
+            add(output_key(name, key), name, va[key], vb[key], ps[key], hib, SWAP)
     return {
         "run_a": str(run_a),
         "run_b": str(run_b),

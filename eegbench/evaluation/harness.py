@@ -2,32 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
 
-from eegbench import plugins
 from eegbench.api.data import EEGData
-from eegbench.api.errors import ConfigError, PluginError
+from eegbench.api.errors import PluginError
 from eegbench.api.llm import CausalLM
-from eegbench.api.metric import CAPTIONS, EMBEDDINGS, LOGITS
+from eegbench.api.metric import CAPTIONS, EMBEDDINGS, LOGITS, output_key
 from eegbench.config import EvalConfig
-from eegbench.evaluation.stats import bootstrap_cis, metric_resampler
+from eegbench.evaluation.controls import CONTROLS, Condition, control_names
+from eegbench.evaluation.scoring import build_metric
+from eegbench.evaluation.stats import bootstrap_cis
 from eegbench.train.generation import generate_captions
 from eegbench.train.model import EEGClassifier, Projector
-
-
-@dataclass
-class Condition:
-    """What the pipeline saw and said under one condition (the real run or a control)."""
-
-    embeddings: np.ndarray | None  # EEG embeddings [n, D] fed to the projector (None: no slot)
-    logits: np.ndarray | None  # classifier outputs [n, K] (None: unchanged from the real run)
-    labels: list[str | None]  # object strings in the prompt (None: no label)
-    captions: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -50,73 +41,12 @@ class TestSet:
         return [caps[i] for i in self.image] if caps is not None else []
 
 
-def _derangement(n: int, rng: np.random.Generator) -> np.ndarray:
-    """A permutation with no fixed point (every trial gets another trial's EEG)."""
-    perm = rng.permutation(n)
-    return np.where(perm == np.arange(n), np.roll(perm, 1), perm) if n > 1 else perm
-
-
-def _noise_like(data: EEGData, n: int, rng: np.random.Generator) -> np.ndarray:
-    train = data.X[data.splits["train"]]
-    mean = train.mean(axis=(0, 2), keepdims=True)
-    std = train.std(axis=(0, 2), keepdims=True)
-    return (mean + std * rng.standard_normal((n, data.n_chans, data.n_times))).astype(np.float32)
-
-
-ControlFn = Callable[["Evaluation", np.random.Generator], Condition]
-
-
-def _only_obj(ev: Evaluation, rng: np.random.Generator) -> Condition:
-    return Condition(None, None, ev.real.labels)
-
-
-def _random_eeg(ev: Evaluation, rng: np.random.Generator) -> Condition:
-    emb = ev.real.embeddings
-    noise = rng.standard_normal(emb.shape).astype(np.float32)
-    noise *= np.linalg.norm(emb, axis=1, keepdims=True) / np.linalg.norm(
-        noise, axis=1, keepdims=True
-    )
-    return Condition(noise, None, ev.real.labels)
-
-
-def _only_eeg(ev: Evaluation, rng: np.random.Generator) -> Condition:
-    return Condition(ev.real.embeddings, None, [None] * len(ev.real.labels))
-
-
-def _shuffled_eeg(ev: Evaluation, rng: np.random.Generator) -> Condition:
-    perm = _derangement(len(ev.real.labels), rng)
-    return Condition(ev.real.embeddings[perm], None, ev.real.labels)
-
-
-def _noise(ev: Evaluation, rng: np.random.Generator) -> Condition:
-    X = _noise_like(ev.test.data, len(ev.test.index), rng)
-    emb, logits = ev.model.predict(X)
-    return Condition(emb, logits, ev.label_names(logits))
-
-
-CONTROLS: dict[str, tuple[ControlFn, str]] = {
-    "only_obj": (_only_obj, "ONLY_OBJ: predicted label, no EEG slot"),
-    "obj_random_eeg": (_random_eeg, "OBJ+RANDOM_EEG: random vector of the EEG embedding's norm"),
-    "only_eeg": (_only_eeg, "ONLY_EEG: EEG slot, no label"),
-    "shuffled_eeg": (_shuffled_eeg, "SHUFFLED_EEG: another test trial's EEG, own label"),
-    "noise": (_noise, "NOISE: encoder fed with noise of the training data's statistics"),
-}
-
-
-def control_names(requested: list[str] | str) -> list[str]:
-    """Expand ``all`` and check names."""
-    requested = [requested] if isinstance(requested, str) else requested
-    names = list(CONTROLS) if "all" in requested else list(requested)
-    for n in names:
-        if n not in CONTROLS:
-            from eegbench.api.registry import did_you_mean
-
-            raise ConfigError(f"unknown control {n!r}." + did_you_mean(n, [*CONTROLS, "all"]))
-    return names
-
-
 class Evaluation:
-    """Runs the real condition and the controls, and scores them with the metric plugins."""
+    """Runs the real condition and the controls, and scores them with the metric plugins.
+
+    ``metric_params`` is the resolved config's ``metrics`` section: each metric of
+    ``eval.metrics`` with its parameters, in order.
+    """
 
     def __init__(
         self,
@@ -126,13 +56,18 @@ class Evaluation:
         test: TestSet,
         cfg: EvalConfig,
         seed: int,
+        metric_params: Mapping[str, Mapping[str, Any]],
     ) -> None:
         self.model, self.projector, self.llm, self.test, self.cfg = model, projector, llm, test, cfg
         self.seed = seed
-        self.metrics = {name: plugins.get("metrics", name).build() for name in cfg.metrics}
-        emb, logits = model.predict(test.data.X[test.index])
+        self.metrics = {name: build_metric(name, params) for name, params in metric_params.items()}
+        emb, logits = self.predict(test.data.X[test.index])
         self.real = Condition(emb, logits, self.label_names(logits))
         self.conditions: dict[str, Condition] = {}
+
+    def predict(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """EEG embeddings and class logits of trials ``X``."""
+        return self.model.predict(X)
 
     def label_names(self, logits: np.ndarray) -> list[str | None]:
         names = self.test.data.class_names
@@ -180,15 +115,15 @@ class Evaluation:
             values = metric.compute(cond.captions, refs, **ctx)
             cis = {}
             if self.cfg.bootstrap > 0:
-                fn = metric_resampler(metric, cond.captions, refs, **ctx)
+                fn = metric.resampler(cond.captions, refs, **ctx)
                 cis = bootstrap_cis(
                     fn, n=len(self.test.index), n_boot=self.cfg.bootstrap, seed=self.seed
                 )
-            prefix = name.split(":", 1)[1] + "/" if name.startswith("protocol:") else ""
             for key, value in values.items():
-                if prefix + key in out:
+                result = output_key(name, key)
+                if result in out:
                     raise PluginError(
-                        f"metrics {out[prefix + key]['metric']!r} and {name!r} both report "
+                        f"metrics {out[result]['metric']!r} and {name!r} both report "
                         f"{key!r}; list only one of them in eval.metrics."
                     )
                 row = {
@@ -198,7 +133,7 @@ class Evaluation:
                 }
                 if key in cis:
                     row["ci"] = [cis[key].low, cis[key].high]
-                out[prefix + key] = row
+                out[result] = row
         return out
 
     def run(self) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -1,29 +1,41 @@
-"""Score a prediction CSV with a named protocol; the ``eegbench score`` command."""
+"""Metric plugins by name: build one (checked against the ``Metric`` contract), and score a
+prediction CSV with a named protocol (the ``eegbench score`` command)."""
 
 from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from eegbench import plugins
-from eegbench.api.errors import ConfigError, UnknownNameError
+from eegbench.api.errors import ConfigError, PluginError, UnknownNameError
+from eegbench.api.metric import PROTOCOL_PREFIX, Metric, protocol_name
 from eegbench.evaluation.predictions import read_predictions
 from eegbench.io import atomic_write
 
-PROTOCOL_PREFIX = "protocol:"
+
+def build_metric(name: str, params: Mapping[str, Any] | None = None) -> Metric:
+    """The metric plugin ``name`` built with ``params`` (validated against its params class)."""
+    entry = plugins.get("metrics", name)
+    metric = entry.build(**dict(params or {}))
+    if not isinstance(metric, Metric):
+        raise PluginError(
+            f"metric {name!r} (plugin {entry.plugin!r}) built a {type(metric).__name__}, not an "
+            "eegbench.api.Metric; its factory must return a Metric subclass instance."
+        )
+    return metric
 
 
 def protocol_names() -> list[str]:
     """Registered protocol names without the ``protocol:`` prefix."""
-    return [
-        n[len(PROTOCOL_PREFIX) :] for n in plugins.registry("metrics").names(f"{PROTOCOL_PREFIX}*")
-    ]
+    return [protocol_name(n) for n in plugins.registry("metrics").names(f"{PROTOCOL_PREFIX}*")]
 
 
 def score_file(path: str | os.PathLike[str], protocol: str = "thought2text") -> dict[str, float]:
     """Metric -> value for a Thought2Text-layout prediction CSV under ``protocol``."""
-    name = protocol if protocol.startswith(PROTOCOL_PREFIX) else PROTOCOL_PREFIX + protocol
+    name = protocol if protocol_name(protocol) is not None else PROTOCOL_PREFIX + protocol
     try:
         entry = plugins.get("metrics", name)
     except UnknownNameError:
@@ -31,7 +43,7 @@ def score_file(path: str | os.PathLike[str], protocol: str = "thought2text") -> 
             f"unknown protocol {protocol!r}; valid: {', '.join(protocol_names()) or '(none)'}."
         ) from None
     preds = read_predictions(path)
-    metric = entry.build()
+    metric = build_metric(entry.name)
     return metric.compute(
         preds.generated,
         preds.reference,

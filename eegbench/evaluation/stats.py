@@ -9,9 +9,9 @@ Design (numpy only):
   Thought2Text protocol) give per-trial values (``metric.per_item``); their bootstrap is a
   vectorised mean over index rows, so 1,000 resamples of 2,000 trials take milliseconds.
 - Corpus-level metrics (corpus BLEU, balanced accuracy, ...) are recomputed through a callable
-  ``fn(indices) -> value``. Where a metric offers ``metric.resampler(...)`` (BLEU sums per-sentence
-  n-gram counts) the callable is cheap and exact; otherwise ``metric_resampler`` falls back to
-  calling ``compute`` on the subset (correct, but as slow as the metric).
+  ``fn(indices) -> value``: ``Metric.resampler`` (``eegbench.api.metric``) sums per-sentence
+  statistics where the metric has them (BLEU's n-gram counts), which is cheap and exact, and
+  otherwise calls ``compute`` on the subset (correct, but as slow as the metric).
 - Intervals are percentile intervals (Efron & Tibshirani 1993) at level ``1 - alpha``.
 - ``paired_permutation_test`` compares two systems scored on the same trials: under the null the
   sign of each per-trial difference is exchangeable; the p-value (two-sided, on the mean
@@ -29,17 +29,6 @@ import numpy as np
 from eegbench.api.errors import DataError
 
 IndexFn = Callable[[np.ndarray], Any]
-
-# Context entries indexed by trial (``target_bank`` and ``class_names`` are not).
-PER_TRIAL_CTX = (
-    "y_true",
-    "logits",
-    "embeddings",
-    "targets",
-    "target_index",
-    "expected_objects",
-    "predicted_objects",
-)
 
 
 @dataclass(frozen=True)
@@ -173,41 +162,3 @@ def paired_permutation_test(
         extreme += int((np.abs((signs * diff).mean(axis=1)) >= observed - tol).sum())
         done += m
     return (extreme + 1) / (n_perm + 1)
-
-
-def subset_context(ctx: Mapping[str, Any], idx: np.ndarray) -> dict[str, Any]:
-    """The metric context restricted to trials ``idx`` (per-trial entries indexed, others kept)."""
-    out = dict(ctx)
-    for key in PER_TRIAL_CTX:
-        value = ctx.get(key)
-        if value is None:
-            continue
-        if isinstance(value, np.ndarray) or hasattr(value, "shape"):
-            out[key] = value[idx]
-        else:
-            out[key] = [value[i] for i in idx]
-    return out
-
-
-def metric_resampler(
-    metric: Any, predictions: Sequence[str], references: Sequence[str], **ctx: Any
-) -> IndexFn:
-    """``fn(indices) -> {output: value}`` for a built metric, the cheapest way it allows.
-
-    Uses ``metric.resampler`` if present, else means of ``metric.per_item``, else recomputes
-    ``metric.compute`` on the subset of trials.
-    """
-    if hasattr(metric, "resampler"):
-        return metric.resampler(list(predictions), list(references), **ctx)
-    if hasattr(metric, "per_item"):
-        per = {k: _as_values(v) for k, v in metric.per_item(predictions, references, **ctx).items()}
-        return lambda idx: {k: float(v[np.asarray(idx)].mean()) for k, v in per.items()}
-    preds, refs = list(predictions or []), list(references or [])
-
-    def recompute(idx: np.ndarray) -> dict[str, float]:
-        sub = subset_context(ctx, np.asarray(idx))
-        p = [preds[i] for i in idx] if preds else preds
-        r = [refs[i] for i in idx] if refs else refs
-        return metric.compute(p, r, **sub)
-
-    return recompute

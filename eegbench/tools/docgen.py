@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from eegbench import plugins
+from eegbench.api.metric import Metric, output_key
 from eegbench.api.registry import Entry, Param, params_of
 from eegbench.config import CORE_GROUPS, PLUGIN_GROUPS, SCALARS, default_config
 
@@ -36,8 +37,8 @@ def _params_table(params: list[Param]) -> list[str]:
         return ["No parameters.", ""]
     lines = ["| key | type | default | description |", "|---|---|---|---|"]
     for p in params:
-        default = _cell(repr(p.default))
-        lines.append(f"| `{p.name}` | `{_cell(p.type_name)}` | `{default}` | {_cell(p.help)} |")
+        default = "(required)" if p.required else f"`{_cell(repr(p.default))}`"
+        lines.append(f"| `{p.name}` | `{_cell(p.type_name)}` | {default} | {_cell(p.help)} |")
     return [*lines, ""]
 
 
@@ -64,11 +65,12 @@ def _singles(entries: list[Entry]) -> list[Entry]:
 
 def _metric_outputs(e: Entry) -> list[str]:
     """The result names a metric writes (protocols prefix them with their name)."""
-    outputs = getattr(e.load(), "outputs", None) or {}
-    if not outputs:
+    factory = e.load()
+    if not (isinstance(factory, type) and issubclass(factory, Metric)) or not factory.outputs:
         return []
-    prefix = e.name.split(":", 1)[1] + "/" if e.name.startswith("protocol:") else ""
-    names = ", ".join(f"`{prefix}{k}` {'↑' if up else '↓'}" for k, up in outputs.items())
+    names = ", ".join(
+        f"`{output_key(e.name, k)}` {'↑' if up else '↓'}" for k, up in factory.outputs.items()
+    )
     return [f"Outputs in results.json: {names}", ""]
 
 
@@ -88,6 +90,11 @@ def render() -> str:
         "  choosing a different plugin starts from that plugin's defaults.",
         "- `group.key=value` sets a parameter (values are YAML: `eval.controls=[only_obj,noise]`).",
         "- `key=value` sets a top-level value (`seed=1`).",
+        "- `eval.metrics=[NAME,...]` chooses the metric plugins; `metrics.NAME.key=value` sets a",
+        "  parameter of one of them (`metrics.cider.tokenizer=java`). In a config file, the",
+        "  `metrics:` mapping holds `NAME: {key: value}`; parameters of metrics that",
+        "  `eval.metrics` does not choose are checked, then left out of the resolved config",
+        "  (on the command line they are an error).",
         "",
         "Unknown names, keys and wrong types are errors. `eegbench config ...` prints the resolved",
         "config; the resolved config is saved as `config.yaml` in every run directory.",
@@ -111,16 +118,17 @@ def render() -> str:
         "",
         "## Core groups",
         "",
-        "Values below are the dataclass defaults; `defaults.yaml` overrides some of them.",
+        "Values below are the dataclass defaults; `defaults.yaml` overrides some of them and",
+        "gives the required ones.",
         "",
     ]
     for group, cls in CORE_GROUPS.items():
         doc = (cls.__doc__ or "").strip().splitlines()[0]
         lines += [f"### `{group}`", "", doc, "", *_params_table(params_of(cls))]
     lines += ["## Plugins", ""]
-    sections = [(g, k, f"`{g}=NAME`") for g, k in PLUGIN_GROUPS.items()]
-    sections.append(("eval.metrics", "metrics", "`eval.metrics=[NAME,...]`"))
-    for group, kind, how in sections:
+    sections = [(k, f"`{g}=NAME`") for g, k in PLUGIN_GROUPS.items()]
+    sections.append(("metrics", "`eval.metrics=[NAME,...]`, `metrics.NAME.KEY=VALUE`"))
+    for kind, how in sections:
         entries = _builtin_entries(kind)
         lines += [f"### {kind} ({how})", ""]
         for e in _singles(entries):
@@ -131,8 +139,7 @@ def render() -> str:
                 lines += [f"Cite: {e.citation}", ""]
             if kind == "metrics":
                 lines += _metric_outputs(e)
-            if group != "eval.metrics" or e.params is not None:
-                lines += _params_table(e.param_list())
+            lines += _params_table(e.param_list())
         if kind == "encoders":
             lines += [
                 "Families of generated names are not listed here: with the braindecode extra",

@@ -14,7 +14,7 @@ from eegbench.api.errors import ConfigError
 from eegbench.api.llm import CausalLM
 from eegbench.config import Stage2Config, core_section, dump
 from eegbench.data.splits import check_leakage
-from eegbench.evaluation.harness import Evaluation, TestSet, control_names
+from eegbench.evaluation.harness import Evaluation, TestSet
 from eegbench.evaluation.predictions import Predictions, write_predictions
 from eegbench.io import atomic_write
 from eegbench.progress import log, silence_library_progress
@@ -44,9 +44,6 @@ from eegbench.train.stage2 import train_stage2
 def run(cfg: dict[str, Any]) -> Pipeline:
     """Run one resolved config end to end; returns the pipeline and writes the run directory."""
     s1, s2, ev = core_section(cfg, "stage1"), core_section(cfg, "stage2"), core_section(cfg, "eval")
-    control_names(ev.controls)
-    if cfg["device"] != "cpu":
-        raise ConfigError(f"device {cfg['device']!r} is not supported yet; use device=cpu.")
     if cfg.get("threads"):
         torch.set_num_threads(cfg["threads"])
     timer = Timer()
@@ -108,7 +105,13 @@ def run(cfg: dict[str, Any]) -> Pipeline:
 
     with timer.stage("evaluation"):
         evaluation = Evaluation(
-            model, projector, llm, TestSet(data, te, per_image), ev, cfg["seed"]
+            model,
+            projector,
+            llm,
+            TestSet(data, te, per_image),
+            ev,
+            cfg["seed"],
+            metric_params=cfg["metrics"],
         )
         metrics, controls = evaluation.run()
     real = evaluation.real

@@ -17,17 +17,10 @@ from eegbench.api import (
     DatasetParams,
     EEGData,
     finalize,
-    hookimpl,
     read_caption_files,
     trial_info,
 )
 
-CITATION = (
-    "Spampinato et al., 'Deep Learning Human Mind for Automated Visual Classification', CVPR 2017; "
-    "Palazzo et al., 'Decoding Brain Representations by Multimodal Learning of Neural Activity "
-    "and Visual Features', TPAMI 2020. Block-design critique: Li et al., 'The Perils and "
-    "Pitfalls of Block Design for EEG Classification Experiments', TPAMI 2020."
-)
 CLASSES_FILE = Path(__file__).with_name("cvpr40_classes.json")
 IMAGE_EXTS = (".JPEG", ".jpeg", ".jpg", ".JPG", ".png")
 SPLIT_INDEXING = ("auto", "full", "subject")
@@ -264,7 +257,6 @@ def load_cvpr40(**kw: Any) -> EEGData:
         image_paths=image_paths,
         name="cvpr40",
         info={
-            "citation": CITATION,
             "wnids": [str(w) for w in wnids],
             "tmin": p.time_low / p.sfreq,
             "block_design": True,
@@ -280,14 +272,3 @@ def load_cvpr40(**kw: Any) -> EEGData:
     # One block per (subject, class): the design showed each class's 50 images in one run.
     trial_info(data)["block"] = subject * len(wnids) + y
     return finalize(data, p, has_published=has_published)
-
-
-@hookimpl
-def register_datasets(register: Any) -> None:
-    register(
-        "cvpr40",
-        load_cvpr40,
-        params=CVPR40Params,
-        citation=CITATION,
-        description="CVPR40 / EEG-ImageNet: 6 subjects, 40 classes, 128 ch, 1 kHz (.pth files)",
-    )

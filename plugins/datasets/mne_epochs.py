@@ -10,17 +10,8 @@ from typing import Any
 
 import numpy as np
 
-from eegbench.api import ConfigError, DataError, DatasetParams, EEGData, finalize, hookimpl
+from eegbench.api import ConfigError, DataError, DatasetParams, EEGData, finalize
 
-CITATION = (
-    "Gramfort et al., 'MEG and EEG data analysis with MNE-Python', Frontiers in Neuroscience 7, "
-    "2013."
-)
-BIDS_CITATION = (
-    "Appelhoff et al., 'MNE-BIDS: Organizing electrophysiological data into the BIDS format and "
-    "facilitating their analysis', JOSS 4(44), 2019; Pernet et al., 'EEG-BIDS', Scientific Data "
-    "6, 2019."
-)
 KEYS = ("trial", "event")
 
 
@@ -126,7 +117,7 @@ def _stimulus_table(p: EpochsParams, epochs: Any) -> tuple[Any, Path | None]:
     return table, base
 
 
-def from_epochs(epochs: Any, p: EpochsParams, *, name: str, source: str, citation: str) -> EEGData:
+def from_epochs(epochs: Any, p: EpochsParams, *, name: str, source: str) -> EEGData:
     """EEGData from a loaded ``mne.Epochs`` with the classes, stimuli and splits of ``p``."""
     codes = epochs.events[:, 2].astype(np.int64)
     if p.event_map:
@@ -208,7 +199,6 @@ def from_epochs(epochs: Any, p: EpochsParams, *, name: str, source: str, citatio
         image_paths=image_paths,
         name=name,
         info={
-            "citation": citation,
             "tmin": float(epochs.tmin),
             "source": source,
             "units": p.units or "SI",
@@ -267,7 +257,7 @@ def load_mne_epochs(**kw: Any) -> EEGData:
         ) from e
     if len(epochs) == 0:
         raise DataError(f"mne_epochs: {str(path)!r} holds no epochs.")
-    return from_epochs(epochs, p, name="mne_epochs", source=str(path), citation=CITATION)
+    return from_epochs(epochs, p, name="mne_epochs", source=str(path))
 
 
 def load_bids(**kw: Any) -> EEGData:
@@ -313,7 +303,7 @@ def load_bids(**kw: Any) -> EEGData:
     )
     if len(epochs) == 0:
         raise DataError(f"bids: no epoch of {p.tmin}..{p.tmax} s fits inside the recording.")
-    return from_epochs(epochs, p, name="bids", source=str(bids_path.fpath), citation=BIDS_CITATION)
+    return from_epochs(epochs, p, name="bids", source=str(bids_path.fpath))
 
 
 def _bids_label(root: Path, subject: str | int) -> str:
@@ -329,21 +319,3 @@ def _bids_label(root: Path, subject: str | int) -> str:
             f"number (labels: {sorted(labels)}); give the label as text."
         )
     return match[0]
-
-
-@hookimpl
-def register_datasets(register: Any) -> None:
-    register(
-        "mne_epochs",
-        load_mne_epochs,
-        params=MNEEpochsParams,
-        citation=CITATION,
-        description="any MNE epochs file (-epo.fif) with an optional stimulus/caption table",
-    )
-    register(
-        "bids",
-        load_bids,
-        params=BIDSParams,
-        citation=BIDS_CITATION,
-        description="one BIDS EEG recording via mne-bids, epoched around its annotated events",
-    )

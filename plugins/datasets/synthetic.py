@@ -15,13 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from eegbench.api import ConfigError, EEGData, hookimpl
-
-CITATION = (
-    "eegbench synthetic visual-evoked EEG (built-in simulation, plugins/datasets/synthetic.py); "
-    "object classes from Spampinato et al., 'Deep Learning Human Mind for Automated Visual "
-    "Classification', CVPR 2017."
-)
+from eegbench.api import ConfigError, EEGData
 
 # (ImageNet WNID, short name as Thought2Text uses it, caption noun phrase; {c} is the colour)
 CLASSES: tuple[tuple[str, str, str], ...] = (
@@ -127,17 +121,6 @@ class SyntheticParams:
     val_images: int = field(default=1, metadata={"help": "images per class in the val split"})
     test_images: int = field(default=1, metadata={"help": "images per class in the test split"})
     seed: int = field(default=0, metadata={"help": "seed of the whole simulation"})
-
-
-@hookimpl
-def register_datasets(register):  # the hook's callback
-    register(
-        "synthetic",
-        "eegbench_plugins.datasets.synthetic:make_synthetic",
-        params=SyntheticParams,
-        citation=CITATION,
-        description="Simulated visual-evoked EEG with colour/setting captions and known truth.",
-    )
 
 
 def _check(p: SyntheticParams) -> None:
@@ -418,7 +401,6 @@ def make_synthetic(**params: object) -> EEGData:
     }
 
     info = {
-        "citation": CITATION,
         "units": "microvolt",
         "sfreq": p.sfreq,
         "snr": p.snr,

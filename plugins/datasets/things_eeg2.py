@@ -16,16 +16,11 @@ from eegbench.api import (
     DatasetParams,
     EEGData,
     finalize,
-    hookimpl,
     read_caption_files,
     select_channels,
     trial_info,
 )
 
-CITATION = (
-    "Gifford, Dwivedi, Roig, Cichy, 'A large and rich EEG dataset for modeling human visual "
-    "object recognition', NeuroImage 264, 2022."
-)
 TRAIN_FILE = "preprocessed_eeg_training.npy"
 TEST_FILE = "preprocessed_eeg_test.npy"
 META_FILE = "image_metadata.npy"
@@ -249,7 +244,6 @@ def load_things_eeg2(**kw: Any) -> EEGData:
         image_paths=image_paths,
         name="things_eeg2",
         info={
-            "citation": CITATION,
             "tmin": float(times[0]),
             "zero_shot_test": True,
             "n_train_images": n_train,
@@ -316,14 +310,3 @@ def _image_paths(p: ThingsEEG2Params, meta: dict | None, n_train: int) -> list[s
             "(expected training_images/<concept>/<file> and test_images/<concept>/<file>)."
         )
     return out
-
-
-@hookimpl
-def register_datasets(register: Any) -> None:
-    register(
-        "things_eeg2",
-        load_things_eeg2,
-        params=ThingsEEG2Params,
-        citation=CITATION,
-        description="THINGS-EEG2: 10 subjects, 16,540 train + 200 zero-shot test images, 100 Hz",
-    )

@@ -15,7 +15,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from eegbench.api import ConfigError, PluginError, ensure_torchvision_importable, hookimpl
+from eegbench.api import (
+    ConfigError,
+    PluginError,
+    Register,
+    Spec,
+    ensure_torchvision_importable,
+    hookimpl,
+    register_all,
+)
 
 PREFIX = "braindecode:"
 CITATION = (
@@ -120,16 +128,23 @@ def build(model: str, n_chans: int, n_times: int, **params: Any) -> Any:
     return BraindecodeEncoder(net, f"{PREFIX}{model}", n_chans, n_times, p.n_outputs)
 
 
-@hookimpl
-def register_encoders(register) -> None:  # the hookspec types it
-    for model, description in sorted(model_descriptions().items()):
-        register(
+def specs() -> list[Spec]:
+    """One generated table row per braindecode model installed here."""
+    return [
+        Spec(
             f"{PREFIX}{model}",
             functools.partial(build, model),
             params=BraindecodeParams,
             citation=CITATION.format(model=model),
             description=description,
         )
+        for model, description in sorted(model_descriptions().items())
+    ]
+
+
+@hookimpl
+def register_encoders(register: Register) -> None:
+    register_all(register, specs())
 
 
 @hookimpl

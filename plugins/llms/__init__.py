@@ -1,10 +1,11 @@
-"""Built-in LLM backends: any transformers causal LM (``gpt2``), and ``tiny-gpt2`` trained here."""
+"""Built-in LLM backends (one table, ``LLMS``): any transformers causal LM (``gpt2``), and
+``tiny-gpt2`` trained here."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from eegbench.api import hookimpl
+from eegbench.api import Register, Spec, hookimpl, register_all
 
 
 @dataclass
@@ -25,9 +26,8 @@ class TinyParams:
     lr: float = 3e-3
 
 
-@hookimpl
-def register_llms(register):
-    register(
+LLMS: tuple[Spec, ...] = (
+    Spec(
         "gpt2",
         "eegbench_plugins.llms.hf:build_hf",
         params=HFParams,
@@ -35,11 +35,17 @@ def register_llms(register):
             "Radford et al. 2019, Language Models are Unsupervised Multitask Learners, OpenAI."
         ),
         description="any transformers causal LM by hub name or local folder (llm.path=)",
-    )
-    register(
+    ),
+    Spec(
         "tiny-gpt2",
         "eegbench_plugins.llms.tiny:build_tiny",
         params=TinyParams,
         citation="eegbench: GPT-2 architecture (Radford et al. 2019) trained on training captions.",
         description="small GPT-2 trained offline on the TRAINING captions, via from_pretrained",
-    )
+    ),
+)
+
+
+@hookimpl
+def register_llms(register: Register) -> None:
+    register_all(register, LLMS)

@@ -1,36 +1,50 @@
-"""Built-in metric and protocol plugins (registered lazily; heavy imports happen on build)."""
+"""Built-in metric and protocol plugins: one table, ``METRICS``, declares each of them once.
+
+Factories are lazy ``"module:Class"`` strings (the metric libraries load when a metric is
+built). Each params dataclass's fields are the metric's settings, ``metrics.NAME.KEY=VALUE``;
+their types and ``__post_init__`` checks run when the config resolves.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
-from eegbench_plugins.metrics.citations import (
-    ACCURACY_CITATION,
-    BERTSCORE_CITATION,
-    BLEU_CITATION,
-    CIDER_CITATION,
-    COCO_CITATION,
-    COSINE_CITATION,
-    METEOR_CITATION,
-    RETRIEVAL_CITATION,
-    ROUGE_CITATION,
-    THOUGHT2TEXT_CITATION,
-)
-
-from eegbench.api import hookimpl
+from eegbench.api import ConfigError, MissingWeightsError, Register, Spec, hookimpl, register_all
 
 _MOD = "eegbench_plugins.metrics"
+
+PTBTokenizer = Literal["python", "java"]
+_PTB_TOKENIZER_HELP = (
+    "PTB tokenizer: python (default, no Java) or java (pycocoevalcap's Stanford PTBTokenizer, "
+    "for exact COCO parity)"
+)
 
 
 @dataclass
 class BleuParams:
     tokenize: str = field(
-        default="13a", metadata={"help": "sacrebleu tokenizer (13a, intl, none, ...)"}
+        default="13a", metadata={"help": "sacrebleu tokenizer (13a, intl, none, char, ...)"}
     )
     lowercase: bool = field(default=False, metadata={"help": "lowercase before matching"})
     smooth_method: str = field(
         default="exp", metadata={"help": "sacrebleu smoothing: exp, floor, add-k, none"}
     )
+
+    def __post_init__(self) -> None:
+        from sacrebleu.metrics import BLEU
+        from sacrebleu.metrics.bleu import _TOKENIZERS
+
+        if self.tokenize not in _TOKENIZERS:
+            raise ConfigError(
+                f"metrics.bleu.tokenize={self.tokenize!r} is not a sacrebleu tokenizer; "
+                f"valid: {', '.join(sorted(_TOKENIZERS))}."
+            )
+        if self.smooth_method not in BLEU.SMOOTH_DEFAULTS:
+            raise ConfigError(
+                f"metrics.bleu.smooth_method={self.smooth_method!r}; "
+                f"valid: {', '.join(BLEU.SMOOTH_DEFAULTS)}."
+            )
 
 
 @dataclass
@@ -40,34 +54,42 @@ class RougeParams:
 
 @dataclass
 class MeteorParams:
-    alpha: float = field(default=0.9, metadata={"help": "precision/recall weight"})
-    beta: float = field(default=3.0, metadata={"help": "fragmentation penalty shape"})
-    gamma: float = field(default=0.5, metadata={"help": "fragmentation penalty weight"})
+    alpha: float = field(default=0.9, metadata={"help": "precision/recall weight, 0..1"})
+    beta: float = field(default=3.0, metadata={"help": "fragmentation penalty shape, > 0"})
+    gamma: float = field(default=0.5, metadata={"help": "fragmentation penalty weight, 0..1"})
 
-
-_PTB_TOKENIZER_HELP = (
-    "PTB tokenizer: python (default, no Java) or java (pycocoevalcap's Stanford PTBTokenizer, "
-    "for exact COCO parity)"
-)
+    def __post_init__(self) -> None:
+        for key, ok in (
+            ("alpha", 0 <= self.alpha <= 1),
+            ("beta", self.beta > 0),
+            ("gamma", 0 <= self.gamma <= 1),
+        ):
+            if not ok:
+                raise ConfigError(
+                    f"metrics.meteor.{key}={getattr(self, key)!r} is out of range "
+                    "(alpha and gamma in 0..1, beta > 0)."
+                )
 
 
 @dataclass
 class CiderParams:
-    tokenize: str = field(
+    tokenize: Literal["ptb", "lower"] = field(
         default="ptb",
         metadata={"help": "ptb (COCO's PTB tokenisation) or lower (lowercase + split)"},
     )
-    tokenizer: str = field(default="python", metadata={"help": _PTB_TOKENIZER_HELP})
+    tokenizer: PTBTokenizer = field(default="python", metadata={"help": _PTB_TOKENIZER_HELP})
 
 
 @dataclass
 class CocoParams:
-    tokenizer: str = field(default="python", metadata={"help": _PTB_TOKENIZER_HELP})
+    tokenizer: PTBTokenizer = field(default="python", metadata={"help": _PTB_TOKENIZER_HELP})
 
 
 @dataclass
 class BertScoreParams:
-    model_path: str = field(default="", metadata={"help": "local Hugging Face model directory"})
+    model_path: str = field(
+        default="", metadata={"help": "local Hugging Face model directory (required)"}
+    )
     num_layers: int | None = field(
         default=None, metadata={"help": "layer whose embeddings are used (default: the last)"}
     )
@@ -78,72 +100,113 @@ class BertScoreParams:
     baseline_path: str = field(default="", metadata={"help": "baseline TSV to rescale scores"})
     device: str = field(default="cpu", metadata={"help": "torch device"})
 
+    def __post_init__(self) -> None:
+        if not self.model_path:
+            raise MissingWeightsError(
+                "bertscore needs a local model: set metrics.bertscore.model_path=/path/to/dir "
+                "(a Hugging Face model directory, e.g. roberta-large saved with save_pretrained)."
+            )
+        if self.batch_size < 1:
+            raise ConfigError(f"metrics.bertscore.batch_size={self.batch_size} must be >= 1.")
 
-@hookimpl
-def register_metrics(register) -> None:  # the core's register callback
-    register(
+
+METRICS: tuple[Spec, ...] = (
+    Spec(
         "bleu",
         f"{_MOD}.text:Bleu",
         params=BleuParams,
-        citation=BLEU_CITATION,
+        citation=(
+            "Papineni et al. 2002, BLEU: a Method for Automatic Evaluation of Machine "
+            "Translation, ACL; Post 2018, A Call for Clarity in Reporting BLEU Scores, WMT "
+            "(sacrebleu)"
+        ),
         description="corpus BLEU-1..4 (sacrebleu), fractions 0..1",
-    )
-    register(
+    ),
+    Spec(
         "rouge",
         f"{_MOD}.text:Rouge",
         params=RougeParams,
-        citation=ROUGE_CITATION,
+        citation=(
+            "Lin 2004, ROUGE: A Package for Automatic Evaluation of Summaries, ACL Workshop "
+            "(Google rouge-score implementation)"
+        ),
         description="ROUGE-1/2/L F-measure (rouge-score), mean over pairs",
-    )
-    register(
+    ),
+    Spec(
         "meteor",
         f"{_MOD}.text:Meteor",
         params=MeteorParams,
-        citation=METEOR_CITATION,
+        citation=(
+            "Banerjee & Lavie 2005, METEOR: An Automatic Metric for MT Evaluation with Improved "
+            "Correlation with Human Judgments, ACL Workshop (NLTK implementation, WordNet 3.0)"
+        ),
         description="METEOR (NLTK, offline WordNet 3.0), mean over pairs",
-    )
-    register(
+    ),
+    Spec(
         "cider",
         f"{_MOD}.text:Cider",
         params=CiderParams,
-        citation=CIDER_CITATION,
+        citation=(
+            "Vedantam et al. 2015, CIDEr: Consensus-based Image Description Evaluation, CVPR "
+            "(pycocoevalcap CIDEr-D)"
+        ),
         description="CIDEr-D (pycocoevalcap), 0..10 scale",
-    )
-    register(
+    ),
+    Spec(
         "bertscore",
         f"{_MOD}.text:BertScore",
         params=BertScoreParams,
-        citation=BERTSCORE_CITATION,
+        citation=(
+            "Zhang et al. 2020, BERTScore: Evaluating Text Generation with BERT, ICLR (bert-score)"
+        ),
         description="BERTScore P/R/F1 (bert-score) with a local model; needs model_path",
-    )
-    register(
+    ),
+    Spec(
         "accuracy",
         f"{_MOD}.decoding:Accuracy",
-        citation=ACCURACY_CITATION,
+        citation=(
+            "Pedregosa et al. 2011, Scikit-learn: Machine Learning in Python, JMLR "
+            "(accuracy_score, top_k_accuracy_score, balanced_accuracy_score)"
+        ),
         description="top-1, top-5 and balanced accuracy of the class logits",
-    )
-    register(
+    ),
+    Spec(
         "cosine",
         f"{_MOD}.decoding:Cosine",
-        citation=COSINE_CITATION,
+        citation="Mishra et al. 2025, Thought2Text, Findings of NAACL (EEG-to-CLIP alignment)",
         description="mean cosine between EEG embeddings and their targets",
-    )
-    register(
+    ),
+    Spec(
         "retrieval",
         f"{_MOD}.decoding:Retrieval",
-        citation=RETRIEVAL_CITATION,
+        citation=(
+            "Song et al. 2024, Decoding Natural Images from EEG for Object Recognition (NICE), "
+            "ICLR: 200-way zero-shot retrieval top-1/top-5"
+        ),
         description="top-1/top-5 retrieval of each trial's target in the target bank",
-    )
-    register(
+    ),
+    Spec(
         "protocol:thought2text",
         f"{_MOD}.protocols:Thought2TextProtocol",
-        citation=THOUGHT2TEXT_CITATION,
+        citation=(
+            "Mishra et al. 2025, Thought2Text: Text Generation from EEG Signal using Large "
+            "Language Models, Findings of NAACL (eval/metrics_based_evaluation_notebook.ipynb)"
+        ),
         description="Thought2Text's notebook: clean-up, per-pair BLEU/ROUGE/METEOR, accuracy",
-    )
-    register(
+    ),
+    Spec(
         "protocol:coco",
         f"{_MOD}.protocols:CocoProtocol",
         params=CocoParams,
-        citation=COCO_CITATION,
+        citation=(
+            "Chen et al. 2015, Microsoft COCO Captions: Data Collection and Evaluation Server, "
+            "arXiv:1504.00325 (pycocoevalcap)"
+        ),
         description="COCO caption eval: PTB tokens, BLEU-1..4, METEOR (Java), ROUGE-L, CIDEr",
-    )
+    ),
+)
+
+
+@hookimpl
+def register_metrics(register: Register) -> None:
+    register_all(register, METRICS)

@@ -7,11 +7,6 @@ from typing import Any
 
 import numpy as np
 from eegbench_plugins.metrics._common import need
-from eegbench_plugins.metrics.citations import (
-    ACCURACY_CITATION,
-    COSINE_CITATION,
-    RETRIEVAL_CITATION,
-)
 
 from eegbench.api import EMBEDDINGS, LOGITS, DataError, Metric
 
@@ -39,13 +34,11 @@ def _rank_of_true(scores: np.ndarray, true_idx: np.ndarray) -> np.ndarray:
 class Accuracy(Metric):
     """Top-1, top-5 and balanced (mean per-class recall) accuracy of the class logits."""
 
-    name = "accuracy"
     outputs = {"top1_accuracy": True, "top5_accuracy": True, "balanced_accuracy": True}
     requires = (LOGITS,)
-    citation = ACCURACY_CITATION
 
     def per_item(self, predictions: Any = None, references: Any = None, **ctx: Any) -> dict:
-        y, logits = _labels_logits(ctx, self.name)
+        y, logits = _labels_logits(ctx, "accuracy")
         # the same ordering (and tie order) as sklearn's top_k_accuracy_score
         top5 = np.argsort(logits, axis=1, kind="mergesort")[:, ::-1][:, :5]
         return {
@@ -57,7 +50,7 @@ class Accuracy(Metric):
         self, predictions: Any = None, references: Any = None, **ctx: Any
     ) -> Callable[[np.ndarray], dict[str, float]]:
         """``fn(indices) -> outputs`` on resampled trials (balanced accuracy recomputed exactly)."""
-        y, logits = _labels_logits(ctx, self.name)
+        y, logits = _labels_logits(ctx, "accuracy")
         per = self.per_item(**ctx)
         k = logits.shape[1]
 
@@ -79,7 +72,7 @@ class Accuracy(Metric):
     ) -> dict[str, float]:
         from sklearn.metrics import accuracy_score, balanced_accuracy_score, top_k_accuracy_score
 
-        y, logits = _labels_logits(ctx, self.name)
+        y, logits = _labels_logits(ctx, "accuracy")
         k = logits.shape[1]
         pred = logits.argmax(axis=1)
         top5 = 1.0 if k <= 5 else top_k_accuracy_score(y, logits, k=5, labels=np.arange(k))
@@ -105,14 +98,12 @@ def _unit(x: np.ndarray, what: str, metric: str) -> np.ndarray:
 class Cosine(Metric):
     """Mean cosine similarity between each trial's EEG embedding and its own target."""
 
-    name = "cosine"
     outputs = {"cosine": True}
     requires = (EMBEDDINGS,)
-    citation = COSINE_CITATION
 
     def per_item(self, predictions: Any = None, references: Any = None, **ctx: Any) -> dict:
-        emb = _unit(need(ctx, "embeddings", self.name), "embeddings", self.name)
-        tgt = _unit(need(ctx, "targets", self.name), "targets", self.name)
+        emb = _unit(need(ctx, "embeddings", "cosine"), "embeddings", "cosine")
+        tgt = _unit(need(ctx, "targets", "cosine"), "targets", "cosine")
         if emb.shape != tgt.shape:
             raise DataError(f"cosine: embeddings {emb.shape} and targets {tgt.shape} differ.")
         return {"cosine": (emb * tgt).sum(axis=1)}
@@ -129,15 +120,13 @@ class Retrieval(Metric):
     Ties count in the trial's favour (rank = number of strictly more similar candidates).
     """
 
-    name = "retrieval"
     outputs = {"retrieval_top1": True, "retrieval_top5": True}
     requires = (EMBEDDINGS,)
-    citation = RETRIEVAL_CITATION
 
     def per_item(self, predictions: Any = None, references: Any = None, **ctx: Any) -> dict:
-        emb = _unit(need(ctx, "embeddings", self.name), "embeddings", self.name)
-        bank = _unit(need(ctx, "target_bank", self.name), "target_bank", self.name)
-        idx = need(ctx, "target_index", self.name).astype(np.int64).reshape(-1)
+        emb = _unit(need(ctx, "embeddings", "retrieval"), "embeddings", "retrieval")
+        bank = _unit(need(ctx, "target_bank", "retrieval"), "target_bank", "retrieval")
+        idx = need(ctx, "target_index", "retrieval").astype(np.int64).reshape(-1)
         if emb.shape[1] != bank.shape[1]:
             raise DataError(
                 f"retrieval: embeddings dim {emb.shape[1]} != bank dim {bank.shape[1]}."

@@ -17,7 +17,6 @@ from typing import Any
 
 import numpy as np
 from eegbench_plugins.metrics._common import check_nonempty_refs, check_pairs, need_java
-from eegbench_plugins.metrics.citations import COCO_CITATION, THOUGHT2TEXT_CITATION
 from eegbench_plugins.metrics.text import check_ptb_tokenizer, ptb_tokenize
 
 from eegbench.api import CAPTIONS, DataError, Metric
@@ -27,6 +26,10 @@ UNWANTED_CHARS = re.compile(r"[^a-zA-Z0-9.,!?;:'\"()\[\]{}\-\s]")
 SENTENCE_BOUNDARY = re.compile(r"(?<=[.!?]) +")
 NO_RESPONSE = "No response."
 NO_RESPONSE_SHORT = "No response"
+
+# how error messages name the protocols (their registered names are in METRICS)
+T2T = "Thought2Text protocol"
+COCO = "COCO protocol"
 
 
 def first_unique_sentence(text: str) -> str:
@@ -87,7 +90,6 @@ def object_hits(ctx: dict[str, Any]) -> np.ndarray | None:
 class Thought2TextProtocol(Metric):
     """Thought2Text's notebook metrics: per-pair NLTK BLEU (method4), ``rouge`` F, NLTK METEOR."""
 
-    name = "protocol:thought2text"
     outputs = {
         "bleu_1": True,
         "bleu_4": True,
@@ -98,7 +100,6 @@ class Thought2TextProtocol(Metric):
         "accuracy": True,
     }
     requires = (CAPTIONS,)
-    citation = THOUGHT2TEXT_CITATION
 
     def __init__(self) -> None:
         from eegbench_plugins.metrics.nltk_data import ensure_nltk_data
@@ -115,8 +116,8 @@ class Thought2TextProtocol(Metric):
 
         candidates = [clean_caption(p) for p in predictions]
         refs = [_text(r) for r in references]
-        check_pairs(candidates, refs, self.name)
-        check_nonempty_refs(refs, self.name)
+        check_pairs(candidates, refs, T2T)
+        check_nonempty_refs(refs, T2T)
         smooth = SmoothingFunction().method4
         rouge = Rouge()
         out: dict[str, list[float]] = {k: [] for k in self.outputs if k != "accuracy"}
@@ -129,7 +130,7 @@ class Thought2TextProtocol(Metric):
             try:
                 rs = rouge.get_scores(cand, ref, avg=True)
             except ValueError as e:
-                raise DataError(f"{self.name}: pair {i} cannot be scored by ROUGE: {e}") from None
+                raise DataError(f"{T2T}: pair {i} cannot be scored by ROUGE: {e}") from None
             out["rouge_1"].append(rs["rouge-1"]["f"])
             out["rouge_2"].append(rs["rouge-2"]["f"])
             out["rouge_l"].append(rs["rouge-l"]["f"])
@@ -141,9 +142,7 @@ class Thought2TextProtocol(Metric):
         hits = object_hits(ctx)
         if hits is not None:
             if hits.shape[0] != len(candidates):
-                raise DataError(
-                    f"{self.name}: {hits.shape[0]} objects for {len(candidates)} captions."
-                )
+                raise DataError(f"{T2T}: {hits.shape[0]} objects for {len(candidates)} captions.")
             result["accuracy"] = hits
         return result
 
@@ -162,7 +161,6 @@ class CocoProtocol(Metric):
     PTBTokenizer); METEOR 1.5 is pycocoevalcap's Java jar either way.
     """
 
-    name = "protocol:coco"
     outputs = {
         "bleu_1": True,
         "bleu_2": True,
@@ -174,11 +172,10 @@ class CocoProtocol(Metric):
         "accuracy": True,
     }
     requires = (CAPTIONS,)
-    citation = COCO_CITATION
 
-    def __init__(self, tokenizer: str = "python") -> None:
-        check_ptb_tokenizer(tokenizer, self.name)
-        need_java(f"{self.name} (METEOR 1.5)")  # pycocoevalcap's METEOR is a Java jar
+    def __init__(self, *, tokenizer: str) -> None:
+        check_ptb_tokenizer(tokenizer, COCO)
+        need_java(f"{COCO} (METEOR 1.5)")  # pycocoevalcap's METEOR is a Java jar
         self.tokenizer = tokenizer
 
     def compute(
@@ -191,8 +188,8 @@ class CocoProtocol(Metric):
 
         preds = [_text(p) for p in predictions]
         refs = [_text(r) for r in references]
-        check_pairs(preds, refs, self.name)
-        check_nonempty_refs(refs, self.name)
+        check_pairs(preds, refs, COCO)
+        check_nonempty_refs(refs, COCO)
         hyp_tok = ptb_tokenize(preds, self.tokenizer)
         ref_tok = ptb_tokenize(refs, self.tokenizer)
         res = {i: [h] for i, h in enumerate(hyp_tok)}

@@ -2,11 +2,13 @@
 
 All outputs are fractions in [0, 1] except CIDEr (CIDEr-D as pycocoevalcap returns it, 0..10).
 
-Besides ``compute``, metrics whose value is a mean over caption pairs offer
-``per_item(...) -> {output: array[n]}``, and BLEU (a corpus statistic) offers
-``resampler(...) -> fn(indices) -> {output: value}`` that recomputes corpus BLEU exactly from
-per-sentence n-gram counts; ``eegbench.evaluation.stats`` uses either to bootstrap without
-re-tokenising.
+Besides ``compute``, metrics whose value is a mean over caption pairs implement ``per_item``
+(per-pair scores), and BLEU (a corpus statistic) implements ``sentence_stats`` + ``from_stats``
+(per-sentence n-gram counts that sum to the corpus counts), the optional capabilities that
+``eegbench.api.Metric`` declares; bootstrap CIs and paired tests use them without
+re-tokenising. Parameters (with their defaults and value checks) are declared once, by the
+params dataclasses in ``eegbench_plugins.metrics``; the registry passes every value as a
+keyword argument.
 """
 
 from __future__ import annotations
@@ -15,19 +17,14 @@ import contextlib
 import json
 import os
 import sys
-from collections.abc import Callable, Sequence
+import typing
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from eegbench_plugins.metrics import PTBTokenizer
 from eegbench_plugins.metrics._common import check_nonempty_refs, check_pairs, need_java
-from eegbench_plugins.metrics.citations import (
-    BERTSCORE_CITATION,
-    BLEU_CITATION,
-    CIDER_CITATION,
-    METEOR_CITATION,
-    ROUGE_CITATION,
-)
 
 from eegbench.api import CAPTIONS, ConfigError, Metric, MissingWeightsError
 
@@ -35,26 +32,12 @@ from eegbench.api import CAPTIONS, ConfigError, Metric, MissingWeightsError
 class Bleu(Metric):
     """Corpus BLEU-1..4 (cumulative, brevity penalty) from sacrebleu, as fractions."""
 
-    name = "bleu"
     outputs = {"bleu_1": True, "bleu_2": True, "bleu_3": True, "bleu_4": True}
     requires = (CAPTIONS,)
-    citation = BLEU_CITATION
 
-    def __init__(
-        self, tokenize: str = "13a", lowercase: bool = False, smooth_method: str = "exp"
-    ) -> None:
+    def __init__(self, *, tokenize: str, lowercase: bool, smooth_method: str) -> None:
         from sacrebleu.metrics import BLEU
-        from sacrebleu.metrics.bleu import _TOKENIZERS
 
-        if tokenize not in _TOKENIZERS:
-            raise ConfigError(
-                f"bleu.tokenize={tokenize!r} is not a sacrebleu tokenizer; "
-                f"valid: {', '.join(sorted(_TOKENIZERS))}."
-            )
-        if smooth_method not in BLEU.SMOOTH_DEFAULTS:
-            raise ConfigError(
-                f"bleu.smooth_method={smooth_method!r}; valid: {', '.join(BLEU.SMOOTH_DEFAULTS)}."
-            )
         self._bleu = BLEU(
             tokenize=tokenize,
             lowercase=lowercase,
@@ -67,7 +50,7 @@ class Bleu(Metric):
 
         Columns: hypothesis length, reference length, n-gram matches 1..4, n-gram totals 1..4.
         """
-        check_pairs(predictions, references, self.name)
+        check_pairs(predictions, references, "bleu")
         stats = self._bleu._extract_corpus_statistics(list(predictions), [list(references)])
         return np.asarray(stats, dtype=np.int64)
 
@@ -92,22 +75,14 @@ class Bleu(Metric):
     ) -> dict[str, float]:
         return self.from_stats(self.sentence_stats(predictions, references).sum(axis=0))
 
-    def resampler(
-        self, predictions: list[str], references: list[str], **ctx: Any
-    ) -> Callable[[np.ndarray], dict[str, float]]:
-        stats = self.sentence_stats(predictions, references)
-        return lambda idx: self.from_stats(stats[np.asarray(idx)].sum(axis=0))
-
 
 class Rouge(Metric):
     """ROUGE-1/2/L F-measure per pair (Google ``rouge-score``), mean over pairs."""
 
-    name = "rouge"
     outputs = {"rouge_1": True, "rouge_2": True, "rouge_l": True}
     requires = (CAPTIONS,)
-    citation = ROUGE_CITATION
 
-    def __init__(self, use_stemmer: bool = False) -> None:
+    def __init__(self, *, use_stemmer: bool) -> None:
         from rouge_score import rouge_scorer
 
         self._scorer = rouge_scorer.RougeScorer(
@@ -117,7 +92,7 @@ class Rouge(Metric):
     def per_item(
         self, predictions: list[str], references: list[str], **ctx: Any
     ) -> dict[str, np.ndarray]:
-        check_pairs(predictions, references, self.name)
+        check_pairs(predictions, references, "rouge")
         rows = [self._scorer.score(ref, hyp) for hyp, ref in zip(predictions, references)]
         return {
             out: np.array([r[key].fmeasure for r in rows])
@@ -133,12 +108,10 @@ class Rouge(Metric):
 class Meteor(Metric):
     """NLTK METEOR per pair (``word_tokenize``, lowercased, WordNet 3.0 synonyms), mean."""
 
-    name = "meteor"
     outputs = {"meteor": True}
     requires = (CAPTIONS,)
-    citation = METEOR_CITATION
 
-    def __init__(self, alpha: float = 0.9, beta: float = 3.0, gamma: float = 0.5) -> None:
+    def __init__(self, *, alpha: float, beta: float, gamma: float) -> None:
         from eegbench_plugins.metrics.nltk_data import ensure_nltk_data
 
         ensure_nltk_data()
@@ -150,7 +123,7 @@ class Meteor(Metric):
         from nltk.tokenize import word_tokenize
         from nltk.translate.meteor_score import single_meteor_score
 
-        check_pairs(predictions, references, self.name)
+        check_pairs(predictions, references, "meteor")
         scores = [
             single_meteor_score(
                 word_tokenize(ref),
@@ -169,7 +142,7 @@ class Meteor(Metric):
         return {"meteor": float(self.per_item(predictions, references)["meteor"].mean())}
 
 
-PTB_TOKENIZERS = ("python", "java")
+PTB_TOKENIZERS: tuple[str, ...] = typing.get_args(PTBTokenizer)
 
 
 def check_ptb_tokenizer(tokenizer: str, metric: str, used: bool = True) -> None:
@@ -227,15 +200,11 @@ class Cider(Metric):
     unless ``tokenizer="java"``; ``tokenize="lower"`` lowercases and splits on whitespace.
     """
 
-    name = "cider"
     outputs = {"cider": True}
     requires = (CAPTIONS,)
-    citation = CIDER_CITATION
 
-    def __init__(self, tokenize: str = "ptb", tokenizer: str = "python") -> None:
-        if tokenize not in ("ptb", "lower"):
-            raise ConfigError(f"cider.tokenize={tokenize!r}; valid: 'ptb', 'lower'.")
-        check_ptb_tokenizer(tokenizer, self.name, used=tokenize == "ptb")
+    def __init__(self, *, tokenize: str, tokenizer: str) -> None:
+        check_ptb_tokenizer(tokenizer, "cider", used=tokenize == "ptb")
         self.tokenize = tokenize
         self.tokenizer = tokenizer
 
@@ -249,8 +218,8 @@ class Cider(Metric):
     ) -> dict[str, np.ndarray]:
         from pycocoevalcap.cider.cider import Cider as CocoCider
 
-        check_pairs(predictions, references, self.name)
-        check_nonempty_refs(references, self.name)
+        check_pairs(predictions, references, "cider")
+        check_nonempty_refs(references, "cider")
         hyp, ref = self._tok(predictions), self._tok(references)
         res = {i: [h] for i, h in enumerate(hyp)}
         gts = {i: [r] for i, r in enumerate(ref)}
@@ -266,38 +235,34 @@ class Cider(Metric):
 class BertScore(Metric):
     """BERTScore precision / recall / F1 (``bert-score``) with a local model; mean over pairs."""
 
-    name = "bertscore"
     outputs = {"bertscore_p": True, "bertscore_r": True, "bertscore_f1": True}
     requires = (CAPTIONS,)
-    citation = BERTSCORE_CITATION
 
     def __init__(
         self,
-        model_path: str = "",
-        num_layers: int | None = None,
-        batch_size: int = 64,
-        idf: bool = False,
-        baseline_path: str = "",
-        device: str = "cpu",
+        *,
+        model_path: str,
+        num_layers: int | None,
+        batch_size: int,
+        idf: bool,
+        baseline_path: str,
+        device: str,
     ) -> None:
-        if not model_path:
-            raise MissingWeightsError(
-                "bertscore needs a local model: give the bertscore metric model_path=/path/to/dir "
-                "(a Hugging Face model directory, e.g. roberta-large saved with save_pretrained)."
-            )
         path = Path(model_path).expanduser()
         if not (path / "config.json").is_file():
             raise MissingWeightsError(
-                f"bertscore.model_path={model_path!r} is not a Hugging Face model directory "
-                "(no config.json); point it at a directory saved with save_pretrained."
+                f"metrics.bertscore.model_path={model_path!r} is not a Hugging Face model "
+                "directory (no config.json); point it at a directory saved with save_pretrained."
             )
         if num_layers is None:
             config = json.loads((path / "config.json").read_text())
             num_layers = int(config.get("num_hidden_layers", 0)) or None
             if num_layers is None:
-                raise ConfigError(f"bertscore: set bertscore.num_layers for the model in {path}.")
+                raise ConfigError(
+                    f"bertscore: set metrics.bertscore.num_layers for the model in {path}."
+                )
         if baseline_path and not Path(baseline_path).is_file():
-            raise ConfigError(f"bertscore.baseline_path={baseline_path!r} does not exist.")
+            raise ConfigError(f"metrics.bertscore.baseline_path={baseline_path!r} does not exist.")
         from eegbench.api import ensure_torchvision_importable
 
         ensure_torchvision_importable()
@@ -319,7 +284,7 @@ class BertScore(Metric):
     def per_item(
         self, predictions: list[str], references: list[str], **ctx: Any
     ) -> dict[str, np.ndarray]:
-        check_pairs(predictions, references, self.name)
+        check_pairs(predictions, references, "bertscore")
         if self.idf:
             self._scorer.compute_idf(list(references))
         p, r, f = self._scorer.score(list(predictions), list(references))

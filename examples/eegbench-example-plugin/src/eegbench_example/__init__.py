@@ -1,3 +1,3 @@
-"""An example eegbench plugin: encoder ``example-tcn`` and metric ``distinct``."""
+"""An example eegbench plugin: one encoder, dataset, target, LLM backend and metric."""
 
 __version__ = "0.1.0"

@@ -37,16 +37,13 @@ class TemporalConvNet(nn.Module):
         self,
         n_chans: int,
         n_times: int,
-        hidden: int = 32,
-        kernel: int = 7,
-        levels: int = 3,
-        dropout: float = 0.1,
+        *,
+        hidden: int,
+        kernel: int,
+        levels: int,
+        dropout: float,
     ) -> None:
         super().__init__()
-        if kernel % 2 == 0:
-            from eegbench.api import ConfigError
-
-            raise ConfigError(f"encoder.kernel={kernel} must be odd (same-length convs).")
         self.n_features = hidden
         self.mix = nn.Conv1d(n_chans, hidden, 1)
         self.blocks = nn.Sequential(

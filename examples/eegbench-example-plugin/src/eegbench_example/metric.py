@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from eegbench.api import CAPTIONS, Metric
-from eegbench_example.plugin import DISTINCT_CITATION
 
 
 def distinct_n(captions: list[str], n: int, lowercase: bool = True) -> float:
@@ -18,14 +17,18 @@ def distinct_n(captions: list[str], n: int, lowercase: bool = True) -> float:
 
 
 class Distinct(Metric):
-    """Distinct-1 and Distinct-2 of the generated captions (references are not used)."""
+    """Distinct-1 and Distinct-2 of the generated captions (references are not used).
 
-    name = "distinct"
+    Its name, citation and parameters are declared where it is registered (``plugin.py``).
+    Both outputs are corpus ratios, not means over captions, so the metric declares no
+    ``per_item`` scores: bootstrap CIs recompute ``compute`` on each resample (the default
+    ``Metric.resampler``), and ``eegbench compare`` reports it as not testable.
+    """
+
     outputs = {"distinct_1": True, "distinct_2": True}
     requires = (CAPTIONS,)
-    citation = DISTINCT_CITATION
 
-    def __init__(self, lowercase: bool = True) -> None:
+    def __init__(self, *, lowercase: bool) -> None:
         self.lowercase = lowercase
 
     def compute(

@@ -1,0 +1,94 @@
+"""The control conditions: what the pipeline sees instead of the real EEG or label.
+
+Each control is a paired comparison against the real run on the same test trials. Names and
+descriptions are declared here, apart from the harness, so that the config checks
+``eval.controls`` when it resolves without importing torch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from eegbench.api.data import EEGData
+from eegbench.api.errors import ConfigError
+from eegbench.api.registry import did_you_mean
+
+if TYPE_CHECKING:
+    from eegbench.evaluation.harness import Evaluation
+
+
+@dataclass
+class Condition:
+    """What the pipeline saw and said under one condition (the real run or a control)."""
+
+    embeddings: np.ndarray | None  # EEG embeddings [n, D] fed to the projector (None: no slot)
+    logits: np.ndarray | None  # classifier outputs [n, K] (None: unchanged from the real run)
+    labels: list[str | None]  # object strings in the prompt (None: no label)
+    captions: list[str] = field(default_factory=list)
+
+
+def _derangement(n: int, rng: np.random.Generator) -> np.ndarray:
+    """A permutation with no fixed point (every trial gets another trial's EEG)."""
+    perm = rng.permutation(n)
+    return np.where(perm == np.arange(n), np.roll(perm, 1), perm) if n > 1 else perm
+
+
+def _noise_like(data: EEGData, n: int, rng: np.random.Generator) -> np.ndarray:
+    train = data.X[data.splits["train"]]
+    mean = train.mean(axis=(0, 2), keepdims=True)
+    std = train.std(axis=(0, 2), keepdims=True)
+    return (mean + std * rng.standard_normal((n, data.n_chans, data.n_times))).astype(np.float32)
+
+
+ControlFn = Callable[["Evaluation", np.random.Generator], Condition]
+
+
+def _only_obj(ev: Evaluation, rng: np.random.Generator) -> Condition:
+    return Condition(None, None, ev.real.labels)
+
+
+def _random_eeg(ev: Evaluation, rng: np.random.Generator) -> Condition:
+    emb = ev.real.embeddings
+    noise = rng.standard_normal(emb.shape).astype(np.float32)
+    noise *= np.linalg.norm(emb, axis=1, keepdims=True) / np.linalg.norm(
+        noise, axis=1, keepdims=True
+    )
+    return Condition(noise, None, ev.real.labels)
+
+
+def _only_eeg(ev: Evaluation, rng: np.random.Generator) -> Condition:
+    return Condition(ev.real.embeddings, None, [None] * len(ev.real.labels))
+
+
+def _shuffled_eeg(ev: Evaluation, rng: np.random.Generator) -> Condition:
+    perm = _derangement(len(ev.real.labels), rng)
+    return Condition(ev.real.embeddings[perm], None, ev.real.labels)
+
+
+def _noise(ev: Evaluation, rng: np.random.Generator) -> Condition:
+    X = _noise_like(ev.test.data, len(ev.test.index), rng)
+    emb, logits = ev.predict(X)
+    return Condition(emb, logits, ev.label_names(logits))
+
+
+CONTROLS: dict[str, tuple[ControlFn, str]] = {
+    "only_obj": (_only_obj, "ONLY_OBJ: predicted label, no EEG slot"),
+    "obj_random_eeg": (_random_eeg, "OBJ+RANDOM_EEG: random vector of the EEG embedding's norm"),
+    "only_eeg": (_only_eeg, "ONLY_EEG: EEG slot, no label"),
+    "shuffled_eeg": (_shuffled_eeg, "SHUFFLED_EEG: another test trial's EEG, own label"),
+    "noise": (_noise, "NOISE: encoder fed with noise of the training data's statistics"),
+}
+
+
+def control_names(requested: list[str] | str) -> list[str]:
+    """The control names ``eval.controls`` asks for (``all`` expanded); unknown ones raise."""
+    requested = [requested] if isinstance(requested, str) else requested
+    names = list(CONTROLS) if "all" in requested else list(requested)
+    for n in names:
+        if not isinstance(n, str) or n not in CONTROLS:
+            raise ConfigError(f"unknown control {n!r}." + did_you_mean(str(n), [*CONTROLS, "all"]))
+    return names
