@@ -1,9 +1,11 @@
-"""File helpers shared by the core and plugins: atomic writes and content digests."""
+"""File helpers shared by the core and plugins: atomic writes, content digests and folders
+that carry a checksum manifest (their completion marker)."""
 
 from __future__ import annotations
 
 import functools
 import hashlib
+import json
 import os
 import shutil
 import tempfile
@@ -65,17 +67,74 @@ def _digest(path: str, size: int, mtime_ns: int) -> str:
     return h.hexdigest()
 
 
-def atomic_dir(dest: str | os.PathLike, fill: Callable[[Path], object]) -> Path:
+MANIFEST = ".eegbench-complete.json"
+
+
+def write_manifest(folder: str | os.PathLike) -> None:
+    """Record the SHA-256 of every file under ``folder`` (the folder's completion marker)."""
+    folder = Path(folder)
+    files = {
+        str(p.relative_to(folder)): file_digest(p)
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and p.name != MANIFEST
+    }
+    atomic_write(folder / MANIFEST, json.dumps({"files": files}, indent=1) + "\n")
+
+
+def check_manifest(folder: str | os.PathLike) -> str | None:
+    """None when every file the manifest lists is there with its digest, else the reason."""
+    folder = Path(folder)
+    try:
+        files = json.loads((folder / MANIFEST).read_text())["files"]
+    except FileNotFoundError:
+        return "no completion marker"
+    except (OSError, ValueError, KeyError, TypeError):
+        return "unreadable completion marker"
+    for name, digest in files.items():
+        path = folder / name
+        if not path.is_file():
+            return f"{name} is missing"
+        if file_digest(path) != digest:
+            return f"{name} does not match its checksum"
+    return None
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def clean_orphan_temporaries(parent: Path, name: str) -> None:
+    """Remove ``.tmp-NAME.PID.*`` folders beside ``parent/name`` whose process is gone."""
+    for p in parent.glob(f".tmp-{name}.*"):
+        pid = p.name[len(f".tmp-{name}.") :].split(".", 1)[0]
+        if pid.isdigit() and not _pid_alive(int(pid)):
+            shutil.rmtree(p, ignore_errors=True)
+
+
+def atomic_dir(
+    dest: str | os.PathLike, fill: Callable[[Path], object], manifest: bool = False
+) -> Path:
     """Build a directory with ``fill(tmp)`` in a temporary folder beside ``dest``, then rename it.
 
     If another process completed ``dest`` first, its copy is kept and ours is discarded. On any
-    error the temporary folder is removed and ``dest`` is untouched.
+    error the temporary folder is removed and ``dest`` is untouched; temporaries of killed
+    processes are removed on the next call. With ``manifest`` the folder gets a checksum of
+    every file (see ``check_manifest``).
     """
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{dest.name}.", dir=dest.parent))
+    clean_orphan_temporaries(dest.parent, dest.name)
+    tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{dest.name}.{os.getpid()}.", dir=dest.parent))
     try:
         fill(tmp)
+        if manifest:
+            write_manifest(tmp)
         tmp.chmod(0o777 & ~_umask())
         try:
             os.replace(tmp, dest)

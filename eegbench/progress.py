@@ -36,6 +36,11 @@ def log(message: str) -> None:
         console.print(message)
 
 
+def warn(message: str) -> None:
+    """``warning: message`` as one unwrapped line on stderr, shown even with ``--quiet``."""
+    console.print(f"[yellow]warning:[/yellow] {message}", soft_wrap=True, highlight=False)
+
+
 @contextmanager
 def task(description: str, total: int | None = None) -> Iterator:
     """A progress bar; yields ``advance(n=1, **fields)``; ``fields`` update the description."""

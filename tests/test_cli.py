@@ -14,7 +14,7 @@ def invoke(*args: str):
 def test_ls_lists_items_with_parameters_and_citations():
     res = invoke("ls", "llms", "-v")
     assert res.exit_code == 0, res.output
-    assert "tiny-gpt2" in res.output and "n_layer: int = 2" in res.output
+    assert "tiny-gpt2" in res.output and "n_layer: int >= 1 = 2" in res.output
     assert "cite: Radford et al. 2019" in res.output
 
 

@@ -221,9 +221,9 @@ def test_metrics_are_rebuilt_with_run_a_parameters(tmp_path):
     good = _good(30)
     a = _run_dir(tmp_path, "a", good)
     b = _run_dir(tmp_path, "b", _degraded(good))
-    results = json.loads((tmp_path / "a" / "results.json").read_text())
-    results["config"]["metrics"] = {"rouge": {"use_stemmer": True}}
-    (tmp_path / "a" / "results.json").write_text(json.dumps(results))
+    record = RunRecord.read(a)
+    record.config["metrics"] = {"rouge": {"use_stemmer": True}}
+    record.write(a)
     out = compare_runs(a, b, ["rouge"], n_perm=200)
     scorer = rouge_scorer.RougeScorer(["rouge1"], use_stemmer=True)
     expected = np.mean(
@@ -253,9 +253,9 @@ def test_a_metric_without_per_trial_scores_is_skipped_or_refused(tmp_path, fresh
     good = _good(10)
     a = _run_dir(tmp_path, "a", good)
     b = _run_dir(tmp_path, "b", _degraded(good))
-    results = json.loads((tmp_path / "a" / "results.json").read_text())
-    results["config"]["eval"]["metrics"] = ["accuracy", "longest", "rouge"]
-    (tmp_path / "a" / "results.json").write_text(json.dumps(results))
+    record = RunRecord.read(a)
+    record.config["eval"]["metrics"] = ["accuracy", "longest", "rouge"]
+    record.write(a)
     out = compare_runs(a, b, n_perm=100)
     assert "cannot be permutation-tested" in out["skipped"]["longest"]
     assert {r["metric"] for r in out["rows"]} == {"accuracy", "rouge"}

@@ -77,7 +77,7 @@ def test_selecting_another_plugin_resets_its_parameters():
         ("metrics.cider.tokenise=ptb", "no parameter 'tokenise'.*Did you mean 'tokenize'"),
         ("metrics.bleu.tokenize=nope", "metrics.bleu.tokenize='nope' is not a sacrebleu tokenizer"),
         ("metrics.bleu.smooth_method=plus", "metrics.bleu.smooth_method='plus'"),
-        ("metrics.meteor.alpha=2", "metrics.meteor.alpha=2.0 is out of range"),
+        ("metrics.meteor.alpha=2", r"metrics.meteor.alpha=2: expected float >= 0, <= 1"),
         ("metrics.cidr.tokenize=ptb", "unknown metric 'cidr'.*Did you mean 'cider'"),
         ("metrics.rouge.use_stemmer=maybe", "metrics.rouge.use_stemmer='maybe': expected bool"),
         ("metrics.bertscore.model_path=/m", "eval.metrics does not list 'bertscore'"),
@@ -160,8 +160,8 @@ def test_config_file_metrics_mapping(tmp_path):
     del data["metrics"]
     del data["eval"]["metrics"]
     path.write_text(dump(data))
-    with pytest.raises(ConfigError, match="eval.metrics is not set"):
-        build_config([], base=path)
+    # the file lays over the defaults: what it leaves out comes from defaults.yaml
+    assert build_config([], base=path)["eval"]["metrics"] == build_config([])["eval"]["metrics"]
 
 
 def test_unknown_name_lists_valid_choices():
@@ -224,3 +224,14 @@ def test_braindecode_names_without_the_extra_say_what_to_install(monkeypatch):
             build_config(["encoder=braindecode:EEGNeX"])
     finally:
         plugins.reset()
+
+
+def test_config_file_layers_on_the_defaults(tmp_path):
+    partial = tmp_path / "p.yaml"
+    partial.write_text("seed: 1\nstage1:\n  epochs: 3\nencoder:\n  name: eegnet\n")
+    cfg = build_config([], base=partial)
+    defaults = build_config([])
+    assert cfg["seed"] == 1 and cfg["stage1"]["epochs"] == 3
+    assert cfg["stage1"]["lr"] == defaults["stage1"]["lr"]  # the rest of the group is kept
+    assert cfg["dataset"] == defaults["dataset"] and cfg["encoder"]["name"] == "eegnet"
+    assert "width" not in cfg["encoder"]  # another plugin starts from its own defaults

@@ -14,8 +14,9 @@ def test_committed_configuration_md_is_up_to_date():
 
 def test_reference_lists_core_keys_plugins_and_metric_outputs():
     text = docgen.render()
-    assert f"| `epochs` | `int` | `{Stage1Config.epochs!r}` |  |" in text
-    assert "| `embed_dim` | `int \\| None` | `None` | EEG embedding size D" in text
+    assert f"| `epochs` | `int >= 1, <= 100000` | `{Stage1Config.epochs!r}` |  |" in text
+    assert "| `embed_dim` | `int >= 1 \\| None` | `None` | EEG embedding size D" in text
+    assert "| `seed` | `int >= 0, < 4294967296` | `42` |" in text  # ranges are documented
     for heading in ("#### `synthetic`", "#### `dilated`", "#### `minilm`", "#### `tiny-gpt2`"):
         assert heading in text
     assert "Outputs in results.json: `bleu_1` ↑, `bleu_2` ↑, `bleu_3` ↑, `bleu_4` ↑" in text

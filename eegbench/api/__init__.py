@@ -7,7 +7,10 @@ plugin's registering module can ``from eegbench.api import hookimpl`` without im
 - Hooks: ``hookimpl`` (decorate ``register_datasets``/``encoders``/``targets``/``llms``/
   ``metrics``/``commands``), ``Register``.
 - Registration: ``Spec`` (one table row per item: name, lazy factory, params, citation,
-  description) and ``register_all``; ``Entry``, ``Param``, ``did_you_mean``.
+  description) and ``register_all``; ``Entry``, ``Param``, ``did_you_mean``; ranges of numeric
+  parameters as ``Annotated[int, Ge(1)]``, ``Annotated[float, Interval(ge=0, lt=1)]`` (``Ge``,
+  ``Gt``, ``Le``, ``Lt``, ``Interval``), checked when a config is resolved and listed by
+  ``eegbench ls -v``.
 - Errors shown to users as one line: ``EegbenchError``, ``ConfigError``, ``UnknownNameError``,
   ``DataError``, ``PluginError``, ``MissingWeightsError``.
 - Datasets: ``EEGData``, ``SPLITS``, ``read_caption_files``, and the shared preprocessing and
@@ -16,8 +19,9 @@ plugin's registering module can ``from eegbench.api import hookimpl`` without im
   ``load_pretrained``, ``prompt_text``, ``make_schedule``.
 - Metrics: ``Metric`` (every optional capability declared), ``CAPTIONS``, ``LOGITS``,
   ``EMBEDDINGS``, ``PROTOCOL_PREFIX``, ``protocol_name``, ``output_key``.
-- Helpers: ``atomic_write``, ``atomic_writer``, ``atomic_dir``, ``file_digest``, ``task``,
-  ``log``, ``is_quiet``, ``ensure_torchvision_importable``.
+- Helpers: ``atomic_write``, ``atomic_writer``, ``atomic_dir``, ``check_manifest``,
+  ``file_digest``, ``load_npy`` and ``restricted_loads`` (no code runs from a pickle), ``task``,
+  ``log``, ``warn``, ``is_quiet``, ``ensure_torchvision_importable``.
 """
 
 from __future__ import annotations
@@ -34,6 +38,11 @@ _EXPORTS: dict[str, str] = {
     "register_all": "eegbench.api.registry",
     "Param": "eegbench.api.registry",
     "did_you_mean": "eegbench.api.registry",
+    "Ge": "annotated_types",
+    "Gt": "annotated_types",
+    "Le": "annotated_types",
+    "Lt": "annotated_types",
+    "Interval": "annotated_types",
     "EegbenchError": "eegbench.api.errors",
     "ConfigError": "eegbench.api.errors",
     "UnknownNameError": "eegbench.api.errors",
@@ -65,8 +74,12 @@ _EXPORTS: dict[str, str] = {
     "atomic_writer": "eegbench.io",
     "atomic_dir": "eegbench.io",
     "file_digest": "eegbench.io",
+    "check_manifest": "eegbench.io",
+    "load_npy": "eegbench.api.npy",
+    "restricted_loads": "eegbench.api.npy",
     "task": "eegbench.progress",
     "log": "eegbench.progress",
+    "warn": "eegbench.progress",
     "is_quiet": "eegbench.progress",
     "ensure_torchvision_importable": "eegbench._compat",
 }
@@ -88,6 +101,8 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:
+    from annotated_types import Ge, Gt, Interval, Le, Lt
+
     from eegbench._compat import ensure_torchvision_importable
     from eegbench.api.data import SPLITS, EEGData, read_caption_files
     from eegbench.api.errors import (
@@ -109,11 +124,12 @@ if TYPE_CHECKING:
         output_key,
         protocol_name,
     )
+    from eegbench.api.npy import load_npy, restricted_loads
     from eegbench.api.registry import Entry, Param, Spec, did_you_mean, register_all
     from eegbench.api.target import Target, target_items
     from eegbench.data.preprocessing import DatasetParams, finalize, select_channels
     from eegbench.data.splits import trial_info
-    from eegbench.io import atomic_dir, atomic_write, atomic_writer, file_digest
-    from eegbench.progress import is_quiet, log, task
+    from eegbench.io import atomic_dir, atomic_write, atomic_writer, check_manifest, file_digest
+    from eegbench.progress import is_quiet, log, task, warn
     from eegbench.train.optim import make_schedule
     from eegbench.train.prompting import prompt_text

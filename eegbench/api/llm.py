@@ -46,6 +46,16 @@ class CausalLM:
         return int(self.model.get_input_embeddings().embedding_dim)
 
     @property
+    def context_length(self) -> int | None:
+        """Positions the model can attend to (prompt + generated tokens), when it declares them."""
+        cfg = getattr(self.model, "config", None)
+        for key in ("n_positions", "max_position_embeddings", "n_ctx"):
+            value = getattr(cfg, key, None)
+            if isinstance(value, int) and value > 0:
+                return value
+        return None
+
+    @property
     def eos_token_id(self) -> int:
         return int(self.tokenizer.eos_token_id)
 

@@ -6,6 +6,7 @@ import dataclasses
 import difflib
 import fnmatch
 import importlib
+import types
 import typing
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -44,15 +45,47 @@ class Param:
 
     @property
     def type_name(self) -> str:
-        t = self.type
-        return t.__name__ if isinstance(t, type) else str(t).replace("typing.", "")
+        return type_name(self.type)
+
+
+_BOUNDS = (("ge", ">="), ("gt", ">"), ("le", "<="), ("lt", "<"))
+
+
+def _constraint_text(c: Any) -> list[str]:
+    out = [f"{op} {getattr(c, a)!r}" for a, op in _BOUNDS if getattr(c, a, None) is not None]
+    for attr, text in (("min_length", "len >="), ("max_length", "len <=")):
+        if getattr(c, attr, None) is not None:
+            out.append(f"{text} {getattr(c, attr)}")
+    if not out and getattr(c, "description", None):
+        out.append(str(c.description))
+    return out
+
+
+def type_name(tp: Any) -> str:
+    """A readable type with its declared range, e.g. ``int >= 1`` or ``float > 0 | None``."""
+    if typing.get_origin(tp) is typing.Annotated:
+        base, *extras = typing.get_args(tp)
+        bounds = [t for c in extras for t in _constraint_text(c)]
+        for c in extras:  # pydantic FieldInfo keeps its constraints in .metadata
+            bounds += [t for m in getattr(c, "metadata", []) for t in _constraint_text(m)]
+        return " ".join([type_name(base), ", ".join(bounds)]).strip()
+    args = typing.get_args(tp)
+    if typing.get_origin(tp) in (typing.Union, types.UnionType) and args:
+        return " | ".join(type_name(a) for a in args)
+    if isinstance(tp, type) and not args:
+        return "None" if tp is type(None) else tp.__name__
+    origin = typing.get_origin(tp)
+    if origin in (list, tuple, dict, set) and args:
+        inner = ", ".join("..." if a is Ellipsis else type_name(a) for a in args)
+        return f"{origin.__name__}[{inner}]"
+    return str(tp).replace("typing.", "")
 
 
 def params_of(params_cls: type | None) -> list[Param]:
     """The parameters a params dataclass declares (field metadata ``help`` is the description)."""
     if params_cls is None:
         return []
-    hints = typing.get_type_hints(params_cls)
+    hints = typing.get_type_hints(params_cls, include_extras=True)
     out = []
     for f in dataclasses.fields(params_cls):
         required = False
@@ -67,18 +100,26 @@ def params_of(params_cls: type | None) -> list[Param]:
     return out
 
 
+def _unannotated(tp: Any) -> Any:
+    """``Annotated[T, ...]`` -> ``T``; other types unchanged."""
+    while typing.get_origin(tp) is typing.Annotated:
+        tp = typing.get_args(tp)[0]
+    return tp
+
+
 def _from_command_line(value: Any, tp: Any) -> Any:
     """A command-line value (``config.Raw``): verbatim for text, ``a,b`` -> list for sequences."""
     if not hasattr(value, "parsed"):
         return value
     parsed = value.parsed
+    tp = _unannotated(tp)
     if tp is str:
         return str(value)
     kinds = {typing.get_origin(t) for t in (tp, *typing.get_args(tp))}
     if kinds & {list, tuple} and isinstance(parsed, str) and "," in parsed:
         return [v.strip() for v in parsed.split(",")]
     if isinstance(parsed, (int, float)) and not isinstance(parsed, bool):
-        args = typing.get_args(tp)
+        args = tuple(_unannotated(a) for a in typing.get_args(tp))
         if str in args and int not in args and float not in args:
             return str(value)
     return parsed
@@ -92,9 +133,8 @@ def coerce(value: Any, tp: Any, where: str) -> Any:
     try:
         return TypeAdapter(tp).validate_python(value)
     except ValidationError as e:
-        msg = e.errors()[0]["msg"]
-        tn = tp.__name__ if isinstance(tp, type) else str(tp).replace("typing.", "")
-        raise ConfigError(f"{where}={value!r}: expected {tn} ({msg}).") from None
+        msg = e.errors()[0]["msg"].removeprefix("Value error, ")
+        raise ConfigError(f"{where}={value!r}: expected {type_name(tp)} ({msg}).") from None
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ import numpy as np
 
 from eegbench.api.data import EEGData
 from eegbench.api.errors import DataError
-from eegbench.io import atomic_writer
+from eegbench.io import atomic_write, atomic_writer, file_digest
 
 
 class Target(Protocol):
@@ -76,7 +76,9 @@ def embed_cached(
 
     path = cache_path(target, items, cache_dir)
     if path.exists():
-        return np.load(path)
+        cached = _read_cache(path, (len(items), target.dim))
+        if cached is not None:
+            return cached
     parts = []
     with task(f"embedding {len(items)} {target.modality} items", total=len(items)) as advance:
         for i in range(0, len(items), chunk):
@@ -88,4 +90,35 @@ def embed_cached(
             f"target returned shape {emb.shape}, expected ({len(items)}, {target.dim})."
         )
     atomic_writer(path, lambda f: np.save(f, emb, allow_pickle=False))
+    atomic_write(_sum_path(path), file_digest(path) + "\n")
     return emb
+
+
+def _sum_path(path: Path) -> Path:
+    return path.with_name(path.name + ".sha256")
+
+
+def _read_cache(path: Path, shape: tuple[int, int]) -> np.ndarray | None:
+    """The cached embeddings, or None (after a one-line warning) when the entry is damaged."""
+    from eegbench.progress import warn
+
+    try:
+        expected = _sum_path(path).read_text().strip()
+    except OSError:
+        expected = ""
+    problem = None
+    if file_digest(path) != expected:
+        problem = "no checksum" if not expected else "checksum mismatch"
+    else:
+        try:
+            emb = np.load(path, allow_pickle=False)
+        except Exception as e:  # any reader failure is a corrupt entry
+            problem = f"unreadable: {type(e).__name__}"
+        else:
+            if emb.shape == shape and emb.dtype == np.float32:
+                return emb
+            problem = f"holds {emb.dtype} {emb.shape}, expected float32 {shape}"
+    warn(f"target cache {path} is damaged ({problem}); rebuilding it")
+    path.unlink(missing_ok=True)
+    _sum_path(path).unlink(missing_ok=True)
+    return None

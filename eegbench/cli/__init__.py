@@ -7,6 +7,7 @@ here; result commands in ``results.py``; commands on finished runs in ``tools.py
 
 from __future__ import annotations
 
+import errno
 import sys
 import traceback
 from typing import TYPE_CHECKING, Any
@@ -38,6 +39,31 @@ class Group(click.Group):
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
             ctx.exit(130)
+        except OSError as e:
+            if ctx.obj and ctx.obj.get("debug"):
+                traceback.print_exc()
+            click.echo(f"error: {os_error_line(e)}", err=True)
+            ctx.exit(1)
+
+
+_OS_FIXES = {
+    errno.EACCES: "check its permissions or choose another location",
+    errno.EPERM: "check its permissions or choose another location",
+    errno.EROFS: "the file system is read-only; choose a writable location",
+    errno.ENOSPC: "the disk is full; free space or choose another location",
+    errno.EDQUOT: "the disk quota is exceeded; free space or choose another location",
+    errno.ENOENT: "check the path",
+    errno.EISDIR: "give a file, not a folder",
+    errno.ENOTDIR: "a part of the path is a file, not a folder",
+}
+
+
+def os_error_line(e: OSError) -> str:
+    """One line for an OS error: the path, what went wrong and the fix."""
+    where = f" {str(e.filename)!r}" if e.filename else ""
+    fix = _OS_FIXES.get(e.errno or 0, "check the path and the disk")
+    reason = e.strerror or str(e).splitlines()[0]
+    return f"cannot use{where}: {reason}; {fix}."
 
 
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -56,7 +82,22 @@ def cli(ctx: click.Context, debug: bool, quiet: bool) -> None:
 @click.argument("overrides", nargs=-1)
 @click.option("--config", "config_path", type=click.Path(), help="Start from this config file.")
 @click.option("--dry-run", is_flag=True, help="Print the resolved config and stop.")
-def run(overrides: tuple[str, ...], config_path: str | None, dry_run: bool) -> None:
+@click.option(
+    "--resume",
+    "resume_dir",
+    type=click.Path(),
+    help="Continue an interrupted run (its .partial-* folder) from its last checkpoint.",
+)
+@click.option(
+    "--keep-failed", is_flag=True, help="Keep a failed run's folder as NAME.failed (error.txt)."
+)
+def run(
+    overrides: tuple[str, ...],
+    config_path: str | None,
+    dry_run: bool,
+    resume_dir: str | None,
+    keep_failed: bool,
+) -> None:
     """Train and evaluate one configuration.
 
     OVERRIDES: group=name (encoder=dilated), group.key=value (stage1.epochs=3), key=value (seed=1),
@@ -64,13 +105,24 @@ def run(overrides: tuple[str, ...], config_path: str | None, dry_run: bool) -> N
     """
     from eegbench.config import build_config, dump
 
+    if resume_dir is not None:
+        if overrides or config_path:
+            from eegbench.api.errors import ConfigError
+
+            raise ConfigError("--resume continues a run with its own config; drop the overrides.")
+        from eegbench.train.runner import resume
+
+        pipe = resume(resume_dir, keep_failed=keep_failed)
+        _print_summary(pipe.results)
+        console.print(f"results: {pipe.run_dir / 'results.json'}")
+        return
     cfg = build_config(list(overrides), base=config_path)
     if dry_run:
         click.echo(dump(cfg), nl=False)
         return
     from eegbench.train.runner import run as run_pipeline
 
-    pipe = run_pipeline(cfg)
+    pipe = run_pipeline(cfg, keep_failed=keep_failed)
     _print_summary(pipe.results)
     console.print(f"results: {pipe.run_dir / 'results.json'}")
 

@@ -42,12 +42,13 @@ def _split_names(text: str | None) -> list[str] | None:
 )
 def score(predictions: str, protocol: str, fmt: str, out: str | None) -> None:
     """Score a prediction CSV (Thought2Text's column layout) with a metric protocol."""
-    from eegbench.evaluation.scoring import score_file, write_scores
+    from eegbench.evaluation.scoring import check_destination, score_file, write_scores
     from eegbench.progress import log
 
-    scores = score_file(predictions, protocol)
     src = Path(predictions)
     dest = Path(out) if out else src.with_name(f"{src.stem}.scores.json")
+    check_destination(dest)
+    scores = score_file(predictions, protocol)
     write_scores(scores, dest)
     if fmt == "json":
         click.echo(json.dumps(scores))

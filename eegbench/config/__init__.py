@@ -17,9 +17,11 @@ import re
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
+from annotated_types import Ge, Gt, Interval, Le, MinLen
+from pydantic import AfterValidator
 
 from eegbench import plugins
 from eegbench.api.errors import ConfigError, UnknownNameError
@@ -29,25 +31,50 @@ from eegbench.evaluation.controls import control_names
 PLUGIN_GROUPS: dict[str, str] = GROUPS
 
 
+Epochs = Annotated[int, Interval(ge=1, le=100_000)]
+BatchSize = Annotated[int, Interval(ge=1, le=1_000_000)]
+LearningRate = Annotated[float, Gt(0), Le(10)]
+NonNegative = Annotated[float, Ge(0)]
+Fraction = Annotated[float, Interval(ge=0, lt=1)]
+RUN_NAME_CHARS = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+=-]{0,199}")
+
+
+def check_run_name(name: str) -> str | None:
+    """A run name is one safe path component: letters, digits and ``._+=-``, no ``..``.
+
+    Empty means no name (the default name is used)."""
+    if name == "":
+        return None
+    if not RUN_NAME_CHARS.fullmatch(name) or ".." in name:
+        raise ValueError(
+            "a run name is one folder name of letters, digits and ._+=- (no '/', no '..', "
+            "not absolute, at most 200 characters)"
+        )
+    return name
+
+
+RunName = Annotated[str, AfterValidator(check_run_name)]
+
+
 @dataclass
 class Stage1Config:
     """Stage 1: the encoder learns the target space (MSE) and the class (CE)."""
 
-    epochs: int = 30
-    batch_size: int = 32
-    lr: float = 1e-3
-    weight_decay: float = 1e-3
+    epochs: Epochs = 30
+    batch_size: BatchSize = 32
+    lr: LearningRate = 1e-3
+    weight_decay: NonNegative = 1e-3
     optimizer: Literal["adam", "adamw"] = "adamw"
-    grad_clip: float = 1.0
-    warmup_ratio: float = 0.1
+    grad_clip: NonNegative = field(default=1.0, metadata={"help": "max gradient norm (0: off)"})
+    warmup_ratio: Fraction = 0.1
     schedule: Literal["constant", "cosine", "linear"] = "cosine"
-    w_mse: float = 1.0
-    w_ce: float = 1.0
+    w_mse: NonNegative = 1.0
+    w_ce: NonNegative = 1.0
     center_targets: bool = field(
         default=False,
         metadata={"help": "subtract the training images' mean target (and renormalise)"},
     )
-    embed_dim: int | None = field(
+    embed_dim: Annotated[int, Ge(1)] | None = field(
         default=None, metadata={"help": "EEG embedding size D; default: the target's size"}
     )
 
@@ -56,17 +83,17 @@ class Stage1Config:
 class Stage2Config:
     """Stage 2: only the projector trains; the LLM is frozen."""
 
-    epochs: int = 5
-    batch_size: int = 16
-    lr: float = 1e-3
-    weight_decay: float = 0.0
-    grad_clip: float = 1.0
-    warmup_ratio: float = 0.1
+    epochs: Epochs = 5
+    batch_size: BatchSize = 16
+    lr: LearningRate = 1e-3
+    weight_decay: NonNegative = 0.0
+    grad_clip: NonNegative = field(default=1.0, metadata={"help": "max gradient norm (0: off)"})
+    warmup_ratio: Fraction = 0.1
     mask_prompt: bool = field(
         default=True, metadata={"help": "loss on caption tokens only (Thought2Text: false)"}
     )
-    n_soft_tokens: int = 1
-    phases: list[Literal["target", "eeg"]] = field(
+    n_soft_tokens: Annotated[int, Interval(ge=1, le=256)] = 1
+    phases: Annotated[list[Literal["target", "eeg"]], MinLen(1)] = field(
         default_factory=lambda: ["target", "eeg"],
         metadata={"help": "projector inputs per phase: target embeddings, then EEG embeddings"},
     )
@@ -85,10 +112,15 @@ class EvalConfig:
             "shuffled_eeg, noise)"
         },
     )
-    max_new_tokens: int = 32
-    repetition_penalty: float = 1.1
-    batch_size: int = 64
-    bootstrap: int = field(default=1000, metadata={"help": "bootstrap resamples (0: no CIs)"})
+    max_new_tokens: Annotated[int, Interval(ge=1, le=100_000)] = field(
+        default=32,
+        metadata={"help": "caption length limit; also checked against the LLM's context"},
+    )
+    repetition_penalty: Annotated[float, Gt(0)] = 1.1
+    batch_size: BatchSize = 64
+    bootstrap: Annotated[int, Interval(ge=0, le=1_000_000)] = field(
+        default=1000, metadata={"help": "bootstrap resamples (0: no CIs)"}
+    )
 
 
 CORE_GROUPS: dict[str, type] = {"stage1": Stage1Config, "stage2": Stage2Config, "eval": EvalConfig}
@@ -97,12 +129,12 @@ METRICS = "metrics"  # the group of metric parameters: metrics.NAME.KEY=VALUE
 DEVICES = ("cpu",)  # the devices a run supports
 
 SCALARS: dict[str, Any] = {
-    "seed": int,
-    "output_dir": str,
-    "run_name": str | None,
-    "cache_dir": str,
+    "seed": Annotated[int, Interval(ge=0, lt=2**32)],
+    "output_dir": Annotated[str, MinLen(1)],
+    "run_name": RunName | None,
+    "cache_dir": Annotated[str, MinLen(1)],
     "device": str,
-    "threads": int | None,
+    "threads": Annotated[int, Interval(ge=1, le=1024)] | None,
 }
 
 
@@ -118,12 +150,50 @@ def load_config(path: str | Path) -> dict[str, Any]:
     if not p.is_file():
         raise ConfigError(f"config file {str(p)!r} does not exist.")
     try:
-        cfg = yaml.safe_load(p.read_text())
+        text = p.read_bytes().decode("utf-8")
+    except OSError as e:
+        raise ConfigError(f"cannot read config file {str(p)!r}: {e.strerror}.") from None
+    except UnicodeDecodeError as e:
+        raise ConfigError(
+            f"config file {str(p)!r} is not UTF-8 text (byte {e.start}); give a YAML file."
+        ) from None
+    if "\x00" in text:
+        raise ConfigError(f"config file {str(p)!r} is binary, not YAML text; give a YAML file.")
+    try:
+        cfg = yaml.safe_load(text)
     except yaml.YAMLError as e:
-        raise ConfigError(f"config file {str(p)!r} is not valid YAML: {e}") from None
+        raise ConfigError(_yaml_error(p, e)) from None
+    if cfg is None:
+        return {}
     if not isinstance(cfg, dict):
         raise ConfigError(f"config file {str(p)!r} must hold a mapping of groups to settings.")
     return cfg
+
+
+def _yaml_error(path: Path, e: yaml.YAMLError) -> str:
+    """One line: file, line, column and what the parser expected."""
+    mark = getattr(e, "problem_mark", None) or getattr(e, "context_mark", None)
+    where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark is not None else str(path)
+    problem = getattr(e, "problem", None) or str(e).splitlines()[0]
+    context = getattr(e, "context", None)
+    detail = f"{problem} ({context})" if context else problem
+    return f"config file {where} is not valid YAML: {detail}."
+
+
+def layer(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
+    """``top`` laid over ``base``: scalars replace; groups merge key by key, except that a
+    plugin group naming another plugin replaces the group (the old plugin's keys do not apply)."""
+    out = copy.deepcopy(base)
+    for key, value in top.items():
+        old = out.get(key)
+        if isinstance(value, dict) and isinstance(old, dict):
+            if key in PLUGIN_GROUPS and value.get("name") not in (None, old.get("name")):
+                out[key] = copy.deepcopy(value)
+            else:
+                out[key] = {**old, **copy.deepcopy(value)}
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
 
 
 class Raw(str):
@@ -322,8 +392,10 @@ def _resolve_metrics(chosen: list[str], section: Any) -> dict[str, dict[str, Any
 
 
 def build_config(overrides: list[str] = (), base: str | Path | None = None) -> dict[str, Any]:
-    """The resolved config from the defaults (or ``base`` file) and ``overrides``."""
-    cfg = load_config(base) if base is not None else default_config()
+    """The resolved config: the defaults, the ``base`` file laid over them, then ``overrides``."""
+    cfg = default_config()
+    if base is not None:
+        cfg = layer(cfg, load_config(base))
     return resolve(apply_overrides(cfg, list(overrides)))
 
 

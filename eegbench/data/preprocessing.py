@@ -10,9 +10,10 @@ from __future__ import annotations
 import dataclasses
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
+from annotated_types import Gt
 
 from eegbench.api.data import EEGData
 from eegbench.api.errors import ConfigError, DataError
@@ -30,9 +31,13 @@ class Preprocess:
     Applied in this order: channels, notch, band-pass, resample, baseline, z-score.
     """
 
-    l_freq: float | None = field(default=None, metadata={"help": "high-pass edge in Hz"})
-    h_freq: float | None = field(default=None, metadata={"help": "low-pass edge in Hz"})
-    notch: float | None = field(
+    l_freq: Annotated[float, Gt(0)] | None = field(
+        default=None, metadata={"help": "high-pass edge in Hz"}
+    )
+    h_freq: Annotated[float, Gt(0)] | None = field(
+        default=None, metadata={"help": "low-pass edge in Hz"}
+    )
+    notch: Annotated[float, Gt(0)] | None = field(
         default=None,
         metadata={
             "help": "line frequency in Hz and its harmonics below Nyquist (or h_freq); "
@@ -43,7 +48,9 @@ class Preprocess:
         default="iir",
         metadata={"help": "iir (zero-phase Butterworth, order 4) or fir (MNE's default FIR)"},
     )
-    resample: float | None = field(default=None, metadata={"help": "new sampling rate in Hz"})
+    resample: Annotated[float, Gt(0)] | None = field(
+        default=None, metadata={"help": "new sampling rate in Hz"}
+    )
     baseline: tuple[float | None, float | None] | None = field(
         default=None,
         metadata={"help": "(start, end) in s from stimulus onset; None = edge; mean removed"},

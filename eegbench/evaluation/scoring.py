@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from eegbench import plugins
-from eegbench.api.errors import ConfigError, PluginError, UnknownNameError
+from eegbench.api.errors import ConfigError, EegbenchError, PluginError, UnknownNameError
 from eegbench.api.metric import PROTOCOL_PREFIX, Metric, protocol_name
 from eegbench.evaluation.predictions import read_predictions
 from eegbench.io import atomic_write
@@ -50,6 +50,21 @@ def score_file(path: str | os.PathLike[str], protocol: str = "thought2text") -> 
         expected_objects=preds.expected_object,
         predicted_objects=preds.predicted_object,
     )
+
+
+def check_destination(path: Path) -> None:
+    """Raise EegbenchError unless ``path`` can be written (checked before minutes of scoring)."""
+    folder = path.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if path.is_dir():
+        raise EegbenchError(f"--out {str(path)!r} is a folder; give a file name.")
+    if not folder.is_dir():
+        raise EegbenchError(f"cannot write {str(path)!r}: {str(folder)!r} is a file; fix --out.")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise EegbenchError(
+            f"cannot write {str(path)!r}: {str(folder)!r} is not writable; use --out."
+        )
 
 
 def write_scores(obj: dict[str, float], path: Path) -> None:

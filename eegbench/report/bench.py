@@ -194,10 +194,12 @@ def run_suite(suite: Suite, out_dir: Path, extra: list[str] = ()) -> BenchResult
     import time
 
     from eegbench.progress import log
+    from eegbench.report.rundir import interrupted_runs, partial_name
     from eegbench.train import runner
 
     jobs = plan(suite, out_dir, list(extra))
     todo = [j for j in jobs if j.done is None]
+    interrupted = {partial_name(p): p for p in interrupted_runs(out_dir)}
     log(f"suite {suite.name}: {len(jobs)} configurations, {len(jobs) - len(todo)} already done")
     ran: list[Path] = []
     failed: list[tuple[Job, str]] = []
@@ -205,7 +207,10 @@ def run_suite(suite: Suite, out_dir: Path, extra: list[str] = ()) -> BenchResult
     for i, job in enumerate(todo, 1):
         log(f"[bold]\\[{i}/{len(todo)}] {job.name}[/bold]")
         try:
-            pipe = runner.run(job.config)
+            if job.name in interrupted:
+                pipe = runner.resume(interrupted[job.name])
+            else:
+                pipe = runner.run(job.config)
         except EegbenchError as e:
             log(f"[red]failed:[/red] {job.name}: {e}")
             failed.append((job, str(e)))

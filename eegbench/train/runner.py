@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -12,20 +16,22 @@ from eegbench import __version__
 from eegbench.api.data import EEGData
 from eegbench.api.errors import ConfigError
 from eegbench.api.llm import CausalLM
-from eegbench.config import Stage2Config, core_section, dump
+from eegbench.config import Stage2Config, core_section, dump, load_config, resolve
 from eegbench.data.splits import check_leakage
 from eegbench.evaluation.harness import Evaluation, TestSet
 from eegbench.evaluation.predictions import Predictions, write_predictions
 from eegbench.io import atomic_write
 from eegbench.progress import log, silence_library_progress
-from eegbench.report.record import (
-    RunRecord,
-    Timer,
-    environment,
-    new_run_dir,
-    peak_memory_mb,
-    run_name,
+from eegbench.report.record import RunRecord, Timer, environment, peak_memory_mb
+from eegbench.report.record import run_name as default_run_name
+from eegbench.report.rundir import (
+    CHECKPOINT,
+    StagedRun,
+    is_orphan,
+    partial_name,
+    staged_run,
 )
+from eegbench.train.checkpoint import Checkpoint
 from eegbench.train.model import EEGClassifier, Projector
 from eegbench.train.pipeline import (
     Pipeline,
@@ -41,8 +47,58 @@ from eegbench.train.stage1 import train_stage1
 from eegbench.train.stage2 import train_stage2
 
 
-def run(cfg: dict[str, Any]) -> Pipeline:
-    """Run one resolved config end to end; returns the pipeline and writes the run directory."""
+def run(cfg: dict[str, Any], keep_failed: bool = False) -> Pipeline:
+    """Run one resolved config end to end; returns the pipeline and writes the run directory.
+
+    The run directory appears only complete; on failure it is removed (``keep_failed``: kept as
+    ``NAME.failed`` with ``error.txt``).
+    """
+    writable_cache(cfg["cache_dir"])
+    with staged_run(cfg["output_dir"], run_name(cfg), keep_failed) as staged:
+        return _run(cfg, staged)
+
+
+def writable_cache(cache_dir: str) -> Path:
+    """Check that ``cache_dir`` is (or can be created as) a writable folder, creating nothing."""
+    path = Path(cache_dir).expanduser()
+    existing = path
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise ConfigError(
+            f"cache_dir {str(path)!r} cannot be a folder: {str(existing)!r} is a file; set "
+            "cache_dir=PATH."
+        )
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ConfigError(f"cache_dir {str(path)!r} is not writable; set cache_dir=PATH.")
+    return path
+
+
+def resume(run_dir: str | Path, keep_failed: bool = False) -> Pipeline:
+    """Continue an interrupted run (a ``.partial-*`` folder left by a killed process)."""
+    folder = Path(run_dir).expanduser()
+    name = partial_name(folder)
+    if name is None or not (folder / CHECKPOINT).is_dir():
+        raise ConfigError(
+            f"{str(folder)!r} is not an interrupted run (a .partial-NAME.PID.* folder with a "
+            "checkpoint); start a new run instead."
+        )
+    if not is_orphan(folder):
+        raise ConfigError(f"{str(folder)!r} belongs to a run that is still going.")
+    cfg = resolve(load_config(folder / "config.yaml"))
+    log(f"resuming {name} from {folder}")
+    with staged_run(folder.parent, name, keep_failed, resume=folder) as staged:
+        return _run(cfg, staged)
+
+
+def run_name(cfg: dict[str, Any]) -> str:
+    """``run_name``, or dataset-encoder-llm-seed-time."""
+    if cfg["run_name"]:
+        return cfg["run_name"]
+    return default_run_name(cfg, datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S"))
+
+
+def _run(cfg: dict[str, Any], staged: StagedRun) -> Pipeline:
     s1, s2, ev = core_section(cfg, "stage1"), core_section(cfg, "stage2"), core_section(cfg, "eval")
     if cfg.get("threads"):
         torch.set_num_threads(cfg["threads"])
@@ -50,7 +106,6 @@ def run(cfg: dict[str, Any]) -> Pipeline:
     silence_library_progress()
     env = environment()
     generator = seed_everything(cfg["seed"])
-    name = cfg["run_name"] or run_name(cfg, env["started"].replace(":", "").replace("-", "")[:15])
     with timer.stage("data"):
         data = load_dataset(cfg)
         leakage = check_leakage(data)
@@ -60,9 +115,10 @@ def run(cfg: dict[str, Any]) -> Pipeline:
             f"dataset {data.name}: {data.n_trials} trials, {data.n_chans} channels x "
             f"{data.n_times} samples, {data.n_classes} classes"
         )
-    run_dir = new_run_dir(cfg["output_dir"], name)
+    run_dir = staged.path
     atomic_write(run_dir / "config.yaml", dump(cfg))
-    log(f"run directory: {run_dir}")
+    checkpoint = Checkpoint(run_dir / CHECKPOINT)
+    log(f"run directory: {staged.root / staged.name} (in {run_dir.name} until complete)")
 
     with timer.stage("targets"):
         per_image = build_targets(cfg, data)
@@ -74,6 +130,7 @@ def run(cfg: dict[str, Any]) -> Pipeline:
     if has_captions:
         with timer.stage("llm"):
             llm = build_llm(cfg, data)
+        _check_context(llm, ev.max_new_tokens, s2.n_soft_tokens)
     else:
         log(
             f"[yellow]dataset {data.name!r} has no captions: the LLM, stage 2 and the caption "
@@ -90,6 +147,7 @@ def run(cfg: dict[str, Any]) -> Pipeline:
             data.y[va],
             s1,
             generator,
+            checkpoint,
         )
     save_file(
         {k: v.contiguous() for k, v in model.state_dict().items()},
@@ -99,7 +157,9 @@ def run(cfg: dict[str, Any]) -> Pipeline:
     s2_record: dict[str, Any] = {"skipped": "the dataset has no captions"}
     if has_captions:
         with timer.stage("stage2"):
-            projector, history = _stage2(cfg, s2, data, model, per_image, llm, generator)
+            projector, history = _stage2(
+                cfg, s2, data, model, per_image, llm, generator, checkpoint
+            )
         s2_record = {"history": history}
         save_file(dict(projector.state_dict()), str(run_dir / "projector.safetensors"))
 
@@ -168,7 +228,19 @@ def run(cfg: dict[str, Any]) -> Pipeline:
     }
     record = RunRecord.model_validate(results)
     record.write(run_dir)
+    shutil.rmtree(run_dir / CHECKPOINT, ignore_errors=True)
+    run_dir = staged.publish()
     return Pipeline(cfg, data, per_image, model, projector, llm, run_dir, record)
+
+
+def _check_context(llm: CausalLM, max_new_tokens: int, n_soft: int) -> None:
+    """eval.max_new_tokens must leave room for the prompt within the LLM's context."""
+    n_ctx = llm.context_length
+    if n_ctx is not None and max_new_tokens + n_soft >= n_ctx:
+        raise ConfigError(
+            f"eval.max_new_tokens={max_new_tokens} does not fit the LLM's context of {n_ctx} "
+            f"tokens with the prompt; use eval.max_new_tokens={max(1, n_ctx // 2)} or less."
+        )
 
 
 def _stage2(
@@ -179,6 +251,7 @@ def _stage2(
     per_image: np.ndarray,
     llm: CausalLM,
     generator: torch.Generator,
+    checkpoint: Checkpoint | None = None,
 ) -> tuple[Projector, list[dict[str, Any]]]:
     """Train a new projector on each configured phase; returns it and its loss history."""
     tr = data.splits["train"]
@@ -200,5 +273,6 @@ def _stage2(
         [data.captions[i] for i in data.image[tr]],
         s2,
         generator,
+        checkpoint,
     )
     return projector, result.history

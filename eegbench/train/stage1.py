@@ -12,6 +12,7 @@ import torch.nn.functional as F
 from eegbench.api.errors import EegbenchError
 from eegbench.config import Stage1Config
 from eegbench.progress import task
+from eegbench.train.checkpoint import Checkpoint, rng_state, set_rng_state
 from eegbench.train.model import EEGClassifier
 from eegbench.train.optim import make_optimizer, make_schedule
 
@@ -32,8 +33,13 @@ def train_stage1(
     y_val: np.ndarray,
     cfg: Stage1Config,
     generator: torch.Generator,
+    checkpoint: Checkpoint | None = None,
 ) -> Stage1Result:
-    """Train in place; the model ends with the weights of the best validation-accuracy epoch."""
+    """Train in place; the model ends with the weights of the best validation-accuracy epoch.
+
+    With ``checkpoint``, the state is saved after every epoch and training continues from a
+    saved state (to the same numbers as an uninterrupted run).
+    """
     X = torch.as_tensor(X_train)
     y = torch.as_tensor(y_train)
     t = torch.as_tensor(t_train)
@@ -42,9 +48,19 @@ def train_stage1(
     opt = make_optimizer(model.parameters(), cfg.optimizer, cfg.lr, cfg.weight_decay)
     sched = make_schedule(opt, steps_per_epoch * cfg.epochs, cfg.warmup_ratio, cfg.schedule)
     best = (-1.0, -1, copy.deepcopy(model.state_dict()))
-    history = []
-    with task("stage 1: encoder", total=cfg.epochs) as advance:
-        for epoch in range(cfg.epochs):
+    history: list[dict[str, float]] = []
+    start = 0
+    saved = checkpoint.load("stage1") if checkpoint is not None else None
+    if saved is not None:
+        model.load_state_dict(saved["model"])
+        opt.load_state_dict(saved["optimizer"])
+        sched.load_state_dict(saved["scheduler"])
+        best = (saved["best"][0], saved["best"][1], saved["best_model"])
+        history = saved["history"]
+        set_rng_state(saved["rng"], generator)
+        start = saved["done"]
+    with task("stage 1: encoder", total=cfg.epochs - start) as advance:
+        for epoch in range(start, cfg.epochs):
             model.train()
             order = torch.randperm(n, generator=generator)
             total = mse_sum = ce_sum = 0.0
@@ -83,6 +99,20 @@ def train_stage1(
             )
             if val_acc > best[0]:
                 best = (val_acc, epoch + 1, copy.deepcopy(model.state_dict()))
+            if checkpoint is not None:
+                checkpoint.save(
+                    "stage1",
+                    {
+                        "done": epoch + 1,
+                        "model": model.state_dict(),
+                        "optimizer": opt.state_dict(),
+                        "scheduler": sched.state_dict(),
+                        "best": [best[0], best[1]],
+                        "best_model": best[2],
+                        "history": history,
+                        "rng": rng_state(generator),
+                    },
+                )
             advance(loss=total / n, val_acc=val_acc)
     model.load_state_dict(best[2])
     model.eval()

@@ -10,6 +10,7 @@ import torch
 from eegbench.api.llm import CausalLM
 from eegbench.config import Stage2Config
 from eegbench.progress import task
+from eegbench.train.checkpoint import Checkpoint, rng_state, set_rng_state
 from eegbench.train.model import Projector
 from eegbench.train.optim import make_optimizer, make_schedule
 from eegbench.train.prompting import build_batch
@@ -28,21 +29,34 @@ def train_stage2(
     captions: list[str],
     cfg: Stage2Config,
     generator: torch.Generator,
+    checkpoint: Checkpoint | None = None,
 ) -> Stage2Result:
     """Train ``projector`` on each ``(phase_name, inputs [N, D])`` in turn, ``cfg.epochs`` each.
 
     ``labels`` are the TRUE object strings and ``captions`` the references, one per row.
+    With ``checkpoint``, the state is saved after every epoch and training continues from it.
     """
     result = Stage2Result()
     n = len(labels)
-    for phase, inputs in phases:
+    saved = checkpoint.load("stage2") if checkpoint is not None else None
+    for p, (phase, inputs) in enumerate(phases):
+        if saved is not None and p < saved["phase"]:
+            continue
         x = torch.as_tensor(inputs, dtype=torch.float32)
         steps = cfg.epochs * max(1, -(-n // cfg.batch_size))
         opt = make_optimizer(projector.parameters(), "adamw", cfg.lr, cfg.weight_decay)
         sched = make_schedule(opt, steps, cfg.warmup_ratio, "cosine")
+        start = 0
+        if saved is not None and p == saved["phase"]:
+            projector.load_state_dict(saved["projector"])
+            opt.load_state_dict(saved["optimizer"])
+            sched.load_state_dict(saved["scheduler"])
+            result.history = saved["history"]
+            set_rng_state(saved["rng"], generator)
+            start = saved["done"]
         projector.train()
-        with task(f"stage 2: projector on {phase}", total=cfg.epochs) as advance:
-            for epoch in range(cfg.epochs):
+        with task(f"stage 2: projector on {phase}", total=cfg.epochs - start) as advance:
+            for epoch in range(start, cfg.epochs):
                 order = torch.randperm(n, generator=generator).tolist()
                 total = 0.0
                 for i in range(0, n, cfg.batch_size):
@@ -63,6 +77,19 @@ def train_stage2(
                     sched.step()
                     total += loss.item() * len(idx)
                 result.history.append({"phase": phase, "epoch": epoch + 1, "loss": total / n})
+                if checkpoint is not None:
+                    checkpoint.save(
+                        "stage2",
+                        {
+                            "phase": p,
+                            "done": epoch + 1,
+                            "projector": projector.state_dict(),
+                            "optimizer": opt.state_dict(),
+                            "scheduler": sched.state_dict(),
+                            "history": result.history,
+                            "rng": rng_state(generator),
+                        },
+                    )
                 advance(loss=total / n)
     projector.eval()
     return result

@@ -7,7 +7,7 @@ import json
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
 
@@ -16,6 +16,9 @@ from eegbench.api import (
     DataError,
     DatasetParams,
     EEGData,
+    Ge,
+    Gt,
+    Interval,
     finalize,
     read_caption_files,
     trial_info,
@@ -36,7 +39,9 @@ class _CVPR40Fields:
         default="",
         metadata={"help": "block_splits_by_image_all.pth / _single.pth; empty = random split"},
     )
-    split_index: int = field(default=0, metadata={"help": "which split of the splits file"})
+    split_index: Annotated[int, Ge(0)] = field(
+        default=0, metadata={"help": "which split of the splits file"}
+    )
     split_indexing: str = field(
         default="auto",
         metadata={
@@ -44,12 +49,24 @@ class _CVPR40Fields:
             "(the list of `subject`'s trials), auto (full if subject=0, else subject)"
         },
     )
-    subject: int = field(default=0, metadata={"help": "0 = all subjects, else 1..6"})
-    time_low: int = field(default=20, metadata={"help": "first sample of the window"})
-    time_high: int = field(default=460, metadata={"help": "end sample of the window (excl.)"})
-    min_len: int = field(default=450, metadata={"help": "drop trials shorter than this"})
-    max_len: int = field(default=600, metadata={"help": "drop trials longer than this"})
-    sfreq: float = field(default=1000.0, metadata={"help": "sampling rate of the file in Hz"})
+    subject: Annotated[int, Interval(ge=0, le=6)] = field(
+        default=0, metadata={"help": "0 = all subjects, else 1..6"}
+    )
+    time_low: Annotated[int, Ge(0)] = field(
+        default=20, metadata={"help": "first sample of the window"}
+    )
+    time_high: Annotated[int, Ge(1)] = field(
+        default=460, metadata={"help": "end sample of the window (excl.)"}
+    )
+    min_len: Annotated[int, Ge(0)] = field(
+        default=450, metadata={"help": "drop trials shorter than this"}
+    )
+    max_len: Annotated[int, Ge(1)] = field(
+        default=600, metadata={"help": "drop trials longer than this"}
+    )
+    sfreq: Annotated[float, Gt(0)] = field(
+        default=1000.0, metadata={"help": "sampling rate of the file in Hz"}
+    )
     image_dir: str = field(
         default="", metadata={"help": "ImageNet folder <wnid>/<image>.JPEG (optional)"}
     )

@@ -6,11 +6,11 @@ from __future__ import annotations
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
 
-from eegbench.api import ConfigError, DataError, DatasetParams, EEGData, finalize
+from eegbench.api import ConfigError, DataError, DatasetParams, EEGData, Ge, finalize
 
 KEYS = ("trial", "event")
 
@@ -33,7 +33,9 @@ class _EpochsFields:
     )
     picks: str = field(default="eeg", metadata={"help": "MNE channel picks (eeg, data, ...)"})
     units: str = field(default="uV", metadata={"help": "units for get_data; empty = SI (V)"})
-    subject: int = field(default=1, metadata={"help": "subject id of this recording"})
+    subject: Annotated[int, Ge(0)] = field(
+        default=1, metadata={"help": "subject id of this recording"}
+    )
 
 
 @dataclass

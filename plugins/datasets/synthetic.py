@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Annotated
 
 import numpy as np
 
-from eegbench.api import ConfigError, EEGData
+from eegbench.api import ConfigError, EEGData, Ge, Gt, Interval
 
 # (ImageNet WNID, short name as Thought2Text uses it, caption noun phrase; {c} is the colour)
 CLASSES: tuple[tuple[str, str, str], ...] = (
@@ -108,19 +109,39 @@ EXCLUDED_CHANNELS = {"T3", "T4", "T5", "T6", "M1", "M2", "A1", "A2"}
 
 @dataclass
 class SyntheticParams:
-    n_subjects: int = field(default=3, metadata={"help": "number of simulated subjects"})
-    images_per_class: int = field(default=5, metadata={"help": "images per class (>= 3)"})
-    repetitions: int = field(default=2, metadata={"help": "presentations per image and subject"})
-    n_classes: int = field(default=40, metadata={"help": "the first n of the 40 CVPR40 classes"})
-    n_chans: int = field(default=32, metadata={"help": "electrodes, spread over the 10-20 montage"})
-    n_times: int = field(default=128, metadata={"help": "samples per trial, from stimulus onset"})
-    sfreq: float = field(default=256.0, metadata={"help": "sampling frequency (Hz)"})
-    snr: float = field(
+    n_subjects: Annotated[int, Ge(1)] = field(
+        default=3, metadata={"help": "number of simulated subjects"}
+    )
+    images_per_class: Annotated[int, Ge(3)] = field(
+        default=5, metadata={"help": "images per class (>= 3)"}
+    )
+    repetitions: Annotated[int, Ge(1)] = field(
+        default=2, metadata={"help": "presentations per image and subject"}
+    )
+    n_classes: Annotated[int, Interval(ge=2, le=40)] = field(
+        default=40, metadata={"help": "the first n of the 40 CVPR40 classes"}
+    )
+    n_chans: Annotated[int, Ge(1)] = field(
+        default=32, metadata={"help": "electrodes, spread over the 10-20 montage"}
+    )
+    n_times: Annotated[int, Ge(8)] = field(
+        default=128, metadata={"help": "samples per trial, from stimulus onset"}
+    )
+    sfreq: Annotated[float, Gt(0)] = field(
+        default=256.0, metadata={"help": "sampling frequency (Hz)"}
+    )
+    snr: Annotated[float, Ge(0)] = field(
         default=0.6, metadata={"help": "RMS of the evoked response / RMS of the background"}
     )
-    val_images: int = field(default=1, metadata={"help": "images per class in the val split"})
-    test_images: int = field(default=1, metadata={"help": "images per class in the test split"})
-    seed: int = field(default=0, metadata={"help": "seed of the whole simulation"})
+    val_images: Annotated[int, Ge(1)] = field(
+        default=1, metadata={"help": "images per class in the val split"}
+    )
+    test_images: Annotated[int, Ge(1)] = field(
+        default=1, metadata={"help": "images per class in the test split"}
+    )
+    seed: Annotated[int, Interval(ge=0, lt=2**32)] = field(
+        default=0, metadata={"help": "seed of the whole simulation"}
+    )
 
 
 def _check(p: SyntheticParams) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
 
@@ -15,7 +15,9 @@ from eegbench.api import (
     DataError,
     DatasetParams,
     EEGData,
+    Ge,
     finalize,
+    load_npy,
     read_caption_files,
     select_channels,
     trial_info,
@@ -46,7 +48,7 @@ class _ThingsFields:
     caption_dir: str = field(
         default="", metadata={"help": "folder of <image stem>_caption.txt files (optional)"}
     )
-    train_images_per_concept: int = field(
+    train_images_per_concept: Annotated[int, Ge(1)] = field(
         default=10,
         metadata={"help": "without metadata: consecutive training images per concept"},
     )
@@ -60,10 +62,7 @@ class ThingsEEG2Params(DatasetParams, _ThingsFields):
 def _load_dict(path: Path, keys: tuple[str, ...], what: str) -> dict:
     if not path.is_file():
         raise DataError(f"things_eeg2: {what} {str(path)!r} does not exist.")
-    try:
-        obj = np.load(path, allow_pickle=True)
-    except Exception as e:  # any reader failure is a corrupt-file error
-        raise DataError(f"things_eeg2: {str(path)!r} is not a readable .npy file ({e}).") from e
+    obj = load_npy(path, f"things_eeg2: {what}")
     if isinstance(obj, np.ndarray) and obj.dtype == object and obj.shape == ():
         obj = obj.item()
     if not isinstance(obj, dict):

@@ -13,10 +13,11 @@ import functools
 import importlib.util
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from eegbench.api import (
     ConfigError,
+    Ge,
     PluginError,
     Register,
     Spec,
@@ -37,8 +38,10 @@ CITATION = (
 class BraindecodeParams:
     """Parameters shared by all braindecode models."""
 
-    n_outputs: int = field(default=128, metadata={"help": "feature size (model's n_outputs)"})
-    sfreq: float = field(
+    n_outputs: Annotated[int, Ge(1)] = field(
+        default=128, metadata={"help": "feature size (model's n_outputs)"}
+    )
+    sfreq: Annotated[float, Ge(0)] = field(
         default=0.0, metadata={"help": "sampling rate passed to the model in Hz (0: not passed)"}
     )
 

@@ -4,8 +4,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Annotated
 
-from eegbench.api import Register, Spec, hookimpl, register_all
+from eegbench.api import Ge, Gt, Register, Spec, hookimpl, register_all
 
 
 @dataclass
@@ -17,13 +18,15 @@ class HFParams:
 
 @dataclass
 class TinyParams:
-    n_layer: int = 2
-    n_embd: int = 128
-    n_head: int = 4
-    vocab_size: int = field(default=1024, metadata={"help": "byte-level BPE trained on captions"})
-    steps: int = 400
-    batch_size: int = 32
-    lr: float = 3e-3
+    n_layer: Annotated[int, Ge(1)] = 2
+    n_embd: Annotated[int, Ge(1)] = 128
+    n_head: Annotated[int, Ge(1)] = 4
+    vocab_size: Annotated[int, Ge(258)] = field(
+        default=1024, metadata={"help": "byte-level BPE trained on captions"}
+    )
+    steps: Annotated[int, Ge(1)] = 400
+    batch_size: Annotated[int, Ge(1)] = 32
+    lr: Annotated[float, Gt(0)] = 3e-3
 
 
 LLMS: tuple[Spec, ...] = (

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -20,10 +21,12 @@ from eegbench.api import (
     CausalLM,
     DataError,
     atomic_dir,
+    check_manifest,
     load_pretrained,
     make_schedule,
     prompt_text,
     task,
+    warn,
 )
 
 EOS = "<|endoftext|>"
@@ -50,13 +53,18 @@ def build_tiny(ctx: BuildContext, **params) -> CausalLM:
     )
     digest = hashlib.sha256(key.encode()).hexdigest()[:16]
     folder = Path(ctx.cache_dir).expanduser() / "llms" / f"tiny-gpt2-{digest}"
-    if not (folder / "config.json").exists():
+    if folder.exists():
+        problem = check_manifest(folder)
+        if problem is not None:
+            warn(f"tiny-gpt2 cache {folder} is incomplete ({problem}); rebuilding it")
+            shutil.rmtree(folder)
+    if not folder.exists():
 
         def fill(tmp: Path) -> None:
             with torch.random.fork_rng():  # a cached model and a fresh one leave the same RNG
                 train_tiny(texts, tmp, seed=ctx.seed, **params)
 
-        atomic_dir(folder, fill)
+        atomic_dir(folder, fill, manifest=True)
     return load_pretrained(str(folder))
 
 

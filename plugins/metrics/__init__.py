@@ -8,9 +8,19 @@ their types and ``__post_init__`` checks run when the config resolves.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Annotated, Literal
 
-from eegbench.api import ConfigError, MissingWeightsError, Register, Spec, hookimpl, register_all
+from eegbench.api import (
+    ConfigError,
+    Ge,
+    Gt,
+    Interval,
+    MissingWeightsError,
+    Register,
+    Spec,
+    hookimpl,
+    register_all,
+)
 
 _MOD = "eegbench_plugins.metrics"
 
@@ -54,9 +64,15 @@ class RougeParams:
 
 @dataclass
 class MeteorParams:
-    alpha: float = field(default=0.9, metadata={"help": "precision/recall weight, 0..1"})
-    beta: float = field(default=3.0, metadata={"help": "fragmentation penalty shape, > 0"})
-    gamma: float = field(default=0.5, metadata={"help": "fragmentation penalty weight, 0..1"})
+    alpha: Annotated[float, Interval(ge=0, le=1)] = field(
+        default=0.9, metadata={"help": "precision/recall weight"}
+    )
+    beta: Annotated[float, Gt(0)] = field(
+        default=3.0, metadata={"help": "fragmentation penalty shape"}
+    )
+    gamma: Annotated[float, Interval(ge=0, le=1)] = field(
+        default=0.5, metadata={"help": "fragmentation penalty weight"}
+    )
 
     def __post_init__(self) -> None:
         for key, ok in (
@@ -93,7 +109,9 @@ class BertScoreParams:
     num_layers: int | None = field(
         default=None, metadata={"help": "layer whose embeddings are used (default: the last)"}
     )
-    batch_size: int = field(default=64, metadata={"help": "sentences per forward pass"})
+    batch_size: Annotated[int, Ge(1)] = field(
+        default=64, metadata={"help": "sentences per forward pass"}
+    )
     idf: bool = field(
         default=False, metadata={"help": "IDF-weight tokens (IDF from the references)"}
     )

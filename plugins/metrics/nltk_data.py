@@ -18,9 +18,10 @@ from __future__ import annotations
 import functools
 import importlib
 import os
+import shutil
 from pathlib import Path
 
-from eegbench.api import DataError, atomic_dir
+from eegbench.api import DataError, atomic_dir, check_manifest, warn
 
 WORDNET_FILES = (
     "adj.exc",
@@ -69,7 +70,7 @@ def _install_wordnet(dest: Path) -> None:
             if (src / name).is_file():
                 (tmp / name).write_bytes((src / name).read_bytes().replace(b"\r\n", b"\n"))
 
-    atomic_dir(dest, fill)
+    atomic_dir(dest, fill, manifest=True)
 
 
 def _install_punkt(dest: Path) -> None:
@@ -92,7 +93,7 @@ def _install_punkt(dest: Path) -> None:
         ortho = (f"{k}\t{v}" for k, v in english.ORTHO_CONTEXT.items())
         (tmp / "ortho_context.tab").write_text(lines(ortho), encoding="utf-8")
 
-    atomic_dir(dest, fill)
+    atomic_dir(dest, fill, manifest=True)
 
 
 def ensure_nltk_data(wordnet: bool = True, punkt: bool = True) -> Path:
@@ -101,14 +102,27 @@ def ensure_nltk_data(wordnet: bool = True, punkt: bool = True) -> Path:
     return _ensure(data_root(), wordnet, punkt)
 
 
+def _usable(folder: Path) -> bool:
+    """True when ``folder`` is complete; a damaged one is reported, removed and False."""
+    if not folder.exists():
+        return False
+    problem = check_manifest(folder)
+    if problem is None:
+        return True
+    warn(f"NLTK data {folder} is incomplete ({problem}); rebuilding it")
+    shutil.rmtree(folder)
+    return False
+
+
 @functools.cache
 def _ensure(root: Path, wordnet: bool, punkt: bool) -> Path:
     import nltk
 
-    if wordnet and not (root / "corpora" / "wordnet" / "data.noun").is_file():
-        _install_wordnet(root / "corpora" / "wordnet")
+    wordnet_dir = root / "corpora" / "wordnet"
+    if wordnet and not _usable(wordnet_dir):
+        _install_wordnet(wordnet_dir)
     punkt_dir = root / "tokenizers" / "punkt_tab" / "english"
-    if punkt and not (punkt_dir / "ortho_context.tab").is_file():
+    if punkt and not _usable(punkt_dir):
         _install_punkt(punkt_dir)
     if str(root) in nltk.data.path:
         nltk.data.path.remove(str(root))

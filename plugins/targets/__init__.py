@@ -8,9 +8,9 @@ when a target is built, and model weights when it first embeds something.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Annotated, Literal
 
-from eegbench.api import Register, Spec, hookimpl, register_all
+from eegbench.api import Ge, Register, Spec, hookimpl, register_all
 
 _CLIP_MODEL_HELP = (
     "ARCH:TAG, TAG a pretrained tag (weights found in the local cache) or a weight file "
@@ -20,14 +20,18 @@ _CLIP_MODEL_HELP = (
 
 @dataclass
 class MiniLMParams:
-    batch_size: int = field(default=128, metadata={"help": "sentences per forward pass"})
+    batch_size: Annotated[int, Ge(1)] = field(
+        default=128, metadata={"help": "sentences per forward pass"}
+    )
     normalize: bool = field(default=True, metadata={"help": "scale embeddings to unit length"})
 
 
 @dataclass
 class ClipTextParams:
     model: str = field(default="ViT-B-32:openai", metadata={"help": _CLIP_MODEL_HELP})
-    batch_size: int = field(default=32, metadata={"help": "items per forward pass"})
+    batch_size: Annotated[int, Ge(1)] = field(
+        default=32, metadata={"help": "items per forward pass"}
+    )
     normalize: bool = field(default=True, metadata={"help": "scale embeddings to unit length"})
     weights_dir: str = field(
         default="",

@@ -48,14 +48,15 @@ class Run:
 
 
 def find_run_dirs(paths: Iterable[str | Path]) -> list[Path]:
-    """Directories under ``paths`` (recursively) holding ``results.json`` or ``config.yaml``."""
+    """Directories under ``paths`` (recursively) holding ``results.json`` or ``config.yaml``;
+    hidden folders (runs in progress or interrupted, ``.partial-*``) are not searched."""
     found: list[Path] = []
     for p in paths:
         root = Path(p)
         if not root.is_dir():
             raise ConfigError(f"{str(root)!r} is not a directory of runs.")
         for dirpath, dirnames, filenames in os.walk(root):
-            dirnames.sort()
+            dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))  # .partial-* runs
             if RESULTS in filenames or "config.yaml" in filenames:
                 found.append(Path(dirpath))
                 dirnames[:] = []
