@@ -68,8 +68,20 @@ class Stage1Config:
     grad_clip: NonNegative = field(default=1.0, metadata={"help": "max gradient norm (0: off)"})
     warmup_ratio: Fraction = 0.1
     schedule: Literal["constant", "cosine", "linear"] = "cosine"
-    w_mse: NonNegative = 1.0
+    w_mse: NonNegative = field(
+        default=1.0, metadata={"help": "weight of the embedding loss (the one stage1.loss names)"}
+    )
     w_ce: NonNegative = 1.0
+    loss: Literal["mse", "cosine", "infonce"] = field(
+        default="mse",
+        metadata={
+            "help": "embedding loss: mse (Thought2Text), cosine (1 - cos), or infonce "
+            "(cross-entropy of cosine similarities to every training image's target)"
+        },
+    )
+    temperature: Annotated[float, Gt(0)] = field(
+        default=0.1, metadata={"help": "softmax temperature of stage1.loss=infonce"}
+    )
     center_targets: bool = field(
         default=False,
         metadata={"help": "subtract the training images' mean target (and renormalise)"},
@@ -96,6 +108,17 @@ class Stage2Config:
     phases: Annotated[list[Literal["target", "eeg"]], MinLen(1)] = field(
         default_factory=lambda: ["target", "eeg"],
         metadata={"help": "projector inputs per phase: target embeddings, then EEG embeddings"},
+    )
+    filter_correct: bool = field(
+        default=False,
+        metadata={
+            "help": "phase 'eeg' trains only on the training trials the encoder classifies "
+            "correctly (Thought2Text)"
+        },
+    )
+    normalize_inputs: bool = field(
+        default=False,
+        metadata={"help": "scale the projector's inputs (EEG embeddings, targets) to unit length"},
     )
 
 

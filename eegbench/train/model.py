@@ -40,13 +40,22 @@ class EEGClassifier(nn.Module):
 
 
 class Projector(nn.Module):
-    """``Linear(D -> n_tokens * d_model)``: EEG embedding to soft tokens ``[B, n, d_model]``."""
+    """``Linear(D -> n_tokens * d_model)``: EEG embedding to soft tokens ``[B, n, d_model]``.
 
-    def __init__(self, embed_dim: int, d_model: int, n_tokens: int = 1) -> None:
+    ``normalize``: inputs are scaled to unit length first (for embeddings trained with a cosine
+    or InfoNCE loss, whose length carries no meaning, next to unit-length targets).
+    """
+
+    def __init__(
+        self, embed_dim: int, d_model: int, n_tokens: int = 1, normalize: bool = False
+    ) -> None:
         super().__init__()
         self.n_tokens = n_tokens
         self.d_model = d_model
+        self.normalize = normalize
         self.proj = nn.Linear(embed_dim, n_tokens * d_model)
 
     def forward(self, emb: torch.Tensor) -> torch.Tensor:
+        if self.normalize:
+            emb = nn.functional.normalize(emb, dim=-1)
         return self.proj(emb).view(emb.shape[0], self.n_tokens, self.d_model)

@@ -121,7 +121,8 @@ def build_projector(cfg: dict[str, Any], dim: int, llm: CausalLM | None) -> Proj
     if llm is None:
         return None
     torch.manual_seed(cfg["seed"] + 1)
-    return Projector(dim, llm.d_model, core_section(cfg, "stage2").n_soft_tokens)
+    s2 = core_section(cfg, "stage2")
+    return Projector(dim, llm.d_model, s2.n_soft_tokens, normalize=s2.normalize_inputs)
 
 
 def build_pipeline(cfg: dict[str, Any], data: EEGData | None = None) -> Pipeline:

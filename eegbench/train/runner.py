@@ -157,10 +157,9 @@ def _run(cfg: dict[str, Any], staged: StagedRun) -> Pipeline:
     s2_record: dict[str, Any] = {"skipped": "the dataset has no captions"}
     if has_captions:
         with timer.stage("stage2"):
-            projector, history = _stage2(
+            projector, s2_record = _stage2(
                 cfg, s2, data, model, per_image, llm, generator, checkpoint
             )
-        s2_record = {"history": history}
         save_file(dict(projector.state_dict()), str(run_dir / "projector.safetensors"))
 
     with timer.stage("evaluation"):
@@ -252,19 +251,32 @@ def _stage2(
     llm: CausalLM,
     generator: torch.Generator,
     checkpoint: Checkpoint | None = None,
-) -> tuple[Projector, list[dict[str, Any]]]:
-    """Train a new projector on each configured phase; returns it and its loss history."""
+) -> tuple[Projector, dict[str, Any]]:
+    """Train a new projector on each configured phase; returns it and its record (history)."""
     tr = data.splits["train"]
     dim = model.embed.out_features
     projector = build_projector(cfg, dim, llm)
     phases = []
+    record: dict[str, Any] = {}
     for phase in s2.phases:
         if phase == "target":
             if dim != per_image.shape[1]:
                 raise ConfigError("stage2 phase 'target' needs stage1.embed_dim = target size.")
             phases.append(("target", per_image[data.image[tr]]))
         else:
-            phases.append(("eeg", model.predict(data.X[tr])[0]))
+            emb, logits = model.predict(data.X[tr])
+            if s2.filter_correct:
+                rows = np.flatnonzero(logits.argmax(1) == data.y[tr])
+                record["filter_correct"] = {"kept": int(len(rows)), "of": int(len(tr))}
+                log(f"stage 2: phase eeg on the {len(rows)}/{len(tr)} correctly classified trials")
+                if len(rows) == 0:
+                    raise ConfigError(
+                        "stage2.filter_correct=true left no training trial: the encoder "
+                        "classifies none correctly."
+                    )
+                phases.append(("eeg", emb, rows))
+            else:
+                phases.append(("eeg", emb))
     result = train_stage2(
         llm,
         projector,
@@ -275,4 +287,4 @@ def _stage2(
         generator,
         checkpoint,
     )
-    return projector, result.history
+    return projector, {**record, "history": result.history}

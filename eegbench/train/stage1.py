@@ -1,4 +1,10 @@
-"""Stage 1: train encoder + heads with ``w_mse * MSE(embedding, target) + w_ce * CE(logits, y)``."""
+"""Stage 1: train encoder + heads with ``w_mse * L(embedding, target) + w_ce * CE(logits, y)``.
+
+``L`` is ``stage1.loss``: the MSE (Thought2Text), the cosine distance, or InfoNCE: a
+cross-entropy over the cosine similarities (divided by ``stage1.temperature``) between the EEG
+embedding and the targets of all distinct training images, the trial's own image being the right
+answer (CLIP's loss, one direction, with the whole training bank as negatives).
+"""
 
 from __future__ import annotations
 
@@ -24,6 +30,24 @@ class Stage1Result:
     history: list[dict[str, float]] = field(default_factory=list)
 
 
+def embedding_loss(
+    emb: torch.Tensor,
+    idx: torch.Tensor,
+    t: torch.Tensor,
+    bank: torch.Tensor,
+    which: torch.Tensor,
+    cfg: Stage1Config,
+) -> torch.Tensor:
+    """The embedding term for the trials ``idx``: ``t`` per-trial targets, ``bank`` the distinct
+    training targets and ``which`` each trial's row in it."""
+    if cfg.loss == "mse":
+        return F.mse_loss(emb, t[idx])
+    if cfg.loss == "cosine":
+        return (1 - F.cosine_similarity(emb, t[idx], dim=1)).mean()
+    sims = F.normalize(emb, dim=1) @ F.normalize(bank, dim=1).T
+    return F.cross_entropy(sims / cfg.temperature, which[idx])
+
+
 def train_stage1(
     model: EEGClassifier,
     X_train: np.ndarray,
@@ -44,6 +68,9 @@ def train_stage1(
     y = torch.as_tensor(y_train)
     t = torch.as_tensor(t_train)
     n = len(X)
+    if cfg.temperature <= 0:
+        raise EegbenchError(f"stage1.temperature={cfg.temperature} must be > 0.")
+    bank, which = torch.unique(t, dim=0, return_inverse=True)
     steps_per_epoch = max(1, -(-n // cfg.batch_size))
     opt = make_optimizer(model.parameters(), cfg.optimizer, cfg.lr, cfg.weight_decay)
     sched = make_schedule(opt, steps_per_epoch * cfg.epochs, cfg.warmup_ratio, cfg.schedule)
@@ -69,7 +96,7 @@ def train_stage1(
                 if len(idx) < 2:
                     continue  # BatchNorm needs two samples
                 emb, logits = model(X[idx])
-                mse = F.mse_loss(emb, t[idx])
+                mse = embedding_loss(emb, idx, t, bank, which, cfg)
                 ce = F.cross_entropy(logits, y[idx])
                 loss = cfg.w_mse * mse + cfg.w_ce * ce
                 if not torch.isfinite(loss):

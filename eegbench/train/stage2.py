@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from eegbench.api.errors import EegbenchError
 from eegbench.api.llm import CausalLM
 from eegbench.config import Stage2Config
 from eegbench.progress import task
@@ -24,7 +25,7 @@ class Stage2Result:
 def train_stage2(
     llm: CausalLM,
     projector: Projector,
-    phases: list[tuple[str, np.ndarray]],
+    phases: list[tuple[str, np.ndarray] | tuple[str, np.ndarray, np.ndarray]],
     labels: list[str],
     captions: list[str],
     cfg: Stage2Config,
@@ -33,16 +34,23 @@ def train_stage2(
 ) -> Stage2Result:
     """Train ``projector`` on each ``(phase_name, inputs [N, D])`` in turn, ``cfg.epochs`` each.
 
-    ``labels`` are the TRUE object strings and ``captions`` the references, one per row.
-    With ``checkpoint``, the state is saved after every epoch and training continues from it.
+    ``labels`` are the TRUE object strings and ``captions`` the references, one per row. A phase
+    may carry a third item, ``rows`` ``[n]``: it then trains on those rows only (``inputs`` has
+    all ``N`` rows). With ``checkpoint``, the state is saved after every epoch and training
+    continues from it.
     """
     result = Stage2Result()
-    n = len(labels)
     saved = checkpoint.load("stage2") if checkpoint is not None else None
-    for p, (phase, inputs) in enumerate(phases):
+    for p, (phase, inputs, *rest) in enumerate(phases):
         if saved is not None and p < saved["phase"]:
             continue
-        x = torch.as_tensor(inputs, dtype=torch.float32)
+        rows = np.asarray(rest[0]) if rest else np.arange(len(labels))
+        if len(rows) == 0:
+            raise EegbenchError(f"stage 2 phase {phase!r} has no training rows.")
+        x = torch.as_tensor(np.asarray(inputs)[rows], dtype=torch.float32)
+        phase_labels = [labels[j] for j in rows]
+        phase_captions = [captions[j] for j in rows]
+        n = len(rows)
         steps = cfg.epochs * max(1, -(-n // cfg.batch_size))
         opt = make_optimizer(projector.parameters(), "adamw", cfg.lr, cfg.weight_decay)
         sched = make_schedule(opt, steps, cfg.warmup_ratio, "cosine")
@@ -64,8 +72,8 @@ def train_stage2(
                     batch = build_batch(
                         llm,
                         projector(x[idx]),
-                        [labels[j] for j in idx],
-                        [captions[j] for j in idx],
+                        [phase_labels[j] for j in idx],
+                        [phase_captions[j] for j in idx],
                         mask_prompt=cfg.mask_prompt,
                     )
                     loss = llm.loss(batch.inputs_embeds, batch.attention_mask, batch.labels)
@@ -76,7 +84,9 @@ def train_stage2(
                     opt.step()
                     sched.step()
                     total += loss.item() * len(idx)
-                result.history.append({"phase": phase, "epoch": epoch + 1, "loss": total / n})
+                result.history.append(
+                    {"phase": phase, "epoch": epoch + 1, "loss": total / n, "n": n}
+                )
                 if checkpoint is not None:
                     checkpoint.save(
                         "stage2",

@@ -27,6 +27,14 @@ class TinyParams:
     steps: Annotated[int, Ge(1)] = 400
     batch_size: Annotated[int, Ge(1)] = 32
     lr: Annotated[float, Gt(0)] = 3e-3
+    prefix_tokens: Annotated[int, Ge(0)] = field(
+        default=0,
+        metadata={
+            "help": "0: a plain LM. n > 0: also train it with n soft tokens after BOS that "
+            "encode the caption (a linear map of its mean token embedding), so that a frozen "
+            "tiny-gpt2 takes the projector's soft tokens; the encoder is thrown away"
+        },
+    )
 
 
 LLMS: tuple[Spec, ...] = (
