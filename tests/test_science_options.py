@@ -65,7 +65,7 @@ def test_infonce_stage1_learns_to_retrieve_the_right_target():
     torch.manual_seed(0)
     n_img, per = 4, 10
     image = np.repeat(np.arange(n_img), per)
-    X = (np.eye(n_img)[image][:, None, :] + 0.1 * np.random.default_rng(0).normal(size=(40, 1, 4)))
+    X = np.eye(n_img)[image][:, None, :] + 0.1 * np.random.default_rng(0).normal(size=(40, 1, 4))
     X = X.astype(np.float32)
     targets = torch.nn.functional.normalize(torch.randn(n_img, 6)).numpy()
     enc = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(4, 8))
@@ -130,6 +130,7 @@ def test_filter_correct_trains_the_eeg_phase_on_correct_trials_only(monkeypatch)
 
     class _Model(torch.nn.Module):
         embed = torch.nn.Linear(1, 3)
+        predict = EEGClassifier.predict
 
         def forward(self, x):  # classifies trials 0 and 3 right, 1 and 2 wrong
             logits = torch.tensor([[1.0, 0], [1.0, 0], [0, 1.0], [0, 1.0]])[: len(x)]
@@ -137,13 +138,17 @@ def test_filter_correct_trains_the_eeg_phase_on_correct_trials_only(monkeypatch)
 
     cfg = {"seed": 0}
     s2 = Stage2Config(epochs=1, batch_size=8, phases=["eeg"], filter_correct=True)
-    rec = runner._stage2(cfg, s2, _Data(), _Model(), np.zeros((4, 3)), _StubLM(), torch.Generator())
+    _, rec = runner._stage2(
+        cfg, s2, _Data(), _Model(), np.zeros((4, 3)), _StubLM(), torch.Generator()
+    )
     assert rec["filter_correct"] == {"kept": 2, "of": 4}
     assert sorted(c for batch in seen for c in batch) == ["c0", "c3"]
     assert rec["history"][0]["n"] == 2
     seen.clear()
     s2 = Stage2Config(epochs=1, batch_size=8, phases=["eeg"], filter_correct=False)
-    rec = runner._stage2(cfg, s2, _Data(), _Model(), np.zeros((4, 3)), _StubLM(), torch.Generator())
+    _, rec = runner._stage2(
+        cfg, s2, _Data(), _Model(), np.zeros((4, 3)), _StubLM(), torch.Generator()
+    )
     assert sorted(c for batch in seen for c in batch) == ["c0", "c1", "c2", "c3"]
     assert "filter_correct" not in rec
 

@@ -19,7 +19,7 @@ from eegbench.api.data import EEGData
 from eegbench.api.errors import ConfigError, DataError
 from eegbench.api.llm import BuildContext, CausalLM
 from eegbench.api.target import Target, embed_cached, target_items
-from eegbench.config import core_section
+from eegbench.config import Stage2Config, core_section
 from eegbench.report.record import RunRecord
 from eegbench.train.model import EEGClassifier, Projector
 
@@ -117,11 +117,15 @@ def build_model(cfg: dict[str, Any], data: EEGData, dim: int) -> EEGClassifier:
 
 
 def build_projector(cfg: dict[str, Any], dim: int, llm: CausalLM | None) -> Projector | None:
-    """The projector into ``llm``'s embedding space, seeded by ``seed + 1`` (None without LLM)."""
+    """The projector into ``llm``'s embedding space (None without an LLM)."""
     if llm is None:
         return None
-    torch.manual_seed(cfg["seed"] + 1)
-    s2 = core_section(cfg, "stage2")
+    return new_projector(cfg["seed"], dim, llm, core_section(cfg, "stage2"))
+
+
+def new_projector(seed: int, dim: int, llm: CausalLM, s2: Stage2Config) -> Projector:
+    """A projector ``D -> n_soft_tokens x d_model``, initialised from seed ``seed + 1``."""
+    torch.manual_seed(seed + 1)
     return Projector(dim, llm.d_model, s2.n_soft_tokens, normalize=s2.normalize_inputs)
 
 

@@ -37,10 +37,10 @@ from eegbench.train.pipeline import (
     Pipeline,
     build_llm,
     build_model,
-    build_projector,
     build_targets,
     embed_dim,
     load_dataset,
+    new_projector,
 )
 from eegbench.train.seeding import seed_everything
 from eegbench.train.stage1 import train_stage1
@@ -255,7 +255,7 @@ def _stage2(
     """Train a new projector on each configured phase; returns it and its record (history)."""
     tr = data.splits["train"]
     dim = model.embed.out_features
-    projector = build_projector(cfg, dim, llm)
+    projector = new_projector(cfg["seed"], dim, llm, s2)
     phases = []
     record: dict[str, Any] = {}
     for phase in s2.phases:
