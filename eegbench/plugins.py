@@ -18,7 +18,7 @@ from typing import Any
 import pluggy
 
 from eegbench.api import hooks as hookspecs
-from eegbench.api.errors import PluginError
+from eegbench.api.errors import PluginError, UnknownNameError
 from eegbench.api.registry import KINDS, Entry, Registry
 
 GROUP = "eegbench"
@@ -49,10 +49,14 @@ class _State:
         self.registries: dict[str, Registry] | None = None
 
 
+def _blocked() -> set[str]:
+    return {b.strip() for b in os.environ.get("EEGBENCH_BLOCK_PLUGINS", "").split(",")} - {""}
+
+
 @functools.cache
 def _state() -> _State:
     st = _State()
-    blocked = {b.strip() for b in os.environ.get("EEGBENCH_BLOCK_PLUGINS", "").split(",")}
+    blocked = _blocked()
     for ep in metadata.entry_points(group=GROUP):
         if ep.name in blocked or st.pm.get_plugin(ep.name) is not None:
             continue
@@ -102,10 +106,15 @@ def _build_registries(st: _State) -> dict[str, Registry]:
                 params: type | None = None,
                 citation: str = "",
                 description: str = "",
+                preflight: Any = None,
                 _reg: Registry = reg,
                 _plugin: str = impl.plugin_name,
             ) -> None:
-                _reg.add(Entry(_reg.kind, name, factory, params, citation, description, _plugin))
+                _reg.add(
+                    Entry(
+                        _reg.kind, name, factory, params, citation, description, _plugin, preflight
+                    )
+                )
 
             try:
                 impl.function(register=register)
@@ -128,7 +137,42 @@ def registry(kind: str) -> Registry:
 
 
 def get(kind: str, name: str) -> Entry:
-    return registry(kind).get(name)
+    """The entry ``name`` of ``kind``; an unknown name says if a blocked plugin provides it."""
+    try:
+        return registry(kind).get(name)
+    except UnknownNameError as e:
+        blocker = _blocked_provider(kind, name)
+        if blocker is None:
+            raise
+        raise UnknownNameError(
+            f"{kind[:-1]} {name!r} is provided by plugin {blocker}, which EEGBENCH_BLOCK_PLUGINS "
+            "blocks; remove it from EEGBENCH_BLOCK_PLUGINS to use it."
+        ) from e
+
+
+def _blocked_provider(kind: str, name: str) -> str | None:
+    """``"'plugin' (distribution)"`` of a blocked, installed plugin registering ``name``."""
+    for ep in metadata.entry_points(group=GROUP):
+        if ep.name not in _blocked():
+            continue
+        names: list[str] = []
+        try:
+            pm = pluggy.PluginManager(GROUP)
+            pm.add_hookspecs(hookspecs)
+            pm.register(ep.load(), name=ep.name)
+            for impl in getattr(pm.hook, f"register_{kind}").get_hookimpls():
+                impl.function(register=lambda n, *a, _names=names, **kw: _names.append(n))
+        except Exception:
+            continue
+        if name in names:
+            return f"{ep.name!r} ({ep.dist.name if ep.dist is not None else '?'})"
+    return None
+
+
+def distribution(plugin: str) -> str:
+    """``"name version"`` of the distribution that installed ``plugin``."""
+    dist, version = _state().dists.get(plugin, ("?", ""))
+    return f"{dist} {version}".strip()
 
 
 def plugins() -> list[PluginInfo]:

@@ -11,8 +11,9 @@ from click.testing import CliRunner
 
 from eegbench.api.errors import ConfigError, DataError
 from eegbench.cli import cli
-from eegbench.evaluation.compare import compare_runs, swap_test
+from eegbench.evaluation.compare import compare_runs
 from eegbench.evaluation.predictions import Predictions, read_predictions, write_predictions
+from eegbench.evaluation.stats import paired_delta
 from eegbench.report.record import DatasetInfo, RunRecord
 from tests.conftest import run_record
 
@@ -85,7 +86,7 @@ def test_a_run_against_itself_has_p_equal_one(run_dir):
         "cider",
     ]
     assert all(r["p"] == 1.0 and r["diff"] == 0.0 for r in out["rows"])
-    assert set(out["skipped"]) == {"cosine", "retrieval"}
+    assert set(out["skipped"]) == {"cosine", "retrieval", "attributes", "probe"}
     assert out["n_trials"] == 12
     results = RunRecord.read(run_dir)
     by = {r["output"]: r for r in out["rows"]}
@@ -111,13 +112,16 @@ def test_a_run_against_a_degraded_copy_is_significant(run_dir, tmp_path):
     write_predictions(_degraded(good), degraded / "predictions.csv")
     out = compare_runs(oracle, degraded, ["accuracy", "rouge", "bleu"], n_perm=5000)
     by = {r["output"]: r for r in out["rows"]}
-    # 12 trials, all differences positive: the smallest two-sided sign-flip p is 2 / 4096
+    # 12 trials in 6 images (clusters), all differences positive: the smallest two-sided
+    # cluster sign-flip p is 2 / 2**6 (2 / 2**12 if trials were wrongly taken as independent)
+    assert out["n_clusters"] == 6 and out["cluster_unit"] == "image"
     for key in ("rouge_1", "rouge_l"):
         assert by[key]["a"] == 1.0 and by[key]["diff"] < -0.5
-        assert by[key]["p"] < 0.005
+        assert by[key]["p"] == pytest.approx(2 / 64, abs=0.01)
+        assert by[key]["ci"][0] <= by[key]["diff"] <= by[key]["ci"][1] < 0
     assert by["accuracy"]["a"] == 1.0 and by["accuracy"]["b"] == pytest.approx(3 / 12)
-    assert by["accuracy"]["p"] < 0.01
-    assert by["bleu_1"]["p"] < 0.005 and by["bleu_1"]["test"] == "approximate randomization"
+    assert by["bleu_1"]["p"] == pytest.approx(2 / 64, abs=0.01)
+    assert by["bleu_1"]["test"] == "cluster approximate randomization"
 
 
 def test_synthetic_runs_p_values_and_json_output(tmp_path):
@@ -195,24 +199,46 @@ def test_prediction_csvs_compare_without_a_run_dir(tmp_path):
     assert all(r["p"] < 0.01 for r in out["rows"])
 
 
-def test_swap_test_matches_exact_enumeration():
-    # 3 trials, statistic = sum of column 0; exact AR p-value by enumerating all 8 swaps
-    a = np.array([[3.0], [1.0], [2.0]])
-    b = np.array([[0.0], [1.0], [0.0]])
+def test_cluster_swap_matches_exact_enumeration():
+    # 4 trials in 2 clusters; corpus statistic = sum of column 0 / sum of column 1
+    a = np.array([[3.0, 2.0], [1.0, 2.0], [2.0, 1.0], [0.0, 1.0]])
+    b = np.array([[0.0, 2.0], [1.0, 2.0], [0.0, 1.0], [1.0, 1.0]])
+    clusters = np.array([0, 0, 1, 1])
+    joint = np.concatenate([a, b])
 
-    def score(total):
-        return {"s": float(total[0])}
+    def score(idx):
+        t = joint[idx].sum(axis=0)
+        return {"s": float(t[0] / t[1])}
 
-    obs = abs(a.sum() - b.sum())
+    base = np.arange(4)
+    obs = abs(score(base)["s"] - score(base + 4)["s"])
     count = 0
-    for mask in range(8):
-        sw = np.array([(mask >> i) & 1 for i in range(3)], dtype=bool)
-        xa = np.where(sw[:, None], b, a).sum()
-        xb = np.where(sw[:, None], a, b).sum()
-        count += abs(xa - xb) >= obs
-    exact = count / 8
-    p = swap_test(a, b, score, n_perm=20000, seed=1)["s"]
-    assert p == pytest.approx(exact, abs=0.02)
+    for mask in range(4):  # every subset of swapped clusters
+        sw = np.array([(mask >> g) & 1 for g in range(2)], dtype=bool)[clusters]
+        ia, ib = np.where(sw, base + 4, base), np.where(sw, base, base + 4)
+        count += abs(score(ia)["s"] - score(ib)["s"]) >= obs - 1e-12
+    exact = count / 4
+    d = paired_delta(score, 4, clusters=clusters, n_perm=20000, n_boot=200, seed=1)["s"]
+    assert d.p == pytest.approx(exact, abs=0.02)
+    assert d.value == pytest.approx(score(base)["s"] - score(base + 4)["s"])
+
+
+def test_compare_a_run_with_its_control(tmp_path):
+    good = _good(30)
+    d = tmp_path / "run"
+    _run_dir(tmp_path, "run", good)
+    write_predictions(_degraded(good), d / "predictions_only_obj.csv")
+    res = CliRunner().invoke(
+        cli, ["compare", str(d), "--control", "only_obj", "--n-perm", "500", "--format", "json"]
+    )
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.output)
+    assert out["run_a"] == "run:only_obj" and out["run_b"] == "run"
+    by = {r["output"]: r for r in out["rows"]}
+    assert by["rouge_1"]["diff"] > 0.3 and by["rouge_1"]["p"] < 0.01  # full - control
+    res = CliRunner().invoke(cli, ["compare", str(d), "--control", "noise"])
+    assert res.exit_code == 1
+    assert "no predictions_noise.csv; its controls on disk: only_obj" in res.output
 
 
 def test_metrics_are_rebuilt_with_run_a_parameters(tmp_path):

@@ -6,6 +6,7 @@ import math
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -15,7 +16,7 @@ from click.testing import CliRunner
 from eegbench.api.errors import ConfigError
 from eegbench.cli import cli
 from eegbench.report.leaderboard import build, collect, leaderboard, summarize
-from eegbench.report.record import Control, DatasetInfo, MetricValue
+from eegbench.report.record import Control, DatasetInfo, MetricValue, Oracle, PairedDelta
 from tests.conftest import run_record, write_run_dir
 
 T_975_1 = 12.706204736174707  # scipy.stats.t.ppf(0.975, 1)
@@ -53,8 +54,10 @@ def write_run(
     epochs: int = 3,
     started: str = "2026-01-01T00:00:00+00:00",
     edit=None,
+    **fields: Any,
 ) -> Path:
-    """A run directory written through ``RunRecord``; ``edit(record)`` may change it first."""
+    """A run directory written through ``RunRecord``; ``fields`` (e.g. ``training``) are record
+    fields, and ``edit(record)`` may change the record before it is written."""
     metrics = {
         "top1_accuracy": MetricValue(
             value=acc, higher_is_better=True, metric="accuracy", ci=(acc - 0.1, acc + 0.1)
@@ -79,6 +82,7 @@ def write_run(
         started=started,
         dataset=DatasetInfo(name="synthetic", hashes={"data": data_hash, "split_test": "cc"}),
         controls=controls,
+        **fields,
     )
     if edit is not None:
         edit(record)
@@ -365,3 +369,48 @@ def test_missing_key_equals_null_and_threads_do_not_split_rows(tmp_path):
     assert len(board.rows) == 1 and len(board.rows[0].runs) == 2
     assert board.label_columns == ["dataset", "encoder", "target", "llm"]
     assert {r.path for r in board.rows[0].runs} == {old, new}
+
+
+def test_recorded_deltas_oracle_rows_and_headroom(tmp_path):
+    root = tmp_path / "runs"
+    floor = {"bleu_4": MetricValue(value=0.05, higher_is_better=True, metric="bleu")}
+    ceiling = {"bleu_4": MetricValue(value=0.45, higher_is_better=True, metric="bleu")}
+
+    def with_oracles(record):
+        record.oracles = {
+            "label_only": Oracle(description="floor", role="floor", metrics=floor),
+            "full_attributes": Oracle(description="ceil", role="ceiling", metrics=ceiling),
+        }
+        record.headroom = {"bleu_4": 0.25}
+        ctl = record.controls["only_obj"]
+        ctl.delta = {"bleu_4": PairedDelta(value=0.1, ci=(0.04, 0.16), p=0.003)}
+        ctl.headroom = {"bleu_4": 0.0}
+
+    write_run(root, "one", bleu=0.15, ctl_bleu=0.05, edit=with_oracles)
+    board = leaderboard([root], delta=["only_obj"], headroom=True)
+    assert [r.condition for r in board.rows] == [
+        "EEG",
+        "only_obj",
+        "oracle:label_only",
+        "oracle:full_attributes",
+    ]
+    eeg = board.rows[0].stats
+    delta = eeg["bleu_4 Δ only_obj"]
+    assert (delta.estimate, delta.low, delta.high, delta.p) == pytest.approx(
+        (0.1, 0.04, 0.16, 0.003)
+    )
+    assert eeg["bleu_4 headroom"].estimate == 0.25
+    assert board.rows[1].stats["bleu_4 headroom"].estimate == 0.0
+    assert board.rows[3].stats["bleu_4"].estimate == 0.45
+    md = board.to_markdown()
+    assert "0.100** [0.040, 0.160]" in md and "* p < 0.05, ** p < 0.01" in md
+    assert "oracle rows" in md and "headroom: (row - floor oracle)" in md
+    assert "oracle" not in leaderboard([root], oracles=False).to_markdown().split("\n- ")[0]
+    # several seeds: a one-sample t-test over the per-seed differences
+    write_run(root, "two", seed=1, bleu=0.16, ctl_bleu=0.05)
+    write_run(root, "three", seed=2, bleu=0.17, ctl_bleu=0.06)
+    pooled = leaderboard([root], delta=["only_obj"]).rows[0].stats["bleu_4 Δ only_obj"]
+    assert pooled.n == 3 and pooled.p < 0.01
+    res = CliRunner().invoke(cli, ["leaderboard", str(root), "--delta", "only_obj", "--headroom"])
+    assert res.exit_code == 0, res.output
+    assert "bleu_4 headroom" in res.output and "**" in res.output

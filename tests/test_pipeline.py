@@ -141,10 +141,11 @@ def test_a_second_run_never_overwrites_the_first(finished_run):
 def test_gpt2_without_weights_fails_fast_with_how_to(tmp_path):
     overrides = [o for o in tiny_overrides(tmp_path) if not o.startswith("llm.")]
     res = CliRunner().invoke(cli, ["run", *overrides, "llm=gpt2", "llm.path=gpt2-missing-model"])
-    assert res.exit_code == 1
+    assert res.exit_code == 2  # the preflight stops it before any training
+    assert res.output.startswith("error: preflight failed before training: llm 'gpt2': ")
     assert "not available offline" in res.output and "llm.path=DIR" in res.output
     assert "Traceback" not in res.output
-    assert not list((tmp_path / "runs").glob("*/results.json"))  # nothing that looks complete
+    assert not (tmp_path / "runs").exists()  # nothing written
 
 
 def test_gpt2_backend_loads_a_local_model_folder_and_generates(tmp_path):

@@ -55,18 +55,31 @@ def test_write_then_read_gives_the_same_record_with_the_schema_version(tmp_path)
 
 
 def test_extra_keys_from_plugins_and_newer_code_are_kept(tmp_path):
-    """Control deltas, oracle rows and metric extras are not in the model but survive a trip."""
+    """Keys the model does not declare (a plugin's metric extras, a newer writer's sections)
+    survive a write and read; the declared sections (deltas, oracles, statistics) are typed."""
     ctl = Control(
         description="ONLY_OBJ",
         metrics={"bleu_4": MetricValue(value=0.1, per_item_mean=0.11)},
-        delta={"bleu_4": {"value": 0.02, "p": 0.04}},
+        delta={"bleu_4": {"value": 0.02, "ci": [0.01, 0.03], "p": 0.04, "n_perm": 99}},
+        note="extra",
     )
-    rec = _record(controls={"only_obj": ctl}, oracles={"attributes": {"bleu_4": 0.9}})
+    oracle = {"role": "ceiling", "metrics": {"bleu_4": {"value": 0.9}}}
+    rec = _record(
+        controls={"only_obj": ctl},
+        oracles={"attributes": oracle},
+        statistics={"cluster_unit": "image", "n_clusters": 2, "clusters": [0, 1, 1]},
+        tracking={"tensorboard": "tb/"},
+    )
     rec.write(tmp_path)
     back = RunRecord.read(tmp_path)
-    assert back.controls["only_obj"].delta == {"bleu_4": {"value": 0.02, "p": 0.04}}
+    delta = back.delta("bleu_4", "only_obj")
+    assert (delta.value, delta.ci, delta.p, delta.n_perm) == (0.02, (0.01, 0.03), 0.04, 99)
+    assert back.controls["only_obj"].note == "extra"
     assert back.controls["only_obj"].metrics["bleu_4"].per_item_mean == 0.11
-    assert back.oracles == {"attributes": {"bleu_4": 0.9}}
+    assert back.oracles["attributes"].role == "ceiling"
+    assert back.oracles["attributes"].metrics["bleu_4"].value == 0.9
+    assert back.statistics.clusters == [0, 1, 1]
+    assert back.tracking == {"tensorboard": "tb/"}
 
 
 def test_a_record_without_schema_version_is_version_1(tmp_path):

@@ -12,6 +12,8 @@ from eegbench.evaluation.stats import (
     bootstrap_ci,
     bootstrap_cis,
     bootstrap_indices,
+    cluster_bootstrap_indices,
+    paired_delta,
     paired_permutation_test,
 )
 
@@ -138,3 +140,64 @@ def test_bleu_bootstrap_end_to_end():
     assert cis["bleu_4"].estimate == pytest.approx(bleu.compute(hyps, refs)["bleu_4"])
     for ci in cis.values():
         assert 0 <= ci.low <= ci.estimate <= ci.high <= 1
+
+
+def test_cluster_bootstrap_covers_where_trial_bootstrap_does_not():
+    """95% intervals on 60 images x 6 trials whose scores share an image effect (ICC 0.5).
+
+    benchmarks/cluster_coverage.py measures the same for corpus BLEU and ROUGE-L of captions.
+    """
+    rng = np.random.default_rng(0)
+    g, m, repeats, truth = 60, 6, 1000, 0.4
+    clusters = np.repeat(np.arange(g), m)
+    covered = {"trial": 0, "image": 0}
+    for r in range(repeats):
+        values = truth + 0.1 * rng.standard_normal(g)[clusters] + 0.1 * rng.standard_normal(g * m)
+        for unit, cl in (("trial", None), ("image", clusters)):
+            ci = bootstrap_ci(values, n_boot=500, seed=r, clusters=cl)
+            covered[unit] += ci.low <= truth <= ci.high
+    assert covered["image"] / repeats >= 0.93
+    assert covered["trial"] / repeats < 0.80
+
+
+def test_cluster_bootstrap_draws_whole_clusters():
+    clusters = np.array([5, 5, 7, 9, 9, 9])
+    rows = cluster_bootstrap_indices(clusters, n_boot=50, seed=0)
+    for row in rows:
+        drawn = clusters[row]
+        for c in np.unique(drawn):  # each drawn cluster comes with all of its trials
+            assert (drawn == c).sum() % (clusters == c).sum() == 0
+    # a callable sees the same draws as the vectorised mean
+    values = np.array([1.0, 1.0, 0.0, 0.5, 0.5, 0.5])
+    a = bootstrap_ci(values, n_boot=200, seed=1, clusters=clusters)
+    b = bootstrap_ci(lambda idx: values[idx].mean(), n=6, n_boot=200, seed=1, clusters=clusters)
+    assert a.estimate == b.estimate
+    assert (a.low, a.high) == pytest.approx((b.low, b.high))
+    with pytest.raises(DataError, match="one id per trial"):
+        bootstrap_ci(values, clusters=clusters[:3])
+
+
+def test_cluster_permutation_test_is_exact_over_cluster_flips():
+    # 3 clusters of 2 trials: 2**3 sign patterns; the observed one is the most extreme
+    a = np.array([1.0, 1.0, 0.5, 0.5, 0.8, 0.8])
+    b = np.zeros(6)
+    clusters = np.array([0, 0, 1, 1, 2, 2])
+    p = paired_permutation_test(a, b, n_perm=20000, seed=0, clusters=clusters)
+    assert p == pytest.approx(2 / 8, abs=0.01)
+    assert paired_permutation_test(a, b, n_perm=2000, seed=0) < 0.05  # trials: overconfident
+
+
+def test_paired_delta_per_trial_and_callable_agree():
+    rng = np.random.default_rng(3)
+    clusters = np.repeat(np.arange(20), 3)
+    a = rng.normal(0.6, 0.1, 60)
+    b = a - 0.05 + rng.normal(0, 0.05, 60)
+    joint = np.concatenate([a, b])
+    fast = paired_delta({"x": joint}, 60, clusters=clusters, n_boot=300, n_perm=300)["x"]
+    slow = paired_delta(
+        lambda idx: {"x": joint[idx].mean()}, 60, clusters=clusters, n_boot=300, n_perm=300
+    )["x"]
+    assert fast.value == pytest.approx(0.05, abs=0.02) and slow.value == pytest.approx(fast.value)
+    assert fast.low < fast.value < fast.high and slow.low < slow.value < slow.high
+    assert fast.p < 0.01 and slow.p < 0.01
+    assert fast.as_dict() == {"value": fast.value, "ci": [fast.low, fast.high], "p": fast.p}

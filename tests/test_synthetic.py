@@ -24,9 +24,8 @@ def default() -> EEGData:
 
 def attribute_labels(d: EEGData, attr: str) -> np.ndarray:
     """Per-trial index of the ground-truth attribute ``attr``."""
-    gt = d.info["ground_truth"]
-    vocab = gt["vocab"][attr]
-    return np.array([vocab.index(v) for v in gt["attributes"][attr]])[d.image]
+    vocab = list(d.attribute_words[attr])
+    return np.array([vocab.index(v) for v in d.attributes[attr]])[d.image]
 
 
 def ridge_accuracy(d: EEGData, labels: np.ndarray, lam: float = 1.0) -> float:
@@ -70,11 +69,12 @@ def test_shapes_dtypes_and_info(default: EEGData) -> None:
     info = d.info
     assert info["units"] == "microvolt" and info["sfreq"] == 256.0 and info["snr"] == 0.6
     gt = info["ground_truth"]
-    assert gt["vocab"]["colour"] == list(COLOURS) and gt["vocab"]["setting"] == list(SETTINGS)
+    assert list(d.attribute_words["colour"]) == list(COLOURS)
+    assert list(d.attribute_words["setting"]) == list(SETTINGS)
     for attr in ("colour", "setting"):
-        values = gt["attributes"][attr]
-        assert len(values) == 200 and set(values) <= set(gt["vocab"][attr])
-        assert len(set(values)) == len(gt["vocab"][attr])  # every level occurs
+        values = d.attributes[attr]
+        assert len(values) == 200 and set(values) <= set(d.attribute_words[attr])
+        assert len(set(values)) == len(d.attribute_words[attr])  # every level occurs
     assert [c["name"] for c in gt["components"]] == ["P1", "N1", "P2", "N2", "P3"]
 
 
@@ -82,7 +82,7 @@ def test_deterministic_from_seed() -> None:
     a, b = make_synthetic(**SMALL), make_synthetic(**SMALL)
     assert a.X.tobytes() == b.X.tobytes()
     assert a.captions == b.captions and a.fingerprint() == b.fingerprint()
-    assert a.info["ground_truth"] == b.info["ground_truth"]
+    assert a.info["ground_truth"] == b.info["ground_truth"] and a.attributes == b.attributes
     c = make_synthetic(**SMALL, seed=1)
     assert a.X.tobytes() != c.X.tobytes()
     assert a.captions != c.captions
@@ -109,7 +109,7 @@ def test_splits_are_image_disjoint_and_class_balanced(default: EEGData) -> None:
 
 def test_captions_name_class_and_attributes(default: EEGData) -> None:
     d = default
-    attrs = d.info["ground_truth"]["attributes"]
+    attrs = d.attributes
     for m, caption in enumerate(d.captions):
         assert caption.endswith(".") and caption[0].isupper()
         assert d.class_names[m // 5] in caption
@@ -213,3 +213,10 @@ def test_class_table_is_the_cvpr40_order() -> None:
     wnids = [c[0] for c in CLASSES]
     assert len(CLASSES) == 40 and wnids == sorted(wnids)
     assert [c[1] for c in CLASSES][-3:] == ["pizza", "flower", "mushroom"]
+
+
+def test_describe_writes_a_caption_with_the_given_attributes(default: EEGData) -> None:
+    text = default.describe(4, {"colour": "blue", "setting": "living room"})
+    assert text == "A monkey holding a blue ball in a living room."
+    words = default.attribute_words
+    assert words["setting"]["living room"] == ["living room"] and words["colour"]["red"] == ["red"]

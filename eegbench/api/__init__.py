@@ -17,8 +17,9 @@ plugin's registering module can ``from eegbench.api import hookimpl`` without im
   split parameters ``DatasetParams``, ``finalize``, ``select_channels``, ``trial_info``.
 - Targets: ``Target``, ``target_items``. LLMs: ``CausalLM``, ``BuildContext``,
   ``load_pretrained``, ``prompt_text``, ``make_schedule``.
-- Metrics: ``Metric`` (every optional capability declared), ``CAPTIONS``, ``LOGITS``,
-  ``EMBEDDINGS``, ``PROTOCOL_PREFIX``, ``protocol_name``, ``output_key``.
+- Metrics: ``Metric`` (every optional capability declared), ``Oracle``, ``CAPTIONS``,
+  ``LOGITS``, ``EMBEDDINGS``, ``ATTRIBUTES``, ``PROTOCOL_PREFIX``, ``protocol_name``,
+  ``output_key``.
 - Helpers: ``atomic_write``, ``atomic_writer``, ``atomic_dir``, ``check_manifest``,
   ``file_digest``, ``load_npy`` and ``restricted_loads`` (no code runs from a pickle), ``task``,
   ``log``, ``warn``, ``is_quiet``, ``ensure_torchvision_importable``.
@@ -67,6 +68,8 @@ _EXPORTS: dict[str, str] = {
     "CAPTIONS": "eegbench.api.metric",
     "LOGITS": "eegbench.api.metric",
     "EMBEDDINGS": "eegbench.api.metric",
+    "ATTRIBUTES": "eegbench.api.metric",
+    "Oracle": "eegbench.api.metric",
     "PROTOCOL_PREFIX": "eegbench.api.metric",
     "protocol_name": "eegbench.api.metric",
     "output_key": "eegbench.api.metric",
@@ -116,11 +119,13 @@ if TYPE_CHECKING:
     from eegbench.api.hooks import Register, hookimpl, hookspec
     from eegbench.api.llm import BuildContext, CausalLM, load_pretrained
     from eegbench.api.metric import (
+        ATTRIBUTES,
         CAPTIONS,
         EMBEDDINGS,
         LOGITS,
         PROTOCOL_PREFIX,
         Metric,
+        Oracle,
         output_key,
         protocol_name,
     )

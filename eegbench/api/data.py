@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,16 @@ class EEGData:
     ``image``: index ``[N]`` into ``image_names`` (and ``captions``/``image_paths``).
     ``subject``: subject id ``[N]``. ``splits``: split name -> trial indices (``train``, ``val``,
     ``test`` at least). ``info``: free metadata (units, ground truth of a simulation, ...).
+
+    Statistics: ``cluster`` ``[N]`` names the unit of independent observation of each trial
+    (trials that share a reference caption are not independent); ``None`` means the image, and
+    ``cluster_unit`` says in words what the unit is (recorded in results.json).
+
+    Ground truth (optional): ``attributes`` maps an attribute name to one value per image
+    (``{"colour": ["red", ...]}``); ``attribute_words`` maps each attribute's values to the words
+    or phrases that realise it in a caption (``{"colour": {"red": ["red"], ...}}``); ``describe``
+    ``(class index, {attribute: value}) -> caption`` writes the dataset's caption of an object
+    with given attribute values (it makes the oracle rows possible).
     """
 
     X: np.ndarray
@@ -37,6 +48,11 @@ class EEGData:
     image_paths: list[str | None] | None = None
     name: str = ""
     info: dict[str, Any] = field(default_factory=dict)
+    cluster: np.ndarray | None = None
+    cluster_unit: str = "image"
+    attributes: dict[str, list[str]] | None = None
+    attribute_words: dict[str, dict[str, list[str]]] | None = None
+    describe: Callable[[int, Mapping[str, str]], str] | None = None
 
     @property
     def n_trials(self) -> int:
@@ -53,6 +69,16 @@ class EEGData:
     @property
     def n_classes(self) -> int:
         return len(self.class_names)
+
+    @property
+    def clusters(self) -> np.ndarray:
+        """The statistical unit of each trial ``[N]`` (the image unless ``cluster`` is set)."""
+        return self.image if self.cluster is None else self.cluster
+
+    def trial_attributes(self, idx: np.ndarray) -> dict[str, np.ndarray]:
+        """``{attribute: value of each trial in idx}`` (empty without ground truth)."""
+        images = self.image[np.asarray(idx)]
+        return {k: np.asarray(v, dtype=object)[images] for k, v in (self.attributes or {}).items()}
 
     def validate(self) -> EEGData:
         """Check shapes, dtypes, ranges and finiteness; raise DataError naming the problem."""
@@ -97,7 +123,44 @@ class EEGData:
             self.splits[split] = idx
         if self.sfreq <= 0:
             raise DataError(f"{where}: sampling frequency must be positive, got {self.sfreq}.")
+        if self.cluster is not None:
+            cluster = np.asarray(self.cluster)
+            if cluster.shape != (n,):
+                raise DataError(f"{where}: cluster must have shape ({n},), got {cluster.shape}.")
+            self.cluster = cluster
+        if not self.cluster_unit:
+            raise DataError(f"{where}: cluster_unit must name the statistical unit.")
+        self._validate_attributes(where)
         return self
+
+    def _validate_attributes(self, where: str) -> None:
+        attrs, words = self.attributes, self.attribute_words
+        if attrs is None:
+            if words is not None or self.describe is not None:
+                raise DataError(f"{where}: attribute_words and describe need attributes.")
+            return
+        if words is None or set(words) != set(attrs):
+            raise DataError(
+                f"{where}: attribute_words must list the words of every attribute "
+                f"({', '.join(sorted(attrs))})."
+            )
+        for name, values in attrs.items():
+            if len(values) != len(self.image_names):
+                raise DataError(
+                    f"{where}: attribute {name!r} has {len(values)} values for "
+                    f"{len(self.image_names)} images."
+                )
+            unknown = sorted(set(values) - set(words[name]))
+            if unknown:
+                raise DataError(
+                    f"{where}: attribute {name!r} value(s) {unknown[:3]} have no entry in "
+                    "attribute_words."
+                )
+            for value, realised in words[name].items():
+                if not realised or not all(isinstance(w, str) and w.strip() for w in realised):
+                    raise DataError(
+                        f"{where}: attribute_words[{name!r}][{value!r}] must be non-empty words."
+                    )
 
     def split_overlap(self, a: str = "train", b: str = "test") -> set[int]:
         """Image indices seen in both splits (should be empty for an image-disjoint split)."""

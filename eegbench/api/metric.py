@@ -12,7 +12,17 @@ as keyword context, whatever of these the evaluation has (``requires`` names wha
 - ``target_bank`` ``[m, D]`` one target per candidate (test image) and ``target_index`` ``[n]``
   the row of each trial's own image in it (for retrieval),
 - ``class_names`` list of names,
-- ``expected_objects`` / ``predicted_objects`` lists of object names (from a prediction CSV).
+- ``expected_objects`` / ``predicted_objects`` lists of object names (from a prediction CSV),
+- ``image_id`` ``[n]`` each trial's image index,
+- with ground truth (``requires`` has ``ATTRIBUTES``; the dataset declares ``EEGData.attributes``):
+  ``attributes`` ``{name: [n] values}`` per trial, ``attribute_words``
+  ``{name: {value: [words]}}``, ``describe`` (the dataset's caption writer or None),
+  ``train_embeddings`` ``[m, D]``, ``train_y`` ``[m]`` and ``train_attributes``
+  ``{name: [m] values}`` of the training trials (for probes and class priors).
+
+A metric may also offer reference systems (``oracles``): captions the harness scores with every
+caption metric and records as rows beside the controls (a ``floor`` and a ``ceiling`` give the
+fraction of headroom realised).
 
 The metric's name, citation and description belong to its registration (``register(name,
 "module:Class", params=..., citation=..., description=...)``), not to the class; its
@@ -26,6 +36,7 @@ its outputs reported as ``NAME/output`` (``output_key``).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
@@ -33,6 +44,8 @@ import numpy as np
 CAPTIONS = "captions"
 LOGITS = "logits"
 EMBEDDINGS = "embeddings"
+ATTRIBUTES = "attributes"
+ORACLE_ROLES = ("floor", "ceiling", "")
 
 PROTOCOL_PREFIX = "protocol:"
 
@@ -45,6 +58,8 @@ PER_TRIAL_CTX = (
     "target_index",
     "expected_objects",
     "predicted_objects",
+    "image_id",
+    "attributes",  # a mapping {name: per-trial values}, indexed value by value
 )
 
 IndexFn = Callable[[np.ndarray], dict[str, float]]
@@ -68,11 +83,26 @@ def subset_context(ctx: Mapping[str, Any], idx: np.ndarray) -> dict[str, Any]:
         value = ctx.get(key)
         if value is None:
             continue
-        if isinstance(value, (list, tuple)):
-            out[key] = [value[i] for i in idx]
+        if isinstance(value, Mapping):
+            out[key] = {k: _take(v, idx) for k, v in value.items()}
         else:
-            out[key] = value[idx]
+            out[key] = _take(value, idx)
     return out
+
+
+def _take(value: Any, idx: np.ndarray) -> Any:
+    if isinstance(value, (list, tuple)):
+        return [value[i] for i in idx]
+    return value[idx]
+
+
+@dataclass
+class Oracle:
+    """A reference system's captions for the test trials, and its role (floor, ceiling or "")."""
+
+    captions: list[str]
+    description: str
+    role: str = ""
 
 
 class Metric:
@@ -145,3 +175,7 @@ class Metric:
             return self.compute(p, r, **subset_context(ctx, idx))
 
         return recompute
+
+    def oracles(self, references: Sequence[str], **ctx: Any) -> dict[str, Oracle]:
+        """Reference systems' captions for the test trials (default: none), by row name."""
+        return {}

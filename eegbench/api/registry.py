@@ -139,7 +139,13 @@ def coerce(value: Any, tp: Any, where: str) -> Any:
 
 @dataclass(frozen=True)
 class Entry:
-    """A registered item: a name, a (lazy) factory, typed parameters and a citation."""
+    """A registered item: a name, a (lazy) factory, typed parameters and a citation.
+
+    ``preflight`` (optional, a callable or lazy ``"module:attr"``) takes the item's validated
+    parameters and returns the problems that would stop it at run time (a missing program,
+    weights or extra), each a sentence saying how to fix it; the runner checks them before
+    any training.
+    """
 
     kind: str
     name: str
@@ -148,12 +154,16 @@ class Entry:
     citation: str = ""
     description: str = ""
     plugin: str = ""
+    preflight: str | Callable[[dict[str, Any]], list[str]] | None = None
 
     def load(self) -> Callable[..., Any]:
         """The factory, importing ``"module:attr"`` on first use."""
-        if callable(self.factory):
-            return self.factory
-        module, _, attr = self.factory.partition(":")
+        return self._resolve(self.factory)
+
+    def _resolve(self, ref: str | Callable[..., Any]) -> Callable[..., Any]:
+        if callable(ref):
+            return ref
+        module, _, attr = ref.partition(":")
         try:
             obj: Any = importlib.import_module(module)
             for part in attr.split("."):
@@ -163,6 +173,13 @@ class Entry:
                 f"{self.kind[:-1]} {self.name!r} needs a module that is not installed: {e}"
             ) from e
         return obj
+
+    def check(self, values: dict[str, Any], where: str | None = None) -> list[str]:
+        """The declared preflight's problems for these parameters, each naming the item."""
+        if self.preflight is None:
+            return []
+        problems = self._resolve(self.preflight)(self.validate(values, where))
+        return [f"{where or self.kind[:-1]} {self.name!r}: {p}" for p in problems]
 
     def param_list(self) -> list[Param]:
         return params_of(self.params)
@@ -208,12 +225,21 @@ class Spec:
     params: type | None = None
     citation: str = ""
     description: str = ""
+    preflight: str | Callable[[dict[str, Any]], list[str]] | None = None
 
 
 def register_all(register: Callable[..., None], specs: Iterable[Spec]) -> None:
     """Pass every spec of a family's table to a hook's ``register`` callback."""
     for s in specs:
-        register(s.name, s.factory, params=s.params, citation=s.citation, description=s.description)
+        extra = {"preflight": s.preflight} if s.preflight is not None else {}
+        register(
+            s.name,
+            s.factory,
+            params=s.params,
+            citation=s.citation,
+            description=s.description,
+            **extra,
+        )
 
 
 @dataclass

@@ -16,7 +16,7 @@ from typing import Protocol
 import numpy as np
 
 from eegbench.api.data import EEGData
-from eegbench.api.errors import DataError
+from eegbench.api.errors import DataError, PluginError
 from eegbench.io import atomic_write, atomic_writer, file_digest
 
 
@@ -86,8 +86,9 @@ def embed_cached(
             advance(len(parts[-1]))
     emb = np.concatenate(parts) if parts else np.zeros((0, target.dim), dtype=np.float32)
     if emb.shape != (len(items), target.dim):
-        raise DataError(
-            f"target returned shape {emb.shape}, expected ({len(items)}, {target.dim})."
+        raise PluginError(
+            f"target returned shape {list(emb.shape)} for {len(items)} items; the contract is "
+            f"[n_items, dim] = [{len(items)}, {target.dim}]."
         )
     atomic_writer(path, lambda f: np.save(f, emb, allow_pickle=False))
     atomic_write(_sum_path(path), file_digest(path) + "\n")

@@ -17,7 +17,7 @@ import click
 from eegbench import plugins
 from eegbench.api.errors import EegbenchError
 from eegbench.api.registry import KINDS
-from eegbench.progress import console, set_quiet
+from eegbench.progress import log_format, set_quiet
 
 if TYPE_CHECKING:
     from eegbench.report.record import MetricValue, RunRecord
@@ -68,20 +68,48 @@ def os_error_line(e: OSError) -> str:
 
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
-@click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress and no log messages.")
+@click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="text: bars on a terminal, a plain line every EEGBENCH_PROGRESS_INTERVAL s (15) "
+    "otherwise; json: one JSON object per event on stderr.",
+)
 @click.version_option(package_name="eegbench")
 @click.pass_context
-def cli(ctx: click.Context, debug: bool, quiet: bool) -> None:
-    """Benchmark EEG-to-language decoding. Start with `eegbench run`."""
+def cli(ctx: click.Context, debug: bool, quiet: bool, log_format: str) -> None:
+    """Benchmark EEG-to-language decoding. Start with `eegbench run`.
+
+    Listings and results go to stdout; progress, logs and errors go to stderr.
+
+    \b
+    Exit codes:
+      0    success
+      1    a problem with data, weights or a plugin (the message says which)
+      2    a bad command line or config, or a failed preflight check
+      130  interrupted
+    """
+    from eegbench.progress import interval, set_log_format
+
     ctx.ensure_object(dict)
     ctx.obj["debug"] = debug
     set_quiet(quiet)
+    set_log_format(log_format)  # type: ignore[arg-type]
+    try:
+        interval()
+    except EegbenchError as e:
+        click.echo(f"error: {e}", err=True)
+        ctx.exit(e.exit_code)
 
 
 @cli.command(context_settings={"ignore_unknown_options": True})
 @click.argument("overrides", nargs=-1)
 @click.option("--config", "config_path", type=click.Path(), help="Start from this config file.")
-@click.option("--dry-run", is_flag=True, help="Print the resolved config and stop.")
+@click.option(
+    "--dry-run", is_flag=True, help="Resolve the config, run the preflight checks, print, stop."
+)
 @click.option(
     "--resume",
     "resume_dir",
@@ -112,19 +140,32 @@ def run(
             raise ConfigError("--resume continues a run with its own config; drop the overrides.")
         from eegbench.train.runner import resume
 
-        pipe = resume(resume_dir, keep_failed=keep_failed)
-        _print_summary(pipe.results)
-        console.print(f"results: {pipe.run_dir / 'results.json'}")
+        _report_run(resume(resume_dir, keep_failed=keep_failed))
         return
     cfg = build_config(list(overrides), base=config_path)
     if dry_run:
+        from eegbench.config.preflight import preflight
+
+        preflight(cfg)
         click.echo(dump(cfg), nl=False)
         return
     from eegbench.train.runner import run as run_pipeline
 
-    pipe = run_pipeline(cfg, keep_failed=keep_failed)
+    _report_run(run_pipeline(cfg, keep_failed=keep_failed))
+
+
+def _report_run(pipe: Any) -> None:
+    """The finished run's metrics on stdout: a table, or one JSON object (``--log-format json``)."""
+    path = pipe.run_dir / "results.json"
+    if log_format() == "json":
+        metrics = {
+            k: {"value": m.value, "ci": list(m.ci) if m.ci else None}
+            for k, m in pipe.results.metrics.items()
+        }
+        _echo_json({"results": str(path), "metrics": metrics})
+        return
     _print_summary(pipe.results)
-    console.print(f"results: {pipe.run_dir / 'results.json'}")
+    _stdout().print(f"results: {path}", highlight=False)
 
 
 def _print_summary(record: RunRecord) -> None:
@@ -143,9 +184,10 @@ def _print_summary(record: RunRecord) -> None:
             cm = record.metric(key, c)
             row.append(_fmt(cm) if cm else "")
         table.add_row(*row)
-    console.print(table)
+    out = _stdout()
+    out.print(table)
     t = record.timings
-    console.print(f"wall time {t['total']:.1f} s, peak memory {record.peak_memory_mb:.0f} MiB")
+    out.print(f"wall time {t['total']:.1f} s, peak memory {record.peak_memory_mb:.0f} MiB")
 
 
 def _fmt(m: MetricValue) -> str:
@@ -165,30 +207,73 @@ def show_config(overrides: tuple[str, ...], config_path: str | None) -> None:
     click.echo(dump(build_config(list(overrides), base=config_path)), nl=False)
 
 
+FORMAT = click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="text for people, json for programs.",
+)
+
+
+def _stdout() -> Any:
+    from rich.console import Console
+
+    return Console(soft_wrap=True)
+
+
+def _echo_json(obj: Any) -> None:
+    import json
+
+    click.echo(json.dumps(obj, indent=2, default=str))
+
+
 @cli.command("plugins")
-def list_plugins() -> None:
-    """Installed plugins, their hooks, and plugins that failed to load."""
+@FORMAT
+def list_plugins(fmt: str) -> None:
+    """Installed plugins, their hooks, and plugins that failed to load (to stdout)."""
+    infos, failed = plugins.plugins(), plugins.failures()
+    if fmt == "json":
+        _echo_json(
+            {
+                "plugins": [
+                    {
+                        "name": p.name,
+                        "distribution": p.dist,
+                        "version": p.version,
+                        "hooks": list(p.hooks),
+                    }
+                    for p in infos
+                ],
+                "failures": [
+                    {"name": f.name, "distribution": f.dist, "error": f.error} for f in failed
+                ],
+            }
+        )
+        return
     from rich.table import Table
 
+    out = _stdout()
     table = Table(title="plugins")
     for col in ("name", "distribution", "version", "hooks"):
         table.add_column(col)
-    for p in plugins.plugins():
+    for p in infos:
         table.add_row(p.name, p.dist, p.version, ", ".join(p.hooks))
-    console.print(table)
-    failed = plugins.failures()
+    out.print(table)
     if failed:
-        console.print(f"[red]{len(failed)} plugin(s) failed to load and were skipped:[/red]")
+        out.print(f"[red]{len(failed)} plugin(s) failed to load and were skipped:[/red]")
         for f in failed:
-            console.print(f"  {f.name} ({f.dist}): {f.error}")
+            out.print(f"  {f.name} ({f.dist}): {f.error}")
 
 
 @cli.command("ls")
 @click.argument("kind", required=False)
 @click.argument("pattern", required=False)
 @click.option("-v", "--verbose", is_flag=True, help="Show parameters, defaults and citations.")
-def ls(kind: str | None, pattern: str | None, verbose: bool) -> None:
-    """Registered items: `eegbench ls encoders 'eeg*' -v`."""
+@FORMAT
+def ls(kind: str | None, pattern: str | None, verbose: bool, fmt: str) -> None:
+    """Registered items (to stdout): `eegbench ls encoders 'eeg*' -v`, `ls --format json`."""
     from eegbench.api.errors import ConfigError
     from eegbench.api.registry import did_you_mean
 
@@ -196,23 +281,60 @@ def ls(kind: str | None, pattern: str | None, verbose: bool) -> None:
         kind = KIND_ALIASES.get(kind, kind)
         if kind not in KINDS:
             raise ConfigError(f"unknown kind {kind!r}." + did_you_mean(kind, list(KINDS)))
-    for k in [kind] if kind else list(KINDS):
+    kinds = [kind] if kind else list(KINDS)
+    if fmt == "json":
+        _echo_json(
+            [
+                {
+                    "kind": k,
+                    "name": e.name,
+                    "description": e.description,
+                    "plugin": e.plugin,
+                    "citation": e.citation,
+                    "params": [
+                        {"name": p.name, "type": p.type_name, "default": p.default, "help": p.help}
+                        for p in e.param_list()
+                    ],
+                }
+                for k in kinds
+                for e in (plugins.registry(k).get(n) for n in plugins.registry(k).names(pattern))
+            ]
+        )
+        return
+    from rich.markup import escape
+
+    out = _stdout()
+    for k in kinds:
         reg = plugins.registry(k)
         names = reg.names(pattern)
-        console.print(f"[bold]{k}[/bold] ({len(names)})")
+        out.print(f"[bold]{k}[/bold] ({len(names)})")
         for name in names:
             e = reg.get(name)
-            console.print(f"  [cyan]{name}[/cyan]  {e.description}  [dim]({e.plugin})[/dim]")
+            out.print(
+                f"  [cyan]{escape(name)}[/cyan]  {escape(e.description)}  "
+                f"[dim]({escape(e.plugin)})[/dim]",
+                highlight=False,
+            )
             if verbose:
                 for p in e.param_list():
                     help_ = f"  {p.help}" if p.help else ""
-                    console.print(f"      {p.name}: {p.type_name} = {p.default!r}{help_}")
+                    out.print(
+                        f"      {p.name}: {p.type_name} = {p.default!r}{help_}",
+                        markup=False,
+                        highlight=False,
+                    )
                 if e.citation:
-                    console.print(f"      [dim]cite: {e.citation}[/dim]")
+                    out.print(f"      cite: {e.citation}", style="dim", markup=False)
 
 
 def _add_core_commands() -> None:
-    from eegbench.cli.results import bench_command, compare, leaderboard_command, score
+    from eegbench.cli.results import (
+        bench_command,
+        compare,
+        leaderboard_command,
+        report_command,
+        score,
+    )
     from eegbench.cli.tools import caption, embed, inspect
 
     cli.add_command(score)
@@ -222,6 +344,7 @@ def _add_core_commands() -> None:
     cli.add_command(embed)
     cli.add_command(leaderboard_command)
     cli.add_command(bench_command)
+    cli.add_command(report_command)
 
 
 def _add_plugin_commands() -> None:

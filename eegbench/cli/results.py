@@ -67,7 +67,13 @@ def score(predictions: str, protocol: str, fmt: str, out: str | None) -> None:
 
 @click.command()
 @click.argument("run_a", type=click.Path())
-@click.argument("run_b", type=click.Path())
+@click.argument("run_b", type=click.Path(), required=False)
+@click.option(
+    "--control",
+    default=None,
+    help="Compare RUN_A's full pipeline (B) with this control of it (A), from "
+    "predictions_<control>.csv; no RUN_B.",
+)
 @click.option(
     "--metrics",
     "metric_names",
@@ -85,13 +91,24 @@ def score(predictions: str, protocol: str, fmt: str, out: str | None) -> None:
     show_default=True,
 )
 def compare(
-    run_a: str, run_b: str, metric_names: tuple[str, ...], n_perm: int, seed: int, fmt: str
+    run_a: str,
+    run_b: str | None,
+    control: str | None,
+    metric_names: tuple[str, ...],
+    n_perm: int,
+    seed: int,
+    fmt: str,
 ) -> None:
-    """Paired permutation test of two runs (run directories or prediction CSVs) per metric."""
+    """Paired cluster permutation tests of two runs, or of a run and one of its controls.
+
+    RUN_A and RUN_B are run directories or prediction CSVs; `eegbench compare RUN --control
+    only_obj` compares a run's full pipeline with its ONLY_OBJ control. Trials that share an
+    image (or the unit the dataset declared) are permuted and resampled together.
+    """
     from eegbench.evaluation.compare import compare_runs
 
     names = [n.strip() for item in metric_names for n in item.split(",") if n.strip()]
-    result = compare_runs(run_a, run_b, names or None, n_perm, seed)
+    result = compare_runs(run_a, run_b, names or None, n_perm, seed, control=control)
     if fmt == "json":
         click.echo(json.dumps(result))
         return
@@ -99,10 +116,11 @@ def compare(
     from rich.table import Table
 
     table = Table(
-        title=f"A = {Path(run_a).name}, B = {Path(run_b).name}: {result['n_trials']} paired "
-        f"trials, {n_perm} permutations"
+        title=f"A = {result['run_a']}, B = {result['run_b']}: {result['n_trials']} paired "
+        f"trials in {result['n_clusters']} clusters ({result['cluster_unit']}), "
+        f"{n_perm} permutations"
     )
-    for col in ("metric", "A", "B", "B - A", "p"):
+    for col in ("metric", "A", "B", "B - A", "95% CI", "p"):
         table.add_column(col, justify="left" if col == "metric" else "right")
     for r in result["rows"]:
         arrow = "↑" if r["higher_is_better"] else "↓"
@@ -111,6 +129,7 @@ def compare(
             f"{r['a']:.4f}",
             f"{r['b']:.4f}",
             f"{r['diff']:+.4f}",
+            f"[{r['ci'][0]:+.4f}, {r['ci'][1]:+.4f}]",
             f"{r['p']:.4f}",
         )
     Console().print(table)
@@ -132,7 +151,21 @@ def compare(
 @click.option(
     "--controls", default="all", show_default=True, help="Control rows: all, none, or names."
 )
-@click.option("--delta", help="Controls to subtract: adds columns 'metric Δ control'.")
+@click.option(
+    "--delta",
+    help="Controls to subtract: adds columns 'metric Δ control' (* p<0.05, ** p<0.01).",
+)
+@click.option(
+    "--oracles/--no-oracles",
+    default=True,
+    show_default=True,
+    help="Oracle rows (floor and ceiling) of datasets with ground truth.",
+)
+@click.option(
+    "--headroom",
+    is_flag=True,
+    help="Add columns 'metric headroom': (row - floor) / (ceiling - floor).",
+)
 @click.option("--sort", "sort_by", help="Order configurations by this metric, best first.")
 @click.option("--digits", default=3, show_default=True, help="Decimals shown.")
 @click.option(
@@ -150,6 +183,8 @@ def leaderboard_command(
     group_by: str | None,
     controls: str,
     delta: str | None,
+    oracles: bool,
+    headroom: bool,
     sort_by: str | None,
     digits: int,
     out: Path | None,
@@ -170,6 +205,8 @@ def leaderboard_command(
         delta=_split_names(delta) or [],
         sort_by=sort_by,
         digits=digits,
+        oracles=oracles,
+        headroom=headroom,
     )
     for s in board.skipped[len(skipped) :]:
         click.echo(f"skipped {s.path}: {s.reason}", err=True)
@@ -231,3 +268,20 @@ def bench_command(
         raise EegbenchError(
             f"{len(result.failed)} configuration(s) failed; first: {first[0].name}: {first[1]}"
         )
+
+
+@click.command("report")
+@click.argument("runs", nargs=-1, required=True, type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="HTML file to write (default: RUN/report.html for one run, else report.html).",
+)
+def report_command(runs: tuple[Path, ...], out: Path | None) -> None:
+    """One self-contained HTML page for RUNS (run directories or folders of them)."""
+    from eegbench.report.html import write_report
+
+    if out is None:
+        single = len(runs) == 1 and (runs[0] / "results.json").is_file()
+        out = runs[0] / "report.html" if single else Path("report.html")
+    click.echo(str(write_report(runs, out)))

@@ -127,7 +127,11 @@ class EvalConfig:
     """Evaluation on the test split (``metrics``, ``controls``: defaults in defaults.yaml)."""
 
     metrics: list[str] = field(
-        metadata={"help": "metric plugins to report, in order; their parameters: metrics.NAME"}
+        metadata={
+            "help": "metric plugins to report, in order; their parameters: metrics.NAME "
+            "(those a dataset cannot feed are skipped: attributes and probe need "
+            "EEGData.attributes)"
+        }
     )
     controls: list[str] | str = field(
         metadata={
@@ -142,7 +146,11 @@ class EvalConfig:
     repetition_penalty: Annotated[float, Gt(0)] = 1.1
     batch_size: BatchSize = 64
     bootstrap: Annotated[int, Interval(ge=0, le=1_000_000)] = field(
-        default=1000, metadata={"help": "bootstrap resamples (0: no CIs)"}
+        default=1000,
+        metadata={
+            "help": "bootstrap resamples of whole clusters, and permutations of each paired "
+            "control test (0: no CIs and no control deltas)"
+        },
     )
 
 
@@ -158,6 +166,8 @@ SCALARS: dict[str, Any] = {
     "cache_dir": Annotated[str, MinLen(1)],
     "device": str,
     "threads": Annotated[int, Interval(ge=1, le=1024)] | None,
+    "report_to": Literal["none", "tensorboard", "mlflow", "wandb"],
+    "tracking_uri": str | None,
 }
 
 
@@ -348,6 +358,7 @@ def resolve(cfg: dict[str, Any]) -> dict[str, Any]:
             "output_dir": "runs",
             "cache_dir": "~/.cache/eegbench",
             "device": "cpu",
+            "report_to": "none",
         }
         out[key] = coerce(cfg.get(key, default.get(key)), tp, key)
     for group in PLUGIN_GROUPS:

@@ -1,18 +1,19 @@
-"""``eegbench compare``: paired permutation tests between two runs on the same test trials.
+"""``eegbench compare``: paired tests between two runs, or a run and one of its controls.
 
-Scores are recomputed per trial from each run's ``predictions.csv``:
+Both systems must have scored the same test trials. Trials that share a cluster (the statistical
+unit the dataset declared, recorded in ``results.json`` ``statistics.clusters``; by default, and
+for bare prediction CSVs, the image) are not independent, so every test permutes whole clusters
+and every CI resamples whole clusters (``stats.paired_delta``):
 
-- metrics with per-trial scores (``Metric.per_item``: ROUGE, METEOR, CIDEr, BERTScore, the
-  Thought2Text protocol) and object accuracy (expected object == predicted object) are means
-  over trials: the test flips the sign of a random subset of the per-trial differences
-  (``stats.paired_permutation_test``);
-- metrics with per-sentence statistics (``Metric.sentence_stats``: corpus BLEU's n-gram
-  counts): the test swaps the two runs' captions on a random subset of trials and recomputes
-  the corpus metric for both (approximate randomization, Riezler & Maxwell 2005).
+- metrics with ``per_item`` (ROUGE, METEOR, CIDEr, BERTScore, the Thought2Text protocol) and
+  object accuracy (expected object == predicted object) are means over trials: the test flips
+  the sign of the per-cluster differences of a random subset of clusters;
+- corpus BLEU recomputes from per-sentence n-gram statistics: the test swaps the two systems'
+  captions on a random subset of clusters and recomputes corpus BLEU for both (approximate
+  randomization, Riezler & Maxwell 2005).
 
-Metrics are built with run A's ``metrics.NAME`` parameters (the defaults for an older run).
-
-Both are two-sided; a p-value counts the observed statistic as one permutation.
+Both are two-sided; a p-value counts the observed statistic as one permutation. ``diff`` is
+B - A; with ``--control`` A is the control and B the full pipeline, so ``diff`` is full - control.
 """
 
 from __future__ import annotations
@@ -25,15 +26,15 @@ import numpy as np
 
 from eegbench.api.errors import ConfigError, DataError, EegbenchError, UnknownNameError
 from eegbench.api.metric import CAPTIONS, Metric, output_key
-from eegbench.evaluation.predictions import Predictions, read_predictions
+from eegbench.evaluation.predictions import Predictions, predictions_file, read_predictions
 from eegbench.evaluation.scoring import build_metric
-from eegbench.evaluation.stats import paired_permutation_test
+from eegbench.evaluation.stats import metric_joint, paired_delta
 from eegbench.report.record import RESULTS, RunRecord
 
 ACCURACY = "accuracy"
 DEFAULT_METRICS = (ACCURACY, "bleu", "rouge")
-SIGN_FLIP = "sign-flip"
-SWAP = "approximate randomization"
+SIGN_FLIP = "cluster sign-flip"
+SWAP = "cluster approximate randomization"
 
 
 @dataclass
@@ -46,22 +47,38 @@ class RunPredictions:
     data: str | None = None
     metrics: list[str] | None = None
     metric_params: dict[str, dict[str, Any]] = field(default_factory=dict)
+    clusters: list[int] | None = None  # per trial, from results.json (None: by image)
+    cluster_unit: str = "image"
 
 
-def load_run_predictions(path: str | Path) -> RunPredictions:
-    """A run directory (predictions.csv + results.json) or a bare prediction CSV."""
+def load_run_predictions(path: str | Path, control: str | None = None) -> RunPredictions:
+    """A run directory (predictions.csv + results.json) or a bare prediction CSV.
+
+    With ``control``, the run's ``predictions_<control>.csv`` instead of its full pipeline.
+    """
     p = Path(path).expanduser()
     if p.is_file():
+        if control is not None:
+            raise DataError(f"--control needs a run directory, and {str(p)!r} is a file.")
         return RunPredictions(p.name, read_predictions(p))
     if not p.is_dir():
         raise DataError(f"{str(p)!r} is neither a run directory nor a prediction CSV.")
-    csv_path = p / "predictions.csv"
+    csv_path = p / predictions_file(control)
     if not csv_path.is_file():
+        if control is not None:
+            have = sorted(
+                f.name[len("predictions_") : -len(".csv")] for f in p.glob("predictions_*.csv")
+            )
+            raise DataError(
+                f"run {str(p)!r} has no {csv_path.name}; its controls on disk: "
+                f"{', '.join(have) or '(none)'} (run with eval.controls=... to get more)."
+            )
         raise DataError(
             f"run {str(p)!r} has no predictions.csv (incomplete run, or a dataset without "
             "captions); compare needs one per run."
         )
-    run = RunPredictions(p.name, read_predictions(csv_path))
+    name = p.name if control is None else f"{p.name}:{control}"
+    run = RunPredictions(name, read_predictions(csv_path))
     if (p / RESULTS).is_file():
         record = RunRecord.read(p)
         hashes = record.dataset.hashes
@@ -69,7 +86,28 @@ def load_run_predictions(path: str | Path) -> RunPredictions:
         config = record.config
         run.metrics = config.get("eval", {}).get("metrics")
         run.metric_params = config.get("metrics") or {}
+        if record.statistics is not None:
+            run.clusters = record.statistics.clusters
+            run.cluster_unit = record.statistics.cluster_unit
+        if run.clusters is not None and len(run.clusters) != len(run.predictions):
+            raise DataError(
+                f"{str(p / RESULTS)!r} records {len(run.clusters)} clusters for "
+                f"{len(run.predictions)} predictions; the run directory is inconsistent."
+            )
     return run
+
+
+def shared_clusters(a: RunPredictions, b: RunPredictions) -> tuple[list[Any], str]:
+    """The clusters both runs' trials fall in (recorded, else the image), and the unit's name."""
+    if a.clusters is not None and b.clusters is not None and a.clusters != b.clusters:
+        raise DataError(
+            f"{a.name} and {b.name} record different clusters of the same test trials; a paired "
+            "test needs one statistical unit."
+        )
+    for run in (a, b):
+        if run.clusters is not None:
+            return list(run.clusters), run.cluster_unit
+    return list(a.predictions.image), "image"
 
 
 def check_same_test_set(a: RunPredictions, b: RunPredictions) -> None:
@@ -121,39 +159,8 @@ def _hits(p: Predictions) -> np.ndarray:
     return np.array([e == q for e, q in zip(p.expected_object, p.predicted_object)], dtype=float)
 
 
-def swap_test(
-    stats_a: np.ndarray,
-    stats_b: np.ndarray,
-    score: Any,
-    n_perm: int = 10000,
-    seed: int = 0,
-) -> dict[str, float]:
-    """Approximate randomization p-values of a corpus metric from per-trial statistics.
-
-    ``stats_*`` ``[n, k]`` sum to the corpus statistic; ``score(total) -> {output: value}``.
-    """
-    if stats_a.shape != stats_b.shape:
-        raise DataError(f"statistics differ in shape: {stats_a.shape} vs {stats_b.shape}.")
-    if n_perm < 1:
-        raise DataError(f"n_perm must be >= 1, got {n_perm}.")
-    ta, tb = stats_a.sum(axis=0), stats_b.sum(axis=0)
-    sa, sb = score(ta), score(tb)
-    observed = {k: abs(sa[k] - sb[k]) for k in sa}
-    extreme = dict.fromkeys(sa, 0)
-    rng = np.random.default_rng(seed)
-    delta = stats_b - stats_a
-    n = stats_a.shape[0]
-    done = 0
-    while done < n_perm:
-        m = min(1000, n_perm - done)
-        moved = rng.integers(0, 2, size=(m, n)).astype(delta.dtype) @ delta
-        for d in moved:
-            xa, xb = score(ta + d), score(tb - d)
-            for k in observed:
-                if abs(xa[k] - xb[k]) >= observed[k] - 1e-12 * max(1.0, observed[k]):
-                    extreme[k] += 1
-        done += m
-    return {k: (extreme[k] + 1) / (n_perm + 1) for k in observed}
+def _ctx(p: Predictions) -> dict[str, Any]:
+    return {"expected_objects": p.expected_object, "predicted_objects": p.predicted_object}
 
 
 def compare_runs(
@@ -162,17 +169,30 @@ def compare_runs(
     metrics: list[str] | None = None,
     n_perm: int = 10000,
     seed: int = 0,
+    *,
+    n_boot: int = 1000,
+    control: str | None = None,
 ) -> dict[str, Any]:
-    """``{"run_a", "run_b", "n_trials", "n_perm", "seed", "rows", "skipped"}``.
+    """``{"run_a", "run_b", "n_trials", "n_clusters", "cluster_unit", "n_perm", "seed", "rows",
+    "skipped"}``.
 
-    ``rows``: one ``{output, metric, a, b, diff, p, higher_is_better, test}`` per metric output.
-
-    ``diff`` is B - A. ``metrics`` are metric plugin names or ``accuracy``; by default the
-    caption metrics of run A's config (those that cannot be tested are listed in
-    ``skipped``) plus accuracy.
+    ``rows``: one ``{output, metric, a, b, diff, ci, p, higher_is_better, test}`` per metric
+    output; ``diff`` is B - A with its clustered 95% bootstrap ``ci``. ``metrics`` are metric
+    plugin names or ``accuracy``; by default the caption metrics of run A's config (those that
+    cannot be tested are listed in ``skipped``) plus accuracy. With ``control``, A is run_a's
+    ``predictions_<control>.csv`` and ``run_b`` must be None (B is run_a's full pipeline).
     """
-    a, b = load_run_predictions(run_a), load_run_predictions(run_b)
+    if control is not None:
+        if run_b is not None:
+            raise ConfigError("compare takes one run with --control (B is its full pipeline).")
+        a, b = load_run_predictions(run_a, control), load_run_predictions(run_a)
+        a.metrics = b.metrics
+    elif run_b is None:
+        raise ConfigError("compare needs two runs, or one run and --control NAME.")
+    else:
+        a, b = load_run_predictions(run_a), load_run_predictions(run_b)
     check_same_test_set(a, b)
+    clusters, unit = shared_clusters(a, b)
     skipped: dict[str, str] = {}
     built: dict[str, Metric] = {}
     explicit = bool(metrics)
@@ -189,9 +209,10 @@ def compare_runs(
                 continue
             metrics.append(name)
     pa, pb = a.predictions, b.predictions
+    n = len(pa)
     rows: list[dict[str, Any]] = []
 
-    def add(output: str, metric: str, va: float, vb: float, p: float, hib: bool, test: str):
+    def add(output: str, metric: str, va: float, vb: float, d: Any, hib: bool, test: str):
         rows.append(
             {
                 "output": output,
@@ -199,57 +220,53 @@ def compare_runs(
                 "a": float(va),
                 "b": float(vb),
                 "diff": float(vb) - float(va),
-                "p": float(p),
+                "ci": [-d.high, -d.low],
+                "p": float(d.p),
                 "higher_is_better": hib,
                 "test": test,
             }
         )
 
+    def delta(joint: Any) -> dict[str, Any]:
+        return paired_delta(joint, n, clusters=clusters, n_boot=n_boot, n_perm=n_perm, seed=seed)
+
     for name in dict.fromkeys(metrics):
         if name == ACCURACY:
             ha, hb = _hits(pa), _hits(pb)
-            p = paired_permutation_test(ha, hb, n_perm, seed)
-            add(ACCURACY, ACCURACY, ha.mean(), hb.mean(), p, True, SIGN_FLIP)
+            d = delta({ACCURACY: np.concatenate([ha, hb])})[ACCURACY]
+            add(ACCURACY, ACCURACY, ha.mean(), hb.mean(), d, True, SIGN_FLIP)
             continue
         metric = built.get(name) or _build(name, a.metric_params)
         _check_caption_metric(name, metric)
-        ia = metric.per_item(
-            pa.generated,
-            pa.reference,
-            expected_objects=pa.expected_object,
-            predicted_objects=pa.predicted_object,
-        )
-        if ia is not None:
-            ib = metric.per_item(
-                pb.generated,
-                pb.reference,
-                expected_objects=pb.expected_object,
-                predicted_objects=pb.predicted_object,
-            )
-            for key in ia:
-                p = paired_permutation_test(ia[key], ib[key], n_perm, seed)
-                hib = bool(metric.outputs.get(key, True))
-                mean_a, mean_b = np.mean(ia[key]), np.mean(ib[key])
-                add(output_key(name, key), name, mean_a, mean_b, p, hib, SIGN_FLIP)
-            continue
-        sa = metric.sentence_stats(pa.generated, pa.reference)
-        if sa is None:
+        if (
+            metric.sentence_stats(pa.generated, pa.reference) is None
+            and metric.per_item(pa.generated, pa.reference, **_ctx(pa)) is None
+        ):
             if explicit:
                 raise _not_testable(name)
             skipped[name] = str(_not_testable(name))
             continue
-        sb = metric.sentence_stats(pb.generated, pb.reference)
-        ps = swap_test(sa, sb, metric.from_stats, n_perm, seed)
-        va, vb = metric.from_stats(sa.sum(axis=0)), metric.from_stats(sb.sum(axis=0))
-        for key in va:
+        joint = metric_joint(metric, pa.generated, pb.generated, pa.reference, _ctx(pa), _ctx(pb))
+        test = SIGN_FLIP if isinstance(joint, dict) else SWAP
+        va = _score(joint, np.arange(n))
+        vb = _score(joint, np.arange(n, 2 * n))
+        for key, d in delta(joint).items():
             hib = bool(metric.outputs.get(key, True))
-            add(output_key(name, key), name, va[key], vb[key], ps[key], hib, SWAP)
+            add(output_key(name, key), name, va[key], vb[key], d, hib, test)
     return {
-        "run_a": str(run_a),
-        "run_b": str(run_b),
-        "n_trials": len(pa),
+        "run_a": a.name,
+        "run_b": b.name,
+        "n_trials": n,
+        "n_clusters": len(set(clusters)),
+        "cluster_unit": unit,
         "n_perm": n_perm,
         "seed": seed,
         "rows": rows,
         "skipped": skipped,
     }
+
+
+def _score(joint: Any, idx: np.ndarray) -> dict[str, float]:
+    if isinstance(joint, dict):
+        return {k: float(np.asarray(v)[idx].mean()) for k, v in joint.items()}
+    return {k: float(v) for k, v in joint(idx).items()}

@@ -2,6 +2,9 @@
 
 Columns: an unnamed index, ``Ground Truth Image``, ``Expected object``, ``Predicted object``,
 ``Expected Caption``, ``Generated Caption`` (as written by pandas ``DataFrame.to_csv``).
+
+A run directory holds ``predictions.csv`` (the full pipeline) and, for every control,
+``predictions_<control>.csv`` in the same layout and trial order (``predictions_file``).
 """
 
 from __future__ import annotations
@@ -42,6 +45,11 @@ class Predictions:
 
     def __len__(self) -> int:
         return len(self.generated)
+
+
+def predictions_file(control: str | None = None) -> str:
+    """``predictions.csv`` (the full pipeline) or ``predictions_<control>.csv``."""
+    return "predictions.csv" if control is None else f"predictions_{control}.csv"
 
 
 def _cell(value: Any) -> str:

@@ -174,11 +174,46 @@ class MetricValue(_Open):
         return math.isfinite(self.value)
 
 
+class PairedDelta(_Open):
+    """Run minus control on the same test trials: the difference, its clustered CI and p."""
+
+    value: float
+    ci: tuple[float, float] | None = None
+    p: float | None = None
+
+
 class Control(_Open):
-    """A control row: what it changes and its metrics (extra keys, e.g. deltas, are kept)."""
+    """A control row: what it changes, its metrics, its paired differences to the run (per
+    metric output) and the fraction of headroom it realises (datasets with oracle rows)."""
 
     description: str = ""
     metrics: dict[str, MetricValue] = Field(default_factory=dict)
+    delta: dict[str, PairedDelta] = Field(default_factory=dict)
+    headroom: dict[str, float] = Field(default_factory=dict)
+
+
+class Oracle(_Open):
+    """An oracle row a metric offers (captions built from ground truth), scored like the run.
+
+    ``role`` is ``floor``, ``ceiling`` or empty; headroom is measured between floor and ceiling.
+    """
+
+    description: str = ""
+    role: str = ""
+    metrics: dict[str, MetricValue] = Field(default_factory=dict)
+
+
+class Statistics(_Open):
+    """How the CIs and paired tests were computed: the statistical unit and its clusters."""
+
+    cluster_unit: str = "image"
+    n_clusters: int | None = None
+    n_trials: int | None = None
+    n_boot: int | None = None
+    n_perm: int | None = None
+    ci: str | None = None
+    test: str | None = None
+    clusters: list[int] | None = None
 
 
 class DatasetInfo(_Open):
@@ -226,7 +261,8 @@ class Training(_Open):
 
 
 class RunRecord(_Open):
-    """``results.json``: environment, resolved config, data identity, metrics, controls."""
+    """``results.json``: environment, resolved config, data identity, metrics, controls (with
+    paired differences), oracle rows and headroom, the statistical unit, training history."""
 
     schema_version: int = SCHEMA_VERSION
     eegbench_version: str
@@ -241,6 +277,9 @@ class RunRecord(_Open):
     model: ModelInfo = Field(default_factory=ModelInfo)
     metrics: dict[str, MetricValue]
     controls: dict[str, Control] = Field(default_factory=dict)
+    statistics: Statistics | None = None
+    oracles: dict[str, Oracle] = Field(default_factory=dict)
+    headroom: dict[str, float] = Field(default_factory=dict)
     training: Training = Field(default_factory=Training)
     timings: dict[str, float] = Field(default_factory=dict)
     peak_memory_mb: float | None = None
@@ -252,6 +291,11 @@ class RunRecord(_Open):
             return self.metrics.get(name)
         row = self.controls.get(control)
         return None if row is None else row.metrics.get(name)
+
+    def delta(self, name: str, control: str) -> PairedDelta | None:
+        """The recorded paired difference run - ``control`` of metric output ``name``."""
+        row = self.controls.get(control)
+        return None if row is None else row.delta.get(name)
 
     def write(self, run_dir: str | Path) -> Path:
         """Write ``run_dir/results.json`` atomically; returns its path.

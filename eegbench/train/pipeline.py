@@ -16,10 +16,11 @@ import torch
 
 from eegbench import plugins
 from eegbench.api.data import EEGData
-from eegbench.api.errors import ConfigError, DataError
+from eegbench.api.errors import ConfigError, PluginError
 from eegbench.api.llm import BuildContext, CausalLM
 from eegbench.api.target import Target, embed_cached, target_items
 from eegbench.config import Stage2Config, core_section
+from eegbench.contracts import check_dataset, check_encoder, check_targets, who
 from eegbench.report.record import RunRecord
 from eegbench.train.model import EEGClassifier, Projector
 
@@ -51,12 +52,10 @@ def cache_dir(cfg: dict[str, Any]) -> Path:
 
 
 def load_dataset(cfg: dict[str, Any]) -> EEGData:
-    """The configured dataset, validated."""
+    """The configured dataset, checked against the EEGData contract (one-line errors)."""
     entry = plugins.get("datasets", cfg["dataset"]["name"])
     data = entry.build(**plugin_params(cfg, "dataset"))
-    if not isinstance(data, EEGData):
-        raise DataError(f"dataset {entry.name!r} returned {type(data).__name__}, not EEGData.")
-    data.validate()
+    check_dataset(entry, data)
     data.name = data.name or entry.name
     return data
 
@@ -67,9 +66,16 @@ def build_target(cfg: dict[str, Any]) -> Target:
 
 
 def build_targets(cfg: dict[str, Any], data: EEGData) -> np.ndarray:
-    """Per-image target embeddings ``[n_images, D]`` (centred if ``stage1.center_targets``)."""
+    """Per-image target embeddings ``[n_images, D]`` (centred if ``stage1.center_targets``),
+    checked against the target contract."""
+    entry = plugins.get("targets", cfg["target"]["name"])
     target = build_target(cfg)
-    per_image = embed_cached(target, target_items(target, data), cache_dir(cfg))
+    items = target_items(target, data)
+    try:
+        per_image = embed_cached(target, items, cache_dir(cfg))
+    except PluginError as e:
+        raise PluginError(f"{who(entry)}: {e}") from None
+    check_targets(entry, target, per_image, len(items))
     if core_section(cfg, "stage1").center_targets:
         per_image = center_targets(per_image, data)
     return per_image
@@ -105,6 +111,15 @@ def build_llm(cfg: dict[str, Any], data: EEGData) -> CausalLM | None:
     return plugins.get("llms", cfg["llm"]["name"]).build(
         BuildContext(data, cache_dir(cfg), cfg["seed"]), **plugin_params(cfg, "llm")
     )
+
+
+def probe_encoder(cfg: dict[str, Any], data: EEGData) -> None:
+    """Build the configured encoder once and run it on two training trials (the contract
+    check, before any expensive step); the global RNG is left untouched."""
+    entry = plugins.get("encoders", cfg["encoder"]["name"])
+    with torch.random.fork_rng():
+        probe = entry.build(data.n_chans, data.n_times, **plugin_params(cfg, "encoder"))
+        check_encoder(entry, probe, data.X[data.splits["train"]])
 
 
 def build_model(cfg: dict[str, Any], data: EEGData, dim: int) -> EEGClassifier:

@@ -17,9 +17,10 @@ from eegbench.api.data import EEGData
 from eegbench.api.errors import ConfigError
 from eegbench.api.llm import CausalLM
 from eegbench.config import Stage2Config, core_section, dump, load_config, resolve
+from eegbench.config.preflight import preflight
 from eegbench.data.splits import check_leakage
 from eegbench.evaluation.harness import Evaluation, TestSet
-from eegbench.evaluation.predictions import Predictions, write_predictions
+from eegbench.evaluation.predictions import Predictions, predictions_file, write_predictions
 from eegbench.io import atomic_write
 from eegbench.progress import log, silence_library_progress
 from eegbench.report.record import RunRecord, Timer, environment, peak_memory_mb
@@ -31,6 +32,7 @@ from eegbench.report.rundir import (
     partial_name,
     staged_run,
 )
+from eegbench.report.tracking import track_run
 from eegbench.train.checkpoint import Checkpoint
 from eegbench.train.model import EEGClassifier, Projector
 from eegbench.train.pipeline import (
@@ -41,6 +43,7 @@ from eegbench.train.pipeline import (
     embed_dim,
     load_dataset,
     new_projector,
+    probe_encoder,
 )
 from eegbench.train.seeding import seed_everything
 from eegbench.train.stage1 import train_stage1
@@ -54,6 +57,7 @@ def run(cfg: dict[str, Any], keep_failed: bool = False) -> Pipeline:
     ``NAME.failed`` with ``error.txt``).
     """
     writable_cache(cfg["cache_dir"])
+    preflight(cfg)
     with staged_run(cfg["output_dir"], run_name(cfg), keep_failed) as staged:
         return _run(cfg, staged)
 
@@ -86,6 +90,7 @@ def resume(run_dir: str | Path, keep_failed: bool = False) -> Pipeline:
     if not is_orphan(folder):
         raise ConfigError(f"{str(folder)!r} belongs to a run that is still going.")
     cfg = resolve(load_config(folder / "config.yaml"))
+    preflight(cfg)
     log(f"resuming {name} from {folder}")
     with staged_run(folder.parent, name, keep_failed, resume=folder) as staged:
         return _run(cfg, staged)
@@ -115,6 +120,7 @@ def _run(cfg: dict[str, Any], staged: StagedRun) -> Pipeline:
             f"dataset {data.name}: {data.n_trials} trials, {data.n_chans} channels x "
             f"{data.n_times} samples, {data.n_classes} classes"
         )
+        probe_encoder(cfg, data)
     run_dir = staged.path
     atomic_write(run_dir / "config.yaml", dump(cfg))
     checkpoint = Checkpoint(run_dir / CHECKPOINT)
@@ -173,17 +179,19 @@ def _run(cfg: dict[str, Any], staged: StagedRun) -> Pipeline:
             metric_params=cfg["metrics"],
         )
         metrics, controls = evaluation.run()
-    real = evaluation.real
-    if real.captions:
+    conditions = {None: evaluation.real, **evaluation.conditions}
+    for control, cond in conditions.items():
+        if not cond.captions:
+            continue
         write_predictions(
             Predictions(
                 image=[data.image_names[i] for i in data.image[te]],
                 expected_object=[data.class_names[k] for k in data.y[te]],
-                predicted_object=[str(lbl) for lbl in real.labels],
+                predicted_object=["" if lbl is None else str(lbl) for lbl in cond.labels],
                 reference=evaluation.test.references,
-                generated=real.captions,
+                generated=cond.captions,
             ),
-            run_dir / "predictions.csv",
+            run_dir / predictions_file(control),
         )
 
     encoder = model.encoder
@@ -213,6 +221,7 @@ def _run(cfg: dict[str, Any], staged: StagedRun) -> Pipeline:
         },
         "metrics": metrics,
         "controls": controls,
+        **evaluation.record(),
         "training": {
             "stage1": {
                 "best_epoch": s1_result.best_epoch,
@@ -229,6 +238,9 @@ def _run(cfg: dict[str, Any], staged: StagedRun) -> Pipeline:
     record.write(run_dir)
     shutil.rmtree(run_dir / CHECKPOINT, ignore_errors=True)
     run_dir = staged.publish()
+    tracked = track_run(cfg, results, run_dir)
+    if tracked:
+        log(f"{cfg['report_to']}: {tracked}")
     return Pipeline(cfg, data, per_image, model, projector, llm, run_dir, record)
 
 

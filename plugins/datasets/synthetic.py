@@ -11,6 +11,7 @@ See docs/synthetic.md for the generative model.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Annotated
 
@@ -274,6 +275,20 @@ def make_caption(rng: np.random.Generator, cls: int, colour: str, setting: str) 
     return text + "."
 
 
+# The words that realise each attribute value in a caption (what a hit rate looks for).
+ATTRIBUTE_WORDS: dict[str, dict[str, list[str]]] = {
+    "colour": {c: [c] for c in COLOURS},
+    "setting": {s: [s] for s in SETTINGS},
+}
+
+
+def describe(cls: int, values: Mapping[str, str]) -> str:
+    """The caption of class ``cls`` with the given colour and setting, in the plainest wording."""
+    _, _, template = CLASSES[cls]
+    text = _article(f"{template.format(c=values['colour'])} {SETTINGS[values['setting']][0]}")
+    return text[0].upper() + text[1:] + "."
+
+
 def _pink_noise(rng: np.random.Generator, n_chans: int, n_samples: int, sfreq: float) -> np.ndarray:
     """A continuous record ``[n_chans, n_samples]`` with power ~ 1/f above 0.5 Hz, unit RMS."""
     freqs = np.fft.rfftfreq(n_samples, d=1 / sfreq)
@@ -428,11 +443,6 @@ def make_synthetic(**params: object) -> EEGData:
         "seed": p.seed,
         "wnids": [CLASSES[k][0] for k in range(K)],
         "ground_truth": {
-            "attributes": {
-                "colour": [COLOURS[c] for c in img_colour],
-                "setting": [setting_names[s] for s in img_setting],
-            },
-            "vocab": {"colour": list(COLOURS), "setting": setting_names},
             "components": [
                 {
                     "name": c[0],
@@ -460,4 +470,10 @@ def make_synthetic(**params: object) -> EEGData:
         captions=captions,
         name="synthetic",
         info=info,
+        attributes={
+            "colour": [COLOURS[c] for c in img_colour],
+            "setting": [setting_names[s] for s in img_setting],
+        },
+        attribute_words=ATTRIBUTE_WORDS,
+        describe=describe,
     ).validate()

@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
-from typing import Annotated
+from pathlib import Path
+from typing import Annotated, Any
 
 from eegbench.api import Ge, Gt, Register, Spec, hookimpl, register_all
 
@@ -37,11 +39,38 @@ class TinyParams:
     )
 
 
+def hf_preflight(params: dict[str, Any]) -> list[str]:
+    """A local folder with config.json, or (without download) the model in the hub cache."""
+    path = params["path"]
+    local = Path(path).expanduser()
+    if local.exists():
+        if not (local / "config.json").is_file():
+            return [f"path={path!r} has no config.json: not a transformers model folder"]
+        return []
+    if params["download"] and os.environ.get("HF_HUB_OFFLINE") != "1":
+        return []
+    from huggingface_hub import try_to_load_from_cache
+    from huggingface_hub.errors import HFValidationError
+
+    try:
+        cached = try_to_load_from_cache(path, "config.json")
+    except HFValidationError:
+        return [f"path={path!r} is neither a local folder nor a hub model name"]
+    if not isinstance(cached, str):
+        return [
+            f"weights of {path!r} are not available offline (not in the Hugging Face cache); "
+            f"download them where there is internet (`hf download {path} --local-dir DIR`) and "
+            "pass llm.path=DIR"
+        ]
+    return []
+
+
 LLMS: tuple[Spec, ...] = (
     Spec(
         "gpt2",
         "eegbench_plugins.llms.hf:build_hf",
         params=HFParams,
+        preflight=hf_preflight,
         citation=(
             "Radford et al. 2019, Language Models are Unsupervised Multitask Learners, OpenAI."
         ),

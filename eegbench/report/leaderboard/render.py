@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from eegbench.api.errors import ConfigError
 from eegbench.io import atomic_write
 from eegbench.report import FORMATS
+from eegbench.report.leaderboard.collect import HEADROOM, ORACLE
 from eegbench.report.leaderboard.table import SYSTEM
 
 if TYPE_CHECKING:
@@ -29,6 +30,20 @@ def legend(board: Leaderboard) -> list[str]:
         )
     if "none" in methods:
         parts.append("a value without an interval: one seed and no interval recorded")
+    if any(" Δ " in c for c in board.columns):
+        parts.append(
+            "Δ: run - control on the same test trials; * p < 0.05, ** p < 0.01 (one seed: "
+            "paired permutation test over clusters of trials sharing an image; several "
+            "seeds: one-sample t-test over seeds)"
+        )
+    if any(not r.is_system and r.condition.startswith(ORACLE) for r in board.rows):
+        parts.append(
+            "oracle rows: reference captions built from ground truth (label_only: the "
+            "predicted object with its class's usual attributes, the floor; "
+            "full_attributes: the true object and attributes, the ceiling)"
+        )
+    if any(c.endswith(HEADROOM) for c in board.columns):
+        parts.append("headroom: (row - floor oracle) / (ceiling oracle - floor oracle)")
     parts.append(
         f"bold: the best {SYSTEM} row per column (↑ higher is better, ↓ lower is better); "
         f"condition {SYSTEM} is the model, other conditions are its control rows"

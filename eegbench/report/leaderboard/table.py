@@ -3,8 +3,14 @@
 A row is a configuration: the runs whose resolved configs differ only in the seed (or, with
 ``group_by``, the runs that agree on the chosen config keys). A cell is the mean over seeds with
 the 95% t-interval over seeds; a configuration with one seed shows its run's own 95% bootstrap
-interval over test trials. Control rows follow their configuration; ``delta`` adds columns
-``"metric Δ control"``: the per-seed difference run - control, averaged the same way.
+interval over test trials. Control rows (``only_obj``, ``noise``, ...) and oracle rows
+(``oracle:label_only``, ...: the floor and ceiling a dataset with ground truth offers) follow
+their configuration; ``delta`` adds columns ``"metric Δ control"``: the per-seed difference
+run - control, averaged the same way; with one seed the cell is the run's own paired difference
+with its clustered CI (``results.json`` ``controls.<c>.delta``). A difference is marked ``*``
+(p < 0.05) or ``**`` (p < 0.01): with one seed by the run's paired cluster permutation test, with
+several by a one-sample t-test over seeds. ``headroom`` adds columns ``"metric headroom"``: the
+fraction of the distance from the floor to the ceiling oracle that a row realises.
 """
 
 from __future__ import annotations
@@ -12,14 +18,14 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from eegbench.api.errors import ConfigError, EegbenchError
 from eegbench.api.registry import GROUPS, did_you_mean
 from eegbench.evaluation.stats import CI
-from eegbench.report.leaderboard.collect import Run, Skipped
+from eegbench.report.leaderboard.collect import HEADROOM, ORACLE, Run, Skipped
 from eegbench.report.record import WHERE_KEYS
 
 SYSTEM = "EEG"
@@ -172,6 +178,7 @@ class Leaderboard:
                         "n": s.n,
                         "seeds": ";".join(str(x) for x in s.seeds),
                         "values": ";".join(repr(v) for v in s.values),
+                        "p": s.p,
                         "data_hash": r.data_hash,
                         "runs": ";".join(str(run.path) for run in r.runs),
                     }
@@ -182,11 +189,12 @@ class Leaderboard:
         if s is None:
             return ""
         d = self.digits
+        mark = significance(s.p)
         if s.method == "t":
-            return f"{s.estimate:.{d}f} ± {(s.high - s.low) / 2:.{d}f}"
+            return f"{s.estimate:.{d}f}{mark} ± {(s.high - s.low) / 2:.{d}f}"
         if s.method == "bootstrap":
-            return f"{s.estimate:.{d}f} [{s.low:.{d}f}, {s.high:.{d}f}]"
-        return f"{s.estimate:.{d}f}"
+            return f"{s.estimate:.{d}f}{mark} [{s.low:.{d}f}, {s.high:.{d}f}]"
+        return f"{s.estimate:.{d}f}{mark}"
 
     def header(self, col: str) -> str:
         return f"{col} {'↑' if self.higher_is_better[col] else '↓'}"
@@ -273,6 +281,8 @@ def build(
     delta: Sequence[str] = (),
     sort_by: str | None = None,
     digits: int = 3,
+    oracles: bool = True,
+    headroom: bool = False,
 ) -> Leaderboard:
     """The leaderboard of ``runs`` (see the module docstring for the rules)."""
     skipped = list(skipped or [])
@@ -355,19 +365,20 @@ def build(
             higher[m] = members[0].metric(m).higher_is_better
         for c in delta:
             for m in present:
-                diffs, seeds = [], []
-                for r in members:
-                    cm = r.metric(m, c)
-                    if cm is not None and cm.finite:
-                        diffs.append(r.metric(m).value - cm.value)
-                        seeds.append(r.seed)
-                if diffs:
-                    col = f"{m} Δ {c}"
-                    row.stats[col] = summarize(diffs, seeds=seeds)
-                    higher[col] = higher[m]
+                stat = _delta_stat(members, m, c)
+                if stat is not None:
+                    row.stats[f"{m} Δ {c}"] = stat
+                    higher[f"{m} Δ {c}"] = higher[m]
+        if headroom:
+            for m in present:
+                stat = _stat(members, m + HEADROOM, None)
+                if stat is not None:
+                    row.stats[m + HEADROOM] = stat
+                    higher[m + HEADROOM] = higher[m]
         rows.append(row)
-        for c in wanted_controls:
-            with_c = [r for r in members if c in r.record.controls]
+        oracle_rows = _oracle_names(members) if oracles else []
+        for c in [*wanted_controls, *oracle_rows]:
+            with_c = [r for r in members if r.has_row(c)]
             if not with_c:
                 continue
             crow = Row(labels, c, with_c, data_hash=data_hash)
@@ -375,10 +386,15 @@ def build(
                 stat = _stat(with_c, m, c)
                 if stat is not None:
                     crow.stats[m] = stat
+                if headroom and not c.startswith(ORACLE):
+                    stat = _stat(with_c, m + HEADROOM, c)
+                    if stat is not None:
+                        crow.stats[m + HEADROOM] = stat
             rows.append(crow)
 
     columns = [m for m in wanted if m in higher]
     columns += [f"{m} Δ {c}" for c in delta for m in wanted if f"{m} Δ {c}" in higher]
+    columns += [m + HEADROOM for m in wanted if m + HEADROOM in higher]
     if delta and not any(" Δ " in c for c in columns):
         raise ConfigError(
             f"no run has control(s) {', '.join(delta)}: run with eval.controls=... to get them."
@@ -421,6 +437,43 @@ def _stat(runs: list[Run], metric: str, control: str | None) -> CI | None:
     if not vals:
         return None
     return summarize(vals, cis[0] if len(vals) == 1 else None, seeds)
+
+
+def significance(p: float | None) -> str:
+    """``**`` for p < 0.01, ``*`` for p < 0.05, else nothing."""
+    if p is None:
+        return ""
+    return "**" if p < 0.01 else "*" if p < 0.05 else ""
+
+
+def _delta_stat(runs: list[Run], metric: str, control: str) -> CI | None:
+    """run - control over seeds; one seed: the run's recorded paired delta (CI and p)."""
+    diffs, seeds, recorded = [], [], []
+    for r in runs:
+        mine, cm = r.metric(metric), r.metric(metric, control)
+        if mine is None or cm is None or not cm.finite:
+            continue
+        diffs.append(mine.value - cm.value)
+        seeds.append(r.seed)
+        recorded.append(r.delta(metric, control))
+    if not diffs:
+        return None
+    if len(diffs) == 1 and recorded[0] is not None:
+        d = recorded[0]
+        low, high = d.ci if d.ci is not None else (None, None)
+        method = "bootstrap" if low is not None else "none"
+        return CI(diffs[0], low, high, method, values=(diffs[0],), seeds=tuple(seeds), p=d.p)
+    s = summarize(diffs, seeds=seeds)
+    p = None
+    if len(diffs) >= 2 and max(diffs) > min(diffs):
+        from scipy.stats import ttest_1samp
+
+        p = float(ttest_1samp(diffs, 0.0).pvalue)
+    return replace(s, p=p)
+
+
+def _oracle_names(runs: list[Run]) -> list[str]:
+    return list(dict.fromkeys(ORACLE + o for r in runs for o in r.record.oracles))
 
 
 def _controls(runs: list[Run], controls: str | Sequence[str]) -> list[str]:

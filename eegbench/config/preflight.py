@@ -1,0 +1,72 @@
+"""Preflight: every external requirement of a resolved config, checked before any training.
+
+Each chosen plugin item (dataset, encoder, target, LLM, every metric) runs the ``preflight`` it
+declared at registration; the core adds write access to ``output_dir`` and ``cache_dir`` and
+free disk for the run. ``eegbench run`` (and ``--dry-run``) stop with one line listing every
+problem, so nothing fails after training for a reason known before it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+from eegbench import plugins
+from eegbench.api.errors import ConfigError
+from eegbench.report.tracking import preflight as tracking_preflight
+
+MIN_FREE_MB = 200
+"""Free disk a run needs in ``output_dir`` (weights, predictions, plots) and ``cache_dir``."""
+
+
+def _existing_ancestor(path: Path) -> Path:
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return path
+
+
+def _storage(path: str, key: str) -> list[str]:
+    """Problems writing under ``path``: not a folder, not writable, or too little free disk."""
+    target = Path(path).expanduser().absolute()
+    base = _existing_ancestor(target)
+    if not base.is_dir():
+        return [f"{key}={path!r}: {base} is not a folder; choose another {key}."]
+    if not os.access(base, os.W_OK | os.X_OK):
+        return [f"{key}={path!r}: {base} is not writable; choose another {key}."]
+    free_mb = shutil.disk_usage(base).free / 2**20
+    if free_mb < MIN_FREE_MB:
+        return [
+            f"{key}={path!r}: only {free_mb:.0f} MiB free on its disk, a run needs "
+            f"{MIN_FREE_MB} MiB; free some space or choose another {key}."
+        ]
+    return []
+
+
+def metric_params(cfg: dict[str, Any], name: str) -> dict[str, Any]:
+    """The configured parameters of metric ``name`` (``metrics.<name>.<key>`` settings)."""
+    return dict((cfg.get("metrics") or {}).get(name) or {})
+
+
+def problems(cfg: dict[str, Any]) -> list[str]:
+    """Every problem a resolved config would hit at run time that is knowable now."""
+    from eegbench.config import PLUGIN_GROUPS
+
+    found: list[str] = []
+    for group, kind in PLUGIN_GROUPS.items():
+        section = {k: v for k, v in cfg[group].items() if k != "name"}
+        found += plugins.get(kind, cfg[group]["name"]).check(section, where=group)
+    for name in cfg["eval"]["metrics"]:
+        found += plugins.get("metrics", name).check(metric_params(cfg, name), where="metric")
+    found += tracking_preflight(cfg.get("report_to", "none"))
+    found += _storage(cfg["output_dir"], "output_dir")
+    found += _storage(cfg["cache_dir"], "cache_dir")
+    return found
+
+
+def preflight(cfg: dict[str, Any]) -> None:
+    """Raise a one-line ConfigError listing every problem ``problems(cfg)`` finds."""
+    found = problems(cfg)
+    if found:
+        raise ConfigError(f"preflight failed before training: {'; '.join(found)}")

@@ -1,0 +1,125 @@
+"""Experiment tracking: a finished run sent to TensorBoard and to a local MLflow file store."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.test_leaderboard import write_run
+
+HISTORY = {
+    "stage1": {
+        "best_epoch": 2,
+        "best_val_accuracy": 0.5,
+        "history": [
+            {"epoch": 1, "loss": 2.0, "mse": 1.0, "ce": 1.0, "val_accuracy": 0.25},
+            {"epoch": 2, "loss": 1.5, "mse": 0.7, "ce": 0.8, "val_accuracy": 0.5},
+        ],
+    },
+    "stage2": {"history": [{"phase": "eeg", "epoch": 1, "loss": 3.0}]},
+}
+
+
+def finished_run(tmp_path: Path) -> tuple[dict, dict, Path]:
+    run_dir = write_run(tmp_path / "runs", "r1", training=HISTORY)
+    (run_dir / "predictions.csv").write_text("x\n")
+    results = json.loads((run_dir / "results.json").read_text())
+    cfg = {**results["config"], "output_dir": str(tmp_path / "runs")}
+    return cfg, results, run_dir
+
+
+def test_flat_curves_and_metrics():
+    from eegbench.report.tracking import curves, final_metrics
+
+    results = {
+        "training": HISTORY,
+        "metrics": {"bleu_4": {"value": 0.2, "ci": [0.1, 0.3]}},
+        "controls": {"noise": {"metrics": {"bleu_4": {"value": 0.05}}}},
+    }
+    assert ("stage1/val_accuracy", 2, 0.5) in curves(results)
+    assert ("stage2/eeg/loss", 1, 3.0) in curves(results)
+    assert final_metrics(results) == {
+        "test/bleu_4": 0.2,
+        "test/bleu_4_ci_low": 0.1,
+        "test/bleu_4_ci_high": 0.3,
+        "control/noise/bleu_4": 0.05,
+    }
+
+
+def test_tensorboard(tmp_path):
+    pytest.importorskip("tensorboard", reason="the tensorboard extra is not installed")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from eegbench.report.tracking import track_run
+
+    cfg, results, run_dir = finished_run(tmp_path)
+    where = track_run({**cfg, "report_to": "tensorboard"}, results, run_dir)
+    assert where == str(run_dir / "tensorboard")
+    acc = EventAccumulator(where)
+    acc.Reload()
+    val = [(e.step, e.value) for e in acc.Scalars("stage1/val_accuracy")]
+    assert val == [(1, 0.25), (2, 0.5)]
+    assert acc.Scalars("test/top1_accuracy_ci_high")[0].value == pytest.approx(0.6)
+    assert acc.Scalars("control/only_obj/bleu_4")[0].value == pytest.approx(0.05)
+
+
+@pytest.mark.slow
+def test_mlflow_file_store(tmp_path):
+    pytest.importorskip("mlflow", reason="the mlflow extra is not installed")
+    import mlflow
+
+    from eegbench.report.tracking import track_run
+
+    cfg, results, run_dir = finished_run(tmp_path)
+    store = tmp_path / "mlruns"
+    where = track_run({**cfg, "report_to": "mlflow", "tracking_uri": str(store)}, results, run_dir)
+    assert where.startswith(store.as_uri())
+    client = mlflow.MlflowClient(tracking_uri=store.as_uri())
+    (run,) = client.search_runs([client.get_experiment_by_name("eegbench").experiment_id])
+    assert run.info.run_name == "r1" and run.info.status == "FINISHED"
+    assert run.data.params["encoder.name"] == "dilated"
+    assert run.data.metrics["test/bleu_4"] == pytest.approx(0.1)
+    history = client.get_metric_history(run.info.run_id, "stage1/loss")
+    assert [(m.step, m.value) for m in history] == [(1, 2.0), (2, 1.5)]
+    artefacts = {a.path for a in client.list_artifacts(run.info.run_id)}
+    assert {"results.json", "config.yaml", "predictions.csv"} <= artefacts
+
+
+def test_missing_extra_fails_preflight(monkeypatch):
+    import importlib.util
+
+    from eegbench.report import tracking
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "mlflow" else real(name, *a)
+    )
+    assert tracking.preflight("mlflow") == [
+        "report_to=mlflow needs the 'mlflow' package: pip install -c constraints.txt "
+        "'eegbench[mlflow]'"
+    ]
+    assert tracking.preflight("none") == []
+
+
+@pytest.mark.slow
+def test_wandb_offline(tmp_path, monkeypatch):
+    pytest.importorskip("wandb", reason="the wandb extra is not installed")
+    from eegbench.report.tracking import track_run
+
+    monkeypatch.delenv("WANDB_MODE", raising=False)
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    cfg, results, run_dir = finished_run(tmp_path)
+    folder = tmp_path / "wandb-dir"
+    assert track_run({**cfg, "report_to": "wandb", "tracking_uri": str(folder)}, results, run_dir)
+    (log,) = (folder / "wandb").glob("offline-run-*/run-*.wandb")
+    # the offline transaction log is protobuf records read by wandb's Go core only; its strings
+    # are plain bytes: curves, final metrics, controls, config and the artefact are in it
+    deadline = time.monotonic() + 60  # wandb's core process may still be flushing the log
+    while b"predictions.csv" not in (data := log.read_bytes()) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    for key in (b"stage1/val_accuracy", b"test/bleu_4_ci_high", b"control/only_obj/bleu_4"):
+        assert key in data, key
+    assert b"dilated" in data and b"results.json" in data and b"predictions.csv" in data
