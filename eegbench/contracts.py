@@ -14,6 +14,7 @@ import numpy as np
 
 from eegbench import plugins
 from eegbench.api.errors import PluginError
+from eegbench.api.metric import output_direction
 from eegbench.api.registry import Entry
 
 
@@ -89,7 +90,7 @@ def check_metric_values(entry: Entry, metric: Any, values: Any) -> None:
     """A metric returns ``{output: number}`` with only the outputs it declares."""
     if not isinstance(values, dict):
         raise PluginError(f"{who(entry)} returned {type(values).__name__}, not a dict.")
-    undeclared = sorted(set(values) - set(metric.outputs))
+    undeclared = sorted(k for k in values if output_direction(metric.outputs, k) is None)
     if undeclared:
         raise PluginError(
             f"{who(entry)} returned outputs {undeclared} that its `outputs` does not declare "

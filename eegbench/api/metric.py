@@ -35,6 +35,7 @@ its outputs reported as ``NAME/output`` (``output_key``).
 
 from __future__ import annotations
 
+import fnmatch
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -68,6 +69,16 @@ IndexFn = Callable[[np.ndarray], dict[str, float]]
 def protocol_name(name: str) -> str | None:
     """``"coco"`` for the metric name ``"protocol:coco"``; None for a plain metric."""
     return name[len(PROTOCOL_PREFIX) :] if name.startswith(PROTOCOL_PREFIX) else None
+
+
+def output_direction(outputs: Mapping[str, bool], output: str) -> bool | None:
+    """``outputs[output]``, matching declared glob patterns (``"hit_*"``); None if undeclared."""
+    if output in outputs:
+        return bool(outputs[output])
+    for pattern, up in outputs.items():
+        if fnmatch.fnmatchcase(output, pattern):
+            return bool(up)
+    return None
 
 
 def output_key(metric: str, output: str) -> str:
@@ -108,9 +119,10 @@ class Oracle:
 class Metric:
     """Base class of metric plugins.
 
-    Declare ``outputs`` (``{output_name: higher_is_better}``) and ``requires`` (the inputs it
-    needs: ``CAPTIONS``, ``LOGITS``, ``EMBEDDINGS``), implement ``compute``, and override the
-    optional capabilities the metric offers:
+    Declare ``outputs`` (``{output_name: higher_is_better}``; a name may be a glob pattern such
+    as ``"hit_*"`` when the outputs depend on the dataset) and ``requires`` (the inputs it
+    needs: ``CAPTIONS``, ``LOGITS``, ``EMBEDDINGS``, ``ATTRIBUTES``), implement ``compute``, and
+    override the optional capabilities the metric offers:
 
     - ``per_item``: per-trial scores whose mean is the metric (bootstrap CIs, paired
       sign-flip tests in ``eegbench compare``);
@@ -122,6 +134,11 @@ class Metric:
 
     outputs: ClassVar[dict[str, bool]] = {}
     requires: ClassVar[tuple[str, ...]] = (CAPTIONS,)
+
+    @classmethod
+    def higher_is_better(cls, output: str) -> bool | None:
+        """Whether ``output`` improves upward; None when ``outputs`` does not declare it."""
+        return output_direction(cls.outputs, output)
 
     def compute(
         self, predictions: Sequence[str], references: Sequence[str], **ctx: Any

@@ -251,7 +251,7 @@ def compare_runs(
         va = _score(joint, np.arange(n))
         vb = _score(joint, np.arange(n, 2 * n))
         for key, d in delta(joint).items():
-            hib = bool(metric.outputs.get(key, True))
+            hib = metric.higher_is_better(key) is not False
             add(output_key(name, key), name, va[key], vb[key], d, hib, test)
     return {
         "run_a": a.name,

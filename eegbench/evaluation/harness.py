@@ -181,7 +181,7 @@ class Evaluation:
                     )
                 row = {
                     "value": float(value),
-                    "higher_is_better": bool(metric.outputs.get(key, True)),
+                    "higher_is_better": metric.higher_is_better(key) is not False,
                     "metric": name,
                 }
                 if key in cis:

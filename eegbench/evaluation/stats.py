@@ -354,7 +354,9 @@ def metric_material(
     preds, refs = list(predictions or []), list(references or [])
     if not (preds and metric.sentence_stats(preds, refs) is not None):
         per = metric.per_item(preds, refs, **ctx)
-        if per is not None and set(per) == set(metric.outputs):
+        exact = {k for k in metric.outputs if not any(c in k for c in "*?[")}
+        covers = per is not None and exact <= set(per)
+        if covers and per and all(metric.higher_is_better(k) is not None for k in per):
             return {k: _as_values(v) for k, v in per.items()}
     return metric.resampler(preds, refs, **ctx)
 

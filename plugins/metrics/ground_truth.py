@@ -40,7 +40,7 @@ class AttributeHits(Metric):
     word of another value (whole words, case-insensitive).
     """
 
-    outputs: dict[str, bool] = {}  # hit_<attribute>, one per declared attribute; all ↑
+    outputs: dict[str, bool] = {"hit_*": True}  # hit_<attribute>, one per declared attribute
     requires = (CAPTIONS, ATTRIBUTES)
 
     def per_item(
@@ -136,7 +136,7 @@ class Probe(Metric):
     trials' embeddings and attributes, and scored on the evaluated embeddings.
     """
 
-    outputs: dict[str, bool] = {}  # probe_<attribute>, one per declared attribute; all ↑
+    outputs: dict[str, bool] = {"probe_*": True}  # probe_<attribute>, one per attribute
     requires = (EMBEDDINGS, ATTRIBUTES)
 
     def __init__(self, C: float = 1.0, max_iter: int = 1000) -> None:
