@@ -63,7 +63,6 @@ class AttributeHits(Metric):
             said_any = np.array(list(said.values()), dtype=int).sum(axis=0)
             own = np.array([said[v][i] for i, v in enumerate(truth)], dtype=bool)
             out[f"hit_{attr}"] = (own & (said_any == 1)).astype(float)
-        self.outputs = dict.fromkeys(out, True)  # the dataset's attributes name the outputs
         return out
 
     def compute(
@@ -177,7 +176,6 @@ class Probe(Metric):
                 )
             model = self._probe(attr, train_emb, train[attr])
             out[f"probe_{attr}"] = (model.predict(emb) == values.astype(str)).astype(float)
-        self.outputs = dict.fromkeys(out, True)  # the dataset's attributes name the outputs
         return out
 
     def compute(
