@@ -79,7 +79,8 @@ def test_dry_run_catches_metric_control_and_device_errors():
         ("metrics.cider.tokenize=ptbx", "metrics.cider.tokenize='ptbx'"),
         ("metrics.bleu.tokenize=nope", "not a sacrebleu tokenizer"),
         ("eval.controls=[nosie]", "unknown control 'nosie'"),
-        ("device=cuda:0", "device 'cuda:0' is not supported"),
+        ("device=cuda:99", "device='cuda:99' is not available"),
+        ("device=gpu", "device='gpu': use auto, cpu, cuda, cuda:N or mps"),
         ("eval.metrics=[bertscore]", "metrics.bertscore.model_path"),
     ):
         res = invoke("run", "--dry-run", bad)

@@ -48,6 +48,8 @@ def test_selecting_another_plugin_resets_its_parameters():
         "path": "/models/gpt2",
         "download": False,
         "dtype": "float32",
+        "device_map": None,
+        "quantization": "none",
     }
     same = apply_overrides(default_config(), ["llm=tiny-gpt2"])
     assert same["llm"] == default_config()["llm"]
@@ -71,7 +73,7 @@ def test_selecting_another_plugin_resets_its_parameters():
         ("eval.metrics=[]", "eval.metrics is empty"),
         ("eval.controls=[only_obj,nosie]", "unknown control 'nosie'.*Did you mean 'noise'"),
         ("eval.controls=everything", "unknown control 'everything'"),
-        ("device=cuda", "device 'cuda' is not supported yet"),
+        ("device=gpu", "device='gpu': use auto, cpu, cuda, cuda:N or mps"),
         ("metrics.cider.tokenize=ptbx", r"metrics.cider.tokenize='ptbx': expected.*'ptb'"),
         ("metrics.cider.tokenizer=jvm", r"metrics.cider.tokenizer='jvm'"),
         ("metrics.cider.tokenise=ptb", "no parameter 'tokenise'.*Did you mean 'tokenize'"),

@@ -9,7 +9,7 @@ from click.testing import CliRunner
 import eegbench
 from eegbench.cli import cli
 from eegbench.config import build_config
-from eegbench.train.pipeline import build_targets, load_dataset
+from eegbench.train.pipeline import build_targets, center_targets, load_dataset
 
 
 def _no_model(*args, **kwargs):
@@ -21,6 +21,7 @@ def test_embed_caches_and_a_second_call_loads_no_model(tmp_path, monkeypatch):
     from eegbench_plugins.targets.minilm import SentenceTarget
 
     args = [f"cache_dir={tmp_path / 'cache'}", "dataset.n_classes=4", "dataset.n_chans=4"]
+    args.append("dataset.images_per_class=5")  # 4 classes x 5 images = 20 captions
     first = CliRunner().invoke(cli, ["--quiet", "embed", *args])
     assert first.exit_code == 0, first.output + repr(first.exception)
     assert "minilm embeddings of synthetic: 20 x 384, computed in" in first.output
@@ -42,8 +43,8 @@ def test_embed_caches_and_a_second_call_loads_no_model(tmp_path, monkeypatch):
     assert second.exit_code == 0, second.output + repr(second.exception)
     assert "20 x 384, reused the cache" in second.output
     # `eegbench run` reads the same cache file (no model load either)
-    targets = build_targets(cfg, data)
-    np.testing.assert_array_equal(targets, emb)
+    targets = build_targets(cfg, data)  # centred (stage1.center_targets, the default)
+    np.testing.assert_array_equal(targets, center_targets(emb, data))
 
 
 def test_embed_reports_config_errors_in_one_line(tmp_path):

@@ -299,3 +299,25 @@ def test_spatial_conv_gradients_stay_finite():
         y = conv(torch.randn(4, 40, 32, 64))
         (y * torch.randn_like(y)).sum().backward()
         assert torch.isfinite(conv.weight.grad).all()
+
+
+def test_spatial_conv_gradients_stay_finite_under_bf16_autocast():
+    """The same conv under CPU bf16 autocast (precision=bf16): oneDNN's bf16 kernels, same guard."""
+    from eegbench_plugins.encoders.channelnet import PaddedConv2d
+
+    torch.manual_seed(0)
+    conv = PaddedConv2d(40, 50, (32, 1), stride=(2, 1), padding=(15, 0))
+    ref = torch.nn.Conv2d(40, 50, (32, 1), stride=(2, 1), padding=(15, 0))
+    ref.load_state_dict(conv.state_dict())
+    x = torch.randn(4, 40, 32, 64)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        y, y_ref = conv(x), ref(x)
+    assert y.dtype == torch.bfloat16
+    assert torch.allclose(y.float(), y_ref.float(), atol=0.05, rtol=0.02)
+    for _ in range(6):  # few passes: without AVX512-BF16 the CPU emulates bf16 (slow)
+        conv.zero_grad()
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            y = conv(torch.randn(2, 40, 32, 64))
+        (y.float() * torch.randn(y.shape)).sum().backward()
+        assert conv.weight.grad.dtype == torch.float32
+        assert torch.isfinite(conv.weight.grad).all()

@@ -52,6 +52,8 @@ def test_third_party_encoder_runs_by_name_and_writes_a_record(finished_run):
     assert results["complete"] is True and results["schema_version"] == SCHEMA_VERSION
     assert results["config"]["encoder"] == {"name": "thirdparty-mlp", "hidden": 32}
     assert results["seed"] == 42
+    hw = results["hardware"]
+    assert hw["device"] == "cpu" and hw["precision"] == "fp32" and hw["device_name"]
     assert {"torch", "transformers", "eegbench", "python"} <= set(results["versions"])
     assert results["dataset"]["splits"] == {"train": 36, "val": 12, "test": 12}
     assert len(results["dataset"]["hashes"]["data"]) == 16

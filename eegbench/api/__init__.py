@@ -16,7 +16,7 @@ plugin's registering module can ``from eegbench.api import hookimpl`` without im
 - Datasets: ``EEGData``, ``SPLITS``, ``read_caption_files``, and the shared preprocessing and
   split parameters ``DatasetParams``, ``finalize``, ``select_channels``, ``trial_info``.
 - Targets: ``Target``, ``target_items``. LLMs: ``CausalLM``, ``BuildContext``,
-  ``load_pretrained``, ``prompt_text``, ``make_schedule``.
+  ``load_pretrained``, ``check_loading``, ``prompt_text``, ``make_schedule``.
 - Metrics: ``Metric`` (every optional capability declared), ``Oracle``, ``CAPTIONS``,
   ``LOGITS``, ``EMBEDDINGS``, ``ATTRIBUTES``, ``PROTOCOL_PREFIX``, ``protocol_name``,
   ``output_key``.
@@ -62,6 +62,7 @@ _EXPORTS: dict[str, str] = {
     "CausalLM": "eegbench.api.llm",
     "BuildContext": "eegbench.api.llm",
     "load_pretrained": "eegbench.api.llm",
+    "check_loading": "eegbench.api.llm",
     "prompt_text": "eegbench.train.prompting",
     "make_schedule": "eegbench.train.optim",
     "Metric": "eegbench.api.metric",
@@ -117,7 +118,7 @@ if TYPE_CHECKING:
         UnknownNameError,
     )
     from eegbench.api.hooks import Register, hookimpl, hookspec
-    from eegbench.api.llm import BuildContext, CausalLM, load_pretrained
+    from eegbench.api.llm import BuildContext, CausalLM, check_loading, load_pretrained
     from eegbench.api.metric import (
         ATTRIBUTES,
         CAPTIONS,

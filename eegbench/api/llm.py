@@ -15,7 +15,7 @@ from typing import Any
 import torch
 
 from eegbench.api.data import EEGData
-from eegbench.api.errors import MissingWeightsError
+from eegbench.api.errors import ConfigError, MissingWeightsError
 
 
 @dataclass
@@ -30,8 +30,9 @@ class BuildContext:
 class CausalLM:
     """A frozen causal LM: ``input_embeddings(ids)``, ``generate(inputs_embeds, mask)``."""
 
-    def __init__(self, model: Any, tokenizer: Any, name: str = "") -> None:
+    def __init__(self, model: Any, tokenizer: Any, name: str = "", placed: bool = False) -> None:
         self.model = model.eval()
+        self.placed = placed  # put on its devices when loaded (device_map, quantization)
         if getattr(model, "loss_type", "") is None:  # e.g. GPT2LMHeadModel: name has no loss hint
             model.loss_type = "ForCausalLM"
         for p in self.model.parameters():
@@ -58,6 +59,32 @@ class CausalLM:
     @property
     def eos_token_id(self) -> int:
         return int(self.tokenizer.eos_token_id)
+
+    @property
+    def bos_token_id(self) -> int:
+        """The tokenizer's BOS; its EOS where it has none (GPT-2 uses one token for both)."""
+        bos = self.tokenizer.bos_token_id
+        return int(bos) if bos is not None else self.eos_token_id
+
+    @property
+    def stop_token_ids(self) -> list[int]:
+        """Tokens that end a generation: the tokenizer's EOS and the model's configured EOS ids
+        (instruct models end a turn with e.g. ``<|eot_id|>``)."""
+        configured = getattr(getattr(self.model, "generation_config", None), "eos_token_id", None)
+        ids = configured if isinstance(configured, list) else [configured]
+        eos = self.eos_token_id
+        return [eos, *(int(i) for i in ids if i is not None and int(i) != eos)]
+
+    @property
+    def device(self) -> torch.device:
+        """Where the input embeddings live (inputs go there)."""
+        return self.model.get_input_embeddings().weight.device
+
+    def to(self, device: torch.device) -> CausalLM:
+        """Move the model to ``device`` unless it was placed when loaded."""
+        if not self.placed:
+            self.model.to(device)
+        return self
 
     def encode(self, text: str) -> list[int]:
         return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
@@ -89,11 +116,11 @@ class CausalLM:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*repetition_penalty.*inputs_embeds")
             out = self._generate(inputs_embeds, attention_mask, max_new_tokens, repetition_penalty)
+        stops = set(self.stop_token_ids)
         result = []
         for row in out.tolist():
-            if self.eos_token_id in row:
-                row = row[: row.index(self.eos_token_id)]
-            result.append(row)
+            ends = [k for k, t in enumerate(row) if t in stops]
+            result.append(row[: ends[0]] if ends else row)
         return result
 
     def _generate(self, inputs_embeds, attention_mask, max_new_tokens, repetition_penalty):
@@ -105,15 +132,53 @@ class CausalLM:
             num_beams=1,
             repetition_penalty=repetition_penalty,
             pad_token_id=self.tokenizer.pad_token_id,
-            eos_token_id=self.eos_token_id,
+            eos_token_id=self.stop_token_ids,
         )
 
 
-def load_pretrained(name_or_path: str, download: bool = False, dtype: str = "float32") -> CausalLM:
+DTYPES = ("float32", "bfloat16", "float16", "auto")
+QUANTIZATIONS = ("none", "8bit", "4bit")
+
+
+def check_loading(device_map: str | None = None, quantization: str = "none") -> None:
+    """Raise one line when ``device_map`` or ``quantization`` cannot run here."""
+    import importlib.util
+
+    if quantization not in QUANTIZATIONS:
+        raise ConfigError(f"quantization={quantization!r}: use none, 8bit or 4bit.")
+    if quantization != "none":
+        if importlib.util.find_spec("bitsandbytes") is None:
+            raise ConfigError(
+                f"quantization={quantization} needs bitsandbytes: pip install 'eegbench[quant]'."
+            )
+        if not torch.cuda.is_available():
+            raise ConfigError(
+                f"quantization={quantization} (bitsandbytes) needs a CUDA GPU, and none is "
+                "visible; use quantization=none."
+            )
+    if (device_map or quantization != "none") and importlib.util.find_spec("accelerate") is None:
+        raise ConfigError(
+            "device_map and quantization need accelerate: pip install 'eegbench[quant]'."
+        )
+
+
+def load_pretrained(
+    name_or_path: str,
+    download: bool = False,
+    dtype: str = "float32",
+    device_map: str | None = None,
+    quantization: str = "none",
+) -> CausalLM:
     """``AutoModelForCausalLM`` + ``AutoTokenizer`` from a local folder or the hub cache.
 
     Without ``download`` nothing is fetched: weights must be a local folder or already cached.
+    ``dtype``: the weights' dtype (``auto``: as saved). ``device_map`` (e.g. ``auto``) spreads
+    the model over the visible devices with accelerate; ``quantization`` (8bit, 4bit) loads it
+    with bitsandbytes (CUDA only).
     """
+    if dtype not in DTYPES:
+        raise ConfigError(f"dtype={dtype!r}: use one of {', '.join(DTYPES)}.")
+    check_loading(device_map, quantization)
     from eegbench._compat import ensure_torchvision_importable
 
     ensure_torchvision_importable()
@@ -128,10 +193,23 @@ def load_pretrained(name_or_path: str, download: bool = False, dtype: str = "flo
             f"{source!r} has no config.json: not a transformers model folder."
         )
     offline = not download or os.environ.get("HF_HUB_OFFLINE") == "1"
-    try:
-        model = AutoModelForCausalLM.from_pretrained(
-            source, local_files_only=offline, dtype=getattr(torch, dtype)
+    kwargs: dict[str, Any] = {"dtype": dtype if dtype == "auto" else getattr(torch, dtype)}
+    if device_map:
+        kwargs["device_map"] = device_map
+    if quantization != "none":
+        from transformers import BitsAndBytesConfig
+
+        kwargs["quantization_config"] = (
+            BitsAndBytesConfig(load_in_8bit=True)
+            if quantization == "8bit"
+            else BitsAndBytesConfig(
+                load_in_4bit=True,
+                bnb_4bit_quant_type="nf4",
+                bnb_4bit_compute_dtype=torch.bfloat16 if dtype == "auto" else getattr(torch, dtype),
+            )
         )
+    try:
+        model = AutoModelForCausalLM.from_pretrained(source, local_files_only=offline, **kwargs)
         tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=offline)
     except OSError as e:
         if local.exists():
@@ -141,4 +219,6 @@ def load_pretrained(name_or_path: str, download: bool = False, dtype: str = "flo
             f"is internet (e.g. `hf download {name_or_path} --local-dir DIR`), copy DIR here "
             "and pass llm.path=DIR (or llm.download=true on a machine with internet)."
         ) from None
-    return CausalLM(model, tokenizer, name=name_or_path)
+    return CausalLM(
+        model, tokenizer, name=name_or_path, placed=bool(device_map) or quantization != "none"
+    )

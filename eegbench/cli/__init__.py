@@ -106,7 +106,12 @@ def cli(ctx: click.Context, debug: bool, quiet: bool, log_format: str) -> None:
 
 @cli.command(context_settings={"ignore_unknown_options": True})
 @click.argument("overrides", nargs=-1)
-@click.option("--config", "config_path", type=click.Path(), help="Start from this config file.")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(),
+    help="Start from this config file, or a shipped preset by name (thought2text).",
+)
 @click.option(
     "--dry-run", is_flag=True, help="Resolve the config, run the preflight checks, print, stop."
 )
@@ -132,6 +137,7 @@ def run(
     eval.metrics=[accuracy,cider] with metrics.NAME.key=value (metrics.cider.tokenizer=java).
     """
     from eegbench.config import build_config, dump
+    from eegbench.train.device import setup
 
     if resume_dir is not None:
         if overrides or config_path:
@@ -143,6 +149,7 @@ def run(
         _report_run(resume(resume_dir, keep_failed=keep_failed))
         return
     cfg = build_config(list(overrides), base=config_path)
+    setup(cfg, warn=False)  # the device must exist here, dry run or not
     if dry_run:
         from eegbench.config.preflight import preflight
 

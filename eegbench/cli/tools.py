@@ -14,6 +14,7 @@ import click
 def caption(run_dir: str, trial: int, label: str | None) -> None:
     """Caption one test trial of a finished run with its saved weights."""
     from eegbench.api.errors import ConfigError
+    from eegbench.config import core_section
     from eegbench.tools.inference import load_run, require_captioner, trial_index
     from eegbench.train.generation import generate_captions
 
@@ -33,6 +34,7 @@ def caption(run_dir: str, trial: int, label: str | None) -> None:
         [label if label is not None else predicted],
         max_new_tokens=ev["max_new_tokens"],
         repetition_penalty=ev["repetition_penalty"],
+        prompt=core_section(pipe.config, "prompt"),
     )[0]
     reference = data.captions[data.image[i]] if data.captions is not None else ""
     click.echo(f"trial      {trial} (image {data.image_names[data.image[i]]})")

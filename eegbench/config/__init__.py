@@ -5,8 +5,8 @@ plugin groups (``dataset``, ``encoder``, ``target``, ``llm``: ``{"name": ..., **
 core groups (``stage1``, ``stage2``, ``eval``) and ``metrics``: ``{name: params}`` for every
 metric plugin that ``eval.metrics`` selects, in that order (set one with
 ``metrics.NAME.KEY=VALUE``). Every value is validated against its declared type, and every
-check the config alone allows (names, keys, types, value ranges, controls, device) runs here,
-so ``--dry-run`` catches it; the resolved dict, saved as ``config.yaml``, reproduces a run.
+check the config alone allows (names, keys, types, value ranges, controls, device syntax) runs
+here, so ``--dry-run`` catches it; the resolved dict, saved as ``config.yaml``, reproduces a run.
 """
 
 from __future__ import annotations
@@ -154,10 +154,38 @@ class EvalConfig:
     )
 
 
-CORE_GROUPS: dict[str, type] = {"stage1": Stage1Config, "stage2": Stage2Config, "eval": EvalConfig}
+@dataclass
+class PromptConfig:
+    """The prompt around the EEG soft tokens (``<image>``) and the object label."""
+
+    style: Literal["auto", "chat", "plain"] = field(
+        default="auto",
+        metadata={
+            "help": "chat: the tokenizer's chat template with system and user turns; plain: "
+            "'<image> <object> Describe this in one sentence:'; auto: chat when the tokenizer "
+            "has a chat template"
+        },
+    )
+    system: str = field(
+        default="You are a helpful assistant.",
+        metadata={"help": "system turn of a chat prompt ('' for none, e.g. Gemma)"},
+    )
+    user: str = field(
+        default="<image> <object_string> Describe this image in one sentence:",
+        metadata={
+            "help": "user turn of a chat prompt: <image> is the EEG, <object_string> the label"
+        },
+    )
+
+
+CORE_GROUPS: dict[str, type] = {
+    "stage1": Stage1Config,
+    "stage2": Stage2Config,
+    "eval": EvalConfig,
+    "prompt": PromptConfig,
+}
 
 METRICS = "metrics"  # the group of metric parameters: metrics.NAME.KEY=VALUE
-DEVICES = ("cpu",)  # the devices a run supports
 
 SCALARS: dict[str, Any] = {
     "seed": Annotated[int, Interval(ge=0, lt=2**32)],
@@ -165,10 +193,14 @@ SCALARS: dict[str, Any] = {
     "run_name": RunName | None,
     "cache_dir": Annotated[str, MinLen(1)],
     "device": str,
+    "precision": Literal["fp32", "bf16", "fp16"],
     "threads": Annotated[int, Interval(ge=1, le=1024)] | None,
     "report_to": Literal["none", "tensorboard", "mlflow", "wandb"],
     "tracking_uri": str | None,
 }
+
+# auto: CUDA, else MPS, else the CPU; availability is checked when a run starts (train/device.py)
+DEVICE_PATTERN = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
 
 
 def default_config() -> dict[str, Any]:
@@ -177,11 +209,22 @@ def default_config() -> dict[str, Any]:
     return yaml.safe_load(text)
 
 
+def presets() -> list[str]:
+    """Names of the shipped configs (``eegbench run --config NAME``)."""
+    folder = resources.files("eegbench.config").joinpath("presets")
+    return sorted(f.name[: -len(".yaml")] for f in folder.iterdir() if f.name.endswith(".yaml"))
+
+
 def load_config(path: str | Path) -> dict[str, Any]:
-    """A config file (e.g. a run's ``config.yaml``) as a dict; errors name the file."""
+    """A config file (e.g. a run's ``config.yaml``) or a shipped preset's name, as a dict."""
     p = Path(path)
+    if not p.is_file() and str(path) in presets():
+        text = resources.files("eegbench.config").joinpath(f"presets/{path}.yaml").read_text()
+        return yaml.safe_load(text)
     if not p.is_file():
-        raise ConfigError(f"config file {str(p)!r} does not exist.")
+        raise ConfigError(
+            f"config file {str(p)!r} does not exist (shipped presets: {', '.join(presets())})."
+        )
     try:
         text = p.read_bytes().decode("utf-8")
     except OSError as e:
@@ -358,9 +401,12 @@ def resolve(cfg: dict[str, Any]) -> dict[str, Any]:
             "output_dir": "runs",
             "cache_dir": "~/.cache/eegbench",
             "device": "cpu",
+            "precision": "fp32",
             "report_to": "none",
         }
         out[key] = coerce(cfg.get(key, default.get(key)), tp, key)
+    if not DEVICE_PATTERN.match(out["device"]):
+        raise ConfigError(f"device={out['device']!r}: use auto, cpu, cuda, cuda:N or mps.")
     for group in PLUGIN_GROUPS:
         section = dict(cfg.get(group) or {})
         if not section.get("name"):
@@ -382,17 +428,9 @@ def resolve(cfg: dict[str, Any]) -> dict[str, Any]:
                     f"({f.metadata.get('help', '')}; eegbench's defaults.yaml has an example)."
                 )
         out[group] = values
-    _check_device(out["device"])
     control_names(out["eval"]["controls"])
     out[METRICS] = _resolve_metrics(out["eval"]["metrics"], cfg.get(METRICS))
     return out
-
-
-def _check_device(device: str) -> None:
-    if device not in DEVICES:
-        raise ConfigError(
-            f"device {device!r} is not supported yet; use device={' or device='.join(DEVICES)}."
-        )
 
 
 def _resolve_metrics(chosen: list[str], section: Any) -> dict[str, dict[str, Any]]:

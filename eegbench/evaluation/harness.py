@@ -30,14 +30,16 @@ from eegbench.api.metric import (
     Oracle,
     output_key,
 )
-from eegbench.config import EvalConfig
+from eegbench.config import EvalConfig, PromptConfig
 from eegbench.contracts import check_metric_values
 from eegbench.evaluation.controls import CONTROLS, Condition, control_names
 from eegbench.evaluation.scoring import build_metric
 from eegbench.evaluation.stats import bootstrap_cis, metric_joint, metric_material, paired_delta
 from eegbench.progress import task
+from eegbench.train.device import FP32, Precision
 from eegbench.train.generation import generate_captions
 from eegbench.train.model import EEGClassifier, Projector
+from eegbench.train.prompting import DEFAULT_PROMPT
 
 
 @dataclass
@@ -76,9 +78,12 @@ class Evaluation:
         cfg: EvalConfig,
         seed: int,
         metric_params: Mapping[str, Mapping[str, Any]],
+        precision: Precision = FP32,
+        prompt: PromptConfig = DEFAULT_PROMPT,
     ) -> None:
         self.model, self.projector, self.llm, self.test, self.cfg = model, projector, llm, test, cfg
         self.seed = seed
+        self.precision, self.prompt = precision, prompt
         self.entries = {name: plugins.get("metrics", name) for name in metric_params}
         self.metrics = {name: build_metric(name, params) for name, params in metric_params.items()}
         emb, logits = self.predict(test.data.X[test.index])
@@ -91,7 +96,7 @@ class Evaluation:
 
     def predict(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """EEG embeddings and class logits of trials ``X``."""
-        return self.model.predict(X)
+        return self.model.predict(X, precision=self.precision)
 
     def label_names(self, logits: np.ndarray) -> list[str | None]:
         names = self.test.data.class_names
@@ -137,6 +142,8 @@ class Evaluation:
             max_new_tokens=self.cfg.max_new_tokens,
             repetition_penalty=self.cfg.repetition_penalty,
             description=description,
+            precision=self.precision,
+            prompt=self.prompt,
         )
 
     def context(self, cond: Condition) -> dict[str, Any]:

@@ -8,9 +8,11 @@ import numpy as np
 import torch
 
 from eegbench.api.llm import CausalLM
+from eegbench.config import PromptConfig
 from eegbench.progress import task
+from eegbench.train.device import FP32, Precision, module_device
 from eegbench.train.model import EEGClassifier, Projector
-from eegbench.train.prompting import build_batch
+from eegbench.train.prompting import DEFAULT_PROMPT, build_batch
 
 
 @torch.no_grad()
@@ -23,6 +25,8 @@ def generate_captions(
     max_new_tokens: int = 32,
     repetition_penalty: float = 1.1,
     description: str = "generating captions",
+    precision: Precision = FP32,
+    prompt: PromptConfig = DEFAULT_PROMPT,
 ) -> list[str]:
     """One caption per row; ``embeddings=None`` leaves out the ``<image>`` slot (ONLY_OBJ)."""
     captions: list[str] = []
@@ -30,13 +34,16 @@ def generate_captions(
     n = len(labels)
     with task(description, total=n) as advance:
         for i in range(0, n, batch_size):
-            soft = None
-            if emb is not None and projector is not None:
-                soft = projector(emb[i : i + batch_size])
-            batch = build_batch(llm, soft, labels[i : i + batch_size], padding_side="left")
-            ids = llm.generate(
-                batch.inputs_embeds, batch.attention_mask, max_new_tokens, repetition_penalty
-            )
+            with precision.autocast():
+                soft = None
+                if emb is not None and projector is not None:
+                    soft = projector(emb[i : i + batch_size].to(module_device(projector)))
+                batch = build_batch(
+                    llm, soft, labels[i : i + batch_size], padding_side="left", prompt=prompt
+                )
+                ids = llm.generate(
+                    batch.inputs_embeds, batch.attention_mask, max_new_tokens, repetition_penalty
+                )
             captions.extend(llm.decode(row) for row in ids)
             advance(len(ids))
     return captions
@@ -56,6 +63,7 @@ def generate_caption(
     tokenizer: Any = None,
     max_new_tokens: int = 32,
     repetition_penalty: float = 1.1,
+    prompt: PromptConfig = DEFAULT_PROMPT,
 ) -> str:
     """Caption for one EEG trial ``[C, T]`` (or ``[1, C, T]``) and an object label.
 
@@ -65,8 +73,9 @@ def generate_caption(
     if x.dim() == 2:
         x = x.unsqueeze(0)
     eeg_classifier.eval()
-    emb, _ = eeg_classifier(x)
+    emb, _ = eeg_classifier(x.to(module_device(eeg_classifier)))
     lm = _as_llm(llm, tokenizer)
-    batch = build_batch(lm, projector(emb), [object_label], padding_side="left")
+    soft = projector(emb.to(module_device(projector)))
+    batch = build_batch(lm, soft, [object_label], padding_side="left", prompt=prompt)
     ids = lm.generate(batch.inputs_embeds, batch.attention_mask, max_new_tokens, repetition_penalty)
     return lm.decode(ids[0])

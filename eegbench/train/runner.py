@@ -16,7 +16,7 @@ from eegbench import __version__
 from eegbench.api.data import EEGData
 from eegbench.api.errors import ConfigError
 from eegbench.api.llm import CausalLM
-from eegbench.config import Stage2Config, core_section, dump, load_config, resolve
+from eegbench.config import PromptConfig, Stage2Config, core_section, dump, load_config, resolve
 from eegbench.config.preflight import preflight
 from eegbench.data.splits import check_leakage
 from eegbench.evaluation.harness import Evaluation, TestSet
@@ -34,6 +34,9 @@ from eegbench.report.rundir import (
 )
 from eegbench.report.tracking import track_run
 from eegbench.train.checkpoint import Checkpoint
+from eegbench.train.device import FP32, Precision
+from eegbench.train.device import describe as describe_device
+from eegbench.train.device import setup as device_setup
 from eegbench.train.model import EEGClassifier, Projector
 from eegbench.train.pipeline import (
     Pipeline,
@@ -45,6 +48,7 @@ from eegbench.train.pipeline import (
     new_projector,
     probe_encoder,
 )
+from eegbench.train.prompting import DEFAULT_PROMPT
 from eegbench.train.seeding import seed_everything
 from eegbench.train.stage1 import train_stage1
 from eegbench.train.stage2 import train_stage2
@@ -105,6 +109,9 @@ def run_name(cfg: dict[str, Any]) -> str:
 
 def _run(cfg: dict[str, Any], staged: StagedRun) -> Pipeline:
     s1, s2, ev = core_section(cfg, "stage1"), core_section(cfg, "stage2"), core_section(cfg, "eval")
+    precision = device_setup(cfg)
+    prompt = core_section(cfg, "prompt")
+    device = precision.device
     if cfg.get("threads"):
         torch.set_num_threads(cfg["threads"])
     timer = Timer()
@@ -135,7 +142,7 @@ def _run(cfg: dict[str, Any], staged: StagedRun) -> Pipeline:
     llm = projector = None
     if has_captions:
         with timer.stage("llm"):
-            llm = build_llm(cfg, data)
+            llm = build_llm(cfg, data).to(device)
         _check_context(llm, ev.max_new_tokens, s2.n_soft_tokens)
     else:
         log(
@@ -143,7 +150,7 @@ def _run(cfg: dict[str, Any], staged: StagedRun) -> Pipeline:
             "metrics are skipped[/yellow]"
         )
     with timer.stage("stage1"):
-        model = build_model(cfg, data, dim)
+        model = build_model(cfg, data, dim).to(device)
         s1_result = train_stage1(
             model,
             data.X[tr],
@@ -154,9 +161,10 @@ def _run(cfg: dict[str, Any], staged: StagedRun) -> Pipeline:
             s1,
             generator,
             checkpoint,
+            precision=precision,
         )
     save_file(
-        {k: v.contiguous() for k, v in model.state_dict().items()},
+        {k: v.contiguous().cpu() for k, v in model.state_dict().items()},
         str(run_dir / "eeg_classifier.safetensors"),
     )
 
@@ -164,9 +172,12 @@ def _run(cfg: dict[str, Any], staged: StagedRun) -> Pipeline:
     if has_captions:
         with timer.stage("stage2"):
             projector, s2_record = _stage2(
-                cfg, s2, data, model, per_image, llm, generator, checkpoint
+                cfg, s2, data, model, per_image, llm, generator, checkpoint, precision, prompt
             )
-        save_file(dict(projector.state_dict()), str(run_dir / "projector.safetensors"))
+        save_file(
+            {k: v.cpu() for k, v in projector.state_dict().items()},
+            str(run_dir / "projector.safetensors"),
+        )
 
     with timer.stage("evaluation"):
         evaluation = Evaluation(
@@ -177,6 +188,8 @@ def _run(cfg: dict[str, Any], staged: StagedRun) -> Pipeline:
             ev,
             cfg["seed"],
             metric_params=cfg["metrics"],
+            precision=precision,
+            prompt=prompt,
         )
         metrics, controls = evaluation.run()
     conditions = {None: evaluation.real, **evaluation.conditions}
@@ -199,6 +212,7 @@ def _run(cfg: dict[str, Any], staged: StagedRun) -> Pipeline:
         "eegbench_version": __version__,
         **env,
         "seed": cfg["seed"],
+        "hardware": describe_device(precision),
         "config": cfg,
         "dataset": {
             "name": data.name,
@@ -263,11 +277,13 @@ def _stage2(
     llm: CausalLM,
     generator: torch.Generator,
     checkpoint: Checkpoint | None = None,
+    precision: Precision = FP32,
+    prompt: PromptConfig | None = None,
 ) -> tuple[Projector, dict[str, Any]]:
     """Train a new projector on each configured phase; returns it and its record (history)."""
     tr = data.splits["train"]
     dim = model.embed.out_features
-    projector = new_projector(cfg["seed"], dim, llm, s2)
+    projector = new_projector(cfg["seed"], dim, llm, s2).to(precision.device)
     phases = []
     record: dict[str, Any] = {}
     for phase in s2.phases:
@@ -276,7 +292,7 @@ def _stage2(
                 raise ConfigError("stage2 phase 'target' needs stage1.embed_dim = target size.")
             phases.append(("target", per_image[data.image[tr]]))
         else:
-            emb, logits = model.predict(data.X[tr])
+            emb, logits = model.predict(data.X[tr], precision=precision)
             if s2.filter_correct:
                 rows = np.flatnonzero(logits.argmax(1) == data.y[tr])
                 record["filter_correct"] = {"kept": int(len(rows)), "of": int(len(tr))}
@@ -298,5 +314,7 @@ def _stage2(
         s2,
         generator,
         checkpoint,
+        precision=precision,
+        prompt=prompt or DEFAULT_PROMPT,
     )
     return projector, {**record, "history": result.history}

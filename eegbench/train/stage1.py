@@ -19,6 +19,7 @@ from eegbench.api.errors import EegbenchError
 from eegbench.config import Stage1Config
 from eegbench.progress import task
 from eegbench.train.checkpoint import Checkpoint, rng_state, set_rng_state
+from eegbench.train.device import FP32, Precision, module_device
 from eegbench.train.model import EEGClassifier
 from eegbench.train.optim import make_optimizer, make_schedule
 
@@ -58,12 +59,17 @@ def train_stage1(
     cfg: Stage1Config,
     generator: torch.Generator,
     checkpoint: Checkpoint | None = None,
+    precision: Precision = FP32,
 ) -> Stage1Result:
     """Train in place; the model ends with the weights of the best validation-accuracy epoch.
 
     With ``checkpoint``, the state is saved after every epoch and training continues from a
-    saved state (to the same numbers as an uninterrupted run).
+    saved state (to the same numbers as an uninterrupted run). The data stay on the host; each
+    batch moves to the model's device. ``precision`` gives the autocast (and, for fp16, the
+    gradient scaler).
     """
+    device = module_device(model)
+    scaler = precision.scaler()
     X = torch.as_tensor(X_train)
     y = torch.as_tensor(y_train)
     t = torch.as_tensor(t_train)
@@ -71,6 +77,7 @@ def train_stage1(
     if cfg.temperature <= 0:
         raise EegbenchError(f"stage1.temperature={cfg.temperature} must be > 0.")
     bank, which = torch.unique(t, dim=0, return_inverse=True)
+    t, bank, which = t.to(device), bank.to(device), which.to(device)
     steps_per_epoch = max(1, -(-n // cfg.batch_size))
     opt = make_optimizer(model.parameters(), cfg.optimizer, cfg.lr, cfg.weight_decay)
     sched = make_schedule(opt, steps_per_epoch * cfg.epochs, cfg.warmup_ratio, cfg.schedule)
@@ -95,9 +102,10 @@ def train_stage1(
                 idx = order[i : i + cfg.batch_size]
                 if len(idx) < 2:
                     continue  # BatchNorm needs two samples
-                emb, logits = model(X[idx])
-                mse = embedding_loss(emb, idx, t, bank, which, cfg)
-                ce = F.cross_entropy(logits, y[idx])
+                with precision.autocast():
+                    emb, logits = model(X[idx].to(device, non_blocking=True))
+                mse = embedding_loss(emb.float(), idx, t, bank, which, cfg)
+                ce = F.cross_entropy(logits.float(), y[idx].to(device, non_blocking=True))
                 loss = cfg.w_mse * mse + cfg.w_ce * ce
                 if not torch.isfinite(loss):
                     raise EegbenchError(
@@ -105,15 +113,17 @@ def train_stage1(
                         "or check the data for extreme values."
                     )
                 opt.zero_grad(set_to_none=True)
-                loss.backward()
+                scaler.scale(loss).backward()
                 if cfg.grad_clip > 0:
+                    scaler.unscale_(opt)
                     torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-                opt.step()
+                scaler.step(opt)
+                scaler.update()
                 sched.step()
                 total += loss.item() * len(idx)
                 mse_sum += mse.item() * len(idx)
                 ce_sum += ce.item() * len(idx)
-            _, val_logits = model.predict(X_val)
+            _, val_logits = model.predict(X_val, precision=precision)
             val_acc = float((val_logits.argmax(1) == y_val).mean())
             history.append(
                 {

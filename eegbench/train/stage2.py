@@ -9,12 +9,13 @@ import torch
 
 from eegbench.api.errors import EegbenchError
 from eegbench.api.llm import CausalLM
-from eegbench.config import Stage2Config
+from eegbench.config import PromptConfig, Stage2Config
 from eegbench.progress import task
 from eegbench.train.checkpoint import Checkpoint, rng_state, set_rng_state
+from eegbench.train.device import FP32, Precision, module_device
 from eegbench.train.model import Projector
 from eegbench.train.optim import make_optimizer, make_schedule
-from eegbench.train.prompting import build_batch
+from eegbench.train.prompting import DEFAULT_PROMPT, build_batch
 
 
 @dataclass
@@ -31,15 +32,19 @@ def train_stage2(
     cfg: Stage2Config,
     generator: torch.Generator,
     checkpoint: Checkpoint | None = None,
+    precision: Precision = FP32,
+    prompt: PromptConfig = DEFAULT_PROMPT,
 ) -> Stage2Result:
     """Train ``projector`` on each ``(phase_name, inputs [N, D])`` in turn, ``cfg.epochs`` each.
 
     ``labels`` are the TRUE object strings and ``captions`` the references, one per row. A phase
     may carry a third item, ``rows`` ``[n]``: it then trains on those rows only (``inputs`` has
     all ``N`` rows). With ``checkpoint``, the state is saved after every epoch and training
-    continues from it.
+    continues from it. Inputs stay on the host; each batch moves to the projector's device.
     """
     result = Stage2Result()
+    device = module_device(projector)
+    scaler = precision.scaler()
     saved = checkpoint.load("stage2") if checkpoint is not None else None
     for p, (phase, inputs, *rest) in enumerate(phases):
         if saved is not None and p < saved["phase"]:
@@ -69,19 +74,28 @@ def train_stage2(
                 total = 0.0
                 for i in range(0, n, cfg.batch_size):
                     idx = order[i : i + cfg.batch_size]
-                    batch = build_batch(
-                        llm,
-                        projector(x[idx]),
-                        [phase_labels[j] for j in idx],
-                        [phase_captions[j] for j in idx],
-                        mask_prompt=cfg.mask_prompt,
-                    )
-                    loss = llm.loss(batch.inputs_embeds, batch.attention_mask, batch.labels)
+                    with precision.autocast():
+                        batch = build_batch(
+                            llm,
+                            projector(x[idx].to(device, non_blocking=True)),
+                            [phase_labels[j] for j in idx],
+                            [phase_captions[j] for j in idx],
+                            mask_prompt=cfg.mask_prompt,
+                            prompt=prompt,
+                        )
+                        loss = llm.loss(batch.inputs_embeds, batch.attention_mask, batch.labels)
+                    if not torch.isfinite(loss):
+                        raise EegbenchError(
+                            f"stage 2 loss became {loss.item()} in phase {phase!r}, epoch "
+                            f"{epoch + 1}; lower stage2.lr or use precision=fp32."
+                        )
                     opt.zero_grad(set_to_none=True)
-                    loss.backward()
+                    scaler.scale(loss).backward()
                     if cfg.grad_clip > 0:
+                        scaler.unscale_(opt)
                         torch.nn.utils.clip_grad_norm_(projector.parameters(), cfg.grad_clip)
-                    opt.step()
+                    scaler.step(opt)
+                    scaler.update()
                     sched.step()
                     total += loss.item() * len(idx)
                 result.history.append(

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from eegbench.api import Ge, Gt, Register, Spec, hookimpl, register_all
 
@@ -15,7 +15,16 @@ from eegbench.api import Ge, Gt, Register, Spec, hookimpl, register_all
 class HFParams:
     path: str = field(default="gpt2", metadata={"help": "hub name or local model folder"})
     download: bool = field(default=False, metadata={"help": "allow fetching from the hub"})
-    dtype: str = "float32"
+    dtype: Literal["float32", "bfloat16", "float16", "auto"] = field(
+        default="float32", metadata={"help": "weights' dtype (auto: as saved)"}
+    )
+    device_map: str | None = field(
+        default=None,
+        metadata={"help": "accelerate device map, e.g. auto (spread over the GPUs); null: device="},
+    )
+    quantization: Literal["none", "8bit", "4bit"] = field(
+        default="none", metadata={"help": "bitsandbytes weight quantization (CUDA; extra 'quant')"}
+    )
 
 
 @dataclass
@@ -41,6 +50,12 @@ class TinyParams:
 
 def hf_preflight(params: dict[str, Any]) -> list[str]:
     """A local folder with config.json, or (without download) the model in the hub cache."""
+    from eegbench.api import ConfigError, check_loading
+
+    try:
+        check_loading(params["device_map"], params["quantization"])
+    except ConfigError as e:
+        return [str(e).rstrip(".")]
     path = params["path"]
     local = Path(path).expanduser()
     if local.exists():

@@ -1,0 +1,140 @@
+"""Where a run computes and in what precision: ``device=auto|cpu|cuda|cuda:N|mps`` and
+``precision=fp32|bf16|fp16``.
+
+``resolve_device`` turns the config value into a ``torch.device`` (``auto``: CUDA, else MPS,
+else the CPU) and raises one line when the device is not usable here. ``Precision`` gives the
+autocast context and the gradient scaler (fp16 only) that both training stages and generation
+use; the models themselves stay in float32 (an LLM keeps the dtype it was loaded in).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import platform
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from eegbench.api.errors import ConfigError
+from eegbench.config import DEVICE_PATTERN
+from eegbench.progress import log
+
+DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+def resolve_device(spec: str) -> torch.device:
+    """The ``torch.device`` for a config value; a device that is not usable raises ConfigError."""
+    if not DEVICE_PATTERN.match(spec):
+        raise ConfigError(f"device={spec!r}: use auto, cpu, cuda, cuda:N or mps.")
+    if spec == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda", torch.cuda.current_device())
+        if torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if spec.startswith("cuda"):
+        if not torch.cuda.is_available():
+            why = "this torch has no CUDA" if torch.version.cuda is None else "no GPU is visible"
+            raise ConfigError(f"device={spec!r} is not available ({why}); use device=cpu or auto.")
+        index = int(spec.split(":")[1]) if ":" in spec else torch.cuda.current_device()
+        if index >= torch.cuda.device_count():
+            raise ConfigError(
+                f"device={spec!r} is not available: {torch.cuda.device_count()} GPU(s) visible "
+                f"(cuda:0..cuda:{torch.cuda.device_count() - 1})."
+            )
+        return torch.device("cuda", index)
+    if spec == "mps" and not torch.backends.mps.is_available():
+        raise ConfigError("device='mps' is not available (no Apple GPU); use device=cpu or auto.")
+    return torch.device(spec)
+
+
+def cpu_name() -> str:
+    """The CPU's model name (``/proc/cpuinfo`` where it exists, else ``platform``)."""
+    info = Path("/proc/cpuinfo")
+    if info.exists():
+        for line in info.read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine()
+
+
+def device_name(device: torch.device) -> str:
+    """A human-readable name of the hardware behind ``device``."""
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    if device.type == "mps":
+        return f"Apple GPU ({platform.machine()})"
+    return cpu_name()
+
+
+def cpu_has_native_bf16() -> bool:
+    """Whether oneDNN runs bf16 natively on this CPU (AVX512-BF16 or AMX); else it is emulated."""
+    return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+
+
+@dataclass(frozen=True)
+class Precision:
+    """Autocast settings of a run on one device."""
+
+    device: torch.device
+    name: str = "fp32"
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return DTYPES[self.name]
+
+    def autocast(self) -> contextlib.AbstractContextManager[Any]:
+        """Autocast to ``dtype`` on the device (a no-op context for fp32)."""
+        if self.name == "fp32":
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=self.dtype)
+
+    def scaler(self) -> torch.amp.GradScaler:
+        """A gradient scaler, enabled for fp16 only (bf16 has fp32's range)."""
+        return torch.amp.GradScaler(self.device.type, enabled=self.name == "fp16")
+
+
+FP32 = Precision(torch.device("cpu"), "fp32")
+
+
+def check_precision(device: torch.device, name: str, warn: bool = True) -> Precision:
+    """``Precision`` for ``device``; a combination the device cannot run raises ConfigError.
+
+    ``warn``: say so when bf16 is emulated on this CPU (slower than fp32)."""
+    if name not in DTYPES:
+        raise ConfigError(f"precision={name!r}: use fp32, bf16 or fp16.")
+    if name == "fp16" and device.type == "cpu":
+        raise ConfigError("precision=fp16 needs a GPU (CUDA or MPS); on the CPU use bf16 or fp32.")
+    if name == "bf16" and device.type == "cuda" and not torch.cuda.is_bf16_supported():
+        raise ConfigError(
+            f"precision=bf16: {device_name(device)} has no bf16 support; use fp16 or fp32."
+        )
+    if warn and name == "bf16" and device.type == "cpu" and not cpu_has_native_bf16():
+        log(
+            "[yellow]warning:[/yellow] this CPU has no native bf16 (AVX512-BF16/AMX): "
+            "precision=bf16 is emulated and likely slower than fp32"
+        )
+    return Precision(device, name)
+
+
+def setup(cfg: dict[str, Any], warn: bool = True) -> Precision:
+    """Device and precision of a resolved config, checked before any work starts."""
+    return check_precision(resolve_device(cfg["device"]), cfg.get("precision", "fp32"), warn)
+
+
+def describe(precision: Precision) -> dict[str, str]:
+    """What the run record says about the hardware: device, its name, precision."""
+    return {
+        "device": str(precision.device),
+        "device_name": device_name(precision.device),
+        "precision": precision.name,
+    }
+
+
+def module_device(module: torch.nn.Module) -> torch.device:
+    """The device of a module's parameters (the CPU for a module without any)."""
+    for p in module.parameters():
+        return p.device
+    return torch.device("cpu")
