@@ -264,7 +264,7 @@ def test_suites_and_the_record_schema_ship_with_a_non_editable_install(tmp_path)
         ("metrics.bleu.smooth_method=plus", "metrics.bleu.smooth_method='plus'"),
         ("metrics.rouge.use_stemmer=maybe", "metrics.rouge.use_stemmer='maybe'"),
         ("eval.controls=[only_obj,nosie]", "unknown control 'nosie'"),
-        ("device=gpu", "device 'gpu' is not supported"),
+        ("device=gpu", "device='gpu': use auto, cpu, cuda, cuda:N or mps"),
     ],
 )
 def test_bench_dry_run_catches_config_errors(tmp_path, override, message):

@@ -110,7 +110,7 @@ def test_filter_correct_trains_the_eeg_phase_on_correct_trials_only(monkeypatch)
 
     seen: list[list[str]] = []
 
-    def fake_batch(llm, soft, labels, captions, mask_prompt=True, prompt=None):
+    def fake_batch(llm, soft, labels, captions, mask_prompt=True, **kwargs):
         seen.append(list(captions))
         return _Batch(soft)
 
