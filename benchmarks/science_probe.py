@@ -83,7 +83,6 @@ def run(overrides: list[str]) -> dict[str, Any]:
     import eegbench.train.runner as runner
     from eegbench.config import build_config
     from eegbench.evaluation.harness import Evaluation
-    from eegbench.train.stage1 import predict
 
     captured: dict[str, Any] = {}
 
@@ -101,15 +100,16 @@ def run(overrides: list[str]) -> dict[str, Any]:
     data = pipe.data
     te, tr = data.splits["test"], data.splits["train"]
     truth = attribute_truth(data, data.image[te])
-    m = pipe.results["metrics"]
+    results = pipe.results.model_dump(mode="json")
+    m = results["metrics"]
     out: dict[str, Any] = {
         "run_dir": str(pipe.run_dir),
         "seed": cfg["seed"],
         "overrides": overrides,
         "wall_s": round(wall, 1),
         "cpu_s": round(cpu, 1),
-        "timings": pipe.results["timings"],
-        "encoder_features": pipe.results["model"]["encoder_features"],
+        "timings": results["timings"],
+        "encoder_features": results["model"]["encoder_features"],
         "chance_retrieval": 1 / len(np.unique(data.image[te])),
         "accuracy": m["top1_accuracy"]["value"],
         "retrieval_top1": m.get("retrieval_top1", {}).get("value"),
@@ -118,7 +118,7 @@ def run(overrides: list[str]) -> dict[str, Any]:
     }
     for name, cond in ev.conditions.items():
         out["hits"][name] = hit_rates(cond.captions, truth)
-        cm = pipe.results["controls"][name]["metrics"]
+        cm = results["controls"][name]["metrics"]
         out.setdefault("control_bleu4", {})[name] = cm.get("bleu_4", {}).get("value")
     if "only_obj" in ev.conditions:
         refs, img = ev.test.references, data.image[te]
@@ -135,7 +135,7 @@ def run(overrides: list[str]) -> dict[str, Any]:
             "colour_hit_p_clustered": clustered_p(d_col, img),
         }
     # linear probes on the EEG embeddings
-    emb_tr = predict(pipe.model, data.X[tr])[0]
+    emb_tr = pipe.model.predict(data.X[tr])[0]
     emb_te = ev.real.embeddings
     gt = data.info["ground_truth"]["attributes"]
     out["probe"] = {
@@ -155,7 +155,7 @@ def run(overrides: list[str]) -> dict[str, Any]:
 def score(run_dir: Path) -> dict[str, Any]:
     from eegbench.config import load_config, resolve
     from eegbench.evaluation.predictions import read_predictions
-    from eegbench.train.runner import load_dataset
+    from eegbench.train.pipeline import load_dataset
 
     cfg = resolve(load_config(run_dir / "config.yaml"))
     data = load_dataset(cfg)

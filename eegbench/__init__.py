@@ -18,6 +18,8 @@ __version__ = "0.1.0"
 _EXPORTS: dict[str, str] = {
     "batch_inference_and_visualize": "eegbench.tools.inference",
     "load_run": "eegbench.tools.inference",
+    "build_pipeline": "eegbench.train.pipeline",
+    "RunRecord": "eegbench.report.record",
     "generate_caption": "eegbench.train.generation",
     "generate_captions": "eegbench.train.generation",
     "get": "eegbench.plugins",
@@ -46,5 +48,7 @@ if TYPE_CHECKING:
     from eegbench.api import *  # noqa: F403
     from eegbench.api.target import embed_cached
     from eegbench.plugins import get, registry
+    from eegbench.report.record import RunRecord
     from eegbench.tools.inference import batch_inference_and_visualize, load_run
     from eegbench.train.generation import generate_caption, generate_captions
+    from eegbench.train.pipeline import build_pipeline

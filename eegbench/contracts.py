@@ -55,7 +55,7 @@ def check_encoder(entry: Entry, encoder: Any, X: np.ndarray) -> None:
     try:
         with torch.no_grad():
             out = encoder(batch)
-    except Exception as e:  # noqa: BLE001 - any failure here is the plugin's contract broken
+    except Exception as e:
         raise PluginError(
             f"{who(entry)} fails on a batch of shape {list(batch.shape)} [B, C, T]: "
             f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"

@@ -63,7 +63,7 @@ def _state() -> _State:
         dist = (ep.dist.name, ep.dist.version) if ep.dist is not None else ("?", "?")
         try:
             register_plugin(ep.load(), ep.name, dist, st)
-        except Exception as e:  # noqa: BLE001 - a broken plugin must not break the CLI
+        except Exception as e:  # a broken plugin must not break the CLI
             st.failures.append(_failure(ep.name, dist[0], e))
     return st
 
@@ -84,13 +84,6 @@ def register_plugin(
     st.pm.register(module, name=name)
     st.pm.check_pending()
     st.dists[name] = dist
-    st.registries = None
-
-
-def unregister_plugin(name: str) -> None:
-    st = _state()
-    st.pm.unregister(name=name)
-    st.dists.pop(name, None)
     st.registries = None
 
 
@@ -125,7 +118,7 @@ def _build_registries(st: _State) -> dict[str, Registry]:
 
             try:
                 impl.function(register=register)
-            except Exception as e:  # noqa: BLE001
+            except Exception as e:
                 if impl.plugin_name not in failed:
                     failed.add(impl.plugin_name)
                     dist = st.dists.get(impl.plugin_name, ("?", "?"))[0]
@@ -169,7 +162,7 @@ def _blocked_provider(kind: str, name: str) -> str | None:
             pm.register(ep.load(), name=ep.name)
             for impl in getattr(pm.hook, f"register_{kind}").get_hookimpls():
                 impl.function(register=lambda n, *a, _names=names, **kw: _names.append(n))
-        except Exception:  # noqa: BLE001, S112 - a blocked plugin may well be broken
+        except Exception:
             continue
         if name in names:
             return f"{ep.name!r} ({ep.dist.name if ep.dist is not None else '?'})"

@@ -20,15 +20,14 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
-T = TypeVar("T")
 console = Console(stderr=True)
 LogFormat = Literal["text", "json"]
 DEFAULT_INTERVAL = 15.0
@@ -212,12 +211,3 @@ def task(description: str, total: int | None = None) -> Iterator[Callable[..., N
             prog.update(tid, advance=n, info=_fmt_fields(fields))
 
         yield advance
-
-
-def track(items: Iterable[T], description: str, total: int | None = None) -> Iterator[T]:
-    if total is None and hasattr(items, "__len__"):
-        total = len(items)  # type: ignore[arg-type]
-    with task(description, total) as advance:
-        for it in items:
-            yield it
-            advance()

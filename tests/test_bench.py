@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-import json
+import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -15,33 +18,34 @@ from eegbench.api.errors import ConfigError, DataError
 from eegbench.cli import cli
 from eegbench.config import dump
 from eegbench.report import bench
-from eegbench.report.record import new_run_dir, write_json
+from eegbench.report.record import (
+    Control,
+    DatasetInfo,
+    MetricValue,
+    RunRecord,
+    new_run_dir,
+)
 from eegbench.train import runner
-from tests.conftest import tiny_overrides
+from tests.conftest import run_record, tiny_overrides
 
 
-def fake_results(cfg: dict) -> dict:
+def fake_record(cfg: dict) -> RunRecord:
     acc = {"linear": 0.2, "eegnet": 0.6}.get(cfg["encoder"]["name"], 0.4) + 0.1 * cfg["seed"]
-    return {
-        "seed": cfg["seed"],
-        "config": cfg,
-        "dataset": {"name": "synthetic", "hashes": {"data": "0123456789abcdef"}},
-        "metrics": {
-            "top1_accuracy": {"value": acc, "higher_is_better": True, "ci": [0.0, 1.0]},
-            "cosine": {"value": 0.5, "higher_is_better": True, "ci": [0.4, 0.6]},
-            "bleu_4": {"value": acc / 10, "higher_is_better": True, "ci": [0.0, 0.1]},
-            "rouge_l": {"value": acc / 2, "higher_is_better": True, "ci": [0.0, 0.5]},
+    return run_record(
+        cfg,
+        {
+            "top1_accuracy": MetricValue(value=acc, ci=(0.0, 1.0)),
+            "cosine": MetricValue(value=0.5, ci=(0.4, 0.6)),
+            "bleu_4": MetricValue(value=acc / 10, ci=(0.0, 0.1)),
+            "rouge_l": MetricValue(value=acc / 2, ci=(0.0, 0.5)),
         },
-        "controls": {
-            "only_obj": {
-                "metrics": {
-                    "bleu_4": {"value": 0.01, "higher_is_better": True},
-                    "rouge_l": {"value": 0.1, "higher_is_better": True},
-                }
-            }
+        dataset=DatasetInfo(name="synthetic", hashes={"data": "0123456789abcdef"}),
+        controls={
+            "only_obj": Control(
+                metrics={"bleu_4": MetricValue(value=0.01), "rouge_l": MetricValue(value=0.1)}
+            )
         },
-        "complete": True,
-    }
+    )
 
 
 @pytest.fixture
@@ -55,9 +59,9 @@ def fake_runner(monkeypatch):
         calls.append(cfg)
         d = new_run_dir(cfg["output_dir"], cfg["run_name"])
         (d / "config.yaml").write_text(dump(cfg))
-        results = fake_results(cfg)
-        write_json(d / "results.json", results)
-        return SimpleNamespace(run_dir=d, results=results)
+        record = fake_record(cfg)
+        record.write(d)
+        return SimpleNamespace(run_dir=d, results=record)
 
     monkeypatch.setattr(runner, "run", run)
     return calls
@@ -204,7 +208,7 @@ def test_tiny_suite_end_to_end(tmp_path):
     assert res.exit_code == 0, res.output + repr(res.exception)
     results = sorted(out.glob("*/results.json"))
     assert len(results) == 4
-    seeds = sorted(json.loads(p.read_text())["seed"] for p in results)
+    seeds = sorted(RunRecord.read(p.parent).seed for p in results)
     assert seeds == [0, 0, 1, 1]
     df = pd.read_csv(out / "leaderboard.csv")
     eeg = df[(df.condition == "EEG") & (df.metric == "top1_accuracy")]
@@ -214,6 +218,44 @@ def test_tiny_suite_end_to_end(tmp_path):
         assert line["mean"] == pytest.approx(sum(values) / 2)
     again = CliRunner().invoke(cli, ["--quiet", "bench", "tiny", "--out", str(out), cache])
     assert again.exit_code == 0 and "ran 0 of 4 configurations" in again.output
+
+
+@pytest.mark.slow
+def test_suites_and_the_record_schema_ship_with_a_non_editable_install(tmp_path):
+    """Installed from a built wheel (no source tree on the path), `eegbench bench` lists suites."""
+    root = Path(__file__).resolve().parents[1]
+    src = tmp_path / "src"
+    shutil.copytree(
+        root,
+        src,
+        ignore=shutil.ignore_patterns(
+            ".*", "build", "dist", "runs", "*.egg-info", "__pycache__", "tests", "docs"
+        ),
+    )
+    site = tmp_path / "site"
+    pip = [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-index"]
+    res = subprocess.run(
+        [*pip, "--no-build-isolation", "--target", str(site), str(src)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert (site / "eegbench" / "report" / "results.schema.json").is_file()
+    code = (
+        "import sys, eegbench\n"
+        f"assert eegbench.__file__.startswith({str(site)!r}), eegbench.__file__\n"
+        "from eegbench.cli import main\n"
+        "sys.argv = ['eegbench', 'bench']\n"
+        "main()\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(site)}
+    res = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert res.returncode == 0, res.stdout + res.stderr
+    listed = [line.split(":", 1)[0] for line in res.stdout.splitlines()]
+    assert {"default", "tiny"} <= set(listed), res.stdout
 
 
 @pytest.mark.parametrize(

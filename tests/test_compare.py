@@ -14,7 +14,8 @@ from eegbench.cli import cli
 from eegbench.evaluation.compare import compare_runs
 from eegbench.evaluation.predictions import Predictions, read_predictions, write_predictions
 from eegbench.evaluation.stats import paired_delta
-from tests.test_inference import tiny_run
+from eegbench.report.record import DatasetInfo, RunRecord
+from tests.conftest import run_record
 
 OBJECTS = ["dog", "cat", "horse", "boat", "piano"]
 COLORS = ["red", "blue", "green", "yellow", "white", "black", "brown", "grey"]
@@ -54,18 +55,19 @@ def _run_dir(root, name: str, preds: Predictions, split: str = "abcd") -> str:
     d = root / name
     d.mkdir()
     write_predictions(preds, d / "predictions.csv")
-    results = {
-        "complete": True,
-        "config": {"eval": {"metrics": ["accuracy", "cosine", "bleu", "rouge"]}},
-        "dataset": {"hashes": {"data": "d" * 16, "split_test": split}},
+    config = {
+        "seed": 0,
+        "dataset": {"name": "synthetic"},
+        "eval": {"metrics": ["accuracy", "cosine", "bleu", "rouge"]},
     }
-    (d / "results.json").write_text(json.dumps(results))
+    hashes = {"data": "d" * 16, "split_test": split}
+    run_record(config, {}, dataset=DatasetInfo(name="synthetic", hashes=hashes)).write(d)
     return str(d)
 
 
 @pytest.fixture(scope="module")
-def run_dir(tmp_path_factory):
-    return tiny_run(tmp_path_factory)
+def run_dir(tiny_run_dir):
+    return tiny_run_dir
 
 
 def test_a_run_against_itself_has_p_equal_one(run_dir):
@@ -86,11 +88,11 @@ def test_a_run_against_itself_has_p_equal_one(run_dir):
     assert all(r["p"] == 1.0 and r["diff"] == 0.0 for r in out["rows"])
     assert set(out["skipped"]) == {"cosine", "retrieval", "attributes", "probe"}
     assert out["n_trials"] == 12
-    results = json.loads((run_dir / "results.json").read_text())
+    results = RunRecord.read(run_dir)
     by = {r["output"]: r for r in out["rows"]}
     for key in ("bleu_4", "rouge_l", "rouge_1"):
-        assert by[key]["a"] == pytest.approx(results["metrics"][key]["value"], abs=1e-9)
-    assert by["accuracy"]["a"] == pytest.approx(results["metrics"]["top1_accuracy"]["value"])
+        assert by[key]["a"] == pytest.approx(results.metrics[key].value, abs=1e-9)
+    assert by["accuracy"]["a"] == pytest.approx(results.metrics["top1_accuracy"].value)
 
 
 def test_a_run_against_a_degraded_copy_is_significant(run_dir, tmp_path):
@@ -245,9 +247,9 @@ def test_metrics_are_rebuilt_with_run_a_parameters(tmp_path):
     good = _good(30)
     a = _run_dir(tmp_path, "a", good)
     b = _run_dir(tmp_path, "b", _degraded(good))
-    results = json.loads((tmp_path / "a" / "results.json").read_text())
-    results["config"]["metrics"] = {"rouge": {"use_stemmer": True}}
-    (tmp_path / "a" / "results.json").write_text(json.dumps(results))
+    record = RunRecord.read(a)
+    record.config["metrics"] = {"rouge": {"use_stemmer": True}}
+    record.write(a)
     out = compare_runs(a, b, ["rouge"], n_perm=200)
     scorer = rouge_scorer.RougeScorer(["rouge1"], use_stemmer=True)
     expected = np.mean(
@@ -277,9 +279,9 @@ def test_a_metric_without_per_trial_scores_is_skipped_or_refused(tmp_path, fresh
     good = _good(10)
     a = _run_dir(tmp_path, "a", good)
     b = _run_dir(tmp_path, "b", _degraded(good))
-    results = json.loads((tmp_path / "a" / "results.json").read_text())
-    results["config"]["eval"]["metrics"] = ["accuracy", "longest", "rouge"]
-    (tmp_path / "a" / "results.json").write_text(json.dumps(results))
+    record = RunRecord.read(a)
+    record.config["eval"]["metrics"] = ["accuracy", "longest", "rouge"]
+    record.write(a)
     out = compare_runs(a, b, n_perm=100)
     assert "cannot be permutation-tested" in out["skipped"]["longest"]
     assert {r["metric"] for r in out["rows"]} == {"accuracy", "rouge"}

@@ -11,11 +11,22 @@ import torch
 
 import eegbench
 from eegbench import ConfigError, DataError
-
-# Label i means WNIDS[i]; deliberately NOT sorted (sorted: dog, piano, mushroom).
-WNIDS = ["n03452741", "n02106662", "n13054560"]  # piano, dog, mushroom
-N_CH, LEN = 8, 500
-IMAGES_PER_CLASS = 6
+from tests.conftest import (
+    CH,
+    IMAGES_PER_CLASS,
+    N_CH,
+    N_TEST,
+    N_TRAIN,
+    R_TEST,
+    R_TRAIN,
+    TEST_CONCEPTS,
+    TRAIN_CONCEPTS,
+    WNIDS,
+    T,
+    cvpr_trials,
+    epochs,
+    things_eeg,
+)
 
 
 def build(name: str, **params):
@@ -24,31 +35,9 @@ def build(name: str, **params):
         return eegbench.get("datasets", name).build(**params)
 
 
-def _cvpr_trials() -> tuple[list[dict], list[str]]:
-    """2 subjects x 18 images; channel 0 carries the label, channel 1 the trial's list index."""
-    images = [f"{w}_{k}" for w in WNIDS for k in range(IMAGES_PER_CLASS)]
-    rng = np.random.default_rng(0)
-    trials = []
-    for subject in (1, 2):
-        for img, name in enumerate(images):
-            label = WNIDS.index(name.split("_")[0])
-            length = LEN
-            if img == 0 and subject == 1:
-                length = 440  # fails 450 <= L
-            if img == 7 and subject == 2:
-                length = 620  # fails L <= 600
-            eeg = rng.normal(size=(N_CH, length)).astype(np.float32) * 0.01
-            eeg[0] = label
-            eeg[1] = len(trials)
-            trials.append(
-                {"eeg": torch.from_numpy(eeg), "image": img, "label": label, "subject": subject}
-            )
-    return trials, images
-
-
 @pytest.fixture
 def cvpr(tmp_path):
-    trials, images = _cvpr_trials()
+    trials, images = cvpr_trials()
     path = tmp_path / "eeg_55_95_std.pth"
     torch.save({"dataset": trials, "labels": WNIDS, "images": images}, path)
     # Image-disjoint published split over the FULL list: images 0,1 of each class -> test,
@@ -208,20 +197,6 @@ def test_cvpr40_corrupt_missing_and_mismatched_files(cvpr, tmp_path):
 
 # ---------------------------------------------------------------- THINGS-EEG2
 
-CH = ["Fp1", "O1", "Oz", "PO3", "Cz"]
-N_TRAIN, N_TEST, R_TRAIN, R_TEST, T = 6, 3, 4, 5, 20
-TRAIN_CONCEPTS = ["00001_aardvark"] * 2 + ["00002_air_conditioner"] * 2 + ["00003_bat"] * 2
-TEST_CONCEPTS = ["00010_cat", "00011_dog", "00012_egg"]
-
-
-def _things_eeg(n_img: int, n_rep: int, offset: int, subject: int) -> dict:
-    x = np.zeros((n_img, n_rep, len(CH), T))
-    x[:, :, 0, :] = (offset + np.arange(n_img))[:, None, None]  # Fp1 = image index
-    x[:, :, 1, :] = np.arange(n_rep)[None, :, None]  # O1 = repeat index
-    x[:, :, 2, :] = subject
-    x[:, :, 3:, :] = np.random.default_rng(subject).normal(size=(n_img, n_rep, 2, T))
-    return {"preprocessed_eeg_data": x, "ch_names": CH, "times": np.arange(T) / 100 - 0.2}
-
 
 @pytest.fixture
 def things(tmp_path):
@@ -231,12 +206,12 @@ def things(tmp_path):
         sub.mkdir(parents=True)
         np.save(
             sub / "preprocessed_eeg_training.npy",
-            _things_eeg(N_TRAIN, R_TRAIN, 0, s),
+            things_eeg(N_TRAIN, R_TRAIN, 0, s),
             allow_pickle=True,
         )
         np.save(
             sub / "preprocessed_eeg_test.npy",
-            _things_eeg(N_TEST, R_TEST, N_TRAIN, s),
+            things_eeg(N_TEST, R_TEST, N_TRAIN, s),
             allow_pickle=True,
         )
     meta = {
@@ -318,7 +293,7 @@ def test_things_loso_and_errors(things, tmp_path):
         DataError, match="sub-02.*shape \\(3, 5, 20\\), expected \\[images, repeats"
     ):
         build("things_eeg2", root=str(root), subjects="all")
-    empty = _things_eeg(N_TEST, R_TEST, N_TRAIN, 2)
+    empty = things_eeg(N_TEST, R_TEST, N_TRAIN, 2)
     empty["preprocessed_eeg_data"] = empty["preprocessed_eeg_data"][:0]
     np.save(bad, empty, allow_pickle=True)
     with pytest.raises(DataError, match="at least one image and repeat"):
@@ -336,23 +311,9 @@ def test_things_loso_and_errors(things, tmp_path):
 # ---------------------------------------------------------------- MNE epochs / BIDS
 
 
-def _epochs(n: int = 24):
-    import mne
-
-    info = mne.create_info(["Fz", "O1", "O2", "EOG"], 100.0, ["eeg", "eeg", "eeg", "eog"])
-    rng = np.random.default_rng(0)
-    codes = np.array([1, 2, 3] * (n // 3))
-    x = rng.normal(size=(n, 4, 60)) * 1e-6
-    x[:, 0, :] = (codes * 1e-6)[:, None]  # Fz carries the event code (in volts)
-    events = np.c_[np.arange(n) * 100, np.zeros(n, int), codes]
-    return mne.EpochsArray(
-        x, info, events, tmin=-0.1, event_id={"face": 1, "house": 2, "car": 3}, verbose="error"
-    )
-
-
 def test_mne_epochs_event_map_and_file_event_id(tmp_path):
     path = tmp_path / "sub01-epo.fif"
-    _epochs().save(path, verbose="error")
+    epochs().save(path, verbose="error")
     d = build("mne_epochs", path=str(path))
     assert d.class_names == ["face", "house", "car"] and d.ch_names == ["Fz", "O1", "O2"]
     assert np.allclose(d.X[:, 0, 0], d.y + 1)  # code in uV, class order = code order
@@ -368,7 +329,7 @@ def test_mne_epochs_event_map_and_file_event_id(tmp_path):
 
 def test_mne_epochs_stimulus_csv(tmp_path):
     path = tmp_path / "s-epo.fif"
-    _epochs().save(path, verbose="error")
+    epochs().save(path, verbose="error")
     (tmp_path / "stim").mkdir()
     rows = ["trial,image,caption"]
     for i in range(24):
@@ -409,7 +370,7 @@ def test_mne_epochs_errors(tmp_path):
         build("mne_epochs", path=str(tmp_path / "none-epo.fif"))
     with pytest.raises(ConfigError, match="split=published"):
         path = tmp_path / "ok-epo.fif"
-        _epochs().save(path, verbose="error")
+        epochs().save(path, verbose="error")
         build("mne_epochs", path=str(path), split="published")
 
 

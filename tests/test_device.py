@@ -85,7 +85,7 @@ def _stage1_data(n=48):
 
 @pytest.mark.parametrize("precision", ["fp32", "bf16"])
 def test_stage1_trains_under_autocast_on_the_cpu(precision):
-    from eegbench.train.stage1 import predict, train_stage1
+    from eegbench.train.stage1 import train_stage1
 
     X, y, t = _stage1_data()
     model = _tiny_classifier()
@@ -103,7 +103,7 @@ def test_stage1_trains_under_autocast_on_the_cpu(precision):
     )
     assert all(np.isfinite(h["loss"]) for h in res.history)
     assert res.history[-1]["loss"] < res.history[0]["loss"]
-    emb, logits = predict(model, X[:5], precision=Precision(CPU, precision))
+    emb, logits = model.predict(X[:5], precision=Precision(CPU, precision))
     assert emb.dtype == np.float32 and logits.shape == (5, 3)
 
 

@@ -12,15 +12,14 @@ from click.testing import CliRunner
 from eegbench.cli import cli
 from eegbench.tools.diagnostics import markdown_table, shape_report, token_table
 from eegbench.tools.inference import load_run
-from eegbench.train.stage1 import predict
-from tests.test_inference import N_SOFT, tiny_run
+from tests.conftest import N_SOFT
 
 BATCH = 5
 
 
 @pytest.fixture(scope="module")
-def run_dir(tmp_path_factory):
-    return tiny_run(tmp_path_factory)
+def run_dir(tiny_run_dir):
+    return tiny_run_dir
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +70,7 @@ def test_shape_report_has_each_module_output_and_parameters(pipe):
 
 
 def test_token_table_marks_exactly_the_eeg_slots_and_label_tokens(pipe):
-    emb, _ = predict(pipe.model, pipe.data.X[:1])
+    emb, _ = pipe.model.predict(pipe.data.X[:1])
     with torch.no_grad():
         soft = pipe.projector(torch.as_tensor(emb))
     label = "butterfly"
@@ -112,7 +111,7 @@ def test_inspect_writes_tables_and_pngs(inspected):
 def test_inspect_similarity_and_captions_match_the_run(inspected, pipe, run_dir):
     out, _ = inspected
     test = pipe.data.splits["test"][:BATCH]
-    emb, logits = predict(pipe.model, pipe.data.X[test])
+    emb, logits = pipe.model.predict(pipe.data.X[test])
     targets = pipe.targets[pipe.data.image[test]]
     sim = np.array(
         [

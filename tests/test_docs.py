@@ -141,7 +141,7 @@ def test_code_block(where, path, info, code, tmp_path, monkeypatch):
                 check_command(args)
             except click.exceptions.Exit:
                 pass
-            except Exception as e:  # noqa: BLE001 - report which block and command
+            except Exception as e:
                 if expected is None:
                     raise AssertionError(f"{shown}: {e}") from e
                 for fragment in filter(None, (f.strip() for f in expected.split("..."))):

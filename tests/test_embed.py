@@ -9,7 +9,7 @@ from click.testing import CliRunner
 import eegbench
 from eegbench.cli import cli
 from eegbench.config import build_config
-from eegbench.train.runner import compute_targets, load_dataset
+from eegbench.train.pipeline import build_targets, center_targets, load_dataset
 
 
 def _no_model(*args, **kwargs):
@@ -43,8 +43,8 @@ def test_embed_caches_and_a_second_call_loads_no_model(tmp_path, monkeypatch):
     assert second.exit_code == 0, second.output + repr(second.exception)
     assert "20 x 384, reused the cache" in second.output
     # `eegbench run` reads the same cache file (no model load either)
-    targets, _ = compute_targets(cfg, data, tmp_path / "cache")
-    np.testing.assert_array_equal(targets, emb)
+    targets = build_targets(cfg, data)  # centred (stage1.center_targets, the default)
+    np.testing.assert_array_equal(targets, center_targets(emb, data))
 
 
 def test_embed_reports_config_errors_in_one_line(tmp_path):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
 
@@ -15,34 +14,15 @@ from click.testing import CliRunner
 from eegbench.api.errors import DataError
 from eegbench.cli import cli
 from eegbench.evaluation.predictions import read_predictions
+from eegbench.report.record import RunRecord
 from eegbench.tools.inference import batch_inference_and_visualize, load_run
-from eegbench.train.stage1 import predict
-from tests.conftest import tiny_overrides
-
-N_SOFT = 2
-_RUNS: dict[str, Path] = {}
-
-
-def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One tiny run (linear encoder, 2 soft tokens) shared by the diagnostics/compare tests."""
-    if "run" not in _RUNS:
-        root = tmp_path_factory.mktemp("inference")
-        args = [
-            *tiny_overrides(root),
-            "encoder=linear",
-            "encoder.out_features=16",
-            f"stage2.n_soft_tokens={N_SOFT}",
-            "run_name=tiny",
-        ]
-        res = CliRunner().invoke(cli, ["--quiet", "run", *args])
-        assert res.exit_code == 0, res.output + repr(res.exception)
-        _RUNS["run"] = root / "runs" / "tiny"
-    return _RUNS["run"]
+from eegbench.train.pipeline import build_targets
+from tests.conftest import N_SOFT, epochs, tiny_overrides
 
 
 @pytest.fixture(scope="module")
-def run_dir(tmp_path_factory) -> Path:
-    return tiny_run(tmp_path_factory)
+def run_dir(tiny_run_dir) -> Path:
+    return tiny_run_dir
 
 
 @pytest.fixture(scope="module")
@@ -51,16 +31,16 @@ def pipe(run_dir):
 
 
 def test_load_run_reproduces_the_recorded_metrics_and_captions(pipe, run_dir):
-    results = json.loads((run_dir / "results.json").read_text())
+    results = RunRecord.read(run_dir)
     test = pipe.data.splits["test"]
-    emb, logits = predict(pipe.model, pipe.data.X[test])
+    emb, logits = pipe.model.predict(pipe.data.X[test])
     top1 = float((logits.argmax(1) == pipe.data.y[test]).mean())
-    assert top1 == results["metrics"]["top1_accuracy"]["value"]
+    assert top1 == results.metrics["top1_accuracy"].value
     own = pipe.targets[pipe.data.image[test]]
     cos = (emb * own).sum(1) / np.linalg.norm(emb, axis=1) / np.linalg.norm(own, axis=1)
-    assert cos.mean() == pytest.approx(results["metrics"]["cosine"]["value"], abs=1e-6)
+    assert cos.mean() == pytest.approx(results.metrics["cosine"].value, abs=1e-6)
     assert pipe.projector.n_tokens == N_SOFT
-    assert pipe.projector.d_model == pipe.llm.d_model == results["model"]["d_model"]
+    assert pipe.projector.d_model == pipe.llm.d_model == results.model.d_model
     preds = read_predictions(run_dir / "predictions.csv")
     labels = [pipe.data.class_names[k] for k in logits.argmax(1)]
     assert labels == preds.predicted_object
@@ -94,7 +74,7 @@ def test_batch_inference_shapes_and_similarity(pipe):
     )
     assert len(captions) == 5 and all(isinstance(c, str) for c in captions)
     assert tuple(projected.shape) == (5, N_SOFT, pipe.llm.d_model)
-    emb, _ = predict(pipe.model, x)
+    emb, _ = pipe.model.predict(x)
     assert torch.allclose(projected, pipe.projector(torch.as_tensor(emb)), atol=1e-6)
     assert tuple(sim.shape) == (5, 5)
     for i in range(5):
@@ -196,3 +176,47 @@ def test_caption_command_errors_are_one_line(run_dir, tmp_path):
     assert "Traceback" not in res.output
     res = CliRunner().invoke(cli, ["caption", str(tmp_path / "nope")])
     assert res.exit_code == 1 and "does not exist" in res.output
+
+
+@pytest.mark.slow
+def test_a_run_without_captions_with_centred_targets_loads_as_it_ran(tmp_path):
+    """load_run builds through the runner's builder: centred targets, and no LLM or projector."""
+    path = tmp_path / "sub01-epo.fif"
+    epochs(36).save(path, verbose="error")
+    args = [o for o in tiny_overrides(tmp_path) if not o.startswith("dataset.")]
+    args += [
+        "dataset=mne_epochs",
+        f"dataset.path={path}",
+        "encoder=linear",
+        "stage1.center_targets=true",
+        "eval.controls=[]",
+        "run_name=nocap",
+    ]
+    res = CliRunner().invoke(cli, ["--quiet", "run", *args])
+    assert res.exit_code == 0, res.output + repr(res.exception)
+    run = tmp_path / "runs" / "nocap"
+    assert not (run / "projector.safetensors").exists()
+
+    pipe = load_run(run)
+    assert pipe.llm is None and pipe.projector is None
+    record = RunRecord.read(run)
+    assert record.training.stage2.skipped == "the dataset has no captions"
+    # the recorded cosine is against the centred targets; so is the loaded pipeline's
+    test = pipe.data.splits["test"]
+    emb, _ = pipe.model.predict(pipe.data.X[test])
+    raw_cfg = {**pipe.config, "stage1": {**pipe.config["stage1"], "center_targets": False}}
+    raw = build_targets(raw_cfg, pipe.data)
+    assert not np.allclose(raw, pipe.targets)
+
+    def cosine(targets):
+        own = targets[pipe.data.image[test]]
+        return float(
+            ((emb * own).sum(1) / np.linalg.norm(emb, axis=1) / np.linalg.norm(own, axis=1)).mean()
+        )
+
+    assert cosine(pipe.targets) == pytest.approx(record.metrics["cosine"].value, abs=1e-6)
+    assert cosine(raw) != pytest.approx(record.metrics["cosine"].value, abs=1e-6)
+
+    res = CliRunner().invoke(cli, ["caption", str(run)])
+    assert res.exit_code == 1
+    assert res.output.startswith("error: ") and "has no LLM or projector" in res.output

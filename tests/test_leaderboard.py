@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import json
+import math
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -15,6 +16,8 @@ from click.testing import CliRunner
 from eegbench.api.errors import ConfigError
 from eegbench.cli import cli
 from eegbench.report.leaderboard import build, collect, leaderboard, summarize
+from eegbench.report.record import Control, DatasetInfo, MetricValue, Oracle, PairedDelta
+from tests.conftest import run_record, write_run_dir
 
 T_975_1 = 12.706204736174707  # scipy.stats.t.ppf(0.975, 1)
 T_975_2 = 4.302652729749464  # scipy.stats.t.ppf(0.975, 2)
@@ -50,49 +53,40 @@ def write_run(
     data_hash: str = "aaaa1111bbbb2222",
     epochs: int = 3,
     started: str = "2026-01-01T00:00:00+00:00",
-    **extra,
+    edit=None,
+    **fields: Any,
 ) -> Path:
-    """A run directory with a results.json in the format ``eegbench run`` writes."""
-    d = root / name
-    d.mkdir(parents=True)
+    """A run directory written through ``RunRecord``; ``fields`` (e.g. ``training``) are record
+    fields, and ``edit(record)`` may change the record before it is written."""
     metrics = {
-        "top1_accuracy": {
-            "value": acc,
-            "higher_is_better": True,
-            "metric": "accuracy",
-            "ci": [acc - 0.1, acc + 0.1],
-        },
-        "bleu_4": {"value": bleu, "higher_is_better": True, "metric": "bleu", "ci": [0.0, 0.3]},
+        "top1_accuracy": MetricValue(
+            value=acc, higher_is_better=True, metric="accuracy", ci=(acc - 0.1, acc + 0.1)
+        ),
+        "bleu_4": MetricValue(value=bleu, higher_is_better=True, metric="bleu", ci=(0.0, 0.3)),
     }
     if loss is not None:
-        metrics["perplexity"] = {"value": loss, "higher_is_better": False, "metric": "ppl"}
+        metrics["perplexity"] = MetricValue(value=loss, higher_is_better=False, metric="ppl")
     controls = {}
     if ctl_bleu is not None:
-        controls["only_obj"] = {
-            "description": "ONLY_OBJ",
-            "metrics": {
-                "bleu_4": {
-                    "value": ctl_bleu,
-                    "higher_is_better": True,
-                    "metric": "bleu",
-                    "ci": [0.0, 0.1],
-                }
+        controls["only_obj"] = Control(
+            description="ONLY_OBJ",
+            metrics={
+                "bleu_4": MetricValue(
+                    value=ctl_bleu, higher_is_better=True, metric="bleu", ci=(0.0, 0.1)
+                )
             },
-        }
-    results = {
-        "eegbench_version": "0.1.0",
-        "started": started,
-        "seed": seed,
-        "config": make_config(encoder, seed, epochs),
-        "dataset": {"name": "synthetic", "hashes": {"data": data_hash, "split_test": "cc"}},
-        "metrics": metrics,
-        "controls": controls,
-        "complete": True,
-        **extra,
-    }
-    (d / "config.yaml").write_text("seed: 0\n")
-    (d / "results.json").write_text(json.dumps(results))
-    return d
+        )
+    record = run_record(
+        make_config(encoder, seed, epochs),
+        metrics,
+        started=started,
+        dataset=DatasetInfo(name="synthetic", hashes={"data": data_hash, "split_test": "cc"}),
+        controls=controls,
+        **fields,
+    )
+    if edit is not None:
+        edit(record)
+    return write_run_dir(root / name, record)
 
 
 @pytest.fixture
@@ -112,16 +106,16 @@ def row(board, encoder, condition="EEG"):
 
 def test_summarize_t_interval_by_hand():
     s = summarize([0.5, 0.7])
-    assert s.mean == pytest.approx(0.6)
+    assert s.estimate == pytest.approx(0.6)
     sd = np.std([0.5, 0.7], ddof=1)
     half = T_975_1 * sd / np.sqrt(2)
     assert (s.low, s.high) == pytest.approx((0.6 - half, 0.6 + half))
     assert s.method == "t" and s.n == 2
     s3 = summarize([1.0, 2.0, 4.0])
     half3 = T_975_2 * np.std([1, 2, 4], ddof=1) / np.sqrt(3)
-    assert s3.high - s3.mean == pytest.approx(half3)
+    assert s3.high - s3.estimate == pytest.approx(half3)
     one = summarize([0.3], [0.2, 0.45])
-    assert (one.mean, one.low, one.high, one.method) == (0.3, 0.2, 0.45, "bootstrap")
+    assert (one.estimate, one.low, one.high, one.method) == (0.3, 0.2, 0.45, "bootstrap")
     assert summarize([0.3]).method == "none"
 
 
@@ -132,12 +126,12 @@ def test_rows_are_configurations_with_mean_ci_and_seed_count(runs):
     assert len(dil.runs) == 2
     acc = dil.stats["top1_accuracy"]
     half = T_975_1 * np.std([0.5, 0.7], ddof=1) / np.sqrt(2)
-    assert acc.mean == pytest.approx(0.6)
-    assert acc.high - acc.mean == pytest.approx(half)
+    assert acc.estimate == pytest.approx(0.6)
+    assert acc.high - acc.estimate == pytest.approx(half)
     assert acc.seeds == (0, 1)
     # one seed: the run's own bootstrap interval from results.json
     eeg = row(board, "eegnet").stats["top1_accuracy"]
-    assert (eeg.mean, eeg.method, eeg.n) == (0.6, "bootstrap", 1)
+    assert (eeg.estimate, eeg.method, eeg.n) == (0.6, "bootstrap", 1)
     assert (eeg.low, eeg.high) == pytest.approx((0.5, 0.7))
     # control rows follow their configuration
     assert [(r.labels["encoder"], r.condition) for r in board.rows] == [
@@ -146,7 +140,7 @@ def test_rows_are_configurations_with_mean_ci_and_seed_count(runs):
         ("eegnet", "EEG"),
         ("eegnet", "only_obj"),
     ]
-    assert row(board, "dilated", "only_obj").stats["bleu_4"].mean == pytest.approx(0.05)
+    assert row(board, "dilated", "only_obj").stats["bleu_4"].estimate == pytest.approx(0.05)
     assert "top1_accuracy" not in row(board, "dilated", "only_obj").stats
 
 
@@ -202,10 +196,10 @@ def test_delta_columns_are_per_seed_differences(runs):
     assert board.columns == ["top1_accuracy", "bleu_4", "bleu_4 Δ only_obj"]
     d = row(board, "dilated").stats["bleu_4 Δ only_obj"]
     diffs = [0.10 - 0.04, 0.20 - 0.06]
-    assert d.mean == pytest.approx(np.mean(diffs))
-    assert d.high - d.mean == pytest.approx(T_975_1 * np.std(diffs, ddof=1) / np.sqrt(2))
+    assert d.estimate == pytest.approx(np.mean(diffs))
+    assert d.high - d.estimate == pytest.approx(T_975_1 * np.std(diffs, ddof=1) / np.sqrt(2))
     single = row(board, "eegnet").stats["bleu_4 Δ only_obj"]
-    assert single.mean == pytest.approx(0.2) and single.method == "none"
+    assert single.estimate == pytest.approx(0.2) and single.method == "none"
     assert "bleu_4 Δ only_obj ↑" in board.to_markdown().splitlines()[0]
     with pytest.raises(ConfigError, match="noise"):
         leaderboard([runs], delta=["noise"])
@@ -217,23 +211,19 @@ def test_partial_and_malformed_runs_are_skipped_with_reasons(runs):
     bad = runs / "badjson"
     bad.mkdir()
     (bad / "results.json").write_text("{not json")
-    inc = write_run(runs, "incomplete", seed=5)
-    data = json.loads((inc / "results.json").read_text())
-    data["complete"] = False
-    (inc / "results.json").write_text(json.dumps(data))
-    nan = write_run(runs, "nometric", seed=7)
-    data = json.loads((nan / "results.json").read_text())
-    del data["metrics"]["bleu_4"]
-    (nan / "results.json").write_text(json.dumps(data))
+    write_run(runs, "incomplete", seed=5, edit=lambda r: setattr(r, "complete", False))
+    write_run(runs, "nometric", seed=7, edit=lambda r: r.metrics.pop("bleu_4"))
+    write_run(runs, "nan", seed=8, edit=lambda r: setattr(r.metrics["bleu_4"], "value", math.nan))
     board = leaderboard([runs])
     reasons = {s.path.name: s.reason for s in board.skipped}
     assert reasons["crashed"] == "no results.json (unfinished or crashed run)"
     assert reasons["badjson"].startswith("results.json is not valid JSON")
     assert reasons["incomplete"] == "results.json is not marked complete"
     assert reasons["nometric"] == "missing metric(s): bleu_4"
+    assert reasons["nan"] == "metric 'bleu_4' has no finite value"
     assert len(row(board, "dilated").runs) == 2  # none of them mixed in
     md = board.to_markdown()
-    assert "Skipped run directories (4):" in md
+    assert "Skipped run directories (5):" in md
     assert f"- `{runs / 'crashed'}`: no results.json (unfinished or crashed run)" in md
 
 
@@ -253,7 +243,7 @@ def test_different_dataset_hashes_are_not_averaged(tmp_path):
     write_run(root, "s1", seed=1, acc=0.7, data_hash="9999888877776666")
     board = leaderboard([root], controls="none")
     assert board.label_columns[-1] == "data"
-    assert [(r.labels["data"], r.stats["top1_accuracy"].mean) for r in board.rows] == [
+    assert [(r.labels["data"], r.stats["top1_accuracy"].estimate) for r in board.rows] == [
         ("11112222", 0.5),
         ("99998888", 0.7),
     ]
@@ -266,7 +256,7 @@ def test_repeated_seed_keeps_the_newest_run(tmp_path):
     write_run(root, "old", seed=0, acc=0.1, started="2026-01-01T00:00:00+00:00")
     write_run(root, "new", seed=0, acc=0.9, started="2026-02-01T00:00:00+00:00")
     board = leaderboard([root], controls="none")
-    assert board.rows[0].stats["top1_accuracy"].mean == 0.9
+    assert board.rows[0].stats["top1_accuracy"].estimate == 0.9
     assert [(s.path.name, "kept the newer run new" in s.reason) for s in board.skipped] == [
         ("old", True)
     ]
@@ -369,11 +359,12 @@ def test_build_needs_runs():
 def test_missing_key_equals_null_and_threads_do_not_split_rows(tmp_path):
     root = tmp_path / "runs"
     old = write_run(root, "old", seed=0, acc=0.4)
-    new = write_run(root, "new", seed=1, acc=0.6)
-    data = json.loads((new / "results.json").read_text())
-    data["config"]["threads"] = 1  # a key newer versions write; where it ran, not what
-    data["config"]["encoder"]["extra"] = None  # a new parameter whose default is null
-    (new / "results.json").write_text(json.dumps(data))
+
+    def newer(record):
+        record.config["threads"] = 1  # a key newer versions write; where it ran, not what
+        record.config["encoder"]["extra"] = None  # a new parameter whose default is null
+
+    new = write_run(root, "new", seed=1, acc=0.6, edit=newer)
     board = leaderboard([root], controls="none")
     assert len(board.rows) == 1 and len(board.rows[0].runs) == 2
     assert board.label_columns == ["dataset", "encoder", "target", "llm"]
@@ -382,25 +373,20 @@ def test_missing_key_equals_null_and_threads_do_not_split_rows(tmp_path):
 
 def test_recorded_deltas_oracle_rows_and_headroom(tmp_path):
     root = tmp_path / "runs"
-    oracle = {"bleu_4": {"value": 0.05, "higher_is_better": True, "metric": "bleu"}}
-    ceiling = {"bleu_4": {"value": 0.45, "higher_is_better": True, "metric": "bleu"}}
-    d = write_run(
-        root,
-        "one",
-        bleu=0.15,
-        ctl_bleu=0.05,
-        oracles={
-            "label_only": {"description": "floor", "role": "floor", "metrics": oracle},
-            "full_attributes": {"description": "ceil", "role": "ceiling", "metrics": ceiling},
-        },
-        headroom={"bleu_4": 0.25},
-    )
-    results = json.loads((d / "results.json").read_text())
-    results["controls"]["only_obj"]["delta"] = {
-        "bleu_4": {"value": 0.1, "ci": [0.04, 0.16], "p": 0.003}
-    }
-    results["controls"]["only_obj"]["headroom"] = {"bleu_4": 0.0}
-    (d / "results.json").write_text(json.dumps(results))
+    floor = {"bleu_4": MetricValue(value=0.05, higher_is_better=True, metric="bleu")}
+    ceiling = {"bleu_4": MetricValue(value=0.45, higher_is_better=True, metric="bleu")}
+
+    def with_oracles(record):
+        record.oracles = {
+            "label_only": Oracle(description="floor", role="floor", metrics=floor),
+            "full_attributes": Oracle(description="ceil", role="ceiling", metrics=ceiling),
+        }
+        record.headroom = {"bleu_4": 0.25}
+        ctl = record.controls["only_obj"]
+        ctl.delta = {"bleu_4": PairedDelta(value=0.1, ci=(0.04, 0.16), p=0.003)}
+        ctl.headroom = {"bleu_4": 0.0}
+
+    write_run(root, "one", bleu=0.15, ctl_bleu=0.05, edit=with_oracles)
     board = leaderboard([root], delta=["only_obj"], headroom=True)
     assert [r.condition for r in board.rows] == [
         "EEG",
@@ -410,10 +396,12 @@ def test_recorded_deltas_oracle_rows_and_headroom(tmp_path):
     ]
     eeg = board.rows[0].stats
     delta = eeg["bleu_4 Δ only_obj"]
-    assert (delta.mean, delta.low, delta.high, delta.p) == pytest.approx((0.1, 0.04, 0.16, 0.003))
-    assert eeg["bleu_4 headroom"].mean == 0.25
-    assert board.rows[1].stats["bleu_4 headroom"].mean == 0.0
-    assert board.rows[3].stats["bleu_4"].mean == 0.45
+    assert (delta.estimate, delta.low, delta.high, delta.p) == pytest.approx(
+        (0.1, 0.04, 0.16, 0.003)
+    )
+    assert eeg["bleu_4 headroom"].estimate == 0.25
+    assert board.rows[1].stats["bleu_4 headroom"].estimate == 0.0
+    assert board.rows[3].stats["bleu_4"].estimate == 0.45
     md = board.to_markdown()
     assert "0.100** [0.040, 0.160]" in md and "* p < 0.05, ** p < 0.01" in md
     assert "oracle rows" in md and "headroom: (row - floor oracle)" in md

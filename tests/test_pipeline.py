@@ -12,6 +12,7 @@ from click.testing import CliRunner
 
 from eegbench.api.errors import MissingWeightsError
 from eegbench.cli import cli
+from eegbench.report.record import SCHEMA_VERSION
 from tests.conftest import FAKE_PLUGIN, install_fake_distribution, tiny_overrides
 
 
@@ -48,7 +49,7 @@ def finished_run(tmp_path_factory):
 def test_third_party_encoder_runs_by_name_and_writes_a_record(finished_run):
     run_dir, _ = finished_run
     results = json.loads((run_dir / "results.json").read_text())
-    assert results["complete"] is True
+    assert results["complete"] is True and results["schema_version"] == SCHEMA_VERSION
     assert results["config"]["encoder"] == {"name": "thirdparty-mlp", "hidden": 32}
     assert results["seed"] == 42
     hw = results["hardware"]
@@ -194,7 +195,7 @@ def test_gpt2_backend_loads_a_local_model_folder_and_generates(tmp_path):
 def test_center_targets_removes_the_training_mean_and_renormalises():
     import numpy as np
 
-    from eegbench.train.runner import center_targets
+    from eegbench.train.pipeline import center_targets
 
     class _Data:
         image = np.array([0, 1, 2, 2])

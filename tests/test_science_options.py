@@ -130,6 +130,7 @@ def test_filter_correct_trains_the_eeg_phase_on_correct_trials_only(monkeypatch)
 
     class _Model(torch.nn.Module):
         embed = torch.nn.Linear(1, 3)
+        predict = EEGClassifier.predict
 
         def forward(self, x):  # classifies trials 0 and 3 right, 1 and 2 wrong
             logits = torch.tensor([[1.0, 0], [1.0, 0], [0, 1.0], [0, 1.0]])[: len(x)]
@@ -137,13 +138,17 @@ def test_filter_correct_trains_the_eeg_phase_on_correct_trials_only(monkeypatch)
 
     cfg = {"seed": 0}
     s2 = Stage2Config(epochs=1, batch_size=8, phases=["eeg"], filter_correct=True)
-    rec = runner._stage2(cfg, s2, _Data(), _Model(), np.zeros((4, 3)), _StubLM(), torch.Generator())
+    _, rec = runner._stage2(
+        cfg, s2, _Data(), _Model(), np.zeros((4, 3)), _StubLM(), torch.Generator()
+    )
     assert rec["filter_correct"] == {"kept": 2, "of": 4}
     assert sorted(c for batch in seen for c in batch) == ["c0", "c3"]
     assert rec["history"][0]["n"] == 2
     seen.clear()
     s2 = Stage2Config(epochs=1, batch_size=8, phases=["eeg"], filter_correct=False)
-    rec = runner._stage2(cfg, s2, _Data(), _Model(), np.zeros((4, 3)), _StubLM(), torch.Generator())
+    _, rec = runner._stage2(
+        cfg, s2, _Data(), _Model(), np.zeros((4, 3)), _StubLM(), torch.Generator()
+    )
     assert sorted(c for batch in seen for c in batch) == ["c0", "c1", "c2", "c3"]
     assert "filter_correct" not in rec
 
@@ -191,13 +196,13 @@ def test_default_benchmark_gives_the_reference_encoder_a_real_bottleneck():
     """The default data geometry must not collapse dilated (12 features at 32 x 64 with the
     reference's 4 downsampling stages); see docs/encoders.md, 'The geometry it needs'."""
     import eegbench
-    from eegbench.train.runner import _plugin_params
+    from eegbench.train.pipeline import plugin_params
 
     cfg = build_config([])
     assert cfg["encoder"]["name"] == "dilated"
     n_chans = cfg["dataset"].get("n_chans", 32)
     enc = eegbench.get("encoders", "dilated").build(
-        n_chans, cfg["dataset"]["n_times"], **_plugin_params(cfg, "encoder")
+        n_chans, cfg["dataset"]["n_times"], **plugin_params(cfg, "encoder")
     )
     assert enc.n_features >= 48
     # the kernel keeps the reference's duration (33 ms at 1 kHz) within a factor of 2

@@ -27,7 +27,7 @@ def _offline(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
 
 
-def build(name: str, **params: object):  # noqa: ANN201 - a Target
+def build(name: str, **params: object):  # a Target
     return eegbench.get("targets", name).build(**params)
 
 
@@ -49,7 +49,7 @@ def test_builtin_targets_registered() -> None:
 
 
 @pytest.fixture(scope="module")
-def minilm():  # noqa: ANN201 - the SentenceTarget, loaded once for the module
+def minilm():  # the SentenceTarget, loaded once for the module
     target = eegbench.get("targets", "minilm").build()
     target.embed(["warm up"])
     return target
@@ -64,7 +64,7 @@ def test_minilm_built_without_loading_the_model() -> None:
 
 
 @pytest.mark.slow  # loading sentence-transformers + the model: ~6-12 s once
-def test_minilm_unit_vectors_and_semantics(minilm) -> None:  # noqa: ANN001
+def test_minilm_unit_vectors_and_semantics(minilm) -> None:
     emb = minilm.embed(["a dog on grass", "a puppy in a park", "a red piano"])
     assert emb.shape == (3, 384) and emb.dtype == np.float32
     np.testing.assert_allclose(np.linalg.norm(emb, axis=1), 1.0, atol=1e-5)
@@ -74,7 +74,7 @@ def test_minilm_unit_vectors_and_semantics(minilm) -> None:  # noqa: ANN001
 
 
 @pytest.mark.slow  # loading sentence-transformers + the model: ~6-12 s once
-def test_minilm_unnormalized(minilm) -> None:  # noqa: ANN001
+def test_minilm_unnormalized(minilm) -> None:
     raw = build("minilm", normalize=False)
     raw._model = minilm._model
     a = raw.embed(["a dog on grass", "a red piano"])
@@ -83,7 +83,7 @@ def test_minilm_unnormalized(minilm) -> None:  # noqa: ANN001
 
 
 @pytest.mark.slow  # loading sentence-transformers + the model: ~6-12 s once
-def test_minilm_cache_reuse_does_not_load(minilm, tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+def test_minilm_cache_reuse_does_not_load(minilm, tmp_path: Path, monkeypatch) -> None:
     items = ["a dog on grass", "a cat on a sofa"]
     first = embed_cached(minilm, items, tmp_path)
     assert cache_path(minilm, items, tmp_path).is_file()
@@ -91,7 +91,7 @@ def test_minilm_cache_reuse_does_not_load(minilm, tmp_path: Path, monkeypatch) -
     fresh = build("minilm")
     assert fresh.cache_key == minilm.cache_key
 
-    def no_load(self) -> None:  # noqa: ANN001
+    def no_load(self) -> None:
         raise AssertionError("the model was loaded although the embeddings are cached")
 
     monkeypatch.setattr(type(fresh), "_load", no_load)

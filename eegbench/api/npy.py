@@ -81,7 +81,7 @@ def load_npy(path: str | os.PathLike, what: str = "file") -> Any:
             payload = f.read()
     except OSError as e:
         raise DataError(f"cannot read {what} {str(path)!r}: {e.strerror}.") from None
-    except Exception as e:  # noqa: BLE001 - any reader failure is a corrupt-file error
+    except Exception as e:  # any reader failure is a corrupt-file error
         raise DataError(
             f"{what} {str(path)!r} is not a readable .npy file ({_first_line(e)})."
         ) from None
@@ -92,7 +92,7 @@ def load_npy(path: str | os.PathLike, what: str = "file") -> Any:
             f"{what} {str(path)!r} holds pickled code or classes ({_first_line(e)}), which "
             f"eegbench never loads; {_HOWTO}."
         ) from None
-    except Exception as e:  # noqa: BLE001 - a truncated or garbled pickle
+    except Exception as e:  # a truncated or garbled pickle
         raise DataError(
             f"{what} {str(path)!r} is not a readable .npy file ({_first_line(e)}); "
             "it may be truncated."

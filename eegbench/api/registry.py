@@ -14,7 +14,16 @@ from typing import Any
 
 from eegbench.api.errors import ConfigError, PluginError, UnknownNameError
 
-KINDS: tuple[str, ...] = ("datasets", "encoders", "targets", "llms", "metrics")
+GROUPS: dict[str, str] = {
+    "dataset": "datasets",
+    "encoder": "encoders",
+    "target": "targets",
+    "llm": "llms",
+}
+"""The config groups that each choose one plugin (``encoder=NAME``), in data-path order, and the
+plugin kind they choose from. Every list of groups or kinds in eegbench derives from this one."""
+KINDS: tuple[str, ...] = (*GROUPS.values(), "metrics")
+"""Every plugin kind (one registry each); metrics are listed in ``eval.metrics``."""
 
 
 def did_you_mean(name: str, choices: list[str]) -> str:

@@ -113,7 +113,7 @@ def _read_cache(path: Path, shape: tuple[int, int]) -> np.ndarray | None:
     else:
         try:
             emb = np.load(path, allow_pickle=False)
-        except Exception as e:  # noqa: BLE001 - any reader failure is a corrupt entry
+        except Exception as e:  # any reader failure is a corrupt entry
             problem = f"unreadable: {type(e).__name__}"
         else:
             if emb.shape == shape and emb.dtype == np.float32:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import errno
 import sys
 import traceback
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -18,6 +18,9 @@ from eegbench import plugins
 from eegbench.api.errors import EegbenchError
 from eegbench.api.registry import KINDS
 from eegbench.progress import log_format, set_quiet
+
+if TYPE_CHECKING:
+    from eegbench.report.record import MetricValue, RunRecord
 
 KIND_ALIASES = {k[:-1]: k for k in KINDS}
 
@@ -163,7 +166,8 @@ def _report_run(pipe: Any) -> None:
     path = pipe.run_dir / "results.json"
     if log_format() == "json":
         metrics = {
-            k: {"value": m["value"], "ci": m.get("ci")} for k, m in pipe.results["metrics"].items()
+            k: {"value": m.value, "ci": list(m.ci) if m.ci else None}
+            for k, m in pipe.results.metrics.items()
         }
         _echo_json({"results": str(path), "metrics": metrics})
         return
@@ -171,32 +175,32 @@ def _report_run(pipe: Any) -> None:
     _stdout().print(f"results: {path}", highlight=False)
 
 
-def _print_summary(results: dict[str, Any]) -> None:
+def _print_summary(record: RunRecord) -> None:
     from rich.table import Table
 
     table = Table(title="test metrics")
-    controls = list(results.get("controls", {}))
+    controls = list(record.controls)
     table.add_column("metric")
     table.add_column("run", justify="right")
     for c in controls:
         table.add_column(c, justify="right")
-    for key, m in results["metrics"].items():
-        arrow = "↑" if m["higher_is_better"] else "↓"
+    for key, m in record.metrics.items():
+        arrow = "↑" if m.higher_is_better else "↓"
         row = [f"{key} {arrow}", _fmt(m)]
         for c in controls:
-            cm = results["controls"][c]["metrics"].get(key)
+            cm = record.metric(key, c)
             row.append(_fmt(cm) if cm else "")
         table.add_row(*row)
     out = _stdout()
     out.print(table)
-    t = results["timings"]
-    out.print(f"wall time {t['total']:.1f} s, peak memory {results['peak_memory_mb']:.0f} MiB")
+    t = record.timings
+    out.print(f"wall time {t['total']:.1f} s, peak memory {record.peak_memory_mb:.0f} MiB")
 
 
-def _fmt(m: dict[str, Any]) -> str:
-    text = f"{m['value']:.4f}"
-    if m.get("ci"):
-        text += f" [{m['ci'][0]:.3f}, {m['ci'][1]:.3f}]"
+def _fmt(m: MetricValue) -> str:
+    text = f"{m.value:.4f}"
+    if m.ci:
+        text += f" [{m.ci[0]:.3f}, {m.ci[1]:.3f}]"
     return text
 
 
@@ -354,7 +358,7 @@ def _add_plugin_commands() -> None:
     for impl in plugins.plugin_manager().hook.register_commands.get_hookimpls():
         try:
             impl.function(cli=cli)
-        except Exception as e:  # noqa: BLE001 - a broken plugin must not break the CLI
+        except Exception as e:  # a broken plugin must not break the CLI
             click.echo(
                 f"warning: plugin {impl.plugin_name!r} failed to add commands: {e}", err=True
             )

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-FORMATS = ("md", "latex", "csv", "html")
+from eegbench.report import FORMATS
 
 
 def _split_names(text: str | None) -> list[str] | None:

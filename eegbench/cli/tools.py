@@ -15,16 +15,16 @@ def caption(run_dir: str, trial: int, label: str | None) -> None:
     """Caption one test trial of a finished run with its saved weights."""
     from eegbench.api.errors import ConfigError
     from eegbench.config import core_section
-    from eegbench.tools.inference import load_run, trial_index
+    from eegbench.tools.inference import load_run, require_captioner, trial_index
     from eegbench.train.generation import generate_captions
-    from eegbench.train.stage1 import predict
 
     if label is not None and not label.strip():
         raise ConfigError("--label is empty; give an object name or leave --label out.")
     pipe = load_run(run_dir)
+    require_captioner(pipe)
     i = trial_index(pipe, trial)
     data = pipe.data
-    emb, logits = predict(pipe.model, data.X[i : i + 1])
+    emb, logits = pipe.model.predict(data.X[i : i + 1])
     predicted = data.class_names[int(logits[0].argmax())]
     ev = pipe.config["eval"]
     text = generate_captions(

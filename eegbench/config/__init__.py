@@ -25,15 +25,10 @@ from pydantic import AfterValidator
 
 from eegbench import plugins
 from eegbench.api.errors import ConfigError, UnknownNameError
-from eegbench.api.registry import coerce, did_you_mean, params_of
+from eegbench.api.registry import GROUPS, coerce, did_you_mean, params_of
 from eegbench.evaluation.controls import control_names
 
-PLUGIN_GROUPS: dict[str, str] = {
-    "dataset": "datasets",
-    "encoder": "encoders",
-    "target": "targets",
-    "llm": "llms",
-}
+PLUGIN_GROUPS: dict[str, str] = GROUPS
 
 
 Epochs = Annotated[int, Interval(ge=1, le=100_000)]

@@ -18,7 +18,6 @@ B - A; with ``--control`` A is the control and B the full pipeline, so ``diff`` 
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,6 +29,7 @@ from eegbench.api.metric import CAPTIONS, Metric, output_key
 from eegbench.evaluation.predictions import Predictions, predictions_file, read_predictions
 from eegbench.evaluation.scoring import build_metric
 from eegbench.evaluation.stats import metric_joint, paired_delta
+from eegbench.report.record import RESULTS, RunRecord
 
 ACCURACY = "accuracy"
 DEFAULT_METRICS = (ACCURACY, "bleu", "rouge")
@@ -79,23 +79,19 @@ def load_run_predictions(path: str | Path, control: str | None = None) -> RunPre
         )
     name = p.name if control is None else f"{p.name}:{control}"
     run = RunPredictions(name, read_predictions(csv_path))
-    results_path = p / "results.json"
-    if results_path.is_file():
-        try:
-            results = json.loads(results_path.read_text())
-        except (json.JSONDecodeError, UnicodeDecodeError) as e:
-            raise DataError(f"{str(results_path)!r} is corrupt ({e}).") from None
-        hashes = results.get("dataset", {}).get("hashes", {})
+    if (p / RESULTS).is_file():
+        record = RunRecord.read(p)
+        hashes = record.dataset.hashes
         run.split_test, run.data = hashes.get("split_test"), hashes.get("data")
-        config = results.get("config", {})
+        config = record.config
         run.metrics = config.get("eval", {}).get("metrics")
         run.metric_params = config.get("metrics") or {}
-        stats = results.get("statistics") or {}
-        run.clusters = stats.get("clusters")
-        run.cluster_unit = stats.get("cluster_unit", "image")
+        if record.statistics is not None:
+            run.clusters = record.statistics.clusters
+            run.cluster_unit = record.statistics.cluster_unit
         if run.clusters is not None and len(run.clusters) != len(run.predictions):
             raise DataError(
-                f"{str(results_path)!r} records {len(run.clusters)} clusters for "
+                f"{str(p / RESULTS)!r} records {len(run.clusters)} clusters for "
                 f"{len(run.predictions)} predictions; the run directory is inconsistent."
             )
     return run

@@ -40,7 +40,6 @@ from eegbench.train.device import FP32, Precision
 from eegbench.train.generation import generate_captions
 from eegbench.train.model import EEGClassifier, Projector
 from eegbench.train.prompting import DEFAULT_PROMPT
-from eegbench.train.stage1 import predict
 
 
 @dataclass
@@ -97,7 +96,7 @@ class Evaluation:
 
     def predict(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """EEG embeddings and class logits of trials ``X``."""
-        return predict(self.model, X, precision=self.precision)
+        return self.model.predict(X, precision=self.precision)
 
     def label_names(self, logits: np.ndarray) -> list[str | None]:
         names = self.test.data.class_names

@@ -31,7 +31,7 @@ Design (numpy only):
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -44,16 +44,24 @@ IndexFn = Callable[[np.ndarray], Any]
 
 @dataclass(frozen=True)
 class CI:
-    """A point estimate with a percentile bootstrap interval."""
+    """A point estimate with its ``1 - alpha`` interval and how the interval was obtained.
+
+    ``method`` is ``"bootstrap"`` (percentile interval over ``n_boot`` resamples of the test
+    trials), ``"t"`` (t-interval over ``n`` seeds, the leaderboard's) or ``"none"`` (no interval:
+    ``low`` and ``high`` are None). ``values`` and ``seeds`` are what a summary over seeds saw.
+    ``p`` is set for a difference: its test's two-sided p-value (the leaderboard's ``*``/``**``).
+    """
 
     estimate: float
-    low: float
-    high: float
-    alpha: float
-    n_boot: int
-
-    def as_dict(self) -> dict[str, float]:
-        return asdict(self)
+    low: float | None
+    high: float | None
+    method: str = "bootstrap"
+    alpha: float = 0.05
+    n_boot: int = 0
+    n: int = 1
+    values: tuple[float, ...] = ()
+    seeds: tuple[Any, ...] = ()
+    p: float | None = None
 
 
 def cluster_codes(clusters: Sequence[Any] | np.ndarray | None, n: int) -> np.ndarray:
@@ -105,7 +113,7 @@ def _interval(estimate: float, samples: np.ndarray, alpha: float, n_boot: int, n
     low, high = np.quantile(samples, [alpha / 2, 1 - alpha / 2])
     widen = float(np.sqrt(n_units / (n_units - 1))) if n_units > 1 else 1.0
     low, high = estimate + widen * (low - estimate), estimate + widen * (high - estimate)
-    return CI(float(estimate), float(low), float(high), float(alpha), int(n_boot))
+    return CI(float(estimate), float(low), float(high), "bootstrap", float(alpha), int(n_boot))
 
 
 def _n_units(n: int, clusters: Any) -> int:

@@ -22,7 +22,6 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,13 +29,13 @@ from typing import Any
 import yaml
 
 from eegbench.api.errors import ConfigError, EegbenchError
-from eegbench.api.registry import did_you_mean
+from eegbench.api.registry import GROUPS, did_you_mean
+from eegbench.report.record import WHERE_KEYS, run_name
 
 SUITES_DIR = Path(__file__).resolve().parent / "suites"  # shipped as package data
-AXES = {"datasets": "dataset", "encoders": "encoder", "targets": "target", "llms": "llm"}
+AXES = {kind: group for group, kind in GROUPS.items()}  # suite key (plural) -> config group
 SUITE_KEYS = ("description", "base", *AXES, "seeds", "overrides", "leaderboard")
 LEADERBOARD_KEYS = ("metrics", "group_by", "controls", "delta", "sort_by", "digits")
-NOT_IN_KEY = ("output_dir", "run_name", "cache_dir", "threads")
 
 
 @dataclass
@@ -143,28 +142,23 @@ def load_suite(name_or_path: str | Path) -> Suite:
 
 def config_key(cfg: dict[str, Any]) -> str:
     """A digest of a resolved config, ignoring where the run is written and cached."""
-    ident = {k: v for k, v in cfg.items() if k not in NOT_IN_KEY}
+    ident = {k: v for k, v in cfg.items() if k not in WHERE_KEYS}
     text = json.dumps(ident, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
 def finished_runs(out_dir: Path) -> dict[str, Path]:
     """``{config key: run directory}`` of the complete runs under ``out_dir``."""
-    from eegbench.report.leaderboard import Run, find_run_dirs, load_run
+    from eegbench.report.leaderboard import Run, find_run_dirs, read_run
 
     if not out_dir.is_dir():
         return {}
     found: dict[str, Path] = {}
     for d in find_run_dirs([out_dir]):
-        r = load_run(d)
+        r = read_run(d)
         if isinstance(r, Run):
             found.setdefault(config_key(r.config), d)
     return found
-
-
-def _run_name(cfg: dict[str, Any], key: str) -> str:
-    parts = [cfg["dataset"]["name"], cfg["encoder"]["name"], cfg["llm"]["name"], f"s{cfg['seed']}"]
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", "-".join(parts)) + f"-{key[:8]}"
 
 
 def plan(suite: Suite, out_dir: Path, extra: list[str] = ()) -> list[Job]:
@@ -181,7 +175,7 @@ def plan(suite: Suite, out_dir: Path, extra: list[str] = ()) -> list[Job]:
         key = config_key(cfg)
         if any(j.key == key for j in jobs):
             continue
-        name = _run_name(cfg, key)
+        name = run_name(cfg, key[:8])
         cfg["run_name"] = name
         jobs.append(Job(overrides, cfg, key, name, done.get(key)))
     return jobs

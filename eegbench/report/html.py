@@ -152,7 +152,7 @@ def caption_table(run_dir: Path, limit: int = MAX_CAPTIONS) -> str | None:
 
 
 def run_section(run: Run) -> str:
-    r = run.results
+    r = run.record.model_dump(mode="json", exclude_none=True)
     cfg = r.get("config", {})
     title = " · ".join(
         str(cfg.get(g, {}).get("name", "?")) for g in ("dataset", "encoder", "target", "llm")

@@ -1,9 +1,17 @@
-"""Run directories and the run record (``results.json``), written atomically."""
+"""The run record (``results.json``) as one typed, versioned model, and run directories.
+
+``RunRecord`` is the only writer and reader of ``results.json``: the runner writes it, the
+leaderboard, bench, compare and ``load_run`` read it, and the tests build their fixtures from it.
+Its JSON Schema ships as ``results.schema.json`` (``python -m eegbench.report.record`` rewrites
+it). Where plugins add content (metric rows, control rows, dataset info) extra keys are kept.
+"""
 
 from __future__ import annotations
 
 import json
+import math
 import platform
+import re
 import resource
 import subprocess
 import sys
@@ -13,8 +21,18 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from eegbench.api.errors import EegbenchError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from eegbench.api.errors import DataError, EegbenchError
 from eegbench.io import atomic_write
+
+SCHEMA_VERSION = 1
+"""The version this eegbench writes; a record without ``schema_version`` is version 1."""
+READABLE_VERSIONS = range(1, SCHEMA_VERSION + 1)
+SCHEMA_PATH = Path(__file__).resolve().parent / "results.schema.json"
+RESULTS = "results.json"
+WHERE_KEYS = ("output_dir", "run_name", "cache_dir", "threads")
+"""Config keys that say where or how fast a run happened, not what it computed."""
 
 PACKAGES = (
     "torch",
@@ -79,18 +97,6 @@ def environment() -> dict[str, Any]:
     }
 
 
-def write_json(path: Path, obj: Any) -> None:
-    atomic_write(path, json.dumps(obj, indent=2, default=_default) + "\n")
-
-
-def _default(o: Any) -> Any:
-    if hasattr(o, "tolist"):
-        return o.tolist()
-    if isinstance(o, Path):
-        return str(o)
-    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
-
-
 def new_run_dir(output_dir: str | Path, name: str) -> Path:
     """A fresh directory ``output_dir/name`` (``-2``, ``-3``... if taken); never reuses one."""
     root = Path(output_dir).expanduser()
@@ -133,3 +139,240 @@ class _Stage:
 
     def __exit__(self, *exc: object) -> None:
         self.timer.seconds[self.name] = round(time.perf_counter() - self.t0, 3)
+
+
+def run_name(cfg: dict[str, Any], suffix: str) -> str:
+    """``dataset-encoder-llm-sSEED-SUFFIX``, safe as a directory name."""
+    parts = [cfg["dataset"]["name"], cfg["encoder"]["name"], cfg["llm"]["name"], f"s{cfg['seed']}"]
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", "-".join([*parts, suffix]))
+
+
+class RecordError(DataError):
+    """A ``results.json`` that cannot be used; ``reason`` says why without the file name."""
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class _Open(BaseModel):
+    """A record section that keeps keys it does not declare (plugins and newer code add some)."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+class MetricValue(_Open):
+    """One metric output: its value, direction, the metric that computed it, a 95% CI."""
+
+    value: float
+    higher_is_better: bool = True
+    metric: str | None = None
+    ci: tuple[float, float] | None = None
+
+    @property
+    def finite(self) -> bool:
+        return math.isfinite(self.value)
+
+
+class PairedDelta(_Open):
+    """Run minus control on the same test trials: the difference, its clustered CI and p."""
+
+    value: float
+    ci: tuple[float, float] | None = None
+    p: float | None = None
+
+
+class Control(_Open):
+    """A control row: what it changes, its metrics, its paired differences to the run (per
+    metric output) and the fraction of headroom it realises (datasets with oracle rows)."""
+
+    description: str = ""
+    metrics: dict[str, MetricValue] = Field(default_factory=dict)
+    delta: dict[str, PairedDelta] = Field(default_factory=dict)
+    headroom: dict[str, float] = Field(default_factory=dict)
+
+
+class Oracle(_Open):
+    """An oracle row a metric offers (captions built from ground truth), scored like the run.
+
+    ``role`` is ``floor``, ``ceiling`` or empty; headroom is measured between floor and ceiling.
+    """
+
+    description: str = ""
+    role: str = ""
+    metrics: dict[str, MetricValue] = Field(default_factory=dict)
+
+
+class Statistics(_Open):
+    """How the CIs and paired tests were computed: the statistical unit and its clusters."""
+
+    cluster_unit: str = "image"
+    n_clusters: int | None = None
+    n_trials: int | None = None
+    n_boot: int | None = None
+    n_perm: int | None = None
+    ci: str | None = None
+    test: str | None = None
+    clusters: list[int] | None = None
+
+
+class DatasetInfo(_Open):
+    """Identity of the data a run used: size, classes, split sizes and content hashes."""
+
+    name: str
+    n_trials: int | None = None
+    n_chans: int | None = None
+    n_times: int | None = None
+    sfreq: float | None = None
+    n_classes: int | None = None
+    class_names: list[str] = Field(default_factory=list)
+    splits: dict[str, int] = Field(default_factory=dict)
+    hashes: dict[str, str] = Field(default_factory=dict)
+    leakage: list[str] = Field(default_factory=list)
+    split: str | None = None
+    preprocessing: list[str] = Field(default_factory=list)
+
+
+class ModelInfo(_Open):
+    """Sizes of the trained model."""
+
+    encoder_parameters: int | None = None
+    encoder_features: int | None = None
+    embed_dim: int | None = None
+    d_model: int | None = None
+
+
+class Stage1Record(_Open):
+    best_epoch: int
+    best_val_accuracy: float
+    history: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class Stage2Record(_Open):
+    """Stage 2's loss history, or why it was skipped (then no projector was written)."""
+
+    history: list[dict[str, Any]] = Field(default_factory=list)
+    skipped: str | None = None
+
+
+class Training(_Open):
+    stage1: Stage1Record | None = None
+    stage2: Stage2Record | None = None
+
+
+class RunRecord(_Open):
+    """``results.json``: environment, resolved config, data identity, metrics, controls (with
+    paired differences), oracle rows and headroom, the statistical unit, training history."""
+
+    schema_version: int = SCHEMA_VERSION
+    eegbench_version: str
+    versions: dict[str, str] = Field(default_factory=dict)
+    git: str | None = None
+    platform: str = ""
+    processor: str = ""
+    started: str = ""
+    seed: int
+    hardware: dict[str, str] = Field(default_factory=dict)
+    config: dict[str, Any]
+    dataset: DatasetInfo
+    model: ModelInfo = Field(default_factory=ModelInfo)
+    metrics: dict[str, MetricValue]
+    controls: dict[str, Control] = Field(default_factory=dict)
+    statistics: Statistics | None = None
+    oracles: dict[str, Oracle] = Field(default_factory=dict)
+    headroom: dict[str, float] = Field(default_factory=dict)
+    training: Training = Field(default_factory=Training)
+    timings: dict[str, float] = Field(default_factory=dict)
+    peak_memory_mb: float | None = None
+    complete: bool = False
+
+    def metric(self, name: str, control: str | None = None) -> MetricValue | None:
+        """Metric output ``name`` of the run, or of control row ``control``."""
+        if control is None:
+            return self.metrics.get(name)
+        row = self.controls.get(control)
+        return None if row is None else row.metrics.get(name)
+
+    def delta(self, name: str, control: str) -> PairedDelta | None:
+        """The recorded paired difference run - ``control`` of metric output ``name``."""
+        row = self.controls.get(control)
+        return None if row is None else row.delta.get(name)
+
+    def write(self, run_dir: str | Path) -> Path:
+        """Write ``run_dir/results.json`` atomically; returns its path.
+
+        Fields left at their defaults are written only if they were given (so a record written
+        and read back is the same); ``schema_version`` is always written.
+        """
+        path = Path(run_dir) / RESULTS
+        data = {
+            "schema_version": self.schema_version,
+            **self.model_dump(mode="json", exclude_unset=True),
+        }
+        atomic_write(path, json.dumps(data, indent=2) + "\n")
+        return path
+
+    @classmethod
+    def read(cls, run_dir: str | Path, *, require_complete: bool = True) -> RunRecord:
+        """The record in ``run_dir``; RecordError (one line) when it is missing or unusable.
+
+        Records of an older readable ``schema_version`` are read; newer ones are refused.
+        """
+        run = Path(run_dir)
+        path = run / RESULTS
+        if not path.is_file():
+            raise RecordError(
+                f"run {str(run)!r} is incomplete: no {RESULTS} (the run crashed or is still "
+                "running); rerun it with `eegbench run --config CONFIG`.",
+                f"no {RESULTS} (unfinished or crashed run)",
+            )
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+            raise RecordError(
+                f"{str(path)!r} is corrupt ({e}); rerun the run.",
+                f"{RESULTS} is not valid JSON ({e})",
+            ) from None
+        if not isinstance(data, dict):
+            reason = f"{RESULTS} does not hold a JSON object"
+            raise RecordError(f"{str(path)!r} is corrupt: {reason}.", reason)
+        version = data.get("schema_version", 1)
+        if version not in READABLE_VERSIONS:
+            reason = (
+                f"{RESULTS} has schema_version {version!r}; this eegbench "
+                f"{_eegbench_version()} reads versions "
+                f"{READABLE_VERSIONS.start}-{READABLE_VERSIONS.stop - 1}"
+            )
+            hint = " (upgrade eegbench)" if isinstance(version, int) and version > 0 else ""
+            raise RecordError(f"{str(path)!r}: {reason}{hint}.", reason)
+        if require_complete and data.get("complete") is not True:
+            reason = f"{RESULTS} is not marked complete"
+            raise RecordError(f"run {str(run)!r} is incomplete: {reason}.", reason)
+        try:
+            return cls.model_validate({**data, "schema_version": version})
+        except ValidationError as e:
+            err = e.errors()[0]
+            where = ".".join(str(p) for p in err["loc"]) or "(top level)"
+            reason = f"{RESULTS} does not match the run record: {where}: {err['msg']}"
+            raise RecordError(f"{str(path)!r}: {reason}.", reason) from None
+
+
+def _eegbench_version() -> str:
+    from eegbench import __version__
+
+    return __version__
+
+
+def json_schema() -> str:
+    """The JSON Schema of ``RunRecord``, as shipped in ``results.schema.json``."""
+    schema = RunRecord.model_json_schema()
+    schema["$comment"] = (
+        "Generated from eegbench.report.record.RunRecord by "
+        "`python -m eegbench.report.record`; do not edit."
+    )
+    return json.dumps(schema, indent=2, sort_keys=True) + "\n"
+
+
+if __name__ == "__main__":
+    atomic_write(SCHEMA_PATH, json_schema())
+    print(f"wrote {SCHEMA_PATH}")

@@ -23,10 +23,10 @@ import torch
 
 from eegbench.api.errors import DataError
 from eegbench.api.llm import CausalLM
-from eegbench.tools.inference import batch_inference_and_visualize
+from eegbench.tools.inference import batch_inference_and_visualize, require_captioner
 from eegbench.train.model import EEGClassifier, Projector
+from eegbench.train.pipeline import Pipeline
 from eegbench.train.prompting import INSTRUCTION, build_batch
-from eegbench.train.runner import Pipeline
 
 Row = dict[str, Any]
 
@@ -243,8 +243,7 @@ class Inspection:
 
 def inspect_run(pipe: Pipeline, out: str | Path, batch: int = 16) -> Inspection:
     """Write all diagnostics for the first ``batch`` test trials of a loaded run under ``out``."""
-    from eegbench.train.stage1 import predict
-
+    require_captioner(pipe)
     if batch < 1:
         raise DataError(f"--batch must be at least 1, got {batch}.")
     out = Path(out)
@@ -253,7 +252,7 @@ def inspect_run(pipe: Pipeline, out: str | Path, batch: int = 16) -> Inspection:
     idx = data.splits["test"][:batch]
     x = torch.as_tensor(data.X[idx])
     names = data.class_names
-    emb, logits = predict(pipe.model, x)
+    emb, logits = pipe.model.predict(x)
     predicted = [names[k] for k in logits.argmax(1)]
     expected = [names[k] for k in data.y[idx]]
     targets = pipe.targets[data.image[idx]]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -10,46 +9,34 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from eegbench import plugins
 from eegbench.api.errors import ConfigError, DataError
-from eegbench.api.llm import BuildContext
+from eegbench.report.record import RunRecord
 from eegbench.train.generation import _as_llm, generate_captions
 from eegbench.train.model import EEGClassifier, Projector
-from eegbench.train.runner import Pipeline, center_targets, compute_targets, load_dataset
+from eegbench.train.pipeline import Pipeline, build_pipeline, load_dataset
 
-RUN_FILES = ("config.yaml", "results.json", "eeg_classifier.safetensors", "projector.safetensors")
-
-
-def _read_results(run: Path) -> dict[str, Any]:
-    path = run / "results.json"
-    if not path.is_file():
-        raise DataError(
-            f"run {str(run)!r} is incomplete: no results.json (the run crashed or is still "
-            "running); rerun it with `eegbench run --config CONFIG`."
-        )
-    try:
-        results = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise DataError(f"{str(path)!r} is corrupt ({e}); rerun the run.") from None
-    if not isinstance(results, dict) or results.get("complete") is not True:
-        raise DataError(f"run {str(run)!r} is incomplete: results.json is not marked complete.")
-    return results
+RUN_FILES = ("config.yaml", "results.json", "eeg_classifier.safetensors")
+PROJECTOR = "projector.safetensors"
 
 
-def check_run_dir(run_dir: str | Path) -> Path:
-    """The run directory as a Path; DataError naming the first missing file."""
+def check_run_dir(run_dir: str | Path) -> tuple[Path, RunRecord]:
+    """The run directory and its record; DataError naming the first missing file.
+
+    ``projector.safetensors`` is required only when the record says stage 2 ran.
+    """
     run = Path(run_dir).expanduser()
     if not run.is_dir():
         raise DataError(f"run directory {str(run)!r} does not exist.")
-    missing = [f for f in RUN_FILES if not (run / f).is_file()]
-    if "results.json" in missing:
-        _read_results(run)
+    record = RunRecord.read(run)
+    stage2 = record.training.stage2
+    needed = [*RUN_FILES, *([] if stage2 is not None and stage2.skipped else [PROJECTOR])]
+    missing = [f for f in needed if not (run / f).is_file()]
     if missing:
         raise DataError(
             f"run {str(run)!r} lacks {', '.join(missing)}; it is not a finished eegbench run "
             "directory (rerun it with `eegbench run --config CONFIG`)."
         )
-    return run
+    return run, record
 
 
 def _read_weights(path: Path) -> dict[str, torch.Tensor]:
@@ -74,59 +61,52 @@ def _apply_weights(module: torch.nn.Module, state: dict[str, torch.Tensor], path
     module.eval()
 
 
-def _plugin_params(cfg: dict[str, Any], group: str) -> dict[str, Any]:
-    return {k: v for k, v in cfg[group].items() if k != "name"}
-
-
 def load_run(run_dir: str | Path) -> Pipeline:
-    """Rebuild a finished run: data, targets, EEGClassifier and Projector with their weights, LLM.
+    """Rebuild a finished run through the pipeline builder, with its saved weights.
 
-    Raises DataError when the run is incomplete, a file is missing or corrupt, or the dataset
-    no longer matches the one the run recorded.
+    ``llm`` and ``projector`` are None when the run's dataset has no captions. Raises DataError
+    when the run is incomplete, a file is missing or corrupt, or the dataset no longer matches
+    the one the run recorded.
     """
     from eegbench.config import build_config
     from eegbench.progress import silence_library_progress
 
-    run = check_run_dir(run_dir)
+    run, record = check_run_dir(run_dir)
     silence_library_progress()
-    results = _read_results(run)
-    model_path, projector_path = run / "eeg_classifier.safetensors", run / "projector.safetensors"
-    model_state, projector_state = _read_weights(model_path), _read_weights(projector_path)
+    model_path, projector_path = run / "eeg_classifier.safetensors", run / PROJECTOR
+    model_state = _read_weights(model_path)
     try:
         cfg = build_config([], base=run / "config.yaml")
     except ConfigError as e:
         raise ConfigError(f"run {str(run)!r}: {e}") from None
-    cache_dir = Path(cfg["cache_dir"]).expanduser()
     data = load_dataset(cfg)
-    recorded = results.get("dataset", {}).get("hashes", {})
     current = data.fingerprint()
-    changed = [k for k, v in recorded.items() if current.get(k) != v]
+    changed = [k for k, v in record.dataset.hashes.items() if current.get(k) != v]
     if changed:
         raise DataError(
             f"the dataset loaded from {str(run / 'config.yaml')!r} differs from the run's "
             f"({', '.join(changed)} hash changed); the files or the dataset plugin have changed."
         )
-    targets, _ = compute_targets(cfg, data, cache_dir)
-    if cfg["stage1"]["center_targets"]:
-        targets = center_targets(targets, data)  # as the run trained and scored them
-    model_info = results.get("model", {})
-    embed_dim = int(model_info.get("embed_dim") or cfg["stage1"]["embed_dim"] or targets.shape[1])
-    encoder = plugins.get("encoders", cfg["encoder"]["name"]).build(
-        data.n_chans, data.n_times, **_plugin_params(cfg, "encoder")
-    )
-    model = EEGClassifier(encoder, embed_dim, data.n_classes)
-    _apply_weights(model, model_state, model_path)
-    llm = plugins.get("llms", cfg["llm"]["name"]).build(
-        BuildContext(data, cache_dir, cfg["seed"]), **_plugin_params(cfg, "llm")
-    )
-    projector = Projector(
-        embed_dim,
-        llm.d_model,
-        cfg["stage2"]["n_soft_tokens"],
-        normalize=cfg["stage2"]["normalize_inputs"],
-    )
-    _apply_weights(projector, projector_state, projector_path)
-    return Pipeline(cfg, data, targets, model, projector, llm, run, results)
+    pipe = build_pipeline(cfg, data)
+    _apply_weights(pipe.model, model_state, model_path)
+    if pipe.projector is not None:
+        if not projector_path.is_file():
+            raise DataError(
+                f"run {str(run)!r} lacks {PROJECTOR} although its dataset has captions; "
+                "rerun it with `eegbench run --config CONFIG`."
+            )
+        _apply_weights(pipe.projector, _read_weights(projector_path), projector_path)
+    pipe.run_dir, pipe.results = run, record
+    return pipe
+
+
+def require_captioner(pipe: Pipeline) -> None:
+    """DataError unless the run has an LLM and projector (its dataset has captions)."""
+    if pipe.llm is None or pipe.projector is None:
+        raise DataError(
+            f"run {str(pipe.run_dir)!r} has no LLM or projector: its dataset has no captions, "
+            "so stage 2 was skipped and there is nothing to caption."
+        )
 
 
 def cosine_matrix(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:

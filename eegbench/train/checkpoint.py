@@ -108,7 +108,7 @@ class Checkpoint:
         path = self.folder / entry["tensors"]
         try:
             tensors = load_file(str(path))
-        except Exception as e:  # noqa: BLE001 - any safetensors failure is a corrupt file
+        except Exception as e:  # any safetensors failure is a corrupt file
             raise EegbenchError(
                 f"checkpoint file {str(path)!r} is corrupt ({e}); delete the run folder and start "
                 "the run again."

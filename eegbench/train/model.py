@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import nn
+
+from eegbench.train.device import FP32, Precision, module_device
 
 
 class EEGClassifier(nn.Module):
@@ -22,6 +25,24 @@ class EEGClassifier(nn.Module):
         """Returns (embedding ``[B,D]``, logits ``[B,K]``)."""
         emb = self.embed(self.encoder(x))
         return emb, self.classifier(emb)
+
+    @torch.no_grad()
+    def predict(
+        self, X: np.ndarray | torch.Tensor, batch_size: int = 256, precision: Precision = FP32
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(embeddings ``[N,D]``, logits ``[N,K]``) of trials ``X`` ``[N,C,T]``, in eval mode,
+        as float32 on the host; batches move to the model's device one at a time under
+        ``precision``'s autocast."""
+        self.eval()
+        device = module_device(self)
+        X = torch.as_tensor(X)
+        embs, logits = [], []
+        for i in range(0, len(X), batch_size):
+            with precision.autocast():
+                e, lg = self(X[i : i + batch_size].to(device, non_blocking=True))
+            embs.append(e.float().cpu())
+            logits.append(lg.float().cpu())
+        return torch.cat(embs).numpy(), torch.cat(logits).numpy()
 
 
 class Projector(nn.Module):

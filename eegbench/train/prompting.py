@@ -35,7 +35,7 @@ INSTRUCTION = " Describe this in one sentence:"
 IGNORE = -100
 IMAGE = "<image>"
 OBJECT = "<object_string>"
-SLOT_TOKEN = "<|eegbench_eeg_slot|>"  # noqa: S105 - a placeholder token, not a secret
+SLOT_TOKEN = "<|eegbench_eeg_slot|>"
 DEFAULT_PROMPT = PromptConfig()
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -13,25 +12,19 @@ import numpy as np
 import torch
 from safetensors.torch import save_file
 
-from eegbench import __version__, plugins
+from eegbench import __version__
 from eegbench.api.data import EEGData
-from eegbench.api.errors import ConfigError, PluginError
-from eegbench.api.llm import BuildContext, CausalLM
-from eegbench.api.target import embed_cached, target_items
-from eegbench.config import core_section, dump, load_config, resolve
+from eegbench.api.errors import ConfigError
+from eegbench.api.llm import CausalLM
+from eegbench.config import PromptConfig, Stage2Config, core_section, dump, load_config, resolve
 from eegbench.config.preflight import preflight
-from eegbench.contracts import check_dataset, check_encoder, check_targets, who
 from eegbench.data.splits import check_leakage
 from eegbench.evaluation.harness import Evaluation, TestSet
 from eegbench.evaluation.predictions import Predictions, predictions_file, write_predictions
+from eegbench.io import atomic_write
 from eegbench.progress import log, silence_library_progress
-from eegbench.report.record import (
-    Timer,
-    atomic_write,
-    environment,
-    peak_memory_mb,
-    write_json,
-)
+from eegbench.report.record import RunRecord, Timer, environment, peak_memory_mb
+from eegbench.report.record import run_name as default_run_name
 from eegbench.report.rundir import (
     CHECKPOINT,
     StagedRun,
@@ -41,52 +34,24 @@ from eegbench.report.rundir import (
 )
 from eegbench.report.tracking import track_run
 from eegbench.train.checkpoint import Checkpoint
-from eegbench.train.device import FP32
+from eegbench.train.device import FP32, Precision
 from eegbench.train.device import describe as describe_device
 from eegbench.train.device import setup as device_setup
 from eegbench.train.model import EEGClassifier, Projector
+from eegbench.train.pipeline import (
+    Pipeline,
+    build_llm,
+    build_model,
+    build_targets,
+    embed_dim,
+    load_dataset,
+    new_projector,
+    probe_encoder,
+)
 from eegbench.train.prompting import DEFAULT_PROMPT
 from eegbench.train.seeding import seed_everything
-from eegbench.train.stage1 import predict, train_stage1
+from eegbench.train.stage1 import train_stage1
 from eegbench.train.stage2 import train_stage2
-
-
-@dataclass
-class Pipeline:
-    """Everything a finished run holds in memory."""
-
-    config: dict[str, Any]
-    data: EEGData
-    targets: np.ndarray
-    model: EEGClassifier
-    projector: Projector
-    llm: CausalLM
-    run_dir: Path
-    results: dict[str, Any]
-
-
-def _plugin_params(cfg: dict[str, Any], group: str) -> dict[str, Any]:
-    return {k: v for k, v in cfg[group].items() if k != "name"}
-
-
-def load_dataset(cfg: dict[str, Any]) -> EEGData:
-    entry = plugins.get("datasets", cfg["dataset"]["name"])
-    data = entry.build(**_plugin_params(cfg, "dataset"))
-    check_dataset(entry, data)
-    data.name = data.name or entry.name
-    return data
-
-
-def compute_targets(cfg: dict[str, Any], data: EEGData, cache_dir: Path) -> tuple[np.ndarray, Any]:
-    entry = plugins.get("targets", cfg["target"]["name"])
-    target = entry.build(**_plugin_params(cfg, "target"))
-    items = target_items(target, data)
-    try:
-        embeddings = embed_cached(target, items, cache_dir)
-    except PluginError as e:
-        raise PluginError(f"{who(entry)}: {e}") from None
-    check_targets(entry, target, embeddings, len(items))
-    return embeddings, target
 
 
 def run(cfg: dict[str, Any], keep_failed: bool = False) -> Pipeline:
@@ -139,9 +104,7 @@ def run_name(cfg: dict[str, Any]) -> str:
     """``run_name``, or dataset-encoder-llm-seed-time."""
     if cfg["run_name"]:
         return cfg["run_name"]
-    started = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
-    parts = [cfg["dataset"]["name"], cfg["encoder"]["name"], cfg["llm"]["name"], f"s{cfg['seed']}"]
-    return "-".join([*parts, started]).replace("/", "_").replace(":", "_")
+    return default_run_name(cfg, datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S"))
 
 
 def _run(cfg: dict[str, Any], staged: StagedRun) -> Pipeline:
@@ -155,7 +118,6 @@ def _run(cfg: dict[str, Any], staged: StagedRun) -> Pipeline:
     silence_library_progress()
     env = environment()
     generator = seed_everything(cfg["seed"])
-    cache_dir = Path(cfg["cache_dir"]).expanduser()
     with timer.stage("data"):
         data = load_dataset(cfg)
         leakage = check_leakage(data)
@@ -165,37 +127,22 @@ def _run(cfg: dict[str, Any], staged: StagedRun) -> Pipeline:
             f"dataset {data.name}: {data.n_trials} trials, {data.n_chans} channels x "
             f"{data.n_times} samples, {data.n_classes} classes"
         )
-        encoder_entry = plugins.get("encoders", cfg["encoder"]["name"])
-        encoder_params = _plugin_params(cfg, "encoder")
-        with torch.random.fork_rng():  # a probe before any expensive step; RNG untouched
-            probe = encoder_entry.build(data.n_chans, data.n_times, **encoder_params)
-            check_encoder(encoder_entry, probe, data.X[data.splits["train"]])
+        probe_encoder(cfg, data)
     run_dir = staged.path
     atomic_write(run_dir / "config.yaml", dump(cfg))
     checkpoint = Checkpoint(run_dir / CHECKPOINT)
     log(f"run directory: {staged.root / staged.name} (in {run_dir.name} until complete)")
 
     with timer.stage("targets"):
-        per_image, _ = compute_targets(cfg, data, cache_dir)
-        if s1.center_targets:
-            per_image = center_targets(per_image, data)
+        per_image = build_targets(cfg, data)
     tr, va, te = (data.splits[k] for k in ("train", "val", "test"))
-    embed_dim = s1.embed_dim or per_image.shape[1]
-    if embed_dim != per_image.shape[1] and s1.w_mse > 0:
-        raise ConfigError(
-            f"stage1.embed_dim={embed_dim} differs from the target's size {per_image.shape[1]}; "
-            "the MSE needs them equal (or set stage1.w_mse=0)."
-        )
+    dim = embed_dim(cfg, per_image)
 
     has_captions = data.captions is not None
     llm = projector = None
     if has_captions:
         with timer.stage("llm"):
-            llm = (
-                plugins.get("llms", cfg["llm"]["name"])
-                .build(BuildContext(data, cache_dir, cfg["seed"]), **_plugin_params(cfg, "llm"))
-                .to(device)
-            )
+            llm = build_llm(cfg, data).to(device)
         _check_context(llm, ev.max_new_tokens, s2.n_soft_tokens)
     else:
         log(
@@ -203,9 +150,7 @@ def _run(cfg: dict[str, Any], staged: StagedRun) -> Pipeline:
             "metrics are skipped[/yellow]"
         )
     with timer.stage("stage1"):
-        torch.manual_seed(cfg["seed"])
-        encoder = encoder_entry.build(data.n_chans, data.n_times, **encoder_params)
-        model = EEGClassifier(encoder, embed_dim, data.n_classes).to(device)
+        model = build_model(cfg, data, dim).to(device)
         s1_result = train_stage1(
             model,
             data.X[tr],
@@ -226,10 +171,9 @@ def _run(cfg: dict[str, Any], staged: StagedRun) -> Pipeline:
     s2_record: dict[str, Any] = {"skipped": "the dataset has no captions"}
     if has_captions:
         with timer.stage("stage2"):
-            s2_record = _stage2(
+            projector, s2_record = _stage2(
                 cfg, s2, data, model, per_image, llm, generator, checkpoint, precision, prompt
             )
-        projector = s2_record.pop("projector")
         save_file(
             {k: v.cpu() for k, v in projector.state_dict().items()},
             str(run_dir / "projector.safetensors"),
@@ -263,6 +207,7 @@ def _run(cfg: dict[str, Any], staged: StagedRun) -> Pipeline:
             run_dir / predictions_file(control),
         )
 
+    encoder = model.encoder
     results = {
         "eegbench_version": __version__,
         **env,
@@ -285,7 +230,7 @@ def _run(cfg: dict[str, Any], staged: StagedRun) -> Pipeline:
         "model": {
             "encoder_parameters": sum(p.numel() for p in encoder.parameters()),
             "encoder_features": encoder.n_features,
-            "embed_dim": embed_dim,
+            "embed_dim": dim,
             "d_model": llm.d_model if llm is not None else None,
         },
         "metrics": metrics,
@@ -303,24 +248,14 @@ def _run(cfg: dict[str, Any], staged: StagedRun) -> Pipeline:
         "peak_memory_mb": round(peak_memory_mb(), 1),
         "complete": True,
     }
-    write_json(run_dir / "results.json", results)
+    record = RunRecord.model_validate(results)
+    record.write(run_dir)
     shutil.rmtree(run_dir / CHECKPOINT, ignore_errors=True)
     run_dir = staged.publish()
     tracked = track_run(cfg, results, run_dir)
     if tracked:
         log(f"{cfg['report_to']}: {tracked}")
-    return Pipeline(cfg, data, per_image, model, projector, llm, run_dir, results)
-
-
-def center_targets(per_image: np.ndarray, data: EEGData) -> np.ndarray:
-    """Targets minus the mean over the training images, rescaled to unit length.
-
-    Captions that share a template embed close together; without centring the shared direction
-    dominates the MSE and an encoder can score well by predicting the mean caption.
-    """
-    mean = per_image[np.unique(data.image[data.splits["train"]])].mean(axis=0)
-    centred = per_image - mean
-    return (centred / np.linalg.norm(centred, axis=1, keepdims=True).clip(1e-8)).astype(np.float32)
+    return Pipeline(cfg, data, per_image, model, projector, llm, run_dir, record)
 
 
 def _check_context(llm: CausalLM, max_new_tokens: int, n_soft: int) -> None:
@@ -334,24 +269,30 @@ def _check_context(llm: CausalLM, max_new_tokens: int, n_soft: int) -> None:
 
 
 def _stage2(
-    cfg, s2, data, model, per_image, llm, generator, checkpoint=None, precision=FP32, prompt=None
-) -> dict[str, Any]:
-    """Train the projector on each configured phase; returns its history and the projector."""
+    cfg: dict[str, Any],
+    s2: Stage2Config,
+    data: EEGData,
+    model: EEGClassifier,
+    per_image: np.ndarray,
+    llm: CausalLM,
+    generator: torch.Generator,
+    checkpoint: Checkpoint | None = None,
+    precision: Precision = FP32,
+    prompt: PromptConfig | None = None,
+) -> tuple[Projector, dict[str, Any]]:
+    """Train a new projector on each configured phase; returns it and its record (history)."""
     tr = data.splits["train"]
-    embed_dim = model.embed.out_features
-    torch.manual_seed(cfg["seed"] + 1)
-    projector = Projector(
-        embed_dim, llm.d_model, s2.n_soft_tokens, normalize=s2.normalize_inputs
-    ).to(precision.device)
+    dim = model.embed.out_features
+    projector = new_projector(cfg["seed"], dim, llm, s2).to(precision.device)
     phases = []
     record: dict[str, Any] = {}
     for phase in s2.phases:
         if phase == "target":
-            if embed_dim != per_image.shape[1]:
+            if dim != per_image.shape[1]:
                 raise ConfigError("stage2 phase 'target' needs stage1.embed_dim = target size.")
             phases.append(("target", per_image[data.image[tr]]))
         else:
-            emb, logits = predict(model, data.X[tr], precision=precision)
+            emb, logits = model.predict(data.X[tr], precision=precision)
             if s2.filter_correct:
                 rows = np.flatnonzero(logits.argmax(1) == data.y[tr])
                 record["filter_correct"] = {"kept": int(len(rows)), "of": int(len(tr))}
@@ -376,4 +317,4 @@ def _stage2(
         precision=precision,
         prompt=prompt or DEFAULT_PROMPT,
     )
-    return {**record, "history": result.history, "projector": projector}
+    return projector, {**record, "history": result.history}

@@ -49,29 +49,6 @@ def embedding_loss(
     return F.cross_entropy(sims / cfg.temperature, which[idx])
 
 
-@torch.no_grad()
-def predict(
-    model: EEGClassifier,
-    X: np.ndarray | torch.Tensor,
-    batch_size: int = 256,
-    precision: Precision = FP32,
-) -> tuple[np.ndarray, np.ndarray]:
-    """(embeddings ``[N,D]``, logits ``[N,K]``) in eval mode, as float32 on the host.
-
-    Batches move to the model's device one at a time.
-    """
-    model.eval()
-    device = module_device(model)
-    X = torch.as_tensor(X)
-    embs, logits = [], []
-    for i in range(0, len(X), batch_size):
-        with precision.autocast():
-            e, lg = model(X[i : i + batch_size].to(device, non_blocking=True))
-        embs.append(e.float().cpu())
-        logits.append(lg.float().cpu())
-    return torch.cat(embs).numpy(), torch.cat(logits).numpy()
-
-
 def train_stage1(
     model: EEGClassifier,
     X_train: np.ndarray,
@@ -146,7 +123,7 @@ def train_stage1(
                 total += loss.item() * len(idx)
                 mse_sum += mse.item() * len(idx)
                 ce_sum += ce.item() * len(idx)
-            _, val_logits = predict(model, X_val, precision=precision)
+            _, val_logits = model.predict(X_val, precision=precision)
             val_acc = float((val_logits.argmax(1) == y_val).mean())
             history.append(
                 {

@@ -93,7 +93,7 @@ def _load_torch(path: str, what: str) -> Any:
         raise DataError(f"cvpr40: {what} {str(p)!r} does not exist; set it to the real file.")
     try:
         return torch.load(p, map_location="cpu", weights_only=True)
-    except Exception as e:  # noqa: BLE001 - any reader failure is a corrupt-file error
+    except Exception as e:  # any reader failure is a corrupt-file error
         msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise DataError(f"cvpr40: {what} {str(p)!r} is not a readable torch file ({msg}).") from e
 

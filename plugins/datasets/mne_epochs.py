@@ -99,7 +99,7 @@ def _stimulus_table(p: EpochsParams, epochs: Any) -> tuple[Any, Path | None]:
             raise DataError(f"mne_epochs: stimuli_csv {str(path)!r} does not exist.")
         try:
             table = pd.read_csv(path)
-        except Exception as e:  # noqa: BLE001
+        except Exception as e:
             raise DataError(f"mne_epochs: {str(path)!r} is not a readable CSV ({e}).") from e
         where = str(path)
         base: Path | None = path.parent
@@ -252,7 +252,7 @@ def load_mne_epochs(**kw: Any) -> EEGData:
         raise DataError(f"mne_epochs: {str(path)!r} does not exist.")
     try:
         epochs = mne.read_epochs(path, preload=True, verbose="error")
-    except Exception as e:  # noqa: BLE001 - any reader failure is a corrupt-file error
+    except Exception as e:  # any reader failure is a corrupt-file error
         msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise DataError(
             f"mne_epochs: {str(path)!r} is not a readable MNE epochs file ({msg})."
@@ -285,7 +285,7 @@ def load_bids(**kw: Any) -> EEGData:
     )
     try:
         raw = mne_bids.read_raw_bids(bids_path, verbose="error")
-    except Exception as e:  # noqa: BLE001
+    except Exception as e:
         msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise DataError(
             f"bids: cannot read {bids_path.basename!r} in {p.bids_root!r} ({msg})."

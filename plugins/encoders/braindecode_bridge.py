@@ -123,7 +123,7 @@ def build(model: str, n_chans: int, n_times: int, **params: Any) -> Any:
         kwargs["sfreq"] = p.sfreq
     try:
         net = cls(**kwargs)
-    except Exception as e:  # noqa: BLE001 - braindecode raises many types for bad shapes
+    except Exception as e:  # braindecode raises many types for bad shapes
         raise ConfigError(
             f"{PREFIX}{model} cannot be built for {n_chans} channels x {n_times} samples: "
             f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"

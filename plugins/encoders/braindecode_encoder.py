@@ -22,7 +22,7 @@ class BraindecodeEncoder(EEGEncoder):
         try:
             with torch.no_grad():
                 out = model(torch.zeros(2, n_chans, n_times))
-        except Exception as e:  # noqa: BLE001 - shape errors surface here for many models
+        except Exception as e:  # shape errors surface here for many models
             raise ConfigError(
                 f"{name} fails on {n_chans} channels x {n_times} samples: "
                 f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"

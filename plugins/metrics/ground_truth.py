@@ -138,7 +138,7 @@ class Probe(Metric):
     outputs: dict[str, bool] = {"probe_*": True}  # probe_<attribute>, one per attribute
     requires = (EMBEDDINGS, ATTRIBUTES)
 
-    def __init__(self, C: float = 1.0, max_iter: int = 1000) -> None:  # noqa: N803 - sklearn's name
+    def __init__(self, C: float = 1.0, max_iter: int = 1000) -> None:
         self.C, self.max_iter = float(C), int(max_iter)
         self._fitted: dict[str, tuple[Any, Any]] = {}
 

@@ -99,7 +99,7 @@ def check_weight_file(path: Path) -> None:
         try:
             with safe_open(str(path), framework="pt") as f:
                 f.keys()
-        except Exception:  # noqa: BLE001 - safetensors raises several error types
+        except Exception:  # safetensors raises several error types
             ok = False
     else:
         with open(path, "rb") as f:
@@ -329,7 +329,7 @@ class ClipTarget:
                 )
             if r.torchscript:
                 _load_torchscript_weights(model, r.checkpoint)
-        except Exception as e:  # noqa: BLE001 - any loader failure means unusable weights
+        except Exception as e:  # any loader failure means unusable weights
             reason = " ".join(str(e).split())[:300] or type(e).__name__
             raise DataError(
                 f"cannot load CLIP weights {r.checkpoint} as {r.arch} ({type(e).__name__}: "

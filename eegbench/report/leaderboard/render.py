@@ -1,0 +1,183 @@
+"""Rendering a leaderboard: markdown, LaTeX (booktabs), CSV and a standalone HTML page."""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from eegbench.api.errors import ConfigError
+from eegbench.io import atomic_write
+from eegbench.report import FORMATS
+from eegbench.report.leaderboard.collect import HEADROOM, ORACLE
+from eegbench.report.leaderboard.table import SYSTEM
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from eegbench.report.leaderboard.table import Leaderboard
+
+
+def legend(board: Leaderboard) -> list[str]:
+    methods = {s.method for r in board.rows for s in r.stats.values()}
+    parts = []
+    if "t" in methods:
+        parts.append("mean over seeds ± half-width of the 95% t-interval over seeds (n = seeds)")
+    if "bootstrap" in methods:
+        parts.append(
+            "n = 1: the run's own 95% bootstrap interval over test trials [low, high] "
+            "(from results.json; one seed says nothing about seed variance)"
+        )
+    if "none" in methods:
+        parts.append("a value without an interval: one seed and no interval recorded")
+    if any(" Δ " in c for c in board.columns):
+        parts.append(
+            "Δ: run - control on the same test trials; * p < 0.05, ** p < 0.01 (one seed: "
+            "paired permutation test over clusters of trials sharing an image; several "
+            "seeds: one-sample t-test over seeds)"
+        )
+    if any(not r.is_system and r.condition.startswith(ORACLE) for r in board.rows):
+        parts.append(
+            "oracle rows: reference captions built from ground truth (label_only: the "
+            "predicted object with its class's usual attributes, the floor; "
+            "full_attributes: the true object and attributes, the ceiling)"
+        )
+    if any(c.endswith(HEADROOM) for c in board.columns):
+        parts.append("headroom: (row - floor oracle) / (ceiling oracle - floor oracle)")
+    parts.append(
+        f"bold: the best {SYSTEM} row per column (↑ higher is better, ↓ lower is better); "
+        f"condition {SYSTEM} is the model, other conditions are its control rows"
+    )
+    return parts
+
+
+def _styled(board: Leaderboard, mark: Any, escape: Any, empty: str) -> pd.DataFrame:
+    tab = board.table()
+    best = board.best()
+    for col in tab.columns:
+        tab[col] = [escape(str(v)) if str(v) else empty for v in tab[col]]
+    for col in board.columns:
+        h = board.header(col)
+        for i in best[col]:
+            tab.loc[i, h] = mark(tab.loc[i, h])
+    return tab
+
+
+def markdown(board: Leaderboard) -> str:
+    """A GitHub pipe table, then the legend, notes and skipped run directories."""
+    tab = _styled(board, lambda s: f"**{s}**", lambda s: s.replace("|", "\\|"), "—")
+    numeric = {"n", *(board.header(c) for c in board.columns)}
+    lines = ["| " + " | ".join(tab.columns) + " |"]
+    lines.append("|" + "|".join("---:" if c in numeric else "---" for c in tab.columns) + "|")
+    lines += ["| " + " | ".join(row) + " |" for row in tab.astype(str).values.tolist()]
+    lines.append("")
+    lines += [f"- {p}" for p in legend(board)]
+    lines += [f"- note: {n}" for n in board.notes]
+    if board.skipped:
+        lines += ["", f"Skipped run directories ({len(board.skipped)}):", ""]
+        lines += [f"- `{s.path}`: {s.reason}" for s in board.skipped]
+    return "\n".join(lines) + "\n"
+
+
+def latex(board: Leaderboard) -> str:
+    """A booktabs table in a ``table`` float (needs ``\\usepackage{booktabs}``)."""
+    tab = _styled(board, lambda s: f"\\textbf{{{s}}}", _latex_escape, "--")
+    numeric = {"n", *(board.header(c) for c in board.columns)}
+    spec = "".join("r" if c in numeric else "l" for c in tab.columns)
+    out = ["% eegbench leaderboard: needs \\usepackage{booktabs}"]
+    out += [f"% skipped {s.path}: {s.reason}".replace("\n", " ") for s in board.skipped]
+    out += [
+        "\\begin{table}[ht]",
+        "\\centering",
+        "\\small",
+        f"\\begin{{tabular}}{{{spec}}}",
+        "\\toprule",
+        " & ".join(_latex_escape(c) for c in tab.columns) + " \\\\",
+        "\\midrule",
+    ]
+    out += [" & ".join(row) + " \\\\" for row in tab.astype(str).values.tolist()]
+    caption = "; ".join([*legend(board), *board.notes])
+    out += [
+        "\\bottomrule",
+        "\\end{tabular}",
+        f"\\caption{{{_latex_escape(caption[0].upper() + caption[1:])}.}}",
+        "\\end{table}",
+    ]
+    return "\n".join(out) + "\n"
+
+
+def html_page(board: Leaderboard) -> str:
+    """A standalone HTML page with the table, the legend and the skipped runs."""
+    tab = _styled(board, lambda s: f"<strong>{s}</strong>", html.escape, "—")
+    body = tab.to_html(index=False, escape=False, border=0, classes="eegbench-leaderboard")
+    items = "".join(f"<li>{html.escape(p)}</li>" for p in [*legend(board), *board.notes])
+    skipped = "".join(
+        f"<li><code>{html.escape(str(s.path))}</code>: {html.escape(s.reason)}</li>"
+        for s in board.skipped
+    )
+    parts = [
+        "<!DOCTYPE html>",
+        '<html><head><meta charset="utf-8"><title>eegbench leaderboard</title>',
+        "<style>table{border-collapse:collapse}td,th{padding:2px 8px;text-align:right}"
+        "</style></head><body>",
+        body,
+        f"<ul>{items}</ul>",
+    ]
+    if skipped:
+        parts.append(f"<p>Skipped {len(board.skipped)} run directories:</p><ul>{skipped}</ul>")
+    parts.append("</body></html>")
+    return "\n".join(parts) + "\n"
+
+
+def render(board: Leaderboard, fmt: str) -> str:
+    """The table in format ``fmt``."""
+    if fmt not in FORMATS:
+        raise ConfigError(f"unknown format {fmt!r}; valid: {', '.join(FORMATS)}.")
+    return {
+        "md": markdown,
+        "latex": latex,
+        "csv": lambda b: b.to_csv(),
+        "html": html_page,
+    }[fmt](board)
+
+
+_LATEX = {
+    "\\": "\\textbackslash{}",
+    "&": "\\&",
+    "%": "\\%",
+    "$": "\\$",
+    "#": "\\#",
+    "_": "\\_",
+    "{": "\\{",
+    "}": "\\}",
+    "~": "\\textasciitilde{}",
+    "^": "\\textasciicircum{}",
+    "±": "$\\pm$",
+    "↑": "$\\uparrow$",
+    "↓": "$\\downarrow$",
+    "Δ": "$\\Delta$",
+    "—": "--",
+    "≥": "$\\geq$",
+}
+
+
+def _latex_escape(text: str) -> str:
+    return "".join(_LATEX.get(ch, ch) for ch in text)
+
+
+def write_outputs(
+    board: Leaderboard, fmt: str, out: Path | None, plot: Path | None
+) -> dict[str, Path]:
+    """Write the table (``out``), ``leaderboard.csv`` beside it and the plot; returns the paths."""
+    written: dict[str, Path] = {}
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(out, board.render(fmt))
+        written["table"] = out
+        raw = out.parent / "leaderboard.csv"
+        if fmt != "csv" or out.resolve() != raw.resolve():
+            atomic_write(raw, board.to_csv())
+        written["csv"] = raw
+    if plot is not None:
+        written["plot"] = board.plot(plot)
+    return written

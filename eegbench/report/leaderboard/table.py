@@ -1,0 +1,513 @@
+"""Building the table: runs grouped into configurations, summarised over seeds, ordered.
+
+A row is a configuration: the runs whose resolved configs differ only in the seed (or, with
+``group_by``, the runs that agree on the chosen config keys). A cell is the mean over seeds with
+the 95% t-interval over seeds; a configuration with one seed shows its run's own 95% bootstrap
+interval over test trials. Control rows (``only_obj``, ``noise``, ...) and oracle rows
+(``oracle:label_only``, ...: the floor and ceiling a dataset with ground truth offers) follow
+their configuration; ``delta`` adds columns ``"metric Δ control"``: the per-seed difference
+run - control, averaged the same way; with one seed the cell is the run's own paired difference
+with its clustered CI (``results.json`` ``controls.<c>.delta``). A difference is marked ``*``
+(p < 0.05) or ``**`` (p < 0.01): with one seed by the run's paired cluster permutation test, with
+several by a one-sample t-test over seeds. ``headroom`` adds columns ``"metric headroom"``: the
+fraction of the distance from the floor to the ceiling oracle that a row realises.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from eegbench.api.errors import ConfigError, EegbenchError
+from eegbench.api.registry import GROUPS, did_you_mean
+from eegbench.evaluation.stats import CI
+from eegbench.report.leaderboard.collect import HEADROOM, ORACLE, Run, Skipped
+from eegbench.report.record import WHERE_KEYS
+
+SYSTEM = "EEG"
+LABEL_GROUPS = tuple(GROUPS)
+NOT_CONFIGURATION = frozenset({"seed", *WHERE_KEYS})
+LEVEL = 0.95
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+
+@dataclass
+class Row:
+    labels: dict[str, str]
+    condition: str
+    runs: list[Run]
+    stats: dict[str, CI] = field(default_factory=dict)
+    data_hash: str = ""
+
+    @property
+    def is_system(self) -> bool:
+        return self.condition == SYSTEM
+
+
+def summarize(
+    values: Sequence[float], run_ci: Sequence[float] | None = None, seeds: Sequence[Any] = ()
+) -> CI:
+    """Mean and 95% interval: t-interval over >= 2 values, else the run's own CI (if any)."""
+    import numpy as np
+
+    arr = np.asarray(values, dtype=np.float64)
+    mean = float(arr.mean())
+    if arr.size >= 2:
+        from scipy.special import stdtrit
+
+        half = float(stdtrit(arr.size - 1, 0.5 + LEVEL / 2) * arr.std(ddof=1))
+        half /= math.sqrt(arr.size)
+        return CI(
+            mean,
+            mean - half,
+            mean + half,
+            "t",
+            alpha=1 - LEVEL,
+            n=int(arr.size),
+            values=tuple(arr.tolist()),
+            seeds=tuple(seeds),
+        )
+    if run_ci is not None and len(run_ci) == 2:
+        low, high = float(run_ci[0]), float(run_ci[1])
+        return CI(mean, low, high, "bootstrap", values=(mean,), seeds=tuple(seeds))
+    return CI(mean, None, None, "none", values=(mean,), seeds=tuple(seeds))
+
+
+def flat_config(cfg: dict[str, Any]) -> dict[str, Any]:
+    """``{"encoder": name, "encoder.width": 0.25, "stage1.epochs": 3, ...}`` without the seed."""
+    out: dict[str, Any] = {}
+    for key, value in cfg.items():
+        if key in NOT_CONFIGURATION:
+            continue
+        if isinstance(value, dict):
+            for k, v in value.items():
+                out[key if k == "name" else f"{key}.{k}"] = v
+        else:
+            out[key] = value
+    return out
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, str):
+        return value
+    return json.dumps(value)
+
+
+def _varying_keys(flats: list[dict[str, Any]]) -> list[str]:
+    """Config keys (besides the plugin names) whose value differs between runs.
+
+    A plugin parameter (``encoder.width``) counts only among runs of the same plugin.
+    """
+    keys: list[str] = []
+    for key in dict.fromkeys(k for f in flats for k in f):
+        if key in LABEL_GROUPS:
+            continue
+        group = key.split(".", 1)[0]
+        seen: dict[str, set[str]] = {}
+        for f in flats:
+            if group in LABEL_GROUPS and group not in f:
+                continue
+            scope = str(f.get(group)) if group in LABEL_GROUPS and "." in key else ""
+            seen.setdefault(scope, set()).add(_text(f.get(key)))
+        if any(len(v) > 1 for v in seen.values()):
+            keys.append(key)
+    return keys
+
+
+@dataclass
+class Leaderboard:
+    """Rows of configurations (and their controls) x metric columns, plus what was left out."""
+
+    label_columns: list[str]
+    columns: list[str]
+    higher_is_better: dict[str, bool]
+    rows: list[Row]
+    skipped: list[Skipped]
+    notes: list[str]
+    digits: int = 3
+
+    def best(self) -> dict[str, set[int]]:
+        """Per column, the best EEG (non-control) rows (ties included; none if all tie)."""
+        out: dict[str, set[int]] = {}
+        for col in self.columns:
+            cand = [
+                (i, r.stats[col].estimate)
+                for i, r in enumerate(self.rows)
+                if r.is_system and col in r.stats
+            ]
+            if not cand:
+                out[col] = set()
+                continue
+            pick = max if self.higher_is_better[col] else min
+            target = pick(v for _, v in cand)
+            tied = {i for i, v in cand if v == target}
+            out[col] = tied if len(tied) < len(cand) or len(cand) == 1 else set()
+        return out
+
+    def raw(self) -> pd.DataFrame:
+        """One line per row and column with the raw numbers (``leaderboard.csv``)."""
+        import pandas as pd
+
+        records = []
+        for r in self.rows:
+            for col in self.columns:
+                s = r.stats.get(col)
+                if s is None:
+                    continue
+                metric, _, control = col.partition(" Δ ")
+                records.append(
+                    {
+                        **r.labels,
+                        "condition": r.condition,
+                        "column": col,
+                        "metric": metric,
+                        "delta_to": control,
+                        "higher_is_better": self.higher_is_better[col],
+                        "mean": s.estimate,
+                        "ci_low": s.low,
+                        "ci_high": s.high,
+                        "ci_method": s.method,
+                        "n": s.n,
+                        "seeds": ";".join(str(x) for x in s.seeds),
+                        "values": ";".join(repr(v) for v in s.values),
+                        "p": s.p,
+                        "data_hash": r.data_hash,
+                        "runs": ";".join(str(run.path) for run in r.runs),
+                    }
+                )
+        return pd.DataFrame.from_records(records)
+
+    def _cell(self, s: CI | None) -> str:
+        if s is None:
+            return ""
+        d = self.digits
+        mark = significance(s.p)
+        if s.method == "t":
+            return f"{s.estimate:.{d}f}{mark} ± {(s.high - s.low) / 2:.{d}f}"
+        if s.method == "bootstrap":
+            return f"{s.estimate:.{d}f}{mark} [{s.low:.{d}f}, {s.high:.{d}f}]"
+        return f"{s.estimate:.{d}f}{mark}"
+
+    def header(self, col: str) -> str:
+        return f"{col} {'↑' if self.higher_is_better[col] else '↓'}"
+
+    def table(self) -> pd.DataFrame:
+        """The display table (text cells, no markup)."""
+        import pandas as pd
+
+        data = []
+        for r in self.rows:
+            line: dict[str, Any] = {c: r.labels.get(c, "") for c in self.label_columns}
+            line["condition"] = r.condition
+            line["n"] = len(r.runs)
+            for col in self.columns:
+                line[self.header(col)] = self._cell(r.stats.get(col))
+            data.append(line)
+        cols = [*self.label_columns, "condition", "n", *(self.header(c) for c in self.columns)]
+        return pd.DataFrame(data, columns=cols)
+
+    def to_markdown(self) -> str:
+        """A GitHub pipe table, then the legend, notes and skipped run directories."""
+        from eegbench.report.leaderboard.render import markdown
+
+        return markdown(self)
+
+    def to_latex(self) -> str:
+        """A booktabs table in a ``table`` float (needs ``\\usepackage{booktabs}``)."""
+        from eegbench.report.leaderboard.render import latex
+
+        return latex(self)
+
+    def to_html(self) -> str:
+        """A standalone HTML page with the table, the legend and the skipped runs."""
+        from eegbench.report.leaderboard.render import html_page
+
+        return html_page(self)
+
+    def to_csv(self) -> str:
+        """The raw numbers (``raw()``) as CSV."""
+        return self.raw().to_csv(index=False)
+
+    def render(self, fmt: str) -> str:
+        """The table in format ``fmt`` (one of ``FORMATS``)."""
+        from eegbench.report.leaderboard.render import render
+
+        return render(self, fmt)
+
+    def plot(self, path: str | Path, columns: Sequence[str] | None = None) -> Path:
+        """A PNG: one bar chart per column, bars = rows, error bars = the 95% intervals."""
+        from eegbench.report.leaderboard.plot import plot
+
+        return plot(self, path, columns)
+
+    def row_names(self) -> list[str]:
+        """Short row names: the label columns that differ between rows, and the condition."""
+        varying = [
+            c for c in self.label_columns if len({r.labels.get(c, "") for r in self.rows}) > 1
+        ]
+        names = []
+        for r in self.rows:
+            parts = [r.labels.get(c, "") for c in varying]
+            if not r.is_system or not parts:
+                parts.append(r.condition)
+            name = " / ".join(parts)
+            names.append(name if len(name) <= 48 else name[:47] + "…")
+        return names
+
+
+def _split_names(text: str | Sequence[str] | None) -> list[str] | None:
+    if text is None:
+        return None
+    if isinstance(text, str):
+        return [t.strip() for t in text.split(",") if t.strip()]
+    return list(text)
+
+
+def build(
+    runs: list[Run],
+    skipped: list[Skipped] | None = None,
+    *,
+    metrics: Sequence[str] | None = None,
+    group_by: Sequence[str] | None = None,
+    controls: str | Sequence[str] = "all",
+    delta: Sequence[str] = (),
+    sort_by: str | None = None,
+    digits: int = 3,
+    oracles: bool = True,
+    headroom: bool = False,
+) -> Leaderboard:
+    """The leaderboard of ``runs`` (see the module docstring for the rules)."""
+    skipped = list(skipped or [])
+    notes: list[str] = []
+    if not runs:
+        raise EegbenchError(
+            f"no finished runs to rank ({len(skipped)} run directories skipped); "
+            "point eegbench leaderboard at directories holding complete results.json files."
+        )
+    flats = [flat_config(r.config) for r in runs]
+
+    # columns: requested metrics, or every metric in order of appearance
+    available = list(dict.fromkeys(k for r in runs for k in r.record.metrics))
+    if metrics:
+        for m in metrics:
+            if m not in available:
+                raise ConfigError(f"no run reports metric {m!r}." + did_you_mean(m, available))
+        wanted = list(metrics)
+    else:
+        wanted = available
+
+    # rows: configurations
+    if group_by:
+        keys = list(group_by)
+        known = list(dict.fromkeys(k for f in flats for k in f))
+        for k in keys:
+            if k not in known:
+                raise ConfigError(f"unknown group-by key {k!r}." + did_you_mean(k, known))
+        label_columns = keys
+        identity = keys
+    else:
+        label_columns = [g for g in LABEL_GROUPS if any(g in f for f in flats)]
+        label_columns += _varying_keys(flats)
+        identity = None
+    all_keys = list(dict.fromkeys(k for f in flats for k in f))
+    groups: dict[str, list[tuple[Run, dict[str, Any]]]] = {}
+    for run, flat in zip(runs, flats):
+        ident = {k: _text(flat.get(k)) for k in (identity or all_keys)}  # missing == null
+        groups.setdefault(json.dumps(ident, sort_keys=True), []).append((run, flat))
+
+    buckets: list[tuple[dict[str, str], str, list[Run]]] = []
+    split_any = False
+    for members in groups.values():
+        labels = {c: _text(members[0][1].get(c)) for c in label_columns}
+        by_hash: dict[str, list[Run]] = {}
+        for run, _ in members:
+            by_hash.setdefault(json.dumps(run.data_hashes, sort_keys=True), []).append(run)
+        if len(by_hash) > 1:
+            split_any = True
+            shorts = [_short_hash(json.loads(h)) for h in by_hash]
+            notes.append(
+                f"{' / '.join(labels.values())}: runs have {len(by_hash)} different dataset "
+                f"hashes ({', '.join(shorts)}); shown as separate rows, not averaged"
+            )
+        for h, group_runs in by_hash.items():
+            kept = _one_per_seed(group_runs, skipped)
+            buckets.append((labels, _short_hash(json.loads(h)), kept))
+    if split_any:
+        label_columns = [*label_columns, "data"]
+
+    higher: dict[str, bool] = {}
+    rows: list[Row] = []
+    wanted_controls = _controls(runs, controls)
+    for labels, data_hash, members in buckets:
+        present = [m for m in wanted if any(m in r.record.metrics for r in members)]
+        complete = []
+        for r in members:
+            missing = [m for m in (wanted if metrics else present) if m not in r.record.metrics]
+            if missing:
+                skipped.append(Skipped(r.path, f"missing metric(s): {', '.join(missing)}"))
+            else:
+                complete.append(r)
+        if not complete:
+            continue
+        members = sorted(complete, key=lambda r: str(r.seed))
+        labels = {**labels, "data": data_hash} if split_any else labels
+        row = Row(labels, SYSTEM, members, data_hash=data_hash)
+        for m in present:
+            row.stats[m] = _stat(members, m, None)
+            higher[m] = members[0].metric(m).higher_is_better
+        for c in delta:
+            for m in present:
+                stat = _delta_stat(members, m, c)
+                if stat is not None:
+                    row.stats[f"{m} Δ {c}"] = stat
+                    higher[f"{m} Δ {c}"] = higher[m]
+        if headroom:
+            for m in present:
+                stat = _stat(members, m + HEADROOM, None)
+                if stat is not None:
+                    row.stats[m + HEADROOM] = stat
+                    higher[m + HEADROOM] = higher[m]
+        rows.append(row)
+        oracle_rows = _oracle_names(members) if oracles else []
+        for c in [*wanted_controls, *oracle_rows]:
+            with_c = [r for r in members if r.has_row(c)]
+            if not with_c:
+                continue
+            crow = Row(labels, c, with_c, data_hash=data_hash)
+            for m in present:
+                stat = _stat(with_c, m, c)
+                if stat is not None:
+                    crow.stats[m] = stat
+                if headroom and not c.startswith(ORACLE):
+                    stat = _stat(with_c, m + HEADROOM, c)
+                    if stat is not None:
+                        crow.stats[m + HEADROOM] = stat
+            rows.append(crow)
+
+    columns = [m for m in wanted if m in higher]
+    columns += [f"{m} Δ {c}" for c in delta for m in wanted if f"{m} Δ {c}" in higher]
+    columns += [m + HEADROOM for m in wanted if m + HEADROOM in higher]
+    if delta and not any(" Δ " in c for c in columns):
+        raise ConfigError(
+            f"no run has control(s) {', '.join(delta)}: run with eval.controls=... to get them."
+        )
+    rows = _order(rows, label_columns, sort_by, higher)
+    return Leaderboard(label_columns, columns, higher, rows, skipped, notes, digits)
+
+
+def _short_hash(hashes: dict[str, Any]) -> str:
+    return str(hashes.get("data", "?"))[:8] if hashes else "?"
+
+
+def _one_per_seed(runs: list[Run], skipped: list[Skipped]) -> list[Run]:
+    """The newest run of each seed; older repeats are skipped (they are not independent)."""
+    kept: dict[str, Run] = {}
+    for r in sorted(runs, key=lambda r: (r.started, str(r.path)), reverse=True):
+        key = json.dumps(r.seed)
+        if key in kept:
+            skipped.append(
+                Skipped(
+                    r.path,
+                    f"seed {r.seed} repeated in one configuration; kept the newer "
+                    f"run {kept[key].path.name}",
+                )
+            )
+        else:
+            kept[key] = r
+    return list(kept.values())
+
+
+def _stat(runs: list[Run], metric: str, control: str | None) -> CI | None:
+    vals, seeds, cis = [], [], []
+    for r in runs:
+        m = r.metric(metric, control)
+        if m is None or not m.finite:
+            continue
+        vals.append(m.value)
+        seeds.append(r.seed)
+        cis.append(m.ci)
+    if not vals:
+        return None
+    return summarize(vals, cis[0] if len(vals) == 1 else None, seeds)
+
+
+def significance(p: float | None) -> str:
+    """``**`` for p < 0.01, ``*`` for p < 0.05, else nothing."""
+    if p is None:
+        return ""
+    return "**" if p < 0.01 else "*" if p < 0.05 else ""
+
+
+def _delta_stat(runs: list[Run], metric: str, control: str) -> CI | None:
+    """run - control over seeds; one seed: the run's recorded paired delta (CI and p)."""
+    diffs, seeds, recorded = [], [], []
+    for r in runs:
+        mine, cm = r.metric(metric), r.metric(metric, control)
+        if mine is None or cm is None or not cm.finite:
+            continue
+        diffs.append(mine.value - cm.value)
+        seeds.append(r.seed)
+        recorded.append(r.delta(metric, control))
+    if not diffs:
+        return None
+    if len(diffs) == 1 and recorded[0] is not None:
+        d = recorded[0]
+        low, high = d.ci if d.ci is not None else (None, None)
+        method = "bootstrap" if low is not None else "none"
+        return CI(diffs[0], low, high, method, values=(diffs[0],), seeds=tuple(seeds), p=d.p)
+    s = summarize(diffs, seeds=seeds)
+    p = None
+    if len(diffs) >= 2 and max(diffs) > min(diffs):
+        from scipy.stats import ttest_1samp
+
+        p = float(ttest_1samp(diffs, 0.0).pvalue)
+    return replace(s, p=p)
+
+
+def _oracle_names(runs: list[Run]) -> list[str]:
+    return list(dict.fromkeys(ORACLE + o for r in runs for o in r.record.oracles))
+
+
+def _controls(runs: list[Run], controls: str | Sequence[str]) -> list[str]:
+    present = list(dict.fromkeys(c for r in runs for c in r.record.controls))
+    if isinstance(controls, str) and controls in ("all", "none"):
+        return present if controls == "all" else []
+    names = _split_names(controls) or []
+    for c in names:
+        if c not in present:
+            raise ConfigError(f"no run has control {c!r}." + did_you_mean(c, present))
+    return names
+
+
+def _order(
+    rows: list[Row], label_columns: list[str], sort_by: str | None, higher: dict[str, bool]
+) -> list[Row]:
+    """Configurations in label order (or best first by ``sort_by``), each followed by controls."""
+    blocks: dict[int, list[Row]] = {}
+    for r in rows:
+        if r.is_system:
+            blocks[id(r)] = [r]
+            last = id(r)
+        else:
+            blocks[last].append(r)
+    order = list(blocks.values())
+    order.sort(key=lambda b: [b[0].labels.get(c, "") for c in label_columns])
+    if sort_by is not None:
+        if sort_by not in higher:
+            raise ConfigError(f"cannot sort by {sort_by!r}." + did_you_mean(sort_by, list(higher)))
+        sign = -1.0 if higher[sort_by] else 1.0
+
+        def score(b: list[Row]) -> float:
+            s = b[0].stats.get(sort_by)
+            return sign * s.estimate if s is not None else math.inf
+
+        order.sort(key=score)
+    return [r for b in order for r in b]

@@ -1,0 +1,154 @@
+"""The one pipeline builder: dataset, targets, encoder with heads, LLM and projector from a config.
+
+``eegbench run`` (``train/runner.py``) calls the steps in training order, and ``load_run``
+(``tools/inference.py``) calls ``build_pipeline``, which runs the same steps, so an option such as
+``stage1.center_targets`` is honoured by both or by neither.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from eegbench import plugins
+from eegbench.api.data import EEGData
+from eegbench.api.errors import ConfigError, PluginError
+from eegbench.api.llm import BuildContext, CausalLM
+from eegbench.api.target import Target, embed_cached, target_items
+from eegbench.config import Stage2Config, core_section
+from eegbench.contracts import check_dataset, check_encoder, check_targets, who
+from eegbench.report.record import RunRecord
+from eegbench.train.model import EEGClassifier, Projector
+
+
+@dataclass
+class Pipeline:
+    """A built pipeline; ``run_dir`` and ``results`` are set once it belongs to a run.
+
+    ``llm`` and ``projector`` are None for a dataset without captions (stage 2 is skipped).
+    """
+
+    config: dict[str, Any]
+    data: EEGData
+    targets: np.ndarray
+    model: EEGClassifier
+    projector: Projector | None
+    llm: CausalLM | None
+    run_dir: Path | None = None
+    results: RunRecord | None = None
+
+
+def plugin_params(cfg: dict[str, Any], group: str) -> dict[str, Any]:
+    """The parameters of the plugin chosen in config group ``group`` (without its name)."""
+    return {k: v for k, v in cfg[group].items() if k != "name"}
+
+
+def cache_dir(cfg: dict[str, Any]) -> Path:
+    return Path(cfg["cache_dir"]).expanduser()
+
+
+def load_dataset(cfg: dict[str, Any]) -> EEGData:
+    """The configured dataset, checked against the EEGData contract (one-line errors)."""
+    entry = plugins.get("datasets", cfg["dataset"]["name"])
+    data = entry.build(**plugin_params(cfg, "dataset"))
+    check_dataset(entry, data)
+    data.name = data.name or entry.name
+    return data
+
+
+def build_target(cfg: dict[str, Any]) -> Target:
+    """The configured target embedder."""
+    return plugins.get("targets", cfg["target"]["name"]).build(**plugin_params(cfg, "target"))
+
+
+def build_targets(cfg: dict[str, Any], data: EEGData) -> np.ndarray:
+    """Per-image target embeddings ``[n_images, D]`` (centred if ``stage1.center_targets``),
+    checked against the target contract."""
+    entry = plugins.get("targets", cfg["target"]["name"])
+    target = build_target(cfg)
+    items = target_items(target, data)
+    try:
+        per_image = embed_cached(target, items, cache_dir(cfg))
+    except PluginError as e:
+        raise PluginError(f"{who(entry)}: {e}") from None
+    check_targets(entry, target, per_image, len(items))
+    if core_section(cfg, "stage1").center_targets:
+        per_image = center_targets(per_image, data)
+    return per_image
+
+
+def center_targets(per_image: np.ndarray, data: EEGData) -> np.ndarray:
+    """Targets minus the mean over the training images, rescaled to unit length.
+
+    Captions that share a template embed close together; without centring the shared direction
+    dominates the MSE and an encoder can score well by predicting the mean caption.
+    """
+    mean = per_image[np.unique(data.image[data.splits["train"]])].mean(axis=0)
+    centred = per_image - mean
+    return (centred / np.linalg.norm(centred, axis=1, keepdims=True).clip(1e-8)).astype(np.float32)
+
+
+def embed_dim(cfg: dict[str, Any], targets: np.ndarray) -> int:
+    """The EEG embedding size D: ``stage1.embed_dim``, else the target's size."""
+    s1 = core_section(cfg, "stage1")
+    dim = s1.embed_dim or targets.shape[1]
+    if dim != targets.shape[1] and s1.w_mse > 0:
+        raise ConfigError(
+            f"stage1.embed_dim={dim} differs from the target's size {targets.shape[1]}; "
+            "the MSE needs them equal (or set stage1.w_mse=0)."
+        )
+    return dim
+
+
+def build_llm(cfg: dict[str, Any], data: EEGData) -> CausalLM | None:
+    """The configured LLM, or None when the dataset has no captions (nothing to generate)."""
+    if data.captions is None:
+        return None
+    return plugins.get("llms", cfg["llm"]["name"]).build(
+        BuildContext(data, cache_dir(cfg), cfg["seed"]), **plugin_params(cfg, "llm")
+    )
+
+
+def probe_encoder(cfg: dict[str, Any], data: EEGData) -> None:
+    """Build the configured encoder once and run it on two training trials (the contract
+    check, before any expensive step); the global RNG is left untouched."""
+    entry = plugins.get("encoders", cfg["encoder"]["name"])
+    with torch.random.fork_rng():
+        probe = entry.build(data.n_chans, data.n_times, **plugin_params(cfg, "encoder"))
+        check_encoder(entry, probe, data.X[data.splits["train"]])
+
+
+def build_model(cfg: dict[str, Any], data: EEGData, dim: int) -> EEGClassifier:
+    """The configured encoder with the embedding and classifier heads, seeded by ``seed``."""
+    torch.manual_seed(cfg["seed"])
+    encoder = plugins.get("encoders", cfg["encoder"]["name"]).build(
+        data.n_chans, data.n_times, **plugin_params(cfg, "encoder")
+    )
+    return EEGClassifier(encoder, dim, data.n_classes)
+
+
+def build_projector(cfg: dict[str, Any], dim: int, llm: CausalLM | None) -> Projector | None:
+    """The projector into ``llm``'s embedding space (None without an LLM)."""
+    if llm is None:
+        return None
+    return new_projector(cfg["seed"], dim, llm, core_section(cfg, "stage2"))
+
+
+def new_projector(seed: int, dim: int, llm: CausalLM, s2: Stage2Config) -> Projector:
+    """A projector ``D -> n_soft_tokens x d_model``, initialised from seed ``seed + 1``."""
+    torch.manual_seed(seed + 1)
+    return Projector(dim, llm.d_model, s2.n_soft_tokens, normalize=s2.normalize_inputs)
+
+
+def build_pipeline(cfg: dict[str, Any], data: EEGData | None = None) -> Pipeline:
+    """Every part of the pipeline of ``cfg``, untrained (``data``: already loaded dataset)."""
+    data = load_dataset(cfg) if data is None else data
+    targets = build_targets(cfg, data)
+    dim = embed_dim(cfg, targets)
+    llm = build_llm(cfg, data)
+    model = build_model(cfg, data, dim)
+    return Pipeline(cfg, data, targets, model, build_projector(cfg, dim, llm), llm)
