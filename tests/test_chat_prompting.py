@@ -257,3 +257,20 @@ def test_generation_with_a_chat_model_matches_one_by_one():
     ]
     assert batched == single
     assert all(isinstance(c, str) for c in batched) and any(batched)
+
+
+def test_inspect_token_table_follows_the_chat_layout(family_llm):
+    from eegbench.tools.diagnostics import token_table
+
+    _, llm = family_llm
+    n_soft, label = 2, "piano"
+    soft = torch.randn(1, n_soft, llm.d_model)
+    rows = token_table(llm, soft, label)
+    layout = expected_layout(llm.tokenizer, label, n_soft)
+    assert [r["token_id"] if r["segment"] != "eeg" else -1 for r in rows] == [
+        -1 if t == -1 else t for t in layout
+    ]
+    assert [r["segment"] for r in rows].count("eeg") == n_soft
+    assert "".join(r["token"] for r in rows if r["segment"] == "label").strip() == label
+    for j, r in enumerate(r for r in rows if r["segment"] == "eeg"):
+        assert r["norm_after"] == pytest.approx(float(soft[0, j].norm()), rel=1e-4)

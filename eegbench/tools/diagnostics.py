@@ -26,7 +26,7 @@ from eegbench.api.llm import CausalLM
 from eegbench.tools.inference import batch_inference_and_visualize, require_captioner
 from eegbench.train.model import EEGClassifier, Projector
 from eegbench.train.pipeline import Pipeline
-from eegbench.train.prompting import INSTRUCTION, build_batch
+from eegbench.train.prompting import DEFAULT_PROMPT, INSTRUCTION, PromptConfig, build_batch
 
 Row = dict[str, Any]
 
@@ -79,52 +79,61 @@ def shape_report(model: EEGClassifier, projector: Projector, x: torch.Tensor) ->
     ]
 
 
-def _label_span(llm: CausalLM, label: str | None) -> int:
-    """How many leading tokens of ``" label" + INSTRUCTION`` belong to the label."""
+def _label_positions(llm: CausalLM, ids: list[int], label: str | None, start: int) -> set[int]:
+    """Positions at or after ``start`` that hold the label's tokens (plain or chat prompt)."""
     if not label:
-        return 0
-    ids = llm.encode(f" {label}{INSTRUCTION}")
+        return set()
+    for text in (f" {label}", label):
+        own = llm.encode(text)
+        for i in range(start, len(ids) - len(own) + 1):
+            if own and ids[i : i + len(own)] == own:
+                return set(range(i, i + len(own)))
+    # BPE may merge the label's first token with what precedes it: fall back to the plain
+    # prompt's rule (the tokens before the instruction that follows the label).
     tail = llm.encode(INSTRUCTION)
-    if ids[len(ids) - len(tail) :] == tail:
-        return len(ids) - len(tail)
-    own = llm.encode(f" {label}")
-    if ids[: len(own)] == own:
-        return len(own)
+    for i in range(start, len(ids) - len(tail) + 1):
+        if ids[i : i + len(tail)] == tail:
+            return set(range(start, i))
     raise DataError(f"cannot tell which prompt tokens belong to the label {label!r}.")
 
 
-@torch.no_grad()
-def token_table(llm: CausalLM, soft: torch.Tensor, label: str | None) -> list[Row]:
+def token_table(
+    llm: CausalLM, soft: torch.Tensor, label: str | None, prompt: PromptConfig = DEFAULT_PROMPT
+) -> list[Row]:
     """The prompt of one trial, position by position, as ``build_batch`` gives it to the LM.
 
+    Works for the plain prompt and for chat templates (``prompt``, the run's ``prompt`` section).
     ``soft`` is ``[1, n_tokens, d_model]``. ``norm_before`` is the norm of the LM's token
     embedding of the id at that position (for EEG slots: the filler id the soft token overwrites);
     ``norm_after`` the norm of the embedding the LM receives. ``replaced`` marks positions filled
-    from the trial: EEG slots (found by comparing the two embeddings) and label tokens.
+    from the trial: EEG slots and label tokens.
     """
     if soft.dim() != 3 or soft.shape[0] != 1:
         raise DataError(f"soft tokens must be [1, n, d_model], got {tuple(soft.shape)}.")
     n_soft = soft.shape[1]
-    batch = build_batch(llm, soft, [label], padding_side="left")
+    batch = build_batch(llm, soft, [label], padding_side="left", prompt=prompt)
     after = batch.inputs_embeds[0]
-    prompt_ids = llm.encode((f" {label}" if label else "") + INSTRUCTION)
-    ids = [llm.eos_token_id] * (1 + n_soft) + prompt_ids
-    if len(ids) != after.shape[0]:
-        raise DataError(f"prompt has {after.shape[0]} positions, expected {len(ids)}.")
-    before = llm.input_embeddings(torch.tensor(ids))
-    changed = ~torch.isclose(before, after.to(before.dtype), rtol=0, atol=1e-6).all(dim=1)
-    n_label = _label_span(llm, label)
+    ids = batch.input_ids[0].tolist()
+    slots = batch.slots[0].tolist()
+    if sum(slots) != n_soft:
+        raise DataError(f"prompt has {sum(slots)} EEG slots, expected {n_soft}.")
+    before = llm.input_embeddings(torch.tensor(ids, device=after.device))
+    last_slot = max((i for i, s in enumerate(slots) if s), default=-1)
+    label_at = _label_positions(llm, ids, label, last_slot + 1)
     rows = []
+    k = 0
     for pos, tok in enumerate(ids):
-        if pos == 0:
-            segment = "bos"
-        elif pos <= n_soft:
-            segment = "eeg"
-        elif pos <= n_soft + n_label:
-            segment = "label"
+        if slots[pos]:
+            segment, text = "eeg", f"<image:{k}>"
+            k += 1
         else:
-            segment = "instruction"
-        text = f"<image:{pos - 1}>" if segment == "eeg" else llm.tokenizer.decode([tok])
+            if pos in label_at:
+                segment = "label"
+            elif pos == 0 and tok in (llm.tokenizer.bos_token_id, llm.eos_token_id):
+                segment = "bos"
+            else:
+                segment = "instruction"
+            text = llm.tokenizer.decode([tok])
         rows.append(
             {
                 "position": pos,
@@ -132,8 +141,8 @@ def token_table(llm: CausalLM, soft: torch.Tensor, label: str | None) -> list[Ro
                 "token_id": tok,
                 "token": text,
                 "norm_before": float(before[pos].norm()),
-                "norm_after": float(after[pos].norm()),
-                "replaced": "yes" if bool(changed[pos]) or segment == "label" else "no",
+                "norm_after": float(after[pos].float().norm()),
+                "replaced": "yes" if segment in ("eeg", "label") else "no",
             }
         )
     return rows
@@ -282,7 +291,9 @@ def inspect_run(pipe: Pipeline, out: str | Path, batch: int = 16) -> Inspection:
 
     with torch.no_grad():
         soft = pipe.projector(torch.as_tensor(emb[:1]))
-    tokens = token_table(pipe.llm, soft, predicted[0])
+    from eegbench.config import core_section
+
+    tokens = token_table(pipe.llm, soft, predicted[0], core_section(pipe.config, "prompt"))
     files += write_table(tokens, out, "tokens")
     files.append(plot_tokens(tokens, out / "tokens.png"))
 
