@@ -151,7 +151,7 @@ def _score_pairs(pairs: list[tuple[str, str]], name: str) -> list[dict[str, floa
     Tokenisation, stemming and WordNet look-ups are memoised per distinct string: the values
     are those of NLTK's functions, computed once.
     """
-    from nltk.corpus import wordnet
+    from eegbench_plugins.metrics.nltk_data import wordnet_reader
     from nltk.stem.porter import PorterStemmer
     from nltk.tokenize import word_tokenize
     from nltk.translate.bleu_score import SmoothingFunction, corpus_bleu
@@ -164,7 +164,7 @@ def _score_pairs(pairs: list[tuple[str, str]], name: str) -> list[dict[str, floa
     rouge = Rouge()
     tokenize = functools.lru_cache(maxsize=None)(word_tokenize)
     stemmer = _CachedStemmer(PorterStemmer())
-    lexicon = _CachedWordNet(wordnet)
+    lexicon = _CachedWordNet(wordnet_reader())
     results = []
     bar = task(f"{name}: scoring {len(pairs)} distinct pairs", total=len(pairs))
     with bar if len(pairs) >= PROGRESS_FROM else contextlib.nullcontext(_no_advance) as advance:

@@ -120,10 +120,12 @@ class Meteor(Metric):
     def per_item(
         self, predictions: list[str], references: list[str], **ctx: Any
     ) -> dict[str, np.ndarray]:
+        from eegbench_plugins.metrics.nltk_data import wordnet_reader
         from nltk.tokenize import word_tokenize
         from nltk.translate.meteor_score import single_meteor_score
 
         check_pairs(predictions, references, "meteor")
+        wordnet = wordnet_reader()
         scores = [
             single_meteor_score(
                 word_tokenize(ref),
@@ -131,6 +133,7 @@ class Meteor(Metric):
                 alpha=self.alpha,
                 beta=self.beta,
                 gamma=self.gamma,
+                wordnet=wordnet,
             )
             for hyp, ref in zip(predictions, references)
         ]
