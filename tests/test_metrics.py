@@ -362,3 +362,16 @@ def test_retrieval_matches_bruteforce_cosine():
     assert out["retrieval_top1"] == pytest.approx(np.mean(order[:, 0] == idx))
     assert out["retrieval_top5"] == pytest.approx(np.mean((order[:, :5] == idx[:, None]).any(1)))
     assert 0 < out["retrieval_top1"] < out["retrieval_top5"] < 1
+
+
+def test_wordnet_reader_matches_nltk_and_stays_quiet(recwarn):
+    """METEOR's WordNet 3.0 reader (no 3.0->3.0 offset map) gives NLTK's own synsets."""
+    from nltk.corpus import wordnet
+
+    from eegbench_plugins.metrics.nltk_data import wordnet_reader
+
+    reader = wordnet_reader()
+    assert not [w for w in recwarn if "multilingual" in str(w.message)]
+    assert reader.get_version() == "3.0" and reader.map30 is None
+    for word in ("dog", "run", "red", "beach", "quickly", "piano"):
+        assert [s.name() for s in reader.synsets(word)] == [s.name() for s in wordnet.synsets(word)]

@@ -19,6 +19,7 @@ import functools
 import importlib
 import os
 import shutil
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -148,4 +149,6 @@ def wordnet_reader() -> Any:
             return None
 
     root = ensure_nltk_data(punkt=False) / "corpora" / "wordnet"
-    return WordNet30(str(root), None)
+    with warnings.catch_warnings():  # no Open Multilingual Wordnet: METEOR is English only
+        warnings.filterwarnings("ignore", message="The multilingual functions are not available")
+        return WordNet30(str(root), None)
