@@ -366,9 +366,8 @@ def test_retrieval_matches_bruteforce_cosine():
 
 def test_wordnet_reader_matches_nltk_and_stays_quiet(recwarn):
     """METEOR's WordNet 3.0 reader (no 3.0->3.0 offset map) gives NLTK's own synsets."""
-    from nltk.corpus import wordnet
-
     from eegbench_plugins.metrics.nltk_data import wordnet_reader
+    from nltk.corpus import wordnet
 
     reader = wordnet_reader()
     assert not [w for w in recwarn if "multilingual" in str(w.message)]
