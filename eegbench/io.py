@@ -32,7 +32,10 @@ def atomic_writer(path: str | os.PathLike, write: Callable[[IO[bytes]], object])
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as e:  # name the file the user asked for, not our temporary
+        raise OSError(e.errno, e.strerror, str(path)) from None
     try:
         with os.fdopen(fd, "wb") as f:
             write(f)
@@ -99,7 +102,8 @@ def check_manifest(folder: str | os.PathLike) -> str | None:
     return None
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this PID runs (on this host)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -113,7 +117,7 @@ def clean_orphan_temporaries(parent: Path, name: str) -> None:
     """Remove ``.tmp-NAME.PID.*`` folders beside ``parent/name`` whose process is gone."""
     for p in parent.glob(f".tmp-{name}.*"):
         pid = p.name[len(f".tmp-{name}.") :].split(".", 1)[0]
-        if pid.isdigit() and not _pid_alive(int(pid)):
+        if pid.isdigit() and not pid_alive(int(pid)):
             shutil.rmtree(p, ignore_errors=True)
 
 

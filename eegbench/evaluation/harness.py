@@ -167,11 +167,16 @@ class Evaluation:
                 continue
             if CAPTIONS in metric.requires and not refs:
                 continue
-            values = metric.compute(cond.captions, refs, **ctx)
+            material = None
+            if self.cfg.bootstrap > 0:
+                material = cond.material[name] = metric_material(metric, cond.captions, refs, **ctx)
+            if isinstance(material, dict):  # per-trial values: the outputs are their means
+                values = {k: float(np.mean(v)) for k, v in material.items()}
+            else:
+                values = metric.compute(cond.captions, refs, **ctx)
             check_metric_values(self.entries[name], metric, values)
             cis = {}
-            if self.cfg.bootstrap > 0:
-                cond.material[name] = metric_material(metric, cond.captions, refs, **ctx)
+            if material is not None:
                 cis = bootstrap_cis(
                     cond.material[name],
                     n=len(self.test.index),

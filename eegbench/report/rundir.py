@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from eegbench.api.errors import EegbenchError
-from eegbench.io import _umask, atomic_write
+from eegbench.io import _umask, atomic_write, pid_alive
 
 PARTIAL = ".partial-"
 OWNER = ".owner.json"
@@ -55,16 +55,6 @@ def inside(root: Path, path: Path) -> Path:
     return path
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _owner(path: Path) -> dict:
     try:
         return json.loads((path / OWNER).read_text())
@@ -80,7 +70,7 @@ def is_orphan(path: Path) -> bool:
     owner = _owner(path)
     if owner.get("host", socket.gethostname()) != socket.gethostname():
         return False
-    return not _pid_alive(int(m.group("pid")))
+    return not pid_alive(int(m.group("pid")))
 
 
 def has_checkpoint(path: Path) -> bool:

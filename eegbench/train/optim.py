@@ -34,3 +34,22 @@ def make_schedule(
         return max(0.0, 1.0 - progress)
 
     return torch.optim.lr_scheduler.LambdaLR(opt, factor)
+
+
+def optimizer_step(
+    loss: torch.Tensor,
+    opt: torch.optim.Optimizer,
+    sched: torch.optim.lr_scheduler.LRScheduler,
+    scaler: torch.amp.GradScaler,
+    params: Iterable[torch.nn.Parameter],
+    grad_clip: float,
+) -> None:
+    """One training step of either stage: backward (scaled), optional clipping, step, schedule."""
+    opt.zero_grad(set_to_none=True)
+    scaler.scale(loss).backward()
+    if grad_clip > 0:
+        scaler.unscale_(opt)
+        torch.nn.utils.clip_grad_norm_(params, grad_clip)
+    scaler.step(opt)
+    scaler.update()
+    sched.step()

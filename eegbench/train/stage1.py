@@ -21,7 +21,7 @@ from eegbench.progress import task
 from eegbench.train.checkpoint import Checkpoint, rng_state, set_rng_state
 from eegbench.train.device import FP32, Precision, module_device
 from eegbench.train.model import EEGClassifier
-from eegbench.train.optim import make_optimizer, make_schedule
+from eegbench.train.optim import make_optimizer, make_schedule, optimizer_step
 
 
 @dataclass
@@ -112,14 +112,7 @@ def train_stage1(
                         f"stage 1 loss became {loss.item()} in epoch {epoch + 1}; lower stage1.lr "
                         "or check the data for extreme values."
                     )
-                opt.zero_grad(set_to_none=True)
-                scaler.scale(loss).backward()
-                if cfg.grad_clip > 0:
-                    scaler.unscale_(opt)
-                    torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-                scaler.step(opt)
-                scaler.update()
-                sched.step()
+                optimizer_step(loss, opt, sched, scaler, model.parameters(), cfg.grad_clip)
                 total += loss.item() * len(idx)
                 mse_sum += mse.item() * len(idx)
                 ce_sum += ce.item() * len(idx)

@@ -14,7 +14,7 @@ from eegbench.progress import task
 from eegbench.train.checkpoint import Checkpoint, rng_state, set_rng_state
 from eegbench.train.device import FP32, Precision, module_device
 from eegbench.train.model import Projector
-from eegbench.train.optim import make_optimizer, make_schedule
+from eegbench.train.optim import make_optimizer, make_schedule, optimizer_step
 from eegbench.train.prompting import DEFAULT_PROMPT, build_batch
 
 
@@ -89,14 +89,7 @@ def train_stage2(
                             f"stage 2 loss became {loss.item()} in phase {phase!r}, epoch "
                             f"{epoch + 1}; lower stage2.lr or use precision=fp32."
                         )
-                    opt.zero_grad(set_to_none=True)
-                    scaler.scale(loss).backward()
-                    if cfg.grad_clip > 0:
-                        scaler.unscale_(opt)
-                        torch.nn.utils.clip_grad_norm_(projector.parameters(), cfg.grad_clip)
-                    scaler.step(opt)
-                    scaler.update()
-                    sched.step()
+                    optimizer_step(loss, opt, sched, scaler, projector.parameters(), cfg.grad_clip)
                     total += loss.item() * len(idx)
                 result.history.append(
                     {"phase": phase, "epoch": epoch + 1, "loss": total / n, "n": n}

@@ -20,6 +20,13 @@ from eegbench.api import Register, Spec, hookimpl, register_all
 
 _PKG = "eegbench_plugins.encoders"
 
+# ShallowFBCSPNet and Deep4Net come from the same paper.
+SCHIRRMEISTER_2017 = (
+    "Schirrmeister, Springenberg, Fiederer, Glasstetter, Eggensperger, Tangermann, Hutter, "
+    "Burgard, Ball (2017). Deep learning with convolutional neural networks for EEG decoding and "
+    "visualization. Hum. Brain Mapp. 38(11):5391-5420. doi:10.1002/hbm.23730; arXiv:1703.05051"
+)
+
 ENCODERS: tuple[Spec, ...] = (
     Spec(
         "dilated",
@@ -52,12 +59,7 @@ ENCODERS: tuple[Spec, ...] = (
         "shallow",
         f"{_PKG}.schirrmeister:ShallowFBCSPNet",
         params=ShallowParams,
-        citation=(
-            "Schirrmeister, Springenberg, Fiederer, Glasstetter, Eggensperger, Tangermann, "
-            "Hutter, Burgard, Ball (2017). Deep learning with convolutional neural networks for "
-            "EEG decoding and visualization. Hum. Brain Mapp. 38(11):5391-5420. "
-            "doi:10.1002/hbm.23730; arXiv:1703.05051"
-        ),
+        citation=SCHIRRMEISTER_2017,
         description=(
             "ShallowFBCSPNet: temporal + spatial conv, square, mean pool, log (band-power features)"
         ),
@@ -66,12 +68,7 @@ ENCODERS: tuple[Spec, ...] = (
         "deep",
         f"{_PKG}.schirrmeister:Deep4Net",
         params=DeepParams,
-        citation=(
-            "Schirrmeister, Springenberg, Fiederer, Glasstetter, Eggensperger, Tangermann, "
-            "Hutter, Burgard, Ball (2017). Deep learning with convolutional neural networks for "
-            "EEG decoding and visualization. Hum. Brain Mapp. 38(11):5391-5420. "
-            "doi:10.1002/hbm.23730; arXiv:1703.05051"
-        ),
+        citation=SCHIRRMEISTER_2017,
         description=(
             "Deep4Net: four conv-max-pool blocks (25, 50, 100, 200 filters), ELU, batch norm"
         ),
