@@ -60,7 +60,6 @@ def measure(quick: bool) -> list[dict]:
         n_layer, n_embd, n_head, n_trials, new = 2, 128, 4, 24, 12
     else:
         n_layer, n_embd, n_head, n_trials, new = 12, 768, 12, 64, 24
-    torch.set_num_threads(max(1, torch.get_num_threads()))
     llm = _llm(n_layer, n_embd, n_head)
     torch.manual_seed(1)
     n_chans, n_times = 8, 64
@@ -97,6 +96,7 @@ def measure(quick: bool) -> list[dict]:
             "n_embd": n_embd,
             "n_head": n_head,
             "vocab": len(llm.tokenizer),
+            "threads": torch.get_num_threads(),
         },
     )
     if out["loop"] != out["batched"]:

@@ -272,7 +272,7 @@ class RunRecord(_Open):
     processor: str = ""
     started: str = ""
     seed: int
-    hardware: dict[str, str] = Field(default_factory=dict)
+    hardware: dict[str, str | int] = Field(default_factory=dict)
     config: dict[str, Any]
     dataset: DatasetInfo
     model: ModelInfo = Field(default_factory=ModelInfo)

@@ -34,7 +34,7 @@ from eegbench.report.rundir import (
 )
 from eegbench.report.tracking import track_run
 from eegbench.train.checkpoint import Checkpoint
-from eegbench.train.device import FP32, Precision
+from eegbench.train.device import FP32, Precision, set_threads
 from eegbench.train.device import describe as describe_device
 from eegbench.train.device import setup as device_setup
 from eegbench.train.model import EEGClassifier, Projector
@@ -112,8 +112,9 @@ def _run(cfg: dict[str, Any], staged: StagedRun) -> Pipeline:
     precision = device_setup(cfg)
     prompt = core_section(cfg, "prompt")
     device = precision.device
-    if cfg.get("threads"):
-        torch.set_num_threads(cfg["threads"])
+    threads = set_threads(cfg.get("threads"))
+    if not cfg.get("threads"):
+        log(f"torch CPU threads: {threads} (threads=null: the cores other processes leave free)")
     timer = Timer()
     silence_library_progress()
     env = environment()

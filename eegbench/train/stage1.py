@@ -9,6 +9,7 @@ answer (CLIP's loss, one direction, with the whole training bank as negatives).
 from __future__ import annotations
 
 import copy
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -47,6 +48,32 @@ def embedding_loss(
         return (1 - F.cosine_similarity(emb, t[idx], dim=1)).mean()
     sims = F.normalize(emb, dim=1) @ F.normalize(bank, dim=1).T
     return F.cross_entropy(sims / cfg.temperature, which[idx])
+
+
+def stage1_step(
+    model: EEGClassifier,
+    xb: torch.Tensor,
+    yb: torch.Tensor,
+    idx: torch.Tensor,
+    t: torch.Tensor,
+    bank: torch.Tensor,
+    which: torch.Tensor,
+    cfg: Stage1Config,
+    opt: torch.optim.Optimizer,
+    sched: torch.optim.lr_scheduler.LRScheduler,
+    scaler: torch.amp.GradScaler,
+    precision: Precision = FP32,
+) -> torch.Tensor:
+    """One training step on the batch ``xb, yb`` (trials ``idx``); returns the detached
+    ``[loss, embedding term, CE]`` on the model's device, without a host sync."""
+    device = t.device
+    with precision.autocast():
+        emb, logits = model(xb.to(device, non_blocking=True))
+    mse = embedding_loss(emb.float(), idx, t, bank, which, cfg)
+    ce = F.cross_entropy(logits.float(), yb.to(device, non_blocking=True))
+    loss = cfg.w_mse * mse + cfg.w_ce * ce
+    optimizer_step(loss, opt, sched, scaler, model.parameters(), cfg.grad_clip)
+    return torch.stack([loss.detach(), mse.detach(), ce.detach()])
 
 
 def train_stage1(
@@ -97,25 +124,22 @@ def train_stage1(
         for epoch in range(start, cfg.epochs):
             model.train()
             order = torch.randperm(n, generator=generator)
-            total = mse_sum = ce_sum = 0.0
+            # per-epoch sums stay on the device (float64, as Python floats): one sync per epoch
+            sums = torch.zeros(3, dtype=torch.float64, device=device)
             for i in range(0, n, cfg.batch_size):
                 idx = order[i : i + cfg.batch_size]
                 if len(idx) < 2:
                     continue  # BatchNorm needs two samples
-                with precision.autocast():
-                    emb, logits = model(X[idx].to(device, non_blocking=True))
-                mse = embedding_loss(emb.float(), idx, t, bank, which, cfg)
-                ce = F.cross_entropy(logits.float(), y[idx].to(device, non_blocking=True))
-                loss = cfg.w_mse * mse + cfg.w_ce * ce
-                if not torch.isfinite(loss):
-                    raise EegbenchError(
-                        f"stage 1 loss became {loss.item()} in epoch {epoch + 1}; lower stage1.lr "
-                        "or check the data for extreme values."
-                    )
-                optimizer_step(loss, opt, sched, scaler, model.parameters(), cfg.grad_clip)
-                total += loss.item() * len(idx)
-                mse_sum += mse.item() * len(idx)
-                ce_sum += ce.item() * len(idx)
+                terms = stage1_step(
+                    model, X[idx], y[idx], idx, t, bank, which, cfg, opt, sched, scaler, precision
+                )
+                sums += terms.double() * len(idx)
+            total, mse_sum, ce_sum = sums.tolist()
+            if not math.isfinite(total):
+                raise EegbenchError(
+                    f"stage 1 loss became {total} in epoch {epoch + 1}; lower stage1.lr or check "
+                    "the data for extreme values."
+                )
             _, val_logits = model.predict(X_val, precision=precision)
             val_acc = float((val_logits.argmax(1) == y_val).mean())
             history.append(

@@ -1,0 +1,164 @@
+"""eegbench's stage-1 training step vs a plain PyTorch step of EEG-ChannelNet (issue 14, item 2).
+
+The baseline is EEG-ChannelNet written as its authors' code writes it (Palazzo et al., TPAMI
+2020): ``nn.Conv2d`` layers with implicit padding (BatchNorm -> ReLU -> Conv2d -> Dropout2d),
+Linear heads, and a training step of forward, cross-entropy, ``zero_grad``, backward, Adam and
+``loss.item()``. The candidate is the step ``eegbench run`` takes (``stage1_step`` of
+``eegbench/train/stage1.py``: the ``dilated`` encoder at width 1 with its heads, ``w_mse * MSE +
+w_ce * CE`` against target embeddings, gradient clipping, AdamW, the warm-up schedule, losses
+kept on the device). Both models share their weights; the benchmark checks that they compute the
+same outputs before timing them. Full size: 128 x 440 (CVPR40), batch 16; ``--quick``: 16 x 64,
+width 0.25, batch 8.
+
+Both run in fp32 with the same torch threads: this CPU has no native bf16 (AVX512-BF16/AMX), so
+bf16 autocast is emulated and far slower (docs/accelerators.md).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from benchmarks._harness import compare
+
+TARGET = 1.5
+
+
+class RefConvLayer(nn.Sequential):
+    """The authors' unit layer: BatchNorm -> ReLU -> Conv2d (implicit padding) -> Dropout2d."""
+
+    def __init__(self, conv: nn.Conv2d, dropout: float) -> None:
+        super().__init__(
+            nn.BatchNorm2d(conv.in_channels),
+            nn.ReLU(),
+            nn.Conv2d(
+                conv.in_channels,
+                conv.out_channels,
+                conv.kernel_size,
+                stride=conv.stride,
+                padding=conv.padding,
+                dilation=conv.dilation,
+            ),
+            nn.Dropout2d(dropout),
+        )
+
+
+class RefParallel(nn.Module):
+    """Parallel conv layers on one input, concatenated along the maps (temporal, spatial)."""
+
+    def __init__(self, layers: list[nn.Module]) -> None:
+        super().__init__()
+        self.layers = nn.ModuleList(layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.cat([layer(x) for layer in self.layers], dim=1)
+
+
+class RefChannelNet(nn.Module):
+    """EEG-ChannelNet with the layer geometry of ``ours`` (an eegbench ``dilated`` encoder),
+    built from plain ``nn.Conv2d`` layers as in the authors' code; same state-dict keys."""
+
+    def __init__(self, ours: nn.Module, embed_dim: int, n_classes: int) -> None:
+        super().__init__()
+        enc = ours.encoder
+        p = enc.params.dropout
+
+        def ref(layer: nn.Sequential) -> RefConvLayer:
+            return RefConvLayer(layer[2], p)
+
+        self.encoder = nn.Module()
+        self.encoder.temporal = RefParallel([ref(x) for x in enc.temporal.layers])
+        self.encoder.spatial = RefParallel([ref(x) for x in enc.spatial.layers])
+        stages = []
+        for stage in enc.res_blocks:
+            block = type(stage[0])(stage[0].conv1.in_channels)  # the residual block as is
+            stages.append(nn.Sequential(block, ref(stage[1])))
+        self.encoder.res_blocks = nn.Sequential(*stages)
+        self.encoder.final_conv = ref(enc.final_conv)
+        self.embed = nn.Linear(ours.embed.in_features, embed_dim)
+        self.classifier = nn.Linear(embed_dim, n_classes)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        e = self.encoder
+        h = e.final_conv(e.res_blocks(e.spatial(e.temporal(x.unsqueeze(1)))))
+        emb = self.embed(h.flatten(1))
+        return emb, self.classifier(emb)
+
+
+def measure(quick: bool) -> list[dict]:
+    import eegbench
+    from eegbench.config import Stage1Config
+    from eegbench.train.model import EEGClassifier
+    from eegbench.train.optim import make_optimizer, make_schedule
+    from eegbench.train.stage1 import stage1_step
+
+    if quick:
+        n_chans, n_times, width, batch, repeats = 16, 64, 0.25, 8, 3
+    else:
+        n_chans, n_times, width, batch, repeats = 128, 440, 1.0, 16, 2
+    embed_dim, n_classes = 512, 40
+    torch.manual_seed(0)
+    enc = eegbench.get("encoders", "dilated").build(n_chans, n_times, width=width)
+    ours = EEGClassifier(enc, embed_dim, n_classes)
+    ref = RefChannelNet(ours, embed_dim, n_classes)
+    ref.load_state_dict(ours.state_dict())
+    x = torch.randn(batch, n_chans, n_times)
+    y = torch.randint(0, n_classes, (batch,))
+    with torch.no_grad():
+        a, b = ours.eval()(x), ref.eval()(x)
+    if not all(torch.allclose(u, v, rtol=1e-4, atol=1e-5) for u, v in zip(a, b, strict=True)):
+        raise RuntimeError("the reference ChannelNet and eegbench's dilated encoder differ")
+    ours.train()
+    ref.train()
+
+    # the authors' step: forward, CE, Adam, loss.item()
+    ref_opt = torch.optim.Adam(ref.parameters(), lr=2e-5)
+    losses: list[float] = []
+
+    def reference() -> None:
+        _, logits = ref(x)
+        loss = F.cross_entropy(logits, y)
+        ref_opt.zero_grad()
+        loss.backward()
+        ref_opt.step()
+        losses.append(loss.item())
+
+    # eegbench's step, as train_stage1 runs it (Thought2Text's stage-1 recipe)
+    cfg = Stage1Config(
+        batch_size=batch,
+        lr=2e-5,
+        weight_decay=1e-3,
+        grad_clip=0.3,
+        warmup_ratio=0.3,
+        schedule="constant",
+        loss="mse",
+    )
+    opt = make_optimizer(ours.parameters(), cfg.optimizer, cfg.lr, cfg.weight_decay)
+    sched = make_schedule(opt, 1000, cfg.warmup_ratio, cfg.schedule)
+    scaler = torch.amp.GradScaler("cpu", enabled=False)
+    t = torch.randn(batch, embed_dim)
+    idx = torch.arange(batch)
+    bank, which = t, idx
+
+    def eegbench_step() -> None:
+        stage1_step(ours, x, y, idx, t, bank, which, cfg, opt, sched, scaler)
+
+    rec = compare(
+        "stage1",
+        f"train step, dilated width {width:g}, {n_chans} x {n_times}, batch {batch}",
+        ("plain PyTorch step (authors' style)", reference),
+        ("eegbench stage1_step", eegbench_step),
+        repeats=repeats,
+        target=TARGET,
+        params={
+            "n_chans": n_chans,
+            "n_times": n_times,
+            "width": width,
+            "batch": batch,
+            "threads": torch.get_num_threads(),
+            "precision": "fp32",
+        },
+        note="fp32 on both sides; same outputs checked (rtol 1e-4)",
+    )
+    return [rec]
