@@ -64,7 +64,7 @@ def _run(out: Path, name: str, args: list[str]) -> dict[str, Any]:
 
 def measure(quick: bool) -> list[dict]:
     extra = QUICK if quick else []
-    repeats = 1 if not quick else 2
+    repeats = 1
     records = []
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp)
