@@ -50,10 +50,10 @@ def _workload(quick: bool) -> Callable[[], None]:
 
 
 def measure(quick: bool) -> list[dict]:
-    from eegbench.train.device import choose_threads
+    from eegbench.train.device import choose_threads, max_threads
 
     work = _workload(quick)
-    torch_default = torch.get_num_threads()
+    torch_default = max_threads()
     repeats = 3 if quick else 5
     records = []
     for condition, ctx in (("as is", contextlib.nullcontext), ("one busy core", busy_core)):

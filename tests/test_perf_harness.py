@@ -92,11 +92,9 @@ def test_quick_stage1_benchmark_runs_and_checks_equivalence(tmp_path):
     [(3, 2.0, 2, 3), (None, 0.1, 2, 2), (None, 0.9, 2, 1), (None, 2.0, 2, 1), (None, 0.3, 4, 3)],
 )
 def test_threads_follow_the_load(monkeypatch, requested, busy, allowed, expected):
-    import torch
-
     from eegbench.train import device
 
     monkeypatch.setattr(device, "busy_cores", lambda sample_s=0.3: busy)
     monkeypatch.setattr(device.os, "sched_getaffinity", lambda pid: set(range(allowed)))
-    monkeypatch.setattr(torch, "get_num_threads", lambda: 4)
+    monkeypatch.setattr(device, "max_threads", lambda: 4)
     assert device.choose_threads(requested) == expected

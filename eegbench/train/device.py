@@ -148,7 +148,15 @@ def choose_threads(requested: int | None, sample_s: float = 0.3) -> int:
         return int(requested)
     allowed = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     busy = math.ceil(max(0.0, busy_cores(sample_s) - 0.25))
-    return max(1, min(torch.get_num_threads(), (allowed or 1) - busy))
+    return max(1, min(max_threads(), (allowed or 1) - busy))
+
+
+def max_threads() -> int:
+    """torch's default thread count: the physical cores (not the current setting, which a
+    previous ``set_threads`` may have lowered)."""
+    import psutil
+
+    return int(psutil.cpu_count(logical=False) or os.cpu_count() or 1)
 
 
 def set_threads(requested: int | None) -> int:
