@@ -176,17 +176,23 @@ def _rouge_sentence(
 def _lcs_words(x: list[str], y: list[str]) -> list[str]:
     """The words of ``x`` on the longest common subsequence that ``rouge``'s ``_recon_lcs``
     reconstructs (same table, same tie-breaking)."""
-    if not set(x).intersection(y):
+    in_y = set(y)
+    if in_y.isdisjoint(x):
         return []
-    m = len(y)
-    table = [[0] * (m + 1)]
+    table = [[0] * (len(y) + 1)]
     for xi in x:
-        prev, row = table[-1], [0]
-        for j in range(m):
-            row.append(prev[j] + 1 if xi == y[j] else max(prev[j + 1], row[j]))
+        prev = table[-1]
+        if xi not in in_y:  # the row of a word absent from y equals the row above
+            table.append(prev)
+            continue
+        row = [0]
+        last = 0
+        for yj, diag, up in zip(y, prev, prev[1:]):
+            last = diag + 1 if xi == yj else (up if up > last else last)
+            row.append(last)
         table.append(row)
     out = []
-    i, j = len(x), m
+    i, j = len(x), len(y)
     while i > 0 and j > 0:
         if x[i - 1] == y[j - 1]:
             out.append(x[i - 1])
