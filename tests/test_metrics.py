@@ -272,6 +272,31 @@ def test_cider_ptb_tokenisation():
     assert out["cider"] == pytest.approx(_coco_cider(ptb_tokenize(HYPS), ptb_tokenize(REFS)))
 
 
+@needs_java
+def test_cider_java_tokenizer_starts_once_per_new_captions(monkeypatch):
+    """Captions and references go to Java together, and texts seen before not again."""
+    from eegbench_plugins.metrics import text
+
+    calls = []
+    real = text._ptb_tokenize_java
+
+    def counted(texts):
+        calls.append(list(texts))
+        return real(texts)
+
+    monkeypatch.setattr(text, "_ptb_tokenize_java", counted)
+    cider = build("cider", tokenizer="java")
+    first = cider.per_item(HYPS, REFS)["cider"]
+    assert len(calls) == 1 and set(calls[0]) == set(HYPS) | set(REFS)
+    assert cider.per_item(HYPS, REFS)["cider"].tolist() == first.tolist()
+    assert len(calls) == 1  # nothing new: no Java
+    other = [h.upper() for h in HYPS]
+    second = cider.per_item(other, REFS)["cider"]
+    assert calls[1] == list(dict.fromkeys(other))  # only the new captions
+    fresh = build("cider", tokenizer="java").per_item(other, REFS)["cider"]
+    assert second.tolist() == fresh.tolist()
+
+
 # --- BERTScore --------------------------------------------------------------------------------
 
 

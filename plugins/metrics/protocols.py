@@ -205,8 +205,8 @@ class CocoProtocol(Metric):
         refs = [_text(r) for r in references]
         check_pairs(preds, refs, COCO)
         check_nonempty_refs(refs, COCO)
-        hyp_tok = ptb_tokenize(preds, self.tokenizer)
-        ref_tok = ptb_tokenize(refs, self.tokenizer)
+        tokens = ptb_tokenize([*preds, *refs], self.tokenizer)  # one Java run with java
+        hyp_tok, ref_tok = tokens[: len(preds)], tokens[len(preds) :]
         res = {i: [h] for i, h in enumerate(hyp_tok)}
         gts = {i: [r] for i, r in enumerate(ref_tok)}
         bleu, _ = Bleu(4).compute_score(gts, res, verbose=0)

@@ -243,11 +243,17 @@ class Cider(Metric):
         check_ptb_tokenizer(tokenizer, "cider", used=tokenize == "ptb")
         self.tokenize = tokenize
         self.tokenizer = tokenizer
+        self._tokens: dict[str, str] = {}  # text -> tokens, for every condition scored
 
     def _tok(self, texts: Sequence[str]) -> list[str]:
-        if self.tokenize == "ptb":
-            return ptb_tokenize(texts, self.tokenizer)
-        return [" ".join(t.lower().split()) for t in texts]
+        """Tokens of ``texts``; texts not tokenised before go to the tokenizer in one call (one
+        Java process with ``tokenizer=java``; none when every text was seen)."""
+        if self.tokenize != "ptb":
+            return [" ".join(t.lower().split()) for t in texts]
+        new = list(dict.fromkeys(t for t in texts if t not in self._tokens))
+        if new:
+            self._tokens.update(zip(new, ptb_tokenize(new, self.tokenizer)))
+        return [self._tokens[t] for t in texts]
 
     def per_item(
         self, predictions: list[str], references: list[str], **ctx: Any
@@ -256,7 +262,8 @@ class Cider(Metric):
 
         check_pairs(predictions, references, "cider")
         check_nonempty_refs(references, "cider")
-        hyp, ref = self._tok(predictions), self._tok(references)
+        tokens = self._tok([*predictions, *references])
+        hyp, ref = tokens[: len(predictions)], tokens[len(predictions) :]
         res = {i: [h] for i, h in enumerate(hyp)}
         gts = {i: [r] for i, r in enumerate(ref)}
         _, scores = CocoCider().compute_score(gts, res)
