@@ -70,10 +70,8 @@ class Bleu(Metric):
         bp = 1.0
         if sys_len < ref_len:
             bp = math.exp(1 - ref_len / sys_len) if sys_len > 0 else 0.0
-        return {
-            f"bleu_{n}": _sacrebleu(t[2 : 2 + n], t[6 : 6 + n], bp, smooth, value) / 100.0
-            for n in range(1, 5)
-        }
+        scores = _sacrebleu(t[2:6], t[6:10], bp, smooth, value)
+        return {f"bleu_{n}": score / 100.0 for n, score in enumerate(scores, start=1)}
 
     def compute(
         self, predictions: list[str], references: list[str], **ctx: Any
@@ -83,14 +81,18 @@ class Bleu(Metric):
 
 def _sacrebleu(
     correct: list[int], total: list[int], bp: float, smooth_method: str, smooth_value: Any
-) -> float:
-    """``BLEU.compute_bleu(...).score`` of sacrebleu (without ``effective_order``)."""
+) -> list[float]:
+    """``BLEU.compute_bleu(...).score`` of sacrebleu (without ``effective_order``) for
+    ``max_ngram_order`` 1..len(correct) at once.
+
+    The precisions of orders below n do not depend on n, and the sum of their logs is taken
+    left to right there, so a running sum gives each order's value exactly.
+    """
     from sacrebleu.utils import my_log
 
     order = len(correct)
+    hits = [any(correct[:n]) for n in range(1, order + 1)]
     precisions = [0.0] * order
-    if not any(correct):
-        return 0.0
     smooth_mteval = 1.0
     for n in range(1, order + 1):
         if smooth_method == "add-k" and n > 1:
@@ -106,7 +108,11 @@ def _sacrebleu(
                 precisions[n - 1] = 100.0 * smooth_value / total[n - 1]
         else:
             precisions[n - 1] = 100.0 * correct[n - 1] / total[n - 1]
-    return bp * math.exp(sum([my_log(p) for p in precisions]) / order)
+    scores, log_sum = [], 0
+    for n, p in enumerate(precisions, start=1):
+        log_sum += my_log(p)
+        scores.append(bp * math.exp(log_sum / n) if hits[n - 1] else 0.0)
+    return scores
 
 
 class Rouge(Metric):
