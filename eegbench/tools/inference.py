@@ -95,7 +95,8 @@ def load_run(
         placed = setup(cfg, warn=False)
     except ConfigError as e:
         raise ConfigError(
-            f"run {str(run)!r}: {e} (load_run(..., device=...), `--device` on the command line)"
+            f"run {str(run)!r}: {str(e).rstrip('.')} (load_run(..., device=...), or --device "
+            "on the command line)."
         ) from None
     data = load_dataset(cfg)
     current = data.fingerprint()
