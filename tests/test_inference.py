@@ -190,7 +190,6 @@ def test_a_run_without_captions_with_centred_targets_loads_as_it_ran(tmp_path):
         "encoder=linear",
         "stage1.center_targets=true",
         "eval.controls=[]",
-        "eval.metrics=[accuracy,bleu]",
         "run_name=nocap",
     ]
     res = CliRunner().invoke(cli, ["--quiet", "run", *args])

@@ -14,7 +14,9 @@ A suite is a YAML file (``eegbench/report/suites/NAME.yaml``)::
 
 A configuration's key is a digest of its resolved config without ``output_dir``, ``run_name``,
 ``cache_dir`` and ``threads`` (as MOABB keys results by pipeline); a finished run with the same
-key in the output directory is not run again.
+key in the output directory is not run again, and an interrupted one is resumed. The local
+backend runs the rest one after another in this process; ``ray_backend`` runs each as a Ray
+task. Both run exactly the tasks ``pending`` lists, each through ``run_job``.
 """
 
 from __future__ import annotations
@@ -251,7 +253,7 @@ def run_suite(
         outcomes = _run_here(todo)
     for job, run_dir, error in outcomes:
         if run_dir is None:
-            failed.append((job, error or "failed"))
+            failed.append((job, str(error)))
         else:
             ran.append(run_dir)
             job.done = run_dir
