@@ -24,7 +24,7 @@ def caption(run_dir: str, trial: int, label: str | None) -> None:
     require_captioner(pipe)
     i = trial_index(pipe, trial)
     data = pipe.data
-    emb, logits = pipe.model.predict(data.X[i : i + 1])
+    emb, logits = pipe.model.predict(data.X[[i]])  # a copy: X may be a read-only memory map
     predicted = data.class_names[int(logits[0].argmax())]
     ev = pipe.config["eval"]
     text = generate_captions(
