@@ -208,3 +208,18 @@ def test_changed_source_file_is_a_new_entry(tmp_path):
     assert second.info["trial_cache"]["hit"] is False
     assert second.info["trial_cache"]["path"] != first.info["trial_cache"]["path"]
     assert not np.array_equal(first.X, second.X)
+
+
+def test_unwritable_cache_warns_and_the_load_goes_on(tmp_path, capsys, monkeypatch):
+    from eegbench.data import trialcache
+
+    def full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(trialcache, "store", full)
+    path = _cvpr_file(tmp_path)
+    with trial_cache(tmp_path / "cache"):
+        data = load(path, **FILTERS)
+    assert data.X.shape == (34, N_CH, 440) and "trial_cache" not in data.info
+    err = capsys.readouterr().err
+    assert "could not write trial cache entry" in err and "No space left" in err

@@ -434,7 +434,13 @@ def load_trials(
     if hit is not None:
         return Trials(hit.X, hit.sfreq, hit.ch_names, hit.steps, {"path": str(folder), "hit": True})
     X = p.run(read, n)
-    trialcache.store(folder, X, key=key, sfreq=p.sfreq, ch_names=p.ch_names, steps=p.steps)
+    try:
+        trialcache.store(folder, X, key=key, sfreq=p.sfreq, ch_names=p.ch_names, steps=p.steps)
+    except OSError as e:  # a full disk costs the next run its head start, not this run
+        from eegbench.progress import warn
+
+        warn(f"could not write trial cache entry {str(folder)!r} ({e}); continuing without it.")
+        return Trials(X, p.sfreq, p.ch_names, list(p.steps))
     return Trials(X, p.sfreq, p.ch_names, list(p.steps), {"path": str(folder), "hit": False})
 
 
