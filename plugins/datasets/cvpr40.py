@@ -182,6 +182,12 @@ def load_cvpr40(**kw: Any) -> EEGData:
         raise ConfigError(f"time window [{p.time_low}, {p.time_high}) is empty.")
     mapped = _mappable(p.path)
     dataset, wnids, images = _check_dataset(_load_torch(p.path, "EEG file", mapped), p.path)
+    if not mapped:
+        warn(
+            f"cvpr40: {p.path!r} is in torch's legacy (non-zip) format, so it is loaded whole "
+            "(peak memory about 2x the file); re-save it once with "
+            "torch.save(torch.load(path), new_path) to memory-map it."
+        )
 
     lengths = np.array([int(tr["eeg"].shape[1]) for tr in dataset])
     subjects = np.array([int(tr.get("subject", 1)) for tr in dataset])
@@ -322,14 +328,7 @@ def load_cvpr40(**kw: Any) -> EEGData:
 
 
 def _mappable(path: str) -> bool:
-    """Whether the EEG file can be memory-mapped (torch's zip format); a legacy-format file is
-    loaded whole, with a warning saying how to convert it."""
+    """Whether the EEG file can be memory-mapped: torch's zip format (a missing file is
+    reported by the load)."""
     file = Path(path).expanduser()
-    if not file.is_file() or zipfile.is_zipfile(file):
-        return True
-    warn(
-        f"cvpr40: {str(file)!r} is in torch's legacy (non-zip) format, so it is loaded whole "
-        "(peak memory about 2x the file); re-save it once with torch.save(torch.load(path), "
-        "new_path) to memory-map it."
-    )
-    return False
+    return not file.is_file() or zipfile.is_zipfile(file)
