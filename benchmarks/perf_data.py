@@ -91,7 +91,7 @@ def _child(code: str, *args: str) -> str:
 
 def measure(quick: bool) -> list[dict]:
     n = N_QUICK if quick else N_FULL
-    repeats = 3 if quick else 2
+    repeats = 2
     tmp = Path(tempfile.mkdtemp(prefix="eegbench-perf-data-"))
     try:
         need = n * CHANNELS * SAMPLES * 4 * 2.2

@@ -141,7 +141,7 @@ def store(
 
 def release_pages(address: int, nbytes: int) -> None:
     """Drop the resident pages of ``[address, address + nbytes)`` of a read-only file mapping
-    (e.g. a tensor of ``torch.load(..., mmap=True)``) from this process's memory.
+    (e.g. a tensor that torch loaded with ``mmap=True``) from this process's memory.
 
     Only whole pages inside the range are released, so nothing outside it is touched; the data
     stays valid and is read again from the file if used. Linux only (``madvise``

@@ -185,8 +185,8 @@ def load_cvpr40(**kw: Any) -> EEGData:
     if not mapped:
         warn(
             f"cvpr40: {p.path!r} is in torch's legacy (non-zip) format, so it is loaded whole "
-            "(peak memory about 2x the file); re-save it once with "
-            "torch.save(torch.load(path), new_path) to memory-map it."
+            "(peak memory about 2x the file); load it and torch.save it once in the current "
+            "format to memory-map it."
         )
 
     lengths = np.array([int(tr["eeg"].shape[1]) for tr in dataset])
