@@ -223,3 +223,19 @@ def test_unwritable_cache_warns_and_the_load_goes_on(tmp_path, capsys, monkeypat
     assert data.X.shape == (34, N_CH, 440) and "trial_cache" not in data.info
     err = capsys.readouterr().err
     assert "could not write trial cache entry" in err and "No space left" in err
+
+
+def test_the_pipeline_caches_under_its_cache_dir(tmp_path):
+    from eegbench.train.pipeline import load_dataset
+
+    cfg = {
+        "dataset": {"name": "cvpr40", "path": _cvpr_file(tmp_path), **FILTERS},
+        "cache_dir": str(tmp_path / "cache"),
+    }
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        first, second = load_dataset(cfg), load_dataset(cfg)
+        off = load_dataset({**cfg, "dataset": {**cfg["dataset"], "cache": False}})
+    assert Path(first.info["trial_cache"]["path"]).parent == tmp_path / "cache" / "trials"
+    assert second.info["trial_cache"]["hit"] is True and "trial_cache" not in off.info
+    assert np.array_equal(first.X, second.X) and np.array_equal(first.X, off.X)
