@@ -13,7 +13,9 @@ process held before the load (Python, torch and eegbench imported):
 - cached: the same load again, memory-mapping the cache entry.
 
 Times are ratios to the plain load of the same round (target: preprocessed at most 3x, cached
-about 1x); memory is peak RSS as a multiple of the file's size (target at most 1.5x).
+about 1x); memory is peak RSS as a multiple of the file's size (target at most 1.5x). The targets apply
+at full size: the quick mode reports the same ratios without them (fixed costs per load dominate
+600 trials), and imports MNE's and SciPy's filters before timing.
 """
 
 from __future__ import annotations
@@ -50,6 +52,9 @@ MEASURE = """
 import json, sys, time, warnings
 mode, path, cache, filters = sys.argv[1], sys.argv[2], sys.argv[3], json.loads(sys.argv[4])
 import numpy as np, torch
+if sys.argv[5] == "1":  # quick: the one-time imports of MNE's and SciPy's filters are not timed
+    from eegbench.data.preprocessing import Preprocess, plan
+    plan(Preprocess(**filters), sfreq=1000.0, ch_names=["a"], n_times=64, tmin=0.0).matrix()
 import eegbench
 import eegbench_plugins.datasets.cvpr40  # imported before timing, as in a run
 from eegbench.data.trialcache import trial_cache
@@ -107,7 +112,9 @@ def measure(quick: bool) -> list[dict]:
         for r in range(repeats):
             cache = tmp / f"cache{r}"
             for mode in ("plain", "preprocessed", "cached"):
-                out = _child(MEASURE, mode, str(path), str(cache), json.dumps(FILTERS))
+                out = _child(
+                    MEASURE, mode, str(path), str(cache), json.dumps(FILTERS), str(int(quick))
+                )
                 runs[mode].append(json.loads(out.strip().splitlines()[-1]))
             shutil.rmtree(cache)
     finally:
@@ -124,6 +131,13 @@ def measure(quick: bool) -> list[dict]:
         **FILTERS,
     }
     plain = [x["wall"] for x in runs["plain"]]
+    note = (
+        "quick: targets apply at full size (fixed costs dominate 600 trials); MNE's and "
+        "SciPy's filters imported before the load (a one-time ~2-4 s and ~140 MB that the "
+        "full mode counts)"
+        if quick
+        else ""
+    )
     mb = 1e6
     return [
         figure(
@@ -131,18 +145,20 @@ def measure(quick: bool) -> list[dict]:
             "5-95 Hz + notch load (builds the cache) / plain load",
             ("5-95 Hz + notch", [x["wall"] for x in runs["preprocessed"]]),
             ("plain torch.load", plain),
-            target=3.0,
+            target=None if quick else 3.0,
             direction="lower",
             params=params,
+            note=note,
         ),
         figure(
             "data",
             "cached (memory-mapped) load / plain load",
             ("cached", [x["wall"] for x in runs["cached"]]),
             ("plain torch.load", plain),
-            target=1.0,
+            target=None if quick else 1.0,
             direction="lower",
             params=params,
+            note=note,
         ),
         figure(
             "data",
@@ -150,9 +166,10 @@ def measure(quick: bool) -> list[dict]:
             ("peak RSS", [x["peak"] / mb for x in runs["preprocessed"]]),
             ("file", [size / mb] * repeats),
             unit="MB",
-            target=1.5,
+            target=None if quick else 1.5,
             direction="lower",
             params=params,
+            note=note,
         ),
         figure(
             "data",
@@ -160,9 +177,10 @@ def measure(quick: bool) -> list[dict]:
             ("peak RSS", [x["peak"] / mb for x in runs["cached"]]),
             ("file", [size / mb] * repeats),
             unit="MB",
-            target=1.5,
+            target=None if quick else 1.5,
             direction="lower",
             params=params,
+            note=note,
         ),
         figure(
             "data",
@@ -172,5 +190,6 @@ def measure(quick: bool) -> list[dict]:
             unit="MB",
             direction="lower",
             params=params,
+            note=note,
         ),
     ]
