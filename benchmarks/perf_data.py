@@ -13,9 +13,9 @@ process held before the load (Python, torch and eegbench imported):
 - cached: the same load again, memory-mapping the cache entry.
 
 Times are ratios to the plain load of the same round (target: preprocessed at most 3x, cached
-about 1x); memory is peak RSS as a multiple of the file's size (target at most 1.5x). The targets apply
-at full size: the quick mode reports the same ratios without them (fixed costs per load dominate
-600 trials), and imports MNE's and SciPy's filters before timing.
+about 1x); memory is peak RSS as a multiple of the file's size (target at most 1.5x). The
+targets apply at full size: the quick mode reports the same ratios without them (fixed costs
+per load dominate 600 trials), and imports MNE's and SciPy's filters before timing.
 """
 
 from __future__ import annotations
