@@ -57,6 +57,7 @@ def _max_weight_diff(a: Path, b: Path) -> float:
     return max(diffs)
 
 
+@pytest.mark.slow  # ~40-80 s here: two spawned processes import torch; one run builds caches
 def test_two_gloo_processes_match_one(tmp_path):
     one = CliRunner().invoke(cli, ["-q", "run", *_overrides(tmp_path, tmp_path / "one")])
     assert one.exit_code == 0, one.output
