@@ -64,13 +64,14 @@ from eegbench.train.stage1 import train_stage1
 from eegbench.train.stage2 import train_stage2
 
 
-def run(cfg: dict[str, Any], keep_failed: bool = False) -> Pipeline | None:
+def run(cfg: dict[str, Any], keep_failed: bool = False, name: str | None = None) -> Pipeline | None:
     """Run one resolved config end to end; returns the pipeline and writes the run directory.
 
     The run directory appears only complete; on failure it is removed (``keep_failed``: kept as
     ``NAME.failed`` with ``error.txt``). Under a launcher of several processes (``WORLD_SIZE``
     set, e.g. ``accelerate launch``) the processes train data-parallel; rank 0 evaluates, writes
-    the run directory and returns the pipeline, the other ranks return None.
+    the run directory and returns the pipeline, the other ranks return None. ``name``: the run's
+    name (default ``run_name(cfg)``).
     """
     writable_cache(cfg["cache_dir"])
     preflight(cfg)
@@ -80,7 +81,7 @@ def run(cfg: dict[str, Any], keep_failed: bool = False) -> Pipeline | None:
             set_quiet(True)
             _run(cfg, None, world)
             return None
-        with staged_run(cfg["output_dir"], run_name(cfg), keep_failed) as staged:
+        with staged_run(cfg["output_dir"], name or run_name(cfg), keep_failed) as staged:
             return _run(cfg, staged, world)
     finally:
         leave(world)
@@ -90,10 +91,10 @@ def run_processes(cfg: dict[str, Any], processes: int, keep_failed: bool = False
     """``run`` in ``processes`` data-parallel processes started here; returns the run directory.
 
     A failed run leaves no partial folder behind (one whose process was stopped is removed)."""
-    cfg = {**cfg, "run_name": run_name(cfg)}  # one name, not one per process clock
     existed = Path(cfg["output_dir"]).expanduser().is_dir()
     try:
-        out = launch(processes, _run_in_process, cfg, keep_failed, is_quiet(), log_format())
+        settings = (run_name(cfg), is_quiet(), log_format())  # one name, not one per clock
+        out = launch(processes, _run_in_process, cfg, keep_failed, *settings)
         return Path(out)
     except BaseException:
         root = output_root(cfg["output_dir"])
@@ -103,11 +104,13 @@ def run_processes(cfg: dict[str, Any], processes: int, keep_failed: bool = False
         raise
 
 
-def _run_in_process(cfg: dict[str, Any], keep_failed: bool, quiet: bool, fmt: str) -> str | None:
+def _run_in_process(
+    cfg: dict[str, Any], keep_failed: bool, name: str, quiet: bool, fmt: str
+) -> str | None:
     """One process of ``run_processes``: logs as the parent was told to, then ``run``."""
     set_quiet(quiet)
     set_log_format(fmt)  # type: ignore[arg-type]
-    pipe = run(cfg, keep_failed)
+    pipe = run(cfg, keep_failed, name)
     return None if pipe is None else str(pipe.run_dir)
 
 
@@ -144,7 +147,7 @@ def resume(run_dir: str | Path, keep_failed: bool = False) -> Pipeline:
     preflight(cfg)
     log(f"resuming {name} from {folder}")
     with staged_run(folder.parent, name, keep_failed, resume=folder) as staged:
-        return _run(cfg, staged)
+        return _run(cfg, staged, SINGLE)
 
 
 def run_name(cfg: dict[str, Any]) -> str:

@@ -99,7 +99,9 @@ def train_stage2(
                             f"stage 2 loss became {loss.item()} in phase {phase!r}, epoch "
                             f"{epoch + 1}; lower stage2.lr or use precision=fp32."
                         )
-                    share = world.share(int((batch.labels[:, 1:] != -100).sum()))
+                    # llm.loss is the mean over next-token targets: labels[:, 1:] != -100
+                    tokens = 0 if world.size == 1 else int((batch.labels[:, 1:] != -100).sum())
+                    share = world.share(tokens)
                     step_loss = world.scale(loss, share)
                     optimizer_step(
                         step_loss, opt, sched, scaler, projector.parameters(), cfg.grad_clip
