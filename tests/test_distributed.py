@@ -12,6 +12,7 @@ import torch
 from click.testing import CliRunner
 from safetensors.torch import load_file
 
+from eegbench.api.errors import ConfigError
 from eegbench.cli import cli
 from eegbench.config import Stage1Config
 from eegbench.train.checkpoint import Checkpoint
@@ -92,7 +93,7 @@ def test_world_from_launcher_environment(monkeypatch):
     monkeypatch.setenv("LOCAL_RANK", "0")
     assert from_env() == World(rank=2, size=4, local_rank=0)
     monkeypatch.setenv("RANK", "4")
-    with pytest.raises(Exception, match="need 0 <= RANK < WORLD_SIZE"):
+    with pytest.raises(ConfigError, match="need 0 <= RANK < WORLD_SIZE"):
         from_env()
 
 

@@ -177,7 +177,7 @@ def _worker(index: int, fn: Callable[..., Any], args: tuple, n: int, port: int, 
     try:
         value = fn(*args)
     except EegbenchError as e:
-        box.put(("error", index, type(e).__name__, str(e), e.exit_code))
+        box.put(("error", index, str(e), e.exit_code))
         raise
     if index == 0:
         box.put(("ok", 0, value))
@@ -210,11 +210,12 @@ def launch(n: int, fn: Callable[..., T], *args: Any) -> T:
         while not box.empty():
             item = box.get()
             if item[0] == "error":
-                _, rank, kind, message, code = item
+                _, rank, message, code = item
                 err = WorkerError(message if rank == 0 else f"process {rank}: {message}")
                 err.exit_code = code
                 raise err from None
-        raise EegbenchError(f"a process of the run failed: {str(e).strip().splitlines()[0]}") from e
+        last = str(e).strip().splitlines()[-1]  # the exception line of the process's traceback
+        raise EegbenchError(f"a process of the run failed: {last}") from e
     while not box.empty():
         item = box.get()
         if item[0] == "ok":
