@@ -12,12 +12,12 @@ import torch
 from click.testing import CliRunner
 from safetensors.torch import load_file
 
-from eegbench.api.errors import ConfigError
+from eegbench.api.errors import ConfigError, EegbenchError
 from eegbench.cli import cli
 from eegbench.config import Stage1Config
 from eegbench.train.checkpoint import Checkpoint
 from eegbench.train.device import Precision
-from eegbench.train.distributed import World, from_env
+from eegbench.train.distributed import World, from_env, launch
 from eegbench.train.model import EEGClassifier
 from eegbench.train.stage1 import train_stage1
 from tests.conftest import tiny_overrides
@@ -135,3 +135,12 @@ def test_checkpoint_keeps_the_fp16_grad_scaler(tmp_path):
     restored = fp16.scaler()
     restored.load_state_dict(scaler)
     assert restored.get_scale() == 65536.0 and restored._get_growth_tracker() == 6
+
+
+def test_launch_returns_rank_0s_value_and_reports_a_failure_in_one_line():
+    assert launch(2, int, "7") == 7
+    with pytest.raises(EegbenchError) as e:
+        launch(2, int, "x")
+    assert str(e.value) == (
+        "a process of the run failed: ValueError: invalid literal for int() with base 10: 'x'"
+    )
