@@ -137,6 +137,7 @@ def test_checkpoint_keeps_the_fp16_grad_scaler(tmp_path):
     assert restored.get_scale() == 65536.0 and restored._get_growth_tracker() == 6
 
 
+@pytest.mark.slow  # ~10 s: four spawned processes import torch
 def test_launch_returns_rank_0s_value_and_reports_a_failure_in_one_line():
     assert launch(2, int, "7") == 7
     with pytest.raises(EegbenchError) as e:
