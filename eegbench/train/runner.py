@@ -328,7 +328,7 @@ def _run(cfg: dict[str, Any], staged: StagedRun | None, world: World) -> Pipelin
     tracked = track_run(cfg, results, run_dir)
     if tracked:
         log(f"{cfg['report_to']}: {tracked}")
-    return Pipeline(cfg, data, per_image, model, projector, llm, run_dir, record)
+    return Pipeline(cfg, data, per_image, model, projector, llm, run_dir, record, precision)
 
 
 def _check_context(llm: CausalLM, max_new_tokens: int, n_soft: int) -> None:
