@@ -236,7 +236,7 @@ def chat_run(tmp_path_factory) -> Path:
     its captions to depend on the prompt and the EEG."""
     from transformers import MistralConfig, MistralForCausalLM
 
-    from tests.test_chat_prompting import FAMILIES, make_tokenizer
+    from tests.chat_models import FAMILIES, make_tokenizer
 
     root = tmp_path_factory.mktemp("chat")
     tok = make_tokenizer(**FAMILIES["mistral"])

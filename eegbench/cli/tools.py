@@ -31,7 +31,8 @@ def caption(run_dir: str, trial: int, label: str | None, device: str | None) -> 
     require_captioner(pipe)
     i = trial_index(pipe, trial)
     data = pipe.data
-    emb, logits = pipe.model.predict(data.X[i : i + 1], precision=pipe.precision)
+    # a copy: X may be a read-only memory map
+    emb, logits = pipe.model.predict(data.X[[i]], precision=pipe.precision)
     predicted = data.class_names[int(logits[0].argmax())]
     ev = pipe.config["eval"]
     text = generate_captions(

@@ -24,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -239,6 +240,12 @@ def run_suite(
 
     if backend not in BACKENDS:
         raise ConfigError(f"unknown backend {backend!r}; use local or ray.")
+    world = os.environ.get("WORLD_SIZE", "1")
+    if world != "1":
+        raise ConfigError(
+            f"bench was started by a launcher (WORLD_SIZE={world}); start it as one process "
+            "(without torchrun or accelerate launch): it runs the configurations itself."
+        )
     jobs = plan(suite, out_dir, list(extra))
     todo = pending(jobs, out_dir)
     log(f"suite {suite.name}: {len(jobs)} configurations, {len(jobs) - len(todo)} already done")

@@ -21,6 +21,7 @@ from eegbench.api.llm import BuildContext, CausalLM
 from eegbench.api.target import Target, embed_cached, target_items
 from eegbench.config import PromptConfig, Stage2Config, core_section
 from eegbench.contracts import check_dataset, check_encoder, check_targets, who
+from eegbench.data.trialcache import trial_cache
 from eegbench.report.record import RunRecord
 from eegbench.train.device import FP32, Precision
 from eegbench.train.model import EEGClassifier, Projector
@@ -60,9 +61,11 @@ def cache_dir(cfg: dict[str, Any]) -> Path:
 
 
 def load_dataset(cfg: dict[str, Any]) -> EEGData:
-    """The configured dataset, checked against the EEGData contract (one-line errors)."""
+    """The configured dataset, checked against the EEGData contract (one-line errors); its
+    preprocessed trials are cached under ``cache_dir/trials`` (``dataset.cache``)."""
     entry = plugins.get("datasets", cfg["dataset"]["name"])
-    data = entry.build(**plugin_params(cfg, "dataset"))
+    with trial_cache(cache_dir(cfg)):
+        data = entry.build(**plugin_params(cfg, "dataset"))
     check_dataset(entry, data)
     data.name = data.name or entry.name
     return data
