@@ -3,7 +3,8 @@
 The file looks like a real run's ``predictions.csv``: each test image has one reference caption
 and is seen in many trials (``--repeats``), and generated captions come from a small vocabulary
 (a decoder's output repeats), so many (caption, reference) pairs recur. ``--unique`` makes every
-row's pair distinct instead (the worst case).
+row's pair distinct instead (the worst case). Reports wall and CPU seconds of the ``score``
+process and the load average when it started (on a shared machine wall time follows the load).
 
     python benchmarks/score_speed.py                 # 100,000 rows, thought2text protocol
     python benchmarks/score_speed.py --rows 20000 --unique
@@ -14,7 +15,9 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import os
 import random
+import resource
 import subprocess
 import sys
 import tempfile
@@ -74,9 +77,11 @@ def main(argv: list[str] | None = None) -> int:
         write_csv(path, args.rows, args.repeats, args.unique)
         cmd = [sys.executable, "-c", "from eegbench.cli import main; main()", "-q", "score",
                str(path), "--protocol", args.protocol, "--format", "json"]  # fmt: skip
+        load = os.getloadavg()[0]
         t0 = time.perf_counter()
         out = subprocess.run(cmd, capture_output=True, text=True)
         seconds = time.perf_counter() - t0
+        usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     if out.returncode != 0:
         print(out.stderr, file=sys.stderr)
         return out.returncode
@@ -85,6 +90,8 @@ def main(argv: list[str] | None = None) -> int:
         "unique_pairs": args.unique,
         "protocol": args.protocol,
         "seconds": round(seconds, 2),
+        "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 2),  # wall time moves with load
+        "load_average_1min": round(load, 2),
         "scores": json.loads(out.stdout),
     }
     print(json.dumps(report, indent=2))

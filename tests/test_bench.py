@@ -193,6 +193,15 @@ def test_failed_configuration_is_reported_and_others_still_run(tmp_path, fake_ru
     assert len(fake_runner) == 2
 
 
+def test_bench_under_a_launcher_is_refused(tmp_path, fake_runner, monkeypatch):
+    """torchrun/accelerate would start the whole sweep once per process."""
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    res = CliRunner().invoke(cli, ["--quiet", "bench", "tiny", "--out", str(tmp_path / "o")])
+    assert res.exit_code != 0
+    assert res.output.startswith("error: bench was started by a launcher (WORLD_SIZE=2)")
+    assert len(fake_runner) == 0 and not (tmp_path / "o").exists()
+
+
 def test_bench_without_suite_lists_shipped_suites():
     res = CliRunner().invoke(cli, ["bench"])
     assert res.exit_code == 0

@@ -153,7 +153,7 @@ def test_stage1_nan_guard_stays_on_under_autocast():
 @pytest.fixture(scope="module")
 def llama_folder(tmp_path_factory):
     """A tiny Llama saved with save_pretrained, chat template included."""
-    from tests.test_chat_prompting import FAMILIES, make_model, make_tokenizer
+    from tests.chat_models import FAMILIES, make_model, make_tokenizer
 
     tok = make_tokenizer(**FAMILIES["llama"])
     model = make_model("llama", len(tok), tok.eos_token_id, tok.bos_token_id)

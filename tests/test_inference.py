@@ -11,7 +11,7 @@ import torch
 import yaml
 from click.testing import CliRunner
 
-from eegbench.api.errors import DataError
+from eegbench.api.errors import ConfigError, DataError
 from eegbench.cli import cli
 from eegbench.evaluation.predictions import read_predictions
 from eegbench.report.record import RunRecord
@@ -220,3 +220,110 @@ def test_a_run_without_captions_with_centred_targets_loads_as_it_ran(tmp_path):
     res = CliRunner().invoke(cli, ["caption", str(run)])
     assert res.exit_code == 1
     assert res.output.startswith("error: ") and "has no LLM or projector" in res.output
+
+
+CHAT_PROMPT = [
+    "prompt.system=You name what a person saw.",
+    "prompt.user=Object: <object_string>. EEG: <image> What was seen?",
+]
+
+
+@pytest.fixture(scope="module")
+def chat_run(tmp_path_factory) -> Path:
+    """A finished run with a chat LLM, a non-default prompt and bf16 autocast.
+
+    The LLM is a tiny random Mistral whose weights are large enough (initializer_range 0.3) for
+    its captions to depend on the prompt and the EEG."""
+    from transformers import MistralConfig, MistralForCausalLM
+
+    from tests.chat_models import FAMILIES, make_tokenizer
+
+    root = tmp_path_factory.mktemp("chat")
+    tok = make_tokenizer(**FAMILIES["mistral"])
+    torch.manual_seed(0)
+    config = MistralConfig(
+        vocab_size=len(tok),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+        max_position_embeddings=256,
+        eos_token_id=tok.eos_token_id,
+        bos_token_id=tok.bos_token_id,
+        pad_token_id=tok.eos_token_id,
+        initializer_range=0.3,
+    )
+    llm_folder = root / "mistral"
+    MistralForCausalLM(config).save_pretrained(llm_folder)
+    tok.save_pretrained(llm_folder)
+    args = [
+        *(o for o in tiny_overrides(root) if not o.startswith("llm.")),
+        "encoder=linear",
+        "llm=gpt2",
+        f"llm.path={llm_folder}",
+        *CHAT_PROMPT,
+        "precision=bf16",
+        "eval.controls=[]",
+        "eval.metrics=[accuracy,bleu]",
+        "run_name=chat",
+    ]
+    res = CliRunner().invoke(cli, ["--quiet", "run", *args])
+    assert res.exit_code == 0, res.output + repr(res.exception)
+    return root / "runs" / "chat"
+
+
+@pytest.mark.slow
+def test_load_run_captions_with_the_run_s_prompt_and_precision(chat_run):
+    from eegbench.train.device import FP32
+
+    pipe = load_run(chat_run)
+    assert pipe.precision.name == "bf16" and pipe.precision.device.type == "cpu"
+    assert pipe.prompt.user == CHAT_PROMPT[1].split("=", 1)[1]
+    preds = read_predictions(chat_run / "predictions.csv")
+    test = pipe.data.splits["test"]
+    _, logits = pipe.model.predict(pipe.data.X[test], precision=pipe.precision)
+    labels = [pipe.data.class_names[k] for k in logits.argmax(1)]
+    assert labels == preds.predicted_object
+    ev = pipe.config["eval"]
+
+    def captions(**how):
+        return batch_inference_and_visualize(
+            pipe.data.X[test],
+            labels,
+            None,
+            pipe.model,
+            pipe.projector,
+            pipe.llm,
+            max_new_tokens=ev["max_new_tokens"],
+            repetition_penalty=ev["repetition_penalty"],
+            **how,
+        )[0]
+
+    assert len(set(preds.generated)) > 1
+    assert captions(prompt=pipe.prompt, precision=pipe.precision) == preds.generated
+    assert captions(precision=FP32) != preds.generated  # the default prompt is another prompt
+    res = CliRunner().invoke(cli, ["caption", str(chat_run), "--trial", "1"])
+    assert res.exit_code == 0, res.output
+    assert f"generated  {preds.generated[1]}" in res.output.splitlines()
+
+
+@pytest.mark.slow
+def test_load_run_on_another_device(chat_run, tmp_path):
+    copy = tmp_path / "gpu-run"
+    shutil.copytree(chat_run, copy)
+    cfg = yaml.safe_load((copy / "config.yaml").read_text())
+    cfg["device"] = "cuda"
+    (copy / "config.yaml").write_text(yaml.safe_dump(cfg))
+    if not torch.cuda.is_available():
+        with pytest.raises(ConfigError, match=r"device='cuda' is not available.*device=") as e:
+            load_run(copy)
+        assert "\n" not in str(e.value)
+        res = CliRunner().invoke(cli, ["caption", str(copy)])
+        assert res.exit_code == 2 and res.output.startswith("error: run ")
+    pipe = load_run(copy, device="cpu")
+    assert pipe.precision.device == torch.device("cpu") and pipe.config["device"] == "cpu"
+    assert {p.device.type for p in pipe.model.parameters()} == {"cpu"}
+    res = CliRunner().invoke(cli, ["caption", str(copy), "--device", "cpu", "--trial", "1"])
+    preds = read_predictions(chat_run / "predictions.csv")
+    assert res.exit_code == 0 and f"generated  {preds.generated[1]}" in res.output.splitlines()

@@ -79,6 +79,31 @@ def test_bleu_resampler_equals_recompute():
     assert fn(idx) == pytest.approx(direct)
 
 
+@pytest.mark.parametrize("smooth", ["exp", "floor", "add-k", "none"])
+def test_bleu_from_stats_identical_to_sacrebleu_compute_bleu(smooth):
+    bleu = build("bleu", smooth_method=smooth)
+    rng = np.random.default_rng(0)
+    rows = [np.zeros(10, dtype=np.int64), np.array([3, 5, 0, 0, 0, 0, 3, 2, 1, 0])]
+    for _ in range(300):
+        totals = rng.integers(0, 40, size=4)
+        correct = np.minimum(totals, rng.integers(0, 40, size=4)) * (rng.random(4) < 0.8)
+        rows.append(np.array([*rng.integers(0, 60, size=2), *correct, *totals]))
+    for total in rows:
+        expected = {}
+        for n in range(1, 5):
+            score = bleu._bleu.compute_bleu(
+                correct=[int(c) for c in total[2 : 2 + n]],
+                total=[int(t) for t in total[6 : 6 + n]],
+                sys_len=int(total[0]),
+                ref_len=int(total[1]),
+                smooth_method=bleu._bleu.smooth_method,
+                smooth_value=bleu._bleu.smooth_value,
+                max_ngram_order=n,
+            )
+            expected[f"bleu_{n}"] = score.score / 100.0
+        assert bleu.from_stats(total) == expected, total  # exact
+
+
 def test_bleu_bad_params_and_inputs():
     with pytest.raises(eegbench.ConfigError, match="tokenizer"):
         build("bleu", tokenize="nope")
@@ -245,6 +270,31 @@ def test_cider_ptb_tokenisation():
     assert ptb_tokenize(["A Dog, running!"]) == ["a dog running"]
     out = build("cider").compute(HYPS, REFS)
     assert out["cider"] == pytest.approx(_coco_cider(ptb_tokenize(HYPS), ptb_tokenize(REFS)))
+
+
+@needs_java
+def test_cider_java_tokenizer_starts_once_per_new_captions(monkeypatch):
+    """Captions and references go to Java together, and texts seen before not again."""
+    from eegbench_plugins.metrics import text
+
+    calls = []
+    real = text._ptb_tokenize_java
+
+    def counted(texts):
+        calls.append(list(texts))
+        return real(texts)
+
+    monkeypatch.setattr(text, "_ptb_tokenize_java", counted)
+    cider = build("cider", tokenizer="java")
+    first = cider.per_item(HYPS, REFS)["cider"]
+    assert len(calls) == 1 and set(calls[0]) == set(HYPS) | set(REFS)
+    assert cider.per_item(HYPS, REFS)["cider"].tolist() == first.tolist()
+    assert len(calls) == 1  # nothing new: no Java
+    other = [h.upper() for h in HYPS]
+    second = cider.per_item(other, REFS)["cider"]
+    assert calls[1] == list(dict.fromkeys(other))  # only the new captions
+    fresh = build("cider", tokenizer="java").per_item(other, REFS)["cider"]
+    assert second.tolist() == fresh.tolist()
 
 
 # --- BERTScore --------------------------------------------------------------------------------

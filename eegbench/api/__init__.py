@@ -14,7 +14,10 @@ plugin's registering module can ``from eegbench.api import hookimpl`` without im
 - Errors shown to users as one line: ``EegbenchError``, ``ConfigError``, ``UnknownNameError``,
   ``DataError``, ``PluginError``, ``MissingWeightsError``.
 - Datasets: ``EEGData``, ``SPLITS``, ``read_caption_files``, and the shared preprocessing and
-  split parameters ``DatasetParams``, ``finalize``, ``select_channels``, ``trial_info``.
+  split parameters ``DatasetParams``, ``finalize``, ``select_channels``, ``trial_info``;
+  ``load_trials`` (trials read chunk by chunk, preprocessed into one array, cached on disk and
+  memory-mapped on the next run) with its result ``Trials``, and ``release_pages`` (drop pages of
+  a memory-mapped source already copied).
 - Targets: ``Target``, ``target_items``. LLMs: ``CausalLM``, ``BuildContext``,
   ``load_pretrained``, ``check_loading``, ``prompt_text``, ``make_schedule``.
 - Metrics: ``Metric`` (every optional capability declared), ``Oracle``, ``CAPTIONS``,
@@ -55,6 +58,9 @@ _EXPORTS: dict[str, str] = {
     "read_caption_files": "eegbench.api.data",
     "DatasetParams": "eegbench.data.preprocessing",
     "finalize": "eegbench.data.preprocessing",
+    "load_trials": "eegbench.data.preprocessing",
+    "Trials": "eegbench.data.preprocessing",
+    "release_pages": "eegbench.data.trialcache",
     "select_channels": "eegbench.data.preprocessing",
     "trial_info": "eegbench.data.splits",
     "Target": "eegbench.api.target",
@@ -133,8 +139,15 @@ if TYPE_CHECKING:
     from eegbench.api.npy import load_npy, restricted_loads
     from eegbench.api.registry import Entry, Param, Spec, did_you_mean, register_all
     from eegbench.api.target import Target, target_items
-    from eegbench.data.preprocessing import DatasetParams, finalize, select_channels
+    from eegbench.data.preprocessing import (
+        DatasetParams,
+        Trials,
+        finalize,
+        load_trials,
+        select_channels,
+    )
     from eegbench.data.splits import trial_info
+    from eegbench.data.trialcache import release_pages
     from eegbench.io import atomic_dir, atomic_write, atomic_writer, check_manifest, file_digest
     from eegbench.progress import is_quiet, log, task, warn
     from eegbench.train.optim import make_schedule

@@ -20,6 +20,8 @@ from eegbench.api.registry import KINDS
 from eegbench.progress import log_format, set_quiet
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from eegbench.report.record import MetricValue, RunRecord
 
 KIND_ALIASES = {k[:-1]: k for k in KINDS}
@@ -124,12 +126,21 @@ def cli(ctx: click.Context, debug: bool, quiet: bool, log_format: str) -> None:
 @click.option(
     "--keep-failed", is_flag=True, help="Keep a failed run's folder as NAME.failed (error.txt)."
 )
+@click.option(
+    "--processes",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Train data-parallel in N processes (gloo on the CPU, NCCL with device=cuda: one GPU "
+    "each); rank 0 evaluates and writes the run.",
+)
 def run(
     overrides: tuple[str, ...],
     config_path: str | None,
     dry_run: bool,
     resume_dir: str | None,
     keep_failed: bool,
+    processes: int,
 ) -> None:
     """Train and evaluate one configuration.
 
@@ -140,13 +151,16 @@ def run(
     from eegbench.train.device import setup
 
     if resume_dir is not None:
-        if overrides or config_path:
-            from eegbench.api.errors import ConfigError
+        from eegbench.api.errors import ConfigError
 
+        if overrides or config_path:
             raise ConfigError("--resume continues a run with its own config; drop the overrides.")
+        if processes > 1:
+            raise ConfigError("--resume continues a run in one process; drop --processes.")
         from eegbench.train.runner import resume
 
-        _report_run(resume(resume_dir, keep_failed=keep_failed))
+        pipe = resume(resume_dir, keep_failed=keep_failed)
+        _report_run(pipe.run_dir, pipe.results)
         return
     cfg = build_config(list(overrides), base=config_path)
     setup(cfg, warn=False)  # the device must exist here, dry run or not
@@ -156,22 +170,31 @@ def run(
         preflight(cfg)
         click.echo(dump(cfg), nl=False)
         return
+    if processes > 1:
+        from eegbench.report.record import RunRecord
+        from eegbench.train.runner import run_processes
+
+        run_dir = run_processes(cfg, processes, keep_failed=keep_failed)
+        _report_run(run_dir, RunRecord.read(run_dir))
+        return
     from eegbench.train.runner import run as run_pipeline
 
-    _report_run(run_pipeline(cfg, keep_failed=keep_failed))
+    pipe = run_pipeline(cfg, keep_failed=keep_failed)
+    if pipe is not None:  # None: a rank other than 0 under a launcher, which reports nothing
+        _report_run(pipe.run_dir, pipe.results)
 
 
-def _report_run(pipe: Any) -> None:
+def _report_run(run_dir: Path, record: RunRecord) -> None:
     """The finished run's metrics on stdout: a table, or one JSON object (``--log-format json``)."""
-    path = pipe.run_dir / "results.json"
+    path = run_dir / "results.json"
     if log_format() == "json":
         metrics = {
             k: {"value": m.value, "ci": list(m.ci) if m.ci else None}
-            for k, m in pipe.results.metrics.items()
+            for k, m in record.metrics.items()
         }
         _echo_json({"results": str(path), "metrics": metrics})
         return
-    _print_summary(pipe.results)
+    _print_summary(record)
     _stdout().print(f"results: {path}", highlight=False)
 
 

@@ -228,15 +228,52 @@ def leaderboard_command(
     help="Output directory (default: runs/bench/SUITE).",
 )
 @click.option("--dry-run", is_flag=True, help="List the configurations and which are done.")
+@click.option(
+    "--backend",
+    type=click.Choice(["local", "ray"]),
+    default="local",
+    show_default=True,
+    help="local: one run after another in this process; ray: each run as a Ray task "
+    "(the 'ray' extra).",
+)
+@click.option(
+    "--address",
+    help="Ray: join the cluster at this address (e.g. ray://head:10001 or auto) instead of "
+    "starting a local Ray.",
+)
+@click.option(
+    "--num-cpus",
+    type=click.IntRange(min=1),
+    help="Ray: CPUs of the local Ray [default: all of this machine's].",
+)
+@click.option(
+    "--cpus-per-run",
+    type=click.IntRange(min=1),
+    help="Ray: CPUs (and torch threads) of each run [default: the config's threads, else 1].",
+)
+@click.option(
+    "--gpus-per-run",
+    type=click.FloatRange(min=0),
+    help="Ray: GPUs of each run, a fraction shares one [default: 1 with device=cuda, else 0].",
+)
 def bench_command(
-    suite: str | None, overrides: tuple[str, ...], out: Path | None, dry_run: bool
+    suite: str | None,
+    overrides: tuple[str, ...],
+    out: Path | None,
+    dry_run: bool,
+    backend: str,
+    address: str | None,
+    num_cpus: int | None,
+    cpus_per_run: int | None,
+    gpus_per_run: float | None,
 ) -> None:
     """Run a benchmark SUITE (a shipped name or a YAML file), then print its leaderboard.
 
     OVERRIDES apply to every configuration (e.g. cache_dir=/tmp/cache). Without SUITE: list the
-    shipped suites.
+    shipped suites. `--backend ray` runs each configuration as a Ray task: on a local Ray, or on
+    the cluster at `--address` (its nodes need this eegbench and an output folder they share).
     """
-    from eegbench.api.errors import EegbenchError
+    from eegbench.api.errors import ConfigError, EegbenchError
     from eegbench.report.bench import leaderboard_options, list_suites, load_suite, plan, run_suite
     from eegbench.report.leaderboard import leaderboard, write_outputs
 
@@ -245,14 +282,36 @@ def bench_command(
             s = load_suite(name)
             click.echo(f"{name}: {s.description}")
         return
+    ray_flags = {
+        "--address": address,
+        "--num-cpus": num_cpus,
+        "--cpus-per-run": cpus_per_run,
+        "--gpus-per-run": gpus_per_run,
+    }
+    given = [flag for flag, value in ray_flags.items() if value is not None]
+    if backend != "ray" and given:
+        raise ConfigError(f"{given[0]} is an option of --backend ray; add --backend ray.")
+    ray = None
+    if backend == "ray":
+        from eegbench.report.ray_backend import RayOptions
+
+        ray = RayOptions(address, num_cpus, cpus_per_run, gpus_per_run)
     s = load_suite(suite)
     out = out or Path("runs") / "bench" / s.name
     if dry_run:
-        for job in plan(s, out, list(overrides)):
+        jobs = plan(s, out, list(overrides))
+        if ray is not None:
+            from eegbench.report.ray_backend import check, resources
+
+            check(jobs, ray)
+        for job in jobs:
             status = f"done ({job.done})" if job.done else "to run"
+            if ray is not None and job.done is None:
+                cpus, gpus = resources(job, ray)
+                status += f" (Ray task: {cpus} CPU, {gpus:g} GPU)"
             click.echo(f"{job.key}  {job.name}  {status}")
         return
-    result = run_suite(s, out, list(overrides))
+    result = run_suite(s, out, list(overrides), backend, ray)
     board = leaderboard([out], **leaderboard_options(s))
     written = write_outputs(board, "md", out / "leaderboard.md", out / "leaderboard.png")
     click.echo(board.to_markdown(), nl=False)

@@ -6,25 +6,33 @@ from pathlib import Path
 
 import click
 
+DEVICE = click.option(
+    "--device",
+    default=None,
+    help="Load the run here instead of on its own device (cpu, cuda, cuda:N, mps, auto); "
+    "e.g. --device cpu for a GPU run.",
+)
+
 
 @click.command()
 @click.argument("run_dir", type=click.Path(file_okay=False))
 @click.option("--trial", "-n", type=int, default=0, show_default=True, help="Test trial (row).")
 @click.option("--label", default=None, help="Object label in the prompt [default: predicted].")
-def caption(run_dir: str, trial: int, label: str | None) -> None:
-    """Caption one test trial of a finished run with its saved weights."""
+@DEVICE
+def caption(run_dir: str, trial: int, label: str | None, device: str | None) -> None:
+    """Caption one test trial of a finished run with its saved weights, prompt and precision."""
     from eegbench.api.errors import ConfigError
-    from eegbench.config import core_section
     from eegbench.tools.inference import load_run, require_captioner, trial_index
     from eegbench.train.generation import generate_captions
 
     if label is not None and not label.strip():
         raise ConfigError("--label is empty; give an object name or leave --label out.")
-    pipe = load_run(run_dir)
+    pipe = load_run(run_dir, device=device)
     require_captioner(pipe)
     i = trial_index(pipe, trial)
     data = pipe.data
-    emb, logits = pipe.model.predict(data.X[i : i + 1])
+    # a copy: X may be a read-only memory map
+    emb, logits = pipe.model.predict(data.X[[i]], precision=pipe.precision)
     predicted = data.class_names[int(logits[0].argmax())]
     ev = pipe.config["eval"]
     text = generate_captions(
@@ -34,7 +42,8 @@ def caption(run_dir: str, trial: int, label: str | None) -> None:
         [label if label is not None else predicted],
         max_new_tokens=ev["max_new_tokens"],
         repetition_penalty=ev["repetition_penalty"],
-        prompt=core_section(pipe.config, "prompt"),
+        precision=pipe.precision,
+        prompt=pipe.prompt,
     )[0]
     reference = data.captions[data.image[i]] if data.captions is not None else ""
     click.echo(f"trial      {trial} (image {data.image_names[data.image[i]]})")
@@ -55,7 +64,8 @@ def caption(run_dir: str, trial: int, label: str | None) -> None:
     help="Output folder [default: RUN_DIR/diagnostics].",
 )
 @click.option("--batch", type=int, default=16, show_default=True, help="Test trials to inspect.")
-def inspect(run_dir: str, out: str | None, batch: int) -> None:
+@DEVICE
+def inspect(run_dir: str, out: str | None, batch: int, device: str | None) -> None:
     """Shapes, embeddings, prompt tokens, similarity and captions of a finished run."""
     import numpy as np
 
@@ -65,7 +75,7 @@ def inspect(run_dir: str, out: str | None, batch: int) -> None:
 
     if batch < 1:
         raise DataError(f"--batch must be at least 1, got {batch}.")
-    pipe = load_run(run_dir)
+    pipe = load_run(run_dir, device=device)
     dest = Path(out) if out else pipe.run_dir / "diagnostics"
     result = inspect_run(pipe, dest, batch)
     sim = result.similarity

@@ -1,14 +1,21 @@
 """Preprocessing shared by the dataset plugins: channel selection, notch, band-pass, resampling,
 baseline correction and per-channel z-scoring fitted on the training split only.
 
-Filters and resampling are MNE's (``mne.filter``, ``mne.baseline``); trials are processed in
-chunks so a full dataset never needs a float64 copy of itself.
+Filters and resampling are MNE's (``mne.filter``, ``mne.baseline``). Every per-trial step is
+linear and acts on each channel's time series alone, so the chain is built once as a matrix
+(MNE's steps run on the unit impulses in float64) and applied to chunks of trials with one
+float32 matrix product, written straight into one preallocated float32 array: the data is never
+copied whole, and the result matches MNE's step-by-step output to float32 rounding.
+:func:`load_trials` reads a dataset's trials chunk by chunk through the steps and caches the
+result on disk (``data/trialcache.py``).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
@@ -20,6 +27,9 @@ from eegbench.api.errors import ConfigError, DataError
 from eegbench.data.splits import SplitParams, apply_split, check_leakage, split_params_of
 
 CHUNK = 256
+#: Trials per chunk when trials are read and preprocessed (float64 temporaries of ~30 MB at
+#: CVPR40's 128 x 440).
+TRIAL_CHUNK = 64
 
 POSTERIOR = re.compile(r"^(O|P)", re.IGNORECASE)
 
@@ -65,6 +75,13 @@ class Preprocess:
     zscore: bool = field(
         default=False, metadata={"help": "per-channel z-score with mean/std of the train split"}
     )
+    cache: bool = field(
+        default=True,
+        metadata={
+            "help": "keep preprocessed trials under cache_dir/trials and memory-map them on the "
+            "next run (datasets that support it, e.g. cvpr40)"
+        },
+    )
 
     @classmethod
     def of(cls, params: object) -> Preprocess:
@@ -72,7 +89,7 @@ class Preprocess:
         return cls(**{f.name: getattr(params, f.name) for f in dataclasses.fields(cls)})
 
     def is_identity(self) -> bool:
-        return self == Preprocess()
+        return dataclasses.replace(self, cache=True) == Preprocess()
 
 
 def select_channels(ch_names: list[str], spec: str) -> list[int]:
@@ -97,43 +114,99 @@ def select_channels(ch_names: list[str], spec: str) -> list[int]:
     return [lower[c.lower()] for c in wanted]
 
 
-def _chunks(n: int) -> list[slice]:
-    return [slice(i, min(i + CHUNK, n)) for i in range(0, n, CHUNK)]
+def _chunks(n: int, size: int = CHUNK) -> list[slice]:
+    return [slice(i, min(i + size, n)) for i in range(0, n, size)]
 
 
-def _map_chunks(X: np.ndarray, fn: Any) -> np.ndarray:
-    """``fn`` applied to float64 chunks of trials; float32 result (time axis may change)."""
-    out: np.ndarray | None = None
-    for sl in _chunks(X.shape[0]):
-        y = fn(X[sl].astype(np.float64))
-        if out is None:
-            out = np.empty((X.shape[0], *y.shape[1:]), dtype=np.float32)
-        out[sl] = y
-    assert out is not None
-    return out
+@dataclass
+class Plan:
+    """The per-trial steps of a :class:`Preprocess` (channels, notch, band-pass, resampling,
+    baseline) for trials of one length: all of them together are one linear map of each
+    channel's time series, applied as a matrix (see :meth:`matrix`)."""
+
+    channels: list[int] | None
+    n_times: int
+    sfreq: float
+    ch_names: list[str]
+    steps: list[str]
+    fns: list[Any]
+    _matrix: np.ndarray | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def out_times(self) -> int:
+        return int(self.matrix().shape[1]) if self.fns else self.n_times
+
+    def is_identity(self) -> bool:
+        return self.channels is None and not self.fns
+
+    def matrix(self) -> np.ndarray:
+        """``[n_times, out_times]`` float64: a trial's rows times it give the preprocessed rows.
+
+        Built once by running the steps (MNE's filters, the reference implementation) on the
+        unit impulses: every step is linear and acts on each row alone.
+        """
+        if self._matrix is None:
+            out = np.eye(self.n_times)
+            for fn in self.fns:
+                out = fn(out)
+            self._matrix = np.ascontiguousarray(out)
+        return self._matrix
+
+    def run(self, read: Callable[[slice], np.ndarray], n_trials: int) -> np.ndarray:
+        """float32 ``[n_trials, channels, out_times]`` from raw trials read ``TRIAL_CHUNK`` at a
+        time (``read(slice)`` gives ``[k, C, n_times]`` of any float dtype); each chunk goes
+        through the steps as one matrix product and is written straight into the preallocated
+        result."""
+        from eegbench.progress import task
+
+        t_out = self.out_times
+        X = np.empty((n_trials, len(self.ch_names), t_out), dtype=np.float32)
+        if self.fns:
+            mat = self.matrix().astype(np.float32)
+            dc = self.matrix().sum(axis=0).astype(np.float32)  # the response to a constant
+        with task(f"loading {n_trials} trials", total=n_trials) as advance:
+            for sl in _chunks(n_trials, TRIAL_CHUNK):
+                x = np.asarray(read(sl))
+                k = sl.stop - sl.start
+                if x.ndim != 3 or x.shape[0] != k or x.shape[2] != self.n_times:
+                    raise DataError(
+                        f"trials {sl.start}..{sl.stop - 1} have shape {list(x.shape)}, expected "
+                        f"[{k}, channels, {self.n_times}]."
+                    )
+                if self.channels is not None:
+                    x = x[:, self.channels]
+                if not self.fns:
+                    X[sl] = x
+                    advance(k)
+                    continue
+                # float32 product of the centred rows (DC offsets of raw EEG would otherwise
+                # dominate its rounding), the mean's response added back: errors stay below
+                # those of MNE's step-by-step chain with float32 between steps (tested).
+                rows = x.reshape(-1, self.n_times).astype(np.float32, copy=False)
+                mean = rows.mean(axis=1, keepdims=True, dtype=np.float64).astype(np.float32)
+                y = np.matmul(rows - mean, mat)
+                y += mean * dc
+                X[sl] = y.reshape(k, -1, t_out)
+                advance(k)
+        return X
 
 
-def apply_preprocessing(data: EEGData, cfg: Preprocess | None) -> EEGData:
-    """A new EEGData with ``cfg`` applied; records the steps in ``info["preprocessing"]``.
-
-    ``info["tmin"]`` (time of the first sample relative to stimulus onset, default 0) places
-    the baseline window. The z-score statistics are in ``info["zscore"]``.
-    """
-    if cfg is None or cfg.is_identity():
-        return data
-    import mne
-
+def plan(cfg: Preprocess, *, sfreq: float, ch_names: list[str], n_times: int, tmin: float) -> Plan:
+    """The per-trial steps of ``cfg`` for trials of ``n_times`` samples at ``sfreq``, checked
+    (one-line ConfigError/DataError); ``tmin`` (s from stimulus onset of the first sample)
+    places the baseline window."""
     if cfg.filter_method not in ("iir", "fir"):
         raise ConfigError(f"filter_method={cfg.filter_method!r}: use 'iir' or 'fir'.")
-    X, sfreq, ch_names = data.X, float(data.sfreq), list(data.ch_names)
-    info = dict(data.info)
+    sfreq = float(sfreq)
+    ch_names = list(ch_names)
+    n_in = n_times
     steps: list[str] = []
-
+    fns: list[Any] = []
+    channels = None
     if cfg.channels.strip():
-        idx = select_channels(ch_names, cfg.channels)
-        X = X[:, idx]
-        ch_names = [ch_names[i] for i in idx]
-        steps.append(f"channels {len(idx)}")
+        channels = select_channels(ch_names, cfg.channels)
+        ch_names = [ch_names[i] for i in channels]
+        steps.append(f"channels {len(channels)}")
 
     nyq = sfreq / 2
     iir = {"ftype": "butter", "order": 4} if cfg.filter_method == "iir" else None
@@ -144,7 +217,9 @@ def apply_preprocessing(data: EEGData, cfg: Preprocess | None) -> EEGData:
         top = min(nyq, cfg.h_freq + 5.0) if cfg.h_freq is not None else nyq
         freqs = np.arange(cfg.notch, top, cfg.notch)
 
-        def notch(x: np.ndarray) -> np.ndarray:
+        def notch(x: np.ndarray, sfreq: float = sfreq) -> np.ndarray:
+            import mne
+
             if cfg.filter_method == "fir":
                 return mne.filter.notch_filter(x, sfreq, freqs, method="fir", verbose="error")
             # One stop band per call (MNE's IIR notch takes one); 2 Hz wide so the ringing
@@ -155,7 +230,7 @@ def apply_preprocessing(data: EEGData, cfg: Preprocess | None) -> EEGData:
                 )
             return x
 
-        X = _map_chunks(X, notch)
+        fns.append(notch)
         steps.append(f"notch {cfg.notch:g} Hz (+harmonics)")
 
     if cfg.l_freq is not None or cfg.h_freq is not None:
@@ -165,39 +240,42 @@ def apply_preprocessing(data: EEGData, cfg: Preprocess | None) -> EEGData:
         if cfg.l_freq is not None and cfg.h_freq is not None and cfg.l_freq >= cfg.h_freq:
             raise ConfigError(f"l_freq={cfg.l_freq} must be below h_freq={cfg.h_freq}.")
 
-        def band(x: np.ndarray) -> np.ndarray:
+        def band(x: np.ndarray, sfreq: float = sfreq) -> np.ndarray:
+            import mne
+
             return mne.filter.filter_data(
                 x,
                 sfreq,
                 cfg.l_freq,
                 cfg.h_freq,
                 method=cfg.filter_method,
-                iir_params=iir,
+                iir_params=None if iir is None else dict(iir),
                 verbose="error",
             )
 
-        X = _map_chunks(X, band)
+        fns.append(band)
         steps.append(f"band-pass {cfg.l_freq}-{cfg.h_freq} Hz ({cfg.filter_method})")
 
     if cfg.resample is not None and cfg.resample != sfreq:
         if cfg.resample <= 0:
             raise ConfigError(f"resample={cfg.resample} must be a positive rate in Hz.")
-        n_out = int(round(X.shape[2] * cfg.resample / sfreq))
-        if n_out < 1:
+        n_times = int(round(n_times * cfg.resample / sfreq))
+        if n_times < 1:
             raise ConfigError(f"resample={cfg.resample} Hz leaves no samples per trial.")
 
-        def rs(x: np.ndarray) -> np.ndarray:
+        def rs(x: np.ndarray, sfreq: float = sfreq) -> np.ndarray:
+            import mne
+
             return mne.filter.resample(
                 x, up=cfg.resample, down=sfreq, axis=-1, method="polyphase", verbose="error"
             )
 
-        X = _map_chunks(X, rs)
+        fns.append(rs)
         steps.append(f"resample {sfreq:g} -> {cfg.resample:g} Hz")
         sfreq = float(cfg.resample)
 
     if cfg.baseline is not None:
-        tmin = float(info.get("tmin", 0.0))
-        times = tmin + np.arange(X.shape[2]) / sfreq
+        times = float(tmin) + np.arange(n_times) / sfreq
         b0, b1 = cfg.baseline
         lo = times[0] if b0 is None else b0
         hi = times[-1] if b1 is None else b1
@@ -208,28 +286,62 @@ def apply_preprocessing(data: EEGData, cfg: Preprocess | None) -> EEGData:
             )
 
         def base(x: np.ndarray) -> np.ndarray:
+            import mne
+
             return mne.baseline.rescale(x, times, (b0, b1), mode="mean", verbose="error")
 
-        X = _map_chunks(X, base)
+        fns.append(base)
         steps.append(f"baseline {cfg.baseline}")
+    return Plan(channels, n_in, sfreq, ch_names, steps, fns)
 
-    if cfg.zscore:
-        train = np.asarray(data.splits["train"])
-        mean, std = _channel_stats(X, train)
-        flat = [ch_names[i] for i in np.flatnonzero(std <= 1e-12 * max(1.0, float(std.max())))]
-        if flat:
-            raise DataError(
-                f"channel(s) {', '.join(flat)} are flat in the train split; drop them with "
-                "channels=..."
-            )
-        X = (X - mean[None, :, None].astype(np.float32)) / std[None, :, None].astype(np.float32)
-        X = X.astype(np.float32, copy=False)
-        info["zscore"] = {"mean": mean.tolist(), "std": std.tolist(), "fitted_on": "train"}
-        steps.append("z-score per channel (train statistics)")
 
-    info["preprocessing"] = steps
-    out = dataclasses.replace(data, X=X, sfreq=sfreq, ch_names=ch_names, info=info)
-    return out.validate()
+def apply_preprocessing(data: EEGData, cfg: Preprocess | None) -> EEGData:
+    """A new EEGData with ``cfg`` applied; records the steps in ``info["preprocessing"]``.
+
+    ``info["tmin"]`` (time of the first sample relative to stimulus onset, default 0) places
+    the baseline window. The z-score statistics are in ``info["zscore"]``.
+    """
+    if cfg is None or cfg.is_identity():
+        return data
+    p = plan(
+        cfg,
+        sfreq=data.sfreq,
+        ch_names=data.ch_names,
+        n_times=data.n_times,
+        tmin=float(data.info.get("tmin", 0.0)),
+    )
+    X = data.X if p.is_identity() else p.run(lambda sl: data.X[sl], data.n_trials)
+    info = dict(data.info)
+    out = dataclasses.replace(data, X=X, sfreq=p.sfreq, ch_names=p.ch_names, info=info)
+    info["preprocessing"] = list(p.steps)
+    return zscore(out, cfg, owned=X is not data.X).validate()
+
+
+def zscore(data: EEGData, cfg: Preprocess, *, owned: bool) -> EEGData:
+    """``data`` with each channel z-scored by the mean/std of the train split if ``cfg.zscore``
+    (in place when ``owned`` and writable, else into a new array), chunk by chunk."""
+    if not cfg.zscore:
+        return data
+    X, ch_names = data.X, data.ch_names
+    train = np.asarray(data.splits["train"])
+    mean, std = _channel_stats(X, train)
+    flat = [ch_names[i] for i in np.flatnonzero(std <= 1e-12 * max(1.0, float(std.max())))]
+    if flat:
+        raise DataError(
+            f"channel(s) {', '.join(flat)} are flat in the train split; drop them with channels=..."
+        )
+    m = mean[None, :, None].astype(np.float32)
+    s = std[None, :, None].astype(np.float32)
+    out = X if owned and X.flags.writeable and not isinstance(X, np.memmap) else np.empty_like(X)
+    for sl in _chunks(X.shape[0]):
+        out[sl] = (X[sl] - m) / s
+    info = dict(data.info)
+    info["zscore"] = {"mean": mean.tolist(), "std": std.tolist(), "fitted_on": "train"}
+    info["preprocessing"] = [
+        *info.get("preprocessing", []),
+        "z-score per channel (train statistics)",
+    ]
+    return dataclasses.replace(data, X=np.asarray(out), info=info)
 
 
 def _channel_stats(X: np.ndarray, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -254,10 +366,109 @@ class DatasetParams(SplitParams, Preprocess):
     """Split and preprocessing fields every dataset plugin's params class inherits."""
 
 
-def finalize(data: EEGData, params: object, *, has_published: bool) -> EEGData:
+@dataclass
+class Trials:
+    """Trials after the per-trial preprocessing, as :func:`load_trials` returns them.
+
+    ``X`` float32 ``[N, C, T]`` (a read-only memory map when it came from the cache);
+    ``cache``: ``{"path", "hit"}`` of the cache entry, None when not cached.
+    """
+
+    X: np.ndarray
+    sfreq: float
+    ch_names: list[str]
+    steps: list[str]
+    cache: dict[str, Any] | None = None
+
+
+def load_trials(
+    read: Callable[[slice], np.ndarray],
+    shape: tuple[int, int, int],
+    params: object,
+    *,
+    sfreq: float,
+    ch_names: list[str],
+    name: str,
+    tmin: float = 0.0,
+    sources: Sequence[str | os.PathLike] = (),
+    selection: Mapping[str, Any] | None = None,
+) -> Trials:
+    """A dataset's ``shape[0]`` trials, read chunk by chunk and preprocessed on the way.
+
+    ``read(slice)`` returns the raw trials of that range as ``[k, C, T]`` (``shape`` gives
+    ``[N, C, T]``); it is called in order over the trials, so a loader can release what it has
+    handed over. The per-trial steps of ``params`` (channels, notch, band-pass, resampling,
+    baseline) are applied; z-scoring is left to :func:`finalize` (pass it ``trials=``).
+
+    With a trial cache active (``eegbench run``), ``params.cache`` true, some preprocessing to
+    do and ``sources`` given (the files the trials come from), the result is cached under
+    ``cache_dir/trials`` keyed by the files' SHA-256, ``selection`` (whatever else picks the
+    trials: indices, window), ``name``, ``sfreq``, ``ch_names``, ``tmin`` and the steps'
+    parameters, and the next call memory-maps it without calling ``read``.
+    """
+    from eegbench.data import trialcache
+
+    cfg = Preprocess.of(params)
+    n, c, t = (int(v) for v in shape)
+    if len(ch_names) != c:
+        raise DataError(f"{name}: {len(ch_names)} channel names for {c} channels.")
+    p = plan(cfg, sfreq=sfreq, ch_names=ch_names, n_times=t, tmin=tmin)
+    root = trialcache.active_root()
+    if not p.fns or root is None or not cfg.cache or not sources:
+        return Trials(p.run(read, n), p.sfreq, p.ch_names, list(p.steps))
+    key = {
+        "dataset": name,
+        "sources": [trialcache.source_digest(s, root) for s in sources],
+        "selection": dict(selection or {}),
+        "shape": [n, c, t],
+        "sfreq": float(sfreq),
+        "ch_names": list(ch_names),
+        "tmin": float(tmin),
+        "preprocess": {
+            k: v for k, v in dataclasses.asdict(cfg).items() if k not in ("zscore", "cache")
+        },
+        "versions": _versions(),
+    }
+    folder = root / f"{name}-{trialcache.entry_key(key)}"
+    hit = trialcache.lookup(folder, (n, c, t))
+    if hit is not None:
+        return Trials(hit.X, hit.sfreq, hit.ch_names, hit.steps, {"path": str(folder), "hit": True})
+    X = p.run(read, n)
+    try:
+        trialcache.store(folder, X, key=key, sfreq=p.sfreq, ch_names=p.ch_names, steps=p.steps)
+    except OSError as e:  # a full disk costs the next run its head start, not this run
+        from eegbench.progress import warn
+
+        warn(f"could not write trial cache entry {str(folder)!r} ({e}); continuing without it.")
+        return Trials(X, p.sfreq, p.ch_names, list(p.steps))
+    return Trials(X, p.sfreq, p.ch_names, list(p.steps), {"path": str(folder), "hit": False})
+
+
+def _versions() -> dict[str, str]:
+    """Versions of the libraries whose filters the cached numbers depend on."""
+    from importlib.metadata import version
+
+    return {k: version(k) for k in ("mne", "scipy", "numpy")}
+
+
+def finalize(
+    data: EEGData, params: object, *, has_published: bool, trials: Trials | None = None
+) -> EEGData:
     """Apply the split strategy, then preprocessing (z-score fitted on the final train split),
-    validate, and store the leakage warnings in ``info["leakage"]``."""
+    validate, and store the leakage warnings in ``info["leakage"]``.
+
+    ``trials``: what :func:`load_trials` returned when ``data.X`` is its ``X``; its per-trial
+    steps are then not applied again (they commute with the split: they act on each trial
+    alone).
+    """
     data = apply_split(data.validate(), split_params_of(params), has_published=has_published)
-    data = apply_preprocessing(data.validate(), Preprocess.of(params)).validate()
+    cfg = Preprocess.of(params)
+    if trials is None:
+        data = apply_preprocessing(data.validate(), cfg).validate()
+    else:
+        data.info["preprocessing"] = list(trials.steps)
+        if trials.cache is not None:
+            data.info["trial_cache"] = dict(trials.cache)
+        data = zscore(data.validate(), cfg, owned=True).validate()
     data.info["leakage"] = check_leakage(data)
     return data

@@ -34,7 +34,13 @@ from eegbench.config import EvalConfig, PromptConfig
 from eegbench.contracts import check_metric_values
 from eegbench.evaluation.controls import CONTROLS, Condition, control_names
 from eegbench.evaluation.scoring import build_metric
-from eegbench.evaluation.stats import bootstrap_cis, metric_joint, metric_material, paired_delta
+from eegbench.evaluation.stats import (
+    SentenceStats,
+    bootstrap_cis,
+    metric_joint,
+    metric_material,
+    paired_delta,
+)
 from eegbench.progress import task
 from eegbench.train.device import FP32, Precision
 from eegbench.train.generation import generate_captions
@@ -210,6 +216,8 @@ class Evaluation:
                 continue
             if isinstance(a, dict) and isinstance(b, dict):
                 joint: Any = {k: np.concatenate([a[k], b[k]]) for k in a}
+            elif isinstance(a, SentenceStats) and isinstance(b, SentenceStats):
+                joint = SentenceStats(np.concatenate([a.stats, b.stats]), a.from_stats)
             else:
                 joint = metric_joint(
                     self.metrics[name],

@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 
 from eegbench.api.errors import DataError
-from eegbench.api.metric import PER_TRIAL_CTX
+from eegbench.api.metric import PER_TRIAL_CTX, Metric
 
 IndexFn = Callable[[np.ndarray], Any]
 
@@ -62,6 +62,50 @@ class CI:
     values: tuple[float, ...] = ()
     seeds: tuple[Any, ...] = ()
     p: float | None = None
+
+
+@dataclass(frozen=True)
+class SentenceStats:
+    """A corpus metric's per-trial sufficient statistics ``[n, k]`` (integers) and its
+    ``from_stats``: the value on any resample is ``from_stats`` of the summed rows.
+
+    Called with trial indices it is an ``IndexFn``; the bootstrap and ``paired_delta`` instead
+    sum the rows of all resamples at once (exact integer sums, one matrix product).
+    """
+
+    stats: np.ndarray
+    from_stats: Callable[[np.ndarray], dict[str, float]]
+
+    def __call__(self, idx: np.ndarray) -> dict[str, float]:
+        return self.from_stats(self.stats[np.asarray(idx)].sum(axis=0))
+
+    def cluster_sums(self, codes: np.ndarray, n_clusters: int) -> np.ndarray:
+        """``[G, k]`` row sums per cluster code."""
+        sums = np.zeros((n_clusters, self.stats.shape[1]), dtype=self.stats.dtype)
+        np.add.at(sums, codes, self.stats)
+        return sums
+
+
+def _draw_counts(draws: np.ndarray, n_units: int) -> np.ndarray:
+    """``[n_boot, G]``: how often each unit appears in each row of ``draws``."""
+    rows = np.repeat(np.arange(draws.shape[0]), draws.shape[1])
+    counts = np.zeros((draws.shape[0], n_units), dtype=np.int64)
+    np.add.at(counts, (rows, draws.reshape(-1)), 1)
+    return counts
+
+
+def _resampled_totals(
+    material: SentenceStats, n: int, n_boot: int, seed: int, clusters: Any
+) -> np.ndarray:
+    """``[n_boot, k]`` summed statistics of the resamples ``_resamples`` draws (same draws)."""
+    if n < 1:
+        raise DataError("bootstrap needs at least one trial.")
+    if clusters is not None and len(clusters) != n:
+        raise DataError(f"clusters must give one id per trial ({n}), got {len(clusters)}.")
+    codes = cluster_codes(clusters, n)
+    n_units = int(codes.max()) + 1
+    draws = bootstrap_indices(n_units, n_boot, seed)
+    return _draw_counts(draws, n_units) @ material.cluster_sums(codes, n_units)
 
 
 def cluster_codes(clusters: Sequence[Any] | np.ndarray | None, n: int) -> np.ndarray:
@@ -185,8 +229,13 @@ def bootstrap_cis(
     if callable(data):
         if n is None:
             raise DataError("bootstrap_cis with a callable needs n, the number of trials.")
-        full = data(np.arange(n))
-        rows = [data(row) for row in _resamples(n, n_boot, seed, clusters)]
+        if isinstance(data, SentenceStats):
+            full = data.from_stats(data.stats[:n].sum(axis=0))
+            totals = _resampled_totals(data, n, n_boot, seed, clusters)
+            rows = [data.from_stats(t) for t in totals]
+        else:
+            full = data(np.arange(n))
+            rows = [data(row) for row in _resamples(n, n_boot, seed, clusters)]
         units = _n_units(n, clusters)
         return {
             k: _interval(
@@ -289,6 +338,10 @@ def paired_delta(
             p = paired_permutation_test(v[:n], v[n:], n_perm, seed, clusters=codes)
             out[k] = Delta(float(d.mean()), ci.low, ci.high, p)
         return out
+    if isinstance(joint, SentenceStats):
+        if joint.stats.shape[0] != 2 * n:
+            raise DataError(f"joint statistics have {joint.stats.shape[0]} rows, expected {2 * n}.")
+        return _paired_delta_stats(joint, n, codes, n_clusters, n_boot, n_perm, alpha, seed)
     base = np.arange(n)
 
     def diff(ia: np.ndarray, ib: np.ndarray) -> dict[str, float]:
@@ -298,11 +351,55 @@ def paired_delta(
     observed = diff(base, base + n)
     boots = [diff(row, row + n) for row in _resamples(n, n_boot, seed, clusters)]
     rng = np.random.default_rng(seed + 1)
+    swaps = [rng.integers(0, 2, size=n_clusters).astype(bool)[codes] for _ in range(n_perm)]
+    perms = [diff(np.where(swap, base + n, base), np.where(swap, base, base + n)) for swap in swaps]
+    return _deltas(observed, boots, perms, alpha, n_boot, n_clusters, n_perm)
+
+
+def _paired_delta_stats(
+    joint: SentenceStats,
+    n: int,
+    codes: np.ndarray,
+    n_clusters: int,
+    n_boot: int,
+    n_perm: int,
+    alpha: float,
+    seed: int,
+) -> dict[str, Delta]:
+    """``paired_delta`` of summed statistics: the same resamples and swaps as the general path,
+    their totals from one matrix product each (integer sums: the same totals)."""
+    a = SentenceStats(joint.stats[:n], joint.from_stats).cluster_sums(codes, n_clusters)
+    b = SentenceStats(joint.stats[n:], joint.from_stats).cluster_sums(codes, n_clusters)
+
+    def diff(ta: np.ndarray, tb: np.ndarray) -> dict[str, float]:
+        fa, fb = joint.from_stats(ta), joint.from_stats(tb)
+        return {k: float(fa[k]) - float(fb[k]) for k in fa}
+
+    observed = diff(a.sum(axis=0), b.sum(axis=0))
+    counts = _draw_counts(bootstrap_indices(n_clusters, n_boot, seed), n_clusters)
+    boots = [diff(ta, tb) for ta, tb in zip(counts @ a, counts @ b)]
+    rng = np.random.default_rng(seed + 1)
+    swap = np.array(
+        [rng.integers(0, 2, size=n_clusters).astype(bool) for _ in range(n_perm)]
+    ).astype(np.int64)
+    keep = 1 - swap
+    perms = [diff(ta, tb) for ta, tb in zip(keep @ a + swap @ b, swap @ a + keep @ b)]
+    return _deltas(observed, boots, perms, alpha, n_boot, n_clusters, n_perm)
+
+
+def _deltas(
+    observed: dict[str, float],
+    boots: list[dict[str, float]],
+    perms: list[dict[str, float]],
+    alpha: float,
+    n_boot: int,
+    n_clusters: int,
+    n_perm: int,
+) -> dict[str, Delta]:
+    """Deltas from the observed difference, its bootstrap replicates and permuted replicates."""
     extreme = dict.fromkeys(observed, 0)
-    for _ in range(n_perm):
-        swap = rng.integers(0, 2, size=n_clusters).astype(bool)[codes]
-        ia = np.where(swap, base + n, base)
-        for k, v in diff(ia, np.where(swap, base, base + n)).items():
+    for perm in perms:
+        for k, v in perm.items():
             obs = abs(observed[k])
             if abs(v) >= obs - 1e-12 * max(1.0, obs):
                 extreme[k] += 1
@@ -348,11 +445,15 @@ def metric_material(
     """What the bootstrap and ``paired_delta`` resample for a built metric.
 
     Per-trial values ``{output: array[n]}`` when every output is a mean over trials (its
-    ``per_item`` covers ``outputs``; vectorised), else ``metric.resampler(...)`` (sentence
-    statistics, or ``compute`` on each resample).
+    ``per_item`` covers ``outputs``; vectorised), ``SentenceStats`` when the metric sums
+    sentence statistics (vectorised), else ``metric.resampler(...)`` (``compute`` on each
+    resample, or the metric's own resampler).
     """
     preds, refs = list(predictions or []), list(references or [])
-    if not (preds and metric.sentence_stats(preds, refs) is not None):
+    stats = metric.sentence_stats(preds, refs) if preds else None
+    if stats is not None and type(metric).resampler is Metric.resampler:
+        return SentenceStats(np.asarray(stats), metric.from_stats)
+    if stats is None:
         per = metric.per_item(preds, refs, **ctx)
         exact = {k for k in metric.outputs if not any(c in k for c in "*?[")}
         covers = per is not None and exact <= set(per)

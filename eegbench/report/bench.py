@@ -14,7 +14,9 @@ A suite is a YAML file (``eegbench/report/suites/NAME.yaml``)::
 
 A configuration's key is a digest of its resolved config without ``output_dir``, ``run_name``,
 ``cache_dir`` and ``threads`` (as MOABB keys results by pipeline); a finished run with the same
-key in the output directory is not run again.
+key in the output directory is not run again, and an interrupted one is resumed. The local
+backend runs the rest one after another in this process; ``ray_backend`` runs each as a Ray
+task. Both run exactly the tasks ``pending`` lists, each through ``run_job``.
 """
 
 from __future__ import annotations
@@ -22,15 +24,20 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from eegbench.api.errors import ConfigError, EegbenchError
 from eegbench.api.registry import GROUPS, did_you_mean
 from eegbench.report.record import WHERE_KEYS, run_name
+
+if TYPE_CHECKING:
+    from eegbench.report.ray_backend import RayOptions
 
 SUITES_DIR = Path(__file__).resolve().parent / "suites"  # shipped as package data
 AXES = {kind: group for group, kind in GROUPS.items()}  # suite key (plural) -> config group
@@ -189,35 +196,90 @@ class BenchResult:
     seconds: float
 
 
-def run_suite(suite: Suite, out_dir: Path, extra: list[str] = ()) -> BenchResult:
-    """Run the configurations that have no finished run in ``out_dir`` yet."""
+@dataclass
+class Task:
+    """A configuration to run now: ``resume`` is its interrupted run's partial folder, if any."""
+
+    job: Job
+    resume: Path | None = None
+
+
+BACKENDS = ("local", "ray")
+
+
+def pending(jobs: list[Job], out_dir: Path) -> list[Task]:
+    """The jobs without a finished run, each with its interrupted run to resume (if one is left
+    in ``out_dir``); every backend runs exactly these."""
+    from eegbench.report.rundir import interrupted_runs, partial_name
+
+    interrupted = {partial_name(p): p for p in interrupted_runs(out_dir)}
+    return [Task(j, interrupted.get(j.name)) for j in jobs if j.done is None]
+
+
+def run_job(config: dict[str, Any], resume: Path | None = None) -> Path:
+    """Run one configuration into its run directory (continuing ``resume``, its interrupted
+    run, when given); the local backend and every Ray task call this."""
+    from eegbench.train import runner
+
+    pipe = runner.resume(resume) if resume is not None else runner.run(config)
+    return pipe.run_dir
+
+
+def run_suite(
+    suite: Suite,
+    out_dir: Path,
+    extra: list[str] = (),
+    backend: str = "local",
+    ray: RayOptions | None = None,
+) -> BenchResult:
+    """Run the configurations that have no finished run in ``out_dir`` yet, one after another
+    here (``backend="local"``) or as Ray tasks (``"ray"``, with ``ray``'s options)."""
     import time
 
     from eegbench.progress import log
-    from eegbench.report.rundir import interrupted_runs, partial_name
-    from eegbench.train import runner
 
+    if backend not in BACKENDS:
+        raise ConfigError(f"unknown backend {backend!r}; use local or ray.")
+    world = os.environ.get("WORLD_SIZE", "1")
+    if world != "1":
+        raise ConfigError(
+            f"bench was started by a launcher (WORLD_SIZE={world}); start it as one process "
+            "(without torchrun or accelerate launch): it runs the configurations itself."
+        )
     jobs = plan(suite, out_dir, list(extra))
-    todo = [j for j in jobs if j.done is None]
-    interrupted = {partial_name(p): p for p in interrupted_runs(out_dir)}
+    todo = pending(jobs, out_dir)
     log(f"suite {suite.name}: {len(jobs)} configurations, {len(jobs) - len(todo)} already done")
     ran: list[Path] = []
     failed: list[tuple[Job, str]] = []
     t0 = time.perf_counter()
-    for i, job in enumerate(todo, 1):
-        log(f"[bold]\\[{i}/{len(todo)}] {job.name}[/bold]")
-        try:
-            if job.name in interrupted:
-                pipe = runner.resume(interrupted[job.name])
-            else:
-                pipe = runner.run(job.config)
-        except EegbenchError as e:
-            log(f"[red]failed:[/red] {job.name}: {e}")
-            failed.append((job, str(e)))
-            continue
-        ran.append(pipe.run_dir)
-        job.done = pipe.run_dir
+    if backend == "ray":
+        from eegbench.report.ray_backend import RayOptions, run_on_ray
+
+        outcomes = run_on_ray(todo, ray or RayOptions())
+    else:
+        outcomes = _run_here(todo)
+    for job, run_dir, error in outcomes:
+        if run_dir is None:
+            failed.append((job, str(error)))
+        else:
+            ran.append(run_dir)
+            job.done = run_dir
     return BenchResult(jobs, ran, failed, time.perf_counter() - t0)
+
+
+def _run_here(todo: list[Task]) -> Iterator[tuple[Job, Path | None, str | None]]:
+    """The local backend: each task in this process, in order; a failed one is logged."""
+    from eegbench.progress import log
+
+    for i, task in enumerate(todo, 1):
+        log(f"[bold]\\[{i}/{len(todo)}] {task.job.name}[/bold]")
+        try:
+            run_dir = run_job(task.job.config, task.resume)
+        except EegbenchError as e:
+            log(f"[red]failed:[/red] {task.job.name}: {e}")
+            yield task.job, None, str(e)
+            continue
+        yield task.job, run_dir, None
 
 
 def leaderboard_options(suite: Suite) -> dict[str, Any]:

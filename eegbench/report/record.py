@@ -273,6 +273,7 @@ class RunRecord(_Open):
     started: str = ""
     seed: int
     hardware: dict[str, str | int] = Field(default_factory=dict)
+    world_size: int = 1  # processes that trained the run data-parallel
     config: dict[str, Any]
     dataset: DatasetInfo
     model: ModelInfo = Field(default_factory=ModelInfo)

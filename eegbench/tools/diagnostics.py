@@ -24,6 +24,7 @@ import torch
 from eegbench.api.errors import DataError
 from eegbench.api.llm import CausalLM
 from eegbench.tools.inference import batch_inference_and_visualize, require_captioner
+from eegbench.train.device import module_device
 from eegbench.train.model import EEGClassifier, Projector
 from eegbench.train.pipeline import Pipeline
 from eegbench.train.prompting import DEFAULT_PROMPT, INSTRUCTION, PromptConfig, build_batch
@@ -61,8 +62,8 @@ def shape_report(model: EEGClassifier, projector: Projector, x: torch.Tensor) ->
     model.eval()
     projector.eval()
     try:
-        emb, _ = model(x)
-        projector(emb)
+        emb, _ = model(x.to(module_device(model)))
+        projector(emb.to(module_device(projector)))
     finally:
         for h in handles:
             h.remove()
@@ -261,7 +262,7 @@ def inspect_run(pipe: Pipeline, out: str | Path, batch: int = 16) -> Inspection:
     idx = data.splits["test"][:batch]
     x = torch.as_tensor(data.X[idx])
     names = data.class_names
-    emb, logits = pipe.model.predict(x)
+    emb, logits = pipe.model.predict(x, precision=pipe.precision)
     predicted = [names[k] for k in logits.argmax(1)]
     expected = [names[k] for k in data.y[idx]]
     targets = pipe.targets[data.image[idx]]
@@ -276,6 +277,8 @@ def inspect_run(pipe: Pipeline, out: str | Path, batch: int = 16) -> Inspection:
         None,
         max_new_tokens=ev["max_new_tokens"],
         repetition_penalty=ev["repetition_penalty"],
+        prompt=pipe.prompt,
+        precision=pipe.precision,
     )
     sim_np = sim.numpy()
     files: list[Path] = []
@@ -289,11 +292,9 @@ def inspect_run(pipe: Pipeline, out: str | Path, batch: int = 16) -> Inspection:
     ]
     files.append(plot_embeddings(emb, row_labels, out / "embeddings.png"))
 
-    with torch.no_grad():
-        soft = pipe.projector(torch.as_tensor(emb[:1]))
-    from eegbench.config import core_section
-
-    tokens = token_table(pipe.llm, soft, predicted[0], core_section(pipe.config, "prompt"))
+    with torch.no_grad(), pipe.precision.autocast():
+        soft = pipe.projector(torch.as_tensor(emb[:1]).to(module_device(pipe.projector)))
+        tokens = token_table(pipe.llm, soft, predicted[0], pipe.prompt)  # as generation sees it
     files += write_table(tokens, out, "tokens")
     files.append(plot_tokens(tokens, out / "tokens.png"))
 

@@ -10,10 +10,13 @@ import torch
 import torch.nn.functional as F
 
 from eegbench.api.errors import ConfigError, DataError
+from eegbench.config import PromptConfig
 from eegbench.report.record import RunRecord
+from eegbench.train.device import Precision, module_device
 from eegbench.train.generation import _as_llm, generate_captions
 from eegbench.train.model import EEGClassifier, Projector
 from eegbench.train.pipeline import Pipeline, build_pipeline, load_dataset
+from eegbench.train.prompting import DEFAULT_PROMPT
 
 RUN_FILES = ("config.yaml", "results.json", "eeg_classifier.safetensors")
 PROJECTOR = "projector.safetensors"
@@ -61,15 +64,21 @@ def _apply_weights(module: torch.nn.Module, state: dict[str, torch.Tensor], path
     module.eval()
 
 
-def load_run(run_dir: str | Path) -> Pipeline:
+def load_run(
+    run_dir: str | Path, device: str | None = None, precision: str | None = None
+) -> Pipeline:
     """Rebuild a finished run through the pipeline builder, with its saved weights.
 
-    ``llm`` and ``projector`` are None when the run's dataset has no captions. Raises DataError
-    when the run is incomplete, a file is missing or corrupt, or the dataset no longer matches
-    the one the run recorded.
+    The pipeline runs where and how the run did: on its ``device``, under its ``precision``
+    (``pipe.precision``), with its ``prompt.*`` (``pipe.prompt``); ``device`` / ``precision``
+    override them (``device="cpu"`` loads a GPU run on the CPU). ``llm`` and ``projector`` are
+    None when the run's dataset has no captions. Raises DataError when the run is incomplete, a
+    file is missing or corrupt, or the dataset no longer matches the one the run recorded, and
+    ConfigError when its device or precision cannot run here.
     """
     from eegbench.config import build_config
     from eegbench.progress import silence_library_progress
+    from eegbench.train.device import setup
 
     run, record = check_run_dir(run_dir)
     silence_library_progress()
@@ -79,6 +88,16 @@ def load_run(run_dir: str | Path) -> Pipeline:
         cfg = build_config([], base=run / "config.yaml")
     except ConfigError as e:
         raise ConfigError(f"run {str(run)!r}: {e}") from None
+    for key, value in (("device", device), ("precision", precision)):
+        if value is not None:
+            cfg[key] = value
+    try:
+        placed = setup(cfg, warn=False)
+    except ConfigError as e:
+        raise ConfigError(
+            f"run {str(run)!r}: {str(e).rstrip('.')} (load_run(..., device=...), or --device "
+            "on the command line)."
+        ) from None
     data = load_dataset(cfg)
     current = data.fingerprint()
     changed = [k for k, v in record.dataset.hashes.items() if current.get(k) != v]
@@ -87,7 +106,7 @@ def load_run(run_dir: str | Path) -> Pipeline:
             f"the dataset loaded from {str(run / 'config.yaml')!r} differs from the run's "
             f"({', '.join(changed)} hash changed); the files or the dataset plugin have changed."
         )
-    pipe = build_pipeline(cfg, data)
+    pipe = build_pipeline(cfg, data, placed)
     _apply_weights(pipe.model, model_state, model_path)
     if pipe.projector is not None:
         if not projector_path.is_file():
@@ -126,23 +145,26 @@ def batch_inference_and_visualize(
     *,
     max_new_tokens: int = 32,
     repetition_penalty: float = 1.1,
+    prompt: PromptConfig = DEFAULT_PROMPT,
+    precision: Precision | None = None,
 ) -> tuple[list[str], torch.Tensor, torch.Tensor | None]:
     """Captions, projected embeddings and EEG-target similarity for a batch of trials.
 
     ``eeg_batch`` ``[B, C, T]``; ``object_labels`` one label per trial; ``hclip_batch`` ``[B, D]``
     target embeddings of the same trials (or None). ``llm`` is a ``CausalLM`` or a transformers
-    causal LM (then ``tokenizer`` is required). Returns ``(captions, projected [B, n_tokens,
-    d_model], similarity [B, B])``; ``similarity[i, j]`` is the cosine between EEG embedding ``i``
-    and target ``j`` (None without targets).
+    causal LM (then ``tokenizer`` is required). ``prompt`` and ``precision`` are those the
+    projector was trained with: for a run from ``load_run`` pass ``pipe.prompt`` and
+    ``pipe.precision`` (None: float32 on the classifier's device). Returns ``(captions,
+    projected [B, n_tokens, d_model], similarity [B, B])`` on the host; ``similarity[i, j]`` is
+    the cosine between EEG embedding ``i`` and target ``j`` (None without targets).
     """
     x = torch.as_tensor(eeg_batch, dtype=torch.float32)
     if x.dim() != 3:
         raise DataError(f"eeg_batch must be [B, C, T], got shape {tuple(x.shape)}.")
     if len(object_labels) != x.shape[0]:
         raise DataError(f"{len(object_labels)} object labels for {x.shape[0]} EEG trials.")
-    eeg_classifier.eval()
-    projector.eval()
-    emb, _ = eeg_classifier(x)
+    precision = precision or Precision(module_device(eeg_classifier))
+    emb = torch.from_numpy(eeg_classifier.predict(x, precision=precision)[0])
     targets = None
     if hclip_batch is not None:
         targets = torch.as_tensor(hclip_batch, dtype=torch.float32)
@@ -151,7 +173,9 @@ def batch_inference_and_visualize(
                 f"hclip_batch has shape {tuple(targets.shape)}; the EEG embeddings are "
                 f"{tuple(emb.shape)} (one target per trial, in the embedding space)."
             )
-    projected = projector(emb)
+    projector.eval()
+    with precision.autocast():
+        projected = projector(emb.to(module_device(projector))).float().cpu()
     captions = generate_captions(
         _as_llm(llm, tokenizer),
         projector,
@@ -160,6 +184,8 @@ def batch_inference_and_visualize(
         batch_size=max(1, x.shape[0]),
         max_new_tokens=max_new_tokens,
         repetition_penalty=repetition_penalty,
+        precision=precision,
+        prompt=prompt,
     )
     similarity = None if targets is None else cosine_matrix(emb, targets)
     return captions, projected, similarity

@@ -1,9 +1,10 @@
 """Training state at epoch boundaries, so that a killed run continues to the same numbers.
 
-A checkpoint is a folder: ``state.json`` (epoch counters, history, optimiser and scheduler
-settings, numpy and python RNG states) and ``tensors-N.safetensors`` (weights, optimiser moments,
-torch RNG states) that ``state.json`` names. ``state.json`` is replaced last and atomically, so
-a kill at any moment leaves the previous complete checkpoint. Nothing is unpickled on resume.
+A checkpoint is a folder: ``state.json`` (epoch counters, history, optimiser, scheduler and
+fp16 gradient-scaler settings, numpy and python RNG states) and ``tensors-N.safetensors``
+(weights, optimiser moments, torch RNG states) that ``state.json`` names. ``state.json`` is
+replaced last and atomically, so a kill at any moment leaves the previous complete checkpoint.
+Nothing is unpickled on resume.
 """
 
 from __future__ import annotations

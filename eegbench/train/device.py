@@ -159,9 +159,10 @@ def max_threads() -> int:
     return int(psutil.cpu_count(logical=False) or os.cpu_count() or 1)
 
 
-def set_threads(requested: int | None) -> int:
-    """Set torch's CPU threads (see ``choose_threads``); returns the number set."""
-    n = choose_threads(requested)
+def set_threads(requested: int | None, processes: int = 1) -> int:
+    """Set torch's CPU threads (see ``choose_threads``; a chosen count is shared among
+    ``processes`` training side by side); returns the number set."""
+    n = choose_threads(requested) if requested else max(1, choose_threads(None) // processes)
     torch.set_num_threads(n)
     return n
 

@@ -19,9 +19,11 @@ from eegbench.api.data import EEGData
 from eegbench.api.errors import ConfigError, PluginError
 from eegbench.api.llm import BuildContext, CausalLM
 from eegbench.api.target import Target, embed_cached, target_items
-from eegbench.config import Stage2Config, core_section
+from eegbench.config import PromptConfig, Stage2Config, core_section
 from eegbench.contracts import check_dataset, check_encoder, check_targets, who
+from eegbench.data.trialcache import trial_cache
 from eegbench.report.record import RunRecord
+from eegbench.train.device import FP32, Precision
 from eegbench.train.model import EEGClassifier, Projector
 
 
@@ -30,6 +32,7 @@ class Pipeline:
     """A built pipeline; ``run_dir`` and ``results`` are set once it belongs to a run.
 
     ``llm`` and ``projector`` are None for a dataset without captions (stage 2 is skipped).
+    ``precision`` is the device the modules are on and the autocast they run under.
     """
 
     config: dict[str, Any]
@@ -40,6 +43,12 @@ class Pipeline:
     llm: CausalLM | None
     run_dir: Path | None = None
     results: RunRecord | None = None
+    precision: Precision = FP32
+
+    @property
+    def prompt(self) -> PromptConfig:
+        """The config's ``prompt`` section: the prompt the projector was trained with."""
+        return core_section(self.config, "prompt")
 
 
 def plugin_params(cfg: dict[str, Any], group: str) -> dict[str, Any]:
@@ -52,9 +61,11 @@ def cache_dir(cfg: dict[str, Any]) -> Path:
 
 
 def load_dataset(cfg: dict[str, Any]) -> EEGData:
-    """The configured dataset, checked against the EEGData contract (one-line errors)."""
+    """The configured dataset, checked against the EEGData contract (one-line errors); its
+    preprocessed trials are cached under ``cache_dir/trials`` (``dataset.cache``)."""
     entry = plugins.get("datasets", cfg["dataset"]["name"])
-    data = entry.build(**plugin_params(cfg, "dataset"))
+    with trial_cache(cache_dir(cfg)):
+        data = entry.build(**plugin_params(cfg, "dataset"))
     check_dataset(entry, data)
     data.name = data.name or entry.name
     return data
@@ -144,11 +155,24 @@ def new_projector(seed: int, dim: int, llm: CausalLM, s2: Stage2Config) -> Proje
     return Projector(dim, llm.d_model, s2.n_soft_tokens, normalize=s2.normalize_inputs)
 
 
-def build_pipeline(cfg: dict[str, Any], data: EEGData | None = None) -> Pipeline:
-    """Every part of the pipeline of ``cfg``, untrained (``data``: already loaded dataset)."""
+def build_pipeline(
+    cfg: dict[str, Any], data: EEGData | None = None, precision: Precision = FP32
+) -> Pipeline:
+    """Every part of the pipeline of ``cfg``, untrained, on ``precision``'s device
+    (``data``: already loaded dataset)."""
     data = load_dataset(cfg) if data is None else data
     targets = build_targets(cfg, data)
     dim = embed_dim(cfg, targets)
     llm = build_llm(cfg, data)
     model = build_model(cfg, data, dim)
-    return Pipeline(cfg, data, targets, model, build_projector(cfg, dim, llm), llm)
+    projector = build_projector(cfg, dim, llm)
+    device = precision.device
+    return Pipeline(
+        cfg,
+        data,
+        targets,
+        model.to(device),
+        None if projector is None else projector.to(device),
+        None if llm is None else llm.to(device),
+        precision=precision,
+    )

@@ -22,13 +22,22 @@ from eegbench.data.splits import check_leakage
 from eegbench.evaluation.harness import Evaluation, TestSet
 from eegbench.evaluation.predictions import Predictions, predictions_file, write_predictions
 from eegbench.io import atomic_write
-from eegbench.progress import log, silence_library_progress
+from eegbench.progress import (
+    is_quiet,
+    log,
+    log_format,
+    set_log_format,
+    set_quiet,
+    silence_library_progress,
+)
 from eegbench.report.record import RunRecord, Timer, environment, peak_memory_mb
 from eegbench.report.record import run_name as default_run_name
 from eegbench.report.rundir import (
     CHECKPOINT,
     StagedRun,
+    clean_orphans,
     is_orphan,
+    output_root,
     partial_name,
     staged_run,
 )
@@ -37,6 +46,7 @@ from eegbench.train.checkpoint import Checkpoint
 from eegbench.train.device import FP32, Precision, set_threads
 from eegbench.train.device import describe as describe_device
 from eegbench.train.device import setup as device_setup
+from eegbench.train.distributed import SINGLE, World, from_env, join, launch, leave
 from eegbench.train.model import EEGClassifier, Projector
 from eegbench.train.pipeline import (
     Pipeline,
@@ -54,16 +64,54 @@ from eegbench.train.stage1 import train_stage1
 from eegbench.train.stage2 import train_stage2
 
 
-def run(cfg: dict[str, Any], keep_failed: bool = False) -> Pipeline:
+def run(cfg: dict[str, Any], keep_failed: bool = False, name: str | None = None) -> Pipeline | None:
     """Run one resolved config end to end; returns the pipeline and writes the run directory.
 
     The run directory appears only complete; on failure it is removed (``keep_failed``: kept as
-    ``NAME.failed`` with ``error.txt``).
+    ``NAME.failed`` with ``error.txt``). Under a launcher of several processes (``WORLD_SIZE``
+    set, e.g. ``accelerate launch``) the processes train data-parallel; rank 0 evaluates, writes
+    the run directory and returns the pipeline, the other ranks return None. ``name``: the run's
+    name (default ``run_name(cfg)``).
     """
     writable_cache(cfg["cache_dir"])
     preflight(cfg)
-    with staged_run(cfg["output_dir"], run_name(cfg), keep_failed) as staged:
-        return _run(cfg, staged)
+    world = from_env()
+    try:
+        if not world.main:
+            set_quiet(True)
+            _run(cfg, None, world)
+            return None
+        with staged_run(cfg["output_dir"], name or run_name(cfg), keep_failed) as staged:
+            return _run(cfg, staged, world)
+    finally:
+        leave(world)
+
+
+def run_processes(cfg: dict[str, Any], processes: int, keep_failed: bool = False) -> Path:
+    """``run`` in ``processes`` data-parallel processes started here; returns the run directory.
+
+    A failed run leaves no partial folder behind (one whose process was stopped is removed)."""
+    existed = Path(cfg["output_dir"]).expanduser().is_dir()
+    try:
+        settings = (run_name(cfg), is_quiet(), log_format())  # one name, not one per clock
+        out = launch(processes, _run_in_process, cfg, keep_failed, *settings)
+        return Path(out)
+    except BaseException:
+        root = output_root(cfg["output_dir"])
+        clean_orphans(root)
+        if not existed and not any(root.iterdir()):
+            root.rmdir()
+        raise
+
+
+def _run_in_process(
+    cfg: dict[str, Any], keep_failed: bool, name: str, quiet: bool, fmt: str
+) -> str | None:
+    """One process of ``run_processes``: logs as the parent was told to, then ``run``."""
+    set_quiet(quiet)
+    set_log_format(fmt)  # type: ignore[arg-type]
+    pipe = run(cfg, keep_failed, name)
+    return None if pipe is None else str(pipe.run_dir)
 
 
 def writable_cache(cache_dir: str) -> Path:
@@ -93,11 +141,13 @@ def resume(run_dir: str | Path, keep_failed: bool = False) -> Pipeline:
         )
     if not is_orphan(folder):
         raise ConfigError(f"{str(folder)!r} belongs to a run that is still going.")
+    if from_env().size > 1:
+        raise ConfigError("--resume continues a run in one process; start it without a launcher.")
     cfg = resolve(load_config(folder / "config.yaml"))
     preflight(cfg)
     log(f"resuming {name} from {folder}")
     with staged_run(folder.parent, name, keep_failed, resume=folder) as staged:
-        return _run(cfg, staged)
+        return _run(cfg, staged, SINGLE)
 
 
 def run_name(cfg: dict[str, Any]) -> str:
@@ -107,19 +157,21 @@ def run_name(cfg: dict[str, Any]) -> str:
     return default_run_name(cfg, datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S"))
 
 
-def _run(cfg: dict[str, Any], staged: StagedRun) -> Pipeline:
+def _run(cfg: dict[str, Any], staged: StagedRun | None, world: World) -> Pipeline | None:
+    """The run; ``staged`` (the run folder) is None on the ranks other than 0, which stop after
+    training and write nothing."""
     s1, s2, ev = core_section(cfg, "stage1"), core_section(cfg, "stage2"), core_section(cfg, "eval")
-    precision = device_setup(cfg)
+    precision = join(world, device_setup(cfg), cfg)
     prompt = core_section(cfg, "prompt")
     device = precision.device
-    threads = set_threads(cfg.get("threads"))
+    threads = set_threads(cfg.get("threads"), world.size)
     if not cfg.get("threads"):
         log(f"torch CPU threads: {threads} (threads=null: the cores other processes leave free)")
     timer = Timer()
     silence_library_progress()
     env = environment()
     generator = seed_everything(cfg["seed"])
-    with timer.stage("data"):
+    with timer.stage("data"), world.main_first():
         data = load_dataset(cfg)
         leakage = check_leakage(data)
         for warning in leakage:
@@ -129,12 +181,17 @@ def _run(cfg: dict[str, Any], staged: StagedRun) -> Pipeline:
             f"{data.n_times} samples, {data.n_classes} classes"
         )
         probe_encoder(cfg, data)
-    run_dir = staged.path
-    atomic_write(run_dir / "config.yaml", dump(cfg))
-    checkpoint = Checkpoint(run_dir / CHECKPOINT)
-    log(f"run directory: {staged.root / staged.name} (in {run_dir.name} until complete)")
+    checkpoint = None
+    if staged is not None:
+        run_dir = staged.path
+        atomic_write(run_dir / "config.yaml", dump(cfg))
+        if world.size == 1:
+            checkpoint = Checkpoint(run_dir / CHECKPOINT)
+        log(f"run directory: {staged.root / staged.name} (in {run_dir.name} until complete)")
+    if world.size > 1:
+        log(f"data-parallel over {world.size} processes ({precision.device.type})")
 
-    with timer.stage("targets"):
+    with timer.stage("targets"), world.main_first():
         per_image = build_targets(cfg, data)
     tr, va, te = (data.splits[k] for k in ("train", "val", "test"))
     dim = embed_dim(cfg, per_image)
@@ -142,7 +199,7 @@ def _run(cfg: dict[str, Any], staged: StagedRun) -> Pipeline:
     has_captions = data.captions is not None
     llm = projector = None
     if has_captions:
-        with timer.stage("llm"):
+        with timer.stage("llm"), world.main_first():
             llm = build_llm(cfg, data).to(device)
         _check_context(llm, ev.max_new_tokens, s2.n_soft_tokens)
     else:
@@ -163,7 +220,12 @@ def _run(cfg: dict[str, Any], staged: StagedRun) -> Pipeline:
             generator,
             checkpoint,
             precision=precision,
+            world=world,
         )
+    if staged is None:
+        if has_captions:
+            _stage2(cfg, s2, data, model, per_image, llm, generator, None, precision, prompt, world)
+        return None
     save_file(
         {k: v.contiguous().cpu() for k, v in model.state_dict().items()},
         str(run_dir / "eeg_classifier.safetensors"),
@@ -173,7 +235,17 @@ def _run(cfg: dict[str, Any], staged: StagedRun) -> Pipeline:
     if has_captions:
         with timer.stage("stage2"):
             projector, s2_record = _stage2(
-                cfg, s2, data, model, per_image, llm, generator, checkpoint, precision, prompt
+                cfg,
+                s2,
+                data,
+                model,
+                per_image,
+                llm,
+                generator,
+                checkpoint,
+                precision,
+                prompt,
+                world,
             )
         save_file(
             {k: v.cpu() for k, v in projector.state_dict().items()},
@@ -214,6 +286,7 @@ def _run(cfg: dict[str, Any], staged: StagedRun) -> Pipeline:
         **env,
         "seed": cfg["seed"],
         "hardware": describe_device(precision),
+        "world_size": world.size,
         "config": cfg,
         "dataset": {
             "name": data.name,
@@ -256,7 +329,7 @@ def _run(cfg: dict[str, Any], staged: StagedRun) -> Pipeline:
     tracked = track_run(cfg, results, run_dir)
     if tracked:
         log(f"{cfg['report_to']}: {tracked}")
-    return Pipeline(cfg, data, per_image, model, projector, llm, run_dir, record)
+    return Pipeline(cfg, data, per_image, model, projector, llm, run_dir, record, precision)
 
 
 def _check_context(llm: CausalLM, max_new_tokens: int, n_soft: int) -> None:
@@ -280,6 +353,7 @@ def _stage2(
     checkpoint: Checkpoint | None = None,
     precision: Precision = FP32,
     prompt: PromptConfig | None = None,
+    world: World = SINGLE,
 ) -> tuple[Projector, dict[str, Any]]:
     """Train a new projector on each configured phase; returns it and its record (history)."""
     tr = data.splits["train"]
@@ -317,5 +391,6 @@ def _stage2(
         checkpoint,
         precision=precision,
         prompt=prompt or DEFAULT_PROMPT,
+        world=world,
     )
     return projector, {**record, "history": result.history}

@@ -21,6 +21,7 @@ from eegbench.config import Stage1Config
 from eegbench.progress import task
 from eegbench.train.checkpoint import Checkpoint, rng_state, set_rng_state
 from eegbench.train.device import FP32, Precision, module_device
+from eegbench.train.distributed import SINGLE, World
 from eegbench.train.model import EEGClassifier
 from eegbench.train.optim import make_optimizer, make_schedule, optimizer_step
 
@@ -63,16 +64,21 @@ def stage1_step(
     sched: torch.optim.lr_scheduler.LRScheduler,
     scaler: torch.amp.GradScaler,
     precision: Precision = FP32,
+    world: World = SINGLE,
+    share: float = 1.0,
+    net: torch.nn.Module | None = None,
 ) -> torch.Tensor:
     """One training step on the batch ``xb, yb`` (trials ``idx``); returns the detached
-    ``[loss, embedding term, CE]`` on the model's device, without a host sync."""
+    ``[loss, embedding term, CE]`` on the model's device, without a host sync. ``net`` is the
+    model as ``world`` wraps it, ``share`` this process's fraction of the batch."""
     device = t.device
     with precision.autocast():
-        emb, logits = model(xb.to(device, non_blocking=True))
+        emb, logits = (net or model)(xb.to(device, non_blocking=True))
     mse = embedding_loss(emb.float(), idx, t, bank, which, cfg)
     ce = F.cross_entropy(logits.float(), yb.to(device, non_blocking=True))
     loss = cfg.w_mse * mse + cfg.w_ce * ce
-    optimizer_step(loss, opt, sched, scaler, model.parameters(), cfg.grad_clip)
+    step_loss = world.scale(loss, share)
+    optimizer_step(step_loss, opt, sched, scaler, model.parameters(), cfg.grad_clip)
     return torch.stack([loss.detach(), mse.detach(), ce.detach()])
 
 
@@ -87,13 +93,15 @@ def train_stage1(
     generator: torch.Generator,
     checkpoint: Checkpoint | None = None,
     precision: Precision = FP32,
+    world: World = SINGLE,
 ) -> Stage1Result:
     """Train in place; the model ends with the weights of the best validation-accuracy epoch.
 
     With ``checkpoint``, the state is saved after every epoch and training continues from a
     saved state (to the same numbers as an uninterrupted run). The data stay on the host; each
     batch moves to the model's device. ``precision`` gives the autocast (and, for fp16, the
-    gradient scaler).
+    gradient scaler). With ``world`` of several processes, each trains on its shard of every
+    batch (see ``train/distributed.py``); pass no ``checkpoint`` then.
     """
     device = module_device(model)
     scaler = precision.scaler()
@@ -116,10 +124,12 @@ def train_stage1(
         model.load_state_dict(saved["model"])
         opt.load_state_dict(saved["optimizer"])
         sched.load_state_dict(saved["scheduler"])
+        scaler.load_state_dict(saved["scaler"])
         best = (saved["best"][0], saved["best"][1], saved["best_model"])
         history = saved["history"]
         set_rng_state(saved["rng"], generator)
         start = saved["done"]
+    net = world.wrap(model)
     with task("stage 1: encoder", total=cfg.epochs - start) as advance:
         for epoch in range(start, cfg.epochs):
             model.train()
@@ -128,20 +138,37 @@ def train_stage1(
             sums = torch.zeros(3, dtype=torch.float64, device=device)
             for i in range(0, n, cfg.batch_size):
                 idx = order[i : i + cfg.batch_size]
-                if len(idx) < 2:
-                    continue  # BatchNorm needs two samples
+                if len(idx) < max(2, world.size):
+                    continue  # BatchNorm needs two samples, each process one
+                share = len(world.shard(idx)) / len(idx)
+                idx = world.shard(idx)
                 terms = stage1_step(
-                    model, X[idx], y[idx], idx, t, bank, which, cfg, opt, sched, scaler, precision
+                    model,
+                    X[idx],
+                    y[idx],
+                    idx,
+                    t,
+                    bank,
+                    which,
+                    cfg,
+                    opt,
+                    sched,
+                    scaler,
+                    precision,
+                    world,
+                    share,
+                    net,
                 )
                 sums += terms.double() * len(idx)
-            total, mse_sum, ce_sum = sums.tolist()
+            total, mse_sum, ce_sum = world.sum(*sums.tolist())
+            world.sync_buffers(model)
             if not math.isfinite(total):
                 raise EegbenchError(
                     f"stage 1 loss became {total} in epoch {epoch + 1}; lower stage1.lr or check "
                     "the data for extreme values."
                 )
             _, val_logits = model.predict(X_val, precision=precision)
-            val_acc = float((val_logits.argmax(1) == y_val).mean())
+            val_acc = world.from_main(float((val_logits.argmax(1) == y_val).mean()))
             history.append(
                 {
                     "epoch": epoch + 1,
@@ -161,6 +188,7 @@ def train_stage1(
                         "model": model.state_dict(),
                         "optimizer": opt.state_dict(),
                         "scheduler": sched.state_dict(),
+                        "scaler": scaler.state_dict(),
                         "best": [best[0], best[1]],
                         "best_model": best[2],
                         "history": history,

@@ -13,6 +13,7 @@ from eegbench.config import PromptConfig, Stage2Config
 from eegbench.progress import task
 from eegbench.train.checkpoint import Checkpoint, rng_state, set_rng_state
 from eegbench.train.device import FP32, Precision, module_device
+from eegbench.train.distributed import SINGLE, World
 from eegbench.train.model import Projector
 from eegbench.train.optim import make_optimizer, make_schedule, optimizer_step
 from eegbench.train.prompting import DEFAULT_PROMPT, build_batch
@@ -34,6 +35,7 @@ def train_stage2(
     checkpoint: Checkpoint | None = None,
     precision: Precision = FP32,
     prompt: PromptConfig = DEFAULT_PROMPT,
+    world: World = SINGLE,
 ) -> Stage2Result:
     """Train ``projector`` on each ``(phase_name, inputs [N, D])`` in turn, ``cfg.epochs`` each.
 
@@ -41,10 +43,14 @@ def train_stage2(
     may carry a third item, ``rows`` ``[n]``: it then trains on those rows only (``inputs`` has
     all ``N`` rows). With ``checkpoint``, the state is saved after every epoch and training
     continues from it. Inputs stay on the host; each batch moves to the projector's device.
+    With ``world`` of several processes, each trains on its shard of every batch, weighted by
+    its share of the batch's caption tokens (see ``train/distributed.py``); pass no
+    ``checkpoint`` then.
     """
     result = Stage2Result()
     device = module_device(projector)
     scaler = precision.scaler()
+    net = world.wrap(projector)
     saved = checkpoint.load("stage2") if checkpoint is not None else None
     for p, (phase, inputs, *rest) in enumerate(phases):
         if saved is not None and p < saved["phase"]:
@@ -64,6 +70,7 @@ def train_stage2(
             projector.load_state_dict(saved["projector"])
             opt.load_state_dict(saved["optimizer"])
             sched.load_state_dict(saved["scheduler"])
+            scaler.load_state_dict(saved["scaler"])
             result.history = saved["history"]
             set_rng_state(saved["rng"], generator)
             start = saved["done"]
@@ -74,10 +81,13 @@ def train_stage2(
                 total = 0.0
                 for i in range(0, n, cfg.batch_size):
                     idx = order[i : i + cfg.batch_size]
+                    if len(idx) < world.size:
+                        continue  # a process would have no row
+                    n_batch, idx = len(idx), world.shard(idx)
                     with precision.autocast():
                         batch = build_batch(
                             llm,
-                            projector(x[idx].to(device, non_blocking=True)),
+                            net(x[idx].to(device, non_blocking=True)),
                             [phase_labels[j] for j in idx],
                             [phase_captions[j] for j in idx],
                             mask_prompt=cfg.mask_prompt,
@@ -89,8 +99,15 @@ def train_stage2(
                             f"stage 2 loss became {loss.item()} in phase {phase!r}, epoch "
                             f"{epoch + 1}; lower stage2.lr or use precision=fp32."
                         )
-                    optimizer_step(loss, opt, sched, scaler, projector.parameters(), cfg.grad_clip)
-                    total += loss.item() * len(idx)
+                    # llm.loss is the mean over next-token targets: labels[:, 1:] != -100
+                    tokens = 0 if world.size == 1 else int((batch.labels[:, 1:] != -100).sum())
+                    share = world.share(tokens)
+                    step_loss = world.scale(loss, share)
+                    optimizer_step(
+                        step_loss, opt, sched, scaler, projector.parameters(), cfg.grad_clip
+                    )
+                    total += loss.item() * share * n_batch
+                total = world.sum(total)[0]
                 result.history.append(
                     {"phase": phase, "epoch": epoch + 1, "loss": total / n, "n": n}
                 )
@@ -103,6 +120,7 @@ def train_stage2(
                             "projector": projector.state_dict(),
                             "optimizer": opt.state_dict(),
                             "scheduler": sched.state_dict(),
+                            "scaler": scaler.state_dict(),
                             "history": result.history,
                             "rng": rng_state(generator),
                         },

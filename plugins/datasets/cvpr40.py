@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import warnings
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
@@ -20,8 +22,11 @@ from eegbench.api import (
     Gt,
     Interval,
     finalize,
+    load_trials,
     read_caption_files,
+    release_pages,
     trial_info,
+    warn,
 )
 
 CLASSES_FILE = Path(__file__).with_name("cvpr40_classes.json")
@@ -85,14 +90,16 @@ def class_table() -> dict[str, str]:
     return json.loads(CLASSES_FILE.read_text())
 
 
-def _load_torch(path: str, what: str) -> Any:
+def _load_torch(path: str, what: str, mmap: bool = False) -> Any:
+    """The object in a torch file; with ``mmap`` (zip-format files only) its tensors stay in the
+    file, memory-mapped, until they are read."""
     import torch
 
     p = Path(path).expanduser()
     if not p.is_file():
         raise DataError(f"cvpr40: {what} {str(p)!r} does not exist; set it to the real file.")
     try:
-        return torch.load(p, map_location="cpu", weights_only=True)
+        return torch.load(p, map_location="cpu", weights_only=True, mmap=mmap)
     except Exception as e:  # any reader failure is a corrupt-file error
         msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise DataError(f"cvpr40: {what} {str(p)!r} is not a readable torch file ({msg}).") from e
@@ -173,7 +180,14 @@ def load_cvpr40(**kw: Any) -> EEGData:
         )
     if not 0 <= p.time_low < p.time_high:
         raise ConfigError(f"time window [{p.time_low}, {p.time_high}) is empty.")
-    dataset, wnids, images = _check_dataset(_load_torch(p.path, "EEG file"), p.path)
+    mapped = _mappable(p.path)
+    dataset, wnids, images = _check_dataset(_load_torch(p.path, "EEG file", mapped), p.path)
+    if not mapped:
+        warn(
+            f"cvpr40: {p.path!r} is in torch's legacy (non-zip) format, so it is loaded whole "
+            "(peak memory about 2x the file); load it and torch.save it once in the current "
+            "format to memory-map it."
+        )
 
     lengths = np.array([int(tr["eeg"].shape[1]) for tr in dataset])
     subjects = np.array([int(tr.get("subject", 1)) for tr in dataset])
@@ -225,9 +239,32 @@ def load_cvpr40(**kw: Any) -> EEGData:
             f"subject {p.subject or 'all'})."
         )
 
-    X = np.stack(
-        [dataset[i]["eeg"][:, p.time_low : p.time_high].float().numpy() for i in chosen]
-    ).astype(np.float32, copy=False)
+    def read(sl: slice) -> np.ndarray:
+        part = chosen[sl]
+        x = np.stack([dataset[i]["eeg"][:, p.time_low : p.time_high].float().numpy() for i in part])
+        for i in part:  # handed over: drop the file's pages (mapped) or the tensor (loaded whole)
+            if mapped:
+                storage = dataset[i]["eeg"].untyped_storage()
+                release_pages(storage.data_ptr(), storage.nbytes())
+            dataset[i]["eeg"] = None
+        return x
+
+    n_chans = int(dataset[int(chosen[0])]["eeg"].shape[0])
+    ch_names = [f"EEG{i + 1:03d}" for i in range(n_chans)]
+    trials = load_trials(
+        read,
+        (chosen.size, n_chans, p.time_high - p.time_low),
+        p,
+        sfreq=p.sfreq,
+        ch_names=ch_names,
+        name="cvpr40",
+        tmin=p.time_low / p.sfreq,
+        sources=[p.path],
+        selection={
+            "trials": hashlib.sha256(chosen.astype(np.int64).tobytes()).hexdigest(),
+            "window": [p.time_low, p.time_high],
+        },
+    )
     y = np.array([int(dataset[i]["label"]) for i in chosen])
     image = np.array([int(dataset[i]["image"]) for i in chosen])
     subject = subjects[chosen]
@@ -261,15 +298,15 @@ def load_cvpr40(**kw: Any) -> EEGData:
     captions = read_caption_files(p.caption_dir, image_names, "cvpr40") if p.caption_dir else None
 
     data = EEGData(
-        X=X,
+        X=trials.X,
         y=y,
         image=image,
         subject=subject,
         splits=splits,
         class_names=[table.get(str(w), str(w)) for w in wnids],
         image_names=image_names,
-        sfreq=p.sfreq,
-        ch_names=[f"EEG{i + 1:03d}" for i in range(X.shape[1])],
+        sfreq=trials.sfreq,
+        ch_names=trials.ch_names,
         captions=captions,
         image_paths=image_paths,
         name="cvpr40",
@@ -285,7 +322,13 @@ def load_cvpr40(**kw: Any) -> EEGData:
     )
     if has_published:
         data.info["split"] = f"published ({Path(p.splits_path).name} #{p.split_index})"
-    del dataset  # the loaded tensors: free them before preprocessing copies X
     # One block per (subject, class): the design showed each class's 50 images in one run.
     trial_info(data)["block"] = subject * len(wnids) + y
-    return finalize(data, p, has_published=has_published)
+    return finalize(data, p, has_published=has_published, trials=trials)
+
+
+def _mappable(path: str) -> bool:
+    """Whether the EEG file can be memory-mapped: torch's zip format (a missing file is
+    reported by the load)."""
+    file = Path(path).expanduser()
+    return not file.is_file() or zipfile.is_zipfile(file)

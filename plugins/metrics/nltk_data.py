@@ -11,19 +11,26 @@ same data:
 
 ``ensure_nltk_data()`` writes them once under ``$EEGBENCH_NLTK_DATA`` (default
 ``~/.cache/eegbench/nltk_data``) and puts that directory first on ``nltk.data.path``.
+
+METEOR's only use of WordNet is each hypothesis word's synonyms; ``meteor_synonyms()`` keeps
+them in a JSON table beside the data (``meteor/synonyms-<key>.json``, keyed by the WordNet
+files' digests and the NLTK version, checksummed, written atomically), so that a process whose
+words are all in the table never loads WordNet (several seconds).
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
 import importlib
+import json
 import os
 import shutil
 import warnings
 from pathlib import Path
 from typing import Any
 
-from eegbench.api import DataError, atomic_dir, check_manifest, warn
+from eegbench.api import DataError, atomic_dir, atomic_write, check_manifest, file_digest, warn
 
 WORDNET_FILES = (
     "adj.exc",
@@ -152,3 +159,90 @@ def wordnet_reader() -> Any:
     with warnings.catch_warnings():  # no Open Multilingual Wordnet: METEOR is English only
         warnings.filterwarnings("ignore", message="The multilingual functions are not available")
         return WordNet30(str(root), None)
+
+
+SYNONYMS_FORMAT = 1
+
+
+def _synonyms_checksum(table: dict[str, list[str]]) -> str:
+    text = json.dumps(table, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+class MeteorSynonyms:
+    """``synonyms(word)``: NLTK METEOR's WordNet synonyms of ``word``, from an on-disk table.
+
+    The value is what ``single_meteor_score`` computes for a hypothesis word: the lemma names
+    without ``_`` of ``wordnet.synsets(word)``, plus the word. A word missing from the table is
+    looked up in WordNet (loaded on the first miss) and added; ``save()`` writes the table
+    when it grew. A table that fails its checksum is reported with its path and rebuilt.
+    """
+
+    def __init__(self, path: Path, key: str) -> None:
+        self.path, self.key = path, key
+        self._table = self._read()
+        self._added = 0
+
+    def _read(self) -> dict[str, list[str]]:
+        try:
+            raw = self.path.read_bytes()
+        except FileNotFoundError:
+            return {}
+        try:
+            doc = json.loads(raw)
+            table = doc["synonyms"]
+            ok = (
+                doc["format"] == SYNONYMS_FORMAT
+                and doc["key"] == self.key
+                and isinstance(table, dict)
+                and doc["checksum"] == _synonyms_checksum(table)
+            )
+        except (ValueError, KeyError, TypeError):
+            ok = False
+        if not ok:
+            warn(f"METEOR synonym table {self.path} is corrupt; rebuilding it")
+            self.path.unlink(missing_ok=True)
+            return {}
+        return table
+
+    def __call__(self, word: str) -> frozenset[str]:
+        found = self._table.get(word)
+        if found is None:
+            wordnet = wordnet_reader()
+            syns = {
+                lemma.name()
+                for synset in wordnet.synsets(word)
+                for lemma in synset.lemmas()
+                if lemma.name().find("_") < 0
+            }
+            found = self._table[word] = sorted(syns | {word})
+            self._added += 1
+        return frozenset(found)
+
+    def save(self) -> None:
+        """Write the table (merged with what another process saved meanwhile) if it grew."""
+        if not self._added:
+            return
+        table = {**self._read(), **self._table}
+        doc = {
+            "format": SYNONYMS_FORMAT,
+            "key": self.key,
+            "checksum": _synonyms_checksum(table),
+            "synonyms": table,
+        }
+        atomic_write(self.path, json.dumps(doc, sort_keys=True, ensure_ascii=False) + "\n")
+        self._table, self._added = table, 0
+
+
+def meteor_synonyms() -> MeteorSynonyms:
+    """The METEOR synonym table of the installed WordNet 3.0 and NLTK version."""
+    import nltk
+
+    root = ensure_nltk_data(punkt=False)
+    wordnet_dir = root / "corpora" / "wordnet"
+    h = hashlib.sha256(f"nltk {nltk.__version__}\n".encode())
+    for name in WORDNET_FILES:
+        if (wordnet_dir / name).is_file():
+            h.update(f"{name} {file_digest(wordnet_dir / name)}\n".encode())
+    key = h.hexdigest()
+    return MeteorSynonyms(root / "meteor" / f"synonyms-{key[:16]}.json", key)

@@ -11,7 +11,6 @@ from ``y_true`` + ``logits`` (+ ``class_names``); without them the output is lef
 from __future__ import annotations
 
 import contextlib
-import functools
 import math
 import re
 from collections.abc import Sequence
@@ -142,74 +141,32 @@ def _no_advance(n: int = 1, **fields: Any) -> None:
     """The ``advance`` of a progress bar that is not shown."""
 
 
-BLEU_WEIGHTS = [(0.25, 0.25, 0.25, 0.25), (1.0, 0.0, 0.0, 0.0)]  # BLEU-4 and BLEU-1 in one pass
-
-
 def _score_pairs(pairs: list[tuple[str, str]], name: str) -> list[dict[str, float]]:
     """Thought2Text's per-pair BLEU-1/4, ROUGE-1/2/L F and METEOR, behind a progress bar.
 
-    Tokenisation, stemming and WordNet look-ups are memoised per distinct string: the values
-    are those of NLTK's functions, computed once.
+    The values are those of NLTK's ``corpus_bleu`` (method 4), the ``rouge`` package and NLTK's
+    ``single_meteor_score``, computed from per-sentence tables (``metrics.pairwise``).
     """
-    from eegbench_plugins.metrics.nltk_data import wordnet_reader
-    from nltk.stem.porter import PorterStemmer
-    from nltk.tokenize import word_tokenize
-    from nltk.translate.bleu_score import SmoothingFunction, corpus_bleu
-    from nltk.translate.meteor_score import single_meteor_score
-    from rouge import Rouge
+    from eegbench_plugins.metrics.nltk_data import meteor_synonyms
+    from eegbench_plugins.metrics.pairwise import PairScorer
 
     from eegbench.api import task
 
-    smooth = SmoothingFunction().method4
-    rouge = Rouge()
-    tokenize = functools.lru_cache(maxsize=None)(word_tokenize)
-    stemmer = _CachedStemmer(PorterStemmer())
-    lexicon = _CachedWordNet(wordnet_reader())
+    synonyms = meteor_synonyms()
+    scorer = PairScorer(synonyms)
     results = []
     bar = task(f"{name}: scoring {len(pairs)} distinct pairs", total=len(pairs))
     with bar if len(pairs) >= PROGRESS_FROM else contextlib.nullcontext(_no_advance) as advance:
         for i, (cand, ref) in enumerate(pairs):
-            r_tok, c_tok = ref.split(), cand.split()
-            bleu_4, bleu_1 = corpus_bleu(
-                [[r_tok]], [c_tok], smoothing_function=smooth, weights=BLEU_WEIGHTS
-            )
-            row = {"bleu_4": bleu_4, "bleu_1": bleu_1}
             try:
-                rs = rouge.get_scores(cand, ref, avg=True)
+                results.append(scorer.score(cand, ref))
             except ValueError as e:
                 raise DataError(f"{name}: pair {i} cannot be scored by ROUGE: {e}") from None
-            row["rouge_1"] = rs["rouge-1"]["f"]
-            row["rouge_2"] = rs["rouge-2"]["f"]
-            row["rouge_l"] = rs["rouge-l"]["f"]
-            meteor_cand = cand.replace("<s>", "").replace("</s>", "").strip()
-            row["meteor"] = single_meteor_score(
-                list(tokenize(ref)), list(tokenize(meteor_cand)), stemmer=stemmer, wordnet=lexicon
-            )
-            results.append(row)
-            if i % 256 == 255:
-                advance(256)
-        advance(len(pairs) % 256)
+            if i % 4096 == 4095:
+                advance(4096)
+        advance(len(pairs) % 4096)
+    synonyms.save()
     return results
-
-
-class _CachedStemmer:
-    """A stemmer whose ``stem`` remembers each word's stem."""
-
-    def __init__(self, stemmer: Any) -> None:
-        self.stem = functools.lru_cache(maxsize=None)(stemmer.stem)
-
-
-class _CachedWordNet:
-    """WordNet whose ``synsets`` remembers each word's synsets."""
-
-    def __init__(self, wordnet: Any) -> None:
-        self._wordnet = wordnet
-        self._synsets = functools.lru_cache(maxsize=None)(wordnet.synsets)
-
-    def synsets(self, word: str, *args: Any, **kwargs: Any) -> Any:
-        if args or kwargs:
-            return self._wordnet.synsets(word, *args, **kwargs)
-        return self._synsets(word)
 
 
 class CocoProtocol(Metric):
@@ -248,8 +205,8 @@ class CocoProtocol(Metric):
         refs = [_text(r) for r in references]
         check_pairs(preds, refs, COCO)
         check_nonempty_refs(refs, COCO)
-        hyp_tok = ptb_tokenize(preds, self.tokenizer)
-        ref_tok = ptb_tokenize(refs, self.tokenizer)
+        tokens = ptb_tokenize([*preds, *refs], self.tokenizer)  # one Java run with java
+        hyp_tok, ref_tok = tokens[: len(preds)], tokens[len(preds) :]
         res = {i: [h] for i, h in enumerate(hyp_tok)}
         gts = {i: [r] for i, r in enumerate(ref_tok)}
         bleu, _ = Bleu(4).compute_score(gts, res, verbose=0)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import sys
 import typing
@@ -55,25 +56,63 @@ class Bleu(Metric):
         return np.asarray(stats, dtype=np.int64)
 
     def from_stats(self, total: np.ndarray) -> dict[str, float]:
-        """BLEU-1..4 (fractions) from summed sufficient statistics."""
-        out = {}
-        for n in range(1, 5):
-            score = self._bleu.compute_bleu(
-                correct=[int(c) for c in total[2 : 2 + n]],
-                total=[int(t) for t in total[6 : 6 + n]],
-                sys_len=int(total[0]),
-                ref_len=int(total[1]),
-                smooth_method=self._bleu.smooth_method,
-                smooth_value=self._bleu.smooth_value,
-                max_ngram_order=n,
-            )
-            out[f"bleu_{n}"] = score.score / 100.0
-        return out
+        """BLEU-1..4 (fractions) from summed sufficient statistics.
+
+        The arithmetic of sacrebleu's ``BLEU.compute_bleu`` step for step (the bootstrap calls
+        this thousands of times; ``compute_bleu`` also builds and formats a score object).
+        """
+        smooth = self._bleu.smooth_method
+        value = self._bleu.smooth_value
+        if value is None:
+            value = self._bleu.SMOOTH_DEFAULTS[smooth]
+        t = [int(x) for x in total]
+        sys_len, ref_len = t[0], t[1]
+        bp = 1.0
+        if sys_len < ref_len:
+            bp = math.exp(1 - ref_len / sys_len) if sys_len > 0 else 0.0
+        scores = _sacrebleu(t[2:6], t[6:10], bp, smooth, value)
+        return {f"bleu_{n}": score / 100.0 for n, score in enumerate(scores, start=1)}
 
     def compute(
         self, predictions: list[str], references: list[str], **ctx: Any
     ) -> dict[str, float]:
         return self.from_stats(self.sentence_stats(predictions, references).sum(axis=0))
+
+
+def _sacrebleu(
+    correct: list[int], total: list[int], bp: float, smooth_method: str, smooth_value: Any
+) -> list[float]:
+    """``BLEU.compute_bleu(...).score`` of sacrebleu (without ``effective_order``) for
+    ``max_ngram_order`` 1..len(correct) at once.
+
+    The precisions of orders below n do not depend on n, and the sum of their logs is taken
+    left to right there, so a running sum gives each order's value exactly.
+    """
+    from sacrebleu.utils import my_log
+
+    order = len(correct)
+    hits = [any(correct[:n]) for n in range(1, order + 1)]
+    precisions = [0.0] * order
+    smooth_mteval = 1.0
+    for n in range(1, order + 1):
+        if smooth_method == "add-k" and n > 1:
+            correct[n - 1] += smooth_value
+            total[n - 1] += smooth_value
+        if total[n - 1] == 0:
+            break
+        if correct[n - 1] == 0:
+            if smooth_method == "exp":
+                smooth_mteval *= 2
+                precisions[n - 1] = 100.0 / (smooth_mteval * total[n - 1])
+            elif smooth_method == "floor":
+                precisions[n - 1] = 100.0 * smooth_value / total[n - 1]
+        else:
+            precisions[n - 1] = 100.0 * correct[n - 1] / total[n - 1]
+    scores, log_sum = [], 0
+    for n, p in enumerate(precisions, start=1):
+        log_sum += my_log(p)
+        scores.append(bp * math.exp(log_sum / n) if hits[n - 1] else 0.0)
+    return scores
 
 
 class Rouge(Metric):
@@ -106,7 +145,11 @@ class Rouge(Metric):
 
 
 class Meteor(Metric):
-    """NLTK METEOR per pair (``word_tokenize``, lowercased, WordNet 3.0 synonyms), mean."""
+    """NLTK METEOR per pair (``word_tokenize``, lowercased, WordNet 3.0 synonyms), mean.
+
+    Scored by ``metrics.pairwise`` (NLTK's values from per-sentence tables; WordNet synonyms
+    from the on-disk table of ``nltk_data.meteor_synonyms``).
+    """
 
     outputs = {"meteor": True}
     requires = (CAPTIONS,)
@@ -116,27 +159,23 @@ class Meteor(Metric):
 
         ensure_nltk_data()
         self.alpha, self.beta, self.gamma = alpha, beta, gamma
+        self._scorer: Any = None
+        self._synonyms: Any = None
 
     def per_item(
         self, predictions: list[str], references: list[str], **ctx: Any
     ) -> dict[str, np.ndarray]:
-        from eegbench_plugins.metrics.nltk_data import wordnet_reader
-        from nltk.tokenize import word_tokenize
-        from nltk.translate.meteor_score import single_meteor_score
+        from eegbench_plugins.metrics.nltk_data import meteor_synonyms
+        from eegbench_plugins.metrics.pairwise import PairScorer
 
         check_pairs(predictions, references, "meteor")
-        wordnet = wordnet_reader()
-        scores = [
-            single_meteor_score(
-                word_tokenize(ref),
-                word_tokenize(hyp),
-                alpha=self.alpha,
-                beta=self.beta,
-                gamma=self.gamma,
-                wordnet=wordnet,
-            )
-            for hyp, ref in zip(predictions, references)
-        ]
+        if self._scorer is None:  # one per metric: its tables serve every condition
+            self._synonyms = meteor_synonyms()
+            self._scorer = PairScorer(self._synonyms)
+        meteor = self._scorer.meteor
+        params = (self.alpha, self.beta, self.gamma)
+        scores = [meteor(hyp, ref, *params) for hyp, ref in zip(predictions, references)]
+        self._synonyms.save()
         return {"meteor": np.array(scores, dtype=float)}
 
     def compute(
@@ -210,11 +249,17 @@ class Cider(Metric):
         check_ptb_tokenizer(tokenizer, "cider", used=tokenize == "ptb")
         self.tokenize = tokenize
         self.tokenizer = tokenizer
+        self._tokens: dict[str, str] = {}  # text -> tokens, for every condition scored
 
     def _tok(self, texts: Sequence[str]) -> list[str]:
-        if self.tokenize == "ptb":
-            return ptb_tokenize(texts, self.tokenizer)
-        return [" ".join(t.lower().split()) for t in texts]
+        """Tokens of ``texts``; texts not tokenised before go to the tokenizer in one call (one
+        Java process with ``tokenizer=java``; none when every text was seen)."""
+        if self.tokenize != "ptb":
+            return [" ".join(t.lower().split()) for t in texts]
+        new = list(dict.fromkeys(t for t in texts if t not in self._tokens))
+        if new:
+            self._tokens.update(zip(new, ptb_tokenize(new, self.tokenizer)))
+        return [self._tokens[t] for t in texts]
 
     def per_item(
         self, predictions: list[str], references: list[str], **ctx: Any
@@ -223,7 +268,8 @@ class Cider(Metric):
 
         check_pairs(predictions, references, "cider")
         check_nonempty_refs(references, "cider")
-        hyp, ref = self._tok(predictions), self._tok(references)
+        tokens = self._tok([*predictions, *references])
+        hyp, ref = tokens[: len(predictions)], tokens[len(predictions) :]
         res = {i: [h] for i, h in enumerate(hyp)}
         gts = {i: [r] for i, r in enumerate(ref)}
         _, scores = CocoCider().compute_score(gts, res)

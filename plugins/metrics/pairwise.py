@@ -1,0 +1,285 @@
+"""Per-pair BLEU, ROUGE and METEOR with the reference libraries' exact values, fast.
+
+Thought2Text scores every (caption, reference) pair with NLTK's ``corpus_bleu`` (smoothing
+method 4), the ``rouge`` package's ``get_scores`` and NLTK's ``single_meteor_score``. Each of
+them is a function of a few counts of the pair (n-gram matches and lengths; n-gram set sizes
+and overlaps, union-LCS size; METEOR's matches, chunks and lengths). Here the per-sentence work
+(splitting, n-grams, tokenisation, stems, WordNet synonyms) is done once per distinct sentence
+or word, the counts of a pair come from those tables, and each distinct tuple of counts is
+turned into a score once, by the library's own arithmetic. ``tests/test_pairwise.py`` compares
+every score with the libraries called directly.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import math
+from collections.abc import Callable, Sequence
+from typing import Any
+
+BLEU_WEIGHTS = [(0.25, 0.25, 0.25, 0.25), (1.0, 0.0, 0.0, 0.0)]  # BLEU-4 and BLEU-1 in one pass
+
+
+class PairScorer:
+    """Thought2Text's per-pair BLEU-4/1, ROUGE-1/2/L F and METEOR, as the libraries give them.
+
+    ``synonyms(word)`` is METEOR's WordNet look-up: the lemma names (without ``_``) of the
+    word's synsets, plus the word itself.
+    """
+
+    def __init__(self, synonyms: Callable[[str], frozenset[str]]) -> None:
+        from nltk.stem.porter import PorterStemmer
+        from nltk.tokenize import word_tokenize
+
+        self._word_tokenize = word_tokenize
+        self._stem = functools.lru_cache(maxsize=None)(PorterStemmer().stem)
+        self._synonyms = functools.lru_cache(maxsize=None)(synonyms)
+        self._bleu_sentence = functools.lru_cache(maxsize=None)(_bleu_sentence)
+        self._rouge_sentence = functools.lru_cache(maxsize=None)(_rouge_sentence)
+        self._meteor_sentence = functools.lru_cache(maxsize=None)(self._meteor_words)
+        self._bleu_values: dict[tuple[int, ...], tuple[float, float]] = {}
+        self._rouge_values: dict[tuple[int, int, int], float] = {}
+        self._meteor_values: dict[tuple[Any, ...], float] = {}
+
+    def score(self, candidate: str, reference: str) -> dict[str, float]:
+        """``bleu_4, bleu_1, rouge_1, rouge_2, rouge_l, meteor`` of one pair.
+
+        Raises ``ValueError`` (the ``rouge`` package's message) when a side has no sentence.
+        """
+        bleu_4, bleu_1 = self.bleu(candidate, reference)
+        rouge_1, rouge_2, rouge_l = self.rouge(candidate, reference)
+        meteor_cand = candidate.replace("<s>", "").replace("</s>", "").strip()
+        return {
+            "bleu_4": bleu_4,
+            "bleu_1": bleu_1,
+            "rouge_1": rouge_1,
+            "rouge_2": rouge_2,
+            "rouge_l": rouge_l,
+            "meteor": self.meteor(meteor_cand, reference),
+        }
+
+    # --- BLEU: nltk corpus_bleu([[ref.split()]], [cand.split()], method4) ---------------------
+
+    def bleu(self, candidate: str, reference: str) -> tuple[float, float]:
+        """(BLEU-4, BLEU-1) of NLTK's ``corpus_bleu`` on whitespace tokens, smoothing method 4."""
+        c_len, c_grams = self._bleu_sentence(candidate)
+        r_len, r_grams = self._bleu_sentence(reference)
+        matches = [0, 0, 0, 0]
+        for gram, count in c_grams.items():
+            in_ref = r_grams.get(gram)
+            if in_ref:
+                matches[len(gram) - 1] += count if count < in_ref else in_ref
+        key = (c_len, r_len, *matches)
+        value = self._bleu_values.get(key)
+        if value is None:
+            value = self._bleu_values[key] = _bleu_from_counts(c_len, r_len, matches)
+        return value
+
+    # --- ROUGE: the rouge package, Rouge().get_scores(cand, ref, avg=True)[...]["f"] ----------
+
+    def rouge(self, candidate: str, reference: str) -> tuple[float, float, float]:
+        """ROUGE-1, ROUGE-2 and summary-level ROUGE-L F of the ``rouge`` package."""
+        hyp, ref = self._rouge_sentence(candidate), self._rouge_sentence(reference)
+        if hyp is None:
+            raise ValueError("Hypothesis is empty.")
+        if ref is None:
+            raise ValueError("Reference is empty.")
+        h_sents, h_uni, h_bi = hyp
+        r_sents, r_uni, r_bi = ref
+        union: set[str] = set()
+        for r_words in r_sents:
+            for h_words in h_sents:
+                union.update(_lcs_words(r_words, h_words))
+        return (
+            self._rouge_f(len(h_uni), len(r_uni), len(h_uni & r_uni)),
+            self._rouge_f(len(h_bi), len(r_bi), len(h_bi & r_bi)),
+            self._rouge_f(len(h_uni), len(r_uni), len(union)),
+        )
+
+    def _rouge_f(self, hyp_count: int, ref_count: int, overlap: int) -> float:
+        key = (hyp_count, ref_count, overlap)
+        value = self._rouge_values.get(key)
+        if value is None:
+            from rouge.rouge_score import f_r_p_rouge_n
+
+            value = self._rouge_values[key] = f_r_p_rouge_n(hyp_count, ref_count, overlap)["f"]
+        return value
+
+    # --- METEOR: nltk single_meteor_score(word_tokenize(ref), word_tokenize(cand)) ------------
+
+    def meteor(
+        self,
+        candidate: str,
+        reference: str,
+        alpha: float = 0.9,
+        beta: float = 3.0,
+        gamma: float = 0.5,
+    ) -> float:
+        """NLTK's ``single_meteor_score`` of ``word_tokenize`` tokens (Porter stems, WordNet)."""
+        hyp, ref = self._meteor_sentence(candidate), self._meteor_sentence(reference)
+        matches, chunks = _meteor_alignment(hyp, ref, self._synonyms)
+        key = (matches, chunks, len(hyp[0]), len(ref[0]), alpha, beta, gamma)
+        value = self._meteor_values.get(key)
+        if value is None:
+            value = self._meteor_values[key] = _meteor_from_counts(*key)
+        return value
+
+    def _meteor_words(self, text: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """Lowercased ``word_tokenize`` tokens of ``text`` and their Porter stems."""
+        words = tuple(w.lower() for w in self._word_tokenize(text))
+        return words, tuple(self._stem(w) for w in words)
+
+
+def _bleu_sentence(text: str) -> tuple[int, dict[tuple[str, ...], int]]:
+    """Token count of ``text.split()`` and the counts of its 1- to 4-grams."""
+    tokens = text.split()
+    grams: dict[tuple[str, ...], int] = {}
+    for n in range(1, 5):
+        for i in range(len(tokens) - n + 1):
+            gram = tuple(tokens[i : i + n])
+            grams[gram] = grams.get(gram, 0) + 1
+    return len(tokens), grams
+
+
+def _bleu_from_counts(c_len: int, r_len: int, matches: Sequence[int]) -> tuple[float, float]:
+    """(BLEU-4, BLEU-1) by NLTK's ``corpus_bleu`` arithmetic for one pair's counts."""
+    from nltk.translate.bleu_score import Fraction, SmoothingFunction, brevity_penalty
+
+    if matches[0] == 0:
+        return 0, 0  # corpus_bleu's answer without a matching unigram (an int, as there)
+    totals = [max(1, c_len - n + 1) for n in range(1, 5)]
+    p_n = [Fraction(m, t, _normalize=False) for m, t in zip(matches, totals)]
+    p_n = SmoothingFunction().method4(p_n, references=None, hypothesis=None, hyp_len=c_len)
+    bp = brevity_penalty(r_len, c_len)
+    return tuple(  # type: ignore[return-value]
+        bp * math.exp(math.fsum(w_i * math.log(p_i) for w_i, p_i in zip(weight, p_n) if p_i > 0))
+        for weight in BLEU_WEIGHTS
+    )
+
+
+def _rouge_sentence(
+    text: str,
+) -> tuple[list[list[str]], set[str], set[tuple[str, str]]] | None:
+    """The ``rouge`` package's view of ``text``: its sentences' words, word set, bigram set.
+
+    None when ``text`` has no sentence (``rouge`` raises on it).
+    """
+    sentences = [" ".join(s.split()) for s in text.split(".") if len(s) > 0]
+    if not sentences:
+        return None
+    per_sentence = [s.split(" ") for s in sentences]
+    words = list(itertools.chain(*per_sentence))
+    return per_sentence, set(words), set(zip(words, words[1:]))
+
+
+def _lcs_words(x: list[str], y: list[str]) -> list[str]:
+    """The words of ``x`` on the longest common subsequence that ``rouge``'s ``_recon_lcs``
+    reconstructs (same table, same tie-breaking)."""
+    in_y = set(y)
+    if in_y.isdisjoint(x):
+        return []
+    table = [[0] * (len(y) + 1)]
+    for xi in x:
+        prev = table[-1]
+        if xi not in in_y:  # the row of a word absent from y equals the row above
+            table.append(prev)
+            continue
+        row = [0]
+        last = 0
+        for yj, diag, up in zip(y, prev, prev[1:]):
+            last = diag + 1 if xi == yj else (up if up > last else last)
+            row.append(last)
+        table.append(row)
+    out = []
+    i, j = len(x), len(y)
+    while i > 0 and j > 0:
+        if x[i - 1] == y[j - 1]:
+            out.append(x[i - 1])
+            i, j = i - 1, j - 1
+        elif table[i - 1][j] > table[i][j - 1]:
+            i -= 1
+        else:
+            j -= 1
+    return out
+
+
+def _match(
+    hyp: list[tuple[int, str]], ref: list[tuple[int, str]], found: list[tuple[int, int]]
+) -> tuple[list[tuple[int, str]], list[tuple[int, str]]]:
+    """NLTK's ``_match_enums``: exact matches, last hypothesis word first, each taking the last
+    free reference position; appends to ``found`` and returns the unmatched words."""
+    positions: dict[str, list[int]] = {}
+    for j, (_, word) in enumerate(ref):
+        positions.setdefault(word, []).append(j)
+    hyp_left, ref_used = [], set()
+    for i in range(len(hyp) - 1, -1, -1):
+        free = positions.get(hyp[i][1])
+        if free:
+            j = free.pop()
+            ref_used.add(j)
+            found.append((hyp[i][0], ref[j][0]))
+        else:
+            hyp_left.append(hyp[i])
+    hyp_left.reverse()
+    return hyp_left, [pair for j, pair in enumerate(ref) if j not in ref_used]
+
+
+def _meteor_alignment(
+    hyp: tuple[tuple[str, ...], tuple[str, ...]],
+    ref: tuple[tuple[str, ...], tuple[str, ...]],
+    synonyms: Callable[[str], frozenset[str]],
+) -> tuple[int, int]:
+    """(matches, chunks) of NLTK's METEOR alignment: exact, then stem, then WordNet synonym
+    matches (the synonym stage sees the stems, as NLTK's does)."""
+    h_words, h_stems = hyp
+    r_words, r_stems = ref
+    found: list[tuple[int, int]] = []
+    h_left, r_left = _match(list(enumerate(h_words)), list(enumerate(r_words)), found)
+    if h_left and r_left:
+        h_left = [(i, h_stems[i]) for i, _ in h_left]
+        r_left = [(j, r_stems[j]) for j, _ in r_left]
+        h_left, r_left = _match(h_left, r_left, found)
+    if h_left and r_left:
+        positions: dict[str, list[int]] = {}
+        for j, (_, word) in enumerate(r_left):
+            positions.setdefault(word, []).append(j)
+        for i in range(len(h_left) - 1, -1, -1):
+            best_j, best_word = -1, None
+            for syn in synonyms(h_left[i][1]):
+                free = positions.get(syn)
+                if free and free[-1] > best_j:
+                    best_j, best_word = free[-1], syn
+            if best_word is not None:
+                positions[best_word].pop()
+                found.append((h_left[i][0], r_left[best_j][0]))
+    if not found:
+        return 0, 1
+    found.sort()
+    chunks = 1
+    for (h0, r0), (h1, r1) in zip(found, found[1:]):
+        if not (h1 == h0 + 1 and r1 == r0 + 1):
+            chunks += 1
+    return len(found), chunks
+
+
+def _meteor_from_counts(
+    matches_count: int,
+    chunks: int,
+    translation_length: int,
+    reference_length: int,
+    alpha: float,
+    beta: float,
+    gamma: float,
+) -> float:
+    """NLTK ``single_meteor_score``'s arithmetic, step for step."""
+    try:
+        precision = float(matches_count) / translation_length
+        recall = float(matches_count) / reference_length
+        fmean = (precision * recall) / (alpha * precision + (1 - alpha) * recall)
+        chunk_count = float(chunks)
+        frag_frac = chunk_count / matches_count
+    except ZeroDivisionError:
+        return 0.0
+    penalty = gamma * frag_frac**beta
+    return (1 - penalty) * fmean
