@@ -152,9 +152,14 @@ class Probe(Metric):
 
         if len(set(labels.tolist())) < 2:
             raise DataError(f"{PROBE}: attribute {attr!r} has one value in training.")
-        model = make_pipeline(
-            StandardScaler(), LogisticRegression(C=self.C, max_iter=self.max_iter)
-        ).fit(emb, labels.astype(str))
+        from threadpoolctl import threadpool_limits
+
+        # One BLAS thread: the fit is small, so OpenBLAS's default (a thread per core) only
+        # spins (1.5-10x slower here), and its sums then depend on the machine's core count.
+        with threadpool_limits(1, user_api="blas"):
+            model = make_pipeline(
+                StandardScaler(), LogisticRegression(C=self.C, max_iter=self.max_iter)
+            ).fit(emb, labels.astype(str))
         self._fitted[attr] = (emb, model)
         return model
 
@@ -165,6 +170,8 @@ class Probe(Metric):
         train_emb = ctx.get("train_embeddings")
         if train_emb is None:
             raise DataError(f"{PROBE} needs 'train_embeddings' in its context.")
+        from threadpoolctl import threadpool_limits
+
         truth = _attributes(ctx, "attributes", PROBE)
         train = _attributes(ctx, "train_attributes", PROBE)
         out = {}
@@ -175,7 +182,9 @@ class Probe(Metric):
                     f"{len(train_emb)} training embeddings."
                 )
             model = self._probe(attr, train_emb, train[attr])
-            out[f"probe_{attr}"] = (model.predict(emb) == values.astype(str)).astype(float)
+            with threadpool_limits(1, user_api="blas"):
+                hit = model.predict(emb) == values.astype(str)
+            out[f"probe_{attr}"] = hit.astype(float)
         return out
 
     def compute(
