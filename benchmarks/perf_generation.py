@@ -1,8 +1,10 @@
 """Batched caption generation vs the per-trial ``generate_caption`` loop (issue 14, item 6).
 
-A GPT-2-small body (12 layers, 768 wide, 12 heads; random weights, as no weights can be
-downloaded here) with a byte-level BPE tokenizer trained on synthetic captions (its vocabulary is
-smaller than GPT-2's 50,257, so the LM head is cheaper than the real one's; the body dominates).
+GPT-2-small's size (12 layers, 768 wide, 12 heads, 50,257 tokens: 124M parameters; random
+weights, as no weights can be downloaded here) with a byte-level BPE tokenizer trained on
+synthetic captions, its vocabulary padded to GPT-2's size (the LM head is read every step, and
+what batching saves is mostly those weight reads). ``--quick`` uses a 2-layer model and the
+tokenizer's own small vocabulary.
 The baseline is what a user without eegbench writes: one ``generate_caption`` call per trial
 (encoder forward, projector, prompt, greedy decoding with a KV cache). The candidate is the
 batched path ``eegbench run`` uses: one encoder forward for all trials and ``generate_captions``
@@ -11,7 +13,9 @@ in left-padded batches. Both must produce identical captions; the benchmark chec
 
 from __future__ import annotations
 
+import json
 import tempfile
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -21,7 +25,9 @@ from benchmarks._harness import compare
 TARGET = 10.0
 
 
-def _llm(n_layer: int, n_embd: int, n_head: int, seed: int = 0):
+def _llm(n_layer: int, n_embd: int, n_head: int, vocab: int | None = None, seed: int = 0):
+    """A random GPT-2 with a BPE tokenizer; ``vocab`` pads the vocabulary with tokens that no
+    merge reaches (GPT-2's 50,257: the LM head's size, which decoding reads every step)."""
     from eegbench.api import CausalLM, ensure_torchvision_importable
 
     ensure_torchvision_importable()
@@ -35,6 +41,11 @@ def _llm(n_layer: int, n_embd: int, n_head: int, seed: int = 0):
         bpe = ByteLevelBPETokenizer()
         bpe.train_from_iterator(texts, vocab_size=600, special_tokens=["<|endoftext|>"])
         bpe.save_model(tmp)
+        if vocab is not None:
+            path = Path(tmp) / "vocab.json"
+            table = json.loads(path.read_text())
+            table.update({f"tok{i}": i for i in range(len(table), vocab)})
+            path.write_text(json.dumps(table))
         tok = GPT2TokenizerFast.from_pretrained(
             tmp, eos_token="<|endoftext|>", bos_token="<|endoftext|>", unk_token="<|endoftext|>"
         )
@@ -57,10 +68,10 @@ def measure(quick: bool) -> list[dict]:
     from eegbench.train.model import EEGClassifier, Projector
 
     if quick:
-        n_layer, n_embd, n_head, n_trials, new = 2, 128, 4, 24, 12
+        n_layer, n_embd, n_head, vocab, n_trials, new = 2, 128, 4, None, 24, 12
     else:
-        n_layer, n_embd, n_head, n_trials, new = 12, 768, 12, 64, 24
-    llm = _llm(n_layer, n_embd, n_head)
+        n_layer, n_embd, n_head, vocab, n_trials, new = 12, 768, 12, 50257, 64, 24
+    llm = _llm(n_layer, n_embd, n_head, vocab)
     torch.manual_seed(1)
     n_chans, n_times = 8, 64
     enc = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(n_chans * n_times, 32))
