@@ -165,8 +165,6 @@ def _run(cfg: dict[str, Any], staged: StagedRun | None, world: World) -> Pipelin
     prompt = core_section(cfg, "prompt")
     device = precision.device
     threads = set_threads(cfg.get("threads"), world.size)
-    if not cfg.get("threads"):
-        log(f"torch CPU threads: {threads} (threads=null: the cores other processes leave free)")
     timer = Timer()
     silence_library_progress()
     env = environment()
@@ -181,6 +179,8 @@ def _run(cfg: dict[str, Any], staged: StagedRun | None, world: World) -> Pipelin
             f"{data.n_times} samples, {data.n_classes} classes"
         )
         probe_encoder(cfg, data)
+    if not cfg.get("threads"):  # after the data: a bad input stays one line of output
+        log(f"torch CPU threads: {threads} (threads=null: the cores other processes leave free)")
     checkpoint = None
     if staged is not None:
         run_dir = staged.path
