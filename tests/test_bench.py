@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -210,10 +211,14 @@ def test_bench_without_suite_lists_shipped_suites():
 
 @pytest.mark.slow
 def test_tiny_suite_end_to_end(tmp_path):
-    """The real pipeline: 4 tiny runs, a leaderboard from them, and a rerun that runs nothing."""
+    """The real pipeline: 4 tiny runs, a leaderboard from them, a rerun that runs nothing, and
+    ``--backend ray`` giving the same leaderboard."""
     cache = next(o for o in tiny_overrides(tmp_path) if o.startswith("cache_dir="))
+    # one thread everywhere: a Ray task runs with the CPUs it asks for (1), and the numbers
+    # are identical across backends at the same thread count
+    cache = [cache, "threads=1"]
     out = tmp_path / "bench"
-    res = CliRunner().invoke(cli, ["--quiet", "bench", "tiny", "--out", str(out), cache])
+    res = CliRunner().invoke(cli, ["--quiet", "bench", "tiny", "--out", str(out), *cache])
     assert res.exit_code == 0, res.output + repr(res.exception)
     results = sorted(out.glob("*/results.json"))
     assert len(results) == 4
@@ -225,8 +230,28 @@ def test_tiny_suite_end_to_end(tmp_path):
     for _, line in eeg.iterrows():
         values = [float(v) for v in line["values"].split(";")]
         assert line["mean"] == pytest.approx(sum(values) / 2)
-    again = CliRunner().invoke(cli, ["--quiet", "bench", "tiny", "--out", str(out), cache])
+    again = CliRunner().invoke(cli, ["--quiet", "bench", "tiny", "--out", str(out), *cache])
     assert again.exit_code == 0 and "ran 0 of 4 configurations" in again.output
+
+    # the same suite as Ray tasks on a local Ray of 2 CPUs: the same leaderboard
+    pytest.importorskip("ray", reason="the ray extra is not installed")
+    on_ray = tmp_path / "bench-ray"
+    ray_tmp = tempfile.mkdtemp(prefix="ray", dir="/tmp")  # Ray's sockets need a short path
+    try:
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setenv("RAY_TMPDIR", ray_tmp)
+            res = CliRunner().invoke(
+                cli,
+                ["--quiet", "bench", "tiny", "--out", str(on_ray), *cache]
+                + ["--backend", "ray", "--num-cpus", "2"],
+            )
+    finally:
+        shutil.rmtree(ray_tmp, ignore_errors=True)
+    assert res.exit_code == 0, res.output + repr(res.exception)
+    assert "ran 4 of 4 configurations" in res.output
+    a, b = (pd.read_csv(d / "leaderboard.csv").drop(columns="runs") for d in (out, on_ray))
+    pd.testing.assert_frame_equal(a, b)
+    assert (on_ray / "leaderboard.md").read_text() == (out / "leaderboard.md").read_text()
 
 
 @pytest.mark.slow
