@@ -139,57 +139,52 @@ def measure(quick: bool) -> list[dict]:
         else ""
     )
     mb = 1e6
-    return [
-        figure(
+    file_mb = [size / mb] * repeats
+
+    def fig(name, baseline, candidate, target=None, unit="s"):
+        return figure(
             "data",
+            name,
+            baseline,
+            candidate,
+            unit=unit,
+            direction="lower",
+            params=params,
+            target=None if quick else target,
+            note=note,
+        )
+
+    def peak(kind):
+        return ("peak RSS", [x["peak"] / mb for x in runs[kind]])
+
+    return [
+        fig(
             "5-95 Hz + notch load (builds the cache) / plain load",
             ("5-95 Hz + notch", [x["wall"] for x in runs["preprocessed"]]),
             ("plain torch.load", plain),
-            target=None if quick else 3.0,
-            direction="lower",
-            params=params,
-            note=note,
+            3.0,
         ),
-        figure(
-            "data",
+        fig(
             "cached (memory-mapped) load / plain load",
             ("cached", [x["wall"] for x in runs["cached"]]),
             ("plain torch.load", plain),
-            target=None if quick else 1.0,
-            direction="lower",
-            params=params,
-            note=note,
+            1.0,
         ),
-        figure(
-            "data",
+        fig(
             "peak RSS of the 5-95 Hz + notch load / file size",
-            ("peak RSS", [x["peak"] / mb for x in runs["preprocessed"]]),
-            ("file", [size / mb] * repeats),
-            unit="MB",
-            target=None if quick else 1.5,
-            direction="lower",
-            params=params,
-            note=note,
+            peak("preprocessed"),
+            ("file", file_mb),
+            1.5,
+            "MB",
         ),
-        figure(
-            "data",
-            "peak RSS of the cached load / file size",
-            ("peak RSS", [x["peak"] / mb for x in runs["cached"]]),
-            ("file", [size / mb] * repeats),
-            unit="MB",
-            target=None if quick else 1.5,
-            direction="lower",
-            params=params,
-            note=note,
+        fig(
+            "peak RSS of the cached load / file size", peak("cached"), ("file", file_mb), 1.5, "MB"
         ),
-        figure(
-            "data",
+        fig(
             "peak RSS of the plain load / file size (reference)",
-            ("peak RSS", [x["peak"] / mb for x in runs["plain"]]),
-            ("file", [size / mb] * repeats),
-            unit="MB",
-            direction="lower",
-            params=params,
-            note=note,
+            peak("plain"),
+            ("file", file_mb),
+            None,
+            "MB",
         ),
     ]

@@ -162,7 +162,7 @@ def max_threads() -> int:
 def set_threads(requested: int | None, processes: int = 1) -> int:
     """Set torch's CPU threads (see ``choose_threads``; a chosen count is shared among
     ``processes`` training side by side); returns the number set."""
-    n = choose_threads(requested) if requested else max(1, choose_threads(None) // processes)
+    n = int(requested) if requested else max(1, choose_threads(None) // processes)
     torch.set_num_threads(n)
     return n
 

@@ -140,8 +140,8 @@ def train_stage1(
                 idx = order[i : i + cfg.batch_size]
                 if len(idx) < max(2, world.size):
                     continue  # BatchNorm needs two samples, each process one
-                share = len(world.shard(idx)) / len(idx)
-                idx = world.shard(idx)
+                mine = world.shard(idx)
+                share, idx = len(mine) / len(idx), mine
                 terms = stage1_step(
                     model,
                     X[idx],
