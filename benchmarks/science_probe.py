@@ -104,7 +104,7 @@ def run(overrides: list[str]) -> dict[str, Any]:
     m = results["metrics"]
     out: dict[str, Any] = {
         "run_dir": str(pipe.run_dir),
-        "seed": cfg["seed"],
+        "seed": cfg.seed,
         "overrides": overrides,
         "wall_s": round(wall, 1),
         "cpu_s": round(cpu, 1),
@@ -153,11 +153,11 @@ def run(overrides: list[str]) -> dict[str, Any]:
 
 
 def score(run_dir: Path) -> dict[str, Any]:
-    from eegbench.config import load_config, resolve
+    from eegbench.config import build_config
     from eegbench.evaluation.predictions import read_predictions
     from eegbench.train.pipeline import load_dataset
 
-    cfg = resolve(load_config(run_dir / "config.yaml"))
+    cfg = build_config(base=run_dir / "config.yaml")
     data = load_dataset(cfg)
     index = {n: i for i, n in enumerate(data.image_names)}
     out = {}
@@ -176,13 +176,13 @@ def paired(run_dir: Path) -> dict[str, Any]:
     from eegbench.train.generation import generate_captions
 
     pipe = load_run(run_dir)
-    data, ev = pipe.data, pipe.config["eval"]
+    data, ev = pipe.data, pipe.config.eval
     pred = read_predictions(run_dir / "predictions.csv")
     index = {n: i for i, n in enumerate(data.image_names)}
     img = np.array([index[n] for n in pred.image])
     ctrl = generate_captions(
         pipe.llm, pipe.projector, None, list(pred.predicted_object),
-        max_new_tokens=ev["max_new_tokens"], repetition_penalty=ev["repetition_penalty"],
+        max_new_tokens=ev.max_new_tokens, repetition_penalty=ev.repetition_penalty,
     )  # fmt: skip
     truth = attribute_truth(data, img)
     full_b = sentence_bleu4(pred.reference, pred.generated)

@@ -85,11 +85,17 @@ def fake_plugin(tmp_path, monkeypatch, fresh_plugins):
     sys.modules.pop("eegbench_thirdparty", None)
 
 
+OFFLINE = ["target=minilm", "llm=tiny-gpt2"]
+"""Offline target and LLM: what a run on a real-format test file uses instead of the reference
+(CLIP ViT-B/32 and Mistral-7B, whose weights are not on this machine)."""
+
+
 def tiny_overrides(tmp_path: Path) -> list[str]:
     """A run that takes seconds: a small synthetic set, few epochs, a very small LM."""
     return [
         f"output_dir={tmp_path / 'runs'}",
         f"cache_dir={tmp_path / 'cache'}",
+        *OFFLINE,
         "dataset.n_classes=6",
         "dataset.n_subjects=1",
         "dataset.n_chans=8",

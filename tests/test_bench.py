@@ -55,12 +55,12 @@ def fake_runner(monkeypatch):
     calls: list[dict] = []
 
     def run(cfg):
-        if cfg["encoder"]["name"] == "broken":
+        if cfg.encoder.name == "broken":
             raise DataError("broken on purpose")
         calls.append(cfg)
-        d = new_run_dir(cfg["output_dir"], cfg["run_name"])
+        d = new_run_dir(cfg.output_dir, cfg.run_name)
         (d / "config.yaml").write_text(dump(cfg))
-        record = fake_record(cfg)
+        record = fake_record(cfg.to_dict())
         record.write(d)
         return SimpleNamespace(run_dir=d, results=record)
 
@@ -88,7 +88,7 @@ def test_shipped_suites_parse():
 def test_plan_resolves_every_configuration_with_stable_keys(tmp_path):
     tiny = bench.load_suite("tiny")
     jobs = bench.plan(tiny, tmp_path / "a", [f"cache_dir={tmp_path}"])
-    assert [(j.config["encoder"]["name"], j.config["seed"]) for j in jobs] == [
+    assert [(j.config.encoder.name, j.config.seed) for j in jobs] == [
         ("linear", 0),
         ("linear", 1),
         ("eegnet", 0),
@@ -96,16 +96,17 @@ def test_plan_resolves_every_configuration_with_stable_keys(tmp_path):
     ]
     assert len({j.key for j in jobs}) == 4
     j = jobs[0]
-    assert j.config["dataset"]["n_chans"] == 8 and j.config["stage1"]["epochs"] == 2
-    assert j.config["llm"]["n_embd"] == 32
+    assert j.config.dataset.params["n_chans"] == 8 and j.config.stage1.epochs == 2
+    assert j.config.llm.params["n_embd"] == 32
     assert j.name == f"synthetic-linear-tiny-gpt2-s0-{j.key[:8]}"
-    assert j.config["run_name"] == j.name and j.done is None
+    assert j.config.run_name == j.name and j.done is None
     # the key ignores where runs are written and cached, not what they compute
     other = bench.plan(tiny, tmp_path / "b", ["cache_dir=/elsewhere"])
     assert [o.key for o in other] == [j.key for j in jobs]
     changed = bench.plan(tiny, tmp_path / "a", ["stage1.epochs=3"])
     assert not {c.key for c in changed} & {j.key for j in jobs}
-    assert bench.config_key(j.config) == bench.config_key({**j.config, "output_dir": "x"})
+    plain = j.config.to_dict()
+    assert bench.config_key(plain) == bench.config_key({**plain, "output_dir": "x"})
 
 
 def test_malformed_suites_are_config_errors(tmp_path):
@@ -158,7 +159,7 @@ def test_finished_runs_are_skipped_by_config_digest(tmp_path, fake_runner):
         )
     )
     third = bench.run_suite(bigger, out)
-    assert [c["seed"] for c in fake_runner[4:]] == [2, 2]
+    assert [c.seed for c in fake_runner[4:]] == [2, 2]
     assert len(third.ran) == 2
 
 
@@ -182,7 +183,7 @@ def test_bench_cli_runs_then_renders_the_leaderboard(tmp_path, fake_runner):
 
 def test_failed_configuration_is_reported_and_others_still_run(tmp_path, fake_runner, monkeypatch):
     def run(cfg, _inner=runner.run):
-        if cfg["seed"] == 1:
+        if cfg.seed == 1:
             raise DataError("seed 1 broke")
         return _inner(cfg)
 

@@ -3,24 +3,20 @@
 from __future__ import annotations
 
 import pytest
+import yaml
 
 from eegbench.api.errors import ConfigError, MissingWeightsError, UnknownNameError
-from eegbench.config import (
-    apply_overrides,
-    build_config,
-    default_config,
-    load_config,
-    parse_override,
-)
+from eegbench.config import build_config, load_config, parse_override
 
 
 def test_defaults_resolve_to_every_parameter():
     cfg = build_config([])
-    assert cfg["dataset"]["name"] == "synthetic"
-    assert cfg["llm"]["name"] == "tiny-gpt2"
-    assert cfg["stage1"]["epochs"] == default_config()["stage1"]["epochs"]
-    assert cfg["dataset"]["n_chans"] == 32  # the plugin's declared default is filled in
-    assert cfg["stage2"]["mask_prompt"] is True
+    assert cfg.benchmark == "synthetic"
+    assert cfg.dataset.name == "synthetic"
+    assert cfg.llm.name == "tiny-gpt2"
+    assert cfg.stage1.epochs == 15  # the synthetic benchmark's
+    assert cfg.dataset.params["n_chans"] == 32  # the plugin's declared default is filled in
+    assert cfg.stage2.mask_prompt is True
 
 
 def test_overrides_are_typed():
@@ -34,16 +30,17 @@ def test_overrides_are_typed():
             "dataset.snr=2",
         ]
     )
-    assert cfg["seed"] == 7 and cfg["stage1"]["epochs"] == 3
-    assert cfg["stage1"]["lr"] == pytest.approx(1e-4)
-    assert cfg["stage2"]["mask_prompt"] is False
-    assert cfg["eval"]["controls"] == ["only_obj", "noise"]
-    assert cfg["dataset"]["snr"] == 2.0 and isinstance(cfg["dataset"]["snr"], float)
+    assert cfg.seed == 7 and cfg.stage1.epochs == 3
+    assert cfg.stage1.lr == pytest.approx(1e-4)
+    assert cfg.stage2.mask_prompt is False
+    assert cfg.eval.controls == ("only_obj", "noise")
+    snr = cfg.dataset.params["snr"]
+    assert snr == 2.0 and isinstance(snr, float)
 
 
 def test_selecting_another_plugin_resets_its_parameters():
     cfg = build_config(["llm=gpt2", "llm.path=/models/gpt2"])
-    assert cfg["llm"] == {
+    assert cfg.llm.to_dict() == {
         "name": "gpt2",
         "path": "/models/gpt2",
         "download": False,
@@ -51,8 +48,8 @@ def test_selecting_another_plugin_resets_its_parameters():
         "device_map": None,
         "quantization": "none",
     }
-    same = apply_overrides(default_config(), ["llm=tiny-gpt2"])
-    assert same["llm"] == default_config()["llm"]
+    # the benchmark's plugin named again keeps the benchmark's settings for it
+    assert build_config(["llm=tiny-gpt2"]).llm == build_config([]).llm
 
 
 @pytest.mark.parametrize(
@@ -94,20 +91,18 @@ def test_bad_overrides_raise_one_clear_error(override, message):
         build_config([override])
 
 
-def test_metric_list_and_controls_come_from_defaults_yaml():
-    from eegbench.api.registry import params_of
+def test_metric_list_and_controls_have_one_default():
     from eegbench.config import EvalConfig
 
-    required = {p.name for p in params_of(EvalConfig) if p.required}
-    assert required == {"metrics", "controls"}  # no default in the dataclass
     cfg = build_config([])
-    assert cfg["eval"]["metrics"] == default_config()["eval"]["metrics"]
-    assert cfg["eval"]["controls"] == default_config()["eval"]["controls"] == ["only_obj", "noise"]
+    assert cfg.eval.metrics == EvalConfig().metrics
+    assert cfg.eval.controls == EvalConfig().controls
     # every chosen metric, in order, with every parameter filled
-    assert list(cfg["metrics"]) == cfg["eval"]["metrics"]
-    assert cfg["metrics"]["accuracy"] == {}
-    assert cfg["metrics"]["cider"] == {"tokenize": "ptb", "tokenizer": "python"}
-    assert cfg["metrics"]["bleu"] == {"tokenize": "13a", "lowercase": False, "smooth_method": "exp"}
+    d = cfg.to_dict()
+    assert list(d["metrics"]) == d["eval"]["metrics"]
+    assert d["metrics"]["accuracy"] == {}
+    assert d["metrics"]["cider"] == {"tokenize": "ptb", "tokenizer": "python"}
+    assert d["metrics"]["bleu"] == {"tokenize": "13a", "lowercase": False, "smooth_method": "exp"}
 
 
 def test_metric_parameters_are_set_like_any_plugin_parameter():
@@ -120,50 +115,50 @@ def test_metric_parameters_are_set_like_any_plugin_parameter():
             "metrics.protocol:coco.tokenizer=java",
         ]
     )
-    assert list(cfg["metrics"]) == ["accuracy", "bleu", "cider", "protocol:coco"]
-    assert cfg["metrics"]["cider"] == {"tokenize": "lower", "tokenizer": "java"}
-    assert cfg["metrics"]["bleu"]["lowercase"] is True
-    assert cfg["metrics"]["protocol:coco"] == {"tokenizer": "java"}
+    metrics = cfg.to_dict()["metrics"]
+    assert list(metrics) == ["accuracy", "bleu", "cider", "protocol:coco"]
+    assert metrics["cider"] == {"tokenize": "lower", "tokenizer": "java"}
+    assert metrics["bleu"]["lowercase"] is True
+    assert metrics["protocol:coco"] == {"tokenizer": "java"}
     # selecting the metric after setting its parameter works too (overrides apply together)
     cfg = build_config(["metrics.rouge.use_stemmer=true", "eval.metrics=[rouge]"])
-    assert cfg["metrics"] == {"rouge": {"use_stemmer": True}}
+    assert cfg.to_dict()["metrics"] == {"rouge": {"use_stemmer": True}}
 
 
 def test_bertscore_without_a_model_fails_at_resolve_time(tmp_path):
     with pytest.raises(MissingWeightsError, match="metrics.bertscore.model_path"):
         build_config(["eval.metrics=[bertscore]"])
     cfg = build_config(["eval.metrics=[bertscore]", f"metrics.bertscore.model_path={tmp_path}"])
-    assert cfg["metrics"]["bertscore"]["model_path"] == str(tmp_path)
+    assert cfg.metrics["bertscore"]["model_path"] == str(tmp_path)
 
 
 def test_config_file_metrics_mapping(tmp_path):
-    from eegbench.config import dump
 
-    base = build_config([])
+    base = build_config([]).to_dict()
     path = tmp_path / "config.yaml"
     # parameters of a metric the file does not choose are checked, then left out
     data = {**base, "metrics": {**base["metrics"], "bertscore": {"batch_size": 8}}}
     data["metrics"]["bertscore"]["model_path"] = "/models/x"
-    path.write_text(dump(data))
-    assert "bertscore" not in build_config([], base=path)["metrics"]
+    path.write_text(yaml.safe_dump(data))
+    assert "bertscore" not in build_config([], base=path).metrics
     data["metrics"]["bertscore"]["batch_sise"] = 8
-    path.write_text(dump(data))
+    path.write_text(yaml.safe_dump(data))
     with pytest.raises(ConfigError, match="no parameter 'batch_sise'"):
         build_config([], base=path)
     # an override of eval.metrics keeps the file's parameters of the metrics still chosen
     data["metrics"] = {"cider": {"tokenize": "lower"}}
-    path.write_text(dump(data))
+    path.write_text(yaml.safe_dump(data))
     cfg = build_config(["eval.metrics=[bleu,cider]"], base=path)
-    assert cfg["metrics"]["cider"] == {"tokenize": "lower", "tokenizer": "python"}
+    assert cfg.to_dict()["metrics"]["cider"] == {"tokenize": "lower", "tokenizer": "python"}
     data["metrics"] = {"cider": "lower"}
-    path.write_text(dump(data))
+    path.write_text(yaml.safe_dump(data))
     with pytest.raises(ConfigError, match="metrics.cider must map parameter names"):
         build_config([], base=path)
     del data["metrics"]
     del data["eval"]["metrics"]
-    path.write_text(dump(data))
-    # the file lays over the defaults: what it leaves out comes from defaults.yaml
-    assert build_config([], base=path)["eval"]["metrics"] == build_config([])["eval"]["metrics"]
+    path.write_text(yaml.safe_dump(data))
+    # the file lays over the defaults: what it leaves out comes from the defaults
+    assert build_config([], base=path).eval.metrics == build_config([]).eval.metrics
 
 
 def test_unknown_name_lists_valid_choices():
@@ -186,8 +181,8 @@ def test_parse_override_values():
 
 def test_text_parameters_keep_what_was_typed():
     cfg = build_config(["run_name=007", "llm=gpt2", "llm.path=01", "eval.controls=only_obj,noise"])
-    assert cfg["run_name"] == "007" and cfg["llm"]["path"] == "01"
-    assert cfg["eval"]["controls"] == ["only_obj", "noise"]
+    assert cfg.run_name == "007" and cfg.llm.params["path"] == "01"
+    assert cfg.eval.controls == ("only_obj", "noise")
 
 
 def test_config_file_round_trip(tmp_path):
@@ -198,7 +193,8 @@ def test_config_file_round_trip(tmp_path):
     path.write_text(dump(cfg))
     again = build_config([], base=path)
     assert again == cfg
-    assert build_config(["seed=4"], base=path)["seed"] == 4
+    assert dump(again) == dump(cfg)
+    assert build_config(["seed=4"], base=path).seed == 4
 
 
 def test_bad_config_files(tmp_path):
@@ -233,7 +229,7 @@ def test_config_file_layers_on_the_defaults(tmp_path):
     partial.write_text("seed: 1\nstage1:\n  epochs: 3\nencoder:\n  name: eegnet\n")
     cfg = build_config([], base=partial)
     defaults = build_config([])
-    assert cfg["seed"] == 1 and cfg["stage1"]["epochs"] == 3
-    assert cfg["stage1"]["lr"] == defaults["stage1"]["lr"]  # the rest of the group is kept
-    assert cfg["dataset"] == defaults["dataset"] and cfg["encoder"]["name"] == "eegnet"
-    assert "width" not in cfg["encoder"]  # another plugin starts from its own defaults
+    assert cfg.seed == 1 and cfg.stage1.epochs == 3
+    assert cfg.stage1.lr == defaults.stage1.lr  # the rest of the group is kept
+    assert cfg.dataset == defaults.dataset and cfg.encoder.name == "eegnet"
+    assert "width" not in cfg.encoder.params  # another plugin starts from its own defaults

@@ -34,7 +34,7 @@ def test_malformed_device_is_rejected_when_the_config_resolves():
         build_config(["device=gpu"])
     with pytest.raises(ConfigError, match="precision"):
         build_config(["precision=int8"])
-    assert build_config(["device=cuda:1", "precision=bf16"])["precision"] == "bf16"
+    assert build_config(["device=cuda:1", "precision=bf16"]).precision == "bf16"
 
 
 @no_cuda

@@ -83,17 +83,16 @@ def check_command(args: list[str]) -> None:
         return
     sub = cmd.make_context(name, list(sub_args), parent=ctx)
     if name in ("run", "config", "bench", "embed"):
-        from eegbench.config import apply_overrides, default_config, parse_override
+        from eegbench.config import build_config, parse_override, presets
 
         overrides = [a for a in sub.params.get("overrides", ()) if "=" in a]
         if name == "bench":
             return
         for o in overrides:
             parse_override(o)
-        if name in ("run", "config") and not sub.params.get("config_path"):
-            from eegbench.config import resolve
-
-            resolve(apply_overrides(default_config(), overrides))
+        base = sub.params.get("config_path")
+        if name in ("run", "config") and (base is None or base in presets()):
+            build_config(overrides, base=base)
 
 
 EXAMPLE_SRC = ROOT / "examples" / "eegbench-example-plugin" / "src"

@@ -114,8 +114,9 @@ def test_example_items_resolve_and_check_their_parameters(installed):
             "metrics.distinct.lowercase=false",
         ]
     )
-    assert cfg["metrics"] == {"accuracy": {}, "distinct": {"lowercase": False}}
-    assert cfg["llm"] == {
+    plain = cfg.to_dict()
+    assert plain["metrics"] == {"accuracy": {}, "distinct": {"lowercase": False}}
+    assert plain["llm"] == {
         "name": "example-wordlm",
         "n_embd": 32,
         "n_head": 2,

@@ -18,6 +18,7 @@ from click.testing import CliRunner
 from eegbench import DataError
 from eegbench.api.npy import load_npy, restricted_loads
 from eegbench.cli import cli
+from tests.conftest import OFFLINE
 
 
 class Payload:
@@ -67,7 +68,14 @@ def test_things_eeg_file_payload_does_not_run(tmp_path):
     eeg = {"preprocessed_eeg_data": Payload(marker), "ch_names": ["O1"], "times": [0.0, 0.01]}
     _things_files(root, eeg)
     result = CliRunner().invoke(
-        cli, ["run", "dataset=things_eeg2", f"dataset.root={root}", f"output_dir={tmp_path}/r"]
+        cli,
+        [
+            "run",
+            "dataset=things_eeg2",
+            f"dataset.root={root}",
+            f"output_dir={tmp_path}/r",
+            *OFFLINE,
+        ],
     )
     line = _one_error_line(result)
     assert "pickled code" in line and "preprocessed_eeg_training.npy" in line
@@ -195,7 +203,7 @@ def test_atomic_dir_cleans_temporaries_of_killed_builds(tmp_path):
 
 def test_failed_run_leaves_nothing_or_a_marked_folder(tmp_path, tiny):
     out = tmp_path / "runs"
-    bad = [f"output_dir={out}", "dataset=things_eeg2", f"dataset.root={tmp_path}/none"]
+    bad = [f"output_dir={out}", "dataset=things_eeg2", f"dataset.root={tmp_path}/none", *OFFLINE]
     result = CliRunner().invoke(cli, ["run", *bad])
     _one_error_line(result)
     assert not out.exists()

@@ -52,7 +52,7 @@ def test_load_run_reproduces_the_recorded_metrics_and_captions(pipe, run_dir):
         pipe.projector,
         pipe.llm,
         None,
-        max_new_tokens=pipe.config["eval"]["max_new_tokens"],
+        max_new_tokens=pipe.config.eval.max_new_tokens,
     )
     assert captions == preds.generated
 

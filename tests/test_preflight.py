@@ -70,21 +70,15 @@ def test_storage_and_weights_problems_are_listed_together(tmp_path):
 
     blocker = tmp_path / "a-file"
     blocker.write_text("")
-    cfg = build_config(
-        [
-            f"output_dir={blocker / 'runs'}",
-            f"cache_dir={tmp_path / 'cache'}",
-            "llm=gpt2",
-            f"llm.path={tmp_path / 'no-such-model'}",
-        ]
-    )
+    overrides = [f"output_dir={blocker / 'runs'}", f"cache_dir={tmp_path / 'cache'}", "llm=gpt2"]
+    cfg = build_config([*overrides, f"llm.path={tmp_path / 'no-such-model'}"])
     found = problems(cfg)
     assert any(p.startswith("output_dir=") and "is not a folder" in p for p in found), found
     assert (
         f"llm 'gpt2': path={str(tmp_path / 'no-such-model')!r} is neither a local folder "
         "nor a hub model name" in found
     )
-    cfg["llm"]["path"] = "no-such-org/no-such-model"
+    cfg = build_config([*overrides, "llm.path=no-such-org/no-such-model"])
     assert any(
         p.startswith("llm 'gpt2': weights of 'no-such-org/no-such-model' are not")
         for p in problems(cfg)

@@ -122,6 +122,12 @@ def test_a_record_that_does_not_match_the_model_names_the_field(tmp_path):
 
 
 def test_run_name_is_one_safe_directory_name():
-    assert (
-        run_name(CONFIG, "20260101T000000") == "synthetic-dilated-hf_gpt2_large-s3-20260101T000000"
+    from eegbench.config import PluginChoice, RunConfig
+
+    cfg = RunConfig(
+        seed=3,
+        dataset=PluginChoice("synthetic"),
+        encoder=PluginChoice("dilated"),
+        llm=PluginChoice("hf:gpt2/large"),
     )
+    assert run_name(cfg, "20260101T000000") == "synthetic-dilated-hf_gpt2_large-s3-20260101T000000"

@@ -136,10 +136,10 @@ def test_filter_correct_trains_the_eeg_phase_on_correct_trials_only(monkeypatch)
             logits = torch.tensor([[1.0, 0], [1.0, 0], [0, 1.0], [0, 1.0]])[: len(x)]
             return torch.ones(len(x), 3), logits
 
-    cfg = {"seed": 0}
+    seed = 0
     s2 = Stage2Config(epochs=1, batch_size=8, phases=["eeg"], filter_correct=True)
     _, rec = runner._stage2(
-        cfg, s2, _Data(), _Model(), np.zeros((4, 3)), _StubLM(), torch.Generator()
+        seed, s2, _Data(), _Model(), np.zeros((4, 3)), _StubLM(), torch.Generator()
     )
     assert rec["filter_correct"] == {"kept": 2, "of": 4}
     assert sorted(c for batch in seen for c in batch) == ["c0", "c3"]
@@ -147,7 +147,7 @@ def test_filter_correct_trains_the_eeg_phase_on_correct_trials_only(monkeypatch)
     seen.clear()
     s2 = Stage2Config(epochs=1, batch_size=8, phases=["eeg"], filter_correct=False)
     _, rec = runner._stage2(
-        cfg, s2, _Data(), _Model(), np.zeros((4, 3)), _StubLM(), torch.Generator()
+        seed, s2, _Data(), _Model(), np.zeros((4, 3)), _StubLM(), torch.Generator()
     )
     assert sorted(c for batch in seen for c in batch) == ["c0", "c1", "c2", "c3"]
     assert "filter_correct" not in rec
@@ -196,14 +196,13 @@ def test_default_benchmark_gives_the_reference_encoder_a_real_bottleneck():
     """The default data geometry must not collapse dilated (12 features at 32 x 64 with the
     reference's 4 downsampling stages); see docs/encoders.md, 'The geometry it needs'."""
     import eegbench
-    from eegbench.train.pipeline import plugin_params
 
     cfg = build_config([])
-    assert cfg["encoder"]["name"] == "dilated"
-    n_chans = cfg["dataset"].get("n_chans", 32)
+    assert cfg.encoder.name == "dilated"
+    data = cfg.dataset.params
     enc = eegbench.get("encoders", "dilated").build(
-        n_chans, cfg["dataset"]["n_times"], **plugin_params(cfg, "encoder")
+        data["n_chans"], data["n_times"], **cfg.encoder.params
     )
     assert enc.n_features >= 48
     # the kernel keeps the reference's duration (33 ms at 1 kHz) within a factor of 2
-    assert 0.5 < cfg["encoder"]["temporal_kernel"] / cfg["dataset"]["sfreq"] / 0.033 < 2
+    assert 0.5 < cfg.encoder.params["temporal_kernel"] / data["sfreq"] / 0.033 < 2

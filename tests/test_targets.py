@@ -189,17 +189,28 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> dict:
 
 
 def test_clip_image_embeddings_match_open_clip(tiny: dict) -> None:
-    target = build("clip", model=f"{TINY}:{tiny['pt']}", model_config=tiny["cfg"], batch_size=2)
+    target = build(
+        "clip", model=f"{TINY}:{tiny['pt']}", model_config=tiny["cfg"], batch_size=2, normalize=True
+    )
     assert target._model is None
     assert (target.dim, target.modality) == (16, "image")
     emb = target.embed(tiny["images"])
     assert emb.shape == (3, 16) and emb.dtype == np.float32
     np.testing.assert_allclose(np.linalg.norm(emb, axis=1), 1.0, atol=1e-5)
     np.testing.assert_allclose(emb, tiny["ref_img"], atol=1e-5)
+    # by default the raw projected embedding, as open_clip's encode_image and Thought2Text
+    raw = build("clip", model=f"{TINY}:{tiny['pt']}", model_config=tiny["cfg"]).embed(
+        tiny["images"]
+    )
+    norms = np.linalg.norm(raw, axis=1, keepdims=True)
+    assert not np.allclose(norms, 1.0, atol=1e-3)
+    np.testing.assert_allclose(raw / norms, tiny["ref_img"], atol=1e-5)
     # deterministic, across calls and freshly built targets
     np.testing.assert_array_equal(target.embed(tiny["images"]), emb)
     np.testing.assert_allclose(
-        build("clip", model=f"{TINY}:{tiny['st']}").embed(tiny["images"]), emb, atol=1e-6
+        build("clip", model=f"{TINY}:{tiny['st']}", normalize=True).embed(tiny["images"]),
+        emb,
+        atol=1e-6,
     )
     # different images give different embeddings
     for i in range(3):
@@ -210,7 +221,7 @@ def test_clip_image_embeddings_match_open_clip(tiny: dict) -> None:
 def test_clip_text_tower(tiny: dict) -> None:
     for target in (
         build("clip-text", model=f"{TINY}:{tiny['st']}"),
-        build("clip", model=f"{TINY}:{tiny['pt']}", modality="text"),
+        build("clip", model=f"{TINY}:{tiny['pt']}", modality="text", normalize=True),
     ):
         assert target.modality == "text"
         emb = target.embed(tiny["captions"])
@@ -221,13 +232,14 @@ def test_clip_text_tower(tiny: dict) -> None:
 def test_clip_cache_key_follows_weights_and_settings(tiny: dict, tmp_path: Path) -> None:
     import torch
 
-    base = build("clip", model=f"{TINY}:{tiny['pt']}")
-    same = build("clip", model=f"{TINY}:{tiny['st']}")
+    base = build("clip", model=f"{TINY}:{tiny['pt']}", normalize=True)
+    same = build("clip", model=f"{TINY}:{tiny['st']}", normalize=True)
     assert base.cache_key != build("clip", model=f"{TINY}:{tiny['pt']}", modality="text").cache_key
     assert base.cache_key != build("clip", model=f"{TINY}:{tiny['pt']}", normalize=False).cache_key
     other = {k: v + 1.0 if v.is_floating_point() else v for k, v in tiny["state"].items()}
     torch.save(other, tmp_path / "other.pt")
-    assert base.cache_key != build("clip", model=f"{TINY}:{tmp_path / 'other.pt'}").cache_key
+    other_target = build("clip", model=f"{TINY}:{tmp_path / 'other.pt'}", normalize=True)
+    assert base.cache_key != other_target.cache_key
     assert same.cache_key != base.cache_key  # a different file is a different key
     unnorm = build("clip", model=f"{TINY}:{tiny['pt']}", normalize=False).embed(tiny["images"][:1])
     assert abs(float(np.linalg.norm(unnorm)) - 1.0) > 1e-3
@@ -238,7 +250,7 @@ def test_clip_local_dir(tiny: dict, tmp_path: Path) -> None:
 
     (tmp_path / "open_clip_config.json").write_text(json.dumps({"model_cfg": TINY_CFG}))
     shutil.copy(tiny["st"], tmp_path / "open_clip_model.safetensors")
-    target = build("clip", model=f"local-dir:{tmp_path}")
+    target = build("clip", model=f"local-dir:{tmp_path}", normalize=True)
     assert target.dim == 16
     np.testing.assert_allclose(target.embed(tiny["images"]), tiny["ref_img"], atol=1e-5)
 
@@ -273,7 +285,7 @@ def test_clip_finds_tag_weights_in_hf_cache(tmp_path: Path) -> None:
     (tmp_path / "models--timm--vit_base_patch32_clip_224.openai" / "refs" / "main").write_text(
         "abc123"
     )
-    target = build("clip", weights_dir=str(tmp_path))
+    target = build("clip", weights_dir=str(tmp_path), normalize=True)
     assert target._model is None and target.dim == 512
     assert target.resolved.checkpoint == snap / "open_clip_pytorch_model.bin"
     assert target.resolved.quick_gelu  # OpenAI weights need QuickGELU
@@ -322,7 +334,7 @@ def test_clip_bad_specs(tiny: dict, tmp_path: Path) -> None:
 def test_clip_unreadable_image(tiny: dict, tmp_path: Path) -> None:
     bad = tmp_path / "broken.png"
     bad.write_bytes(b"\x89PNG not really")
-    target = build("clip", model=f"{TINY}:{tiny['pt']}")
+    target = build("clip", model=f"{TINY}:{tiny['pt']}", normalize=True)
     with pytest.raises(DataError, match="broken.png"):
         target.embed([tiny["images"][0], str(bad)])
 
@@ -343,6 +355,6 @@ def test_clip_torchscript_archive_loads_with_quickgelu(tiny: dict, tmp_path: Pat
         pix = torch.stack([preprocess(Image.open(p).convert("RGB")) for p in tiny["images"]])
         ref = model.encode_image(pix, normalize=True).numpy()
 
-    target = build("clip", model=f"{TINY}:{tmp_path / 'openai-style.pt'}")
+    target = build("clip", model=f"{TINY}:{tmp_path / 'openai-style.pt'}", normalize=True)
     assert target.resolved.torchscript and target.resolved.quick_gelu
     np.testing.assert_allclose(target.embed(tiny["images"]), ref, atol=1e-5)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from eegbench.config import RunConfig, build_config
 from tests.test_leaderboard import write_run
 
 HISTORY = {
@@ -23,11 +24,11 @@ HISTORY = {
 }
 
 
-def finished_run(tmp_path: Path) -> tuple[dict, dict, Path]:
+def finished_run(tmp_path: Path) -> tuple[RunConfig, dict, Path]:
     run_dir = write_run(tmp_path / "runs", "r1", training=HISTORY)
     (run_dir / "predictions.csv").write_text("x\n")
     results = json.loads((run_dir / "results.json").read_text())
-    cfg = {**results["config"], "output_dir": str(tmp_path / "runs")}
+    cfg = build_config([f"output_dir={tmp_path / 'runs'}"])
     return cfg, results, run_dir
 
 
@@ -56,7 +57,7 @@ def test_tensorboard(tmp_path):
     from eegbench.report.tracking import track_run
 
     cfg, results, run_dir = finished_run(tmp_path)
-    where = track_run({**cfg, "report_to": "tensorboard"}, results, run_dir)
+    where = track_run(cfg.replace(report_to="tensorboard"), results, run_dir)
     assert where == str(run_dir / "tensorboard")
     acc = EventAccumulator(where)
     acc.Reload()
@@ -75,7 +76,7 @@ def test_mlflow_file_store(tmp_path):
 
     cfg, results, run_dir = finished_run(tmp_path)
     store = tmp_path / "mlruns"
-    where = track_run({**cfg, "report_to": "mlflow", "tracking_uri": str(store)}, results, run_dir)
+    where = track_run(cfg.replace(report_to="mlflow", tracking_uri=str(store)), results, run_dir)
     assert where.startswith(store.as_uri())
     client = mlflow.MlflowClient(tracking_uri=store.as_uri())
     (run,) = client.search_runs([client.get_experiment_by_name("eegbench").experiment_id])
@@ -113,7 +114,7 @@ def test_wandb_offline(tmp_path, monkeypatch):
     monkeypatch.setenv("WANDB_SILENT", "true")
     cfg, results, run_dir = finished_run(tmp_path)
     folder = tmp_path / "wandb-dir"
-    assert track_run({**cfg, "report_to": "wandb", "tracking_uri": str(folder)}, results, run_dir)
+    assert track_run(cfg.replace(report_to="wandb", tracking_uri=str(folder)), results, run_dir)
     (log,) = (folder / "wandb").glob("offline-run-*/run-*.wandb")
     # the offline transaction log is protobuf records read by wandb's Go core only; its strings
     # are plain bytes: curves, final metrics, controls, config and the artefact are in it

@@ -226,16 +226,16 @@ def test_unwritable_cache_warns_and_the_load_goes_on(tmp_path, capsys, monkeypat
 
 
 def test_the_pipeline_caches_under_its_cache_dir(tmp_path):
+    from eegbench.config import build_config
     from eegbench.train.pipeline import load_dataset
 
-    cfg = {
-        "dataset": {"name": "cvpr40", "path": _cvpr_file(tmp_path), **FILTERS},
-        "cache_dir": str(tmp_path / "cache"),
-    }
+    args = ["dataset=cvpr40", f"dataset.path={_cvpr_file(tmp_path)}", f"cache_dir={tmp_path}/cache"]
+    args += [f"dataset.{k}={v}" for k, v in FILTERS.items()]
+    cfg = build_config(args)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         first, second = load_dataset(cfg), load_dataset(cfg)
-        off = load_dataset({**cfg, "dataset": {**cfg["dataset"], "cache": False}})
+        off = load_dataset(build_config([*args, "dataset.cache=false"]))
     assert Path(first.info["trial_cache"]["path"]).parent == tmp_path / "cache" / "trials"
     assert second.info["trial_cache"]["hit"] is True and "trial_cache" not in off.info
     assert np.array_equal(first.X, second.X) and np.array_equal(first.X, off.X)

@@ -133,8 +133,13 @@ def coerce(value: Any, tp: Any, where: str) -> Any:
     try:
         return TypeAdapter(tp).validate_python(value)
     except ValidationError as e:
-        msg = e.errors()[0]["msg"].removeprefix("Value error, ")
-        raise ConfigError(f"{where}={value!r}: expected {type_name(tp)} ({msg}).") from None
+        error = e.errors()[0]
+        if error["type"] == "value_error":  # a validator's own sentence says what is wanted
+            msg = error["msg"].removeprefix("Value error, ")
+            raise ConfigError(f"{where}={value!r}: {msg}.") from None
+        raise ConfigError(
+            f"{where}={value!r}: expected {type_name(tp)} ({error['msg']})."
+        ) from None
 
 
 @dataclass(frozen=True)

@@ -229,12 +229,25 @@ def _fmt(m: MetricValue) -> str:
 
 @cli.command("config")
 @click.argument("overrides", nargs=-1)
-@click.option("--config", "config_path", type=click.Path(), help="Start from this config file.")
-def show_config(overrides: tuple[str, ...], config_path: str | None) -> None:
-    """Print the resolved config (defaults + overrides) as YAML."""
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(),
+    help="Start from this config file, or a shipped preset by name (thought2text).",
+)
+@click.option(
+    "--explain",
+    is_flag=True,
+    help="One line per value with where it came from: plugin default, eegbench default, "
+    "benchmark, config file (with line) or command line.",
+)
+def show_config(overrides: tuple[str, ...], config_path: str | None, explain: bool) -> None:
+    """Print the resolved config (defaults, benchmark, file, overrides) as YAML."""
     from eegbench.config import build_config, dump
+    from eegbench.config import explain as explained
 
-    click.echo(dump(build_config(list(overrides), base=config_path)), nl=False)
+    cfg = build_config(list(overrides), base=config_path)
+    click.echo(explained(cfg) if explain else dump(cfg), nl=False)
 
 
 FORMAT = click.option(

@@ -34,14 +34,14 @@ def caption(run_dir: str, trial: int, label: str | None, device: str | None) -> 
     # a copy: X may be a read-only memory map
     emb, logits = pipe.model.predict(data.X[[i]], precision=pipe.precision)
     predicted = data.class_names[int(logits[0].argmax())]
-    ev = pipe.config["eval"]
+    ev = pipe.config.eval
     text = generate_captions(
         pipe.llm,
         pipe.projector,
         emb,
         [label if label is not None else predicted],
-        max_new_tokens=ev["max_new_tokens"],
-        repetition_penalty=ev["repetition_penalty"],
+        max_new_tokens=ev.max_new_tokens,
+        repetition_penalty=ev.repetition_penalty,
         precision=pipe.precision,
         prompt=pipe.prompt,
     )[0]
@@ -106,7 +106,7 @@ def embed(overrides: tuple[str, ...], config_path: str | None) -> None:
     result = embed_targets(cfg)
     how = "reused the cache" if result.reused else f"computed in {result.seconds:.1f} s"
     click.echo(
-        f"{cfg['target']['name']} embeddings of {cfg['dataset']['name']}: "
+        f"{cfg.target.name} embeddings of {cfg.dataset.name}: "
         f"{result.shape[0]} x {result.shape[1]}, {how}"
     )
     click.echo(f"cache: {result.path}")

@@ -11,10 +11,11 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
-from typing import Any
 
 from eegbench import plugins
 from eegbench.api.errors import ConfigError
+from eegbench.api.registry import GROUPS
+from eegbench.config.schema import RunConfig
 from eegbench.report.tracking import preflight as tracking_preflight
 
 MIN_FREE_MB = 200
@@ -44,28 +45,21 @@ def _storage(path: str, key: str) -> list[str]:
     return []
 
 
-def metric_params(cfg: dict[str, Any], name: str) -> dict[str, Any]:
-    """The configured parameters of metric ``name`` (``metrics.<name>.<key>`` settings)."""
-    return dict((cfg.get("metrics") or {}).get(name) or {})
-
-
-def problems(cfg: dict[str, Any]) -> list[str]:
+def problems(cfg: RunConfig) -> list[str]:
     """Every problem a resolved config would hit at run time that is knowable now."""
-    from eegbench.config import PLUGIN_GROUPS
-
     found: list[str] = []
-    for group, kind in PLUGIN_GROUPS.items():
-        section = {k: v for k, v in cfg[group].items() if k != "name"}
-        found += plugins.get(kind, cfg[group]["name"]).check(section, where=group)
-    for name in cfg["eval"]["metrics"]:
-        found += plugins.get("metrics", name).check(metric_params(cfg, name), where="metric")
-    found += tracking_preflight(cfg.get("report_to", "none"))
-    found += _storage(cfg["output_dir"], "output_dir")
-    found += _storage(cfg["cache_dir"], "cache_dir")
+    for group, kind in GROUPS.items():
+        choice = getattr(cfg, group)
+        found += plugins.get(kind, choice.name).check(dict(choice.params), where=group)
+    for name in cfg.eval.metrics:
+        found += plugins.get("metrics", name).check(dict(cfg.metrics[name]), where="metric")
+    found += tracking_preflight(cfg.report_to)
+    found += _storage(cfg.output_dir, "output_dir")
+    found += _storage(cfg.cache_dir, "cache_dir")
     return found
 
 
-def preflight(cfg: dict[str, Any]) -> None:
+def preflight(cfg: RunConfig) -> None:
     """Raise a one-line ConfigError listing every problem ``problems(cfg)`` finds."""
     found = problems(cfg)
     if found:

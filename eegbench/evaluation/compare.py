@@ -26,6 +26,7 @@ import numpy as np
 
 from eegbench.api.errors import ConfigError, DataError, EegbenchError, UnknownNameError
 from eegbench.api.metric import CAPTIONS, Metric, output_key
+from eegbench.config.saved import SavedConfig
 from eegbench.evaluation.predictions import Predictions, predictions_file, read_predictions
 from eegbench.evaluation.scoring import build_metric
 from eegbench.evaluation.stats import metric_joint, paired_delta
@@ -83,9 +84,8 @@ def load_run_predictions(path: str | Path, control: str | None = None) -> RunPre
         record = RunRecord.read(p)
         hashes = record.dataset.hashes
         run.split_test, run.data = hashes.get("split_test"), hashes.get("data")
-        config = record.config
-        run.metrics = config.get("eval", {}).get("metrics")
-        run.metric_params = config.get("metrics") or {}
+        saved = SavedConfig.read(record.config)
+        run.metrics, run.metric_params = saved.metrics, saved.metric_params
         if record.statistics is not None:
             run.clusters = record.statistics.clusters
             run.cluster_unit = record.statistics.cluster_unit

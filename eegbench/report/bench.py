@@ -37,6 +37,7 @@ from eegbench.api.registry import GROUPS, did_you_mean
 from eegbench.report.record import WHERE_KEYS, run_name
 
 if TYPE_CHECKING:
+    from eegbench.config import RunConfig
     from eegbench.report.ray_backend import RayOptions
 
 SUITES_DIR = Path(__file__).resolve().parent / "suites"  # shipped as package data
@@ -64,7 +65,7 @@ class Job:
     """One configuration of a suite."""
 
     overrides: list[str]
-    config: dict[str, Any]
+    config: RunConfig
     key: str
     name: str
     done: Path | None = None
@@ -179,11 +180,11 @@ def plan(suite: Suite, out_dir: Path, extra: list[str] = ()) -> list[Job]:
         *choices, seed = combo
         overrides = [*suite.overrides, *itertools.chain(*choices), f"seed={seed}", *extra]
         cfg = build_config([*overrides, f"output_dir={out_dir}"], base=suite.base)
-        key = config_key(cfg)
+        key = config_key(cfg.to_dict())
         if any(j.key == key for j in jobs):
             continue
         name = run_name(cfg, key[:8])
-        cfg["run_name"] = name
+        cfg = cfg.replace(run_name=name)
         jobs.append(Job(overrides, cfg, key, name, done.get(key)))
     return jobs
 
@@ -216,7 +217,7 @@ def pending(jobs: list[Job], out_dir: Path) -> list[Task]:
     return [Task(j, interrupted.get(j.name)) for j in jobs if j.done is None]
 
 
-def run_job(config: dict[str, Any], resume: Path | None = None) -> Path:
+def run_job(config: RunConfig, resume: Path | None = None) -> Path:
     """Run one configuration into its run directory (continuing ``resume``, its interrupted
     run, when given); the local backend and every Ray task call this."""
     from eegbench.train import runner

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from eegbench.api.errors import ConfigError
+from eegbench.config.saved import SavedConfig
 from eegbench.io import atomic_write
 from eegbench.report.leaderboard import Run, build, collect
 
@@ -153,10 +154,7 @@ def caption_table(run_dir: Path, limit: int = MAX_CAPTIONS) -> str | None:
 
 def run_section(run: Run) -> str:
     r = run.record.model_dump(mode="json", exclude_none=True)
-    cfg = r.get("config", {})
-    title = " · ".join(
-        str(cfg.get(g, {}).get("name", "?")) for g in ("dataset", "encoder", "target", "llm")
-    )
+    title = " · ".join(SavedConfig.read(r.get("config")).plugins.values())
     parts = [
         f"<h2>{_e(run.path.name)}</h2>",
         f'<p>{_e(title)} · seed {_e(r.get("seed"))} · <span class="dim">{_e(run.path)}</span></p>',

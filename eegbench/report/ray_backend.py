@@ -15,10 +15,13 @@ import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from eegbench.api.errors import ConfigError, EegbenchError
 from eegbench.report.bench import Job, Task, run_job
+
+if TYPE_CHECKING:
+    from eegbench.config import RunConfig
 
 INSTALL = "pip install -c constraints.txt 'eegbench[ray]'"
 OBJECT_STORE_BYTES = 100 * 1024**2  # tasks exchange configs and paths only
@@ -50,11 +53,11 @@ def require_ray() -> Any:
 
 def resources(job: Job, options: RayOptions) -> tuple[int, float]:
     """The (CPUs, GPUs) the task of ``job`` asks Ray for."""
-    cpus = options.cpus_per_run or job.config.get("threads") or 1
+    cpus = options.cpus_per_run or job.config.threads or 1
     if options.gpus_per_run is not None:
         gpus = options.gpus_per_run
     else:
-        gpus = 1.0 if job.config["device"] == "cuda" else 0.0
+        gpus = 1.0 if job.config.device == "cuda" else 0.0
     return int(cpus), float(gpus)
 
 
@@ -66,7 +69,7 @@ def check(jobs: list[Job], options: RayOptions) -> None:
             "--num-cpus sizes a local Ray; a cluster joined with --address has its own CPUs."
         )
     for job in jobs:
-        device = str(job.config["device"])
+        device = job.config.device
         if device.startswith("cuda:"):
             raise ConfigError(
                 f"{job.name}: device={device!r} picks a GPU by index, but Ray hands each run "
@@ -102,7 +105,7 @@ def run_on_ray(
             ref = remote.options(
                 num_cpus=cpus, num_gpus=gpus, max_retries=0, name=task.job.name
             ).remote(
-                {**task.job.config, "threads": cpus},
+                task.job.config.replace(threads=cpus),
                 None if task.resume is None else str(task.resume),
                 cwd,
                 is_quiet(),
@@ -197,7 +200,7 @@ def _first_line(e: BaseException) -> str:
 
 
 def _task(
-    config: dict[str, Any], resume: str | None, cwd: str, quiet: bool, log_format: str
+    config: RunConfig, resume: str | None, cwd: str, quiet: bool, log_format: str
 ) -> tuple[str | None, str | None]:
     """One configuration in a Ray worker: ``(run directory, None)`` or ``(None, error line)``."""
     from eegbench.progress import set_log_format, set_quiet

@@ -19,12 +19,15 @@ import time
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from eegbench.api.errors import DataError, EegbenchError
 from eegbench.io import atomic_write
+
+if TYPE_CHECKING:
+    from eegbench.config import RunConfig
 
 SCHEMA_VERSION = 1
 """The version this eegbench writes; a record without ``schema_version`` is version 1."""
@@ -141,9 +144,9 @@ class _Stage:
         self.timer.seconds[self.name] = round(time.perf_counter() - self.t0, 3)
 
 
-def run_name(cfg: dict[str, Any], suffix: str) -> str:
+def run_name(cfg: RunConfig, suffix: str) -> str:
     """``dataset-encoder-llm-sSEED-SUFFIX``, safe as a directory name."""
-    parts = [cfg["dataset"]["name"], cfg["encoder"]["name"], cfg["llm"]["name"], f"s{cfg['seed']}"]
+    parts = [cfg.dataset.name, cfg.encoder.name, cfg.llm.name, f"s{cfg.seed}"]
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", "-".join([*parts, suffix]))
 
 

@@ -15,9 +15,12 @@ import importlib.util
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from eegbench.api.errors import ConfigError
+
+if TYPE_CHECKING:
+    from eegbench.config import RunConfig
 
 REPORT_TO = ("none", "tensorboard", "mlflow", "wandb")
 EXTRAS = {"tensorboard": "tensorboard", "mlflow": "mlflow", "wandb": "wandb"}
@@ -75,7 +78,7 @@ class Tracker:
     def __init__(self, uri: str | None) -> None:
         self.uri = uri
 
-    def log_run(self, cfg: dict[str, Any], results: dict[str, Any], run_dir: Path) -> str:
+    def log_run(self, cfg: RunConfig, results: dict[str, Any], run_dir: Path) -> str:
         """Send the run; returns where it went (a folder or URI) for the log line."""
         raise NotImplementedError
 
@@ -83,13 +86,13 @@ class Tracker:
 class TensorBoardTracker(Tracker):
     name = "tensorboard"
 
-    def log_run(self, cfg: dict[str, Any], results: dict[str, Any], run_dir: Path) -> str:
+    def log_run(self, cfg: RunConfig, results: dict[str, Any], run_dir: Path) -> str:
         from torch.utils.tensorboard import SummaryWriter
 
         logdir = Path(self.uri).expanduser() / run_dir.name if self.uri else run_dir / "tensorboard"
         writer = SummaryWriter(log_dir=str(logdir))
         try:
-            writer.add_text("config", "```\n" + json.dumps(cfg, indent=2) + "\n```")
+            writer.add_text("config", "```\n" + json.dumps(cfg.to_dict(), indent=2) + "\n```")
             for name, step, value in curves(results):
                 writer.add_scalar(name, value, step)
             metrics = final_metrics(results)
@@ -104,10 +107,10 @@ class TensorBoardTracker(Tracker):
 class MLflowTracker(Tracker):
     name = "mlflow"
 
-    def log_run(self, cfg: dict[str, Any], results: dict[str, Any], run_dir: Path) -> str:
+    def log_run(self, cfg: RunConfig, results: dict[str, Any], run_dir: Path) -> str:
         import mlflow
 
-        uri = self.uri or str(Path(cfg["output_dir"]).expanduser().absolute() / "mlruns")
+        uri = self.uri or str(Path(cfg.output_dir).expanduser().absolute() / "mlruns")
         if "://" not in uri and not uri.startswith("file:"):
             uri = Path(uri).expanduser().absolute().as_uri()
         if uri.startswith("file:"):
@@ -120,7 +123,7 @@ class MLflowTracker(Tracker):
         run = client.create_run(exp_id, run_name=run_dir.name)
         rid = run.info.run_id
         try:
-            for key, value in flat_config(cfg).items():
+            for key, value in flat_config(cfg.to_dict()).items():
                 client.log_param(rid, key, value[:6000])
             for name, step, value in curves(results):
                 client.log_metric(rid, _mlflow_key(name), value, step=step)
@@ -141,7 +144,7 @@ def _mlflow_key(name: str) -> str:
 class WandbTracker(Tracker):
     name = "wandb"
 
-    def log_run(self, cfg: dict[str, Any], results: dict[str, Any], run_dir: Path) -> str:
+    def log_run(self, cfg: RunConfig, results: dict[str, Any], run_dir: Path) -> str:
         import wandb
 
         folder = Path(self.uri).expanduser() if self.uri else run_dir
@@ -149,7 +152,7 @@ class WandbTracker(Tracker):
         run = wandb.init(
             project="eegbench",
             name=run_dir.name,
-            config=cfg,
+            config=cfg.to_dict(),
             dir=str(folder),
             mode=os.environ.get("WANDB_MODE", "offline"),  # type: ignore[arg-type]
             reinit="finish_previous",
@@ -188,11 +191,11 @@ def preflight(report_to: str) -> list[str]:
     return []
 
 
-def track_run(cfg: dict[str, Any], results: dict[str, Any], run_dir: Path) -> str | None:
-    """Send a finished run to ``cfg["report_to"]``; returns where it went (None for none)."""
-    report_to = cfg.get("report_to", "none")
-    if report_to == "none":
+def track_run(cfg: RunConfig, results: dict[str, Any], run_dir: Path) -> str | None:
+    """Send a finished run to the config's ``report_to``; returns where it went (None for
+    none)."""
+    if cfg.report_to == "none":
         return None
-    if report_to not in TRACKERS:
-        raise ConfigError(f"report_to={report_to!r}; valid: {', '.join(REPORT_TO)}.")
-    return TRACKERS[report_to](cfg.get("tracking_uri")).log_run(cfg, results, run_dir)
+    if cfg.report_to not in TRACKERS:
+        raise ConfigError(f"report_to={cfg.report_to!r}; valid: {', '.join(REPORT_TO)}.")
+    return TRACKERS[cfg.report_to](cfg.tracking_uri).log_run(cfg, results, run_dir)

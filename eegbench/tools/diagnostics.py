@@ -266,7 +266,7 @@ def inspect_run(pipe: Pipeline, out: str | Path, batch: int = 16) -> Inspection:
     predicted = [names[k] for k in logits.argmax(1)]
     expected = [names[k] for k in data.y[idx]]
     targets = pipe.targets[data.image[idx]]
-    ev = pipe.config["eval"]
+    ev = pipe.config.eval
     captions, projected, sim = batch_inference_and_visualize(
         x,
         predicted,
@@ -275,8 +275,8 @@ def inspect_run(pipe: Pipeline, out: str | Path, batch: int = 16) -> Inspection:
         pipe.projector,
         pipe.llm,
         None,
-        max_new_tokens=ev["max_new_tokens"],
-        repetition_penalty=ev["repetition_penalty"],
+        max_new_tokens=ev.max_new_tokens,
+        repetition_penalty=ev.repetition_penalty,
         prompt=pipe.prompt,
         precision=pipe.precision,
     )
@@ -341,7 +341,7 @@ def _write_report(
     lines = [
         f"# Diagnostics of `{pipe.run_dir.name}`\n",
         f"{len(captions)} test trials of {pipe.data.name} "
-        f"(encoder {pipe.config['encoder']['name']}, LLM {pipe.config['llm']['name']}).\n",
+        f"(encoder {pipe.config.encoder.name}, LLM {pipe.config.llm.name}).\n",
         "## Forward-pass shapes\n",
         markdown_table(shapes),
         "## EEG embeddings\n",

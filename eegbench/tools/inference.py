@@ -88,9 +88,8 @@ def load_run(
         cfg = build_config([], base=run / "config.yaml")
     except ConfigError as e:
         raise ConfigError(f"run {str(run)!r}: {e}") from None
-    for key, value in (("device", device), ("precision", precision)):
-        if value is not None:
-            cfg[key] = value
+    changes = {"device": device, "precision": precision}
+    cfg = cfg.replace(**{k: v for k, v in changes.items() if v is not None})
     try:
         placed = setup(cfg, warn=False)
     except ConfigError as e:

@@ -20,7 +20,7 @@ from typing import Any
 import torch
 
 from eegbench.api.errors import ConfigError
-from eegbench.config import DEVICE_PATTERN
+from eegbench.config import DEVICE_PATTERN, RunConfig
 from eegbench.progress import log
 
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
@@ -121,9 +121,9 @@ def check_precision(device: torch.device, name: str, warn: bool = True) -> Preci
     return Precision(device, name)
 
 
-def setup(cfg: dict[str, Any], warn: bool = True) -> Precision:
+def setup(cfg: RunConfig, warn: bool = True) -> Precision:
     """Device and precision of a resolved config, checked before any work starts."""
-    return check_precision(resolve_device(cfg["device"]), cfg.get("precision", "fp32"), warn)
+    return check_precision(resolve_device(cfg.device), cfg.precision, warn)
 
 
 def busy_cores(sample_s: float = 0.3) -> float:

@@ -125,14 +125,15 @@ def from_env() -> World:
     return World(rank, size, local)
 
 
-def join(world: World, precision: Precision, cfg: dict[str, Any]) -> Precision:
+def join(world: World, precision: Precision, device_setting: str) -> Precision:
     """Join the process group of ``world`` (gloo, or NCCL on CUDA); returns the precision on this
-    process's device (``cuda:LOCAL_RANK`` for ``device=cuda``/``auto``)."""
+    process's device (``cuda:LOCAL_RANK`` for ``device=cuda``/``auto``); ``device_setting`` is
+    the config's ``device``."""
     if world.size == 1:
         return precision
-    if cfg["device"].startswith("cuda:"):
+    if device_setting.startswith("cuda:"):
         raise ConfigError(
-            f"device={cfg['device']!r} pins one GPU; with {world.size} processes use device=cuda "
+            f"device={device_setting!r} pins one GPU; with {world.size} processes use device=cuda "
             "(process r uses cuda:LOCAL_RANK)."
         )
     device = precision.device

@@ -49,6 +49,17 @@ def optimizer_step(
     """One training step of either stage: backward (scaled), optional clipping, step, schedule."""
     opt.zero_grad(set_to_none=True)
     scaler.scale(loss).backward()
+    apply_step(opt, sched, scaler, params, grad_clip)
+
+
+def apply_step(
+    opt: torch.optim.Optimizer,
+    sched: torch.optim.lr_scheduler.LRScheduler,
+    scaler: torch.amp.GradScaler,
+    params: Iterable[torch.nn.Parameter],
+    grad_clip: float,
+) -> None:
+    """The step after the backward pass(es): optional clipping, step, scaler, schedule."""
     if grad_clip > 0:
         scaler.unscale_(opt)
         torch.nn.utils.clip_grad_norm_(params, grad_clip)

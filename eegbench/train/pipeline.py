@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
@@ -19,7 +18,7 @@ from eegbench.api.data import EEGData
 from eegbench.api.errors import ConfigError, PluginError
 from eegbench.api.llm import BuildContext, CausalLM
 from eegbench.api.target import Target, embed_cached, target_items
-from eegbench.config import PromptConfig, Stage2Config, core_section
+from eegbench.config import PromptConfig, RunConfig, Stage2Config
 from eegbench.contracts import check_dataset, check_encoder, check_targets, who
 from eegbench.data.trialcache import trial_cache
 from eegbench.report.record import RunRecord
@@ -35,7 +34,7 @@ class Pipeline:
     ``precision`` is the device the modules are on and the autocast they run under.
     """
 
-    config: dict[str, Any]
+    config: RunConfig
     data: EEGData
     targets: np.ndarray
     model: EEGClassifier
@@ -48,38 +47,33 @@ class Pipeline:
     @property
     def prompt(self) -> PromptConfig:
         """The config's ``prompt`` section: the prompt the projector was trained with."""
-        return core_section(self.config, "prompt")
+        return self.config.prompt
 
 
-def plugin_params(cfg: dict[str, Any], group: str) -> dict[str, Any]:
-    """The parameters of the plugin chosen in config group ``group`` (without its name)."""
-    return {k: v for k, v in cfg[group].items() if k != "name"}
+def cache_dir(cfg: RunConfig) -> Path:
+    return Path(cfg.cache_dir).expanduser()
 
 
-def cache_dir(cfg: dict[str, Any]) -> Path:
-    return Path(cfg["cache_dir"]).expanduser()
-
-
-def load_dataset(cfg: dict[str, Any]) -> EEGData:
+def load_dataset(cfg: RunConfig) -> EEGData:
     """The configured dataset, checked against the EEGData contract (one-line errors); its
     preprocessed trials are cached under ``cache_dir/trials`` (``dataset.cache``)."""
-    entry = plugins.get("datasets", cfg["dataset"]["name"])
+    entry = plugins.get("datasets", cfg.dataset.name)
     with trial_cache(cache_dir(cfg)):
-        data = entry.build(**plugin_params(cfg, "dataset"))
+        data = entry.build(**cfg.dataset.params)
     check_dataset(entry, data)
     data.name = data.name or entry.name
     return data
 
 
-def build_target(cfg: dict[str, Any]) -> Target:
+def build_target(cfg: RunConfig) -> Target:
     """The configured target embedder."""
-    return plugins.get("targets", cfg["target"]["name"]).build(**plugin_params(cfg, "target"))
+    return plugins.get("targets", cfg.target.name).build(**cfg.target.params)
 
 
-def build_targets(cfg: dict[str, Any], data: EEGData) -> np.ndarray:
+def build_targets(cfg: RunConfig, data: EEGData) -> np.ndarray:
     """Per-image target embeddings ``[n_images, D]`` (centred if ``stage1.center_targets``),
     checked against the target contract."""
-    entry = plugins.get("targets", cfg["target"]["name"])
+    entry = plugins.get("targets", cfg.target.name)
     target = build_target(cfg)
     items = target_items(target, data)
     try:
@@ -87,7 +81,7 @@ def build_targets(cfg: dict[str, Any], data: EEGData) -> np.ndarray:
     except PluginError as e:
         raise PluginError(f"{who(entry)}: {e}") from None
     check_targets(entry, target, per_image, len(items))
-    if core_section(cfg, "stage1").center_targets:
+    if cfg.stage1.center_targets:
         per_image = center_targets(per_image, data)
     return per_image
 
@@ -103,9 +97,9 @@ def center_targets(per_image: np.ndarray, data: EEGData) -> np.ndarray:
     return (centred / np.linalg.norm(centred, axis=1, keepdims=True).clip(1e-8)).astype(np.float32)
 
 
-def embed_dim(cfg: dict[str, Any], targets: np.ndarray) -> int:
+def embed_dim(cfg: RunConfig, targets: np.ndarray) -> int:
     """The EEG embedding size D: ``stage1.embed_dim``, else the target's size."""
-    s1 = core_section(cfg, "stage1")
+    s1 = cfg.stage1
     dim = s1.embed_dim or targets.shape[1]
     if dim != targets.shape[1] and s1.w_mse > 0:
         raise ConfigError(
@@ -115,38 +109,38 @@ def embed_dim(cfg: dict[str, Any], targets: np.ndarray) -> int:
     return dim
 
 
-def build_llm(cfg: dict[str, Any], data: EEGData) -> CausalLM | None:
+def build_llm(cfg: RunConfig, data: EEGData) -> CausalLM | None:
     """The configured LLM, or None when the dataset has no captions (nothing to generate)."""
     if data.captions is None:
         return None
-    return plugins.get("llms", cfg["llm"]["name"]).build(
-        BuildContext(data, cache_dir(cfg), cfg["seed"]), **plugin_params(cfg, "llm")
+    return plugins.get("llms", cfg.llm.name).build(
+        BuildContext(data, cache_dir(cfg), cfg.seed), **cfg.llm.params
     )
 
 
-def probe_encoder(cfg: dict[str, Any], data: EEGData) -> None:
+def probe_encoder(cfg: RunConfig, data: EEGData) -> None:
     """Build the configured encoder once and run it on two training trials (the contract
     check, before any expensive step); the global RNG is left untouched."""
-    entry = plugins.get("encoders", cfg["encoder"]["name"])
+    entry = plugins.get("encoders", cfg.encoder.name)
     with torch.random.fork_rng():
-        probe = entry.build(data.n_chans, data.n_times, **plugin_params(cfg, "encoder"))
+        probe = entry.build(data.n_chans, data.n_times, **cfg.encoder.params)
         check_encoder(entry, probe, data.X[data.splits["train"]])
 
 
-def build_model(cfg: dict[str, Any], data: EEGData, dim: int) -> EEGClassifier:
+def build_model(cfg: RunConfig, data: EEGData, dim: int) -> EEGClassifier:
     """The configured encoder with the embedding and classifier heads, seeded by ``seed``."""
-    torch.manual_seed(cfg["seed"])
-    encoder = plugins.get("encoders", cfg["encoder"]["name"]).build(
-        data.n_chans, data.n_times, **plugin_params(cfg, "encoder")
+    torch.manual_seed(cfg.seed)
+    encoder = plugins.get("encoders", cfg.encoder.name).build(
+        data.n_chans, data.n_times, **cfg.encoder.params
     )
     return EEGClassifier(encoder, dim, data.n_classes)
 
 
-def build_projector(cfg: dict[str, Any], dim: int, llm: CausalLM | None) -> Projector | None:
+def build_projector(cfg: RunConfig, dim: int, llm: CausalLM | None) -> Projector | None:
     """The projector into ``llm``'s embedding space (None without an LLM)."""
     if llm is None:
         return None
-    return new_projector(cfg["seed"], dim, llm, core_section(cfg, "stage2"))
+    return new_projector(cfg.seed, dim, llm, cfg.stage2)
 
 
 def new_projector(seed: int, dim: int, llm: CausalLM, s2: Stage2Config) -> Projector:
@@ -156,7 +150,7 @@ def new_projector(seed: int, dim: int, llm: CausalLM, s2: Stage2Config) -> Proje
 
 
 def build_pipeline(
-    cfg: dict[str, Any], data: EEGData | None = None, precision: Precision = FP32
+    cfg: RunConfig, data: EEGData | None = None, precision: Precision = FP32
 ) -> Pipeline:
     """Every part of the pipeline of ``cfg``, untrained, on ``precision``'s device
     (``data``: already loaded dataset)."""

@@ -16,7 +16,7 @@ from eegbench import __version__
 from eegbench.api.data import EEGData
 from eegbench.api.errors import ConfigError
 from eegbench.api.llm import CausalLM
-from eegbench.config import PromptConfig, Stage2Config, core_section, dump, load_config, resolve
+from eegbench.config import PromptConfig, RunConfig, Stage2Config, build_config, dump
 from eegbench.config.preflight import preflight
 from eegbench.data.splits import check_leakage
 from eegbench.evaluation.harness import Evaluation, TestSet
@@ -64,7 +64,7 @@ from eegbench.train.stage1 import train_stage1
 from eegbench.train.stage2 import train_stage2
 
 
-def run(cfg: dict[str, Any], keep_failed: bool = False, name: str | None = None) -> Pipeline | None:
+def run(cfg: RunConfig, keep_failed: bool = False, name: str | None = None) -> Pipeline | None:
     """Run one resolved config end to end; returns the pipeline and writes the run directory.
 
     The run directory appears only complete; on failure it is removed (``keep_failed``: kept as
@@ -73,7 +73,7 @@ def run(cfg: dict[str, Any], keep_failed: bool = False, name: str | None = None)
     the run directory and returns the pipeline, the other ranks return None. ``name``: the run's
     name (default ``run_name(cfg)``).
     """
-    writable_cache(cfg["cache_dir"])
+    writable_cache(cfg.cache_dir)
     preflight(cfg)
     world = from_env()
     try:
@@ -81,23 +81,23 @@ def run(cfg: dict[str, Any], keep_failed: bool = False, name: str | None = None)
             set_quiet(True)
             _run(cfg, None, world)
             return None
-        with staged_run(cfg["output_dir"], name or run_name(cfg), keep_failed) as staged:
+        with staged_run(cfg.output_dir, name or run_name(cfg), keep_failed) as staged:
             return _run(cfg, staged, world)
     finally:
         leave(world)
 
 
-def run_processes(cfg: dict[str, Any], processes: int, keep_failed: bool = False) -> Path:
+def run_processes(cfg: RunConfig, processes: int, keep_failed: bool = False) -> Path:
     """``run`` in ``processes`` data-parallel processes started here; returns the run directory.
 
     A failed run leaves no partial folder behind (one whose process was stopped is removed)."""
-    existed = Path(cfg["output_dir"]).expanduser().is_dir()
+    existed = Path(cfg.output_dir).expanduser().is_dir()
     try:
         settings = (run_name(cfg), is_quiet(), log_format())  # one name, not one per clock
         out = launch(processes, _run_in_process, cfg, keep_failed, *settings)
         return Path(out)
     except BaseException:
-        root = output_root(cfg["output_dir"])
+        root = output_root(cfg.output_dir)
         clean_orphans(root)
         if not existed and not any(root.iterdir()):
             root.rmdir()
@@ -105,7 +105,7 @@ def run_processes(cfg: dict[str, Any], processes: int, keep_failed: bool = False
 
 
 def _run_in_process(
-    cfg: dict[str, Any], keep_failed: bool, name: str, quiet: bool, fmt: str
+    cfg: RunConfig, keep_failed: bool, name: str, quiet: bool, fmt: str
 ) -> str | None:
     """One process of ``run_processes``: logs as the parent was told to, then ``run``."""
     set_quiet(quiet)
@@ -143,32 +143,32 @@ def resume(run_dir: str | Path, keep_failed: bool = False) -> Pipeline:
         raise ConfigError(f"{str(folder)!r} belongs to a run that is still going.")
     if from_env().size > 1:
         raise ConfigError("--resume continues a run in one process; start it without a launcher.")
-    cfg = resolve(load_config(folder / "config.yaml"))
+    cfg = build_config(base=folder / "config.yaml")
     preflight(cfg)
     log(f"resuming {name} from {folder}")
     with staged_run(folder.parent, name, keep_failed, resume=folder) as staged:
         return _run(cfg, staged, SINGLE)
 
 
-def run_name(cfg: dict[str, Any]) -> str:
+def run_name(cfg: RunConfig) -> str:
     """``run_name``, or dataset-encoder-llm-seed-time."""
-    if cfg["run_name"]:
-        return cfg["run_name"]
+    if cfg.run_name:
+        return cfg.run_name
     return default_run_name(cfg, datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S"))
 
 
-def _run(cfg: dict[str, Any], staged: StagedRun | None, world: World) -> Pipeline | None:
+def _run(cfg: RunConfig, staged: StagedRun | None, world: World) -> Pipeline | None:
     """The run; ``staged`` (the run folder) is None on the ranks other than 0, which stop after
     training and write nothing."""
-    s1, s2, ev = core_section(cfg, "stage1"), core_section(cfg, "stage2"), core_section(cfg, "eval")
-    precision = join(world, device_setup(cfg), cfg)
-    prompt = core_section(cfg, "prompt")
+    s1, s2, ev = cfg.stage1, cfg.stage2, cfg.eval
+    precision = join(world, device_setup(cfg), cfg.device)
+    prompt = cfg.prompt
     device = precision.device
-    threads = set_threads(cfg.get("threads"), world.size)
+    threads = set_threads(cfg.threads, world.size)
     timer = Timer()
     silence_library_progress()
     env = environment()
-    generator = seed_everything(cfg["seed"])
+    generator = seed_everything(cfg.seed)
     with timer.stage("data"), world.main_first():
         data = load_dataset(cfg)
         leakage = check_leakage(data)
@@ -179,7 +179,7 @@ def _run(cfg: dict[str, Any], staged: StagedRun | None, world: World) -> Pipelin
             f"{data.n_times} samples, {data.n_classes} classes"
         )
         probe_encoder(cfg, data)
-    if not cfg.get("threads"):  # after the data: a bad input stays one line of output
+    if not cfg.threads:  # after the data: a bad input stays one line of output
         log(f"torch CPU threads: {threads} (threads=null: the cores other processes leave free)")
     checkpoint = None
     if staged is not None:
@@ -224,7 +224,9 @@ def _run(cfg: dict[str, Any], staged: StagedRun | None, world: World) -> Pipelin
         )
     if staged is None:
         if has_captions:
-            _stage2(cfg, s2, data, model, per_image, llm, generator, None, precision, prompt, world)
+            _stage2(
+                cfg.seed, s2, data, model, per_image, llm, generator, None, precision, prompt, world
+            )
         return None
     save_file(
         {k: v.contiguous().cpu() for k, v in model.state_dict().items()},
@@ -235,7 +237,7 @@ def _run(cfg: dict[str, Any], staged: StagedRun | None, world: World) -> Pipelin
     if has_captions:
         with timer.stage("stage2"):
             projector, s2_record = _stage2(
-                cfg,
+                cfg.seed,
                 s2,
                 data,
                 model,
@@ -259,8 +261,8 @@ def _run(cfg: dict[str, Any], staged: StagedRun | None, world: World) -> Pipelin
             llm,
             TestSet(data, te, per_image),
             ev,
-            cfg["seed"],
-            metric_params=cfg["metrics"],
+            cfg.seed,
+            metric_params=cfg.metrics,
             precision=precision,
             prompt=prompt,
         )
@@ -284,10 +286,10 @@ def _run(cfg: dict[str, Any], staged: StagedRun | None, world: World) -> Pipelin
     results = {
         "eegbench_version": __version__,
         **env,
-        "seed": cfg["seed"],
+        "seed": cfg.seed,
         "hardware": describe_device(precision),
         "world_size": world.size,
-        "config": cfg,
+        "config": cfg.to_dict(),
         "dataset": {
             "name": data.name,
             "n_trials": data.n_trials,
@@ -328,7 +330,7 @@ def _run(cfg: dict[str, Any], staged: StagedRun | None, world: World) -> Pipelin
     run_dir = staged.publish()
     tracked = track_run(cfg, results, run_dir)
     if tracked:
-        log(f"{cfg['report_to']}: {tracked}")
+        log(f"{cfg.report_to}: {tracked}")
     return Pipeline(cfg, data, per_image, model, projector, llm, run_dir, record, precision)
 
 
@@ -343,7 +345,7 @@ def _check_context(llm: CausalLM, max_new_tokens: int, n_soft: int) -> None:
 
 
 def _stage2(
-    cfg: dict[str, Any],
+    seed: int,
     s2: Stage2Config,
     data: EEGData,
     model: EEGClassifier,
@@ -358,7 +360,7 @@ def _stage2(
     """Train a new projector on each configured phase; returns it and its record (history)."""
     tr = data.splits["train"]
     dim = model.embed.out_features
-    projector = new_projector(cfg["seed"], dim, llm, s2).to(precision.device)
+    projector = new_projector(seed, dim, llm, s2).to(precision.device)
     phases = []
     record: dict[str, Any] = {}
     for phase in s2.phases:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -15,7 +16,7 @@ from eegbench.train.checkpoint import Checkpoint, rng_state, set_rng_state
 from eegbench.train.device import FP32, Precision, module_device
 from eegbench.train.distributed import SINGLE, World
 from eegbench.train.model import Projector
-from eegbench.train.optim import make_optimizer, make_schedule, optimizer_step
+from eegbench.train.optim import apply_step, make_optimizer, make_schedule
 from eegbench.train.prompting import DEFAULT_PROMPT, build_batch
 
 
@@ -62,9 +63,10 @@ def train_stage2(
         phase_labels = [labels[j] for j in rows]
         phase_captions = [captions[j] for j in rows]
         n = len(rows)
-        steps = cfg.epochs * max(1, -(-n // cfg.batch_size))
+        micro_batches = math.ceil(n / cfg.batch_size)
+        steps = cfg.epochs * max(1, math.ceil(micro_batches / cfg.grad_accum))
         opt = make_optimizer(projector.parameters(), "adamw", cfg.lr, cfg.weight_decay)
-        sched = make_schedule(opt, steps, cfg.warmup_ratio, "cosine")
+        sched = make_schedule(opt, steps, cfg.warmup_ratio, cfg.schedule)
         start = 0
         if saved is not None and p == saved["phase"]:
             projector.load_state_dict(saved["projector"])
@@ -78,35 +80,38 @@ def train_stage2(
         with task(f"stage 2: projector on {phase}", total=cfg.epochs - start) as advance:
             for epoch in range(start, cfg.epochs):
                 order = torch.randperm(n, generator=generator).tolist()
+                batches = [order[i : i + cfg.batch_size] for i in range(0, n, cfg.batch_size)]
+                batches = [b for b in batches if len(b) >= world.size]  # a row for each process
                 total = 0.0
-                for i in range(0, n, cfg.batch_size):
-                    idx = order[i : i + cfg.batch_size]
-                    if len(idx) < world.size:
-                        continue  # a process would have no row
-                    n_batch, idx = len(idx), world.shard(idx)
-                    with precision.autocast():
-                        batch = build_batch(
-                            llm,
-                            net(x[idx].to(device, non_blocking=True)),
-                            [phase_labels[j] for j in idx],
-                            [phase_captions[j] for j in idx],
-                            mask_prompt=cfg.mask_prompt,
-                            prompt=prompt,
-                        )
-                        loss = llm.loss(batch.inputs_embeds, batch.attention_mask, batch.labels)
-                    if not torch.isfinite(loss):
-                        raise EegbenchError(
-                            f"stage 2 loss became {loss.item()} in phase {phase!r}, epoch "
-                            f"{epoch + 1}; lower stage2.lr or use precision=fp32."
-                        )
-                    # llm.loss is the mean over next-token targets: labels[:, 1:] != -100
-                    tokens = 0 if world.size == 1 else int((batch.labels[:, 1:] != -100).sum())
-                    share = world.share(tokens)
-                    step_loss = world.scale(loss, share)
-                    optimizer_step(
-                        step_loss, opt, sched, scaler, projector.parameters(), cfg.grad_clip
-                    )
-                    total += loss.item() * share * n_batch
+                for g in range(0, len(batches), cfg.grad_accum):
+                    group = batches[g : g + cfg.grad_accum]
+                    opt.zero_grad(set_to_none=True)
+                    for idx in group:
+                        n_batch, idx = len(idx), world.shard(idx)
+                        with precision.autocast():
+                            batch = build_batch(
+                                llm,
+                                net(x[idx].to(device, non_blocking=True)),
+                                [phase_labels[j] for j in idx],
+                                [phase_captions[j] for j in idx],
+                                mask_prompt=cfg.mask_prompt,
+                                prompt=prompt,
+                            )
+                            loss = llm.loss(batch.inputs_embeds, batch.attention_mask, batch.labels)
+                        if not torch.isfinite(loss):
+                            raise EegbenchError(
+                                f"stage 2 loss became {loss.item()} in phase {phase!r}, epoch "
+                                f"{epoch + 1}; lower stage2.lr or use precision=fp32."
+                            )
+                        # llm.loss is the mean over next-token targets: labels[:, 1:] != -100
+                        tokens = 0 if world.size == 1 else int((batch.labels[:, 1:] != -100).sum())
+                        share = world.share(tokens)
+                        step_loss = world.scale(loss, share)
+                        if len(group) > 1:  # the mean over the accumulated micro-batches
+                            step_loss = step_loss / len(group)
+                        scaler.scale(step_loss).backward()
+                        total += loss.item() * share * n_batch
+                    apply_step(opt, sched, scaler, projector.parameters(), cfg.grad_clip)
                 total = world.sum(total)[0]
                 result.history.append(
                     {"phase": phase, "epoch": epoch + 1, "loss": total / n, "n": n}

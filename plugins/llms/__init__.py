@@ -1,5 +1,5 @@
-"""Built-in LLM backends (one table, ``LLMS``): any transformers causal LM (``gpt2``), and
-``tiny-gpt2`` trained here."""
+"""Built-in LLM backends (one table, ``LLMS``): any transformers causal LM (``hf``), GPT-2
+(``gpt2``), and ``tiny-gpt2`` trained here."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from eegbench.api import Ge, Gt, Register, Spec, hookimpl, register_all
 
 @dataclass
 class HFParams:
-    path: str = field(default="gpt2", metadata={"help": "hub name or local model folder"})
+    path: str = field(metadata={"help": "hub name or local model folder (required)"})
     download: bool = field(default=False, metadata={"help": "allow fetching from the hub"})
     dtype: Literal["float32", "bfloat16", "float16", "auto"] = field(
         default="float32", metadata={"help": "weights' dtype (auto: as saved)"}
@@ -24,6 +24,17 @@ class HFParams:
     )
     quantization: Literal["none", "8bit", "4bit"] = field(
         default="none", metadata={"help": "bitsandbytes weight quantization (CUDA; extra 'quant')"}
+    )
+
+
+@dataclass
+class GPT2Params(HFParams):
+    path: str = field(
+        default="gpt2",
+        metadata={
+            "help": "a GPT-2 checkpoint: gpt2, gpt2-medium, gpt2-large, gpt2-xl (hub names, "
+            "from the cache) or a local folder holding one"
+        },
     )
 
 
@@ -80,16 +91,47 @@ def hf_preflight(params: dict[str, Any]) -> list[str]:
     return []
 
 
+def gpt2_preflight(params: dict[str, Any]) -> list[str]:
+    """``hf``'s checks, and a local folder must hold a GPT-2 (``model_type: gpt2``)."""
+    import json
+
+    problems = hf_preflight(params)
+    config = Path(params["path"]).expanduser() / "config.json"
+    if problems or not config.is_file():
+        return problems
+    try:
+        model_type = json.loads(config.read_text()).get("model_type")
+    except (OSError, ValueError, AttributeError):
+        return [f"path={params['path']!r}: config.json is not a JSON object"]
+    if model_type != "gpt2":
+        return [
+            f"path={params['path']!r} holds a {model_type!r} model, not GPT-2; use "
+            f"llm=hf llm.path={params['path']} for any other causal LM"
+        ]
+    return []
+
+
 LLMS: tuple[Spec, ...] = (
     Spec(
-        "gpt2",
+        "hf",
         "eegbench_plugins.llms.hf:build_hf",
         params=HFParams,
         preflight=hf_preflight,
         citation=(
-            "Radford et al. 2019, Language Models are Unsupervised Multitask Learners, OpenAI."
+            "Wolf et al. 2020, Transformers: State-of-the-Art Natural Language Processing, "
+            "EMNLP System Demonstrations; cite the model you load as well."
         ),
         description="any transformers causal LM by hub name or local folder (llm.path=)",
+    ),
+    Spec(
+        "gpt2",
+        "eegbench_plugins.llms.hf:build_gpt2",
+        params=GPT2Params,
+        preflight=gpt2_preflight,
+        citation=(
+            "Radford et al. 2019, Language Models are Unsupervised Multitask Learners, OpenAI."
+        ),
+        description="GPT-2 (gpt2 ... gpt2-xl) from the hub cache or a local folder",
     ),
     Spec(
         "tiny-gpt2",

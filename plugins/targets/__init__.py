@@ -48,6 +48,13 @@ class ClipTextParams:
 
 @dataclass
 class ClipParams(ClipTextParams):
+    normalize: bool = field(
+        default=False,
+        metadata={
+            "help": "scale embeddings to unit length (false: the projected embedding as "
+            "open_clip's encode_image gives it, Thought2Text's CLIP image_embeds)"
+        },
+    )
     modality: Literal["image", "text"] = field(
         default="image", metadata={"help": "image: embed image files; text: embed captions"}
     )

@@ -287,7 +287,7 @@ class ClipTarget:
         model: str = "ViT-B-32:openai",
         modality: str = "image",
         batch_size: int = 32,
-        normalize: bool = True,
+        normalize: bool = False,
         weights_dir: str = "",
         model_config: str = "",
     ) -> None:
