@@ -81,8 +81,8 @@ def test_ray_backend_is_handed_what_the_local_backend_runs(tmp_path, monkeypatch
     out = tmp_path / "out"
     done, killed, fresh = bench.plan(suite, out)
     d = new_run_dir(out, done.name)
-    (d / "config.yaml").write_text(yaml.safe_dump(done.config))
-    fake_record(done.config).write(d)
+    (d / "config.yaml").write_text(yaml.safe_dump(done.config.to_dict()))
+    fake_record(done.config.to_dict()).write(d)
     dead = subprocess.run(
         [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
     ).stdout.strip()

@@ -47,6 +47,7 @@ def test_selecting_another_plugin_resets_its_parameters():
         "dtype": "float32",
         "device_map": None,
         "quantization": "none",
+        "random_weights": False,
     }
     # the benchmark's plugin named again keeps the benchmark's settings for it
     assert build_config(["llm=tiny-gpt2"]).llm == build_config([]).llm

@@ -221,7 +221,7 @@ def test_quantized_llm_loads_on_cuda(llama_folder):
 def test_quantization_without_cuda_fails_the_dry_run_in_one_line(llama_folder):
     res = CliRunner().invoke(
         cli,
-        ["run", "--dry-run", "llm=gpt2", f"llm.path={llama_folder}", "llm.quantization=4bit"],
+        ["run", "--dry-run", "llm=hf", f"llm.path={llama_folder}", "llm.quantization=4bit"],
     )
     lines = [ln for ln in res.output.splitlines() if ln.strip()]
     assert res.exit_code != 0 and len(lines) == 1, res.output

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 from pathlib import Path
 
@@ -204,7 +205,9 @@ def test_a_run_without_captions_with_centred_targets_loads_as_it_ran(tmp_path):
     # the recorded cosine is against the centred targets; so is the loaded pipeline's
     test = pipe.data.splits["test"]
     emb, _ = pipe.model.predict(pipe.data.X[test])
-    raw_cfg = {**pipe.config, "stage1": {**pipe.config["stage1"], "center_targets": False}}
+    raw_cfg = dataclasses.replace(
+        pipe.config, stage1=dataclasses.replace(pipe.config.stage1, center_targets=False)
+    )
     raw = build_targets(raw_cfg, pipe.data)
     assert not np.allclose(raw, pipe.targets)
 
@@ -260,7 +263,7 @@ def chat_run(tmp_path_factory) -> Path:
     args = [
         *(o for o in tiny_overrides(root) if not o.startswith("llm.")),
         "encoder=linear",
-        "llm=gpt2",
+        "llm=hf",
         f"llm.path={llm_folder}",
         *CHAT_PROMPT,
         "precision=bf16",
@@ -285,7 +288,7 @@ def test_load_run_captions_with_the_run_s_prompt_and_precision(chat_run):
     _, logits = pipe.model.predict(pipe.data.X[test], precision=pipe.precision)
     labels = [pipe.data.class_names[k] for k in logits.argmax(1)]
     assert labels == preds.predicted_object
-    ev = pipe.config["eval"]
+    ev = pipe.config.eval
 
     def captions(**how):
         return batch_inference_and_visualize(
@@ -295,8 +298,8 @@ def test_load_run_captions_with_the_run_s_prompt_and_precision(chat_run):
             pipe.model,
             pipe.projector,
             pipe.llm,
-            max_new_tokens=ev["max_new_tokens"],
-            repetition_penalty=ev["repetition_penalty"],
+            max_new_tokens=ev.max_new_tokens,
+            repetition_penalty=ev.repetition_penalty,
             **how,
         )[0]
 
@@ -322,7 +325,7 @@ def test_load_run_on_another_device(chat_run, tmp_path):
         res = CliRunner().invoke(cli, ["caption", str(copy)])
         assert res.exit_code == 2 and res.output.startswith("error: run ")
     pipe = load_run(copy, device="cpu")
-    assert pipe.precision.device == torch.device("cpu") and pipe.config["device"] == "cpu"
+    assert pipe.precision.device == torch.device("cpu") and pipe.config.device == "cpu"
     assert {p.device.type for p in pipe.model.parameters()} == {"cpu"}
     res = CliRunner().invoke(cli, ["caption", str(copy), "--device", "cpu", "--trial", "1"])
     preds = read_predictions(chat_run / "predictions.csv")

@@ -149,6 +149,11 @@ def test_thought2text_preset_validates_in_a_dry_run(tmp_path):
     (tmp_path / "Mistral-7B-Instruct-v0.3" / "config.json").write_text("{}")
     for name in ("eeg_55_95_std.pth", "block_splits_by_image_all.pth"):
         (tmp_path / name).write_bytes(b"")
+    import torch
+    from safetensors.torch import save_file
+
+    clip = tmp_path / "open_clip_model.safetensors"  # a readable file where the weights go
+    save_file({"w": torch.zeros(1)}, str(clip))
     res = CliRunner().invoke(
         cli,
         [
@@ -160,12 +165,18 @@ def test_thought2text_preset_validates_in_a_dry_run(tmp_path):
             f"dataset.image_dir={tmp_path / 'images'}",
             f"dataset.caption_dir={tmp_path / 'captions'}",
             f"llm.path={tmp_path / 'Mistral-7B-Instruct-v0.3'}",
+            f"target.model=ViT-B-32-quickgelu:{clip}",
             "--dry-run",
         ],
     )
     assert res.exit_code == 0, res.output
     cfg = yaml.safe_load(res.output)
     assert cfg["dataset"]["path"].endswith("eeg_55_95_std.pth")
+    # without the weights, the preflight names both missing models in one line
+    res = CliRunner().invoke(cli, ["run", "--config", "thought2text", "--dry-run"])
+    assert res.exit_code == 2 and len(res.output.strip().splitlines()) == 1
+    assert "target 'clip': CLIP weights ViT-B-32:openai are not available" in res.output
+    assert "llm 'hf': weights of 'mistralai/Mistral-7B-Instruct-v0.3' are not" in res.output
     assert cfg["llm"] == {**cfg["llm"], "name": "hf", "dtype": "bfloat16"}
     assert cfg["device"] == "auto" and cfg["precision"] == "bf16"
 

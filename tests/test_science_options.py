@@ -206,3 +206,33 @@ def test_default_benchmark_gives_the_reference_encoder_a_real_bottleneck():
     assert enc.n_features >= 48
     # the kernel keeps the reference's duration (33 ms at 1 kHz) within a factor of 2
     assert 0.5 < cfg.encoder.params["temporal_kernel"] / data["sfreq"] / 0.033 < 2
+
+
+def test_gradient_accumulation_steps_once_per_group_of_micro_batches(monkeypatch):
+    """``stage2.grad_accum=k`` with micro-batches of b rows takes the step one batch of k*b
+    rows takes (the loss here is a mean over rows, so the two gradients are equal)."""
+    import eegbench.train.stage2 as stage2
+    from eegbench.train.model import Projector
+    from eegbench.train.stage2 import train_stage2
+
+    class _Batch:
+        def __init__(self, soft):
+            self.inputs_embeds, self.attention_mask, self.labels = soft, None, None
+
+    monkeypatch.setattr(stage2, "build_batch", lambda llm, soft, *a, **k: _Batch(soft))
+    inputs = torch.randn(8, 3, generator=torch.Generator().manual_seed(0)).numpy()
+    results = {}
+    for batch, accum in ((4, 1), (2, 2), (8, 1)):
+        torch.manual_seed(0)
+        proj = Projector(3, _StubLM.d_model, n_tokens=1)
+        cfg = Stage2Config(
+            epochs=2, batch_size=batch, grad_accum=accum, phases=("eeg",), lr=0.1,
+            weight_decay=0.0, grad_clip=0.0, filter_correct=False,
+        )  # fmt: skip
+        train_stage2(
+            _StubLM(), proj, [("eeg", inputs)], ["x"] * 8, ["c"] * 8, cfg,
+            torch.Generator().manual_seed(1),
+        )  # fmt: skip
+        results[(batch, accum)] = proj.state_dict()["proj.weight"].clone()
+    torch.testing.assert_close(results[(4, 1)], results[(2, 2)])  # same steps, same updates
+    assert not torch.allclose(results[(4, 1)], results[(8, 1)])  # fewer steps differ

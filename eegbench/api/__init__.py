@@ -68,6 +68,7 @@ _EXPORTS: dict[str, str] = {
     "CausalLM": "eegbench.api.llm",
     "BuildContext": "eegbench.api.llm",
     "load_pretrained": "eegbench.api.llm",
+    "random_pretrained": "eegbench.api.llm",
     "check_loading": "eegbench.api.llm",
     "prompt_text": "eegbench.train.prompting",
     "make_schedule": "eegbench.train.optim",
@@ -124,7 +125,13 @@ if TYPE_CHECKING:
         UnknownNameError,
     )
     from eegbench.api.hooks import Register, hookimpl, hookspec
-    from eegbench.api.llm import BuildContext, CausalLM, check_loading, load_pretrained
+    from eegbench.api.llm import (
+        BuildContext,
+        CausalLM,
+        check_loading,
+        load_pretrained,
+        random_pretrained,
+    )
     from eegbench.api.metric import (
         ATTRIBUTES,
         CAPTIONS,

@@ -222,3 +222,83 @@ def load_pretrained(
     return CausalLM(
         model, tokenizer, name=name_or_path, placed=bool(device_map) or quantization != "none"
     )
+
+
+REHEARSAL_LAYERS = 2
+"""Transformer layers a random-weights model keeps (``--random-weights``)."""
+
+
+def _architecture_from_name(name: str) -> str | None:
+    """The transformers ``model_type`` a hub name spells (``mistralai/Mistral-7B-...`` ->
+    ``mistral``): the longest registered model type found in the name, else None."""
+    from transformers import CONFIG_MAPPING
+
+    flat = name.lower().replace("-", "").replace("_", "").rsplit("/", 1)[-1]
+    found = [t for t in CONFIG_MAPPING if t.replace("-", "").replace("_", "") in flat]
+    return max(found, key=len) if found else None
+
+
+def _layer_key(config: Any) -> str:
+    for key in ("num_hidden_layers", "n_layer", "num_layers"):
+        if isinstance(getattr(config, key, None), int):
+            return key
+    raise ConfigError(f"cannot tell how many layers a {type(config).__name__} has.")
+
+
+def random_pretrained(
+    name_or_path: str, seed: int, dtype: str = "float32", layers: int = REHEARSAL_LAYERS
+) -> tuple[CausalLM, str]:
+    """The architecture of ``name_or_path`` with random weights (seeded by ``seed``), cut to
+    ``layers`` transformer layers: for rehearsing a run where the weights are not at hand.
+
+    The config is the folder's (or hub cache's) ``config.json``, else the defaults of the
+    transformers config class the name spells; the tokenizer (and its chat template) must be
+    in the folder or the cache. Returns the model and one line saying what was built.
+    """
+    if dtype not in DTYPES:
+        raise ConfigError(f"dtype={dtype!r}: use one of {', '.join(DTYPES)}.")
+    from eegbench._compat import ensure_torchvision_importable
+
+    ensure_torchvision_importable()
+    from transformers import CONFIG_MAPPING, AutoConfig, AutoModelForCausalLM, AutoTokenizer
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    local = Path(name_or_path).expanduser()
+    source = str(local) if local.exists() else name_or_path
+    try:
+        config = AutoConfig.from_pretrained(source, local_files_only=True)
+        where = "its config.json"
+    except (OSError, ValueError):
+        model_type = _architecture_from_name(name_or_path)
+        if model_type is None:
+            raise MissingWeightsError(
+                f"--random-weights cannot tell the architecture of {name_or_path!r}: give a "
+                "folder holding its config.json and tokenizer (llm.path=DIR)."
+            ) from None
+        config = CONFIG_MAPPING[model_type]()
+        where = f"{type(config).__name__}'s defaults (no config.json here)"
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=True)
+    except (OSError, ValueError, TypeError):
+        raise MissingWeightsError(
+            f"--random-weights builds {type(config).__name__} for {name_or_path!r} but needs its "
+            "tokenizer: put the tokenizer files (tokenizer.json, tokenizer_config.json) in a "
+            "folder and pass llm.path=DIR."
+        ) from None
+    key = _layer_key(config)
+    full = getattr(config, key)
+    setattr(config, key, min(layers, full))
+    if len(tokenizer) > config.vocab_size:
+        raise ConfigError(
+            f"the tokenizer of {name_or_path!r} has {len(tokenizer)} tokens, more than the "
+            f"{config.vocab_size} of its config; they do not belong together."
+        )
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        model = AutoModelForCausalLM.from_config(
+            config, dtype=torch.float32 if dtype == "auto" else getattr(torch, dtype)
+        )
+    arch = type(model).__name__
+    line = f"{arch} with RANDOM weights from {where}, {getattr(config, key)} of {full} layers"
+    return CausalLM(model, tokenizer, name=name_or_path), line

@@ -127,6 +127,18 @@ def cli(ctx: click.Context, debug: bool, quiet: bool, log_format: str) -> None:
     "--keep-failed", is_flag=True, help="Keep a failed run's folder as NAME.failed (error.txt)."
 )
 @click.option(
+    "--fast-dev-run",
+    is_flag=True,
+    help="Rehearse: one batch per stage, a few test trials, every metric and control "
+    "(fast_dev_run=true); the run is marked and leaderboards leave it out.",
+)
+@click.option(
+    "--random-weights",
+    is_flag=True,
+    help="Build the CLIP target and the LLM with random weights, cut to 2 layers, where the "
+    "weights are not at hand (random_weights=true); the run is marked.",
+)
+@click.option(
     "--processes",
     type=click.IntRange(min=1),
     default=1,
@@ -140,6 +152,8 @@ def run(
     dry_run: bool,
     resume_dir: str | None,
     keep_failed: bool,
+    fast_dev_run: bool,
+    random_weights: bool,
     processes: int,
 ) -> None:
     """Train and evaluate one configuration.
@@ -153,7 +167,7 @@ def run(
     if resume_dir is not None:
         from eegbench.api.errors import ConfigError
 
-        if overrides or config_path:
+        if overrides or config_path or fast_dev_run or random_weights:
             raise ConfigError("--resume continues a run with its own config; drop the overrides.")
         if processes > 1:
             raise ConfigError("--resume continues a run in one process; drop --processes.")
@@ -162,6 +176,8 @@ def run(
         pipe = resume(resume_dir, keep_failed=keep_failed)
         _report_run(pipe.run_dir, pipe.results)
         return
+    overrides += ("fast_dev_run=true",) if fast_dev_run else ()
+    overrides += ("random_weights=true",) if random_weights else ()
     cfg = build_config(list(overrides), base=config_path)
     setup(cfg, warn=False)  # the device must exist here, dry run or not
     if dry_run:

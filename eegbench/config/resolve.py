@@ -328,7 +328,9 @@ class _Resolver:
             self.origins[key] = src
         return out
 
-    def plugin(self, group: str, kind: str, benchmark: Layer | None) -> PluginChoice:
+    def plugin(
+        self, group: str, kind: str, benchmark: Layer | None, random_weights: bool
+    ) -> PluginChoice:
         chooser = max(
             (i for i, lay in enumerate(self.layers) if (lay.section(group) or {}).get("name")),
             default=None,
@@ -353,6 +355,9 @@ class _Resolver:
         for key in params:
             dotted = f"{group}.{key}"
             self.origins[dotted] = sources.get(dotted, f"{PLUGIN_DEFAULT} ({entry.name})")
+        if random_weights and "random_weights" in params:
+            params["random_weights"] = True
+            self.origins[f"{group}.random_weights"] = self.origins["random_weights"]
         return PluginChoice(entry.name, freeze(params))
 
     def core(self, group: str, cls: type) -> Any:
@@ -465,7 +470,7 @@ def resolve_layers(upper: list[Layer]) -> RunConfig:
     values[BENCHMARK] = None if bench is None else values[BENCHMARK]
     r.origins[BENCHMARK] = bench_src if bench is None else r.origins[BENCHMARK]
     for group, kind in GROUPS.items():
-        values[group] = r.plugin(group, kind, bench)
+        values[group] = r.plugin(group, kind, bench, values["random_weights"])
     for group, cls in CORE_GROUPS.items():
         values[group] = r.core(group, cls)
     controls = values["eval"].controls

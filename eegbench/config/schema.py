@@ -253,6 +253,21 @@ class Settings:
         default=None,
         metadata={"help": "TensorBoard folder, MLflow URI/folder or wandb folder (null: default)"},
     )
+    fast_dev_run: bool = field(
+        default=False,
+        metadata={
+            "help": "rehearse the run: one batch per stage, a few test trials, every metric and "
+            "control (--fast-dev-run); results.json marks it and leaderboards leave it out"
+        },
+    )
+    random_weights: bool = field(
+        default=False,
+        metadata={
+            "help": "every chosen plugin with a random_weights parameter (CLIP, hf, gpt2) builds "
+            "its architecture with random weights, cut to 2 layers (--random-weights); "
+            "results.json marks it and leaderboards leave it out"
+        },
+    )
     benchmark: BenchmarkName = field(
         default="synthetic",
         metadata={
@@ -382,6 +397,18 @@ class RunConfig(Settings):
 
         checked = {k: validate_scalar(k, v) for k, v in changes.items()}
         return dataclasses.replace(self, **checked)
+
+    def rehearsal(self) -> dict[str, Any] | None:
+        """What makes this run a rehearsal rather than a result (None: a real run):
+        ``fast_dev_run`` and the plugin groups built with random weights."""
+        randomized = [
+            group
+            for group in ("dataset", "encoder", "target", "llm")
+            if getattr(self, group).params.get("random_weights")
+        ]
+        if not self.fast_dev_run and not randomized:
+            return None
+        return {"fast_dev_run": self.fast_dev_run, "random_weights": randomized}
 
     def origin(self, key: str) -> str:
         """Where the value of dotted ``key`` came from (empty when unknown)."""

@@ -202,6 +202,25 @@ def apply_split(data: EEGData, params: SplitParams, *, has_published: bool) -> E
     return data
 
 
+REHEARSAL_TEST_TRIALS = 6
+"""Test trials a rehearsal (``--fast-dev-run``) evaluates: a handful of distinct images."""
+
+
+def rehearsal_splits(data: EEGData, n_train: int) -> EEGData:
+    """``data`` with one training batch (``n_train`` trials), as many validation trials, and
+    ``REHEARSAL_TEST_TRIALS`` test trials of distinct images where there are enough."""
+    splits = dict(data.splits)
+    splits["train"] = splits["train"][:n_train]
+    splits["val"] = splits["val"][:n_train]
+    test = np.asarray(splits["test"])
+    _, first = np.unique(data.image[test], return_index=True)
+    pick = test[np.sort(first)][:REHEARSAL_TEST_TRIALS]
+    if len(pick) < min(REHEARSAL_TEST_TRIALS, len(test)):
+        pick = test[:REHEARSAL_TEST_TRIALS]
+    splits["test"] = pick
+    return dataclasses.replace(data, splits=splits)
+
+
 def check_leakage(data: EEGData) -> list[str]:
     """Warnings for images or recording blocks shared between train/val and test.
 

@@ -288,6 +288,7 @@ class RunRecord(_Open):
     training: Training = Field(default_factory=Training)
     timings: dict[str, float] = Field(default_factory=dict)
     peak_memory_mb: float | None = None
+    rehearsal: dict[str, Any] | None = None  # --fast-dev-run / --random-weights: not a result
     complete: bool = False
 
     def metric(self, name: str, control: str | None = None) -> MetricValue | None:

@@ -20,6 +20,7 @@ from eegbench.api.llm import BuildContext, CausalLM
 from eegbench.api.target import Target, embed_cached, target_items
 from eegbench.config import PromptConfig, RunConfig, Stage2Config
 from eegbench.contracts import check_dataset, check_encoder, check_targets, who
+from eegbench.data.splits import rehearsal_splits
 from eegbench.data.trialcache import trial_cache
 from eegbench.report.record import RunRecord
 from eegbench.train.device import FP32, Precision
@@ -56,12 +57,15 @@ def cache_dir(cfg: RunConfig) -> Path:
 
 def load_dataset(cfg: RunConfig) -> EEGData:
     """The configured dataset, checked against the EEGData contract (one-line errors); its
-    preprocessed trials are cached under ``cache_dir/trials`` (``dataset.cache``)."""
+    preprocessed trials are cached under ``cache_dir/trials`` (``dataset.cache``). A rehearsal
+    (``fast_dev_run``) keeps one training batch and a few test trials."""
     entry = plugins.get("datasets", cfg.dataset.name)
     with trial_cache(cache_dir(cfg)):
         data = entry.build(**cfg.dataset.params)
     check_dataset(entry, data)
     data.name = data.name or entry.name
+    if cfg.fast_dev_run:
+        data = rehearsal_splits(data, cfg.stage1.batch_size)
     return data
 
 

@@ -25,6 +25,13 @@ class HFParams:
     quantization: Literal["none", "8bit", "4bit"] = field(
         default="none", metadata={"help": "bitsandbytes weight quantization (CUDA; extra 'quant')"}
     )
+    random_weights: bool = field(
+        default=False,
+        metadata={
+            "help": "the architecture with RANDOM weights, cut to 2 transformer layers, to "
+            "rehearse a run without the weights (set by random_weights=true / --random-weights)"
+        },
+    )
 
 
 @dataclass
@@ -63,6 +70,8 @@ def hf_preflight(params: dict[str, Any]) -> list[str]:
     """A local folder with config.json, or (without download) the model in the hub cache."""
     from eegbench.api import ConfigError, check_loading
 
+    if params["random_weights"]:
+        return []  # needs only a config and a tokenizer, checked when the LLM is built
     try:
         check_loading(params["device_map"], params["quantization"])
     except ConfigError as e:

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from eegbench.api import BuildContext, CausalLM, ConfigError, load_pretrained
+from eegbench.api import (
+    BuildContext,
+    CausalLM,
+    ConfigError,
+    load_pretrained,
+    random_pretrained,
+    warn,
+)
 
 
 def build_hf(
@@ -12,7 +19,17 @@ def build_hf(
     dtype: str,
     device_map: str | None,
     quantization: str,
+    random_weights: bool = False,
 ) -> CausalLM:
+    if random_weights:
+        if quantization != "none" or device_map:
+            raise ConfigError(
+                "llm.random_weights builds the model in memory: drop llm.quantization and "
+                "llm.device_map."
+            )
+        llm, line = random_pretrained(path, ctx.seed, dtype)
+        warn(f"llm {path}: {line}; a rehearsal, its numbers mean nothing")
+        return llm
     return load_pretrained(
         path, download=download, dtype=dtype, device_map=device_map, quantization=quantization
     )

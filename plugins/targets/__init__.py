@@ -44,6 +44,13 @@ class ClipTextParams:
         default="",
         metadata={"help": "open_clip model config JSON to register; its file name is the ARCH"},
     )
+    random_weights: bool = field(
+        default=False,
+        metadata={
+            "help": "the architecture with RANDOM weights, cut to 2 transformer layers, to "
+            "rehearse a run without the weights (set by random_weights=true / --random-weights)"
+        },
+    )
 
 
 @dataclass
@@ -80,6 +87,21 @@ def minilm_preflight(params: dict[str, Any]) -> list[str]:
     return []
 
 
+def clip_preflight(params: dict[str, Any]) -> list[str]:
+    """The weights ``target.model`` names are on this machine (nothing is loaded)."""
+    from eegbench_plugins.targets.clip import resolve
+
+    from eegbench.api import ConfigError, DataError, MissingWeightsError
+
+    if params["random_weights"]:
+        return []
+    try:
+        resolve(params["model"], params["weights_dir"], params["model_config"])
+    except (MissingWeightsError, ConfigError, DataError) as e:
+        return [str(e).rstrip(".")]
+    return []
+
+
 TARGETS: tuple[Spec, ...] = (
     Spec(
         "minilm",
@@ -94,6 +116,7 @@ TARGETS: tuple[Spec, ...] = (
         "clip",
         "eegbench_plugins.targets.clip:ClipTarget",
         params=ClipParams,
+        preflight=clip_preflight,
         citation=_CLIP_CITATION,
         description="open_clip CLIP embeddings of image files (or captions with modality=text)",
     ),
@@ -101,6 +124,7 @@ TARGETS: tuple[Spec, ...] = (
         "clip-text",
         "eegbench_plugins.targets.clip:clip_text",
         params=ClipTextParams,
+        preflight=clip_preflight,
         citation=_CLIP_CITATION,
         description="open_clip CLIP text-tower embeddings of captions or class names",
     ),

@@ -23,7 +23,14 @@ from typing import Any
 
 import numpy as np
 
-from eegbench.api import ConfigError, DataError, MissingWeightsError, did_you_mean, file_digest
+from eegbench.api import (
+    ConfigError,
+    DataError,
+    MissingWeightsError,
+    did_you_mean,
+    file_digest,
+    warn,
+)
 
 WEIGHT_SUFFIXES = (".pt", ".pth", ".bin", ".safetensors")
 LOCAL_DIR = "local-dir:"
@@ -60,7 +67,7 @@ class Resolved:
 
     arch: str
     model_name: str
-    checkpoint: Path
+    checkpoint: Path | None  # None: random weights (--random-weights)
     model_cfg: dict[str, Any]
     quick_gelu: bool = False
     torchscript: bool = False
@@ -237,6 +244,42 @@ def resolve(spec: str, weights_dir: str = "", model_config: str = "") -> Resolve
     return Resolved(arch, arch, path, model_cfg, quick_gelu, _is_torchscript(path), preprocess)
 
 
+REHEARSAL_LAYERS = 2
+"""Transformer layers per tower a random-weights CLIP keeps (``--random-weights``)."""
+
+
+def resolve_random(spec: str, model_config: str = "") -> Resolved:
+    """The architecture ``spec`` names, for random weights: no weight file is looked up, each
+    tower is cut to ``REHEARSAL_LAYERS`` layers; the tag's preprocessing is kept."""
+    if spec.startswith(LOCAL_DIR):
+        raise ConfigError(
+            f"target.model={spec!r}: a local-dir: folder holds its weights; use them, or name "
+            "the architecture (e.g. target.model=ViT-B-32:openai) for random weights."
+        )
+    arch, tag = parse_model(spec)
+    oc = open_clip_module()
+    if model_config:
+        _add_model_config(oc, Path(model_config).expanduser())
+    model_cfg = oc.get_model_config(arch)
+    if model_cfg is None:
+        raise ConfigError(f"unknown open_clip architecture {arch!r} in target.model.")
+    model_cfg = json.loads(json.dumps(model_cfg))
+    cut = []
+    for tower in ("vision_cfg", "text_cfg"):
+        layers = model_cfg.get(tower, {}).get("layers")
+        if isinstance(layers, int):
+            model_cfg[tower]["layers"] = min(layers, REHEARSAL_LAYERS)
+            cut.append(f"{tower[:-4]} {model_cfg[tower]['layers']} of {layers} layers")
+    warn(
+        f"target {arch}: RANDOM weights ({', '.join(cut) or 'full towers'}); a rehearsal, its "
+        "numbers mean nothing"
+    )
+    pcfg = {} if _is_path(tag) else (oc.get_pretrained_cfg(arch, tag) or {})
+    preprocess = {k: pcfg[k] for k in _PREPROCESS_KEYS if k in pcfg}
+    quick_gelu = bool(pcfg.get("quick_gelu")) or bool(model_cfg.get("quick_gelu"))
+    return Resolved(arch, arch, None, model_cfg, quick_gelu, preprocess=preprocess)
+
+
 def _add_model_config(oc: ModuleType, path: Path) -> None:
     try:
         cfg = json.loads(path.read_text())
@@ -290,6 +333,7 @@ class ClipTarget:
         normalize: bool = False,
         weights_dir: str = "",
         model_config: str = "",
+        random_weights: bool = False,
     ) -> None:
         if modality not in ("image", "text"):
             raise ConfigError(f"target.modality={modality!r}: expected 'image' or 'text'.")
@@ -299,7 +343,11 @@ class ClipTarget:
         self.modality = modality
         self.batch_size = batch_size
         self.normalize = normalize
-        self.resolved = resolve(model, weights_dir, model_config)
+        self.random_weights = random_weights
+        if random_weights:
+            self.resolved = resolve_random(model, model_config)
+        else:
+            self.resolved = resolve(model, weights_dir, model_config)
         self.dim = int(self.resolved.model_cfg["embed_dim"])
         r = self.resolved
         build = json.dumps(
@@ -308,7 +356,7 @@ class ClipTarget:
         self.cache_key = (
             f"open_clip=={metadata.version('open_clip_torch')}|{r.arch}|{modality}"
             f"|normalize={normalize}|build={hashlib.sha256(build.encode()).hexdigest()[:12]}"
-            f"|weights={file_digest(r.checkpoint)[:16]}"
+            f"|weights={'random:0' if r.checkpoint is None else file_digest(r.checkpoint)[:16]}"
         )
         self._model: Any = None
         self._preprocess: Any = None
@@ -320,10 +368,15 @@ class ClipTarget:
         kwargs: dict[str, Any] = {_PREPROCESS_KEYS[k]: v for k, v in r.preprocess.items()}
         if not r.model_name.startswith(LOCAL_DIR):
             kwargs["force_quick_gelu"] = r.quick_gelu
-            if not r.torchscript:
+            if r.checkpoint is None:  # random weights: the towers as resolve_random cut them
+                kwargs.update({k: r.model_cfg[k] for k in ("vision_cfg", "text_cfg")})
+            elif not r.torchscript:
                 kwargs["pretrained"] = str(r.checkpoint)
         try:
-            with _quiet_random_init_warning():
+            import torch
+
+            with _quiet_random_init_warning(), torch.random.fork_rng():
+                torch.manual_seed(0)
                 model, _, preprocess = oc.create_model_and_transforms(
                     r.model_name, device="cpu", **kwargs
                 )
@@ -383,6 +436,9 @@ def clip_text(
     normalize: bool = True,
     weights_dir: str = "",
     model_config: str = "",
+    random_weights: bool = False,
 ) -> ClipTarget:
     """CLIP text-tower target over captions or class names."""
-    return ClipTarget(model, "text", batch_size, normalize, weights_dir, model_config)
+    return ClipTarget(
+        model, "text", batch_size, normalize, weights_dir, model_config, random_weights
+    )

@@ -100,6 +100,8 @@ def read_run(path: Path) -> Run | Skipped:
         record = RunRecord.read(path)
     except RecordError as e:
         return Skipped(path, e.reason)
+    if record.rehearsal:
+        return Skipped(path, "a rehearsal (--fast-dev-run or --random-weights), not a result")
     for name, m in record.metrics.items():
         if not m.finite:
             return Skipped(path, f"metric {name!r} has no finite value")
