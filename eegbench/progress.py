@@ -72,6 +72,9 @@ def interval() -> float:
 
 def silence_library_progress() -> None:
     """transformers/huggingface_hub draw their own tqdm bars while loading; ours suffice."""
+    from eegbench._compat import ensure_torchvision_importable
+
+    ensure_torchvision_importable()
     import huggingface_hub.utils
     from transformers.utils import logging as hf_logging
 

@@ -388,6 +388,9 @@ def _add_plugin_commands() -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
+    from eegbench._compat import install_import_guard
+
+    install_import_guard()  # the command is a process of its own: plugins get the guard too
     _add_plugin_commands()
     cli.main(args=argv, prog_name="eegbench", standalone_mode=True)
 

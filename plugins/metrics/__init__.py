@@ -166,6 +166,7 @@ METRICS: tuple[Spec, ...] = (
         "meteor",
         f"{_MOD}.text:Meteor",
         params=MeteorParams,
+        preflight=f"{_MOD}.nltk_data:wordnet_preflight",
         citation=(
             "Banerjee & Lavie 2005, METEOR: An Automatic Metric for MT Evaluation with Improved "
             "Correlation with Human Judgments, ACL Workshop (NLTK implementation, WordNet 3.0)"
@@ -240,6 +241,7 @@ METRICS: tuple[Spec, ...] = (
     Spec(
         "protocol:thought2text",
         f"{_MOD}.protocols:Thought2TextProtocol",
+        preflight=f"{_MOD}.nltk_data:wordnet_preflight",
         citation=(
             "Mishra et al. 2025, Thought2Text: Text Generation from EEG Signal using Large "
             "Language Models, Findings of NAACL (eval/metrics_based_evaluation_notebook.ipynb)"
