@@ -43,12 +43,11 @@ class BleuParams:
 
     def __post_init__(self) -> None:
         from sacrebleu.metrics import BLEU
-        from sacrebleu.metrics.bleu import _TOKENIZERS
 
-        if self.tokenize not in _TOKENIZERS:
+        if self.tokenize not in BLEU.TOKENIZERS:
             raise ConfigError(
                 f"metrics.bleu.tokenize={self.tokenize!r} is not a sacrebleu tokenizer; "
-                f"valid: {', '.join(sorted(_TOKENIZERS))}."
+                f"valid: {', '.join(sorted(BLEU.TOKENIZERS))}."
             )
         if self.smooth_method not in BLEU.SMOOTH_DEFAULTS:
             raise ConfigError(
