@@ -50,8 +50,12 @@ class Bleu(Metric):
             max_ngram_order=4,
         )
 
-    def signature(self) -> str:
-        return str(self._bleu.get_signature())
+    def signature(self) -> str | None:
+        """sacrebleu's signature (``nrefs:1|case:mixed|eff:no|tok:13a|...``), once it scored."""
+        try:
+            return str(self._bleu.get_signature())
+        except ValueError:  # sacrebleu knows the number of references only after scoring
+            return None
 
     def sentence_stats(self, predictions: Sequence[str], references: Sequence[str]) -> np.ndarray:
         """Per-caption sufficient statistics ``[n, 10]``.
