@@ -146,6 +146,6 @@ def test_bleu_signature_is_sacrebleus():
     bleu.compute(["a cat"], ["the cat"])
     ref = BLEU(tokenize="intl", max_ngram_order=4)
     ref.corpus_score(["a cat"], [["the cat"]])
-    assert bleu.signature() == str(ref.get_signature()).replace("", "") != ""
+    assert bleu.signature() == str(ref.get_signature())
     assert bleu.signature().startswith("nrefs:1|case:mixed|eff:no|tok:intl|smooth:exp|")
     assert build_metric("rouge", {}).signature() is None

@@ -362,6 +362,7 @@ def _add_core_commands() -> None:
         bench_command,
         compare,
         leaderboard_command,
+        plot_command,
         report_command,
         score,
     )
@@ -375,6 +376,7 @@ def _add_core_commands() -> None:
     cli.add_command(leaderboard_command)
     cli.add_command(bench_command)
     cli.add_command(report_command)
+    cli.add_command(plot_command)
 
 
 def _add_plugin_commands() -> None:
