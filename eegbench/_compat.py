@@ -29,7 +29,15 @@ from pathlib import Path
 from typing import Any
 
 _LIB = None
-_GUARDED = ("torchvision", "transformers", "open_clip", "timm", "sentence_transformers")
+_GUARDED = (
+    "torchvision",
+    "torchaudio",
+    "transformers",
+    "open_clip",
+    "timm",
+    "sentence_transformers",
+    "braindecode",
+)
 
 
 class _ImportGuard(importlib.abc.MetaPathFinder):
