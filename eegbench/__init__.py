@@ -1,19 +1,20 @@
 """eegbench: benchmarking EEG-to-language decoding.
 
-Public API: the names below, loaded lazily (``import eegbench`` imports no torch). The plugin
-contract is ``eegbench.api``; modules not re-exported here or there are private.
+Public API: the names below, loaded lazily (``import eegbench`` imports no torch and changes
+no global state). The plugin contract is ``eegbench.api``; modules not re-exported here or there
+are private.
 """
 
 from __future__ import annotations
 
 import importlib
+from importlib import metadata
 from typing import TYPE_CHECKING, Any
 
-from eegbench._compat import install_import_guard
-
-install_import_guard()
-
-__version__ = "0.1.0"
+try:
+    __version__ = metadata.version("eegbench")  # the one source: pyproject.toml's version
+except metadata.PackageNotFoundError:  # a source tree that was never installed
+    __version__ = "0+unknown"
 
 _EXPORTS: dict[str, str] = {
     "batch_inference_and_visualize": "eegbench.tools.inference",

@@ -8,6 +8,13 @@ timm import; image transforms work, the detection ops are then unavailable.
 braindecode pulls torchaudio, whose newest PyPI build does not match torch 2.13; its extension
 then fails to load and ``import transformers``' audio helpers crash. When torchaudio is installed
 but cannot load, transformers is told it is absent.
+
+Nothing here runs on ``import eegbench``. eegbench's own code calls
+``ensure_torchvision_importable()`` right before it imports one of these libraries (the targets,
+LLM loaders, the braindecode bridge), so ``eegbench.load_run`` and friends work without any
+global hook. ``install_import_guard()`` is the opt-in for a whole process: the ``eegbench``
+command installs it (so third-party plugins that import transformers at the top of a module
+work), and so can a script or test suite that imports torchvision itself.
 """
 
 from __future__ import annotations
@@ -22,15 +29,21 @@ from pathlib import Path
 from typing import Any
 
 _LIB = None
-_GUARDED = ("torchvision", "transformers", "open_clip", "timm", "sentence_transformers")
+_GUARDED = (
+    "torchvision",
+    "torchaudio",
+    "transformers",
+    "open_clip",
+    "timm",
+    "sentence_transformers",
+    "braindecode",
+)
 
 
 class _ImportGuard(importlib.abc.MetaPathFinder):
-    """Runs ``ensure_torchvision_importable`` before the first import of a guarded package.
-
-    ``import eegbench`` stays light (no torch), yet any later ``import transformers`` (by
-    eegbench, a plugin or the user) finds torchvision and torchaudio made safe first.
-    """
+    """Runs ``ensure_torchvision_importable`` before the first import of a guarded package, so
+    any later ``import transformers`` (by eegbench, a plugin or the user) finds torchvision and
+    torchaudio made safe first; installed only by ``install_import_guard``."""
 
     done = False  # it stays on sys.meta_path (removing it mid-import would skip a finder)
 
@@ -42,7 +55,8 @@ class _ImportGuard(importlib.abc.MetaPathFinder):
 
 
 def install_import_guard() -> None:
-    """Install the guard (idempotent); called by ``import eegbench``."""
+    """Install the guard on ``sys.meta_path`` (idempotent): opt-in, for a whole process; the
+    ``eegbench`` command calls it."""
     if _LIB is None and not any(isinstance(f, _ImportGuard) for f in sys.meta_path):
         sys.meta_path.insert(0, _ImportGuard())
 

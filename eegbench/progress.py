@@ -11,11 +11,18 @@ terminal:
   ``end``, ``log``).
 
 ``--quiet`` silences progress and log messages (errors are still printed).
+
+Messages (``log``, ``warn``) are records of the standard ``logging.getLogger("eegbench")``
+(INFO and WARNING), so a program's own handler receives them (``logging.basicConfig``, a file
+handler, ...). eegbench's console output is one handler on that logger, ``CONSOLE``, which
+prints them as above; ``logging.getLogger("eegbench").removeHandler(CONSOLE)`` leaves the
+output to the program's handlers alone.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
 import threading
@@ -25,6 +32,7 @@ from contextlib import contextmanager
 from typing import Any, Literal
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
@@ -33,6 +41,40 @@ LogFormat = Literal["text", "json"]
 DEFAULT_INTERVAL = 15.0
 _quiet = False
 _format: LogFormat = "text"
+
+logger = logging.getLogger("eegbench")
+"""eegbench's messages: INFO (``log``) and WARNING (``warn``) records, rich markup removed."""
+
+
+class ConsoleHandler(logging.Handler):
+    """eegbench's own output of its log records: rich on a terminal, plain lines in logs, one
+    JSON object per record with ``--log-format json``; INFO records are dropped by ``--quiet``."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.levelno < logging.WARNING and _quiet:
+            return
+        markup = getattr(record, "markup", None)
+        try:
+            if _format == "json":
+                kind = "log" if record.levelno < logging.WARNING else "warning"
+                _emit_json({"event": kind, "message": record.getMessage()})
+            elif record.levelno >= logging.WARNING:
+                console.print(
+                    f"[yellow]warning:[/yellow] {markup or escape(record.getMessage())}",
+                    soft_wrap=True,
+                    highlight=False,
+                )
+            else:
+                console.print(markup if markup is not None else escape(record.getMessage()))
+        except Exception:  # a closed stream must not break the run
+            self.handleError(record)
+
+
+CONSOLE = ConsoleHandler()
+if not any(isinstance(h, ConsoleHandler) for h in logger.handlers):
+    logger.addHandler(CONSOLE)
+if logger.level == logging.NOTSET:
+    logger.setLevel(logging.INFO)
 
 
 def set_quiet(quiet: bool) -> None:
@@ -72,6 +114,9 @@ def interval() -> float:
 
 def silence_library_progress() -> None:
     """transformers/huggingface_hub draw their own tqdm bars while loading; ours suffice."""
+    from eegbench._compat import ensure_torchvision_importable
+
+    ensure_torchvision_importable()
     import huggingface_hub.utils
     from transformers.utils import logging as hf_logging
 
@@ -90,21 +135,15 @@ def _emit_json(event: dict[str, Any]) -> None:
 
 
 def log(message: str) -> None:
-    """A message for the user (rich markup allowed); a ``log`` event in JSON mode."""
-    if _quiet:
-        return
-    if _format == "json":
-        _emit_json({"event": "log", "message": Text.from_markup(message).plain})
-    else:
-        console.print(message)
+    """A message for the user (rich markup allowed): an INFO record of the ``eegbench`` logger;
+    printed by ``CONSOLE`` (a ``log`` event in JSON mode, nothing with ``--quiet``)."""
+    logger.info(Text.from_markup(message).plain, extra={"markup": message})
 
 
 def warn(message: str) -> None:
-    """``warning: message`` as one unwrapped line on stderr, shown even with ``--quiet``."""
-    if _format == "json":
-        _emit_json({"event": "warning", "message": Text.from_markup(message).plain})
-    else:
-        console.print(f"[yellow]warning:[/yellow] {message}", soft_wrap=True, highlight=False)
+    """A WARNING record of the ``eegbench`` logger; ``CONSOLE`` prints ``warning: message`` as
+    one unwrapped line on stderr, also with ``--quiet``."""
+    logger.warning(Text.from_markup(message).plain, extra={"markup": message})
 
 
 def _fmt_fields(fields: dict[str, object]) -> str:

@@ -11,7 +11,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pytest
 
-import eegbench  # first: makes torchvision/torchaudio safe to import
+import eegbench
+from eegbench._compat import install_import_guard
+
+install_import_guard()  # tests import transformers/torchvision themselves: opt in, as the CLI does
 
 if TYPE_CHECKING:
     from eegbench.report.record import RunRecord

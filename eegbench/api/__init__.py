@@ -15,6 +15,8 @@ plugin's registering module can ``from eegbench.api import hookimpl`` without im
   ``DataError``, ``PluginError``, ``MissingWeightsError``.
 - Datasets: ``EEGData``, ``SPLITS``, ``read_caption_files``, and the shared preprocessing and
   split parameters ``DatasetParams``, ``finalize``, ``select_channels``, ``trial_info``;
+  ``filter_continuous`` (a dataset's notch and band-pass on a continuous ``mne.io.Raw``, before
+  epoching);
   ``load_trials`` (trials read chunk by chunk, preprocessed into one array, cached on disk and
   memory-mapped on the next run) with its result ``Trials``, and ``release_pages`` (drop pages of
   a memory-mapped source already copied).
@@ -58,6 +60,7 @@ _EXPORTS: dict[str, str] = {
     "read_caption_files": "eegbench.api.data",
     "DatasetParams": "eegbench.data.preprocessing",
     "finalize": "eegbench.data.preprocessing",
+    "filter_continuous": "eegbench.data.preprocessing",
     "load_trials": "eegbench.data.preprocessing",
     "Trials": "eegbench.data.preprocessing",
     "release_pages": "eegbench.data.trialcache",
@@ -149,6 +152,7 @@ if TYPE_CHECKING:
     from eegbench.data.preprocessing import (
         DatasetParams,
         Trials,
+        filter_continuous,
         finalize,
         load_trials,
         select_channels,

@@ -129,7 +129,9 @@ class Metric:
     - ``sentence_stats`` + ``from_stats``: per-trial sufficient statistics that sum to the
       corpus statistic (corpus BLEU; bootstrap and approximate-randomization tests);
     - ``resampler``: a cheap exact ``fn(indices) -> outputs`` for bootstrapping; the default
-      builds it from the capabilities above, or recomputes ``compute`` on each resample.
+      builds it from the capabilities above, or recomputes ``compute`` on each resample;
+    - ``signature``: a string naming the library settings that produced the numbers (sacrebleu's
+      signature for BLEU), recorded in results.json under ``metric_signatures``.
     """
 
     outputs: ClassVar[dict[str, bool]] = {}
@@ -192,6 +194,10 @@ class Metric:
             return self.compute(p, r, **subset_context(ctx, idx))
 
         return recompute
+
+    def signature(self) -> str | None:
+        """The implementation's own description of its settings and version, or None."""
+        return None
 
     def oracles(self, references: Sequence[str], **ctx: Any) -> dict[str, Oracle]:
         """Reference systems' captions for the test trials (default: none), by row name."""

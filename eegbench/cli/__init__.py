@@ -391,6 +391,7 @@ def _add_core_commands() -> None:
         bench_command,
         compare,
         leaderboard_command,
+        plot_command,
         report_command,
         score,
     )
@@ -404,6 +405,7 @@ def _add_core_commands() -> None:
     cli.add_command(leaderboard_command)
     cli.add_command(bench_command)
     cli.add_command(report_command)
+    cli.add_command(plot_command)
 
 
 def _add_plugin_commands() -> None:
@@ -417,6 +419,9 @@ def _add_plugin_commands() -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
+    from eegbench._compat import install_import_guard
+
+    install_import_guard()  # the command is a process of its own: plugins get the guard too
     _add_plugin_commands()
     cli.main(args=argv, prog_name="eegbench", standalone_mode=True)
 

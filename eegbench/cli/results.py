@@ -344,3 +344,33 @@ def report_command(runs: tuple[Path, ...], out: Path | None) -> None:
         single = len(runs) == 1 and (runs[0] / "results.json").is_file()
         out = runs[0] / "report.html" if single else Path("report.html")
     click.echo(str(write_report(runs, out)))
+
+
+@click.command("plot")
+@click.argument("run", type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder for the figures [default: RUN/figures].",
+)
+@click.option(
+    "--format",
+    "formats",
+    type=click.Choice(["png", "svg"]),
+    multiple=True,
+    help="Image format(s), repeatable [default: png and svg].",
+)
+def plot_command(run: Path, out: Path | None, formats: tuple[str, ...]) -> None:
+    """Figures of one finished RUN: confusion matrix, per-class accuracy, attribute hit rates
+    beside the controls and oracles, and a forest plot of every control difference.
+
+    Prints each file written (stdout); a figure the run has no data for is named on stderr
+    with the reason.
+    """
+    from eegbench.report.figures import FORMATS, write
+
+    written, missing = write(run, out, formats or FORMATS)
+    for path in written:
+        click.echo(str(path))
+    for name, why in missing.items():
+        click.echo(f"no {name} figure: {why}", err=True)

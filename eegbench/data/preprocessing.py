@@ -210,37 +210,30 @@ def plan(cfg: Preprocess, *, sfreq: float, ch_names: list[str], n_times: int, tm
 
     nyq = sfreq / 2
     iir = {"ftype": "butter", "order": 4} if cfg.filter_method == "iir" else None
+    _check_filters(cfg, nyq)
     if cfg.notch is not None:
-        if not 0 < cfg.notch < nyq:
-            raise ConfigError(f"notch={cfg.notch} Hz must lie in (0, {nyq}) (Nyquist).")
-        # Harmonics above a low-pass edge are removed by the band-pass anyway.
-        top = min(nyq, cfg.h_freq + 5.0) if cfg.h_freq is not None else nyq
-        freqs = np.arange(cfg.notch, top, cfg.notch)
+        freqs = _notch_freqs(cfg, nyq)
 
-        def notch(x: np.ndarray, sfreq: float = sfreq) -> np.ndarray:
+        def notch(x: np.ndarray, sfreq: float = sfreq, verbose: str = "error") -> np.ndarray:
             import mne
 
             if cfg.filter_method == "fir":
-                return mne.filter.notch_filter(x, sfreq, freqs, method="fir", verbose="error")
+                return mne.filter.notch_filter(x, sfreq, freqs, method="fir", verbose=verbose)
             # One stop band per call (MNE's IIR notch takes one); 2 Hz wide so the ringing
             # dies out within ~0.2 s of a short trial (MNE's default width is f/200).
             for f in freqs:
                 x = mne.filter.notch_filter(
-                    x, sfreq, f, notch_widths=2.0, method="iir", verbose="error"
+                    x, sfreq, f, notch_widths=2.0, method="iir", verbose=verbose
                 )
             return x
 
         fns.append(notch)
         steps.append(f"notch {cfg.notch:g} Hz (+harmonics)")
+        _warn_if_longer(notch, f"the notch filter at {cfg.notch:g} Hz", n_in, sfreq)
 
     if cfg.l_freq is not None or cfg.h_freq is not None:
-        for name, f in (("l_freq", cfg.l_freq), ("h_freq", cfg.h_freq)):
-            if f is not None and not 0 < f < nyq:
-                raise ConfigError(f"{name}={f} Hz must lie in (0, {nyq}) (Nyquist).")
-        if cfg.l_freq is not None and cfg.h_freq is not None and cfg.l_freq >= cfg.h_freq:
-            raise ConfigError(f"l_freq={cfg.l_freq} must be below h_freq={cfg.h_freq}.")
 
-        def band(x: np.ndarray, sfreq: float = sfreq) -> np.ndarray:
+        def band(x: np.ndarray, sfreq: float = sfreq, verbose: str = "error") -> np.ndarray:
             import mne
 
             return mne.filter.filter_data(
@@ -250,11 +243,13 @@ def plan(cfg: Preprocess, *, sfreq: float, ch_names: list[str], n_times: int, tm
                 cfg.h_freq,
                 method=cfg.filter_method,
                 iir_params=None if iir is None else dict(iir),
-                verbose="error",
+                verbose=verbose,
             )
 
         fns.append(band)
         steps.append(f"band-pass {cfg.l_freq}-{cfg.h_freq} Hz ({cfg.filter_method})")
+        what = f"the band-pass {cfg.l_freq}-{cfg.h_freq} Hz ({cfg.filter_method})"
+        _warn_if_longer(band, what, n_in, sfreq)
 
     if cfg.resample is not None and cfg.resample != sfreq:
         if cfg.resample <= 0:
@@ -295,6 +290,85 @@ def plan(cfg: Preprocess, *, sfreq: float, ch_names: list[str], n_times: int, tm
     return Plan(channels, n_in, sfreq, ch_names, steps, fns)
 
 
+def _check_filters(cfg: Preprocess, nyq: float) -> None:
+    """One-line errors for a notch or band edge outside (0, Nyquist) or an empty band."""
+    if cfg.notch is not None and not 0 < cfg.notch < nyq:
+        raise ConfigError(f"notch={cfg.notch} Hz must lie in (0, {nyq}) (Nyquist).")
+    for name, f in (("l_freq", cfg.l_freq), ("h_freq", cfg.h_freq)):
+        if f is not None and not 0 < f < nyq:
+            raise ConfigError(f"{name}={f} Hz must lie in (0, {nyq}) (Nyquist).")
+    if cfg.l_freq is not None and cfg.h_freq is not None and cfg.l_freq >= cfg.h_freq:
+        raise ConfigError(f"l_freq={cfg.l_freq} must be below h_freq={cfg.h_freq}.")
+
+
+def _notch_freqs(cfg: Preprocess, nyq: float) -> np.ndarray:
+    """The line frequency and its harmonics below Nyquist; harmonics above a low-pass edge
+    are removed by the band-pass anyway."""
+    assert cfg.notch is not None
+    top = min(nyq, cfg.h_freq + 5.0) if cfg.h_freq is not None else nyq
+    return np.arange(cfg.notch, top, cfg.notch)
+
+
+_TOO_LONG = re.compile(r"filter_length \((\d+)\) is longer than the signal")
+
+
+def _warn_if_longer(step: Callable[..., np.ndarray], what: str, n_times: int, sfreq: float) -> None:
+    """One eegbench warning, naming the filter and the epoch length, when MNE finds the filter
+    ``step`` longer than an epoch of ``n_times`` samples (MNE's own warning stays silent)."""
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        step(np.zeros((1, n_times)), verbose="warning")
+    lengths = [int(m.group(1)) for w in caught if (m := _TOO_LONG.search(str(w.message)))]
+    if lengths:
+        from eegbench.progress import warn
+
+        n = max(lengths)
+        warn(
+            f"{what} is a {n}-sample filter ({n / sfreq:.2f} s), longer than the "
+            f"{n_times}-sample epoch ({n_times / sfreq:.2f} s): distortion is likely; use "
+            "filter_method=iir, a higher l_freq, or filter the continuous recording before "
+            "epoching (dataset bids does)."
+        )
+
+
+def filter_continuous(raw: Any, params: object) -> list[str]:
+    """Apply the notch and band-pass of a dataset's ``params`` to a continuous ``mne.io.Raw``
+    (in place, before epoching: no edge effects within epochs); returns the steps' descriptions.
+
+    The same checks and filters as the per-epoch steps (``filter_method`` iir: zero-phase
+    Butterworth order 4; fir: MNE's default FIR); pass ``params`` with ``l_freq``, ``h_freq``
+    and ``notch`` cleared to ``finalize`` afterwards, so they are not applied twice.
+    """
+    cfg = Preprocess.of(params)
+    if cfg.filter_method not in ("iir", "fir"):
+        raise ConfigError(f"filter_method={cfg.filter_method!r}: use 'iir' or 'fir'.")
+    nyq = float(raw.info["sfreq"]) / 2
+    _check_filters(cfg, nyq)
+    steps = []
+    raw.load_data(verbose="error")
+    iir = {"ftype": "butter", "order": 4} if cfg.filter_method == "iir" else None
+    if cfg.notch is not None:
+        freqs = _notch_freqs(cfg, nyq)
+        if cfg.filter_method == "fir":
+            raw.notch_filter(freqs, picks="data", method="fir", verbose="error")
+        for f in freqs if cfg.filter_method == "iir" else ():  # MNE's IIR notch: one band a call
+            raw.notch_filter(f, picks="data", method="iir", notch_widths=2.0, verbose="error")
+        steps.append(f"notch {cfg.notch:g} Hz (+harmonics)")
+    if cfg.l_freq is not None or cfg.h_freq is not None:
+        steps.append(f"band-pass {cfg.l_freq}-{cfg.h_freq} Hz ({cfg.filter_method})")
+        raw.filter(
+            cfg.l_freq,
+            cfg.h_freq,
+            picks="data",
+            method=cfg.filter_method,
+            iir_params=None if iir is None else dict(iir),
+            verbose="error",
+        )
+    return [f"{step} on the continuous recording" for step in steps]
+
+
 def apply_preprocessing(data: EEGData, cfg: Preprocess | None) -> EEGData:
     """A new EEGData with ``cfg`` applied; records the steps in ``info["preprocessing"]``.
 
@@ -313,7 +387,7 @@ def apply_preprocessing(data: EEGData, cfg: Preprocess | None) -> EEGData:
     X = data.X if p.is_identity() else p.run(lambda sl: data.X[sl], data.n_trials)
     info = dict(data.info)
     out = dataclasses.replace(data, X=X, sfreq=p.sfreq, ch_names=p.ch_names, info=info)
-    info["preprocessing"] = list(p.steps)
+    info["preprocessing"] = [*data.info.get("preprocessing", []), *p.steps]
     return zscore(out, cfg, owned=X is not data.X).validate()
 
 

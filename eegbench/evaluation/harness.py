@@ -349,6 +349,9 @@ class Evaluation:
                 "clusters": np.unique(self.clusters, return_inverse=True)[1].reshape(-1).tolist(),
             }
         }
+        signatures = {name: m.signature() for name, m in self.metrics.items()}
+        if any(signatures.values()):
+            out["metric_signatures"] = {k: s for k, s in signatures.items() if s}
         if self.oracles:
             out["oracles"] = self.oracles
         if self.headroom:

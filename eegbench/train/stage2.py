@@ -18,6 +18,7 @@ from eegbench.train.distributed import SINGLE, World
 from eegbench.train.model import Projector
 from eegbench.train.optim import apply_step, make_optimizer, make_schedule
 from eegbench.train.prompting import DEFAULT_PROMPT, build_batch
+from eegbench.train.stage1 import EpochCallback
 
 
 @dataclass
@@ -37,6 +38,7 @@ def train_stage2(
     precision: Precision = FP32,
     prompt: PromptConfig = DEFAULT_PROMPT,
     world: World = SINGLE,
+    on_epoch: EpochCallback | None = None,
 ) -> Stage2Result:
     """Train ``projector`` on each ``(phase_name, inputs [N, D])`` in turn, ``cfg.epochs`` each.
 
@@ -46,7 +48,8 @@ def train_stage2(
     continues from it. Inputs stay on the host; each batch moves to the projector's device.
     With ``world`` of several processes, each trains on its shard of every batch, weighted by
     its share of the batch's caption tokens (see ``train/distributed.py``); pass no
-    ``checkpoint`` then.
+    ``checkpoint`` then. ``on_epoch`` receives each epoch's loss and the learning rate at its
+    end, as stage ``stage2/<phase>``.
     """
     result = Stage2Result()
     device = module_device(projector)
@@ -116,6 +119,9 @@ def train_stage2(
                 result.history.append(
                     {"phase": phase, "epoch": epoch + 1, "loss": total / n, "n": n}
                 )
+                if on_epoch is not None:
+                    lr = sched.get_last_lr()[0]
+                    on_epoch(f"stage2/{phase}", epoch + 1, {"loss": total / n, "lr": lr})
                 if checkpoint is not None:
                     checkpoint.save(
                         "stage2",

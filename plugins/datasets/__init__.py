@@ -7,8 +7,10 @@ such as MNE load when a dataset is built).
 
 from __future__ import annotations
 
+from eegbench_plugins.datasets.braindecode_windows import BraindecodeParams
 from eegbench_plugins.datasets.cvpr40 import CVPR40Params
 from eegbench_plugins.datasets.mne_epochs import BIDSParams, MNEEpochsParams
+from eegbench_plugins.datasets.moabb_data import MOABBParams
 from eegbench_plugins.datasets.synthetic import SyntheticParams
 from eegbench_plugins.datasets.things_eeg2 import ThingsEEG2Params
 
@@ -71,6 +73,29 @@ DATASETS: tuple[Spec, ...] = (
             "'EEG-BIDS', Scientific Data 6, 2019."
         ),
         description="one BIDS EEG recording via mne-bids, epoched around its annotated events",
+    ),
+    Spec(
+        "moabb",
+        f"{_PKG}.moabb_data:load_moabb",
+        params=MOABBParams,
+        preflight=f"{_PKG}.moabb_data:moabb_preflight",
+        citation=(
+            "Aristimunho et al., 'MOABB: Mother of All BCI Benchmarks', Zenodo 2025, "
+            "doi:10.5281/zenodo.10034223; Jayaram & Barachant, 'MOABB: trustworthy algorithm "
+            "benchmarking for BCIs', J. Neural Eng. 15(6), 2018."
+        ),
+        description="any MOABB dataset through a MOABB paradigm (FakeDataset offline)",
+    ),
+    Spec(
+        "braindecode",
+        f"{_PKG}.braindecode_windows:load_braindecode",
+        params=BraindecodeParams,
+        preflight=f"{_PKG}.braindecode_windows:braindecode_preflight",
+        citation=(
+            "Schirrmeister et al., 'Deep learning with convolutional neural networks for EEG "
+            "decoding and visualization', Human Brain Mapping 38(11), 2017 (braindecode)."
+        ),
+        description="a braindecode windows dataset (saved folder or a factory function)",
     ),
 )
 

@@ -1,8 +1,14 @@
-"""Any MNE epochs file (``-epo.fif``) or BIDS recording (via mne-bids) as an eegbench dataset,
-with an optional stimulus table mapping trials or event codes to images and captions."""
+"""Any MNE epochs file (``-epo.fif``) or BIDS recordings (via mne-bids) as an eegbench dataset,
+with an optional stimulus table mapping trials or event codes to images and captions.
+
+``bids`` reads every recording that matches the subjects, sessions, task and runs asked for
+(``mne_bids.find_matching_paths``), filters each continuous recording (``l_freq``, ``h_freq``,
+``notch``) before cutting epochs around its annotations, and concatenates them, each epoch
+keeping its subject."""
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -10,7 +16,15 @@ from typing import Annotated, Any
 
 import numpy as np
 
-from eegbench.api import ConfigError, DataError, DatasetParams, EEGData, Ge, finalize
+from eegbench.api import (
+    ConfigError,
+    DataError,
+    DatasetParams,
+    EEGData,
+    Ge,
+    filter_continuous,
+    finalize,
+)
 
 KEYS = ("trial", "event")
 
@@ -43,15 +57,24 @@ class _PathField:
     path: str = field(default="", metadata={"help": "MNE epochs file (*-epo.fif), required"})
 
 
+Labels = str | int | list[str | int]
+
+
 @dataclass
 class _BIDSFields:
     bids_root: str = field(default="", metadata={"help": "BIDS dataset root, required"})
-    bids_subject: str | int = field(
-        default="", metadata={"help": "BIDS subject label, e.g. 01 (a number matches sub-01)"}
+    bids_subject: Labels = field(
+        default="",
+        metadata={
+            "help": "BIDS subject label(s): 01, [01, 02] or all (a number matches sub-01); "
+            "required"
+        },
     )
-    task: str = field(default="", metadata={"help": "BIDS task label"})
-    session: str = field(default="", metadata={"help": "BIDS session label (optional)"})
-    run: str = field(default="", metadata={"help": "BIDS run label (optional)"})
+    task: str = field(default="", metadata={"help": "BIDS task label (empty: any)"})
+    session: Labels = field(
+        default="", metadata={"help": "BIDS session label(s) (empty: every session)"}
+    )
+    run: Labels = field(default="", metadata={"help": "BIDS run label(s) (empty: every run)"})
     datatype: str = field(default="eeg", metadata={"help": "BIDS datatype"})
     tmin: float = field(default=-0.2, metadata={"help": "epoch start in s from each event"})
     tmax: float = field(default=0.8, metadata={"help": "epoch end in s from each event"})
@@ -119,8 +142,17 @@ def _stimulus_table(p: EpochsParams, epochs: Any) -> tuple[Any, Path | None]:
     return table, base
 
 
-def from_epochs(epochs: Any, p: EpochsParams, *, name: str, source: str) -> EEGData:
-    """EEGData from a loaded ``mne.Epochs`` with the classes, stimuli and splits of ``p``."""
+def from_epochs(
+    epochs: Any,
+    p: EpochsParams,
+    *,
+    name: str,
+    source: str,
+    subjects: np.ndarray | None = None,
+    info: dict[str, Any] | None = None,
+) -> EEGData:
+    """EEGData from a loaded ``mne.Epochs`` with the classes, stimuli and splits of ``p``;
+    ``subjects``: each epoch's subject (default ``p.subject``), ``info``: added to the info."""
     codes = epochs.events[:, 2].astype(np.int64)
     if p.event_map:
         pairs = parse_event_map(p.event_map)
@@ -191,7 +223,7 @@ def from_epochs(epochs: Any, p: EpochsParams, *, name: str, source: str) -> EEGD
         X=X,
         y=y,
         image=image,
-        subject=np.full(keep.size, p.subject),
+        subject=np.full(keep.size, p.subject) if subjects is None else subjects[keep],
         splits=splits,
         class_names=class_names,
         image_names=image_names,
@@ -208,6 +240,7 @@ def from_epochs(epochs: Any, p: EpochsParams, *, name: str, source: str) -> EEGD
             "dropped_unmapped": int(len(codes) - keep.size),
             "zero_shot_test": False,
             "images": "stimulus table" if table is not None else "one per trial (no table)",
+            **(info or {}),
         },
     )
     return finalize(data, p, has_published=has_published)
@@ -262,50 +295,130 @@ def load_mne_epochs(**kw: Any) -> EEGData:
     return from_epochs(epochs, p, name="mne_epochs", source=str(path))
 
 
+RAW_EXTENSIONS = [".vhdr", ".edf", ".bdf", ".set", ".fif", ".cnt", ".mff"]
+
+
 def load_bids(**kw: Any) -> EEGData:
-    """Epochs cut around the annotated events of one BIDS recording (needs mne-bids)."""
+    """Epochs cut around the annotated events of the matching BIDS recordings (needs mne-bids),
+    each recording filtered before it is epoched."""
     try:
         import mne_bids
     except ImportError:
-        raise ConfigError("dataset bids needs the mne-bids package: pip install mne-bids") from None
+        raise ConfigError(
+            "dataset bids needs the mne-bids package: pip install -c constraints.txt "
+            "'eegbench[bids]' (pip install mne-bids)"
+        ) from None
     import mne
 
     p = BIDSParams(**kw)
-    if not p.bids_root or not p.bids_subject:
-        raise ConfigError("bids needs dataset.bids_root=<folder> and dataset.bids_subject=<label>.")
-    if not Path(p.bids_root).expanduser().is_dir():
+    if not p.bids_root or p.bids_subject in ("", []):
+        raise ConfigError(
+            "bids needs dataset.bids_root=<folder> and dataset.bids_subject=<label>, "
+            "[<label>, ...] or all."
+        )
+    root = Path(p.bids_root).expanduser()
+    if not root.is_dir():
         raise DataError(f"bids: bids_root {p.bids_root!r} is not a folder.")
-    bids_path = mne_bids.BIDSPath(
-        root=Path(p.bids_root).expanduser(),
-        subject=_bids_label(Path(p.bids_root).expanduser(), p.bids_subject),
-        session=p.session or None,
-        task=p.task or None,
-        run=p.run or None,
-        datatype=p.datatype,
+    subjects = _bids_subjects(root, p.bids_subject)
+    paths = sorted(
+        mne_bids.find_matching_paths(
+            root,
+            subjects=subjects,
+            sessions=_labels(p.session),
+            tasks=p.task or None,
+            runs=_labels(p.run),
+            datatypes=p.datatype,
+            suffixes=p.datatype,
+            extensions=RAW_EXTENSIONS,
+        ),
+        key=lambda bp: str(bp.fpath),
     )
-    try:
-        raw = mne_bids.read_raw_bids(bids_path, verbose="error")
-    except Exception as e:
-        msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+    if not paths:
         raise DataError(
-            f"bids: cannot read {bids_path.basename!r} in {p.bids_root!r} ({msg})."
-        ) from e
-    events, event_id = mne.events_from_annotations(raw, verbose="error")
-    if len(events) == 0:
-        raise DataError(f"bids: {bids_path.basename!r} has no annotated events.")
-    epochs = mne.Epochs(
-        raw,
-        events,
-        event_id,
-        tmin=p.tmin,
-        tmax=p.tmax,
-        baseline=None,
-        preload=True,
-        verbose="error",
+            f"bids: no {p.datatype} recording in {p.bids_root!r} matches subject(s) "
+            f"{subjects or 'all'}, task {p.task or 'any'}, session(s) {p.session or 'any'}, "
+            f"run(s) {p.run or 'any'}."
+        )
+    raws, steps = [], []
+    for bp in paths:
+        try:
+            raw = mne_bids.read_raw_bids(bp, verbose="error")
+        except Exception as e:
+            msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise DataError(f"bids: cannot read {bp.basename!r} in {p.bids_root!r} ({msg}).") from e
+        steps = filter_continuous(raw, p)
+        raws.append((bp, raw))
+    descriptions = sorted({str(d) for _, raw in raws for d in raw.annotations.description})
+    if not descriptions:
+        raise DataError(f"bids: {paths[0].basename!r} has no annotated events.")
+    event_id = {d: i + 1 for i, d in enumerate(descriptions)}  # one code per name everywhere
+    parts, subject_of, ids = [], [], _subject_ids([bp.subject for bp, _ in raws])
+    for bp, raw in raws:
+        events, _ = mne.events_from_annotations(raw, event_id=event_id, verbose="error")
+        if len(events) == 0:
+            continue
+        present = {k: v for k, v in event_id.items() if v in set(events[:, 2].tolist())}
+        epochs = mne.Epochs(
+            raw,
+            events,
+            present,
+            tmin=p.tmin,
+            tmax=p.tmax,
+            baseline=None,
+            preload=True,
+            verbose="error",
+        )
+        if len(epochs) and parts and epochs.ch_names != parts[0].ch_names:
+            raise DataError(
+                f"bids: {bp.basename!r} has channels {epochs.ch_names[:4]}..., "
+                f"{paths[0].basename!r} {parts[0].ch_names[:4]}...; pick the same channels "
+                "(dataset.channels=...) or load them separately."
+            )
+        if len(epochs):
+            epochs.event_id = {k: v for k, v in event_id.items()}
+            parts.append(epochs)
+            subject_of += [ids[bp.subject]] * len(epochs)
+    if not parts:
+        raise DataError(f"bids: no epoch of {p.tmin}..{p.tmax} s fits inside the recordings.")
+    epochs = parts[0] if len(parts) == 1 else mne.concatenate_epochs(parts, verbose="error")
+    per_epoch = dataclasses.replace(p, l_freq=None, h_freq=None, notch=None)  # done above
+    return from_epochs(
+        epochs,
+        per_epoch,
+        name="bids",
+        source=str(paths[0].fpath) if len(paths) == 1 else f"{len(paths)} recordings in {root}",
+        subjects=np.asarray(subject_of),
+        info={
+            "recordings": [bp.basename for bp, _ in raws],
+            "bids_subjects": ids,
+            "preprocessing": steps,
+        },
     )
-    if len(epochs) == 0:
-        raise DataError(f"bids: no epoch of {p.tmin}..{p.tmax} s fits inside the recording.")
-    return from_epochs(epochs, p, name="bids", source=str(bids_path.fpath))
+
+
+def _labels(value: Labels) -> list[str] | None:
+    """Session or run label(s) as text; None (any) when empty."""
+    if value in ("", []):
+        return None
+    items = value if isinstance(value, list) else [value]
+    return [str(v) for v in items]
+
+
+def _subject_ids(labels: list[str]) -> dict[str, int]:
+    """Each BIDS subject label's id in the data: the number itself when the labels are
+    numbers, else 1, 2, ... in label order."""
+    unique = sorted(set(labels))
+    if all(lab.isdigit() for lab in unique):
+        return {lab: int(lab) for lab in unique}
+    return {lab: i + 1 for i, lab in enumerate(unique)}
+
+
+def _bids_subjects(root: Path, value: Labels) -> list[str] | None:
+    """The subject labels asked for; None for all."""
+    if isinstance(value, str) and value.lower() == "all":
+        return None
+    items = value if isinstance(value, list) else [value]
+    return [_bids_label(root, v) for v in items]
 
 
 def _bids_label(root: Path, subject: str | int) -> str:

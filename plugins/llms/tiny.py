@@ -62,6 +62,9 @@ def training_texts(ctx: BuildContext, captions_only: bool = False) -> list[str]:
 
 def build_tiny(ctx: BuildContext, **params) -> CausalLM:
     texts = training_texts(ctx)
+    from eegbench.api import ensure_torchvision_importable
+
+    ensure_torchvision_importable()
     import transformers
 
     key = json.dumps(

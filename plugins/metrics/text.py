@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import math
 import os
 import sys
 import typing
@@ -31,7 +30,12 @@ from eegbench.api import CAPTIONS, ConfigError, Metric, MissingWeightsError
 
 
 class Bleu(Metric):
-    """Corpus BLEU-1..4 (cumulative, brevity penalty) from sacrebleu, as fractions."""
+    """Corpus BLEU-1..4 (cumulative, brevity penalty) from sacrebleu's public API, as fractions.
+
+    Per-caption n-gram statistics come from ``BLEU.corpus_score`` of each caption alone (they
+    sum to the corpus statistics), and the score from ``BLEU.compute_bleu``, once per maximum
+    order; ``signature()`` is sacrebleu's signature of the settings.
+    """
 
     outputs = {"bleu_1": True, "bleu_2": True, "bleu_3": True, "bleu_4": True}
     requires = (CAPTIONS,)
@@ -46,73 +50,49 @@ class Bleu(Metric):
             max_ngram_order=4,
         )
 
+    def signature(self) -> str | None:
+        """sacrebleu's signature (``nrefs:1|case:mixed|eff:no|tok:13a|...``), once it scored."""
+        try:
+            return str(self._bleu.get_signature())
+        except ValueError:  # sacrebleu knows the number of references only after scoring
+            return None
+
     def sentence_stats(self, predictions: Sequence[str], references: Sequence[str]) -> np.ndarray:
         """Per-caption sufficient statistics ``[n, 10]``.
 
         Columns: hypothesis length, reference length, n-gram matches 1..4, n-gram totals 1..4.
         """
         check_pairs(predictions, references, "bleu")
-        stats = self._bleu._extract_corpus_statistics(list(predictions), [list(references)])
-        return np.asarray(stats, dtype=np.int64)
+        rows = []
+        for hyp, ref in zip(predictions, references):
+            s = self._bleu.corpus_score([hyp], [[ref]])
+            rows.append([s.sys_len, s.ref_len, *s.counts, *s.totals])
+        return np.asarray(rows, dtype=np.int64).reshape(-1, 10)
 
     def from_stats(self, total: np.ndarray) -> dict[str, float]:
-        """BLEU-1..4 (fractions) from summed sufficient statistics.
-
-        The arithmetic of sacrebleu's ``BLEU.compute_bleu`` step for step (the bootstrap calls
-        this thousands of times; ``compute_bleu`` also builds and formats a score object).
-        """
-        smooth = self._bleu.smooth_method
-        value = self._bleu.smooth_value
-        if value is None:
-            value = self._bleu.SMOOTH_DEFAULTS[smooth]
+        """BLEU-1..4 (fractions) from summed sufficient statistics (``BLEU.compute_bleu``)."""
         t = [int(x) for x in total]
-        sys_len, ref_len = t[0], t[1]
-        bp = 1.0
-        if sys_len < ref_len:
-            bp = math.exp(1 - ref_len / sys_len) if sys_len > 0 else 0.0
-        scores = _sacrebleu(t[2:6], t[6:10], bp, smooth, value)
-        return {f"bleu_{n}": score / 100.0 for n, score in enumerate(scores, start=1)}
+        out = {}
+        for n in range(1, 5):
+            # BLEU-n is sacrebleu's BLEU with max_ngram_order=n: the statistics of orders 1..n
+            # (fresh lists: compute_bleu adds add-k smoothing to them in place)
+            score = self._bleu.compute_bleu(
+                t[2 : 2 + n],
+                t[6 : 6 + n],
+                t[0],
+                t[1],
+                smooth_method=self._bleu.smooth_method,
+                smooth_value=self._bleu.smooth_value,
+                effective_order=False,
+                max_ngram_order=n,
+            )
+            out[f"bleu_{n}"] = score.score / 100.0
+        return out
 
     def compute(
         self, predictions: list[str], references: list[str], **ctx: Any
     ) -> dict[str, float]:
         return self.from_stats(self.sentence_stats(predictions, references).sum(axis=0))
-
-
-def _sacrebleu(
-    correct: list[int], total: list[int], bp: float, smooth_method: str, smooth_value: Any
-) -> list[float]:
-    """``BLEU.compute_bleu(...).score`` of sacrebleu (without ``effective_order``) for
-    ``max_ngram_order`` 1..len(correct) at once.
-
-    The precisions of orders below n do not depend on n, and the sum of their logs is taken
-    left to right there, so a running sum gives each order's value exactly.
-    """
-    from sacrebleu.utils import my_log
-
-    order = len(correct)
-    hits = [any(correct[:n]) for n in range(1, order + 1)]
-    precisions = [0.0] * order
-    smooth_mteval = 1.0
-    for n in range(1, order + 1):
-        if smooth_method == "add-k" and n > 1:
-            correct[n - 1] += smooth_value
-            total[n - 1] += smooth_value
-        if total[n - 1] == 0:
-            break
-        if correct[n - 1] == 0:
-            if smooth_method == "exp":
-                smooth_mteval *= 2
-                precisions[n - 1] = 100.0 / (smooth_mteval * total[n - 1])
-            elif smooth_method == "floor":
-                precisions[n - 1] = 100.0 * smooth_value / total[n - 1]
-        else:
-            precisions[n - 1] = 100.0 * correct[n - 1] / total[n - 1]
-    scores, log_sum = [], 0
-    for n, p in enumerate(precisions, start=1):
-        log_sum += my_log(p)
-        scores.append(bp * math.exp(log_sum / n) if hits[n - 1] else 0.0)
-    return scores
 
 
 class Rouge(Metric):

@@ -87,14 +87,22 @@ def minilm_preflight(params: dict[str, Any]) -> list[str]:
     return []
 
 
+CLIP_EXTRA = "pip install -c constraints.txt 'eegbench[clip]'"
+
+
 def clip_preflight(params: dict[str, Any]) -> list[str]:
-    """The weights ``target.model`` names are on this machine (nothing is loaded)."""
+    """open_clip (the ``clip`` extra) is installed and the weights ``target.model`` names are on
+    this machine (nothing is loaded)."""
+    import importlib.util
+
+    if importlib.util.find_spec("open_clip") is None:
+        return [f"target clip needs the 'open_clip_torch' package: {CLIP_EXTRA}"]
+    if params["random_weights"]:
+        return []
     from eegbench_plugins.targets.clip import resolve
 
     from eegbench.api import ConfigError, DataError, MissingWeightsError
 
-    if params["random_weights"]:
-        return []
     try:
         resolve(params["model"], params["weights_dir"], params["model_config"])
     except (MissingWeightsError, ConfigError, DataError) as e:

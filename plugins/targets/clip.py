@@ -56,8 +56,16 @@ def open_clip_module() -> ModuleType:
     from eegbench.api import ensure_torchvision_importable
 
     ensure_torchvision_importable()
-    import open_clip
+    try:
+        import open_clip
+    except ImportError:
+        from eegbench_plugins.targets import CLIP_EXTRA
 
+        from eegbench.api import ConfigError
+
+        raise ConfigError(
+            f"target clip needs the 'open_clip_torch' package: {CLIP_EXTRA}."
+        ) from None
     return open_clip
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -129,6 +130,48 @@ def html_page(board: Leaderboard) -> str:
     return "\n".join(parts) + "\n"
 
 
+def to_json(board: Leaderboard) -> str:
+    """The leaderboard as one JSON object: per row its labels, condition, runs and, per column,
+    the estimate, interval, its method, n and p; then the legend, notes and skipped runs."""
+    import json
+
+    def num(x: float | None) -> float | None:  # JSON has no NaN: a non-finite value is null
+        return None if x is None or not math.isfinite(x) else float(x)
+
+    def cell(s: Any) -> dict[str, Any]:
+        return {
+            "mean": num(s.estimate),
+            "ci": None if s.low is None else [num(s.low), num(s.high)],
+            "ci_method": s.method,
+            "n": s.n,
+            "seeds": list(s.seeds),
+            "p": num(s.p),
+        }
+
+    best = board.best()
+    doc = {
+        "columns": [
+            {"name": c, "higher_is_better": board.higher_is_better[c]} for c in board.columns
+        ],
+        "rows": [
+            {
+                **{c: r.labels.get(c, "") for c in board.label_columns},
+                "condition": r.condition,
+                "n": len(r.runs),
+                "runs": [str(run.path) for run in r.runs],
+                "data_hash": r.data_hash,
+                "values": {c: cell(s) for c, s in r.stats.items()},
+                "best": sorted(c for c in board.columns if i in best[c]),
+            }
+            for i, r in enumerate(board.rows)
+        ],
+        "legend": legend(board),
+        "notes": list(board.notes),
+        "skipped": [{"path": str(s.path), "reason": s.reason} for s in board.skipped],
+    }
+    return json.dumps(doc, indent=2, allow_nan=False, default=str) + "\n"
+
+
 def render(board: Leaderboard, fmt: str) -> str:
     """The table in format ``fmt``."""
     if fmt not in FORMATS:
@@ -138,6 +181,7 @@ def render(board: Leaderboard, fmt: str) -> str:
         "latex": latex,
         "csv": lambda b: b.to_csv(),
         "html": html_page,
+        "json": to_json,
     }[fmt](board)
 
 
