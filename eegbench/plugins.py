@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import os
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import metadata
 from types import ModuleType
@@ -19,7 +20,7 @@ import pluggy
 
 from eegbench.api import hooks as hookspecs
 from eegbench.api.errors import PluginError, UnknownNameError
-from eegbench.api.registry import KINDS, Entry, Registry
+from eegbench.api.registry import KINDS, Entry, Registry, Spec, as_spec
 
 GROUP = "eegbench"
 
@@ -91,6 +92,16 @@ def plugin_manager() -> pluggy.PluginManager:
     return _state().pm
 
 
+def _registrar(reg: Registry, plugin: str) -> Callable[..., None]:
+    """The ``register`` callback a hook of ``plugin`` gets: ``register(Spec(...))`` (or the
+    keyword form ``register(name, factory, params=..., ...)`` with Spec's fields)."""
+
+    def register(item: Spec | str, factory: Any = None, /, **fields: Any) -> None:
+        reg.add(Entry(reg.kind, as_spec(item, factory, **fields), plugin))
+
+    return register
+
+
 def _build_registries(st: _State) -> dict[str, Registry]:
     regs = {kind: Registry(kind) for kind in KINDS}
     failed = {f.name for f in st.failures}
@@ -99,25 +110,8 @@ def _build_registries(st: _State) -> dict[str, Registry]:
         for impl in reversed(hook.get_hookimpls()):
             reg = regs[kind]
 
-            def register(
-                name: str,
-                factory: Any,
-                *,
-                params: type | None = None,
-                citation: str = "",
-                description: str = "",
-                preflight: Any = None,
-                _reg: Registry = reg,
-                _plugin: str = impl.plugin_name,
-            ) -> None:
-                _reg.add(
-                    Entry(
-                        _reg.kind, name, factory, params, citation, description, _plugin, preflight
-                    )
-                )
-
             try:
-                impl.function(register=register)
+                impl.function(register=_registrar(reg, impl.plugin_name))
             except Exception as e:
                 if impl.plugin_name not in failed:
                     failed.add(impl.plugin_name)
@@ -130,10 +124,14 @@ def registry(kind: str) -> Registry:
     """The registry of one kind (``datasets``, ``encoders``, ``targets``, ``llms``, ``metrics``)."""
     if kind not in KINDS:
         raise PluginError(f"unknown plugin kind {kind!r}; valid: {', '.join(KINDS)}.")
-    st = _state()
+    return _registries(_state())[kind]
+
+
+def _registries(st: _State) -> dict[str, Registry]:
+    """Every registry, filled by running the plugins' hooks on first use."""
     if st.registries is None:
         st.registries = _build_registries(st)
-    return st.registries[kind]
+    return st.registries
 
 
 def get(kind: str, name: str) -> Entry:
@@ -161,7 +159,11 @@ def _blocked_provider(kind: str, name: str) -> str | None:
             pm.add_hookspecs(hookspecs)
             pm.register(ep.load(), name=ep.name)
             for impl in getattr(pm.hook, f"register_{kind}").get_hookimpls():
-                impl.function(register=lambda n, *a, _names=names, **kw: _names.append(n))
+                impl.function(
+                    register=lambda item, *a, _names=names, **kw: _names.append(
+                        as_spec(item, *a, **kw).name
+                    )
+                )
         except Exception:
             continue
         if name in names:
@@ -186,8 +188,9 @@ def plugins() -> list[PluginInfo]:
 
 
 def failures() -> list[PluginFailure]:
+    """Plugins that failed to load or whose hooks raised (the hooks run to find out)."""
     st = _state()
-    registry("datasets")  # hooks run on first registry use; their failures land here
+    _registries(st)
     return list(st.failures)
 
 

@@ -11,7 +11,7 @@ import pytest
 import eegbench
 from eegbench import plugins
 from eegbench.api.errors import ConfigError, PluginError, UnknownNameError
-from eegbench.api.registry import Entry, Registry
+from eegbench.api.registry import Entry, Registry, Spec
 from tests.conftest import install_fake_distribution
 
 
@@ -85,10 +85,10 @@ class _P:
 
 def test_registry_duplicates_unknown_names_and_patterns():
     reg = Registry("encoders")
-    reg.add(Entry("encoders", "eegnet", dict, _P, plugin="a"))
-    reg.add(Entry("encoders", "eegconformer", dict, _P, plugin="a"))
+    reg.add(Entry("encoders", Spec("eegnet", dict, _P), plugin="a"))
+    reg.add(Entry("encoders", Spec("eegconformer", dict, _P), plugin="a"))
     with pytest.raises(PluginError, match="registered twice"):
-        reg.add(Entry("encoders", "eegnet", dict, plugin="b"))
+        reg.add(Entry("encoders", Spec("eegnet", dict), plugin="b"))
     with pytest.raises(UnknownNameError, match="Did you mean 'eegnet'"):
         reg.get("eegnt")
     assert reg.names("eeg*") == ["eegconformer", "eegnet"]
@@ -96,7 +96,7 @@ def test_registry_duplicates_unknown_names_and_patterns():
 
 
 def test_entry_validates_types_and_keys():
-    e = Entry("encoders", "x", lambda **kw: kw, _P)
+    e = Entry("encoders", Spec("x", lambda **kw: kw, _P))
     assert e.build(width="4") == {"width": 4, "rate": 0.5}
     with pytest.raises(ConfigError, match="expected int"):
         e.validate({"width": "wide"})
@@ -105,9 +105,9 @@ def test_entry_validates_types_and_keys():
 
 
 def test_lazy_factory_is_imported_on_use_only():
-    e = Entry("encoders", "lazy", "json:dumps")
+    e = Entry("encoders", Spec("lazy", "json:dumps"))
     assert e.load()({"a": 1}) == '{"a": 1}'
-    missing = Entry("encoders", "missing", "no_such_module_xyz:thing")
+    missing = Entry("encoders", Spec("missing", "no_such_module_xyz:thing"))
     with pytest.raises(PluginError, match="not installed"):
         missing.load()
 
@@ -160,11 +160,9 @@ def test_spec_tables_feed_the_register_callback():
     from eegbench.api import Spec, register_all
 
     calls = []
-    register_all(
-        lambda *a, **kw: calls.append((a, kw)),
-        [Spec("x", "m:f", citation="C 2026", description="d")],
-    )
-    assert calls == [(("x", "m:f"), {"params": None, "citation": "C 2026", "description": "d"})]
+    spec = Spec("x", "m:f", citation="C 2026", description="d")
+    register_all(lambda *a, **kw: calls.append((a, kw)), [spec])
+    assert calls == [((spec,), {})]
 
 
 def test_a_metric_factory_must_return_a_metric(fresh_plugins):
@@ -182,3 +180,21 @@ def test_a_metric_factory_must_return_a_metric(fresh_plugins):
     plugins.register_plugin(Plugin(), "shapeless-plugin")
     with pytest.raises(PluginError, match="not an eegbench.api.Metric"):
         build_metric("shapeless")
+
+
+def test_a_registration_has_one_spelling(fresh_plugins):
+    """``register(Spec(...))`` and the keyword form give the same Entry; the Spec is kept."""
+    from eegbench.plugins import _registrar
+
+    reg = Registry("encoders")
+    register = _registrar(reg, "p")
+    spec = Spec("a", dict, _P, citation="C", description="D")
+    register(spec)
+    register("b", dict, params=_P, citation="C", description="D")
+    assert reg.get("a").spec is spec
+    assert reg.get("b").spec == Spec("b", dict, _P, "C", "D")
+    assert (reg.get("b").name, reg.get("b").params, reg.get("b").plugin) == ("b", _P, "p")
+    with pytest.raises(TypeError):
+        register("c", dict, _P)  # the fields after the factory are named
+    with pytest.raises(PluginError, match="pass a Spec alone"):
+        register(spec, dict)

@@ -6,15 +6,16 @@ A plugin module implements any of these with ``@eegbench.hookimpl`` and is liste
     [project.entry-points.eegbench]
     my_plugin = "my_package.plugin"
 
-``register(name, factory, *, params=None, citation="", description="", preflight=None)``:
+``register(Spec(name, factory, params=None, citation="", description="", preflight=None))``:
 ``factory`` is a callable or a lazy ``"module:attr"`` string (imported on first use, so heavy
 dependencies load only when the item is chosen); ``params`` is a dataclass whose fields are the
 item's typed parameters with their defaults (its ``__post_init__`` may check values; it runs when
 the config resolves); ``preflight`` (callable or ``"module:attr"``, kept light) maps the
 validated parameters to a list of problems known before any training (a missing program,
-weights or optional extra), each one sentence saying how to fix it. The built-ins keep one
-table of ``Spec`` rows per kind and call ``register_all(register, TABLE)``, so each item's
-name, citation and description are written once.
+weights or optional extra), each one sentence saying how to fix it. ``Spec`` is the one place
+these fields are written: the built-ins keep one table of Specs per kind and call
+``register_all(register, TABLE)``; the registry keeps each Spec in its ``Entry``. The keyword
+form ``register(name, factory, params=..., ...)`` builds the same Spec.
 """
 
 from __future__ import annotations

@@ -143,23 +143,67 @@ def coerce(value: Any, tp: Any, where: str) -> Any:
 
 
 @dataclass(frozen=True)
-class Entry:
-    """A registered item: a name, a (lazy) factory, typed parameters and a citation.
+class Spec:
+    """One registered item as a plugin declares it: the single place of its name, factory,
+    parameters, citation, description and preflight.
 
-    ``preflight`` (optional, a callable or lazy ``"module:attr"``) takes the item's validated
-    parameters and returns the problems that would stop it at run time (a missing program,
-    weights or extra), each a sentence saying how to fix it; the runner checks them before
-    any training.
+    ``factory`` is a lazy ``"module:attr"`` string (or a callable); ``params`` the dataclass of
+    its typed parameters (its ``__post_init__`` may check values); ``preflight`` (optional, a
+    callable or lazy ``"module:attr"``) takes the item's validated parameters and returns the
+    problems that would stop it at run time (a missing program, weights or extra), each a
+    sentence saying how to fix it. A hook's ``register`` callback takes Specs.
     """
 
-    kind: str
     name: str
     factory: str | Callable[..., Any]
     params: type | None = None
     citation: str = ""
     description: str = ""
-    plugin: str = ""
     preflight: str | Callable[[dict[str, Any]], list[str]] | None = None
+
+
+def as_spec(item: Spec | str, factory: Any = None, **fields: Any) -> Spec:
+    """A registration as a ``Spec``: a Spec as it is, or the keyword form
+    ``register(name, factory, params=..., citation=..., ...)`` with Spec's own fields."""
+    if isinstance(item, Spec):
+        if factory is not None or fields:
+            raise PluginError(f"register({item.name!r}): pass a Spec alone, or name and factory.")
+        return item
+    return Spec(item, factory, **fields)
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A registered item: its ``Spec``, the kind it is registered as and the plugin that
+    registered it. The Spec's fields read through (``entry.name``, ``entry.params``, ...)."""
+
+    kind: str
+    spec: Spec
+    plugin: str = ""
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def factory(self) -> str | Callable[..., Any]:
+        return self.spec.factory
+
+    @property
+    def params(self) -> type | None:
+        return self.spec.params
+
+    @property
+    def citation(self) -> str:
+        return self.spec.citation
+
+    @property
+    def description(self) -> str:
+        return self.spec.description
+
+    @property
+    def preflight(self) -> str | Callable[[dict[str, Any]], list[str]] | None:
+        return self.spec.preflight
 
     def load(self) -> Callable[..., Any]:
         """The factory, importing ``"module:attr"`` on first use."""
@@ -217,34 +261,10 @@ class Entry:
         return self.load()(*args, **self.validate(params))
 
 
-@dataclass(frozen=True)
-class Spec:
-    """One item as a plugin declares it: the single place of its name, citation and description.
-
-    ``factory`` is a lazy ``"module:attr"`` string (or a callable); ``params`` the dataclass
-    of its typed parameters. Each built-in family keeps a table of these.
-    """
-
-    name: str
-    factory: str | Callable[..., Any]
-    params: type | None = None
-    citation: str = ""
-    description: str = ""
-    preflight: str | Callable[[dict[str, Any]], list[str]] | None = None
-
-
 def register_all(register: Callable[..., None], specs: Iterable[Spec]) -> None:
     """Pass every spec of a family's table to a hook's ``register`` callback."""
-    for s in specs:
-        extra = {"preflight": s.preflight} if s.preflight is not None else {}
-        register(
-            s.name,
-            s.factory,
-            params=s.params,
-            citation=s.citation,
-            description=s.description,
-            **extra,
-        )
+    for spec in specs:
+        register(spec)
 
 
 @dataclass
