@@ -104,6 +104,6 @@ def test_tutorial_braindecode_encoder(tmp_path):
     out = tmp_path / "t"
     res = _tutorial("braindecode_encoder.py", out)
     record = RunRecord.read(out / "runs" / "eegnet-s1")
-    assert record.config["encoder"] == {"name": "braindecode:EEGNet", "n_outputs": 32, "sfreq": 0.0}
+    assert record.config["encoder"] == {"name": "braindecode:EEGNet", "n_outputs": 32}
     assert "| braindecode:EEGNet |" in res.stdout and "| linear |" in res.stdout
     assert (out / "leaderboard.png").stat().st_size > 10_000

@@ -321,3 +321,54 @@ def test_spatial_conv_gradients_stay_finite_under_bf16_autocast():
         (y.float() * torch.randn(y.shape)).sum().backward()
         assert conv.weight.grad.dtype == torch.float32
         assert torch.isfinite(conv.weight.grad).all()
+
+
+def test_encoders_get_the_datas_context_and_old_signatures_still_work():
+    """A factory declaring ``context`` reads sfreq and channel names from the data; a factory
+    written for ``(n_chans, n_times, **params)`` is built exactly as before."""
+    from dataclasses import dataclass
+
+    import torch
+    from torch import nn
+
+    from eegbench.api import EEGEncoder, EncoderContext, Spec, build_encoder
+    from eegbench.api.registry import Entry
+
+    @dataclass
+    class P:
+        hidden: int = 4
+
+    class WithContext(EEGEncoder):
+        def __init__(self, n_chans, n_times, *, context=None, hidden=4):
+            super().__init__(n_chans, n_times, context=context)
+            self.n_features = hidden
+            self.net = nn.Linear(n_chans * n_times, hidden)
+
+        def forward(self, x):
+            return self.net(x.flatten(1))
+
+    class OldStyle(nn.Module):  # a third-party encoder from before the context existed
+        def __init__(self, n_chans, n_times, hidden=4):
+            super().__init__()
+            self.n_features = hidden
+            self.net = nn.Linear(n_chans * n_times, hidden)
+
+        def forward(self, x):
+            return self.net(x.flatten(1))
+
+    ctx = EncoderContext(3, 10, 250.0, ("Cz", "O1", "O2"))
+    new = build_encoder(Entry("encoders", Spec("new", WithContext, P)), ctx, {"hidden": 5})
+    assert (new.sfreq, new.ch_names, new.n_features) == (250.0, ("Cz", "O1", "O2"), 5)
+    old = build_encoder(Entry("encoders", Spec("old", OldStyle, P)), ctx, {"hidden": 6})
+    assert old(torch.zeros(2, 3, 10)).shape == (2, 6)
+
+
+def test_the_pipeline_hands_encoders_the_synthetic_datas_sfreq_and_channels(tmp_path):
+    from eegbench.config import build_config
+    from eegbench.train.pipeline import build_model, load_dataset
+
+    cfg = build_config([f"cache_dir={tmp_path}", "dataset.n_classes=4", "dataset.n_chans=8"])
+    data = load_dataset(cfg)
+    enc = build_model(cfg, data, 16).encoder
+    assert enc.sfreq == data.sfreq == 128.0 and enc.ch_names == tuple(data.ch_names)
+    assert len(enc.ch_names) == 8

@@ -68,6 +68,9 @@ _EXPORTS: dict[str, str] = {
     "trial_info": "eegbench.data.splits",
     "Target": "eegbench.api.target",
     "target_items": "eegbench.api.target",
+    "EEGEncoder": "eegbench.api.encoder",
+    "EncoderContext": "eegbench.api.encoder",
+    "build_encoder": "eegbench.api.encoder",
     "CausalLM": "eegbench.api.llm",
     "BuildContext": "eegbench.api.llm",
     "load_pretrained": "eegbench.api.llm",
@@ -119,6 +122,7 @@ if TYPE_CHECKING:
 
     from eegbench._compat import ensure_torchvision_importable
     from eegbench.api.data import SPLITS, EEGData, read_caption_files
+    from eegbench.api.encoder import EEGEncoder, EncoderContext, build_encoder
     from eegbench.api.errors import (
         ConfigError,
         DataError,

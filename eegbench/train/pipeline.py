@@ -15,6 +15,7 @@ import torch
 
 from eegbench import plugins
 from eegbench.api.data import EEGData
+from eegbench.api.encoder import EncoderContext, build_encoder
 from eegbench.api.errors import ConfigError, PluginError
 from eegbench.api.llm import BuildContext, CausalLM
 from eegbench.api.target import Target, embed_cached, target_items
@@ -127,16 +128,15 @@ def probe_encoder(cfg: RunConfig, data: EEGData) -> None:
     check, before any expensive step); the global RNG is left untouched."""
     entry = plugins.get("encoders", cfg.encoder.name)
     with torch.random.fork_rng():
-        probe = entry.build(data.n_chans, data.n_times, **cfg.encoder.params)
+        probe = build_encoder(entry, EncoderContext.of(data), cfg.encoder.params)
         check_encoder(entry, probe, data.X[data.splits["train"]])
 
 
 def build_model(cfg: RunConfig, data: EEGData, dim: int) -> EEGClassifier:
     """The configured encoder with the embedding and classifier heads, seeded by ``seed``."""
     torch.manual_seed(cfg.seed)
-    encoder = plugins.get("encoders", cfg.encoder.name).build(
-        data.n_chans, data.n_times, **cfg.encoder.params
-    )
+    entry = plugins.get("encoders", cfg.encoder.name)
+    encoder = build_encoder(entry, EncoderContext.of(data), cfg.encoder.params)
     return EEGClassifier(encoder, dim, data.n_classes)
 
 

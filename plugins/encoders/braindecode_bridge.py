@@ -13,7 +13,7 @@ import functools
 import importlib.util
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from eegbench.api import (
     ConfigError,
@@ -25,6 +25,9 @@ from eegbench.api import (
     hookimpl,
     register_all,
 )
+
+if TYPE_CHECKING:
+    from eegbench.api import EncoderContext
 
 PREFIX = "braindecode:"
 CITATION = (
@@ -40,9 +43,6 @@ class BraindecodeParams:
 
     n_outputs: Annotated[int, Ge(1)] = field(
         default=128, metadata={"help": "feature size (model's n_outputs)"}
-    )
-    sfreq: Annotated[float, Ge(0)] = field(
-        default=0.0, metadata={"help": "sampling rate passed to the model in Hz (0: not passed)"}
     )
 
 
@@ -110,8 +110,16 @@ def _zoo() -> list[str]:
     )
 
 
-def build(model: str, n_chans: int, n_times: int, **params: Any) -> Any:
-    """Build braindecode model ``model`` as an encoder (``[B, C, T]`` -> ``[B, n_outputs]``)."""
+def build(
+    model: str,
+    n_chans: int,
+    n_times: int,
+    *,
+    context: EncoderContext | None = None,
+    **params: Any,
+) -> Any:
+    """Build braindecode model ``model`` as an encoder (``[B, C, T]`` -> ``[B, n_outputs]``),
+    with the data's sampling rate and channel names (``chs_info``) when the context has them."""
     from eegbench_plugins.encoders.braindecode_encoder import BraindecodeEncoder
 
     p = BraindecodeParams(**params)
@@ -119,8 +127,10 @@ def build(model: str, n_chans: int, n_times: int, **params: Any) -> Any:
     if cls is None:
         raise ConfigError(f"braindecode has no model {model!r}; see `eegbench ls encoders`.")
     kwargs: dict[str, Any] = {"n_chans": n_chans, "n_times": n_times, "n_outputs": p.n_outputs}
-    if p.sfreq > 0:
-        kwargs["sfreq"] = p.sfreq
+    if context is not None and context.sfreq:
+        kwargs["sfreq"] = context.sfreq
+    if context is not None and context.ch_names and len(context.ch_names) == n_chans:
+        kwargs["chs_info"] = [{"ch_name": name} for name in context.ch_names]
     try:
         net = cls(**kwargs)
     except Exception as e:  # braindecode raises many types for bad shapes
@@ -128,7 +138,7 @@ def build(model: str, n_chans: int, n_times: int, **params: Any) -> Any:
             f"{PREFIX}{model} cannot be built for {n_chans} channels x {n_times} samples: "
             f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
         ) from e
-    return BraindecodeEncoder(net, f"{PREFIX}{model}", n_chans, n_times, p.n_outputs)
+    return BraindecodeEncoder(net, f"{PREFIX}{model}", n_chans, n_times, p.n_outputs, context)
 
 
 def specs() -> list[Spec]:

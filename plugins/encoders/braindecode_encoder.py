@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 import torch
-from eegbench_plugins.encoders.common import EEGEncoder
 from torch import nn
 
-from eegbench.api import ConfigError
+from eegbench.api import ConfigError, EEGEncoder, EncoderContext
 
 
 class BraindecodeEncoder(EEGEncoder):
     """``[B, C, T]`` -> the braindecode model's ``n_outputs`` outputs, used as features."""
 
     def __init__(
-        self, model: nn.Module, name: str, n_chans: int, n_times: int, n_outputs: int
+        self,
+        model: nn.Module,
+        name: str,
+        n_chans: int,
+        n_times: int,
+        n_outputs: int,
+        context: EncoderContext | None = None,
     ) -> None:
-        super().__init__(n_chans, n_times)
+        super().__init__(n_chans, n_times, context=context)
         self.model = model
         was_training = model.training
         model.eval()

@@ -14,9 +14,11 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from eegbench_plugins.encoders.common import EEGEncoder, out_len
+from eegbench_plugins.encoders.common import out_len
 from eegbench_plugins.encoders.params import ChannelNetParams
 from torch import nn
+
+from eegbench.api import EEGEncoder, EncoderContext
 
 DOWN_KERNEL = 3
 DOWN_STRIDE = 2
@@ -141,8 +143,10 @@ def _scaled(n: int, width: float) -> int:
 class ChannelNet(EEGEncoder):
     """EEG-ChannelNet feature extractor: ``[B, C, T]`` -> flattened final maps."""
 
-    def __init__(self, n_chans: int, n_times: int, **params: Any) -> None:
-        super().__init__(n_chans, n_times)
+    def __init__(
+        self, n_chans: int, n_times: int, *, context: EncoderContext | None = None, **params: Any
+    ) -> None:
+        super().__init__(n_chans, n_times, context=context)
         p = ChannelNetParams(**params)
         self.params = p
         t_f = _scaled(p.temporal_filters, p.width)

@@ -1,33 +1,6 @@
-"""Shared pieces of the built-in encoders: a shape-checked base class and shape helpers."""
+"""Shape helpers shared by the built-in encoders (their base class: ``eegbench.api.EEGEncoder``)."""
 
 from __future__ import annotations
-
-import torch
-from torch import nn
-
-from eegbench.api import ConfigError, DataError
-
-
-class EEGEncoder(nn.Module):
-    """Base class: maps ``[B, C, T]`` to ``[B, n_features]``; checks the input shape."""
-
-    n_features: int
-
-    def __init__(self, n_chans: int, n_times: int) -> None:
-        super().__init__()
-        if n_chans < 1 or n_times < 1:
-            raise ConfigError(
-                f"an encoder needs n_chans >= 1 and n_times >= 1, got {n_chans} x {n_times}."
-            )
-        self.n_chans = int(n_chans)
-        self.n_times = int(n_times)
-
-    def check_input(self, x: torch.Tensor) -> None:
-        if x.ndim != 3 or x.shape[1] != self.n_chans or x.shape[2] != self.n_times:
-            raise DataError(
-                f"{type(self).__name__} was built for [B, {self.n_chans}, {self.n_times}] input, "
-                f"got {list(x.shape)}; rebuild the encoder for this data shape."
-            )
 
 
 def fit_pool(length: int, pool: int, stride: int) -> tuple[int, int]:

@@ -11,11 +11,11 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from eegbench_plugins.encoders.common import EEGEncoder, fit_pool, out_len
+from eegbench_plugins.encoders.common import fit_pool, out_len
 from eegbench_plugins.encoders.params import ConformerParams
 from torch import nn
 
-from eegbench.api import ConfigError
+from eegbench.api import ConfigError, EEGEncoder, EncoderContext
 
 
 class MultiHeadAttention(nn.Module):
@@ -69,8 +69,10 @@ class EEGConformer(EEGEncoder):
     """Patch embedding (temporal conv, spatial conv, BN, ELU, avg pool, 1x1 projection), then
     a transformer over the pooled time steps; features ``[B, n_tokens * n_filters]``."""
 
-    def __init__(self, n_chans: int, n_times: int, **params: Any) -> None:
-        super().__init__(n_chans, n_times)
+    def __init__(
+        self, n_chans: int, n_times: int, *, context: EncoderContext | None = None, **params: Any
+    ) -> None:
+        super().__init__(n_chans, n_times, context=context)
         p = ConformerParams(**params)
         if p.n_filters % p.heads:
             raise ConfigError(

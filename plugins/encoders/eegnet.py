@@ -8,9 +8,11 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-from eegbench_plugins.encoders.common import EEGEncoder, fit_pool
+from eegbench_plugins.encoders.common import fit_pool
 from eegbench_plugins.encoders.params import EEGNetParams
 from torch import nn
+
+from eegbench.api import EEGEncoder, EncoderContext
 
 
 class MaxNormConv2d(nn.Conv2d):
@@ -35,8 +37,10 @@ def _same_pad(kernel: int) -> nn.ZeroPad2d:
 class EEGNet(EEGEncoder):
     """EEGNet-F1,D feature extractor: ``[B, C, T]`` -> ``F2 * (T // pool1 // pool2)``."""
 
-    def __init__(self, n_chans: int, n_times: int, **params: Any) -> None:
-        super().__init__(n_chans, n_times)
+    def __init__(
+        self, n_chans: int, n_times: int, *, context: EncoderContext | None = None, **params: Any
+    ) -> None:
+        super().__init__(n_chans, n_times, context=context)
         p = EEGNetParams(**params)
         self.params = p
         fd = p.f1 * p.d

@@ -5,16 +5,19 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-from eegbench_plugins.encoders.common import EEGEncoder
 from eegbench_plugins.encoders.params import LSTMParams
 from torch import nn
+
+from eegbench.api import EEGEncoder, EncoderContext
 
 
 class LSTMEncoder(EEGEncoder):
     """LSTM over time; the last hidden state, optionally through a ReLU output layer."""
 
-    def __init__(self, n_chans: int, n_times: int, **params: Any) -> None:
-        super().__init__(n_chans, n_times)
+    def __init__(
+        self, n_chans: int, n_times: int, *, context: EncoderContext | None = None, **params: Any
+    ) -> None:
+        super().__init__(n_chans, n_times, context=context)
         p = LSTMParams(**params)
         self.params = p
         self.lstm = nn.LSTM(

@@ -8,16 +8,20 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-from eegbench_plugins.encoders.common import EEGEncoder, fit_pool, out_len
+from eegbench_plugins.encoders.common import fit_pool, out_len
 from eegbench_plugins.encoders.params import DeepParams, ShallowParams
 from torch import nn
+
+from eegbench.api import EEGEncoder, EncoderContext
 
 
 class ShallowFBCSPNet(EEGEncoder):
     """Temporal conv, spatial conv, BN, square, mean pool, log, dropout (FBCSP-like power)."""
 
-    def __init__(self, n_chans: int, n_times: int, **params: Any) -> None:
-        super().__init__(n_chans, n_times)
+    def __init__(
+        self, n_chans: int, n_times: int, *, context: EncoderContext | None = None, **params: Any
+    ) -> None:
+        super().__init__(n_chans, n_times, context=context)
         p = ShallowParams(**params)
         self.params = p
         k = min(p.kernel_length, n_times)
@@ -40,8 +44,10 @@ class ShallowFBCSPNet(EEGEncoder):
 class Deep4Net(EEGEncoder):
     """Four conv-max-pool blocks (split temporal/spatial first conv), ELU, batch norm."""
 
-    def __init__(self, n_chans: int, n_times: int, **params: Any) -> None:
-        super().__init__(n_chans, n_times)
+    def __init__(
+        self, n_chans: int, n_times: int, *, context: EncoderContext | None = None, **params: Any
+    ) -> None:
+        super().__init__(n_chans, n_times, context=context)
         p = DeepParams(**params)
         self.params = p
         t = n_times
