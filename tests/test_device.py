@@ -66,6 +66,23 @@ def test_fp16_on_the_cpu_is_refused_and_bf16_accepted():
     assert info["device"] == "cpu" and info["precision"] == "bf16" and info["device_name"]
 
 
+@pytest.mark.parametrize("native", [True, False])
+def test_bf16_on_the_cpu_warns_only_where_it_is_emulated(monkeypatch, native):
+    """Both sides of the capability check, whatever this CPU has."""
+    from eegbench.train import device
+
+    said: list[str] = []
+    monkeypatch.setattr(device, "cpu_has_native_bf16", lambda: native)
+    monkeypatch.setattr(device, "log", said.append)
+    assert check_precision(CPU, "bf16").name == "bf16"
+    assert check_precision(CPU, "fp32").name == "fp32"
+    check_precision(CPU, "bf16", warn=False)
+    if native:
+        assert said == []
+    else:
+        assert len(said) == 1 and "no native bf16" in said[0] and "emulated" in said[0]
+
+
 def _tiny_classifier():
     from eegbench.train.model import EEGClassifier
 
