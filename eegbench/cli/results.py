@@ -311,7 +311,18 @@ def bench_command(
                 status += f" (Ray task: {cpus} CPU, {gpus:g} GPU)"
             click.echo(f"{job.key}  {job.name}  {status}")
         return
-    result = run_suite(s, out, list(overrides), backend, ray)
+    from eegbench.train.preemption import Interrupted, stop_politely
+
+    try:
+        with stop_politely():
+            result = run_suite(s, out, list(overrides), backend, ray)
+    except Interrupted as e:  # finished runs are skipped and interrupted ones resumed by a rerun
+        e.finished = None
+        e.resume = ["eegbench", "bench", suite, *overrides, "--out", str(out)]
+        if backend != "local":
+            e.resume += ["--backend", backend]
+        e.resume += [f"{flag}={value}" for flag, value in ray_flags.items() if value is not None]
+        raise
     board = leaderboard([out], **leaderboard_options(s))
     written = write_outputs(board, "md", out / "leaderboard.md", out / "leaderboard.png")
     click.echo(board.to_markdown(), nl=False)
