@@ -148,7 +148,7 @@ def _score_pairs(pairs: list[tuple[str, str]], name: str) -> list[dict[str, floa
     ``single_meteor_score``, computed from per-sentence tables (``metrics.pairwise``).
     """
     from eegbench_plugins.metrics.nltk_data import meteor_synonyms
-    from eegbench_plugins.metrics.pairwise import PairScorer
+    from eegbench_plugins.metrics.pairwise import PairScorer, without_cyclic_gc
 
     from eegbench.api import task
 
@@ -156,7 +156,8 @@ def _score_pairs(pairs: list[tuple[str, str]], name: str) -> list[dict[str, floa
     scorer = PairScorer(synonyms)
     results = []
     bar = task(f"{name}: scoring {len(pairs)} distinct pairs", total=len(pairs))
-    with bar if len(pairs) >= PROGRESS_FROM else contextlib.nullcontext(_no_advance) as advance:
+    shown = bar if len(pairs) >= PROGRESS_FROM else contextlib.nullcontext(_no_advance)
+    with shown as advance, without_cyclic_gc():
         for i, (cand, ref) in enumerate(pairs):
             try:
                 results.append(scorer.score(cand, ref))
