@@ -9,12 +9,13 @@ or word, the counts of a pair come from those tables, and each distinct tuple of
 turned into a score once, by the library's own arithmetic. ``tests/test_pairwise.py`` compares
 every score with the libraries called directly.
 
-Per-sentence tables live in bounded caches (``SENTENCE_CACHE`` sentences each), so memory stays
-flat however many distinct captions a file holds. ``word_tokenize`` is NLTK's own, except for
-plain sentences (words of letters, digits and inner hyphens, one space apart, commas after
-words, an optional final period, no contraction NLTK splits): there NLTK's regular expressions
-only set the commas and the final period apart, which ``_WordTokenizer`` does directly after
-checking, once per process, that it agrees with NLTK on sentences of that form.
+Per-sentence tables live in bounded caches (``REFERENCE_CACHE`` references, ``CANDIDATE_CACHE``
+generated captions), so their memory stays flat however many distinct captions a file holds.
+``word_tokenize`` is NLTK's own, except for plain sentences (words of letters, digits and inner
+hyphens, one space apart, commas after words, an optional final period, no contraction NLTK
+splits): there NLTK's regular expressions only set the commas and the final period apart,
+which ``_WordTokenizer`` does directly after checking, once per process, that it agrees with
+NLTK on sentences of that form.
 """
 
 from __future__ import annotations
@@ -29,7 +30,10 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 BLEU_WEIGHTS = [(0.25, 0.25, 0.25, 0.25), (1.0, 0.0, 0.0, 0.0)]  # BLEU-4 and BLEU-1 in one pass
-SENTENCE_CACHE = 1 << 15  # distinct sentences kept per table (least recently used dropped)
+# distinct sentences whose tables are kept (the least recently used are dropped): references
+# recur (one per image), generated captions mostly do not
+REFERENCE_CACHE = 1 << 14
+CANDIDATE_CACHE = 1 << 11
 
 
 class PairScorer:
@@ -42,13 +46,11 @@ class PairScorer:
     def __init__(self, synonyms: Callable[[str], frozenset[str]]) -> None:
         from nltk.stem.porter import PorterStemmer
 
-        cache = functools.lru_cache(maxsize=SENTENCE_CACHE)
         self._word_tokenize = _word_tokenizer()
-        self._stem = cache(PorterStemmer().stem)
-        self._synonyms = cache(synonyms)
-        self._bleu_sentence = cache(_bleu_sentence)
-        self._rouge_sentence = cache(_rouge_sentence)
-        self._meteor_sentence = cache(self._meteor_words)
+        self._stem = functools.lru_cache(maxsize=REFERENCE_CACHE)(PorterStemmer().stem)
+        self._synonyms = functools.lru_cache(maxsize=REFERENCE_CACHE)(synonyms)
+        self._cand = _Tables(CANDIDATE_CACHE, self._meteor_words)
+        self._ref = _Tables(REFERENCE_CACHE, self._meteor_words)
         self._bleu_values: dict[tuple[int, ...], tuple[float, float]] = {}
         self._rouge_values: dict[tuple[int, int, int], float] = {}
         self._meteor_values: dict[tuple[Any, ...], float] = {}
@@ -74,8 +76,8 @@ class PairScorer:
 
     def bleu(self, candidate: str, reference: str) -> tuple[float, float]:
         """(BLEU-4, BLEU-1) of NLTK's ``corpus_bleu`` on whitespace tokens, smoothing method 4."""
-        c_len, c_grams = self._bleu_sentence(candidate)
-        r_len, r_grams = self._bleu_sentence(reference)
+        c_len, c_grams = self._cand.bleu(candidate)
+        r_len, r_grams = self._ref.bleu(reference)
         matches = [0, 0, 0, 0]
         for n, (cand, ref) in enumerate(zip(c_grams, r_grams)):
             if len(ref) < len(cand):
@@ -96,7 +98,7 @@ class PairScorer:
 
     def rouge(self, candidate: str, reference: str) -> tuple[float, float, float]:
         """ROUGE-1, ROUGE-2 and summary-level ROUGE-L F of the ``rouge`` package."""
-        hyp, ref = self._rouge_sentence(candidate), self._rouge_sentence(reference)
+        hyp, ref = self._cand.rouge(candidate), self._ref.rouge(reference)
         if hyp is None:
             raise ValueError("Hypothesis is empty.")
         if ref is None:
@@ -133,7 +135,7 @@ class PairScorer:
         gamma: float = 0.5,
     ) -> float:
         """NLTK's ``single_meteor_score`` of ``word_tokenize`` tokens (Porter stems, WordNet)."""
-        hyp, ref = self._meteor_sentence(candidate), self._meteor_sentence(reference)
+        hyp, ref = self._cand.meteor(candidate), self._ref.meteor(reference)
         matches, chunks = _meteor_alignment(hyp, ref, self._synonyms)
         key = (matches, chunks, len(hyp[0]), len(ref[0]), alpha, beta, gamma)
         value = self._meteor_values.get(key)
@@ -153,6 +155,16 @@ class PairScorer:
 
 # a sentence for METEOR: words, their stems, {word: its positions, ascending}
 MeteorWords = tuple[tuple[str, ...], tuple[str, ...], dict[str, list[int]]]
+
+
+class _Tables:
+    """The per-sentence tables of one side of the pairs, each an LRU cache of ``size``."""
+
+    def __init__(self, size: int, meteor_words: Callable[[str], MeteorWords]) -> None:
+        cache = functools.lru_cache(maxsize=size)
+        self.bleu = cache(_bleu_sentence)
+        self.rouge = cache(_rouge_sentence)
+        self.meteor = cache(meteor_words)
 
 
 def _bleu_sentence(text: str) -> tuple[int, tuple[dict[tuple[str, ...], int], ...]]:
