@@ -36,7 +36,7 @@ def _sweep(suite: str, out: Path, extra: list[str]) -> tuple[float, list[int]]:
 def measure(quick: bool) -> list[dict]:
     suite, repeats = ("tiny", 2) if quick else ("default", 2)
     times: dict[str, list[float]] = {"seq": [], "side": []}
-    threads: dict[str, list[int]] = {}
+    threads: dict[str, list[list[int]]] = {"seq": [], "side": []}
     loads: dict[str, list[float]] = {"seq": [], "side": []}
     with tempfile.TemporaryDirectory() as tmp:
         runs = {"seq": [], "side": ["--processes", "2"]}
@@ -45,8 +45,9 @@ def measure(quick: bool) -> list[dict]:
         for _ in range(repeats):
             for key, extra in runs.items():
                 loads[key].append(round(os.getloadavg()[0], 2))
-                wall, threads[key] = _sweep(suite, Path(tmp) / key, extra)
+                wall, used = _sweep(suite, Path(tmp) / key, extra)
                 times[key].append(wall)
+                threads[key].append(used)
     return [
         figure(
             "sweep",
@@ -55,12 +56,12 @@ def measure(quick: bool) -> list[dict]:
             ("--processes 2", times["side"]),
             params={
                 "suite": suite,
-                "threads_per_run_sequential": threads["seq"],
+                "threads_per_run_sequential": threads["seq"],  # one list per round
                 "threads_per_run_side_by_side": threads["side"],
                 "load_before_sequential": loads["seq"],
                 "load_before_side_by_side": loads["side"],
             },
-            note="runs recorded "
-            f"{threads['seq'][0]} thread(s) one after another, {threads['side'][0]} side by side",
+            note="threads of each run, per round: "
+            f"one after another {threads['seq']}, side by side {threads['side']}",
         )
     ]
