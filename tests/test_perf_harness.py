@@ -95,7 +95,7 @@ def test_quick_stage1_benchmark_runs_and_checks_equivalence(tmp_path):
     assert "| stage1 |" in out.stdout
 
 
-@pytest.mark.parametrize("native", [True, False])
+@pytest.mark.parametrize("native", [pytest.param(True, marks=pytest.mark.slow), False])
 def test_stage1_benchmark_adds_the_bf16_figure_only_on_native_bf16(monkeypatch, native):
     """Both sides of the capability check, whatever this CPU has: with native bf16 a second
     record times the bf16 step; without, one fp32 record whose note says why."""
