@@ -319,7 +319,7 @@ def _run_side_by_side(
     log(f"{len(todo)} configurations, {n} at a time, {threads} thread(s) each")
     quiet = is_quiet() or log_format() != "json"  # progress bars of several runs would mix
     args = [
-        ({**t.job.config, "threads": t.job.config.get("threads") or threads}, t.resume)
+        (t.job.name, {**t.job.config, "threads": t.job.config.get("threads") or threads}, t.resume)
         for t in todo
     ]
     jobs = {t.job.name: t.job for t in todo}
@@ -352,14 +352,16 @@ def _start_worker(quiet: bool, fmt: str) -> None:
     set_log_format(fmt)  # type: ignore[arg-type]
 
 
-def _worker(arg: tuple[dict[str, Any], Path | None]) -> tuple[str, str | None, str | None]:
+def _worker(
+    arg: tuple[str, dict[str, Any], Path | None],
+) -> tuple[str, str | None, str | None]:
     """One configuration in a side-by-side worker: ``(run name, run directory, None)`` or
     ``(run name, None, error line)``."""
-    config, resume = arg
+    name, config, resume = arg
     try:
-        return config["run_name"], str(run_job(config, resume)), None
+        return name, str(run_job(config, resume)), None
     except EegbenchError as e:
-        return config["run_name"], None, str(e)
+        return name, None, str(e)
 
 
 def leaderboard_options(suite: Suite) -> dict[str, Any]:
