@@ -2,8 +2,12 @@
 
 GPT-2-small's size (12 layers, 768 wide, 12 heads, 50,257 tokens: 124M parameters; random
 weights, as no weights can be downloaded here) with a byte-level BPE tokenizer trained on
-synthetic captions, its vocabulary padded to GPT-2's size (the LM head is read every step, and
-what batching saves is mostly those weight reads). ``--quick`` uses a 2-layer model and the
+synthetic captions and the prompt's instruction, its vocabulary padded to GPT-2's size (the LM
+head is read every step, and what batching saves is mostly those weight reads). The prompt is
+10 positions long, as with GPT-2's own tokenizer (BOS, 2 soft tokens, the label, 6 tokens of
+" Describe this in one sentence:"); until issue 22 the toy tokenizer spelt the instruction out
+in 27 pieces, 31 positions whose prompt pass, the same work per trial on both sides, took a
+third of the batched time. ``--quick`` uses a 2-layer model and the
 tokenizer's own small vocabulary.
 The baseline is what a user without eegbench writes: one ``generate_caption`` call per trial
 (encoder forward, projector, prompt, greedy decoding with a KV cache). The candidate is the
@@ -34,9 +38,12 @@ def _llm(n_layer: int, n_embd: int, n_head: int, vocab: int | None = None, seed:
     from tokenizers import ByteLevelBPETokenizer
     from transformers import GPT2Config, GPT2LMHeadModel, GPT2TokenizerFast
 
+    from eegbench.train.prompting import INSTRUCTION
+
     rng = np.random.default_rng(seed)
     words = "a small large red old dog cat piano car on the grass near table street".split()
     texts = [" ".join(rng.choice(words, size=8)) for _ in range(400)]
+    texts += [INSTRUCTION] * 50  # the prompt in words, as GPT-2's BPE has them
     with tempfile.TemporaryDirectory() as tmp:
         bpe = ByteLevelBPETokenizer()
         bpe.train_from_iterator(texts, vocab_size=600, special_tokens=["<|endoftext|>"])

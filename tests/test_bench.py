@@ -213,7 +213,7 @@ def test_bench_without_suite_lists_shipped_suites():
 @pytest.mark.slow
 def test_tiny_suite_end_to_end(tmp_path):
     """The real pipeline: 4 tiny runs, a leaderboard from them, a rerun that runs nothing, and
-    ``--backend ray`` giving the same leaderboard."""
+    ``--processes 2`` and ``--backend ray`` giving the same leaderboard."""
     cache = next(o for o in tiny_overrides(tmp_path) if o.startswith("cache_dir="))
     # one thread everywhere: a Ray task runs with the CPUs it asks for (1), and the numbers
     # are identical across backends at the same thread count
@@ -233,6 +233,19 @@ def test_tiny_suite_end_to_end(tmp_path):
         assert line["mean"] == pytest.approx(sum(values) / 2)
     again = CliRunner().invoke(cli, ["--quiet", "bench", "tiny", "--out", str(out), *cache])
     assert again.exit_code == 0 and "ran 0 of 4 configurations" in again.output
+
+    # two configurations at a time, each in its own process: the same leaderboard
+    side = tmp_path / "bench-side"
+    args = ["--quiet", "bench", "tiny", "--out", str(side), "--processes", "2", *cache]
+    res = CliRunner().invoke(cli, args)
+    assert res.exit_code == 0, res.output + repr(res.exception)
+    assert "ran 4 of 4 configurations" in res.output
+    assert [RunRecord.read(p.parent).hardware["threads"] for p in side.glob("*/results.json")] == [
+        1
+    ] * 4
+    a, b = (pd.read_csv(d / "leaderboard.csv").drop(columns="runs") for d in (out, side))
+    pd.testing.assert_frame_equal(a, b)
+    assert (side / "leaderboard.md").read_text() == (out / "leaderboard.md").read_text()
 
     # the same suite as Ray tasks on a local Ray of 2 CPUs: the same leaderboard
     pytest.importorskip("ray", reason="the ray extra is not installed")
@@ -313,3 +326,22 @@ def test_bench_dry_run_catches_config_errors(tmp_path, override, message):
     lines = [ln for ln in res.output.splitlines() if ln.strip()]
     assert res.exit_code != 0 and len(lines) == 1, res.output
     assert lines[0].startswith("error: ") and message in lines[0], res.output
+
+
+@pytest.mark.parametrize(("free", "processes", "expected"), [(2, 2, 1), (8, 3, 2), (1, 4, 1)])
+def test_side_by_side_runs_share_the_free_cores(monkeypatch, free, processes, expected):
+    from eegbench.train import device
+
+    monkeypatch.setattr(device, "choose_threads", lambda requested: free)
+    assert bench.run_threads(processes) == expected
+
+
+def test_processes_is_a_local_backend_option(tmp_path):
+    res = CliRunner().invoke(
+        cli, ["bench", "tiny", "--out", str(tmp_path), "--backend", "ray", "--processes", "2"]
+    )
+    assert res.exit_code == 2
+    assert res.output.strip().splitlines() == [
+        "error: --processes is an option of the local backend; with --backend ray use "
+        "--num-cpus and --cpus-per-run."
+    ]

@@ -66,6 +66,23 @@ def test_fp16_on_the_cpu_is_refused_and_bf16_accepted():
     assert info["device"] == "cpu" and info["precision"] == "bf16" and info["device_name"]
 
 
+@pytest.mark.parametrize("native", [True, False])
+def test_bf16_on_the_cpu_warns_only_where_it_is_emulated(monkeypatch, native):
+    """Both sides of the capability check, whatever this CPU has."""
+    from eegbench.train import device
+
+    said: list[str] = []
+    monkeypatch.setattr(device, "cpu_has_native_bf16", lambda: native)
+    monkeypatch.setattr(device, "log", said.append)
+    assert check_precision(CPU, "bf16").name == "bf16"
+    assert check_precision(CPU, "fp32").name == "fp32"
+    check_precision(CPU, "bf16", warn=False)
+    if native:
+        assert said == []
+    else:
+        assert len(said) == 1 and "no native bf16" in said[0] and "emulated" in said[0]
+
+
 def _tiny_classifier():
     from eegbench.train.model import EEGClassifier
 
@@ -226,3 +243,51 @@ def test_quantization_without_cuda_fails_the_dry_run_in_one_line(llama_folder):
     lines = [ln for ln in res.output.splitlines() if ln.strip()]
     assert res.exit_code != 0 and len(lines) == 1, res.output
     assert lines[0].startswith("error: ") and "quantization=4bit" in lines[0]
+
+
+def test_stage2_checkpoint_keeps_the_fp16_grad_scaler(llama_folder, tmp_path):
+    """Stage 2 under fp16 autocast (CPU): the scaler's state travels through the checkpoint, and
+    1 + 1 resumed epochs give the projector of 2 uninterrupted ones."""
+    from eegbench.api.llm import load_pretrained
+    from eegbench.train.checkpoint import Checkpoint
+    from eegbench.train.model import Projector
+    from eegbench.train.stage2 import train_stage2
+
+    llm = load_pretrained(str(llama_folder))
+    fp16 = Precision(CPU, "fp16")
+    inputs = np.random.default_rng(0).standard_normal((6, 4)).astype(np.float32)
+
+    def train(epochs, ckpt):
+        torch.manual_seed(0)
+        proj = Projector(4, llm.d_model)
+        train_stage2(
+            llm,
+            proj,
+            [("eeg", inputs)],
+            ["dog", "cat"] * 3,
+            ["A red dog runs in a park.", "A blue cat sits on a mat."] * 3,
+            Stage2Config(epochs=epochs, batch_size=3),
+            torch.Generator().manual_seed(0),
+            ckpt,
+            precision=fp16,
+        )
+        return proj
+
+    class Stop(Exception):
+        pass
+
+    class StopAfterOneEpoch(Checkpoint):
+        def save(self, name, state):
+            super().save(name, state)
+            raise Stop
+
+    with pytest.raises(Stop):
+        train(2, StopAfterOneEpoch(tmp_path / "ckpt"))
+    ckpt = Checkpoint(tmp_path / "ckpt")
+    assert ckpt.load("stage2")["scaler"]["_growth_tracker"] == 2  # 2 steps per epoch
+    resumed = train(2, ckpt)
+    scaler = ckpt.load("stage2")["scaler"]
+    assert scaler["_growth_tracker"] == 4 and scaler["scale"] == 65536.0
+    straight = train(2, None)
+    for a, b in zip(resumed.state_dict().values(), straight.state_dict().values(), strict=True):
+        assert torch.equal(a, b)

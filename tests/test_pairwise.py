@@ -177,3 +177,43 @@ def test_corrupt_synonym_table_is_reported_and_rebuilt(tmp_path, capsys, damage)
     rebuilt.save()
     assert MeteorSynonyms(path, "k")("car") == car
     assert "corrupt" not in capsys.readouterr().err
+
+
+def _plain_or_tricky(rng: random.Random) -> str:
+    """A plain sentence (``PLAIN_SENTENCE``), often with a contraction NLTK splits, or a string
+    of the characters around that form's edges."""
+    if rng.random() < 0.5:
+        vocab = ["a", "Dog", "cat", "2015", "x-ray", "well-known", "A1", "cannot", "Gonna",
+                 "wanna", "gotta", "lemme", "gimme", "can", "not", "na", "more", "is"]  # fmt: skip
+        words = [rng.choice(vocab) + ("," if rng.random() < 0.2 else "") for _ in range(8)]
+        text = " ".join(words[: rng.randint(1, 8)]).rstrip(",")
+        return text + ("." if rng.random() < 0.6 else "")
+    alphabet = [*"aZ09-,. '\"!?:;()", "--", "..", "can", "not", "'t", "is", "n't", "  "]
+    return "".join(rng.choice(alphabet) for _ in range(rng.randint(1, 12)))
+
+
+def test_word_tokenizer_is_nltk_s_on_plain_and_other_sentences():
+    from eegbench_plugins.metrics.nltk_data import ensure_nltk_data
+    from eegbench_plugins.metrics.pairwise import PLAIN_SENTENCE, _WordTokenizer
+    from nltk.tokenize import word_tokenize
+
+    ensure_nltk_data()
+    tok = _WordTokenizer()
+    assert tok.plain  # this NLTK passes the probes: the direct path is in use
+    rng = random.Random(3)
+    texts = [_plain_or_tricky(rng) for _ in range(20_000)]
+    assert sum(bool(PLAIN_SENTENCE.fullmatch(t)) for t in texts) > 9_000
+    for text in texts:
+        assert tok(text) == word_tokenize(text), text
+
+
+def test_word_tokenizer_leaves_everything_to_an_nltk_that_disagrees(monkeypatch):
+    import nltk.tokenize
+    from eegbench_plugins.metrics.nltk_data import ensure_nltk_data
+    from eegbench_plugins.metrics.pairwise import _WordTokenizer
+
+    ensure_nltk_data()
+    other = lambda text: ["<", *text.split(), ">"]  # noqa: E731
+    monkeypatch.setattr(nltk.tokenize, "word_tokenize", other)
+    tok = _WordTokenizer()
+    assert not tok.plain and tok("A dog, a cat.") == ["<", "A", "dog,", "a", "cat.", ">"]

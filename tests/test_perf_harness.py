@@ -73,6 +73,10 @@ def test_unknown_benchmark_is_one_error_line():
 
 
 def test_quick_stage1_benchmark_runs_and_checks_equivalence(tmp_path):
+    """End to end through ``python -m benchmarks``: the fp32 figure on every CPU, plus the bf16
+    figure exactly where this CPU runs bf16 natively (both branches: the test below)."""
+    from eegbench.train.device import cpu_has_native_bf16
+
     out = subprocess.run(
         [sys.executable, "-m", "benchmarks", "--quick", "--only", "stage1", "--out", str(tmp_path)],
         cwd=ROOT,
@@ -81,13 +85,33 @@ def test_quick_stage1_benchmark_runs_and_checks_equivalence(tmp_path):
         timeout=300,
     )
     assert out.returncode == 0, out.stderr[-2000:]
-    from eegbench.train.device import cpu_has_native_bf16
-
-    rec, *bf16 = json.loads((tmp_path / "stage1.json").read_text())["records"]
-    assert len(bf16) == int(cpu_has_native_bf16())  # a second figure on native-bf16 CPUs
+    records = json.loads((tmp_path / "stage1.json").read_text())["records"]
+    by_precision = {r["params"]["precision"]: r for r in records}
+    assert len(by_precision) == len(records)
+    assert set(by_precision) == ({"fp32", "bf16"} if cpu_has_native_bf16() else {"fp32"})
+    rec = by_precision["fp32"]
     assert rec["params"]["batch"] == 8 and rec["target"] == 1.5
     assert rec["baseline"]["min"] > 0 and rec["candidate"]["min"] > 0
     assert "| stage1 |" in out.stdout
+
+
+@pytest.mark.parametrize("native", [pytest.param(True, marks=pytest.mark.slow), False])
+def test_stage1_benchmark_adds_the_bf16_figure_only_on_native_bf16(monkeypatch, native):
+    """Both sides of the capability check, whatever this CPU has: with native bf16 a second
+    record times the bf16 step; without, one fp32 record whose note says why."""
+    from benchmarks import perf_stage1
+    from eegbench.train import device
+
+    monkeypatch.setattr(device, "cpu_has_native_bf16", lambda: native)
+    records = perf_stage1.measure(quick=True)
+    assert [r["params"]["precision"] for r in records] == (["fp32", "bf16"] if native else ["fp32"])
+    fp32 = records[0]
+    assert fp32["baseline"]["min"] > 0 and fp32["candidate"]["min"] > 0
+    assert ("no native bf16 here" in fp32["note"]) is not native
+    if native:
+        bf16 = records[1]
+        assert bf16["figure"].startswith("bf16 train step") and bf16["candidate"]["min"] > 0
+        assert bf16["baseline"]["label"].endswith("fp32")
 
 
 @pytest.mark.parametrize(

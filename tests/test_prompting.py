@@ -87,3 +87,20 @@ def test_generation_is_batched_consistently(llm):
         for i in range(3)
     ]
     assert batched == single  # left padding does not change greedy outputs
+
+
+def test_generation_hands_the_lm_head_contiguous_rows_and_removes_its_hook(llm):
+    """After the prompt, generation gives the LM head the last position of every row; a strided
+    view there made the batched matmul 8x slower, so ``generate`` passes a contiguous copy."""
+    seen: list[bool] = []
+    head = llm.model.get_output_embeddings()
+    spy = head.register_forward_hook(lambda m, args, out: seen.append(args[0].is_contiguous()))
+    try:
+        batch = build_batch(llm, None, ["dog", "cat", "dog"], padding_side="left")
+        llm.generate(batch.inputs_embeds, batch.attention_mask, max_new_tokens=3)
+    finally:
+        spy.remove()
+    assert seen and all(seen)
+    assert not head._forward_pre_hooks  # nothing left behind for training
+    prompt = llm.model(inputs_embeds=batch.inputs_embeds, attention_mask=batch.attention_mask)
+    assert prompt.logits.shape[1] == batch.inputs_embeds.shape[1]  # every position, as before

@@ -223,3 +223,17 @@ def test_coco_protocol_matches_pycocoevalcap(t2t_csv):
     assert out["cider"] == pytest.approx(Cider().compute_score(gts, res)[0])
     assert out["accuracy"] == pytest.approx(0.75)
     assert out["bleu_1"] > 0.3
+
+
+def test_score_gives_the_notebook_loop_s_numbers_on_distinct_pairs(tmp_path):
+    """``score`` on a prediction CSV of distinct pairs (the benchmark's file, the released
+    layout) equals the Thought2Text notebook's per-pair library calls, averaged."""
+    from benchmarks.score_speed import notebook_loop, write_csv
+
+    path = tmp_path / "predictions.csv"
+    write_csv(path, rows=300, repeats=10, unique=True)
+    preds = read_predictions(path)
+    assert len(set(zip(preds.generated, preds.reference))) == 300
+    ours, loop = score_file(path, "thought2text"), notebook_loop(path)
+    for key, value in loop.items():
+        assert ours[key] == pytest.approx(value, rel=0, abs=1e-12), key

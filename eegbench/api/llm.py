@@ -124,16 +124,29 @@ class CausalLM:
         return result
 
     def _generate(self, inputs_embeds, attention_mask, max_new_tokens, repetition_penalty):
-        return self.model.generate(
-            inputs_embeds=inputs_embeds,
-            attention_mask=attention_mask,
-            max_new_tokens=max_new_tokens,
-            do_sample=False,
-            num_beams=1,
-            repetition_penalty=repetition_penalty,
-            pad_token_id=self.tokenizer.pad_token_id,
-            eos_token_id=self.stop_token_ids,
-        )
+        head = self.model.get_output_embeddings()
+        hook = None if head is None else head.register_forward_pre_hook(_contiguous_input)
+        try:
+            return self.model.generate(
+                inputs_embeds=inputs_embeds,
+                attention_mask=attention_mask,
+                max_new_tokens=max_new_tokens,
+                do_sample=False,
+                num_beams=1,
+                repetition_penalty=repetition_penalty,
+                pad_token_id=self.tokenizer.pad_token_id,
+                eos_token_id=self.stop_token_ids,
+            )
+        finally:
+            if hook is not None:
+                hook.remove()
+
+
+def _contiguous_input(module: Any, args: tuple[Any, ...]) -> tuple[Any, ...]:
+    """The LM head's input as one contiguous block: after the prompt, generation hands it the
+    last position of every row (a strided view), which a batched matmul reads 8x slower than
+    a copy (0.8 s of a 64-row GPT-2-small generation on a CPU)."""
+    return (args[0].contiguous(), *args[1:])
 
 
 DTYPES = ("float32", "bfloat16", "float16", "auto")

@@ -7,6 +7,7 @@ here; result commands in ``results.py``; commands on finished runs in ``tools.py
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import sys
 import traceback
@@ -38,7 +39,12 @@ class Group(click.Group):
                 traceback.print_exc()
             click.echo(f"error: {e}", err=True)
             ctx.exit(e.exit_code)
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as e:
+            from eegbench.train.preemption import Interrupted
+
+            if isinstance(e, Interrupted):  # SIGTERM/SIGINT under stop_politely: how to resume
+                click.echo(e.line(), err=True)
+                ctx.exit(e.exit_code)
             click.echo("interrupted", err=True)
             ctx.exit(130)
         except OSError as e:
@@ -91,7 +97,7 @@ def cli(ctx: click.Context, debug: bool, quiet: bool, log_format: str) -> None:
       0    success
       1    a problem with data, weights or a plugin (the message says which)
       2    a bad command line or config, or a failed preflight check
-      130  interrupted
+      130  interrupted (Ctrl-C), 143 stopped by SIGTERM; a run or bench says how to resume
     """
     from eegbench.progress import interval, set_log_format
 
@@ -121,7 +127,9 @@ def cli(ctx: click.Context, debug: bool, quiet: bool, log_format: str) -> None:
     "--resume",
     "resume_dir",
     type=click.Path(),
-    help="Continue an interrupted run (its .partial-* folder) from its last checkpoint.",
+    help="Continue an interrupted run (its .partial-* folder) from its last checkpoint; a run "
+    "stopped by SIGTERM or Ctrl-C prints this command ('interrupted by SIGTERM; resume with: "
+    "eegbench run --resume DIR').",
 )
 @click.option(
     "--keep-failed", is_flag=True, help="Keep a failed run's folder as NAME.failed (error.txt)."
@@ -163,6 +171,7 @@ def run(
     """
     from eegbench.config import build_config, dump
     from eegbench.train.device import setup
+    from eegbench.train.preemption import stop_politely
 
     if resume_dir is not None:
         from eegbench.api.errors import ConfigError
@@ -173,7 +182,8 @@ def run(
             raise ConfigError("--resume continues a run in one process; drop --processes.")
         from eegbench.train.runner import resume
 
-        pipe = resume(resume_dir, keep_failed=keep_failed)
+        with stop_politely():
+            pipe = resume(resume_dir, keep_failed=keep_failed)
         _report_run(pipe.run_dir, pipe.results)
         return
     overrides += ("fast_dev_run=true",) if fast_dev_run else ()
@@ -193,9 +203,13 @@ def run(
         run_dir = run_processes(cfg, processes, keep_failed=keep_failed)
         _report_run(run_dir, RunRecord.read(run_dir))
         return
+    from eegbench.train.distributed import from_env
     from eegbench.train.runner import run as run_pipeline
 
-    pipe = run_pipeline(cfg, keep_failed=keep_failed)
+    # a data-parallel run keeps no checkpoint: under a launcher signals end it as before
+    polite = stop_politely() if from_env().size == 1 else contextlib.nullcontext()
+    with polite:
+        pipe = run_pipeline(cfg, keep_failed=keep_failed)
     if pipe is not None:  # None: a rank other than 0 under a launcher, which reports nothing
         _report_run(pipe.run_dir, pipe.results)
 

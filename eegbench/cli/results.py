@@ -233,8 +233,16 @@ def leaderboard_command(
     type=click.Choice(["local", "ray"]),
     default="local",
     show_default=True,
-    help="local: one run after another in this process; ray: each run as a Ray task "
-    "(the 'ray' extra).",
+    help="local: the runs in this process, one after another (or --processes N at once); ray: "
+    "each run as a Ray task (the 'ray' extra).",
+)
+@click.option(
+    "--processes",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="local: run N configurations at once, each in its own process with the free cores "
+    "divided among them (torch threads per run in results.json, unless threads=N is given).",
 )
 @click.option(
     "--address",
@@ -262,6 +270,7 @@ def bench_command(
     out: Path | None,
     dry_run: bool,
     backend: str,
+    processes: int,
     address: str | None,
     num_cpus: int | None,
     cpus_per_run: int | None,
@@ -270,8 +279,11 @@ def bench_command(
     """Run a benchmark SUITE (a shipped name or a YAML file), then print its leaderboard.
 
     OVERRIDES apply to every configuration (e.g. cache_dir=/tmp/cache). Without SUITE: list the
-    shipped suites. `--backend ray` runs each configuration as a Ray task: on a local Ray, or on
-    the cluster at `--address` (its nodes need this eegbench and an output folder they share).
+    shipped suites. `--processes N` runs N configurations at once on this machine, the free
+    cores divided among them. `--backend ray` runs each configuration as a Ray task: on a local
+    Ray, or on the cluster at `--address` (its nodes need this eegbench and an output folder
+    they share). SIGTERM or Ctrl-C stops the bench with one line naming the command that
+    resumes it.
     """
     from eegbench.api.errors import ConfigError, EegbenchError
     from eegbench.report.bench import leaderboard_options, list_suites, load_suite, plan, run_suite
@@ -291,6 +303,11 @@ def bench_command(
     given = [flag for flag, value in ray_flags.items() if value is not None]
     if backend != "ray" and given:
         raise ConfigError(f"{given[0]} is an option of --backend ray; add --backend ray.")
+    if backend == "ray" and processes > 1:
+        raise ConfigError(
+            "--processes is an option of the local backend; with --backend ray use --num-cpus "
+            "and --cpus-per-run."
+        )
     ray = None
     if backend == "ray":
         from eegbench.report.ray_backend import RayOptions
@@ -311,7 +328,20 @@ def bench_command(
                 status += f" (Ray task: {cpus} CPU, {gpus:g} GPU)"
             click.echo(f"{job.key}  {job.name}  {status}")
         return
-    result = run_suite(s, out, list(overrides), backend, ray)
+    from eegbench.train.preemption import Interrupted, stop_politely
+
+    try:
+        with stop_politely():
+            result = run_suite(s, out, list(overrides), backend, ray, processes)
+    except Interrupted as e:  # finished runs are skipped and interrupted ones resumed by a rerun
+        e.finished = None
+        e.resume = ["eegbench", "bench", suite, *overrides, "--out", str(out)]
+        if backend != "local":
+            e.resume += ["--backend", backend]
+        if processes > 1:
+            e.resume += ["--processes", str(processes)]
+        e.resume += [f"{flag}={value}" for flag, value in ray_flags.items() if value is not None]
+        raise
     board = leaderboard([out], **leaderboard_options(s))
     written = write_outputs(board, "md", out / "leaderboard.md", out / "leaderboard.png")
     click.echo(board.to_markdown(), nl=False)

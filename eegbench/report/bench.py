@@ -15,8 +15,9 @@ A suite is a YAML file (``eegbench/report/suites/NAME.yaml``)::
 A configuration's key is a digest of its resolved config without ``output_dir``, ``run_name``,
 ``cache_dir`` and ``threads`` (as MOABB keys results by pipeline); a finished run with the same
 key in the output directory is not run again, and an interrupted one is resumed. The local
-backend runs the rest one after another in this process; ``ray_backend`` runs each as a Ray
-task. Both run exactly the tasks ``pending`` lists, each through ``run_job``.
+backend runs the rest one after another in this process, or ``processes`` at a time in
+processes of their own that share the cores (``run_threads``); ``ray_backend`` runs each as a
+Ray task. All run exactly the tasks ``pending`` lists, each through ``run_job``.
 """
 
 from __future__ import annotations
@@ -232,15 +233,24 @@ def run_suite(
     extra: list[str] = (),
     backend: str = "local",
     ray: RayOptions | None = None,
+    processes: int = 1,
 ) -> BenchResult:
-    """Run the configurations that have no finished run in ``out_dir`` yet, one after another
-    here (``backend="local"``) or as Ray tasks (``"ray"``, with ``ray``'s options)."""
+    """Run the configurations that have no finished run in ``out_dir`` yet: here, one after
+    another (``backend="local"``) or ``processes`` side by side, or as Ray tasks (``"ray"``,
+    with ``ray``'s options)."""
     import time
 
     from eegbench.progress import log
 
     if backend not in BACKENDS:
         raise ConfigError(f"unknown backend {backend!r}; use local or ray.")
+    if processes < 1:
+        raise ConfigError(f"--processes {processes}: use 1 or more.")
+    if processes > 1 and backend != "local":
+        raise ConfigError(
+            "--processes runs configurations side by side on the local backend; with --backend "
+            "ray use --num-cpus and --cpus-per-run."
+        )
     world = os.environ.get("WORLD_SIZE", "1")
     if world != "1":
         raise ConfigError(
@@ -257,6 +267,8 @@ def run_suite(
         from eegbench.report.ray_backend import RayOptions, run_on_ray
 
         outcomes = run_on_ray(todo, ray or RayOptions())
+    elif processes > 1 and len(todo) > 1:
+        outcomes = _run_side_by_side(todo, processes)
     else:
         outcomes = _run_here(todo)
     for job, run_dir, error in outcomes:
@@ -281,6 +293,76 @@ def _run_here(todo: list[Task]) -> Iterator[tuple[Job, Path | None, str | None]]
             yield task.job, None, str(e)
             continue
         yield task.job, run_dir, None
+
+
+def run_threads(processes: int) -> int:
+    """Torch threads of each of ``processes`` runs side by side whose config leaves ``threads``
+    unset: the cores other processes leave free now (as one ``eegbench run`` would take them),
+    divided among the runs, at least one."""
+    from eegbench.train.device import choose_threads
+
+    return max(1, choose_threads(None) // processes)
+
+
+def _run_side_by_side(
+    todo: list[Task], processes: int
+) -> Iterator[tuple[Job, Path | None, str | None]]:
+    """The local backend with ``processes`` workers (spawned processes, each running tasks one
+    after another as the sequential backend does), ``run_threads`` threads per run unless its
+    config sets ``threads``; yields each outcome as it finishes. Stopping the bench stops the
+    workers, whose interrupted runs a rerun resumes."""
+    import multiprocessing as mp
+
+    from eegbench.progress import is_quiet, log, log_format
+
+    threads = run_threads(processes)
+    n = min(processes, len(todo))
+    log(f"{len(todo)} configurations, {n} at a time, {threads} thread(s) each")
+    quiet = is_quiet() or log_format() != "json"  # progress bars of several runs would mix
+    args = [
+        (t.job.name, t.job.config.replace(threads=t.job.config.threads or threads), t.resume)
+        for t in todo
+    ]
+    jobs = {t.job.name: t.job for t in todo}
+    pool = mp.get_context("spawn").Pool(n, _start_worker, (quiet, log_format()))
+    try:
+        for i, (name, run_dir, error) in enumerate(pool.imap_unordered(_worker, args), 1):
+            if error is None:
+                log(f"[bold]\\[{i}/{len(todo)}] {name}[/bold] done")
+                yield jobs[name], Path(run_dir), None
+            else:
+                log(f"[red]failed:[/red] {name}: {error}")
+                yield jobs[name], None, error
+        pool.close()
+    except BaseException:
+        pool.terminate()  # SIGTERM: the runs stop where they are, resumable from a checkpoint
+        raise
+    finally:
+        pool.join()
+
+
+def _start_worker(quiet: bool, fmt: str) -> None:
+    """A side-by-side worker logs as the bench was told to (no progress bars on a terminal) and
+    leaves Ctrl-C to the bench, which stops it."""
+    import signal
+
+    from eegbench.progress import set_log_format, set_quiet
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    set_quiet(quiet)
+    set_log_format(fmt)  # type: ignore[arg-type]
+
+
+def _worker(
+    arg: tuple[str, RunConfig, Path | None],
+) -> tuple[str, str | None, str | None]:
+    """One configuration in a side-by-side worker: ``(run name, run directory, None)`` or
+    ``(run name, None, error line)``."""
+    name, config, resume = arg
+    try:
+        return name, str(run_job(config, resume)), None
+    except EegbenchError as e:
+        return name, None, str(e)
 
 
 def leaderboard_options(suite: Suite) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from safetensors.torch import load_file
 
 from eegbench.api.errors import EegbenchError
 from eegbench.io import atomic_write, atomic_writer
+from eegbench.train.preemption import deferred
 
 STATE = "state.json"
 
@@ -118,19 +119,20 @@ class Checkpoint:
 
     def save(self, name: str, state: Any) -> None:
         """Store ``state`` (nested dicts/lists/tuples of tensors, arrays and JSON values)."""
-        index = self._index()
-        tensors: dict[str, torch.Tensor] = {}
-        plain = _split(state, "s", tensors)
-        counter = int(index.get("_counter", 0)) + 1
-        fname = f"tensors-{counter}.safetensors"
-        self.folder.mkdir(parents=True, exist_ok=True)
-        atomic_writer(self.folder / fname, lambda f: f.write(_tensor_bytes(tensors)))
-        old = index.get(name, {}).get("tensors")
-        index[name] = {"tensors": fname, "state": plain}
-        index["_counter"] = counter
-        atomic_write(self.folder / STATE, json.dumps(index))
-        if old and old != fname:
-            (self.folder / old).unlink(missing_ok=True)
+        with deferred():  # SIGTERM/SIGINT while saving: stop once this checkpoint is complete
+            index = self._index()
+            tensors: dict[str, torch.Tensor] = {}
+            plain = _split(state, "s", tensors)
+            counter = int(index.get("_counter", 0)) + 1
+            fname = f"tensors-{counter}.safetensors"
+            self.folder.mkdir(parents=True, exist_ok=True)
+            atomic_writer(self.folder / fname, lambda f: f.write(_tensor_bytes(tensors)))
+            old = index.get(name, {}).get("tensors")
+            index[name] = {"tensors": fname, "state": plain}
+            index["_counter"] = counter
+            atomic_write(self.folder / STATE, json.dumps(index))
+            if old and old != fname:
+                (self.folder / old).unlink(missing_ok=True)
         _kill_hook(name, state)
 
 

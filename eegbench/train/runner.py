@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -37,6 +39,7 @@ from eegbench.report.rundir import (
     CHECKPOINT,
     StagedRun,
     clean_orphans,
+    has_checkpoint,
     is_orphan,
     output_root,
     partial_name,
@@ -59,6 +62,7 @@ from eegbench.train.pipeline import (
     new_projector,
     probe_encoder,
 )
+from eegbench.train.preemption import Interrupted
 from eegbench.train.prompting import DEFAULT_PROMPT
 from eegbench.train.seeding import seed_everything
 from eegbench.train.stage1 import EpochCallback, train_stage1
@@ -84,6 +88,7 @@ def run(cfg: RunConfig, keep_failed: bool = False, name: str | None = None) -> P
             return None
         with (
             staged_run(cfg.output_dir, name or run_name(cfg), keep_failed) as staged,
+            _resumable(staged),
             tracking(cfg, staged.name, staged.path) as tracker,
         ):
             return _run(cfg, staged, world, tracker)
@@ -152,9 +157,24 @@ def resume(run_dir: str | Path, keep_failed: bool = False) -> Pipeline:
     log(f"resuming {name} from {folder}")
     with (
         staged_run(folder.parent, name, keep_failed, resume=folder) as staged,
+        _resumable(staged),
         tracking(cfg, staged.name, staged.path) as tracker,
     ):
         return _run(cfg, staged, SINGLE, tracker)
+
+
+@contextmanager
+def _resumable(staged: StagedRun) -> Iterator[None]:
+    """A run stopped by SIGTERM/SIGINT names the command that continues it: its partial folder
+    is kept when it holds a checkpoint (``staged_run``), else there is nothing to resume."""
+    try:
+        yield
+    except Interrupted as e:
+        if staged.final is not None:
+            e.finished = str(staged.final)
+        elif has_checkpoint(staged.path):
+            e.resume = ["eegbench", "run", "--resume", str(staged.path)]
+        raise
 
 
 def run_name(cfg: RunConfig) -> str:

@@ -8,17 +8,32 @@ and overlaps, union-LCS size; METEOR's matches, chunks and lengths). Here the pe
 or word, the counts of a pair come from those tables, and each distinct tuple of counts is
 turned into a score once, by the library's own arithmetic. ``tests/test_pairwise.py`` compares
 every score with the libraries called directly.
+
+Per-sentence tables live in bounded caches (``REFERENCE_CACHE`` references, ``CANDIDATE_CACHE``
+generated captions), so their memory stays flat however many distinct captions a file holds.
+``word_tokenize`` is NLTK's own, except for plain sentences (words of letters, digits and inner
+hyphens, one space apart, commas after words, an optional final period, no contraction NLTK
+splits): there NLTK's regular expressions only set the commas and the final period apart,
+which ``_WordTokenizer`` does directly after checking, once per process, that it agrees with
+NLTK on sentences of that form.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import gc
 import itertools
 import math
-from collections.abc import Callable, Sequence
+import re
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 BLEU_WEIGHTS = [(0.25, 0.25, 0.25, 0.25), (1.0, 0.0, 0.0, 0.0)]  # BLEU-4 and BLEU-1 in one pass
+# distinct sentences whose tables are kept (the least recently used are dropped): references
+# recur (one per image), generated captions mostly do not
+REFERENCE_CACHE = 1 << 14
+CANDIDATE_CACHE = 1 << 11
 
 
 class PairScorer:
@@ -30,14 +45,12 @@ class PairScorer:
 
     def __init__(self, synonyms: Callable[[str], frozenset[str]]) -> None:
         from nltk.stem.porter import PorterStemmer
-        from nltk.tokenize import word_tokenize
 
-        self._word_tokenize = word_tokenize
-        self._stem = functools.lru_cache(maxsize=None)(PorterStemmer().stem)
-        self._synonyms = functools.lru_cache(maxsize=None)(synonyms)
-        self._bleu_sentence = functools.lru_cache(maxsize=None)(_bleu_sentence)
-        self._rouge_sentence = functools.lru_cache(maxsize=None)(_rouge_sentence)
-        self._meteor_sentence = functools.lru_cache(maxsize=None)(self._meteor_words)
+        self._word_tokenize = _word_tokenizer()
+        self._stem = functools.lru_cache(maxsize=REFERENCE_CACHE)(PorterStemmer().stem)
+        self._synonyms = functools.lru_cache(maxsize=REFERENCE_CACHE)(synonyms)
+        self._cand = _Tables(CANDIDATE_CACHE, self._meteor_words)
+        self._ref = _Tables(REFERENCE_CACHE, self._meteor_words)
         self._bleu_values: dict[tuple[int, ...], tuple[float, float]] = {}
         self._rouge_values: dict[tuple[int, int, int], float] = {}
         self._meteor_values: dict[tuple[Any, ...], float] = {}
@@ -63,13 +76,18 @@ class PairScorer:
 
     def bleu(self, candidate: str, reference: str) -> tuple[float, float]:
         """(BLEU-4, BLEU-1) of NLTK's ``corpus_bleu`` on whitespace tokens, smoothing method 4."""
-        c_len, c_grams = self._bleu_sentence(candidate)
-        r_len, r_grams = self._bleu_sentence(reference)
+        c_len, c_grams = self._cand.bleu(candidate)
+        r_len, r_grams = self._ref.bleu(reference)
         matches = [0, 0, 0, 0]
-        for gram, count in c_grams.items():
-            in_ref = r_grams.get(gram)
-            if in_ref:
-                matches[len(gram) - 1] += count if count < in_ref else in_ref
+        for n, (cand, ref) in enumerate(zip(c_grams, r_grams)):
+            if len(ref) < len(cand):
+                cand, ref = ref, cand  # the clipped count is symmetric: walk the smaller table
+            total = 0
+            for gram, count in cand.items():
+                other = ref.get(gram)
+                if other:
+                    total += count if count < other else other
+            matches[n] = total
         key = (c_len, r_len, *matches)
         value = self._bleu_values.get(key)
         if value is None:
@@ -80,7 +98,7 @@ class PairScorer:
 
     def rouge(self, candidate: str, reference: str) -> tuple[float, float, float]:
         """ROUGE-1, ROUGE-2 and summary-level ROUGE-L F of the ``rouge`` package."""
-        hyp, ref = self._rouge_sentence(candidate), self._rouge_sentence(reference)
+        hyp, ref = self._cand.rouge(candidate), self._ref.rouge(reference)
         if hyp is None:
             raise ValueError("Hypothesis is empty.")
         if ref is None:
@@ -117,7 +135,7 @@ class PairScorer:
         gamma: float = 0.5,
     ) -> float:
         """NLTK's ``single_meteor_score`` of ``word_tokenize`` tokens (Porter stems, WordNet)."""
-        hyp, ref = self._meteor_sentence(candidate), self._meteor_sentence(reference)
+        hyp, ref = self._cand.meteor(candidate), self._ref.meteor(reference)
         matches, chunks = _meteor_alignment(hyp, ref, self._synonyms)
         key = (matches, chunks, len(hyp[0]), len(ref[0]), alpha, beta, gamma)
         value = self._meteor_values.get(key)
@@ -125,21 +143,40 @@ class PairScorer:
             value = self._meteor_values[key] = _meteor_from_counts(*key)
         return value
 
-    def _meteor_words(self, text: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
-        """Lowercased ``word_tokenize`` tokens of ``text`` and their Porter stems."""
+    def _meteor_words(self, text: str) -> MeteorWords:
+        """Lowercased ``word_tokenize`` tokens of ``text``, their Porter stems and each word's
+        positions."""
         words = tuple(w.lower() for w in self._word_tokenize(text))
-        return words, tuple(self._stem(w) for w in words)
+        positions: dict[str, list[int]] = {}
+        for i, w in enumerate(words):
+            positions.setdefault(w, []).append(i)
+        return words, tuple(self._stem(w) for w in words), positions
 
 
-def _bleu_sentence(text: str) -> tuple[int, dict[tuple[str, ...], int]]:
-    """Token count of ``text.split()`` and the counts of its 1- to 4-grams."""
-    tokens = text.split()
-    grams: dict[tuple[str, ...], int] = {}
-    for n in range(1, 5):
-        for i in range(len(tokens) - n + 1):
-            gram = tuple(tokens[i : i + n])
-            grams[gram] = grams.get(gram, 0) + 1
-    return len(tokens), grams
+# a sentence for METEOR: words, their stems, {word: its positions, ascending}
+MeteorWords = tuple[tuple[str, ...], tuple[str, ...], dict[str, list[int]]]
+
+
+class _Tables:
+    """The per-sentence tables of one side of the pairs, each an LRU cache of ``size``."""
+
+    def __init__(self, size: int, meteor_words: Callable[[str], MeteorWords]) -> None:
+        cache = functools.lru_cache(maxsize=size)
+        self.bleu = cache(_bleu_sentence)
+        self.rouge = cache(_rouge_sentence)
+        self.meteor = cache(meteor_words)
+
+
+def _bleu_sentence(text: str) -> tuple[int, tuple[dict[tuple[str, ...], int], ...]]:
+    """Token count of ``text.split()`` and the counts of its 1-, 2-, 3- and 4-grams."""
+    t = text.split()
+    grams = []
+    for n_grams in (zip(t), zip(t, t[1:]), zip(t, t[1:], t[2:]), zip(t, t[1:], t[2:], t[3:])):
+        counts: dict[tuple[str, ...], int] = {}
+        for gram in n_grams:
+            counts[gram] = counts.get(gram, 0) + 1
+        grams.append(counts)
+    return len(t), tuple(grams)
 
 
 def _bleu_from_counts(c_len: int, r_len: int, matches: Sequence[int]) -> tuple[float, float]:
@@ -226,16 +263,26 @@ def _match(
 
 
 def _meteor_alignment(
-    hyp: tuple[tuple[str, ...], tuple[str, ...]],
-    ref: tuple[tuple[str, ...], tuple[str, ...]],
-    synonyms: Callable[[str], frozenset[str]],
+    hyp: MeteorWords, ref: MeteorWords, synonyms: Callable[[str], frozenset[str]]
 ) -> tuple[int, int]:
     """(matches, chunks) of NLTK's METEOR alignment: exact, then stem, then WordNet synonym
     matches (the synonym stage sees the stems, as NLTK's does)."""
-    h_words, h_stems = hyp
-    r_words, r_stems = ref
+    h_words, h_stems, h_positions = hyp
+    r_words, r_stems, r_positions = ref
     found: list[tuple[int, int]] = []
-    h_left, r_left = _match(list(enumerate(h_words)), list(enumerate(r_words)), found)
+    # exact stage (``_match`` on the words): the k-th last occurrence of a word in the hypothesis
+    # takes the k-th last in the reference
+    h_used: set[int] = set()
+    r_used: set[int] = set()
+    for word, h_at in h_positions.items():
+        r_at = r_positions.get(word)
+        if r_at:
+            for i, j in zip(reversed(h_at), reversed(r_at)):
+                found.append((i, j))
+                h_used.add(i)
+                r_used.add(j)
+    h_left = [(i, w) for i, w in enumerate(h_words) if i not in h_used]
+    r_left = [(j, w) for j, w in enumerate(r_words) if j not in r_used]
     if h_left and r_left:
         h_left = [(i, h_stems[i]) for i, _ in h_left]
         r_left = [(j, r_stems[j]) for j, _ in r_left]
@@ -283,3 +330,83 @@ def _meteor_from_counts(
         return 0.0
     penalty = gamma * frag_frac**beta
     return (1 - penalty) * fmean
+
+
+@contextlib.contextmanager
+def without_cyclic_gc() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector while pairs are scored.
+
+    Scoring makes no reference cycles (what it drops is freed by reference counting), but it
+    allocates millions of small dicts and tuples while the sentence tables hold many thousands:
+    every full collection walks all of them, which took over half of the time at 20,000 pairs.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+# --- word_tokenize of plain sentences --------------------------------------------------------
+
+_WORD = r"[A-Za-z0-9]+(?:-[A-Za-z0-9]+)*"
+PLAIN_SENTENCE = re.compile(rf"{_WORD}(?:,? {_WORD})*\.?")
+# sentences of that form on which NLTK is asked once per process (the check of _WordTokenizer)
+PLAIN_PROBES = (
+    "a",
+    "A dog.",
+    "The image shows a small, brown dog sitting on a bench in 2015.",
+    "In this photo, a black-and-white cat sits on a wooden table, near 3 cups",
+    "e-mail x-ray 10-20 well-known A1 b2c",
+    "Can not, gim me, gon na, got ta, lem me, wan na.",
+    "X, Y, Z.",
+    "a.",
+)
+
+
+class _WordTokenizer:
+    """NLTK's ``word_tokenize``, computed directly for plain sentences (``PLAIN_SENTENCE``).
+
+    On such a sentence Punkt finds one sentence, and of the Treebank tokenizer's rules only two
+    apply: ``([:,])([^\\d])`` sets a comma that a space follows apart, and the final-period rule
+    sets the last period apart; ``text.split()`` then gives the words. Contractions (``cannot``,
+    ``gonna``, ...) are the tokenizer's own patterns: a sentence they match goes to NLTK, as
+    does every other sentence. Unless NLTK gives the same tokens on ``PLAIN_PROBES``, NLTK
+    tokenizes everything (another NLTK version with other rules).
+    """
+
+    def __init__(self) -> None:
+        from nltk.tokenize import NLTKWordTokenizer, word_tokenize
+
+        self.nltk = word_tokenize
+        patterns = [
+            c.pattern for c in (*NLTKWordTokenizer.CONTRACTIONS2, *NLTKWordTokenizer.CONTRACTIONS3)
+        ]
+        if not all(p.startswith("(?i)") for p in patterns):
+            self.plain = False
+            return
+        self.contraction = re.compile("(?i)" + "|".join(f"(?:{p[4:]})" for p in patterns))
+        self.plain = all(self._plain(t) == word_tokenize(t) for t in PLAIN_PROBES)
+
+    def __call__(self, text: str) -> list[str]:
+        if self.plain and PLAIN_SENTENCE.fullmatch(text):
+            words = self._plain(text)
+            # the contractions see the text as the earlier rules left it
+            if not self.contraction.search(f" {' '.join(words)} "):
+                return words
+        return self.nltk(text)
+
+    @staticmethod
+    def _plain(text: str) -> list[str]:
+        end = text.endswith(".")
+        words = (text[:-1] if end else text).replace(",", " ,").split(" ")
+        if end:
+            words.append(".")
+        return words
+
+
+@functools.cache
+def _word_tokenizer() -> _WordTokenizer:
+    return _WordTokenizer()

@@ -114,11 +114,15 @@ class Thought2TextProtocol(Metric):
         refs = [_text(r) for r in references]
         check_pairs(candidates, refs, T2T)
         check_nonempty_refs(refs, T2T)
-        pairs = list(dict.fromkeys(zip(candidates, refs)))  # each distinct pair scored once
-        scored = dict(zip(pairs, _score_pairs(pairs, T2T)))
-        keys = [k for k in self.outputs if k != "accuracy"]
-        out = {k: [scored[pair][k] for pair in zip(candidates, refs)] for k in keys}
-        result = {k: np.asarray(v, dtype=float) for k, v in out.items()}
+        index: dict[tuple[str, str], int] = {}  # each distinct pair scored once
+        rows = np.fromiter(
+            (index.setdefault(pair, len(index)) for pair in zip(candidates, refs)),
+            dtype=np.intp,
+            count=len(candidates),
+        )
+        values = _score_pairs(list(index), T2T)
+        del index
+        result = {k: values[rows, j] for j, k in enumerate(PAIR_METRICS)}
         hits = object_hits(ctx)
         if hits is not None:
             if hits.shape[0] != len(candidates):
@@ -141,27 +145,32 @@ def _no_advance(n: int = 1, **fields: Any) -> None:
     """The ``advance`` of a progress bar that is not shown."""
 
 
-def _score_pairs(pairs: list[tuple[str, str]], name: str) -> list[dict[str, float]]:
-    """Thought2Text's per-pair BLEU-1/4, ROUGE-1/2/L F and METEOR, behind a progress bar.
+PAIR_METRICS = ("bleu_1", "bleu_4", "rouge_1", "rouge_2", "rouge_l", "meteor")
+
+
+def _score_pairs(pairs: list[tuple[str, str]], name: str) -> np.ndarray:
+    """Thought2Text's per-pair ``PAIR_METRICS`` (``[n_pairs, 6]``), behind a progress bar.
 
     The values are those of NLTK's ``corpus_bleu`` (method 4), the ``rouge`` package and NLTK's
     ``single_meteor_score``, computed from per-sentence tables (``metrics.pairwise``).
     """
     from eegbench_plugins.metrics.nltk_data import meteor_synonyms
-    from eegbench_plugins.metrics.pairwise import PairScorer
+    from eegbench_plugins.metrics.pairwise import PairScorer, without_cyclic_gc
 
     from eegbench.api import task
 
     synonyms = meteor_synonyms()
     scorer = PairScorer(synonyms)
-    results = []
+    results = np.empty((len(pairs), len(PAIR_METRICS)))
     bar = task(f"{name}: scoring {len(pairs)} distinct pairs", total=len(pairs))
-    with bar if len(pairs) >= PROGRESS_FROM else contextlib.nullcontext(_no_advance) as advance:
+    shown = bar if len(pairs) >= PROGRESS_FROM else contextlib.nullcontext(_no_advance)
+    with shown as advance, without_cyclic_gc():
         for i, (cand, ref) in enumerate(pairs):
             try:
-                results.append(scorer.score(cand, ref))
+                scores = scorer.score(cand, ref)
             except ValueError as e:
                 raise DataError(f"{name}: pair {i} cannot be scored by ROUGE: {e}") from None
+            results[i] = [scores[k] for k in PAIR_METRICS]
             if i % 4096 == 4095:
                 advance(4096)
         advance(len(pairs) % 4096)

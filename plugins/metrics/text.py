@@ -146,7 +146,7 @@ class Meteor(Metric):
         self, predictions: list[str], references: list[str], **ctx: Any
     ) -> dict[str, np.ndarray]:
         from eegbench_plugins.metrics.nltk_data import meteor_synonyms
-        from eegbench_plugins.metrics.pairwise import PairScorer
+        from eegbench_plugins.metrics.pairwise import PairScorer, without_cyclic_gc
 
         check_pairs(predictions, references, "meteor")
         if self._scorer is None:  # one per metric: its tables serve every condition
@@ -154,7 +154,8 @@ class Meteor(Metric):
             self._scorer = PairScorer(self._synonyms)
         meteor = self._scorer.meteor
         params = (self.alpha, self.beta, self.gamma)
-        scores = [meteor(hyp, ref, *params) for hyp, ref in zip(predictions, references)]
+        with without_cyclic_gc():
+            scores = [meteor(hyp, ref, *params) for hyp, ref in zip(predictions, references)]
         self._synonyms.save()
         return {"meteor": np.array(scores, dtype=float)}
 
