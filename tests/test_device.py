@@ -266,7 +266,7 @@ def test_stage2_checkpoint_keeps_the_fp16_grad_scaler(llama_folder, tmp_path):
             [("eeg", inputs)],
             ["dog", "cat"] * 3,
             ["A red dog runs in a park.", "A blue cat sits on a mat."] * 3,
-            Stage2Config(epochs=epochs, batch_size=3),
+            Stage2Config(epochs=epochs, batch_size=3, grad_accum=1),
             torch.Generator().manual_seed(0),
             ckpt,
             precision=fp16,

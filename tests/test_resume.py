@@ -8,7 +8,6 @@ the command line starts, see ``SIGNALLER``), so each test stops the run exactly 
 from __future__ import annotations
 
 import json
-import os
 import shlex
 import signal
 import subprocess
@@ -48,18 +47,32 @@ def reference(tmp_path_factory) -> tuple[Path, Path]:
     return tmp, tmp / "ref" / "r"
 
 
+# Runs the command line with a wrapper around ``Checkpoint.save``: right after checkpoint NAME
+# of epoch EPOCH is saved the process is SIGKILLed, as an out-of-memory killer or a power cut
+# would end it.
+KILLER = textwrap.dedent(
+    """
+    import os, signal, sys
+    import eegbench.train.checkpoint as ckpt
+
+    save = ckpt.Checkpoint.save
+
+    def saving(self, name, state):
+        save(self, name, state)
+        if f"{{name}}:{{state.get('done', -1)}}" == "{kill_after}":
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    ckpt.Checkpoint.save = saving
+    from eegbench.cli import main
+    main(sys.argv[1:])
+    """
+)
+
+
 def _killed_run(tmp: Path, out: Path, kill_after: str) -> Path:
-    env = {**os.environ, "EEGBENCH_KILL_AFTER": kill_after}
+    script = KILLER.format(kill_after=kill_after)
     proc = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            "from eegbench.cli import main; main()",
-            "-q",
-            "run",
-            *_overrides(tmp, out),
-        ],
-        env=env,
+        [sys.executable, "-c", script, "-q", "run", *_overrides(tmp, out)],
         capture_output=True,
         text=True,
     )
@@ -104,7 +117,8 @@ SIGNALLER = textwrap.dedent(
     import eegbench.train.{stage} as stage
 
     armed = False
-    save, step = ckpt.Checkpoint.save, stage.optimizer_step
+    STEP = "optimizer_step" if hasattr(stage, "optimizer_step") else "apply_step"
+    save, step = ckpt.Checkpoint.save, getattr(stage, STEP)
 
     def saving(self, name, state):
         global armed
@@ -116,7 +130,8 @@ SIGNALLER = textwrap.dedent(
             os.kill(os.getpid(), signal.{signal})
         return step(*args, **kwargs)
 
-    ckpt.Checkpoint.save, stage.optimizer_step = saving, stepping
+    ckpt.Checkpoint.save = saving
+    setattr(stage, STEP, stepping)
     from eegbench.cli import main
     main(sys.argv[1:])
     """

@@ -10,9 +10,7 @@ Nothing is unpickled on resume.
 from __future__ import annotations
 
 import json
-import os
 import random
-import signal
 from pathlib import Path
 from typing import Any
 
@@ -133,15 +131,6 @@ class Checkpoint:
             atomic_write(self.folder / STATE, json.dumps(index))
             if old and old != fname:
                 (self.folder / old).unlink(missing_ok=True)
-        _kill_hook(name, state)
-
-
-def _kill_hook(name: str, state: Any) -> None:
-    """Tests of resume set ``EEGBENCH_KILL_AFTER=NAME:EPOCH`` to SIGKILL the process right after
-    that checkpoint is saved, as an out-of-memory killer or a power cut would."""
-    spec = os.environ.get("EEGBENCH_KILL_AFTER")
-    if spec and spec == f"{name}:{state.get('done', -1)}":
-        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def _tensor_bytes(tensors: dict[str, torch.Tensor]) -> bytes:
