@@ -14,7 +14,8 @@ plugin's registering module can ``from eegbench.api import hookimpl`` without im
 - Errors shown to users as one line: ``EegbenchError``, ``ConfigError``, ``UnknownNameError``,
   ``DataError``, ``PluginError``, ``MissingWeightsError``.
 - Datasets: ``EEGData``, ``SPLITS``, ``read_caption_files``, and the shared preprocessing and
-  split parameters ``DatasetParams``, ``finalize``, ``select_channels``, ``trial_info``;
+  split parameters ``DatasetParams``, ``finalize``, ``select_channels``, ``trial_info``,
+  ``subject_split`` (per-subject and leave-one-subject-out splits);
   ``load_trials`` (trials read chunk by chunk, preprocessed into one array, cached on disk and
   memory-mapped on the next run) with its result ``Trials``, and ``release_pages`` (drop pages of
   a memory-mapped source already copied).
@@ -63,6 +64,7 @@ _EXPORTS: dict[str, str] = {
     "release_pages": "eegbench.data.trialcache",
     "select_channels": "eegbench.data.preprocessing",
     "trial_info": "eegbench.data.splits",
+    "subject_split": "eegbench.data.splits",
     "Target": "eegbench.api.target",
     "target_items": "eegbench.api.target",
     "CausalLM": "eegbench.api.llm",
@@ -146,7 +148,7 @@ if TYPE_CHECKING:
         load_trials,
         select_channels,
     )
-    from eegbench.data.splits import trial_info
+    from eegbench.data.splits import subject_split, trial_info
     from eegbench.data.trialcache import release_pages
     from eegbench.io import atomic_dir, atomic_write, atomic_writer, check_manifest, file_digest
     from eegbench.progress import is_quiet, log, task, warn

@@ -60,14 +60,29 @@ def cache_dir(cfg: dict[str, Any]) -> Path:
     return Path(cfg["cache_dir"]).expanduser()
 
 
+def dataset_params(cfg: dict[str, Any]) -> dict[str, Any]:
+    """The dataset's parameters as its factory gets them: a ``seed`` parameter left null (a
+    simulated dataset's world) becomes the run's ``seed``, so every seed draws another world."""
+    params = plugin_params(cfg, "dataset")
+    if "seed" in params and params["seed"] is None:
+        params["seed"] = cfg["seed"]
+    return params
+
+
 def load_dataset(cfg: dict[str, Any]) -> EEGData:
     """The configured dataset, checked against the EEGData contract (one-line errors); its
-    preprocessed trials are cached under ``cache_dir/trials`` (``dataset.cache``)."""
+    preprocessed trials are cached under ``cache_dir/trials`` (``dataset.cache``).
+
+    A dataset whose ``seed`` the config leaves null is drawn from the run's seed
+    (``info["seed_from_run"]``, recorded in results.json)."""
     entry = plugins.get("datasets", cfg["dataset"]["name"])
+    params = dataset_params(cfg)
     with trial_cache(cache_dir(cfg)):
-        data = entry.build(**plugin_params(cfg, "dataset"))
+        data = entry.build(**params)
     check_dataset(entry, data)
     data.name = data.name or entry.name
+    if params != plugin_params(cfg, "dataset"):
+        data.info["seed_from_run"] = True
     return data
 
 
