@@ -94,15 +94,18 @@ def test_bad_overrides_raise_one_clear_error(override, message):
         build_config([override])
 
 
-def test_metric_list_and_controls_come_from_defaults_yaml():
+def test_metric_list_comes_from_defaults_yaml_and_controls_from_every_run_s_default():
     from eegbench.api.registry import params_of
     from eegbench.config import EvalConfig
 
     required = {p.name for p in params_of(EvalConfig) if p.required}
-    assert required == {"metrics", "controls"}  # no default in the dataclass
+    assert required == {"metrics"}  # no default in the dataclass
     cfg = build_config([])
     assert cfg["eval"]["metrics"] == default_config()["eval"]["metrics"]
-    assert cfg["eval"]["controls"] == default_config()["eval"]["controls"] == ["only_obj", "noise"]
+    # the label-only, the EEG-isolating and the noise control: every run's, not the benchmark's
+    assert "controls" not in default_config()["eval"]
+    assert cfg["eval"]["controls"] == ["only_obj", "shuffled_eeg", "mean_eeg", "noise"]
+    assert build_config(["dataset=mne_epochs"])["eval"]["controls"] == cfg["eval"]["controls"]
     # every chosen metric, in order, with every parameter filled
     assert list(cfg["metrics"]) == cfg["eval"]["metrics"]
     assert cfg["metrics"]["accuracy"] == {}

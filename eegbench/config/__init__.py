@@ -26,7 +26,7 @@ from pydantic import AfterValidator
 from eegbench import plugins
 from eegbench.api.errors import ConfigError, UnknownNameError
 from eegbench.api.registry import GROUPS, coerce, did_you_mean, params_of
-from eegbench.evaluation.controls import control_names
+from eegbench.evaluation.controls import DEFAULT_CONTROLS, control_names
 
 PLUGIN_GROUPS: dict[str, str] = GROUPS
 
@@ -124,7 +124,7 @@ class Stage2Config:
 
 @dataclass
 class EvalConfig:
-    """Evaluation on the test split (``metrics``, ``controls``: defaults in defaults.yaml)."""
+    """Evaluation on the test split, or on val (``split``); ``metrics``: in defaults.yaml."""
 
     metrics: list[str] = field(
         metadata={
@@ -134,9 +134,17 @@ class EvalConfig:
         }
     )
     controls: list[str] | str = field(
+        default_factory=lambda: list(DEFAULT_CONTROLS),
         metadata={
             "help": "control rows: names, or 'all' (only_obj, obj_random_eeg, only_eeg, "
-            "shuffled_eeg, noise)"
+            "shuffled_eeg, mean_eeg, noise)"
+        },
+    )
+    split: Literal["test", "val"] = field(
+        default="test",
+        metadata={
+            "help": "the split evaluated: test, or val to choose settings without looking at "
+            "the test split (benchmarks/select_on_val.py)"
         },
     )
     max_new_tokens: Annotated[int, Interval(ge=1, le=100_000)] = field(
