@@ -81,7 +81,13 @@ def test_quick_stage1_benchmark_runs_and_checks_equivalence(tmp_path):
         timeout=300,
     )
     assert out.returncode == 0, out.stderr[-2000:]
-    (rec,) = json.loads((tmp_path / "stage1.json").read_text())["records"]
+    records = json.loads((tmp_path / "stage1.json").read_text())["records"]
+    # the fp32 figure always; a bf16 one besides it on a CPU with native bf16
+    from eegbench.train.device import cpu_has_native_bf16
+
+    precisions = [r["params"]["precision"] for r in records]
+    assert precisions == (["fp32", "bf16"] if cpu_has_native_bf16() else ["fp32"])
+    rec = records[0]
     assert rec["params"]["batch"] == 8 and rec["target"] == 1.5
     assert rec["baseline"]["min"] > 0 and rec["candidate"]["min"] > 0
     assert "| stage1 |" in out.stdout
