@@ -119,7 +119,6 @@ def test_the_run_seed_draws_the_world_unless_dataset_seed_is_fixed(tmp_path):
         eegbench.get("datasets", "synthetic").build()
 
 
-@pytest.mark.slow
 def test_eval_split_val_scores_the_validation_images_only(tmp_path, tiny):
     res = CliRunner().invoke(
         cli, ["--quiet", "run", *tiny, "threads=1", "eval.split=val", "run_name=v"]
@@ -272,7 +271,6 @@ def test_the_tiny_lm_trains_on_the_training_captions_only(tmp_path, monkeypatch)
     assert not {data.captions[i] for i in held} & set(seen["prefix"])
 
 
-@pytest.mark.slow
 def test_science_probe_scores_a_tiny_run(tmp_path, tiny, monkeypatch, capsys):
     monkeypatch.syspath_prepend(str(ROOT))
     monkeypatch.setattr(sys, "argv", ["science_probe.py", "run", *tiny, "threads=1",
