@@ -10,8 +10,8 @@ Usage::
     python benchmarks/science_probe.py paired RUN_DIR
 
 A caption *hits* an attribute (colour, setting) when the true value's words appear in it and no
-other value's words do (``synthetic`` declares the vocabularies in
-``info["ground_truth"]["vocab"]``). Also reported: test accuracy, retrieval top-1 and BLEU-4 of
+other value's words do (the dataset declares them: ``EEGData.attributes`` per image and
+``EEGData.attribute_words`` per value). Also reported: test accuracy, retrieval top-1 and BLEU-4 of
 the full pipeline and ONLY_OBJ, a linear probe of colour/setting on the EEG embeddings (fitted on
 the training trials), the encoder's feature count and the wall time. ``run`` writes
 ``science.json`` into the run directory and prints one summary line.
@@ -28,10 +28,15 @@ from typing import Any
 
 import numpy as np
 
+Vocab = dict[str, list[str]]  # attribute value -> the words that realise it
 
-def hits(captions: list[str], truth: list[str], vocab: list[str]) -> np.ndarray:
+
+def hits(captions: list[str], truth: list[str], vocab: Vocab) -> np.ndarray:
     """Per caption: the true value is named and no other value is."""
-    pats = {v: re.compile(r"\b" + re.escape(v.lower()) + r"\b") for v in vocab}
+    pats = {
+        v: re.compile(r"\b(?:" + "|".join(re.escape(w.lower()) for w in words) + r")\b")
+        for v, words in vocab.items()
+    }
     out = np.zeros(len(captions), dtype=bool)
     for i, (cap, true) in enumerate(zip(captions, truth, strict=True)):
         named = {v for v, p in pats.items() if p.search(cap.lower())}
@@ -39,15 +44,17 @@ def hits(captions: list[str], truth: list[str], vocab: list[str]) -> np.ndarray:
     return out
 
 
-def attribute_truth(data: Any, image_index: np.ndarray) -> dict[str, tuple[list[str], list[str]]]:
-    gt = data.info["ground_truth"]
+def attribute_truth(data: Any, image_index: np.ndarray) -> dict[str, tuple[list[str], Vocab]]:
+    """Per attribute: the true value of each listed image, and the value -> words table."""
+    if not data.attributes:
+        raise SystemExit(f"dataset {data.name!r} declares no attributes: nothing to probe.")
     return {
-        attr: ([values[i] for i in image_index], gt["vocab"][attr])
-        for attr, values in gt["attributes"].items()
+        attr: ([values[i] for i in image_index], data.attribute_words[attr])
+        for attr, values in data.attributes.items()
     }
 
 
-def hit_rates(captions: list[str], truth: dict[str, tuple[list[str], list[str]]]) -> dict:
+def hit_rates(captions: list[str], truth: dict[str, tuple[list[str], Vocab]]) -> dict:
     return {a: float(hits(captions, t, v).mean()) for a, (t, v) in truth.items()}
 
 
@@ -137,7 +144,7 @@ def run(overrides: list[str]) -> dict[str, Any]:
     # linear probes on the EEG embeddings
     emb_tr = pipe.model.predict(data.X[tr])[0]
     emb_te = ev.real.embeddings
-    gt = data.info["ground_truth"]["attributes"]
+    gt = data.attributes
     out["probe"] = {
         a: _probe(
             emb_tr,

@@ -97,7 +97,10 @@ def test_metric_list_and_controls_have_one_default():
 
     cfg = build_config([])
     assert cfg.eval.metrics == EvalConfig().metrics
+    # the label-only, the EEG-isolating and the noise control: every run's, not the benchmark's
     assert cfg.eval.controls == EvalConfig().controls
+    assert cfg.eval.controls == ("only_obj", "shuffled_eeg", "mean_eeg", "noise")
+    assert build_config(["dataset=mne_epochs"]).eval.controls == cfg.eval.controls
     # every chosen metric, in order, with every parameter filled
     d = cfg.to_dict()
     assert list(d["metrics"]) == d["eval"]["metrics"]

@@ -139,11 +139,12 @@ def test_incomplete_or_corrupt_run_dirs_are_clear_errors(run_dir, tmp_path, dama
 def test_a_changed_dataset_or_model_config_is_refused(run_dir, tmp_path):
     copy = _copy(run_dir, tmp_path)
     cfg = yaml.safe_load((copy / "config.yaml").read_text())
-    cfg["dataset"]["seed"] = 7
+    world = cfg["dataset"]["seed"]  # null: the world is the run's seed
+    cfg["dataset"]["seed"] = cfg["seed"] + 7
     (copy / "config.yaml").write_text(yaml.safe_dump(cfg))
     with pytest.raises(DataError, match="data hash changed|data, .* hash changed"):
         load_run(copy)
-    cfg["dataset"]["seed"] = 0
+    cfg["dataset"]["seed"] = world
     cfg["encoder"]["out_features"] = 8
     (copy / "config.yaml").write_text(yaml.safe_dump(cfg))
     with pytest.raises(DataError, match="does not match the model its config.yaml builds"):

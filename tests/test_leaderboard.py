@@ -378,8 +378,8 @@ def test_recorded_deltas_oracle_rows_and_headroom(tmp_path):
 
     def with_oracles(record):
         record.oracles = {
-            "label_only": Oracle(description="floor", role="floor", metrics=floor),
-            "full_attributes": Oracle(description="ceil", role="ceiling", metrics=ceiling),
+            "target_embedding": Oracle(description="ceil", role="ceiling", metrics=ceiling),
+            "template_prior": Oracle(description="template", metrics=floor),
         }
         record.headroom = {"bleu_4": 0.25}
         ctl = record.controls["only_obj"]
@@ -391,8 +391,8 @@ def test_recorded_deltas_oracle_rows_and_headroom(tmp_path):
     assert [r.condition for r in board.rows] == [
         "EEG",
         "only_obj",
-        "oracle:label_only",
-        "oracle:full_attributes",
+        "oracle:target_embedding",
+        "oracle:template_prior",
     ]
     eeg = board.rows[0].stats
     delta = eeg["bleu_4 Δ only_obj"]
@@ -401,10 +401,10 @@ def test_recorded_deltas_oracle_rows_and_headroom(tmp_path):
     )
     assert eeg["bleu_4 headroom"].estimate == 0.25
     assert board.rows[1].stats["bleu_4 headroom"].estimate == 0.0
-    assert board.rows[3].stats["bleu_4"].estimate == 0.45
+    assert board.rows[2].stats["bleu_4"].estimate == 0.45
     md = board.to_markdown()
     assert "0.100** [0.040, 0.160]" in md and "* p < 0.05, ** p < 0.01" in md
-    assert "oracle rows" in md and "headroom: (row - floor oracle)" in md
+    assert "oracle rows" in md and "headroom: (row - only_obj) / (target_embedding" in md
     assert "oracle" not in leaderboard([root], oracles=False).to_markdown().split("\n- ")[0]
     # several seeds: a one-sample t-test over the per-seed differences
     write_run(root, "two", seed=1, bleu=0.16, ctl_bleu=0.05)

@@ -67,6 +67,7 @@ def test_third_party_encoder_runs_by_name_and_writes_a_record(finished_run):
         "obj_random_eeg",
         "only_eeg",
         "shuffled_eeg",
+        "mean_eeg",
         "noise",
     }
     assert "bleu_4" in results["controls"]["only_obj"]["metrics"]

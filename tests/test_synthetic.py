@@ -14,12 +14,12 @@ from eegbench import ConfigError, EEGData
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-SMALL = {"n_classes": 4, "n_subjects": 2, "images_per_class": 3, "repetitions": 1}
+SMALL = {"n_classes": 4, "n_subjects": 2, "images_per_class": 3, "repetitions": 1, "seed": 0}
 
 
 @pytest.fixture(scope="module")
 def default() -> EEGData:
-    return eegbench.get("datasets", "synthetic").build()
+    return eegbench.get("datasets", "synthetic").build(seed=0)
 
 
 def attribute_labels(d: EEGData, attr: str) -> np.ndarray:
@@ -47,7 +47,9 @@ def test_registered_with_citation_and_params() -> None:
     defaults = entry.defaults()
     assert defaults["n_subjects"] == 3 and defaults["images_per_class"] == 5
     assert defaults["repetitions"] == 2 and defaults["n_chans"] == 32
-    assert defaults["n_times"] == 128 and defaults["sfreq"] == 256.0 and defaults["seed"] == 0
+    assert defaults["n_times"] == 128 and defaults["sfreq"] == 256.0
+    assert defaults["seed"] is None  # the run's seed draws the world
+    assert defaults["split"] == "auto" and defaults["split_subject"] == 0
 
 
 def test_shapes_dtypes_and_info(default: EEGData) -> None:
@@ -58,10 +60,10 @@ def test_shapes_dtypes_and_info(default: EEGData) -> None:
     assert len(d.image_names) == len(d.captions) == 200 and len(set(d.image_names)) == 200
     assert d.sfreq == 256.0 and len(set(d.ch_names)) == 32
     assert {"O1", "Oz", "O2", "Pz", "Cz", "Fz", "P7", "P8"} <= set(d.ch_names)
-    assert np.array_equal(np.bincount(d.subject), [400, 400, 400])
+    assert np.array_equal(np.bincount(d.subject), [0, 400, 400, 400])  # subjects 1..3
     # every subject sees every image `repetitions` times
     counts = np.zeros((3, 200), int)
-    np.add.at(counts, (d.subject, d.image), 1)
+    np.add.at(counts, (d.subject - 1, d.image), 1)
     assert (counts == 2).all()
     assert np.array_equal(d.y, np.asarray(d.image) // 5)
     # microvolts: background RMS 10 uV, evoked RMS snr * 10 uV (before channel gains)
@@ -83,7 +85,7 @@ def test_deterministic_from_seed() -> None:
     assert a.X.tobytes() == b.X.tobytes()
     assert a.captions == b.captions and a.fingerprint() == b.fingerprint()
     assert a.info["ground_truth"] == b.info["ground_truth"] and a.attributes == b.attributes
-    c = make_synthetic(**SMALL, seed=1)
+    c = make_synthetic(**{**SMALL, "seed": 1})
     assert a.X.tobytes() != c.X.tobytes()
     assert a.captions != c.captions
     assert a.fingerprint()["data"] != c.fingerprint()["data"]
@@ -101,7 +103,7 @@ def test_splits_are_image_disjoint_and_class_balanced(default: EEGData) -> None:
         imgs = np.unique(d.image[idx])
         assert np.array_equal(np.bincount(imgs // 5, minlength=40), np.full(40, n_img))
     # the split is a seeded permutation of each class's images, disjoint for every seed
-    a, b = make_synthetic(**SMALL, seed=0), make_synthetic(**SMALL, seed=3)
+    a, b = make_synthetic(**SMALL), make_synthetic(**{**SMALL, "seed": 3})
     assert a.split_overlap() == set() and b.split_overlap() == set()
     test_a, test_b = (set(x.image_names[i] for i in x.image[x.splits["test"]]) for x in (a, b))
     assert len(test_a) == len(test_b) == 4 and test_a != test_b
@@ -118,7 +120,7 @@ def test_captions_name_class_and_attributes(default: EEGData) -> None:
         assert " a a" not in caption and " a e" not in caption
     openers = {c.split()[0] + " " + c.split()[1] for c in d.captions}
     assert len(openers) >= 4  # wording varies
-    assert len(set(d.captions)) == len(d.captions)
+    assert len(set(d.captions)) >= 0.98 * len(d.captions)  # equal attributes may coincide
     assert any(c.startswith("A photo of") for c in d.captions)
 
 
@@ -129,16 +131,40 @@ def test_attributes_and_class_decodable_on_unseen_images(default: EEGData) -> No
     acc_setting = ridge_accuracy(d, attribute_labels(d, "setting"))
     assert 0.2 < acc_class < 0.8  # chance 0.025; above chance, not trivial
     assert acc_colour > 0.35 and acc_setting > 0.4  # chance 1/6
-    # the class label alone cannot give the colour of an unseen image: the EEG carries it
-    colour = attribute_labels(d, "colour")
+
+
+def class_mode_hits(d: EEGData, attr: str) -> np.ndarray:
+    """Per test image: does its class's most frequent training value name its own value?"""
+    values = attribute_labels(d, attr)
     tr, te = d.splits["train"], d.splits["test"]
-    by_class = [np.bincount(colour[tr][d.y[tr] == k], minlength=6).argmax() for k in range(40)]
-    assert float((np.array(by_class)[d.y[te]] == colour[te]).mean()) < 0.3 < acc_colour
+    n = len(d.attribute_words[attr])
+    mode = [np.bincount(values[tr][d.y[tr] == k], minlength=n).argmax() for k in range(40)]
+    _, first = np.unique(d.image[te], return_index=True)  # one per test image
+    return np.array(mode)[d.y[te][first]] == values[te][first]
+
+
+@pytest.mark.parametrize("attr", ["colour", "setting"])
+def test_the_label_prior_of_an_attribute_is_at_chance(attr: str) -> None:
+    # attributes are drawn independently of the class: the class-mode guess of an unseen
+    # image's attribute hits 1/6 of the time, up to sampling error (an attribute drawn without
+    # replacement within each class would push it below: 11% measured on the old world)
+    params = {"n_subjects": 1, "repetitions": 1, "n_chans": 4, "n_times": 16, "sfreq": 64.0}
+    hits = np.concatenate(
+        [
+            class_mode_hits(
+                make_synthetic(**params, images_per_class=12, test_images=2, seed=s), attr
+            )
+            for s in range(10)
+        ]
+    )
+    chance = 1 / 6
+    se = np.sqrt(chance * (1 - chance) / hits.size)  # 800 test images: se 0.013
+    assert abs(hits.mean() - chance) < 3 * se, (hits.mean(), se)
 
 
 def test_decodability_follows_snr() -> None:
-    high = make_synthetic(snr=3.0, n_subjects=2)
-    low = make_synthetic(snr=0.01, n_subjects=2)
+    high = make_synthetic(snr=3.0, n_subjects=2, seed=0)
+    low = make_synthetic(snr=0.01, n_subjects=2, seed=0)
     assert ridge_accuracy(high, high.y) > 0.8
     assert ridge_accuracy(low, low.y) < 0.1
     assert ridge_accuracy(high, attribute_labels(high, "colour")) > 0.7
@@ -154,7 +180,7 @@ def test_snr_scales_only_the_evoked_part() -> None:
 
 
 def test_erp_components_at_known_latencies() -> None:
-    d = make_synthetic(snr=3.0, n_subjects=2)
+    d = make_synthetic(snr=3.0, n_subjects=2, seed=0)
     erp = d.X.mean(0)
     t = np.arange(d.n_times) / d.sfreq
 
@@ -173,8 +199,11 @@ def test_spectrum_has_alpha_peak_and_one_over_f(default: EEGData) -> None:
     d = default
     f, p = welch(d.X, fs=d.sfreq, nperseg=128, axis=-1)
     posterior = p[:, [d.ch_names.index(c) for c in ("O1", "Oz", "O2")]].mean((0, 1))
-    at = {hz: posterior[np.argmin(np.abs(f - hz))] for hz in (6, 10, 14)}
-    assert at[10] > 3 * at[6] and at[10] > 3 * at[14]
+    at = {hz: posterior[np.argmin(np.abs(f - hz))] for hz in (6, 14)}
+    alpha = posterior[(f >= 8) & (f <= 12)].max()  # each subject's alpha lies in 9-11 Hz
+    # 1/f alone gives 6 Hz 1.7x the power of 10 Hz; measured 2.6-3.8x (6 Hz), 14-19x (14 Hz)
+    # over worlds 0-5
+    assert alpha > 2 * at[6] and alpha > 10 * at[14]
     assert 8 <= f[np.argmax(np.where((f > 4) & (f < 30), posterior, 0))] <= 12
     allch = p.mean((0, 1))
     fit = (f >= 2) & (f <= 40) & ((f < 7) | (f > 13))
@@ -199,7 +228,7 @@ def test_spectrum_has_alpha_peak_and_one_over_f(default: EEGData) -> None:
 )
 def test_invalid_params_are_one_line_config_errors(override: dict, word: str) -> None:
     with pytest.raises(ConfigError) as err:
-        eegbench.get("datasets", "synthetic").build(**override)
+        eegbench.get("datasets", "synthetic").build(**{"seed": 0, **override})
     msg = str(err.value)
     assert word in msg and "\n" not in msg
 

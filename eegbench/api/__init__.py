@@ -14,9 +14,9 @@ plugin's registering module can ``from eegbench.api import hookimpl`` without im
 - Errors shown to users as one line: ``EegbenchError``, ``ConfigError``, ``UnknownNameError``,
   ``DataError``, ``PluginError``, ``MissingWeightsError``.
 - Datasets: ``EEGData``, ``SPLITS``, ``read_caption_files``, and the shared preprocessing and
-  split parameters ``DatasetParams``, ``finalize``, ``select_channels``, ``trial_info``;
-  ``filter_continuous`` (a dataset's notch and band-pass on a continuous ``mne.io.Raw``, before
-  epoching);
+  split parameters ``DatasetParams``, ``finalize``, ``select_channels``, ``trial_info``,
+  ``subject_split`` (per-subject and leave-one-subject-out splits); ``filter_continuous`` (a
+  dataset's notch and band-pass on a continuous ``mne.io.Raw``, before epoching);
   ``load_trials`` (trials read chunk by chunk, preprocessed into one array, cached on disk and
   memory-mapped on the next run) with its result ``Trials``, and ``release_pages`` (drop pages of
   a memory-mapped source already copied).
@@ -66,6 +66,7 @@ _EXPORTS: dict[str, str] = {
     "release_pages": "eegbench.data.trialcache",
     "select_channels": "eegbench.data.preprocessing",
     "trial_info": "eegbench.data.splits",
+    "subject_split": "eegbench.data.splits",
     "Target": "eegbench.api.target",
     "target_items": "eegbench.api.target",
     "EEGEncoder": "eegbench.api.encoder",
@@ -161,7 +162,7 @@ if TYPE_CHECKING:
         load_trials,
         select_channels,
     )
-    from eegbench.data.splits import trial_info
+    from eegbench.data.splits import subject_split, trial_info
     from eegbench.data.trialcache import release_pages
     from eegbench.io import atomic_dir, atomic_write, atomic_writer, check_manifest, file_digest
     from eegbench.progress import is_quiet, log, task, warn

@@ -46,7 +46,6 @@ CAPTIONS = "captions"
 LOGITS = "logits"
 EMBEDDINGS = "embeddings"
 ATTRIBUTES = "attributes"
-ORACLE_ROLES = ("floor", "ceiling", "")
 
 PROTOCOL_PREFIX = "protocol:"
 
@@ -109,11 +108,12 @@ def _take(value: Any, idx: np.ndarray) -> Any:
 
 @dataclass
 class Oracle:
-    """A reference system's captions for the test trials, and its role (floor, ceiling or "")."""
+    """A reference system's captions for the test trials (e.g. captions a dataset's own writer
+    builds from the ground truth), scored beside the run. The headroom's floor and ceiling are
+    the harness's, not a metric's (docs/science.md)."""
 
     captions: list[str]
     description: str
-    role: str = ""
 
 
 class Metric:

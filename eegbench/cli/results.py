@@ -153,7 +153,9 @@ def compare(
 )
 @click.option(
     "--delta",
-    help="Controls to subtract: adds columns 'metric Δ control' (* p<0.05, ** p<0.01).",
+    help="Controls to subtract: adds columns 'metric Δ control' (* p<0.05, ** p<0.01); "
+    "default: shuffled_eeg (the EEG-isolating control) when the runs have it; none for no "
+    "column.",
 )
 @click.option(
     "--oracles/--no-oracles",
@@ -191,9 +193,13 @@ def leaderboard_command(
     plot: Path | None,
 ) -> None:
     """Rank the runs under RUNS_DIRS: mean and 95% CI over seeds per configuration."""
-    from eegbench.report.leaderboard import build, collect, write_outputs
+    from eegbench.report.leaderboard import build, collect, default_delta, write_outputs
 
     runs, skipped = collect(runs_dirs)
+    if delta is None:
+        deltas = default_delta(runs)
+    else:
+        deltas = [] if delta.strip() == "none" else _split_names(delta) or []
     for s in skipped:
         click.echo(f"skipped {s.path}: {s.reason}", err=True)
     board = build(
@@ -202,7 +208,7 @@ def leaderboard_command(
         metrics=_split_names(metrics),
         group_by=_split_names(group_by),
         controls=controls if controls in ("all", "none") else _split_names(controls) or [],
-        delta=_split_names(delta) or [],
+        delta=deltas,
         sort_by=sort_by,
         digits=digits,
         oracles=oracles,

@@ -59,9 +59,12 @@ class Layer:
     path: str = ""  # the file it came from
     lines: dict[str, int] = field(default_factory=dict)
     texts: dict[str, str] = field(default_factory=dict)  # command line: the override as typed
+    sources: dict[str, str] = field(default_factory=dict)  # keys a merged layer took elsewhere
 
     def source(self, key: str) -> str:
         """Where ``key`` was set: ``label (path:line)``, or the override as typed."""
+        if key in self.sources:
+            return self.sources[key]
         if key in self.texts:
             return f"{self.label}: {self.texts[key]}"
         if not self.path:
@@ -175,19 +178,49 @@ def load_config(path: str | Path) -> dict[str, Any]:
     return file_layer(path).values
 
 
-def benchmark_layer(name: str) -> Layer:
-    """The settings of shipped benchmark ``name``."""
+EXTENDS = "extends"
+
+
+def benchmark_layer(name: str, seen: tuple[str, ...] = ()) -> Layer:
+    """The settings of shipped benchmark ``name``: its file, laid over the benchmark it
+    ``extends`` (if any) as a config file is laid over eegbench's defaults."""
     if name not in benchmarks():
         raise UnknownNameError(f"unknown benchmark {name!r}." + did_you_mean(name, benchmarks()))
+    if name in seen:
+        raise ConfigError(
+            f"benchmarks extend each other in a circle: {' -> '.join([*seen, name])}."
+        )
     text, rel = _shipped("benchmarks", name)
     label = f"benchmark {name} ({rel})"
     values, lines = _read_yaml(text, label)
     if BENCHMARK in values:
         raise ConfigError(f"{label}: a benchmark cannot name another benchmark.")
-    dataset = (values.get("dataset") or {}).get("name")
+    layer = Layer(f"benchmark {name}", values, rel, lines)
+    parent = values.pop(EXTENDS, None)
+    if parent is not None:
+        layer = _extend(benchmark_layer(str(parent), (*seen, name)), layer)
+    dataset = (layer.values.get("dataset") or {}).get("name")
     if not dataset:
         raise ConfigError(f"{label} must choose its dataset (dataset: {{name: NAME}}).")
-    return Layer(f"benchmark {name}", values, rel, lines)
+    return layer
+
+
+def _extend(base: Layer, top: Layer) -> Layer:
+    """One layer of ``top`` over ``base``: key by key, a plugin group naming another plugin
+    replacing the base's group; each key keeps the source it came from."""
+    values = copy.deepcopy(base.values)
+    sources = {k: base.source(k) for k in base.lines} | dict(base.sources)
+    for key, value in top.values.items():
+        old = values.get(key)
+        renamed = isinstance(value, dict) and isinstance(old, dict) and key in GROUPS
+        renamed = renamed and value.get("name") not in (None, old.get("name"))
+        if isinstance(value, dict) and isinstance(old, dict) and not renamed:
+            values[key] = {**old, **value}
+        else:
+            values[key] = copy.deepcopy(value)
+            sources = {k: v for k, v in sources.items() if not k.startswith(f"{key}.")}
+    sources |= {k: top.source(k) for k in top.lines}
+    return Layer(top.label, values, top.path, {}, sources=sources)
 
 
 def defaults_layer() -> Layer:
@@ -339,7 +372,7 @@ class _Resolver:
             raise ConfigError(f"no {group} chosen: add {group}=NAME.")
         top = self.layers[chooser]
         entry = _entry(kind, top.section(group)["name"], group)
-        self.origins[group] = top.source(f"{group}.name" if top.lines else group)
+        self.origins[group] = top.source(f"{group}.name" if top.lines or top.sources else group)
         merged: dict[str, Any] = {}
         sources: dict[str, str] = {}
         stack = self.layers[chooser:]

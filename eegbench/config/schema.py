@@ -150,7 +150,10 @@ DEFAULT_METRICS = (
     "attributes",
     "probe",
 )
-DEFAULT_CONTROLS = ("only_obj", "noise")
+DEFAULT_CONTROLS = ("only_obj", "shuffled_eeg", "mean_eeg", "noise")
+"""The controls of every run: the label alone, two that keep label, projector and its tokens but
+remove the trial's EEG information (another image's trial; the mean training embedding), and
+noise through the encoder."""
 
 
 @dataclass(frozen=True)
@@ -170,7 +173,14 @@ class EvalConfig:
         default=DEFAULT_CONTROLS,
         metadata={
             "help": "control rows: names, or 'all' (only_obj, obj_random_eeg, only_eeg, "
-            "shuffled_eeg, noise)"
+            "shuffled_eeg, mean_eeg, noise)"
+        },
+    )
+    split: Literal["test", "val"] = field(
+        default="test",
+        metadata={
+            "help": "the split evaluated: test, or val to choose settings without looking at "
+            "the test split (benchmarks/select_on_val.py)"
         },
     )
     max_new_tokens: Annotated[int, Interval(ge=1, le=100_000)] = field(

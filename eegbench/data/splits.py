@@ -131,7 +131,7 @@ def _need_subject(data: EEGData, subject: int, strategy: str) -> None:
     subjects = sorted(set(data.subject.tolist()))
     if subject not in subjects:
         raise ConfigError(
-            f"split={strategy} needs split_subject set to one of the dataset's subjects "
+            f"split={strategy} needs dataset.split_subject set to one of the dataset's subjects "
             f"{subjects}, got {subject}."
         )
 
@@ -151,9 +151,12 @@ def leave_one_subject_out(data: EEGData, subject: int) -> EEGData:
     other subjects' train/val trials, test is the held-out subject's test trials, so the test
     images are unseen as well as the test subject.
     """
-    _need_subject(data, subject, "loso")
     if len(set(data.subject.tolist())) < 2:
-        raise ConfigError("split=loso needs at least two subjects; load more subjects.")
+        raise ConfigError(
+            f"split=loso needs at least two subjects, and dataset {data.name!r} has one; load "
+            "more subjects or use split=auto."
+        )
+    _need_subject(data, subject, "loso")
     other = data.subject != subject
     splits = {}
     for name, idx in data.splits.items():
@@ -193,12 +196,31 @@ def apply_split(data: EEGData, params: SplitParams, *, has_published: bool) -> E
         data.info["split"] = f"random image-disjoint (seed {params.split_seed})"
     else:
         data.info.setdefault("split", "published")
+    return subject_split(data, strategy, params.split_subject)
+
+
+SUBJECT_STRATEGIES = ("per_subject", "loso")
+
+
+def subject_split(data: EEGData, strategy: str, subject: int) -> EEGData:
+    """``data`` restricted by a subject strategy; any other strategy leaves it as it is.
+
+    ``per_subject``: only ``subject``'s trials. ``loso``: train and val on the other subjects,
+    test on ``subject`` (leave-one-subject-out). Both add to ``info["split"]`` and set
+    ``info["subjects"]``: ``"within"``, ``"single"`` or ``"held_out"`` (results.json and the
+    leaderboard show it).
+    """
+    data.info.setdefault("split", "as given")
     if strategy == "per_subject":
-        data = per_subject(data, params.split_subject)
-        data.info["split"] += f", subject {params.split_subject} only"
+        data = per_subject(data, subject)
+        data.info["split"] += f", subject {subject} only"
+        data.info["subjects"] = "single"
     elif strategy == "loso":
-        data = leave_one_subject_out(data, params.split_subject)
-        data.info["split"] += f", leave-one-subject-out (test subject {params.split_subject})"
+        data = leave_one_subject_out(data, subject)
+        data.info["split"] += f", leave-one-subject-out (test subject {subject})"
+        data.info["subjects"] = "held_out"
+    else:
+        data.info["subjects"] = "within"
     return data
 
 

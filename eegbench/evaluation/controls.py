@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from eegbench.api.data import EEGData
-from eegbench.api.errors import ConfigError
+from eegbench.api.errors import ConfigError, DataError
 from eegbench.api.registry import did_you_mean
 
 if TYPE_CHECKING:
@@ -33,10 +33,30 @@ class Condition:
     material: dict[str, Any] = field(default_factory=dict)
 
 
-def _derangement(n: int, rng: np.random.Generator) -> np.ndarray:
-    """A permutation with no fixed point (every trial gets another trial's EEG)."""
-    perm = rng.permutation(n)
-    return np.where(perm == np.arange(n), np.roll(perm, 1), perm) if n > 1 else perm
+def other_image_permutation(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A permutation ``perm`` of the trials with ``image[perm[i]] != image[i]`` for every ``i``:
+    each trial gets a trial of another image (so nothing specific to its image survives).
+
+    The trials are laid out image by image (images and the trials within each in random order)
+    and each takes the trial ``m`` places further round the circle, ``m`` the largest number of
+    trials of one image: no image's block is ``m`` long, so no trial lands in its own.
+    """
+    image = np.asarray(image)
+    ids, codes = np.unique(image, return_inverse=True)
+    sizes = np.bincount(codes)
+    n, m = image.size, int(sizes.max()) if image.size else 0
+    if len(ids) < 2 or 2 * m > n:
+        raise DataError(
+            f"shuffled_eeg needs test trials of at least two images with no image holding more "
+            f"than half of them ({len(ids)} image(s), {m} of {n} trials in the largest)."
+        )
+    image_order = rng.permutation(len(ids))
+    rank = np.empty(len(ids), dtype=np.int64)
+    rank[image_order] = np.arange(len(ids))
+    layout = np.lexsort((rng.random(n), rank[codes]))  # trials image by image
+    perm = np.empty(n, dtype=np.int64)
+    perm[layout] = layout[(np.arange(n) + m) % n]
+    return perm
 
 
 def _noise_like(data: EEGData, n: int, rng: np.random.Generator) -> np.ndarray:
@@ -67,8 +87,14 @@ def _only_eeg(ev: Evaluation, rng: np.random.Generator) -> Condition:
 
 
 def _shuffled_eeg(ev: Evaluation, rng: np.random.Generator) -> Condition:
-    perm = _derangement(len(ev.real.labels), rng)
+    perm = other_image_permutation(ev.test.image, rng)
     return Condition(ev.real.embeddings[perm], None, ev.real.labels)
+
+
+def _mean_eeg(ev: Evaluation, rng: np.random.Generator) -> Condition:
+    mean = ev.train_embeddings().mean(axis=0, keepdims=True)
+    emb = np.repeat(mean, len(ev.real.labels), axis=0).astype(ev.real.embeddings.dtype)
+    return Condition(emb, None, ev.real.labels)
 
 
 def _noise(ev: Evaluation, rng: np.random.Generator) -> Condition:
@@ -81,9 +107,20 @@ CONTROLS: dict[str, tuple[ControlFn, str]] = {
     "only_obj": (_only_obj, "ONLY_OBJ: predicted label, no EEG slot"),
     "obj_random_eeg": (_random_eeg, "OBJ+RANDOM_EEG: random vector of the EEG embedding's norm"),
     "only_eeg": (_only_eeg, "ONLY_EEG: EEG slot, no label"),
-    "shuffled_eeg": (_shuffled_eeg, "SHUFFLED_EEG: another test trial's EEG, own label"),
+    "shuffled_eeg": (
+        _shuffled_eeg,
+        "SHUFFLED_EEG: own label, the EEG embedding of a test trial of another image",
+    ),
+    "mean_eeg": (_mean_eeg, "MEAN_EEG: own label, the mean training EEG embedding"),
     "noise": (_noise, "NOISE: encoder fed with noise of the training data's statistics"),
 }
+
+
+EEG_CONTROL = "shuffled_eeg"
+"""The control that keeps the label, the projector and its tokens and removes what is specific
+to the trial's EEG: the headline differences are against it."""
+LABEL_CONTROL = "only_obj"
+"""The label-only control: the floor of the headroom."""
 
 
 def control_names(requested: list[str] | str) -> list[str]:

@@ -3,9 +3,11 @@
 Every CI resamples whole clusters (``EEGData.clusters``: the image unless the dataset says
 otherwise). Every control row carries ``delta``: per metric output, the paired difference
 full - control with its clustered bootstrap CI and cluster-permutation p-value
-(``stats.paired_delta``). Metrics may offer oracle rows (``Metric.oracles``); they are scored
-with every caption metric, and a ``floor`` and a ``ceiling`` give each caption output's
-fraction of headroom realised, ``(value - floor) / (ceiling - floor)``.
+(``stats.paired_delta``). Metrics may offer oracle rows (``Metric.oracles``), scored with every
+caption metric. The headroom of a caption output is ``(value - floor) / (ceiling - floor)``
+with the floor the label-only control (``only_obj``: the same pipeline without the EEG slot)
+and the ceiling the ``target_embedding`` oracle (the same LM, projector and predicted label,
+fed each test image's own target embedding: what a perfect embedding gives).
 """
 
 from __future__ import annotations
@@ -26,13 +28,12 @@ from eegbench.api.metric import (
     CAPTIONS,
     EMBEDDINGS,
     LOGITS,
-    ORACLE_ROLES,
     Oracle,
     output_key,
 )
 from eegbench.config import EvalConfig, PromptConfig
 from eegbench.contracts import check_metric_values
-from eegbench.evaluation.controls import CONTROLS, Condition, control_names
+from eegbench.evaluation.controls import CONTROLS, LABEL_CONTROL, Condition, control_names
 from eegbench.evaluation.scoring import build_metric
 from eegbench.evaluation.stats import (
     SentenceStats,
@@ -46,6 +47,32 @@ from eegbench.train.device import FP32, Precision
 from eegbench.train.generation import generate_captions
 from eegbench.train.model import EEGClassifier, Projector
 from eegbench.train.prompting import DEFAULT_PROMPT
+
+CEILING = "target_embedding"
+"""The oracle row that is the headroom's ceiling."""
+CEILING_DESCRIPTION = (
+    "TARGET-EMBEDDING ORACLE (ceiling): the predicted label with the test image's own target "
+    "embedding in the EEG slot, through the trained projector: what a perfect embedding gives"
+)
+
+
+Scored = dict[str, dict[str, Any]]  # output -> {"value", "higher_is_better", ...}
+
+
+def headroom(row: Scored, floor: Scored, ceiling: Scored) -> dict[str, float]:
+    """``(row - floor) / (ceiling - floor)`` per output that all three score and on which the
+    ceiling beats the floor (in the output's direction); elsewhere the fraction means nothing
+    and the output is left out. 0: the floor's value, 1: the ceiling's."""
+    out = {}
+    for key, entry in row.items():
+        lo, hi = floor.get(key), ceiling.get(key)
+        if lo is None or hi is None:
+            continue
+        gap = hi["value"] - lo["value"]
+        if gap == 0 or (gap > 0) != entry["higher_is_better"]:
+            continue
+        out[key] = (entry["value"] - lo["value"]) / gap
+    return out
 
 
 @dataclass
@@ -95,14 +122,24 @@ class Evaluation:
         emb, logits = self.predict(test.data.X[test.index])
         self.real = Condition(emb, logits, self.label_names(logits))
         self.conditions: dict[str, Condition] = {}
+        self.oracle_conditions: dict[str, Condition] = {}
         self.oracles: dict[str, dict[str, Any]] = {}
         self.headroom: dict[str, float] = {}
         self.clusters = test.data.clusters[test.index]
+        self._train_embeddings: np.ndarray | None = None
         self._shared = self._shared_context()
 
     def predict(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """EEG embeddings and class logits of trials ``X``."""
         return self.model.predict(X, precision=self.precision)
+
+    def train_embeddings(self) -> np.ndarray:
+        """EEG embeddings of the training trials (computed once)."""
+        if self._train_embeddings is None:
+            data = self.test.data
+            with torch.no_grad():
+                self._train_embeddings = self.predict(data.X[data.splits["train"]])[0]
+        return self._train_embeddings
 
     def label_names(self, logits: np.ndarray) -> list[str | None]:
         names = self.test.data.class_names
@@ -126,13 +163,11 @@ class Evaluation:
         }
         if self.has_attributes:
             train = data.splits["train"]
-            with torch.no_grad():
-                train_embeddings = self.predict(data.X[train])[0]
             shared.update(
                 attributes=data.trial_attributes(t.index),
                 attribute_words=data.attribute_words,
                 describe=data.describe,
-                train_embeddings=train_embeddings,
+                train_embeddings=self.train_embeddings(),
                 train_y=data.y[train],
                 train_attributes=data.trial_attributes(train),
             )
@@ -239,7 +274,8 @@ class Evaluation:
         return out
 
     def score_oracles(self, kinds: set[str]) -> None:
-        """Oracle rows offered by the metrics, scored with the caption metrics; then headroom."""
+        """The ceiling (``target_embedding``) and the rows the metrics offer, scored with the
+        caption metrics."""
         refs = self.test.references
         ctx = self.context(self.real)
         offered: dict[str, Oracle] = {}
@@ -247,14 +283,9 @@ class Evaluation:
             if not set(metric.requires) <= kinds:
                 continue
             for row, oracle in metric.oracles(refs, **ctx).items():
-                if row in offered or row in CONTROLS:
+                if row in offered or row in CONTROLS or row == CEILING:
                     raise PluginError(
                         f"oracle row {row!r} of metric {name!r} repeats another row's name."
-                    )
-                if oracle.role not in ORACLE_ROLES:
-                    raise PluginError(
-                        f"oracle {row!r} of metric {name!r} has role {oracle.role!r}; "
-                        "valid: floor, ceiling or ''."
                     )
                 if len(oracle.captions) != len(refs):
                     raise PluginError(
@@ -263,37 +294,27 @@ class Evaluation:
                     )
                 offered[row] = oracle
         caption_kinds = {CAPTIONS, ATTRIBUTES} & kinds
+        t = self.test
+        ceiling = Condition(t.targets[t.image].astype(np.float32), None, self.real.labels)
+        self.generate(ceiling, f"oracle {CEILING}")
+        self.oracle_conditions[CEILING] = ceiling
+        rows = [(CEILING, ceiling, CEILING_DESCRIPTION, "ceiling")]
         for row, oracle in offered.items():
             cond = Condition(None, None, self.real.labels, list(oracle.captions))
+            rows.append((row, cond, oracle.description, ""))
+        for row, cond, description, role in rows:
             self.oracles[row] = {
-                "description": oracle.description,
-                "role": oracle.role,
+                "description": description,
+                "role": role,
                 "metrics": self.score(cond, caption_kinds),
             }
             cond.material.clear()
-        floors = [r for r in self.oracles.values() if r["role"] == "floor"]
-        ceilings = [r for r in self.oracles.values() if r["role"] == "ceiling"]
-        if len(floors) > 1 or len(ceilings) > 1:
-            raise PluginError("metrics offer more than one floor or ceiling oracle; keep one each.")
-
-    def headroom_of(self, metrics: dict[str, dict[str, Any]]) -> dict[str, float]:
-        """``(value - floor) / (ceiling - floor)`` per output that both oracle rows score."""
-        floor = next((r for r in self.oracles.values() if r["role"] == "floor"), None)
-        ceiling = next((r for r in self.oracles.values() if r["role"] == "ceiling"), None)
-        if floor is None or ceiling is None:
-            return {}
-        out = {}
-        for key, row in metrics.items():
-            lo, hi = floor["metrics"].get(key), ceiling["metrics"].get(key)
-            if lo is None or hi is None or hi["value"] == lo["value"]:
-                continue
-            out[key] = (row["value"] - lo["value"]) / (hi["value"] - lo["value"])
-        return out
 
     def run(self) -> tuple[dict[str, Any], dict[str, Any]]:
         """(metrics of the real run, {control: {"description", "metrics", "delta"}}).
 
-        Oracle rows and the headroom are left in ``self.oracles`` and ``self.headroom``.
+        Oracle rows and the headroom are left in ``self.oracles`` and ``self.headroom``; the
+        headroom needs the label-only control (``only_obj``) among ``eval.controls``.
         """
         has_caps = self.test.data.captions is not None
         if has_caps:
@@ -305,7 +326,6 @@ class Evaluation:
             metrics = self.score(self.real, kinds)
             if has_caps:
                 self.score_oracles(kinds)
-                self.headroom = self.headroom_of(metrics)
             advance()
         controls: dict[str, Any] = {}
         rng = np.random.default_rng(self.seed)
@@ -327,11 +347,16 @@ class Evaluation:
                 if self.cfg.bootstrap > 0:
                     controls[name]["delta"] = self.delta(cond)
                 advance()
-            headroom = self.headroom_of(scored)
-            if headroom:
-                controls[name]["headroom"] = headroom
             cond.material.clear()
             self.conditions[name] = cond
+        floor = controls.get(LABEL_CONTROL)
+        ceiling = self.oracles.get(CEILING)
+        if floor is not None and ceiling is not None:
+            self.headroom = headroom(metrics, floor["metrics"], ceiling["metrics"])
+            for row in controls.values():
+                fraction = headroom(row["metrics"], floor["metrics"], ceiling["metrics"])
+                if fraction:
+                    row["headroom"] = fraction
         return metrics, controls
 
     def record(self) -> dict[str, Any]:
@@ -356,4 +381,5 @@ class Evaluation:
             out["oracles"] = self.oracles
         if self.headroom:
             out["headroom"] = self.headroom
+            out["headroom_basis"] = {"floor": f"control {LABEL_CONTROL}", "ceiling": CEILING}
         return out

@@ -207,10 +207,9 @@ class Control(_Open):
 
 
 class Oracle(_Open):
-    """An oracle row a metric offers (captions built from ground truth), scored like the run.
-
-    ``role`` is ``floor``, ``ceiling`` or empty; headroom is measured between floor and ceiling.
-    """
+    """An oracle row (the harness's ceiling, or captions a metric builds from ground truth),
+    scored like the run. ``role`` is ``ceiling`` for the headroom's ceiling, else empty
+    (``floor``: records written before the label-only control became the floor)."""
 
     description: str = ""
     role: str = ""
@@ -244,6 +243,13 @@ class DatasetInfo(_Open):
     hashes: dict[str, str] = Field(default_factory=dict)
     leakage: list[str] = Field(default_factory=list)
     split: str | None = None
+    subjects: str | None = Field(
+        default=None,
+        description="test subjects: within (also in train), held_out (not in train) or single",
+    )
+    seed_from_run: bool = Field(
+        default=False, description="the data were drawn from the run's seed (a simulated world)"
+    )
     preprocessing: list[str] = Field(default_factory=list)
 
 
@@ -297,6 +303,11 @@ class RunRecord(_Open):
     metric_signatures: dict[str, str] = Field(default_factory=dict)
     oracles: dict[str, Oracle] = Field(default_factory=dict)
     headroom: dict[str, float] = Field(default_factory=dict)
+    headroom_basis: dict[str, str] = Field(
+        default_factory=dict,
+        description="the rows the headroom runs between: floor (a control) and ceiling (an "
+        "oracle); absent in records whose floor and ceiling were template oracles",
+    )
     training: Training = Field(default_factory=Training)
     timings: dict[str, float] = Field(default_factory=dict)
     peak_memory_mb: float | None = None

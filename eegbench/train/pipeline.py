@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -56,15 +57,30 @@ def cache_dir(cfg: RunConfig) -> Path:
     return Path(cfg.cache_dir).expanduser()
 
 
+def dataset_params(cfg: RunConfig) -> dict[str, Any]:
+    """The dataset's parameters as its factory gets them: a ``seed`` parameter left null (a
+    simulated dataset's world) becomes the run's ``seed``, so every seed draws another world."""
+    params = dict(cfg.dataset.params)
+    if "seed" in params and params["seed"] is None:
+        params["seed"] = cfg.seed
+    return params
+
+
 def load_dataset(cfg: RunConfig) -> EEGData:
     """The configured dataset, checked against the EEGData contract (one-line errors); its
-    preprocessed trials are cached under ``cache_dir/trials`` (``dataset.cache``). A rehearsal
-    (``fast_dev_run``) keeps one training batch and a few test trials."""
+    preprocessed trials are cached under ``cache_dir/trials`` (``dataset.cache``).
+
+    A dataset whose ``seed`` the config leaves null is drawn from the run's seed
+    (``info["seed_from_run"]``, recorded in results.json). A rehearsal (``fast_dev_run``) keeps
+    one training batch and a few test trials."""
     entry = plugins.get("datasets", cfg.dataset.name)
+    params = dataset_params(cfg)
     with trial_cache(cache_dir(cfg)):
-        data = entry.build(**cfg.dataset.params)
+        data = entry.build(**params)
     check_dataset(entry, data)
     data.name = data.name or entry.name
+    if params != dict(cfg.dataset.params):
+        data.info["seed_from_run"] = True
     if cfg.fast_dev_run:
         data = rehearsal_splits(data, cfg.stage1.batch_size)
     return data

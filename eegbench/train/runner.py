@@ -230,7 +230,7 @@ def _run(
 
     with timer.stage("targets"), world.main_first():
         per_image = build_targets(cfg, data)
-    tr, va, te = (data.splits[k] for k in ("train", "val", "test"))
+    tr, va, te = (data.splits[k] for k in ("train", "val", ev.split))  # te: the evaluated split
     dim = embed_dim(cfg, per_image)
 
     has_captions = data.captions is not None
@@ -318,7 +318,7 @@ def _run(
             prompt=prompt,
         )
         metrics, controls = evaluation.run()
-    conditions = {None: evaluation.real, **evaluation.conditions}
+    conditions = {None: evaluation.real, **evaluation.conditions, **evaluation.oracle_conditions}
     for control, cond in conditions.items():
         if not cond.captions:
             continue
@@ -352,7 +352,11 @@ def _run(
             "splits": {k: int(len(v)) for k, v in data.splits.items()},
             "hashes": data.fingerprint(),
             "leakage": leakage,
-            **{k: data.info[k] for k in ("split", "preprocessing") if k in data.info},
+            **{
+                k: data.info[k]
+                for k in ("split", "subjects", "seed_from_run", "preprocessing")
+                if k in data.info
+            },
         },
         "model": {
             "encoder_parameters": sum(p.numel() for p in encoder.parameters()),

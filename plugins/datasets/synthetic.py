@@ -13,11 +13,11 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Annotated
+from typing import Annotated, Literal
 
 import numpy as np
 
-from eegbench.api import ConfigError, EEGData, Ge, Gt, Interval
+from eegbench.api import ConfigError, EEGData, Ge, Gt, Interval, subject_split
 
 # (ImageNet WNID, short name as Thought2Text uses it, caption noun phrase; {c} is the colour)
 CLASSES: tuple[tuple[str, str, str], ...] = (
@@ -140,8 +140,23 @@ class SyntheticParams:
     test_images: Annotated[int, Ge(1)] = field(
         default=1, metadata={"help": "images per class in the test split"}
     )
-    seed: Annotated[int, Interval(ge=0, lt=2**32)] = field(
-        default=0, metadata={"help": "seed of the whole simulation"}
+    seed: Annotated[int, Interval(ge=0, lt=2**32)] | None = field(
+        default=None,
+        metadata={
+            "help": "seed of the simulated world (null: the run's seed, so every seed is "
+            "another world)"
+        },
+    )
+    split: Literal["auto", "per_subject", "loso"] = field(
+        default="auto",
+        metadata={
+            "help": "auto (within-subject: every subject in train, val and test) | per_subject "
+            "(split_subject only) | loso (leave split_subject out: train and val on the other "
+            "subjects, test on it)"
+        },
+    )
+    split_subject: Annotated[int, Ge(0)] = field(
+        default=0, metadata={"help": "subject 1..n_subjects for per_subject / loso (0 = not set)"}
     )
 
 
@@ -168,6 +183,10 @@ def _check(p: SyntheticParams) -> None:
         raise bad(f"sfreq={p.sfreq} must be >= 64 Hz (to resolve alpha and the ERP).")
     if not (math.isfinite(p.snr) and p.snr > 0):
         raise bad(f"snr={p.snr} must be a positive number.")
+    if p.seed is None:
+        raise bad(
+            "seed=None means the run's seed; outside a run give the world's seed, e.g. seed=0."
+        )
     if p.seed < 0:
         raise bad(f"seed={p.seed} must be >= 0.")
 
@@ -324,11 +343,11 @@ def make_synthetic(**params: object) -> EEGData:
 
     # --- images and their ground-truth attributes ---
     img_class = np.repeat(np.arange(K), M_per)
-    # each class's images get distinct (colour, setting) pairs while there are enough pairs
+    # colour and setting drawn independently of the class and of each other: knowing the class
+    # tells nothing about an unseen image's attributes (the class-mode guess is at chance)
     setting_names = list(SETTINGS)
-    n_pairs = len(COLOURS) * len(setting_names)
-    pairs = np.concatenate([np.resize(world_rng.permutation(n_pairs), M_per) for _ in range(K)])
-    img_colour, img_setting = np.divmod(pairs, len(setting_names))
+    img_colour = world_rng.integers(len(COLOURS), size=M)
+    img_setting = world_rng.integers(len(setting_names), size=M)
     image_names = [
         f"synthetic_{CLASSES[k][1].replace(' ', '_')}_{j:02d}"
         for k in range(K)
@@ -441,6 +460,7 @@ def make_synthetic(**params: object) -> EEGData:
         "sfreq": p.sfreq,
         "snr": p.snr,
         "seed": p.seed,
+        "split": f"image-disjoint per class ({p.test_images} test, {p.val_images} val images)",
         "wnids": [CLASSES[k][0] for k in range(K)],
         "ground_truth": {
             "components": [
@@ -457,11 +477,11 @@ def make_synthetic(**params: object) -> EEGData:
             "alpha_freq_hz": alpha_freq.tolist(),
         },
     }
-    return EEGData(
+    data = EEGData(
         X=X,
         y=y,
         image=image,
-        subject=subject,
+        subject=subject + 1,  # subjects 1..S, as in CVPR40 and THINGS-EEG2
         splits=splits,
         class_names=[CLASSES[k][1] for k in range(K)],
         image_names=image_names,
@@ -477,3 +497,4 @@ def make_synthetic(**params: object) -> EEGData:
         attribute_words=ATTRIBUTE_WORDS,
         describe=describe,
     ).validate()
+    return subject_split(data, p.split, p.split_subject).validate()

@@ -1,7 +1,9 @@
 """Metrics for datasets with per-image ground truth (``EEGData.attributes``).
 
 - ``attributes``: per attribute, the fraction of trials whose caption names the true value (one
-  of its words appears) and no other value; it also offers the oracle rows (floor and ceiling).
+  of its words appears) and no other value; it also offers three template rows: the dataset's
+  own caption writer (``describe``) fed the label and attributes (what template sentences score;
+  not the headroom's floor or ceiling, which the harness builds from the same pipeline).
 - ``probe``: per attribute, the test accuracy of a logistic-regression probe fitted on the
   training trials' EEG embeddings: how much of the attribute the embedding carries.
 """
@@ -73,7 +75,7 @@ class AttributeHits(Metric):
         }
 
     def oracles(self, references: list[str], **ctx: Any) -> dict[str, Oracle]:
-        """``label_only`` (floor), ``attributes_at_accuracy`` and ``full_attributes`` (ceiling).
+        """``template_prior``, ``template_attributes_at_accuracy`` and ``template_truth``.
 
         Needs the dataset's caption writer (``describe``); without it there are no oracle rows.
         """
@@ -95,19 +97,17 @@ class AttributeHits(Metric):
             return {a: p(int(k)) for a, p in priors.items()}
 
         return {
-            "label_only": Oracle(
+            "template_prior": Oracle(
                 [describe(int(pred[i]), prior(pred[i])) for i in range(n)],
-                "LABEL-ONLY ORACLE: the predicted object with its class's most common attributes",
-                "floor",
+                "TEMPLATE: the predicted object with its class's most common training attributes",
             ),
-            "attributes_at_accuracy": Oracle(
+            "template_attributes_at_accuracy": Oracle(
                 [describe(int(pred[i]), own(i)) for i in range(n)],
-                "ATTRIBUTE ORACLE: the predicted object with the true attributes",
+                "TEMPLATE: the predicted object with the true attributes",
             ),
-            "full_attributes": Oracle(
+            "template_truth": Oracle(
                 [describe(int(y[i]), own(i)) for i in range(n)],
-                "FULL-ATTRIBUTE ORACLE: the true object with the true attributes",
-                "ceiling",
+                "TEMPLATE: the true object with the true attributes",
             ),
         }
 

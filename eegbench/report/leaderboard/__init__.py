@@ -14,7 +14,14 @@ from typing import Any
 
 from eegbench.report.leaderboard.collect import Run, Skipped, collect, find_run_dirs, read_run
 from eegbench.report.leaderboard.render import FORMATS, write_outputs
-from eegbench.report.leaderboard.table import Leaderboard, Row, build, flat_config, summarize
+from eegbench.report.leaderboard.table import (
+    Leaderboard,
+    Row,
+    build,
+    default_delta,
+    flat_config,
+    summarize,
+)
 
 __all__ = [
     "FORMATS",
@@ -24,6 +31,7 @@ __all__ = [
     "Skipped",
     "build",
     "collect",
+    "default_delta",
     "find_run_dirs",
     "flat_config",
     "leaderboard",

@@ -12,7 +12,7 @@ from eegbench.api.errors import ConfigError
 from eegbench.report.record import RESULTS, MetricValue, PairedDelta, RecordError, RunRecord
 
 ORACLE = "oracle:"
-"""Prefix of an oracle row's condition (``oracle:label_only``)."""
+"""Prefix of an oracle row's condition (``oracle:target_embedding``)."""
 HEADROOM = " headroom"
 """Suffix of a headroom column (``"rouge_l headroom"``)."""
 

@@ -39,12 +39,15 @@ def legend(board: Leaderboard) -> list[str]:
         )
     if any(not r.is_system and r.condition.startswith(ORACLE) for r in board.rows):
         parts.append(
-            "oracle rows: reference captions built from ground truth (label_only: the "
-            "predicted object with its class's usual attributes, the floor; "
-            "full_attributes: the true object and attributes, the ceiling)"
+            "oracle rows: target_embedding (the ceiling: the same LM, projector and predicted "
+            "label fed each test image's own target embedding); template_* (the dataset's "
+            "caption writer fed ground truth)"
         )
     if any(c.endswith(HEADROOM) for c in board.columns):
-        parts.append("headroom: (row - floor oracle) / (ceiling oracle - floor oracle)")
+        parts.append(
+            "headroom: (row - only_obj) / (target_embedding oracle - only_obj): 0 is the "
+            "label-only control, 1 a perfect EEG embedding"
+        )
     parts.append(
         f"bold: the best {SYSTEM} row per column (↑ higher is better, ↓ lower is better); "
         f"condition {SYSTEM} is the model, other conditions are its control rows"

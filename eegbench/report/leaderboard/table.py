@@ -4,13 +4,14 @@ A row is a configuration: the runs whose resolved configs differ only in the see
 ``group_by``, the runs that agree on the chosen config keys). A cell is the mean over seeds with
 the 95% t-interval over seeds; a configuration with one seed shows its run's own 95% bootstrap
 interval over test trials. Control rows (``only_obj``, ``noise``, ...) and oracle rows
-(``oracle:label_only``, ...: the floor and ceiling a dataset with ground truth offers) follow
+(``oracle:target_embedding``, the headroom's ceiling, and ``oracle:template_*``) follow
 their configuration; ``delta`` adds columns ``"metric Δ control"``: the per-seed difference
 run - control, averaged the same way; with one seed the cell is the run's own paired difference
 with its clustered CI (``results.json`` ``controls.<c>.delta``). A difference is marked ``*``
 (p < 0.05) or ``**`` (p < 0.01): with one seed by the run's paired cluster permutation test, with
 several by a one-sample t-test over seeds. ``headroom`` adds columns ``"metric headroom"``: the
-fraction of the distance from the floor to the ceiling oracle that a row realises.
+fraction of the distance from the label-only control (``only_obj``) to the ceiling oracle
+that a row realises.
 """
 
 from __future__ import annotations
@@ -29,6 +30,11 @@ from eegbench.report.leaderboard.collect import HEADROOM, ORACLE, Run, Skipped
 from eegbench.report.record import WHERE_KEYS
 
 SYSTEM = "EEG"
+SUBJECTS = "subjects"
+"""Label column of the test subjects (results.json ``dataset.subjects``: within, held_out or
+single), shown when any run's test subjects are not all in its training split."""
+DRAWN = "per-seed"
+"""The data label of runs whose dataset was drawn from the run's seed (simulated worlds)."""
 LABEL_GROUPS = tuple(GROUPS)
 NOT_CONFIGURATION = frozenset({"seed", *WHERE_KEYS})
 LEVEL = 0.95
@@ -292,7 +298,7 @@ def build(
             f"no finished runs to rank ({len(skipped)} run directories skipped); "
             "point eegbench leaderboard at directories holding complete results.json files."
         )
-    flats = [flat_config(r.config) for r in runs]
+    flats = [{**flat_config(r.config), SUBJECTS: r.record.dataset.subjects} for r in runs]
 
     # columns: requested metrics, or every metric in order of appearance
     available = list(dict.fromkeys(k for r in runs for k in r.record.metrics))
@@ -316,6 +322,9 @@ def build(
     else:
         label_columns = [g for g in LABEL_GROUPS if any(g in f for f in flats)]
         label_columns += _varying_keys(flats)
+        held_out = any(f[SUBJECTS] not in (None, "within") for f in flats)
+        if held_out and SUBJECTS not in label_columns:
+            label_columns.append(SUBJECTS)  # a table of unseen test subjects says so
         identity = None
     all_keys = list(dict.fromkeys(k for f in flats for k in f))
     groups: dict[str, list[tuple[Run, dict[str, Any]]]] = {}
@@ -329,7 +338,9 @@ def build(
         labels = {c: _text(members[0][1].get(c)) for c in label_columns}
         by_hash: dict[str, list[Run]] = {}
         for run, _ in members:
-            by_hash.setdefault(json.dumps(run.data_hashes, sort_keys=True), []).append(run)
+            # a world drawn from each run's seed differs by design: one row over the seeds
+            hashes = {"data": DRAWN} if run.record.dataset.seed_from_run else run.data_hashes
+            by_hash.setdefault(json.dumps(hashes, sort_keys=True), []).append(run)
         if len(by_hash) > 1:
             split_any = True
             shorts = [_short_hash(json.loads(h)) for h in by_hash]
@@ -401,6 +412,14 @@ def build(
         )
     rows = _order(rows, label_columns, sort_by, higher)
     return Leaderboard(label_columns, columns, higher, rows, skipped, notes, digits)
+
+
+def default_delta(runs: list[Run]) -> list[str]:
+    """The difference column a leaderboard shows unless told: against the EEG-isolating
+    control (``shuffled_eeg``) when a run has it."""
+    from eegbench.evaluation.controls import EEG_CONTROL
+
+    return [EEG_CONTROL] if any(r.has_row(EEG_CONTROL) for r in runs) else []
 
 
 def _short_hash(hashes: dict[str, Any]) -> str:
