@@ -19,8 +19,8 @@ import eegbench
 from eegbench import ConfigError
 from eegbench.cli import cli
 from eegbench.config import build_config, load_config
+from eegbench.config.schema import DEFAULT_CONTROLS
 from eegbench.evaluation.controls import (
-    DEFAULT_CONTROLS,
     EEG_CONTROL,
     LABEL_CONTROL,
     other_image_permutation,
@@ -313,5 +313,5 @@ def test_the_realistic_rung_s_raw_trial_probe_decodes_colour_near_0_6():
     sys.path.insert(0, str(ROOT))
     from benchmarks.probe_ceiling import measure
 
-    (rec,) = measure(str(BENCHMARKS / "synthetic-realistic.yaml"), [], [0], "val")
+    (rec,) = measure(None, ["benchmark=synthetic-realistic"], [0], "val")
     assert 0.45 <= rec["accuracy"]["colour"] <= 0.75, rec

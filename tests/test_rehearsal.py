@@ -44,7 +44,9 @@ def test_thought2text_rehearses_at_reference_shape(tmp_path):
     assert {"thought2text/bleu_4", "top1_accuracy", "cosine", "retrieval_top1"} <= set(
         record.metrics
     )
-    assert set(record.controls) == {"only_obj", "obj_random_eeg", "only_eeg", "noise"}
+    assert set(record.controls) == {
+        "only_obj", "obj_random_eeg", "only_eeg", "shuffled_eeg", "mean_eeg", "noise"
+    }  # fmt: skip
     preds = read_predictions(run / "predictions.csv")
     assert 1 <= len(preds) <= 6
     for control in record.controls:
