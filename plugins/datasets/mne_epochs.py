@@ -66,8 +66,7 @@ class _BIDSFields:
     bids_subject: Labels = field(
         default="",
         metadata={
-            "help": "BIDS subject label(s): 01, [01, 02] or all (a number matches sub-01); "
-            "required"
+            "help": "BIDS subject label(s): 01, [01, 02] or all (a number matches sub-01); required"
         },
     )
     task: str = field(default="", metadata={"help": "BIDS task label (empty: any)"})
