@@ -87,7 +87,7 @@ def _probe(train_x, train_y, test_x, test_y) -> float:
 
 
 def run(overrides: list[str]) -> dict[str, Any]:
-    import eegbench.train.runner as runner
+    import eegbench.runner as runner
     from eegbench.config import build_config
     from eegbench.evaluation.harness import Evaluation
 

@@ -102,7 +102,7 @@ COLUMNS = ("top1_accuracy", "retrieval_top1", "bleu_4", "rouge_l", "hit_colour",
 
 
 def run_candidates(out: Path, seeds: list[int], names: list[str]) -> None:
-    from eegbench.report.bench import Suite, run_suite
+    from eegbench.bench import Suite, run_suite
 
     for name, _, overrides in CANDIDATES:
         if name not in names:

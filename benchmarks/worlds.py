@@ -37,7 +37,7 @@ NAMES = {EEG: "SHUFFLED", MEAN: "MEAN_EEG", LABEL: "ONLY_OBJ"}
 
 
 def run(suite_name: str, out: Path) -> None:
-    from eegbench.report.bench import load_suite, run_suite
+    from eegbench.bench import load_suite, run_suite
 
     suite = load_suite(suite_name)
     result = run_suite(suite, out)

@@ -20,7 +20,7 @@ _EXPORTS: dict[str, str] = {
     "batch_inference_and_visualize": "eegbench.tools.inference",
     "load_run": "eegbench.tools.inference",
     "build_pipeline": "eegbench.train.pipeline",
-    "RunRecord": "eegbench.report.record",
+    "RunRecord": "eegbench.run.record",
     "generate_caption": "eegbench.train.generation",
     "generate_captions": "eegbench.train.generation",
     "get": "eegbench.plugins",
@@ -49,7 +49,7 @@ if TYPE_CHECKING:
     from eegbench.api import *  # noqa: F403
     from eegbench.api.target import embed_cached
     from eegbench.plugins import get, registry
-    from eegbench.report.record import RunRecord
+    from eegbench.run.record import RunRecord
     from eegbench.tools.inference import batch_inference_and_visualize, load_run
     from eegbench.train.generation import generate_caption, generate_captions
     from eegbench.train.pipeline import build_pipeline

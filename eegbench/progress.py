@@ -96,7 +96,7 @@ def log_format() -> LogFormat:
 
 def interval() -> float:
     """Seconds between plain/JSON progress lines (``EEGBENCH_PROGRESS_INTERVAL``)."""
-    from eegbench.api.errors import ConfigError
+    from eegbench.errors import ConfigError
 
     raw = os.environ.get("EEGBENCH_PROGRESS_INTERVAL", "")
     if not raw:

@@ -92,3 +92,34 @@ def test_architecture_doc_names_every_subpackage():
     modules = sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "eegbench").rglob("*.py"))
     unnamed = [m for m in modules if Path(m).name != "__init__.py" and Path(m).name not in doc]
     assert not unnamed, f"docs/architecture.md does not mention: {unnamed}"
+
+
+def _lint_imports(*args: str) -> subprocess.CompletedProcess:
+    exe = Path(sys.executable).parent / "lint-imports"
+    if not exe.exists():
+        pytest.fail(
+            "import-linter is not installed: install the test extra (pip install -e '.[test]')."
+        )
+    return subprocess.run(
+        [str(exe), "--no-cache", *args], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+
+
+def test_the_layers_are_a_contract():
+    """No module imports a layer above its own (pyproject.toml [tool.importlinter])."""
+    res = _lint_imports()
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-2000:]
+    assert "1 kept, 0 broken" in res.stdout
+
+
+def test_the_layer_check_catches_an_upward_import(tmp_path):
+    """The same check with two layers swapped fails, naming the import that runs upward."""
+    ini = tmp_path / "layers.ini"
+    ini.write_text(
+        "[importlinter]\nroot_package = eegbench\nexclude_type_checking_imports = true\n\n"
+        "[importlinter:contract:swapped]\nname = swapped\ntype = layers\n"
+        "layers =\n    eegbench.api\n    eegbench.bench\n"
+    )
+    res = _lint_imports(str(ini))
+    assert res.returncode != 0
+    assert "eegbench.bench is not allowed to import eegbench.api" in res.stdout

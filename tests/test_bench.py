@@ -15,11 +15,11 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
+from eegbench import bench
 from eegbench.api.errors import ConfigError, DataError
 from eegbench.cli import cli
 from eegbench.config import dump
-from eegbench.report import bench
-from eegbench.report.record import (
+from eegbench.run.record import (
     Control,
     DatasetInfo,
     MetricValue,

@@ -167,7 +167,7 @@ def test_bad_run_names_are_config_errors(tmp_path, name):
 
 
 def test_orphan_partial_folders_are_cleaned_and_interrupted_ones_kept(tmp_path):
-    from eegbench.report.rundir import clean_orphans, interrupted_runs
+    from eegbench.run.rundir import clean_orphans, interrupted_runs
 
     dead = subprocess.run(
         [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
@@ -259,12 +259,12 @@ def test_results_json_only_in_published_folder(tmp_path, tiny):
 def test_disk_full_is_one_line_naming_the_path(tmp_path, tiny, monkeypatch):
     import errno
 
-    from eegbench.train import runner
+    from eegbench.runner import phases
 
     def full(path, data):
         raise OSError(errno.ENOSPC, "No space left on device", str(path))
 
-    monkeypatch.setattr(runner, "atomic_write", full)
+    monkeypatch.setattr(phases, "atomic_write", full)
     result = CliRunner().invoke(cli, ["-q", "run", *tiny])
     line = _one_error_line(result)
     assert "config.yaml" in line and "disk is full" in line

@@ -207,7 +207,7 @@ def test_a_second_sigint_exits_at_once_leaving_a_resumable_folder(reference):
 
 def test_bench_resumes_an_interrupted_configuration(tmp_path, monkeypatch):
     """``bench`` hands a killed configuration's partial folder to ``resume``, not ``run``."""
-    from eegbench.report import bench
+    from eegbench import bench
     from eegbench.train import runner
 
     suite_file = tmp_path / "s.yaml"
@@ -236,7 +236,7 @@ def test_bench_resumes_an_interrupted_configuration(tmp_path, monkeypatch):
 BENCH_SIGNALLER = textwrap.dedent(
     """
     import os, signal, sys, time
-    from eegbench.report import bench
+    from eegbench import bench
 
     def run_job(config, resume=None):
         os.kill(os.getpid(), signal.SIGTERM)

@@ -105,8 +105,14 @@ class _StubLM:
 
 
 def test_filter_correct_trains_the_eeg_phase_on_correct_trials_only(monkeypatch):
-    import eegbench.train.runner as runner
+    from types import SimpleNamespace
+
     import eegbench.train.stage2 as stage2
+    from eegbench.config import build_config
+    from eegbench.runner.phases import train_projector
+    from eegbench.train.device import FP32
+    from eegbench.train.distributed import SINGLE
+    from eegbench.train.model import Projector
 
     seen: list[list[str]] = []
 
@@ -136,21 +142,22 @@ def test_filter_correct_trains_the_eeg_phase_on_correct_trials_only(monkeypatch)
             logits = torch.tensor([[1.0, 0], [1.0, 0], [0, 1.0], [0, 1.0]])[: len(x)]
             return torch.ones(len(x), 3), logits
 
-    seed = 0
-    s2 = Stage2Config(epochs=1, batch_size=8, phases=["eeg"], filter_correct=True)
-    _, rec = runner._stage2(
-        seed, s2, _Data(), _Model(), np.zeros((4, 3)), _StubLM(), torch.Generator()
-    )
-    assert rec["filter_correct"] == {"kept": 2, "of": 4}
+    def train(s2: Stage2Config):
+        setup = SimpleNamespace(
+            cfg=build_config([]), data=_Data(), stage2=s2, dim=3, targets=np.zeros((4, 3)),
+            llm=_StubLM(), generator=torch.Generator(), checkpoint=None, precision=FP32,
+            world=SINGLE,
+        )  # fmt: skip
+        return train_projector(setup, _Model(), Projector(3, _StubLM.d_model))
+
+    rec = train(Stage2Config(epochs=1, batch_size=8, phases=["eeg"], filter_correct=True))
+    assert rec.filter_correct == {"kept": 2, "of": 4}
     assert sorted(c for batch in seen for c in batch) == ["c0", "c3"]
-    assert rec["history"][0]["n"] == 2
+    assert rec.history[0]["n"] == 2
     seen.clear()
-    s2 = Stage2Config(epochs=1, batch_size=8, phases=["eeg"], filter_correct=False)
-    _, rec = runner._stage2(
-        seed, s2, _Data(), _Model(), np.zeros((4, 3)), _StubLM(), torch.Generator()
-    )
+    rec = train(Stage2Config(epochs=1, batch_size=8, phases=["eeg"], filter_correct=False))
     assert sorted(c for batch in seen for c in batch) == ["c0", "c1", "c2", "c3"]
-    assert "filter_correct" not in rec
+    assert "filter_correct" not in rec.model_dump(exclude_unset=True)
 
 
 def test_tiny_gpt2_with_prefix_tokens_learns_to_take_soft_tokens_in_the_slot(tmp_path):

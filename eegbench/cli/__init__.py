@@ -23,7 +23,7 @@ from eegbench.progress import log_format, set_quiet
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from eegbench.report.record import MetricValue, RunRecord
+    from eegbench.run.record import MetricValue, RunRecord
 
 KIND_ALIASES = {k[:-1]: k for k in KINDS}
 
@@ -180,7 +180,7 @@ def run(
             raise ConfigError("--resume continues a run with its own config; drop the overrides.")
         if processes > 1:
             raise ConfigError("--resume continues a run in one process; drop --processes.")
-        from eegbench.train.runner import resume
+        from eegbench.runner import resume
 
         with stop_politely():
             pipe = resume(resume_dir, keep_failed=keep_failed)
@@ -197,14 +197,14 @@ def run(
         click.echo(dump(cfg), nl=False)
         return
     if processes > 1:
-        from eegbench.report.record import RunRecord
-        from eegbench.train.runner import run_processes
+        from eegbench.run.record import RunRecord
+        from eegbench.runner import run_processes
 
         run_dir = run_processes(cfg, processes, keep_failed=keep_failed)
         _report_run(run_dir, RunRecord.read(run_dir))
         return
+    from eegbench.runner import run as run_pipeline
     from eegbench.train.distributed import from_env
-    from eegbench.train.runner import run as run_pipeline
 
     # a data-parallel run keeps no checkpoint: under a launcher signals end it as before
     polite = stop_politely() if from_env().size == 1 else contextlib.nullcontext()
@@ -216,7 +216,9 @@ def run(
 
 def _report_run(run_dir: Path, record: RunRecord) -> None:
     """The finished run's metrics on stdout: a table, or one JSON object (``--log-format json``)."""
-    path = run_dir / "results.json"
+    from eegbench.run.rundir import RunDir
+
+    path = RunDir(run_dir).results
     if log_format() == "json":
         metrics = {
             k: {"value": m.value, "ci": list(m.ci) if m.ci else None}

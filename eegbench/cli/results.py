@@ -292,7 +292,7 @@ def bench_command(
     resumes it.
     """
     from eegbench.api.errors import ConfigError, EegbenchError
-    from eegbench.report.bench import leaderboard_options, list_suites, load_suite, plan, run_suite
+    from eegbench.bench import leaderboard_options, list_suites, load_suite, plan, run_suite
     from eegbench.report.leaderboard import leaderboard, write_outputs
 
     if suite is None:
@@ -316,7 +316,7 @@ def bench_command(
         )
     ray = None
     if backend == "ray":
-        from eegbench.report.ray_backend import RayOptions
+        from eegbench.bench.ray_backend import RayOptions
 
         ray = RayOptions(address, num_cpus, cpus_per_run, gpus_per_run)
     s = load_suite(suite)
@@ -324,7 +324,7 @@ def bench_command(
     if dry_run:
         jobs = plan(s, out, list(overrides))
         if ray is not None:
-            from eegbench.report.ray_backend import check, resources
+            from eegbench.bench.ray_backend import check, resources
 
             check(jobs, ray)
         for job in jobs:
@@ -377,7 +377,9 @@ def report_command(runs: tuple[Path, ...], out: Path | None) -> None:
     from eegbench.report.html import write_report
 
     if out is None:
-        single = len(runs) == 1 and (runs[0] / "results.json").is_file()
+        from eegbench.run.rundir import RunDir
+
+        single = len(runs) == 1 and RunDir(runs[0]).results.is_file()
         out = runs[0] / "report.html" if single else Path("report.html")
     click.echo(str(write_report(runs, out)))
 

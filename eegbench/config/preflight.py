@@ -8,6 +8,7 @@ problem, so nothing fails after training for a reason known before it.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 from pathlib import Path
@@ -15,8 +16,7 @@ from pathlib import Path
 from eegbench import plugins
 from eegbench.api.errors import ConfigError
 from eegbench.api.registry import GROUPS
-from eegbench.config.schema import RunConfig
-from eegbench.report.tracking import preflight as tracking_preflight
+from eegbench.config.schema import TRACKER_PACKAGES, RunConfig
 
 MIN_FREE_MB = 200
 """Free disk a run needs in ``output_dir`` (weights, predictions, plots) and ``cache_dir``."""
@@ -45,6 +45,19 @@ def _storage(path: str, key: str) -> list[str]:
     return []
 
 
+def _tracker(report_to: str) -> list[str]:
+    """The chosen tracker's package is installed."""
+    if report_to == "none":
+        return []
+    module = TRACKER_PACKAGES[report_to]
+    if importlib.util.find_spec(module) is None:
+        return [
+            f"report_to={report_to} needs the {module!r} package: "
+            f"pip install -c constraints.txt 'eegbench[{report_to}]'"
+        ]
+    return []
+
+
 def problems(cfg: RunConfig) -> list[str]:
     """Every problem a resolved config would hit at run time that is knowable now."""
     found: list[str] = []
@@ -53,7 +66,7 @@ def problems(cfg: RunConfig) -> list[str]:
         found += plugins.get(kind, choice.name).check(dict(choice.params), where=group)
     for name in cfg.eval.metrics:
         found += plugins.get("metrics", name).check(dict(cfg.metrics[name]), where="metric")
-    found += tracking_preflight(cfg.report_to)
+    found += _tracker(cfg.report_to)
     found += _storage(cfg.output_dir, "output_dir")
     found += _storage(cfg.cache_dir, "cache_dir")
     return found

@@ -38,9 +38,9 @@ from eegbench.config.schema import (
     PluginChoice,
     RunConfig,
     Settings,
+    control_names,
     freeze,
 )
-from eegbench.evaluation.controls import control_names
 
 METRICS = "metrics"  # the group of metric parameters: metrics.NAME.KEY=VALUE
 BENCHMARK = "benchmark"

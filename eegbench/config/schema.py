@@ -150,6 +150,17 @@ DEFAULT_METRICS = (
     "attributes",
     "probe",
 )
+CONTROLS: dict[str, str] = {
+    "only_obj": "ONLY_OBJ: predicted label, no EEG slot",
+    "obj_random_eeg": "OBJ+RANDOM_EEG: random vector of the EEG embedding's norm",
+    "only_eeg": "ONLY_EEG: EEG slot, no label",
+    "shuffled_eeg": "SHUFFLED_EEG: own label, the EEG embedding of a test trial of another image",
+    "mean_eeg": "MEAN_EEG: own label, the mean training EEG embedding",
+    "noise": "NOISE: encoder fed with noise of the training data's statistics",
+}
+"""Every control a run can ask for (``eval.controls``) and what it feeds the pipeline; each is
+implemented in ``eegbench/evaluation/controls.py`` under the same name."""
+
 DEFAULT_CONTROLS = ("only_obj", "shuffled_eeg", "mean_eeg", "noise")
 """The controls of every run: the label alone, two that keep label, projector and its tokens but
 remove the trial's EEG information (another image's trial; the mean training embedding), and
@@ -220,6 +231,27 @@ class PromptConfig:
             "help": "user turn of a chat prompt: <image> is the EEG, <object_string> the label"
         },
     )
+
+
+TRACKER_PACKAGES: dict[str, str] = {
+    "tensorboard": "tensorboard",
+    "mlflow": "mlflow",
+    "wandb": "wandb",
+}
+"""The package each ``report_to`` tracker needs (installed by the extra of the same name)."""
+
+
+def control_names(requested: tuple[str, ...] | list[str] | str) -> list[str]:
+    """The control names ``eval.controls`` asks for (``all`` expanded); unknown ones raise."""
+    from eegbench.api.errors import ConfigError
+    from eegbench.api.registry import did_you_mean
+
+    requested = [requested] if isinstance(requested, str) else list(requested)
+    names = list(CONTROLS) if "all" in requested else requested
+    for n in names:
+        if not isinstance(n, str) or n not in CONTROLS:
+            raise ConfigError(f"unknown control {n!r}." + did_you_mean(str(n), [*CONTROLS, "all"]))
+    return names
 
 
 CORE_GROUPS: dict[str, type] = {

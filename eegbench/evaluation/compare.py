@@ -27,10 +27,11 @@ import numpy as np
 from eegbench.api.errors import ConfigError, DataError, EegbenchError, UnknownNameError
 from eegbench.api.metric import CAPTIONS, Metric, output_key
 from eegbench.config.saved import SavedConfig
-from eegbench.evaluation.predictions import Predictions, predictions_file, read_predictions
+from eegbench.evaluation.predictions import Predictions, read_predictions
 from eegbench.evaluation.scoring import build_metric
 from eegbench.evaluation.stats import metric_joint, paired_delta
-from eegbench.report.record import RESULTS, RunRecord
+from eegbench.run.record import RunRecord
+from eegbench.run.rundir import RunDir
 
 ACCURACY = "accuracy"
 DEFAULT_METRICS = (ACCURACY, "bleu", "rouge")
@@ -64,23 +65,22 @@ def load_run_predictions(path: str | Path, control: str | None = None) -> RunPre
         return RunPredictions(p.name, read_predictions(p))
     if not p.is_dir():
         raise DataError(f"{str(p)!r} is neither a run directory nor a prediction CSV.")
-    csv_path = p / predictions_file(control)
+    run_dir = RunDir(p)
+    csv_path = run_dir.predictions(control)
     if not csv_path.is_file():
         if control is not None:
-            have = sorted(
-                f.name[len("predictions_") : -len(".csv")] for f in p.glob("predictions_*.csv")
-            )
+            have = sorted(run_dir.rows())
             raise DataError(
                 f"run {str(p)!r} has no {csv_path.name}; its controls on disk: "
                 f"{', '.join(have) or '(none)'} (run with eval.controls=... to get more)."
             )
         raise DataError(
-            f"run {str(p)!r} has no predictions.csv (incomplete run, or a dataset without "
+            f"run {str(p)!r} has no {csv_path.name} (incomplete run, or a dataset without "
             "captions); compare needs one per run."
         )
     name = p.name if control is None else f"{p.name}:{control}"
     run = RunPredictions(name, read_predictions(csv_path))
-    if (p / RESULTS).is_file():
+    if run_dir.results.is_file():
         record = RunRecord.read(p)
         hashes = record.dataset.hashes
         run.split_test, run.data = hashes.get("split_test"), hashes.get("data")
@@ -91,7 +91,7 @@ def load_run_predictions(path: str | Path, control: str | None = None) -> RunPre
             run.cluster_unit = record.statistics.cluster_unit
         if run.clusters is not None and len(run.clusters) != len(run.predictions):
             raise DataError(
-                f"{str(p / RESULTS)!r} records {len(run.clusters)} clusters for "
+                f"{str(run_dir.results)!r} records {len(run.clusters)} clusters for "
                 f"{len(run.predictions)} predictions; the run directory is inconsistent."
             )
     return run

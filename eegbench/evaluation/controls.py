@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from eegbench.api.data import EEGData
-from eegbench.api.errors import ConfigError, DataError
-from eegbench.api.registry import did_you_mean
+from eegbench.api.errors import DataError
+from eegbench.config.schema import CONTROLS as CONFIG_CONTROLS
 
 if TYPE_CHECKING:
     from eegbench.evaluation.harness import Evaluation
@@ -103,16 +103,19 @@ def _noise(ev: Evaluation, rng: np.random.Generator) -> Condition:
     return Condition(emb, logits, ev.label_names(logits))
 
 
+IMPLEMENTATIONS: dict[str, ControlFn] = {
+    "only_obj": _only_obj,
+    "obj_random_eeg": _random_eeg,
+    "only_eeg": _only_eeg,
+    "shuffled_eeg": _shuffled_eeg,
+    "mean_eeg": _mean_eeg,
+    "noise": _noise,
+}
+"""The condition each control of ``eegbench.config.schema.CONTROLS`` (names and descriptions,
+pure data the config checks) runs."""
+
 CONTROLS: dict[str, tuple[ControlFn, str]] = {
-    "only_obj": (_only_obj, "ONLY_OBJ: predicted label, no EEG slot"),
-    "obj_random_eeg": (_random_eeg, "OBJ+RANDOM_EEG: random vector of the EEG embedding's norm"),
-    "only_eeg": (_only_eeg, "ONLY_EEG: EEG slot, no label"),
-    "shuffled_eeg": (
-        _shuffled_eeg,
-        "SHUFFLED_EEG: own label, the EEG embedding of a test trial of another image",
-    ),
-    "mean_eeg": (_mean_eeg, "MEAN_EEG: own label, the mean training EEG embedding"),
-    "noise": (_noise, "NOISE: encoder fed with noise of the training data's statistics"),
+    name: (IMPLEMENTATIONS[name], description) for name, description in CONFIG_CONTROLS.items()
 }
 
 
@@ -121,13 +124,3 @@ EEG_CONTROL = "shuffled_eeg"
 to the trial's EEG: the headline differences are against it."""
 LABEL_CONTROL = "only_obj"
 """The label-only control: the floor of the headroom."""
-
-
-def control_names(requested: list[str] | str) -> list[str]:
-    """The control names ``eval.controls`` asks for (``all`` expanded); unknown ones raise."""
-    requested = [requested] if isinstance(requested, str) else requested
-    names = list(CONTROLS) if "all" in requested else list(requested)
-    for n in names:
-        if not isinstance(n, str) or n not in CONTROLS:
-            raise ConfigError(f"unknown control {n!r}." + did_you_mean(str(n), [*CONTROLS, "all"]))
-    return names

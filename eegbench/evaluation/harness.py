@@ -32,8 +32,9 @@ from eegbench.api.metric import (
     output_key,
 )
 from eegbench.config import EvalConfig, PromptConfig
+from eegbench.config.schema import control_names
 from eegbench.contracts import check_metric_values
-from eegbench.evaluation.controls import CONTROLS, LABEL_CONTROL, Condition, control_names
+from eegbench.evaluation.controls import CONTROLS, LABEL_CONTROL, Condition
 from eegbench.evaluation.scoring import build_metric
 from eegbench.evaluation.stats import (
     SentenceStats,

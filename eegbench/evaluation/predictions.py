@@ -47,11 +47,6 @@ class Predictions:
         return len(self.generated)
 
 
-def predictions_file(control: str | None = None) -> str:
-    """``predictions.csv`` (the full pipeline) or ``predictions_<control>.csv``."""
-    return "predictions.csv" if control is None else f"predictions_{control}.csv"
-
-
 def _cell(value: Any) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return ""

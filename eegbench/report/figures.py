@@ -21,7 +21,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from eegbench.api.errors import ConfigError
-from eegbench.report.record import RunRecord
+from eegbench.run.record import RunRecord
+from eegbench.run.rundir import RunDir
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -65,7 +66,7 @@ def _style() -> Iterator[None]:
 def _objects(run_dir: Path) -> tuple[list[str], list[str]] | None:
     from eegbench.evaluation.predictions import read_predictions
 
-    path = run_dir / "predictions.csv"
+    path = RunDir(run_dir).predictions()
     if not path.is_file():
         return None
     p = read_predictions(path)

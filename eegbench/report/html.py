@@ -22,6 +22,7 @@ from eegbench.api.errors import ConfigError
 from eegbench.config.saved import SavedConfig
 from eegbench.io import atomic_write
 from eegbench.report.leaderboard import Run, build, collect
+from eegbench.run.rundir import RunDir
 
 MAX_CAPTIONS = 25
 """Caption rows shown per run (the first ones of the test split)."""
@@ -129,12 +130,12 @@ def caption_table(run_dir: Path, limit: int = MAX_CAPTIONS) -> str | None:
     """Reference, full-pipeline caption and each control's caption, side by side."""
     from eegbench.evaluation.predictions import read_predictions
 
-    full = run_dir / "predictions.csv"
-    if not full.is_file():
+    run = RunDir(run_dir)
+    if not run.predictions().is_file():
         return None
-    columns = {"full": read_predictions(full)}
-    for path in sorted(run_dir.glob("predictions_*.csv")):
-        columns[path.stem.removeprefix("predictions_")] = read_predictions(path)
+    columns = {"full": read_predictions(run.predictions())}
+    for row, path in run.rows().items():
+        columns[row] = read_predictions(path)
     ref = columns["full"]
     head = ["image", "object (expected → predicted)", "reference", *columns]
     rows = []

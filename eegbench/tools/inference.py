@@ -11,15 +11,13 @@ import torch.nn.functional as F
 
 from eegbench.api.errors import ConfigError, DataError
 from eegbench.config import PromptConfig
-from eegbench.report.record import RunRecord
+from eegbench.run.record import RunRecord
+from eegbench.run.rundir import RunDir
 from eegbench.train.device import Precision, module_device
 from eegbench.train.generation import _as_llm, generate_captions
 from eegbench.train.model import EEGClassifier, Projector
 from eegbench.train.pipeline import Pipeline, build_pipeline, load_dataset
 from eegbench.train.prompting import DEFAULT_PROMPT
-
-RUN_FILES = ("config.yaml", "results.json", "eeg_classifier.safetensors")
-PROJECTOR = "projector.safetensors"
 
 
 def check_run_dir(run_dir: str | Path) -> tuple[Path, RunRecord]:
@@ -32,7 +30,8 @@ def check_run_dir(run_dir: str | Path) -> tuple[Path, RunRecord]:
         raise DataError(f"run directory {str(run)!r} does not exist.")
     record = RunRecord.read(run)
     stage2 = record.training.stage2
-    needed = [*RUN_FILES, *([] if stage2 is not None and stage2.skipped else [PROJECTOR])]
+    needed = [RunDir.CONFIG, RunDir.RESULTS, RunDir.ENCODER]
+    needed += [] if stage2 is not None and stage2.skipped else [RunDir.PROJECTOR]
     missing = [f for f in needed if not (run / f).is_file()]
     if missing:
         raise DataError(
@@ -82,10 +81,11 @@ def load_run(
 
     run, record = check_run_dir(run_dir)
     silence_library_progress()
-    model_path, projector_path = run / "eeg_classifier.safetensors", run / PROJECTOR
+    files = RunDir(run)
+    model_path, projector_path = files.encoder, files.projector
     model_state = _read_weights(model_path)
     try:
-        cfg = build_config([], base=run / "config.yaml")
+        cfg = build_config([], base=files.config)
     except ConfigError as e:
         raise ConfigError(f"run {str(run)!r}: {e}") from None
     changes = {"device": device, "precision": precision}
@@ -102,7 +102,7 @@ def load_run(
     changed = [k for k, v in record.dataset.hashes.items() if current.get(k) != v]
     if changed:
         raise DataError(
-            f"the dataset loaded from {str(run / 'config.yaml')!r} differs from the run's "
+            f"the dataset loaded from {str(files.config)!r} differs from the run's "
             f"({', '.join(changed)} hash changed); the files or the dataset plugin have changed."
         )
     pipe = build_pipeline(cfg, data, placed)
@@ -110,7 +110,7 @@ def load_run(
     if pipe.projector is not None:
         if not projector_path.is_file():
             raise DataError(
-                f"run {str(run)!r} lacks {PROJECTOR} although its dataset has captions; "
+                f"run {str(run)!r} lacks {RunDir.PROJECTOR} although its dataset has captions; "
                 "rerun it with `eegbench run --config CONFIG`."
             )
         _apply_weights(pipe.projector, _read_weights(projector_path), projector_path)

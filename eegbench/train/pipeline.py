@@ -24,7 +24,7 @@ from eegbench.config import PromptConfig, RunConfig, Stage2Config
 from eegbench.contracts import check_dataset, check_encoder, check_targets, who
 from eegbench.data.splits import rehearsal_splits
 from eegbench.data.trialcache import trial_cache
-from eegbench.report.record import RunRecord
+from eegbench.run.record import RunRecord
 from eegbench.train.device import FP32, Precision
 from eegbench.train.model import EEGClassifier, Projector
 
@@ -169,17 +169,58 @@ def new_projector(seed: int, dim: int, llm: CausalLM, s2: Stage2Config) -> Proje
     return Projector(dim, llm.d_model, s2.n_soft_tokens, normalize=s2.normalize_inputs)
 
 
+class Builder:
+    """The steps that assemble a run's pipeline, in the one order ``eegbench run`` (which trains
+    between them) and ``load_run`` (which loads weights after them) both walk: a step taken out
+    of order is an error, so an option honoured by one is honoured by the other."""
+
+    STEPS = ("data", "targets", "llm", "model", "projector")
+
+    def __init__(self, cfg: RunConfig) -> None:
+        self.cfg = cfg
+        self.taken: list[str] = []
+
+    def _step(self, name: str) -> None:
+        expected = self.STEPS[len(self.taken)] if len(self.taken) < len(self.STEPS) else None
+        if name != expected:
+            raise PluginError(f"pipeline step {name!r} out of order: {expected!r} comes next.")
+        self.taken.append(name)
+
+    def data(self, loaded: EEGData | None = None) -> EEGData:
+        """The dataset (``loaded``: the dataset of this config, already loaded)."""
+        self._step("data")
+        return load_dataset(self.cfg) if loaded is None else loaded
+
+    def targets(self, data: EEGData) -> tuple[np.ndarray, int]:
+        """Per-image targets ``[n_images, D]`` and the EEG embedding size."""
+        self._step("targets")
+        per_image = build_targets(self.cfg, data)
+        return per_image, embed_dim(self.cfg, per_image)
+
+    def llm(self, data: EEGData) -> CausalLM | None:
+        self._step("llm")
+        return build_llm(self.cfg, data)
+
+    def model(self, data: EEGData, dim: int) -> EEGClassifier:
+        self._step("model")
+        return build_model(self.cfg, data, dim)
+
+    def projector(self, dim: int, llm: CausalLM | None) -> Projector | None:
+        self._step("projector")
+        return build_projector(self.cfg, dim, llm)
+
+
 def build_pipeline(
     cfg: RunConfig, data: EEGData | None = None, precision: Precision = FP32
 ) -> Pipeline:
     """Every part of the pipeline of ``cfg``, untrained, on ``precision``'s device
     (``data``: already loaded dataset)."""
-    data = load_dataset(cfg) if data is None else data
-    targets = build_targets(cfg, data)
-    dim = embed_dim(cfg, targets)
-    llm = build_llm(cfg, data)
-    model = build_model(cfg, data, dim)
-    projector = build_projector(cfg, dim, llm)
+    steps = Builder(cfg)
+    data = steps.data(data)
+    targets, dim = steps.targets(data)
+    llm = steps.llm(data)
+    model = steps.model(data, dim)
+    projector = steps.projector(dim, llm)
     device = precision.device
     return Pipeline(
         cfg,

@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from eegbench.api.errors import ConfigError
-from eegbench.report.record import RESULTS, MetricValue, PairedDelta, RecordError, RunRecord
+from eegbench.run.record import MetricValue, PairedDelta, RecordError, RunRecord
+from eegbench.run.rundir import RunDir
 
 ORACLE = "oracle:"
 """Prefix of an oracle row's condition (``oracle:target_embedding``)."""
@@ -88,7 +89,7 @@ def find_run_dirs(paths: Iterable[str | Path]) -> list[Path]:
             raise ConfigError(f"{str(root)!r} is not a directory of runs.")
         for dirpath, dirnames, filenames in os.walk(root):
             dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))  # .partial-* runs
-            if RESULTS in filenames or "config.yaml" in filenames:
+            if RunDir.RESULTS in filenames or RunDir.CONFIG in filenames:
                 found.append(Path(dirpath))
                 dirnames[:] = []
     return sorted(set(found))

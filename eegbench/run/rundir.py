@@ -17,15 +17,75 @@ import socket
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 from eegbench.api.errors import EegbenchError
 from eegbench.io import _umask, atomic_write, pid_alive
 
 PARTIAL = ".partial-"
 OWNER = ".owner.json"
-CHECKPOINT = "checkpoint"
 _PARTIAL_RE = re.compile(r"\.partial-(?P<name>.+)\.(?P<pid>\d+)\.[^.]+")
+PREDICTIONS = "predictions"
+
+
+@dataclass(frozen=True)
+class RunDir:
+    """A run folder and every file in it: the one place their names are spelled.
+
+    ``config.yaml`` (the resolved config), ``results.json`` (the run record),
+    ``predictions.csv`` and ``predictions_<control>.csv`` (one per control and oracle row),
+    ``eeg_classifier.safetensors`` and ``projector.safetensors`` (weights), ``checkpoint/``
+    (while the run is in progress) and ``error.txt`` (in a kept failed run).
+    """
+
+    path: Path
+
+    CONFIG: ClassVar[str] = "config.yaml"
+    RESULTS: ClassVar[str] = "results.json"
+    ENCODER: ClassVar[str] = "eeg_classifier.safetensors"
+    PROJECTOR: ClassVar[str] = "projector.safetensors"
+    CHECKPOINT: ClassVar[str] = "checkpoint"
+    ERROR: ClassVar[str] = "error.txt"
+
+    @property
+    def config(self) -> Path:
+        return self.path / self.CONFIG
+
+    @property
+    def results(self) -> Path:
+        return self.path / self.RESULTS
+
+    @property
+    def encoder(self) -> Path:
+        return self.path / self.ENCODER
+
+    @property
+    def projector(self) -> Path:
+        return self.path / self.PROJECTOR
+
+    @property
+    def checkpoint(self) -> Path:
+        return self.path / self.CHECKPOINT
+
+    @property
+    def error(self) -> Path:
+        return self.path / self.ERROR
+
+    @staticmethod
+    def predictions_name(row: str | None = None) -> str:
+        """``predictions.csv`` (the run) or ``predictions_<row>.csv`` (a control or oracle)."""
+        return f"{PREDICTIONS}.csv" if row is None else f"{PREDICTIONS}_{row}.csv"
+
+    def predictions(self, row: str | None = None) -> Path:
+        return self.path / self.predictions_name(row)
+
+    def rows(self) -> dict[str, Path]:
+        """``{control or oracle: predictions file}`` of the rows on disk, by name."""
+        prefix = f"{PREDICTIONS}_"
+        found = sorted(self.path.glob(f"{prefix}*.csv"))
+        return {p.stem[len(prefix) :]: p for p in found}
 
 
 def output_root(output_dir: str | os.PathLike) -> Path:
@@ -74,7 +134,8 @@ def is_orphan(path: Path) -> bool:
 
 
 def has_checkpoint(path: Path) -> bool:
-    return (path / CHECKPOINT / "state.json").is_file() and (path / "config.yaml").is_file()
+    run = RunDir(path)
+    return (run.checkpoint / "state.json").is_file() and run.config.is_file()
 
 
 def partial_name(path: Path) -> str | None:
@@ -177,7 +238,7 @@ def _keep_failed(staged: StagedRun, error: BaseException) -> None:
 
     try:
         (staged.path / OWNER).unlink(missing_ok=True)
-        (staged.path / "error.txt").write_text(f"{type(error).__name__}: {error}\n")
+        RunDir(staged.path).error.write_text(f"{type(error).__name__}: {error}\n")
         dest = _publish(staged.path, staged.root, f"{staged.name}.failed")
         log(f"[yellow]kept the failed run in {dest} (error in error.txt)[/yellow]")
     except OSError:

@@ -17,7 +17,6 @@ offline unless ``WANDB_MODE`` says otherwise). The tools' own variables are hono
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import time
@@ -32,7 +31,6 @@ if TYPE_CHECKING:
     from eegbench.config import RunConfig
 
 REPORT_TO = ("none", "tensorboard", "mlflow", "wandb")
-EXTRAS = {"tensorboard": "tensorboard", "mlflow": "mlflow", "wandb": "wandb"}
 
 
 def flat_config(cfg: dict[str, Any]) -> dict[str, str]:
@@ -279,19 +277,6 @@ TRACKERS: dict[str, type[Tracker]] = {
     "mlflow": MLflowTracker,
     "wandb": WandbTracker,
 }
-
-
-def preflight(report_to: str) -> list[str]:
-    """The chosen tracker's package is installed."""
-    if report_to == "none":
-        return []
-    module = EXTRAS[report_to]
-    if importlib.util.find_spec(module) is None:
-        return [
-            f"report_to={report_to} needs the {module!r} package: "
-            f"pip install -c constraints.txt 'eegbench[{report_to}]'"
-        ]
-    return []
 
 
 def tracker(report_to: str, uri: str | None) -> Tracker | None:

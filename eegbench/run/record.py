@@ -2,7 +2,7 @@
 
 ``RunRecord`` is the only writer and reader of ``results.json``: the runner writes it, the
 leaderboard, bench, compare and ``load_run`` read it, and the tests build their fixtures from it.
-Its JSON Schema ships as ``results.schema.json`` (``python -m eegbench.report.record`` rewrites
+Its JSON Schema ships as ``results.schema.json`` (``python -m eegbench.run.record`` rewrites
 it). Where plugins add content (metric rows, control rows, dataset info) extra keys are kept.
 """
 
@@ -25,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from eegbench.api.errors import DataError, EegbenchError
 from eegbench.io import atomic_write
+from eegbench.run.rundir import RunDir
 
 if TYPE_CHECKING:
     from eegbench.config import RunConfig
@@ -33,7 +34,6 @@ SCHEMA_VERSION = 1
 """The version this eegbench writes; a record without ``schema_version`` is version 1."""
 READABLE_VERSIONS = range(1, SCHEMA_VERSION + 1)
 SCHEMA_PATH = Path(__file__).resolve().parent / "results.schema.json"
-RESULTS = "results.json"
 WHERE_KEYS = ("output_dir", "run_name", "cache_dir", "threads")
 """Config keys that say where or how fast a run happened, not what it computed."""
 
@@ -332,7 +332,7 @@ class RunRecord(_Open):
         Fields left at their defaults are written only if they were given (so a record written
         and read back is the same); ``schema_version`` is always written.
         """
-        path = Path(run_dir) / RESULTS
+        path = Path(run_dir) / RunDir.RESULTS
         data = {
             "schema_version": self.schema_version,
             **self.model_dump(mode="json", exclude_unset=True),
@@ -347,41 +347,41 @@ class RunRecord(_Open):
         Records of an older readable ``schema_version`` are read; newer ones are refused.
         """
         run = Path(run_dir)
-        path = run / RESULTS
+        path = run / RunDir.RESULTS
         if not path.is_file():
             raise RecordError(
-                f"run {str(run)!r} is incomplete: no {RESULTS} (the run crashed or is still "
+                f"run {str(run)!r} is incomplete: no {RunDir.RESULTS} (the run crashed or is still "
                 "running); rerun it with `eegbench run --config CONFIG`.",
-                f"no {RESULTS} (unfinished or crashed run)",
+                f"no {RunDir.RESULTS} (unfinished or crashed run)",
             )
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
         except (json.JSONDecodeError, UnicodeDecodeError) as e:
             raise RecordError(
                 f"{str(path)!r} is corrupt ({e}); rerun the run.",
-                f"{RESULTS} is not valid JSON ({e})",
+                f"{RunDir.RESULTS} is not valid JSON ({e})",
             ) from None
         if not isinstance(data, dict):
-            reason = f"{RESULTS} does not hold a JSON object"
+            reason = f"{RunDir.RESULTS} does not hold a JSON object"
             raise RecordError(f"{str(path)!r} is corrupt: {reason}.", reason)
         version = data.get("schema_version", 1)
         if version not in READABLE_VERSIONS:
             reason = (
-                f"{RESULTS} has schema_version {version!r}; this eegbench "
+                f"{RunDir.RESULTS} has schema_version {version!r}; this eegbench "
                 f"{_eegbench_version()} reads versions "
                 f"{READABLE_VERSIONS.start}-{READABLE_VERSIONS.stop - 1}"
             )
             hint = " (upgrade eegbench)" if isinstance(version, int) and version > 0 else ""
             raise RecordError(f"{str(path)!r}: {reason}{hint}.", reason)
         if require_complete and data.get("complete") is not True:
-            reason = f"{RESULTS} is not marked complete"
+            reason = f"{RunDir.RESULTS} is not marked complete"
             raise RecordError(f"run {str(run)!r} is incomplete: {reason}.", reason)
         try:
             return cls.model_validate({**data, "schema_version": version})
         except ValidationError as e:
             err = e.errors()[0]
             where = ".".join(str(p) for p in err["loc"]) or "(top level)"
-            reason = f"{RESULTS} does not match the run record: {where}: {err['msg']}"
+            reason = f"{RunDir.RESULTS} does not match the run record: {where}: {err['msg']}"
             raise RecordError(f"{str(path)!r}: {reason}.", reason) from None
 
 
@@ -395,8 +395,8 @@ def json_schema() -> str:
     """The JSON Schema of ``RunRecord``, as shipped in ``results.schema.json``."""
     schema = RunRecord.model_json_schema()
     schema["$comment"] = (
-        "Generated from eegbench.report.record.RunRecord by "
-        "`python -m eegbench.report.record`; do not edit."
+        "Generated from eegbench.run.record.RunRecord by "
+        "`python -m eegbench.run.record`; do not edit."
     )
     return json.dumps(schema, indent=2, sort_keys=True) + "\n"
 

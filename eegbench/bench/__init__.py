@@ -1,6 +1,6 @@
 """Benchmark suites: datasets x encoders x targets x llms x seeds, each run once, then ranked.
 
-A suite is a YAML file (``eegbench/report/suites/NAME.yaml``)::
+A suite is a YAML file (``eegbench/bench/suites/NAME.yaml``)::
 
     description: two encoders, two seeds on the synthetic dataset
     base: null                  # a config file to start from (default: eegbench's defaults)
@@ -35,11 +35,11 @@ import yaml
 
 from eegbench.api.errors import ConfigError, EegbenchError
 from eegbench.api.registry import GROUPS, did_you_mean
-from eegbench.report.record import WHERE_KEYS, run_name
+from eegbench.run.record import WHERE_KEYS, run_name
 
 if TYPE_CHECKING:
+    from eegbench.bench.ray_backend import RayOptions
     from eegbench.config import RunConfig
-    from eegbench.report.ray_backend import RayOptions
 
 SUITES_DIR = Path(__file__).resolve().parent / "suites"  # shipped as package data
 AXES = {kind: group for group, kind in GROUPS.items()}  # suite key (plural) -> config group
@@ -73,7 +73,7 @@ class Job:
 
 
 def list_suites() -> list[str]:
-    """Names of the suites shipped in ``eegbench/report/suites``."""
+    """Names of the suites shipped in ``eegbench/bench/suites``."""
     return sorted(p.stem for p in SUITES_DIR.glob("*.yaml"))
 
 
@@ -212,7 +212,7 @@ BACKENDS = ("local", "ray")
 def pending(jobs: list[Job], out_dir: Path) -> list[Task]:
     """The jobs without a finished run, each with its interrupted run to resume (if one is left
     in ``out_dir``); every backend runs exactly these."""
-    from eegbench.report.rundir import interrupted_runs, partial_name
+    from eegbench.run.rundir import interrupted_runs, partial_name
 
     interrupted = {partial_name(p): p for p in interrupted_runs(out_dir)}
     return [Task(j, interrupted.get(j.name)) for j in jobs if j.done is None]
@@ -264,7 +264,7 @@ def run_suite(
     failed: list[tuple[Job, str]] = []
     t0 = time.perf_counter()
     if backend == "ray":
-        from eegbench.report.ray_backend import RayOptions, run_on_ray
+        from eegbench.bench.ray_backend import RayOptions, run_on_ray
 
         outcomes = run_on_ray(todo, ray or RayOptions())
     elif processes > 1 and len(todo) > 1:

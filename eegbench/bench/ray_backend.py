@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from eegbench.api.errors import ConfigError, EegbenchError
-from eegbench.report.bench import Job, Task, run_job
+from eegbench.bench import Job, Task, run_job
 
 if TYPE_CHECKING:
     from eegbench.config import RunConfig

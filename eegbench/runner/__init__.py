@@ -1,0 +1,162 @@
+"""``eegbench run``: one config end to end, in phases (``phases.py``): setup (data, targets,
+LLM), train (stage 1, stage 2), evaluate, record, commit. The run folder appears complete or not
+at all; an interrupted run resumes from its last checkpoint."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+
+from eegbench.api.errors import ConfigError
+from eegbench.config import RunConfig, build_config
+from eegbench.config.preflight import preflight
+from eegbench.progress import is_quiet, log, log_format, set_log_format, set_quiet
+from eegbench.run.record import run_name as default_run_name
+from eegbench.run.rundir import (
+    RunDir,
+    StagedRun,
+    clean_orphans,
+    has_checkpoint,
+    is_orphan,
+    output_root,
+    partial_name,
+    staged_run,
+)
+from eegbench.run.tracking import Tracker, tracking
+from eegbench.runner import phases
+from eegbench.train.distributed import SINGLE, World, from_env, launch, leave
+from eegbench.train.pipeline import Pipeline
+from eegbench.train.preemption import Interrupted
+
+
+def run(cfg: RunConfig, keep_failed: bool = False, name: str | None = None) -> Pipeline | None:
+    """Run one resolved config end to end; returns the pipeline and writes the run directory.
+
+    The run directory appears only complete; on failure it is removed (``keep_failed``: kept as
+    ``NAME.failed`` with ``error.txt``). Under a launcher of several processes (``WORLD_SIZE``
+    set, e.g. ``accelerate launch``) the processes train data-parallel; rank 0 evaluates, writes
+    the run directory and returns the pipeline, the other ranks return None. ``name``: the run's
+    name (default ``run_name(cfg)``).
+    """
+    writable_cache(cfg.cache_dir)
+    preflight(cfg)
+    world = from_env()
+    try:
+        if not world.main:
+            set_quiet(True)
+            _run(cfg, None, world)
+            return None
+        with (
+            staged_run(cfg.output_dir, name or run_name(cfg), keep_failed) as staged,
+            _resumable(staged),
+            tracking(cfg, staged.name, staged.path) as tracker,
+        ):
+            return _run(cfg, staged, world, tracker)
+    finally:
+        leave(world)
+
+
+def run_processes(cfg: RunConfig, processes: int, keep_failed: bool = False) -> Path:
+    """``run`` in ``processes`` data-parallel processes started here; returns the run directory.
+
+    A failed run leaves no partial folder behind (one whose process was stopped is removed)."""
+    existed = Path(cfg.output_dir).expanduser().is_dir()
+    try:
+        settings = (run_name(cfg), is_quiet(), log_format())  # one name, not one per clock
+        out = launch(processes, _run_in_process, cfg, keep_failed, *settings)
+        return Path(out)
+    except BaseException:
+        root = output_root(cfg.output_dir)
+        clean_orphans(root)
+        if not existed and not any(root.iterdir()):
+            root.rmdir()
+        raise
+
+
+def _run_in_process(
+    cfg: RunConfig, keep_failed: bool, name: str, quiet: bool, fmt: str
+) -> str | None:
+    """One process of ``run_processes``: logs as the parent was told to, then ``run``."""
+    set_quiet(quiet)
+    set_log_format(fmt)  # type: ignore[arg-type]
+    pipe = run(cfg, keep_failed, name)
+    return None if pipe is None else str(pipe.run_dir)
+
+
+def writable_cache(cache_dir: str) -> Path:
+    """Check that ``cache_dir`` is (or can be created as) a writable folder, creating nothing."""
+    path = Path(cache_dir).expanduser()
+    existing = path
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise ConfigError(
+            f"cache_dir {str(path)!r} cannot be a folder: {str(existing)!r} is a file; set "
+            "cache_dir=PATH."
+        )
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ConfigError(f"cache_dir {str(path)!r} is not writable; set cache_dir=PATH.")
+    return path
+
+
+def resume(run_dir: str | Path, keep_failed: bool = False) -> Pipeline:
+    """Continue an interrupted run (a ``.partial-*`` folder left by a killed process)."""
+    folder = Path(run_dir).expanduser()
+    name = partial_name(folder)
+    if name is None or not RunDir(folder).checkpoint.is_dir():
+        raise ConfigError(
+            f"{str(folder)!r} is not an interrupted run (a .partial-NAME.PID.* folder with a "
+            "checkpoint); start a new run instead."
+        )
+    if not is_orphan(folder):
+        raise ConfigError(f"{str(folder)!r} belongs to a run that is still going.")
+    if from_env().size > 1:
+        raise ConfigError("--resume continues a run in one process; start it without a launcher.")
+    cfg = build_config(base=RunDir(folder).config)
+    preflight(cfg)
+    log(f"resuming {name} from {folder}")
+    with (
+        staged_run(folder.parent, name, keep_failed, resume=folder) as staged,
+        _resumable(staged),
+        tracking(cfg, staged.name, staged.path) as tracker,
+    ):
+        return _run(cfg, staged, SINGLE, tracker)
+
+
+@contextmanager
+def _resumable(staged: StagedRun) -> Iterator[None]:
+    """A run stopped by SIGTERM/SIGINT names the command that continues it: its partial folder
+    is kept when it holds a checkpoint (``staged_run``), else there is nothing to resume."""
+    try:
+        yield
+    except Interrupted as e:
+        if staged.final is not None:
+            e.finished = str(staged.final)
+        elif has_checkpoint(staged.path):
+            e.resume = ["eegbench", "run", "--resume", str(staged.path)]
+        raise
+
+
+def run_name(cfg: RunConfig) -> str:
+    """``run_name``, or dataset-encoder-llm-seed-time."""
+    if cfg.run_name:
+        return cfg.run_name
+    return default_run_name(cfg, datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S"))
+
+
+def _run(
+    cfg: RunConfig, staged: StagedRun | None, world: World, tracker: Tracker | None = None
+) -> Pipeline | None:
+    """The run in its phases. ``staged`` (the run folder) is None on the ranks other than 0,
+    which stop after training and write nothing; ``tracker`` receives every epoch and the
+    finished run."""
+    ready = phases.setup(cfg, world, staged)
+    trained = phases.train(ready, tracker.log_epoch if tracker is not None else None)
+    if staged is None:
+        return None
+    evaluated = phases.evaluate(ready, trained)
+    record = phases.record(ready, trained, evaluated)
+    return phases.commit(ready, trained, record, staged, tracker)
