@@ -90,6 +90,7 @@ def run(overrides: list[str]) -> dict[str, Any]:
     import eegbench.runner as runner
     from eegbench.config import build_config
     from eegbench.evaluation.harness import Evaluation
+    from eegbench.runner import phases
 
     captured: dict[str, Any] = {}
 
@@ -98,7 +99,7 @@ def run(overrides: list[str]) -> dict[str, Any]:
             super().__init__(*a, **k)
             captured["ev"] = self
 
-    runner.Evaluation = Capturing
+    phases.Evaluation = Capturing
     cfg = build_config(overrides)
     t0, c0 = time.perf_counter(), time.process_time()
     pipe = runner.run(cfg)

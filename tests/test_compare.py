@@ -74,7 +74,7 @@ def test_a_run_against_itself_has_p_equal_one(run_dir):
     out = compare_runs(run_dir, run_dir, n_perm=2000)
     outputs = [r["output"] for r in out["rows"]]
     assert outputs == [
-        "accuracy",
+        "object_match",
         "bleu_1",
         "bleu_2",
         "bleu_3",
@@ -86,13 +86,13 @@ def test_a_run_against_itself_has_p_equal_one(run_dir):
         "cider",
     ]
     assert all(r["p"] == 1.0 and r["diff"] == 0.0 for r in out["rows"])
-    assert set(out["skipped"]) == {"cosine", "retrieval", "attributes", "probe"}
+    assert set(out["skipped"]) == {"accuracy", "cosine", "retrieval", "attributes", "probe"}
     assert out["n_trials"] == 12
     results = RunRecord.read(run_dir)
     by = {r["output"]: r for r in out["rows"]}
     for key in ("bleu_4", "rouge_l", "rouge_1"):
         assert by[key]["a"] == pytest.approx(results.metrics[key].value, abs=1e-9)
-    assert by["accuracy"]["a"] == pytest.approx(results.metrics["top1_accuracy"].value)
+    assert by["object_match"]["a"] == pytest.approx(results.metrics["top1_accuracy"].value)
 
 
 def test_a_run_against_a_degraded_copy_is_significant(run_dir, tmp_path):
@@ -110,7 +110,7 @@ def test_a_run_against_a_degraded_copy_is_significant(run_dir, tmp_path):
     degraded = tmp_path / "degraded"
     shutil.copytree(oracle, degraded)
     write_predictions(_degraded(good), degraded / "predictions.csv")
-    out = compare_runs(oracle, degraded, ["accuracy", "rouge", "bleu"], n_perm=5000)
+    out = compare_runs(oracle, degraded, ["object_match", "rouge", "bleu"], n_perm=5000)
     by = {r["output"]: r for r in out["rows"]}
     # 12 trials in 6 images (clusters), all differences positive: the smallest two-sided
     # cluster sign-flip p is 2 / 2**6 (2 / 2**12 if trials were wrongly taken as independent)
@@ -119,7 +119,7 @@ def test_a_run_against_a_degraded_copy_is_significant(run_dir, tmp_path):
         assert by[key]["a"] == 1.0 and by[key]["diff"] < -0.5
         assert by[key]["p"] == pytest.approx(2 / 64, abs=0.01)
         assert by[key]["ci"][0] <= by[key]["diff"] <= by[key]["ci"][1] < 0
-    assert by["accuracy"]["a"] == 1.0 and by["accuracy"]["b"] == pytest.approx(3 / 12)
+    assert by["object_match"]["a"] == 1.0 and by["object_match"]["b"] == pytest.approx(3 / 12)
     assert by["bleu_1"]["p"] == pytest.approx(2 / 64, abs=0.01)
     assert by["bleu_1"]["test"] == "cluster approximate randomization"
 
@@ -135,7 +135,7 @@ def test_synthetic_runs_p_values_and_json_output(tmp_path):
             a,
             b,
             "--metrics",
-            "accuracy,rouge",
+            "object_match,rouge",
             "--metrics",
             "meteor",
             "--metrics",
@@ -150,15 +150,15 @@ def test_synthetic_runs_p_values_and_json_output(tmp_path):
     out = json.loads(res.output)
     by = {r["output"]: r for r in out["rows"]}
     assert set(by) >= {
-        "accuracy",
+        "object_match",
         "rouge_1",
         "meteor",
         "thought2text/bleu_4",
         "thought2text/accuracy",
     }
     assert all(r["p"] < 0.001 for r in out["rows"]), [(r["output"], r["p"]) for r in out["rows"]]
-    assert by["accuracy"]["b"] == pytest.approx(8 / 40)
-    assert by["thought2text/accuracy"]["b"] == by["accuracy"]["b"]
+    assert by["object_match"]["b"] == pytest.approx(8 / 40)
+    assert by["thought2text/accuracy"]["b"] == by["object_match"]["b"]
     assert by["rouge_1"]["diff"] == pytest.approx(by["rouge_1"]["b"] - by["rouge_1"]["a"])
     # the table names the runs and prints one row per output
     res = CliRunner().invoke(cli, ["compare", a, b, "--n-perm", "500"])
@@ -284,6 +284,6 @@ def test_a_metric_without_per_trial_scores_is_skipped_or_refused(tmp_path, fresh
     record.write(a)
     out = compare_runs(a, b, n_perm=100)
     assert "cannot be permutation-tested" in out["skipped"]["longest"]
-    assert {r["metric"] for r in out["rows"]} == {"accuracy", "rouge"}
+    assert {r["metric"] for r in out["rows"]} == {"object_match", "rouge"}
     with pytest.raises(ConfigError, match="'longest' has no per-trial scores"):
         compare_runs(a, b, ["longest"], n_perm=100)

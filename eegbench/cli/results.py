@@ -78,8 +78,8 @@ def score(predictions: str, protocol: str, fmt: str, out: str | None) -> None:
     "--metrics",
     "metric_names",
     multiple=True,
-    help="Metric names (repeat or comma-separate); 'accuracy' is expected vs predicted object. "
-    "[default: run A's caption metrics + accuracy]",
+    help="Metric names (repeat or comma-separate); 'object_match' is expected vs predicted "
+    "object. [default: run A's caption metrics + object_match]",
 )
 @click.option("--n-perm", type=int, default=10000, show_default=True, help="Permutations.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Permutation seed.")

@@ -6,7 +6,7 @@ for bare prediction CSVs, the image) are not independent, so every test permutes
 and every CI resamples whole clusters (``stats.paired_delta``):
 
 - metrics with ``per_item`` (ROUGE, METEOR, CIDEr, BERTScore, the Thought2Text protocol) and
-  object accuracy (expected object == predicted object) are means over trials: the test flips
+  ``object_match`` (expected object == predicted object) are means over trials: the test flips
   the sign of the per-cluster differences of a random subset of clusters;
 - corpus BLEU recomputes from per-sentence n-gram statistics: the test swaps the two systems'
   captions on a random subset of clusters and recomputes corpus BLEU for both (approximate
@@ -29,12 +29,14 @@ from eegbench.api.metric import CAPTIONS, Metric, output_key
 from eegbench.config.saved import SavedConfig
 from eegbench.evaluation.predictions import Predictions, read_predictions
 from eegbench.evaluation.scoring import build_metric
-from eegbench.evaluation.stats import metric_joint, paired_delta
+from eegbench.evaluation.stats import joint_trial_scores, paired_delta
 from eegbench.run.record import RunRecord
 from eegbench.run.rundir import RunDir
 
-ACCURACY = "accuracy"
-DEFAULT_METRICS = (ACCURACY, "bleu", "rouge")
+OBJECT_MATCH = "object_match"
+"""Compare's own row: the share of trials whose predicted object is the expected one, read from
+predictions.csv (not the ``accuracy`` metric plugin, which needs the classifier's logits)."""
+DEFAULT_METRICS = (OBJECT_MATCH, "bleu", "rouge")
 SIGN_FLIP = "cluster sign-flip"
 SWAP = "cluster approximate randomization"
 
@@ -137,14 +139,15 @@ def _build(name: str, params: dict[str, Any]) -> Metric:
     try:
         return build_metric(name, params.get(name))
     except UnknownNameError as e:
-        raise ConfigError(f"{e} (or {ACCURACY!r}: expected vs predicted object)") from None
+        raise ConfigError(f"{e} (or {OBJECT_MATCH!r}: expected vs predicted object)") from None
 
 
 def _check_caption_metric(name: str, metric: Metric) -> None:
     if tuple(metric.requires) != (CAPTIONS,):
         raise ConfigError(
             f"metric {name!r} needs {', '.join(r for r in metric.requires if r != CAPTIONS)}, "
-            f"which predictions.csv does not hold; compare tests caption metrics and {ACCURACY!r}."
+            f"which predictions.csv does not hold; compare tests caption metrics and "
+            f"{OBJECT_MATCH!r}."
         )
 
 
@@ -178,9 +181,10 @@ def compare_runs(
 
     ``rows``: one ``{output, metric, a, b, diff, ci, p, higher_is_better, test}`` per metric
     output; ``diff`` is B - A with its clustered 95% bootstrap ``ci``. ``metrics`` are metric
-    plugin names or ``accuracy``; by default the caption metrics of run A's config (those that
-    cannot be tested are listed in ``skipped``) plus accuracy. With ``control``, A is run_a's
-    ``predictions_<control>.csv`` and ``run_b`` must be None (B is run_a's full pipeline).
+    plugin names or ``object_match``; by default the caption metrics of run A's config (those
+    that cannot be tested are listed in ``skipped``) plus ``object_match``. With ``control``, A
+    is run_a's ``predictions_<control>.csv`` and ``run_b`` must be None (B is run_a's full
+    pipeline).
     """
     if control is not None:
         if run_b is not None:
@@ -197,9 +201,9 @@ def compare_runs(
     built: dict[str, Metric] = {}
     explicit = bool(metrics)
     if not metrics:
-        metrics = [ACCURACY]
+        metrics = [OBJECT_MATCH]
         for name in a.metrics or DEFAULT_METRICS[1:]:
-            if name == ACCURACY:
+            if name == OBJECT_MATCH:
                 continue
             try:
                 built[name] = _build(name, a.metric_params)
@@ -231,10 +235,10 @@ def compare_runs(
         return paired_delta(joint, n, clusters=clusters, n_boot=n_boot, n_perm=n_perm, seed=seed)
 
     for name in dict.fromkeys(metrics):
-        if name == ACCURACY:
+        if name == OBJECT_MATCH:
             ha, hb = _hits(pa), _hits(pb)
-            d = delta({ACCURACY: np.concatenate([ha, hb])})[ACCURACY]
-            add(ACCURACY, ACCURACY, ha.mean(), hb.mean(), d, True, SIGN_FLIP)
+            d = delta({OBJECT_MATCH: np.concatenate([ha, hb])})[OBJECT_MATCH]
+            add(OBJECT_MATCH, OBJECT_MATCH, ha.mean(), hb.mean(), d, True, SIGN_FLIP)
             continue
         metric = built.get(name) or _build(name, a.metric_params)
         _check_caption_metric(name, metric)
@@ -246,7 +250,9 @@ def compare_runs(
                 raise _not_testable(name)
             skipped[name] = str(_not_testable(name))
             continue
-        joint = metric_joint(metric, pa.generated, pb.generated, pa.reference, _ctx(pa), _ctx(pb))
+        joint = joint_trial_scores(
+            metric, pa.generated, pb.generated, pa.reference, _ctx(pa), _ctx(pb)
+        )
         test = SIGN_FLIP if isinstance(joint, dict) else SWAP
         va = _score(joint, np.arange(n))
         vb = _score(joint, np.arange(n, 2 * n))

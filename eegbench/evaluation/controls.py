@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -29,8 +29,6 @@ class Condition:
     logits: np.ndarray | None  # classifier outputs [n, K] (None: unchanged from the real run)
     labels: list[str | None]  # object strings in the prompt (None: no label)
     captions: list[str] = field(default_factory=list)
-    # per metric: per-trial values or a resampler (what the CIs and paired deltas resample)
-    material: dict[str, Any] = field(default_factory=dict)
 
 
 def other_image_permutation(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:

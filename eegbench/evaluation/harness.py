@@ -37,11 +37,11 @@ from eegbench.contracts import check_metric_values
 from eegbench.evaluation.controls import CONTROLS, LABEL_CONTROL, Condition
 from eegbench.evaluation.scoring import build_metric
 from eegbench.evaluation.stats import (
-    SentenceStats,
+    TrialScores,
     bootstrap_cis,
-    metric_joint,
-    metric_material,
+    joint_trial_scores,
     paired_delta,
+    trial_scores,
 )
 from eegbench.progress import task
 from eegbench.train.device import FP32, Precision
@@ -58,6 +58,16 @@ CEILING_DESCRIPTION = (
 
 
 Scored = dict[str, dict[str, Any]]  # output -> {"value", "higher_is_better", ...}
+
+
+@dataclass(frozen=True)
+class Scores:
+    """What scoring a condition gives: the outputs (``{output: {"value", "higher_is_better",
+    "metric", "ci"}}``) and, per metric, the trial scores its CIs resampled (what a paired
+    difference with another condition concatenates)."""
+
+    outputs: Scored
+    trials: dict[str, TrialScores]
 
 
 def headroom(row: Scored, floor: Scored, ceiling: Scored) -> dict[str, float]:
@@ -195,8 +205,9 @@ class Evaluation:
             "embeddings": cond.embeddings if cond.embeddings is not None else self.real.embeddings,
         }
 
-    def score(self, cond: Condition, kinds: set[str]) -> dict[str, dict[str, Any]]:
-        """``{output: {"value", "higher_is_better", "metric", "ci"}}`` for metrics of ``kinds``.
+    def score(self, cond: Condition, inputs: set[str]) -> Scores:
+        """The condition's outputs for the metrics whose inputs (``Metric.requires``) are among
+        ``inputs``, and their trial scores; a pure function of ``cond``.
 
         Outputs of a protocol (``protocol:NAME``) are named ``NAME/output`` so that they never
         collide with the plain metrics of the same name. CIs resample whole clusters.
@@ -204,23 +215,24 @@ class Evaluation:
         refs = self.test.references
         ctx = self.context(cond)
         out: dict[str, dict[str, Any]] = {}
+        trials: dict[str, TrialScores] = {}
         for name, metric in self.metrics.items():
-            if not set(metric.requires) <= kinds:
+            if not set(metric.requires) <= inputs:
                 continue
             if CAPTIONS in metric.requires and not refs:
                 continue
-            material = None
+            scores = None
             if self.cfg.bootstrap > 0:
-                material = cond.material[name] = metric_material(metric, cond.captions, refs, **ctx)
-            if isinstance(material, dict):  # per-trial values: the outputs are their means
-                values = {k: float(np.mean(v)) for k, v in material.items()}
+                scores = trials[name] = trial_scores(metric, cond.captions, refs, **ctx)
+            if isinstance(scores, dict):  # per-trial values: the outputs are their means
+                values = {k: float(np.mean(v)) for k, v in scores.items()}
             else:
                 values = metric.compute(cond.captions, refs, **ctx)
             check_metric_values(self.entries[name], metric, values)
             cis = {}
-            if material is not None:
+            if scores is not None:
                 cis = bootstrap_cis(
-                    cond.material[name],
+                    scores,
                     n=len(self.test.index),
                     n_boot=self.cfg.bootstrap,
                     seed=self.seed,
@@ -241,28 +253,28 @@ class Evaluation:
                 if key in cis:
                     row["ci"] = [cis[key].low, cis[key].high]
                 out[result] = row
-        return out
+        return Scores(out, trials)
 
-    def delta(self, cond: Condition) -> dict[str, dict[str, Any]]:
-        """``{output: {"value", "ci", "p"}}``: full - ``cond`` for every metric both scored."""
+    def delta(
+        self, a: Condition, a_scores: Scores, b: Condition, b_scores: Scores
+    ) -> dict[str, dict[str, Any]]:
+        """``{output: {"value", "ci", "p"}}``: ``a`` - ``b`` for every metric both scored with
+        trial scores; a pure function of the two scored conditions."""
         n, out = len(self.test.index), {}
-        for name in cond.material:
-            a, b = self.real.material.get(name), cond.material[name]
-            if a is None:
+        for name, b_trials in b_scores.trials.items():
+            a_trials = a_scores.trials.get(name)
+            if a_trials is None:
                 continue
-            if isinstance(a, dict) and isinstance(b, dict):
-                joint: Any = {k: np.concatenate([a[k], b[k]]) for k in a}
-            elif isinstance(a, SentenceStats) and isinstance(b, SentenceStats):
-                joint = SentenceStats(np.concatenate([a.stats, b.stats]), a.from_stats)
-            else:
-                joint = metric_joint(
-                    self.metrics[name],
-                    self.real.captions,
-                    cond.captions,
-                    self.test.references,
-                    self.context(self.real),
-                    self.context(cond),
-                )
+            joint = joint_trial_scores(
+                self.metrics[name],
+                a.captions,
+                b.captions,
+                self.test.references,
+                self.context(a),
+                self.context(b),
+                a_trials,
+                b_trials,
+            )
             deltas = paired_delta(
                 joint,
                 n,
@@ -274,14 +286,14 @@ class Evaluation:
             out.update({output_key(name, k): d.as_dict() for k, d in deltas.items()})
         return out
 
-    def score_oracles(self, kinds: set[str]) -> None:
+    def score_oracles(self, inputs: set[str]) -> None:
         """The ceiling (``target_embedding``) and the rows the metrics offer, scored with the
         caption metrics."""
         refs = self.test.references
         ctx = self.context(self.real)
         offered: dict[str, Oracle] = {}
         for name, metric in self.metrics.items():
-            if not set(metric.requires) <= kinds:
+            if not set(metric.requires) <= inputs:
                 continue
             for row, oracle in metric.oracles(refs, **ctx).items():
                 if row in offered or row in CONTROLS or row == CEILING:
@@ -294,7 +306,7 @@ class Evaluation:
                         f"captions for {len(refs)} test trials."
                     )
                 offered[row] = oracle
-        caption_kinds = {CAPTIONS, ATTRIBUTES} & kinds
+        caption_inputs = {CAPTIONS, ATTRIBUTES} & inputs
         t = self.test
         ceiling = Condition(t.targets[t.image].astype(np.float32), None, self.real.labels)
         self.generate(ceiling, f"oracle {CEILING}")
@@ -307,9 +319,8 @@ class Evaluation:
             self.oracles[row] = {
                 "description": description,
                 "role": role,
-                "metrics": self.score(cond, caption_kinds),
+                "metrics": self.score(cond, caption_inputs).outputs,
             }
-            cond.material.clear()
 
     def run(self) -> tuple[dict[str, Any], dict[str, Any]]:
         """(metrics of the real run, {control: {"description", "metrics", "delta"}}).
@@ -320,13 +331,14 @@ class Evaluation:
         has_caps = self.test.data.captions is not None
         if has_caps:
             self.generate(self.real, "generating captions")
-        kinds = {CAPTIONS, LOGITS, EMBEDDINGS} if has_caps else {LOGITS, EMBEDDINGS}
+        inputs = {CAPTIONS, LOGITS, EMBEDDINGS} if has_caps else {LOGITS, EMBEDDINGS}
         if self.has_attributes:
-            kinds.add(ATTRIBUTES)
+            inputs.add(ATTRIBUTES)
         with task("scoring the run (metrics, bootstrap CIs, oracles)", total=1) as advance:
-            metrics = self.score(self.real, kinds)
+            real = self.score(self.real, inputs)
+            metrics = real.outputs
             if has_caps:
-                self.score_oracles(kinds)
+                self.score_oracles(inputs)
             advance()
         controls: dict[str, Any] = {}
         rng = np.random.default_rng(self.seed)
@@ -336,19 +348,18 @@ class Evaluation:
                 cond = fn(self, rng)
             if cond.logits is None and not has_caps:
                 continue  # without captions this control changes nothing that is scored
-            ckinds = {LOGITS, EMBEDDINGS} if cond.logits is not None else set()
+            control_inputs = {LOGITS, EMBEDDINGS} if cond.logits is not None else set()
             if has_caps:
                 self.generate(cond, f"control {name}")
-                ckinds.add(CAPTIONS)
+                control_inputs.add(CAPTIONS)
             if self.has_attributes:
-                ckinds.add(ATTRIBUTES)
+                control_inputs.add(ATTRIBUTES)
             with task(f"scoring control {name}", total=1) as advance:
-                scored = self.score(cond, ckinds)
-                controls[name] = {"description": description, "metrics": scored}
+                scored = self.score(cond, control_inputs)
+                controls[name] = {"description": description, "metrics": scored.outputs}
                 if self.cfg.bootstrap > 0:
-                    controls[name]["delta"] = self.delta(cond)
+                    controls[name]["delta"] = self.delta(self.real, real, cond, scored)
                 advance()
-            cond.material.clear()
             self.conditions[name] = cond
         floor = controls.get(LABEL_CONTROL)
         ceiling = self.oracles.get(CEILING)

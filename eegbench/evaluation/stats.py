@@ -95,7 +95,7 @@ def _draw_counts(draws: np.ndarray, n_units: int) -> np.ndarray:
 
 
 def _resampled_totals(
-    material: SentenceStats, n: int, n_boot: int, seed: int, clusters: Any
+    stats: SentenceStats, n: int, n_boot: int, seed: int, clusters: Any
 ) -> np.ndarray:
     """``[n_boot, k]`` summed statistics of the resamples ``_resamples`` draws (same draws)."""
     if n < 1:
@@ -105,7 +105,7 @@ def _resampled_totals(
     codes = cluster_codes(clusters, n)
     n_units = int(codes.max()) + 1
     draws = bootstrap_indices(n_units, n_boot, seed)
-    return _draw_counts(draws, n_units) @ material.cluster_sums(codes, n_units)
+    return _draw_counts(draws, n_units) @ stats.cluster_sums(codes, n_units)
 
 
 def cluster_codes(clusters: Sequence[Any] | np.ndarray | None, n: int) -> np.ndarray:
@@ -439,9 +439,14 @@ def joint_context(ctx_a: Mapping[str, Any], ctx_b: Mapping[str, Any]) -> dict[st
     return out
 
 
-def metric_material(
+TrialScores = dict[str, np.ndarray] | IndexFn
+"""What a metric computed per trial, which the bootstrap and the paired tests resample:
+per-trial values ``{output: array[n]}``, ``SentenceStats``, or a resampler."""
+
+
+def trial_scores(
     metric: Any, predictions: Sequence[str], references: Sequence[str], **ctx: Any
-) -> dict[str, np.ndarray] | IndexFn:
+) -> TrialScores:
     """What the bootstrap and ``paired_delta`` resample for a built metric.
 
     Per-trial values ``{output: array[n]}`` when every output is a mean over trials (its
@@ -462,16 +467,24 @@ def metric_material(
     return metric.resampler(preds, refs, **ctx)
 
 
-def metric_joint(
+def joint_trial_scores(
     metric: Any,
     predictions_a: Sequence[str],
     predictions_b: Sequence[str],
     references: Sequence[str],
     ctx_a: Mapping[str, Any],
     ctx_b: Mapping[str, Any],
-) -> Mapping[str, np.ndarray] | IndexFn:
-    """``metric_material`` of the ``2n`` concatenated trials of two systems (A's first)."""
+    scores_a: TrialScores | None = None,
+    scores_b: TrialScores | None = None,
+) -> TrialScores:
+    """``trial_scores`` of the ``2n`` concatenated trials of two systems on the same trials (A's
+    first), what ``paired_delta`` takes. Scores each system already has are concatenated when
+    they are per-trial values or sentence statistics; otherwise the pair is scored anew."""
+    if isinstance(scores_a, dict) and isinstance(scores_b, dict):
+        return {k: np.concatenate([scores_a[k], scores_b[k]]) for k in scores_a}
+    if isinstance(scores_a, SentenceStats) and isinstance(scores_b, SentenceStats):
+        return SentenceStats(np.concatenate([scores_a.stats, scores_b.stats]), scores_a.from_stats)
     ctx = joint_context(ctx_a, ctx_b)
     preds = [*predictions_a, *predictions_b] if predictions_a else []
     refs = [*references, *references] if references else []
-    return metric_material(metric, preds, refs, **ctx)
+    return trial_scores(metric, preds, refs, **ctx)

@@ -27,7 +27,7 @@ from eegbench.run.rundir import (
 )
 from eegbench.run.tracking import Tracker, tracking
 from eegbench.runner import phases
-from eegbench.train.distributed import SINGLE, World, from_env, launch, leave
+from eegbench.train.distributed import SINGLE, World, destroy_process_group, from_env, launch
 from eegbench.train.pipeline import Pipeline
 from eegbench.train.preemption import Interrupted
 
@@ -56,7 +56,7 @@ def run(cfg: RunConfig, keep_failed: bool = False, name: str | None = None) -> P
         ):
             return _run(cfg, staged, world, tracker)
     finally:
-        leave(world)
+        destroy_process_group(world)
 
 
 def run_processes(cfg: RunConfig, processes: int, keep_failed: bool = False) -> Path:

@@ -42,7 +42,7 @@ from eegbench.train.checkpoint import Checkpoint
 from eegbench.train.device import Precision, set_threads
 from eegbench.train.device import describe as describe_device
 from eegbench.train.device import setup as device_setup
-from eegbench.train.distributed import World, join
+from eegbench.train.distributed import World, init_process_group
 from eegbench.train.model import EEGClassifier, Projector
 from eegbench.train.pipeline import Builder, Pipeline, probe_encoder
 from eegbench.train.seeding import seed_everything
@@ -93,7 +93,7 @@ class Evaluated:
 def setup(cfg: RunConfig, world: World, staged: StagedRun | None) -> Setup:
     """Place the run (device, precision, threads), seed it, load and check the data, write
     ``config.yaml``, embed the targets and load the LLM (none without captions)."""
-    precision = join(world, device_setup(cfg), cfg.device)
+    precision = init_process_group(world, device_setup(cfg), cfg.device)
     threads = set_threads(cfg.threads, world.size)
     timer = Timer()
     silence_library_progress()

@@ -125,8 +125,8 @@ def from_env() -> World:
     return World(rank, size, local)
 
 
-def join(world: World, precision: Precision, device_setting: str) -> Precision:
-    """Join the process group of ``world`` (gloo, or NCCL on CUDA); returns the precision on this
+def init_process_group(world: World, precision: Precision, device_setting: str) -> Precision:
+    """Start ``world``'s process group (gloo, or NCCL on CUDA); returns the precision on this
     process's device (``cuda:LOCAL_RANK`` for ``device=cuda``/``auto``); ``device_setting`` is
     the config's ``device``."""
     if world.size == 1:
@@ -153,8 +153,8 @@ def join(world: World, precision: Precision, device_setting: str) -> Precision:
     return Precision(device, precision.name)
 
 
-def leave(world: World) -> None:
-    """Leave the process group (no-op in one process)."""
+def destroy_process_group(world: World) -> None:
+    """End ``world``'s process group (no-op in one process)."""
     if world.size > 1 and dist.is_initialized():
         dist.destroy_process_group()
 

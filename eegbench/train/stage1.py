@@ -87,6 +87,75 @@ def stage1_step(
     return torch.stack([loss.detach(), mse.detach(), ce.detach()])
 
 
+@dataclass
+class _Bank:
+    """The training trials on the host and their targets on the model's device: per trial
+    (``t``), the distinct training targets (``bank``) and each trial's row in it (``which``)."""
+
+    X: torch.Tensor
+    y: torch.Tensor
+    t: torch.Tensor
+    bank: torch.Tensor
+    which: torch.Tensor
+
+    @classmethod
+    def of(cls, X: np.ndarray, y: np.ndarray, t: np.ndarray, device: torch.device) -> _Bank:
+        targets = torch.as_tensor(t)
+        bank, which = torch.unique(targets, dim=0, return_inverse=True)
+        return cls(
+            torch.as_tensor(X), torch.as_tensor(y), targets.to(device), bank.to(device),
+            which.to(device),
+        )  # fmt: skip
+
+    def __len__(self) -> int:
+        return len(self.X)
+
+
+@dataclass
+class _State:
+    """What an epoch changes and a checkpoint keeps: weights, optimiser, schedule, gradient
+    scaler, the best epoch so far and the history."""
+
+    model: EEGClassifier
+    opt: torch.optim.Optimizer
+    sched: torch.optim.lr_scheduler.LRScheduler
+    scaler: torch.amp.GradScaler
+    best: tuple[float, int, dict]
+    history: list[dict[str, float]] = field(default_factory=list)
+    start: int = 0
+
+    @classmethod
+    def new(cls, model: EEGClassifier, cfg: Stage1Config, precision: Precision, n: int) -> _State:
+        steps_per_epoch = max(1, -(-n // cfg.batch_size))
+        opt = make_optimizer(model.parameters(), cfg.optimizer, cfg.lr, cfg.weight_decay)
+        sched = make_schedule(opt, steps_per_epoch * cfg.epochs, cfg.warmup_ratio, cfg.schedule)
+        best = (-1.0, -1, copy.deepcopy(model.state_dict()))
+        return cls(model, opt, sched, precision.scaler(), best)
+
+    def restore(self, saved: dict, generator: torch.Generator) -> None:
+        self.model.load_state_dict(saved["model"])
+        self.opt.load_state_dict(saved["optimizer"])
+        self.sched.load_state_dict(saved["scheduler"])
+        self.scaler.load_state_dict(saved["scaler"])
+        self.best = (saved["best"][0], saved["best"][1], saved["best_model"])
+        self.history = saved["history"]
+        set_rng_state(saved["rng"], generator)
+        self.start = saved["done"]
+
+    def saved(self, done: int, generator: torch.Generator) -> dict:
+        return {
+            "done": done,
+            "model": self.model.state_dict(),
+            "optimizer": self.opt.state_dict(),
+            "scheduler": self.sched.state_dict(),
+            "scaler": self.scaler.state_dict(),
+            "best": [self.best[0], self.best[1]],
+            "best_model": self.best[2],
+            "history": self.history,
+            "rng": rng_state(generator),
+        }
+
+
 def train_stage1(
     model: EEGClassifier,
     X_train: np.ndarray,
@@ -110,102 +179,66 @@ def train_stage1(
     batch (see ``train/distributed.py``); pass no ``checkpoint`` then. ``on_epoch`` receives
     each epoch's history row and the learning rate at its end.
     """
-    device = module_device(model)
-    scaler = precision.scaler()
-    X = torch.as_tensor(X_train)
-    y = torch.as_tensor(y_train)
-    t = torch.as_tensor(t_train)
-    n = len(X)
     if cfg.temperature <= 0:
         raise EegbenchError(f"stage1.temperature={cfg.temperature} must be > 0.")
-    bank, which = torch.unique(t, dim=0, return_inverse=True)
-    t, bank, which = t.to(device), bank.to(device), which.to(device)
-    steps_per_epoch = max(1, -(-n // cfg.batch_size))
-    opt = make_optimizer(model.parameters(), cfg.optimizer, cfg.lr, cfg.weight_decay)
-    sched = make_schedule(opt, steps_per_epoch * cfg.epochs, cfg.warmup_ratio, cfg.schedule)
-    best = (-1.0, -1, copy.deepcopy(model.state_dict()))
-    history: list[dict[str, float]] = []
-    start = 0
+    data = _Bank.of(X_train, y_train, t_train, module_device(model))
+    state = _State.new(model, cfg, precision, len(data))
     saved = checkpoint.load("stage1") if checkpoint is not None else None
     if saved is not None:
-        model.load_state_dict(saved["model"])
-        opt.load_state_dict(saved["optimizer"])
-        sched.load_state_dict(saved["scheduler"])
-        scaler.load_state_dict(saved["scaler"])
-        best = (saved["best"][0], saved["best"][1], saved["best_model"])
-        history = saved["history"]
-        set_rng_state(saved["rng"], generator)
-        start = saved["done"]
+        state.restore(saved, generator)
     net = world.wrap(model)
-    with task("stage 1: encoder", total=cfg.epochs - start) as advance:
-        for epoch in range(start, cfg.epochs):
-            model.train()
-            order = torch.randperm(n, generator=generator)
-            # per-epoch sums stay on the device (float64, as Python floats): one sync per epoch
-            sums = torch.zeros(3, dtype=torch.float64, device=device)
-            for i in range(0, n, cfg.batch_size):
-                idx = order[i : i + cfg.batch_size]
-                if len(idx) < max(2, world.size):
-                    continue  # BatchNorm needs two samples, each process one
-                mine = world.shard(idx)
-                share, idx = len(mine) / len(idx), mine
-                terms = stage1_step(
-                    model,
-                    X[idx],
-                    y[idx],
-                    idx,
-                    t,
-                    bank,
-                    which,
-                    cfg,
-                    opt,
-                    sched,
-                    scaler,
-                    precision,
-                    world,
-                    share,
-                    net,
-                )
-                sums += terms.double() * len(idx)
-            total, mse_sum, ce_sum = world.sum(*sums.tolist())
-            world.sync_buffers(model)
-            if not math.isfinite(total):
-                raise EegbenchError(
-                    f"stage 1 loss became {total} in epoch {epoch + 1}; lower stage1.lr or check "
-                    "the data for extreme values."
-                )
+    with task("stage 1: encoder", total=cfg.epochs - state.start) as advance:
+        for epoch in range(state.start, cfg.epochs):
+            row = _epoch(state, net, data, cfg, generator, precision, world, epoch)
             _, val_logits = model.predict(X_val, precision=precision)
-            val_acc = world.from_main(float((val_logits.argmax(1) == y_val).mean()))
-            history.append(
-                {
-                    "epoch": epoch + 1,
-                    "loss": total / n,
-                    "mse": mse_sum / n,
-                    "ce": ce_sum / n,
-                    "val_accuracy": val_acc,
-                }
-            )
+            row["val_accuracy"] = world.from_main(float((val_logits.argmax(1) == y_val).mean()))
+            state.history.append(row)
             if on_epoch is not None:
-                row = {k: v for k, v in history[-1].items() if k != "epoch"}
-                on_epoch("stage1", epoch + 1, {**row, "lr": sched.get_last_lr()[0]})
-            if val_acc > best[0]:
-                best = (val_acc, epoch + 1, copy.deepcopy(model.state_dict()))
+                values = {k: v for k, v in row.items() if k != "epoch"}
+                on_epoch("stage1", epoch + 1, {**values, "lr": state.sched.get_last_lr()[0]})
+            if row["val_accuracy"] > state.best[0]:
+                state.best = (row["val_accuracy"], epoch + 1, copy.deepcopy(model.state_dict()))
             if checkpoint is not None:
-                checkpoint.save(
-                    "stage1",
-                    {
-                        "done": epoch + 1,
-                        "model": model.state_dict(),
-                        "optimizer": opt.state_dict(),
-                        "scheduler": sched.state_dict(),
-                        "scaler": scaler.state_dict(),
-                        "best": [best[0], best[1]],
-                        "best_model": best[2],
-                        "history": history,
-                        "rng": rng_state(generator),
-                    },
-                )
-            advance(loss=total / n, val_acc=val_acc)
-    model.load_state_dict(best[2])
+                checkpoint.save("stage1", state.saved(epoch + 1, generator))
+            advance(loss=row["loss"], val_acc=row["val_accuracy"])
+    model.load_state_dict(state.best[2])
     model.eval()
-    return Stage1Result(best_epoch=best[1], best_val_accuracy=best[0], history=history)
+    best_acc, best_epoch, _ = state.best
+    return Stage1Result(best_epoch=best_epoch, best_val_accuracy=best_acc, history=state.history)
+
+
+def _epoch(
+    state: _State,
+    net: torch.nn.Module,
+    data: _Bank,
+    cfg: Stage1Config,
+    generator: torch.Generator,
+    precision: Precision,
+    world: World,
+    epoch: int,
+) -> dict[str, float]:
+    """One epoch over the training trials in a new random order; its history row (losses)."""
+    model, n = state.model, len(data)
+    model.train()
+    order = torch.randperm(n, generator=generator)
+    # per-epoch sums stay on the device (float64, as Python floats): one sync per epoch
+    sums = torch.zeros(3, dtype=torch.float64, device=data.t.device)
+    for i in range(0, n, cfg.batch_size):
+        idx = order[i : i + cfg.batch_size]
+        if len(idx) < max(2, world.size):
+            continue  # BatchNorm needs two samples, each process one
+        mine = world.shard(idx)
+        share, idx = len(mine) / len(idx), mine
+        terms = stage1_step(
+            model, data.X[idx], data.y[idx], idx, data.t, data.bank, data.which, cfg,
+            state.opt, state.sched, state.scaler, precision, world, share, net,
+        )  # fmt: skip
+        sums += terms.double() * len(idx)
+    total, mse_sum, ce_sum = world.sum(*sums.tolist())
+    world.sync_buffers(model)
+    if not math.isfinite(total):
+        raise EegbenchError(
+            f"stage 1 loss became {total} in epoch {epoch + 1}; lower stage1.lr or check the "
+            "data for extreme values."
+        )
+    return {"epoch": epoch + 1, "loss": total / n, "mse": mse_sum / n, "ce": ce_sum / n}
