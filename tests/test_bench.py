@@ -15,6 +15,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
+import eegbench.runner as runner
 from eegbench import bench
 from eegbench.api.errors import ConfigError, DataError
 from eegbench.cli import cli
@@ -26,7 +27,6 @@ from eegbench.run.record import (
     RunRecord,
     new_run_dir,
 )
-from eegbench.train import runner
 from tests.conftest import run_record, tiny_overrides
 
 
@@ -289,7 +289,8 @@ def test_suites_and_the_record_schema_ship_with_a_non_editable_install(tmp_path)
         timeout=300,
     )
     assert res.returncode == 0, res.stdout + res.stderr
-    assert (site / "eegbench" / "report" / "results.schema.json").is_file()
+    assert (site / "eegbench" / "run" / "results.schema.json").is_file()
+    assert (site / "eegbench" / "config" / "benchmarks" / "synthetic.yaml").is_file()
     code = (
         "import sys, eegbench\n"
         f"assert eegbench.__file__.startswith({str(site)!r}), eegbench.__file__\n"

@@ -207,8 +207,8 @@ def test_a_second_sigint_exits_at_once_leaving_a_resumable_folder(reference):
 
 def test_bench_resumes_an_interrupted_configuration(tmp_path, monkeypatch):
     """``bench`` hands a killed configuration's partial folder to ``resume``, not ``run``."""
+    import eegbench.runner as runner
     from eegbench import bench
-    from eegbench.train import runner
 
     suite_file = tmp_path / "s.yaml"
     suite_file.write_text("encoders: [linear]\nseeds: [1]\n")

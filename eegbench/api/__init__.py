@@ -77,8 +77,8 @@ _EXPORTS: dict[str, str] = {
     "load_pretrained": "eegbench.api.llm",
     "random_pretrained": "eegbench.api.llm",
     "check_loading": "eegbench.api.llm",
-    "prompt_text": "eegbench.train.prompting",
-    "make_schedule": "eegbench.train.optim",
+    "prompt_text": "eegbench.api.llm",
+    "make_schedule": "eegbench.api.training",
     "Metric": "eegbench.api.metric",
     "CAPTIONS": "eegbench.api.metric",
     "LOGITS": "eegbench.api.metric",
@@ -138,6 +138,7 @@ if TYPE_CHECKING:
         CausalLM,
         check_loading,
         load_pretrained,
+        prompt_text,
         random_pretrained,
     )
     from eegbench.api.metric import (
@@ -154,6 +155,7 @@ if TYPE_CHECKING:
     from eegbench.api.npy import load_npy, restricted_loads
     from eegbench.api.registry import Entry, Param, Spec, did_you_mean, register_all
     from eegbench.api.target import Target, target_items
+    from eegbench.api.training import make_schedule
     from eegbench.data.preprocessing import (
         DatasetParams,
         Trials,
@@ -166,5 +168,3 @@ if TYPE_CHECKING:
     from eegbench.data.trialcache import release_pages
     from eegbench.io import atomic_dir, atomic_write, atomic_writer, check_manifest, file_digest
     from eegbench.progress import is_quiet, log, task, warn
-    from eegbench.train.optim import make_schedule
-    from eegbench.train.prompting import prompt_text

@@ -27,6 +27,16 @@ class BuildContext:
     seed: int
 
 
+INSTRUCTION = " Describe this in one sentence:"
+"""The instruction of the plain prompt (``<image> <object> Describe this in one sentence:``)."""
+
+
+def prompt_text(label: str | None, caption: str | None = None) -> str:
+    """The text part of a plain prompt as a language model sees it (no soft tokens)."""
+    text = (f" {label}" if label else "") + INSTRUCTION
+    return text + (f" {caption.strip()}" if caption is not None else "")
+
+
 class CausalLM:
     """A frozen causal LM: ``input_embeddings(ids)``, ``generate(inputs_embeds, mask)``."""
 

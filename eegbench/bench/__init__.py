@@ -221,7 +221,7 @@ def pending(jobs: list[Job], out_dir: Path) -> list[Task]:
 def run_job(config: RunConfig, resume: Path | None = None) -> Path:
     """Run one configuration into its run directory (continuing ``resume``, its interrupted
     run, when given); the local backend and every Ray task call this."""
-    from eegbench.train import runner
+    import eegbench.runner as runner
 
     pipe = runner.resume(resume) if resume is not None else runner.run(config)
     return pipe.run_dir

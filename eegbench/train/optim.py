@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
 
 import torch
+
+from eegbench.api.training import make_schedule
+
+__all__ = ["apply_step", "make_optimizer", "make_schedule", "optimizer_step"]
 
 
 def make_optimizer(
@@ -17,25 +20,6 @@ def make_optimizer(
     if name == "adam":
         return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay, foreach=True)
     return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay, foreach=True)
-
-
-def make_schedule(
-    opt: torch.optim.Optimizer, total_steps: int, warmup_ratio: float, kind: str = "constant"
-) -> torch.optim.lr_scheduler.LambdaLR:
-    """Linear warm-up over ``warmup_ratio`` of the steps, then constant, cosine or linear decay."""
-    warmup = int(round(total_steps * warmup_ratio))
-
-    def factor(step: int) -> float:
-        if step < warmup:
-            return (step + 1) / warmup
-        if kind == "constant":
-            return 1.0
-        progress = (step - warmup) / max(1, total_steps - warmup)
-        if kind == "cosine":
-            return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
-        return max(0.0, 1.0 - progress)
-
-    return torch.optim.lr_scheduler.LambdaLR(opt, factor)
 
 
 def optimizer_step(

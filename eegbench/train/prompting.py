@@ -28,21 +28,14 @@ from typing import Any
 import torch
 
 from eegbench.api.errors import ConfigError, PluginError
-from eegbench.api.llm import CausalLM
+from eegbench.api.llm import INSTRUCTION, CausalLM
 from eegbench.config import PromptConfig
 
-INSTRUCTION = " Describe this in one sentence:"
 IGNORE = -100
 IMAGE = "<image>"
 OBJECT = "<object_string>"
 SLOT_TOKEN = "<|eegbench_eeg_slot|>"
 DEFAULT_PROMPT = PromptConfig()
-
-
-def prompt_text(label: str | None, caption: str | None = None) -> str:
-    """The text part of a plain prompt as a language model sees it (no soft tokens)."""
-    text = (f" {label}" if label else "") + INSTRUCTION
-    return text + (f" {caption.strip()}" if caption is not None else "")
 
 
 @dataclass

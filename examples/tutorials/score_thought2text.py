@@ -76,7 +76,8 @@ def main() -> None:
     scores = json.loads((folder / "model_a.scores.json").read_text())
     print(f"model A: BLEU-4 {scores['bleu_4']:.3f}, accuracy {scores['accuracy']:.3f}")
     # trial-by-trial: paired permutation tests, trials that share an image permuted together
-    eegbench("compare", str(model_b), str(model_a), "--metrics", "accuracy,bleu", "--n-perm", "500")
+    metrics = ["--metrics", "object_match,bleu", "--n-perm", "500"]
+    eegbench("compare", str(model_b), str(model_a), *metrics)
 
 
 if __name__ == "__main__":
