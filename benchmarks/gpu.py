@@ -18,24 +18,12 @@ import traceback
 from collections.abc import Callable
 from pathlib import Path
 
-TINY = [
-    "dataset.n_classes=6",
-    "dataset.n_subjects=1",
-    "dataset.n_chans=8",
-    "dataset.images_per_class=5",
-    "dataset.repetitions=2",
-    "dataset.test_images=1",
-    "encoder=linear",
-    "stage1.epochs=2",
-    "llm.n_layer=1",
-    "llm.n_embd=32",
-    "llm.n_head=2",
-    "llm.vocab_size=300",
-    "llm.steps=10",
-    "stage2.epochs=1",
-    "eval.max_new_tokens=6",
-    "eval.bootstrap=50",
-]
+
+def tiny(root: Path) -> list[str]:
+    """The test suite's tiny run (a linear encoder), writing under ``root``."""
+    from tests.conftest import tiny_overrides
+
+    return [*tiny_overrides(root), "encoder=linear"]
 
 
 def cuda_devices() -> tuple[int, str]:
@@ -79,8 +67,8 @@ def data_parallel(root: Path, n_gpus: int) -> str:
     if n_gpus < 2:
         raise SkipCheck(f"needs 2 or more GPUs, {n_gpus} visible")
     out = root / "ddp"
-    invoke(["run", "--processes", str(n_gpus), *TINY, "device=cuda", f"output_dir={out}",
-            f"cache_dir={root / 'cache'}", "run_name=ddp"])  # fmt: skip
+    invoke(["run", "--processes", str(n_gpus), *tiny(root), "device=cuda",
+            f"output_dir={out}", "run_name=ddp"])  # fmt: skip
     from eegbench.run.record import RunRecord
 
     record = RunRecord.read(out / "ddp")
@@ -93,8 +81,7 @@ def load_onto_cuda(root: Path) -> str:
     from eegbench.train.generation import generate_captions
 
     out = root / "cpu-run"
-    invoke(["run", *TINY, "device=cpu", f"output_dir={out}", f"cache_dir={root / 'cache'}",
-            "run_name=r"])  # fmt: skip
+    invoke(["run", *tiny(root), "device=cpu", f"output_dir={out}", "run_name=r"])
     pipe = load_run(out / "r", device="cuda")
     data, test = pipe.data, pipe.data.splits["test"]
     emb, logits = pipe.model.predict(data.X[test], precision=pipe.precision)
