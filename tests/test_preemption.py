@@ -11,6 +11,16 @@ import pytest
 from eegbench.train.preemption import Interrupted, deferred, stop_politely
 
 
+@pytest.fixture(autouse=True)
+def _sigint_as_at_a_terminal():
+    """SIGINT as a terminal's foreground process has it (Python's KeyboardInterrupt handler),
+    also when pytest was started from a background job or under nohup, which ignore it (and
+    stop_politely rightly leaves an ignored signal ignored)."""
+    old = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, old)
+
+
 def _signal_self(signum: int = signal.SIGINT) -> None:
     os.kill(os.getpid(), signum)
     for _ in range(1000):  # the handler runs between two bytecodes of this thread

@@ -138,12 +138,20 @@ SIGNALLER = textwrap.dedent(
 )
 
 
+def _default_sigint() -> None:
+    """The child starts with SIGINT at its default, as a command typed at a terminal, also when
+    pytest runs in a background job or under nohup (which ignore SIGINT, and a run then keeps
+    ignoring it: tested in test_preemption.py)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _signalled_run(tmp: Path, out: Path, script: str) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-c", script, "-q", "run", *_overrides(tmp, out)],
         capture_output=True,
         text=True,
         timeout=300,
+        preexec_fn=_default_sigint,
     )
 
 
