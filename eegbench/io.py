@@ -84,8 +84,15 @@ def write_manifest(folder: str | os.PathLike) -> None:
     atomic_write(folder / MANIFEST, json.dumps({"files": files}, indent=1) + "\n")
 
 
-def check_manifest(folder: str | os.PathLike) -> str | None:
-    """None when every file the manifest lists is there with its digest, else the reason."""
+def check_manifest(
+    folder: str | os.PathLike, digest: Callable[[Path], str] | None = None
+) -> str | None:
+    """None when every file the manifest lists is there with its digest, else the reason.
+
+    ``digest(path)`` computes a file's SHA-256 (default :func:`file_digest`); a caller with a
+    persistent memo of digests (the trial cache) passes its own.
+    """
+    digest = digest or file_digest
     folder = Path(folder)
     try:
         files = json.loads((folder / MANIFEST).read_text())["files"]
@@ -93,13 +100,18 @@ def check_manifest(folder: str | os.PathLike) -> str | None:
         return "no completion marker"
     except (OSError, ValueError, KeyError, TypeError):
         return "unreadable completion marker"
-    for name, digest in files.items():
+    for name, expected in files.items():
         path = folder / name
         if not path.is_file():
             return f"{name} is missing"
-        if file_digest(path) != digest:
+        if digest(path) != expected:
             return f"{name} does not match its checksum"
     return None
+
+
+def manifest_digests(folder: str | os.PathLike) -> dict[str, str]:
+    """File name -> SHA-256 as the manifest of a complete ``folder`` records them."""
+    return dict(json.loads((Path(folder) / MANIFEST).read_text())["files"])
 
 
 def pid_alive(pid: int) -> bool:

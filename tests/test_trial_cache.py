@@ -4,6 +4,7 @@ cached on disk are memory-mapped on the next load; a damaged entry is reported a
 from __future__ import annotations
 
 import dataclasses
+import os
 import warnings
 from pathlib import Path
 
@@ -187,6 +188,44 @@ def test_damaged_cache_entry_is_reported_and_rebuilt(tmp_path, capsys, damage):
     assert f"trial cache entry {entry!r} is damaged" in err and "rebuilding" in err
     assert again.info["trial_cache"]["hit"] is False and third.info["trial_cache"]["hit"] is True
     assert np.array_equal(first.X, again.X) and np.array_equal(first.X, third.X)
+
+
+def test_a_hit_reads_the_digests_of_the_entry_from_the_memo_until_a_file_changes(
+    tmp_path, monkeypatch
+):
+    """A later run does not re-read a multi-GB X.npy to check it: its digest was remembered
+    (by path, size and mtime) when the entry was written; a file changed in place is hashed
+    again and found damaged."""
+    from eegbench import io
+    from eegbench.data import trialcache
+
+    path = _cvpr_file(tmp_path)
+    hashed: list[str] = []
+    real = io.file_digest
+
+    def counting(p):
+        hashed.append(Path(p).name)
+        return real(p)
+
+    with trial_cache(tmp_path / "cache"):
+        first = load(path, **FILTERS)
+        x = Path(first.info["trial_cache"]["path"]) / "X.npy"
+        io._digest.cache_clear()  # as in a new process
+        monkeypatch.setattr(io, "file_digest", counting)
+        monkeypatch.setattr(trialcache, "file_digest", counting)
+        second = load(path, **FILTERS)
+        assert second.info["trial_cache"]["hit"] is True and hashed == []
+        assert np.array_equal(first.X, second.X)  # before the change below: second maps X.npy
+        raw = bytearray(x.read_bytes())
+        raw[-1] ^= 0xFF  # same size; the write gives the file a new mtime
+        st = x.stat()
+        x.write_bytes(bytes(raw))
+        os.utime(x, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000))  # coarse clocks
+        third = load(path, **FILTERS)
+    # hashed to check it (found damaged), then the rebuilt entry's files for its manifest
+    assert hashed[0] == "X.npy" and sorted(hashed[1:]) == ["X.npy", "meta.json"]
+    assert third.info["trial_cache"]["hit"] is False
+    assert np.array_equal(first.X, third.X)
 
 
 def test_legacy_format_file_is_loaded_whole_with_a_hint(tmp_path, capsys):

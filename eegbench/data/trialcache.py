@@ -4,9 +4,10 @@ preprocessing) under ``<cache_dir>/trials``, memory-mapped read-only when it is 
 An entry holds ``X.npy`` (float32 ``[N, C, T]``) and ``meta.json`` (its key, sampling rate,
 channel names and preprocessing steps) and a checksum manifest written last (its completion
 marker). An entry that fails its checksum is reported in one line naming its path, removed and
-rebuilt. Source files are keyed by their SHA-256; the digest of a file is remembered under
-``<cache_dir>/trials/digests`` by (resolved path, size, mtime in ns), so an unchanged multi-GB
-file is not re-read to be hashed on every run.
+rebuilt. Source files are keyed by their SHA-256. The digest of a file (a source, or an entry's
+``X.npy``) is remembered under ``<cache_dir>/trials/digests`` by (resolved path, size, mtime in
+ns), so an unchanged multi-GB file is not re-read to be hashed on every run: an entry's files
+are hashed when it is written, and again only when a file's size or mtime has changed since.
 
 The cache is active only inside :func:`trial_cache` (``eegbench run`` and ``load_run`` open it
 around the dataset factory with the run's ``cache_dir``); a dataset loaded outside it is not
@@ -32,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from eegbench.io import atomic_dir, atomic_write, check_manifest, file_digest
+from eegbench.io import atomic_dir, atomic_write, check_manifest, file_digest, manifest_digests
 
 #: Bump when the numbers an entry holds would change for the same key.
 FORMAT = 1
@@ -55,12 +56,16 @@ def active_root() -> Path | None:
     return _ROOT.get()
 
 
+def _memo(path: Path, root: Path) -> Path:
+    st = path.stat()
+    stamp = hashlib.sha256(f"{path}\0{st.st_size}\0{st.st_mtime_ns}".encode()).hexdigest()[:32]
+    return root / "digests" / f"{stamp}.sha256"
+
+
 def source_digest(path: str | os.PathLike, root: Path) -> str:
-    """SHA-256 of a source file, remembered under ``root/digests`` by path, size and mtime."""
+    """SHA-256 of a file, remembered under ``root/digests`` by path, size and mtime."""
     p = Path(path).expanduser().resolve()
-    st = p.stat()
-    stamp = hashlib.sha256(f"{p}\0{st.st_size}\0{st.st_mtime_ns}".encode()).hexdigest()[:32]
-    memo = root / "digests" / f"{stamp}.sha256"
+    memo = _memo(p, root)
     with contextlib.suppress(OSError):
         text = memo.read_text().strip()
         if len(text) == 64 and all(c in "0123456789abcdef" for c in text):
@@ -68,6 +73,14 @@ def source_digest(path: str | os.PathLike, root: Path) -> str:
     digest = file_digest(p)
     atomic_write(memo, digest + "\n")
     return digest
+
+
+def _remember(folder: Path, root: Path) -> None:
+    """Record the digests of a just-completed entry's files (from its manifest) in the memo, so
+    that the next run's check of the entry does not re-read them."""
+    with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+        for name, digest in manifest_digests(folder).items():
+            atomic_write(_memo((folder / name).resolve(), root), digest + "\n")
 
 
 def entry_key(key: Mapping[str, Any]) -> str:
@@ -89,12 +102,13 @@ class Entry:
 
 def lookup(folder: Path, shape: tuple[int, int, int] | None = None) -> Entry | None:
     """The entry in ``folder`` if it is complete and intact; a damaged one is reported in one
-    line, removed and None returned (the caller rebuilds it)."""
+    line, removed and None returned (the caller rebuilds it). Its files' digests come from the
+    memo under ``folder``'s parent unless a file changed since it was hashed."""
     from eegbench.progress import warn
 
     if not folder.is_dir():
         return None
-    problem = check_manifest(folder)
+    problem = check_manifest(folder, lambda p: source_digest(p, folder.parent))
     if problem is None:
         try:
             meta = json.loads((folder / "meta.json").read_text())
@@ -136,7 +150,9 @@ def store(
         }
         (tmp / "meta.json").write_text(json.dumps(meta, indent=1, default=str) + "\n")
 
-    return atomic_dir(folder, fill, manifest=True)
+    done = atomic_dir(folder, fill, manifest=True)
+    _remember(done, folder.parent)
+    return done
 
 
 def release_pages(address: int, nbytes: int) -> None:
