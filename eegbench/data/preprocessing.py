@@ -492,7 +492,7 @@ def load_trials(
         return Trials(p.run(read, n), p.sfreq, p.ch_names, list(p.steps))
     key = {
         "dataset": name,
-        "sources": [trialcache.source_digest(s, root) for s in sources],
+        "sources": [trialcache.remembered_digest(s, root) for s in sources],
         "selection": dict(selection or {}),
         "shape": [n, c, t],
         "sfreq": float(sfreq),

@@ -62,7 +62,7 @@ def _memo(path: Path, root: Path) -> Path:
     return root / "digests" / f"{stamp}.sha256"
 
 
-def source_digest(path: str | os.PathLike, root: Path) -> str:
+def remembered_digest(path: str | os.PathLike, root: Path) -> str:
     """SHA-256 of a file, remembered under ``root/digests`` by path, size and mtime."""
     p = Path(path).expanduser().resolve()
     memo = _memo(p, root)
@@ -78,7 +78,7 @@ def source_digest(path: str | os.PathLike, root: Path) -> str:
 def _remember(folder: Path, root: Path) -> None:
     """Record the digests of a just-completed entry's files (from its manifest) in the memo, so
     that the next run's check of the entry does not re-read them."""
-    with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+    with contextlib.suppress(OSError):  # no memo: the next run hashes the files once more
         for name, digest in manifest_digests(folder).items():
             atomic_write(_memo((folder / name).resolve(), root), digest + "\n")
 
@@ -108,7 +108,7 @@ def lookup(folder: Path, shape: tuple[int, int, int] | None = None) -> Entry | N
 
     if not folder.is_dir():
         return None
-    problem = check_manifest(folder, lambda p: source_digest(p, folder.parent))
+    problem = check_manifest(folder, lambda p: remembered_digest(p, folder.parent))
     if problem is None:
         try:
             meta = json.loads((folder / "meta.json").read_text())
