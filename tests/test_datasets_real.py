@@ -131,6 +131,49 @@ def test_cvpr40_images_and_captions(cvpr, tmp_path):
         build("cvpr40", path=cvpr["path"], caption_dir=str(caps))
 
 
+def _thought2text_images(cvpr, root):
+    """Thought2Text's data/images as downloaded: <wnid>/<image>_sketch.JPEG and
+    <wnid>/<image>_caption.txt with a marker-wrapped first line and a second line; no photos."""
+    images = root / "data" / "images"
+    for name in cvpr["images"]:
+        folder = images / name.split("_")[0]
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"{name}_sketch.JPEG").write_bytes(b"\xff\xd8")
+        (folder / f"{name}_caption.txt").write_text(
+            f"<s>  A sketch of   {name} on paper. </s>\nSECOND LINE never read\n"
+        )
+    return images
+
+
+def test_cvpr40_reads_thought2text_data_folder(cvpr, tmp_path):
+    images = _thought2text_images(cvpr, tmp_path)
+    d = build(
+        "cvpr40", path=cvpr["path"], image_dir=str(images), image_file="sketch",
+        caption_dir=str(images),
+    )  # fmt: skip
+    name = cvpr["images"][3]
+    assert d.captions[3] == f"A sketch of {name} on paper."  # first line, no <s> </s>
+    assert not any("<s>" in c or "</s>" in c or "SECOND" in c for c in d.captions)
+    assert all(p.endswith("_sketch.JPEG") for p in d.image_paths)
+    # the photo (the ChannelNet work's default) is not in Thought2Text's folder: one line
+    with pytest.raises(DataError, match=r"image file .*/.*\.JPEG \(image_file=photo\) not found"):
+        build("cvpr40", path=cvpr["path"], image_dir=str(images))
+    (images / name.split("_")[0] / f"{name}_sketch.JPEG").unlink()
+    with pytest.raises(DataError, match=f"{name}_sketch.JPEG .*not found"):
+        build("cvpr40", path=cvpr["path"], image_dir=str(images), image_file="sketch")
+    with pytest.raises(ConfigError, match="image_file='drawing'; valid: photo, sketch"):
+        build("cvpr40", path=cvpr["path"], image_dir=str(images), image_file="drawing")
+
+
+def test_clean_caption_is_thought2texts_reading():
+    from eegbench.api.data import clean_caption
+
+    # datautils.py: readlines()[0].strip().replace("<s>", "").replace("</s>", "")
+    raw = "<s> A dog runs\tin  the park. </s>\r\nsecond line\n"
+    theirs = raw.splitlines(keepends=True)[0].strip().replace("<s>", "").replace("</s>", "")
+    assert clean_caption(raw) == " ".join(theirs.split()) == "A dog runs in the park."
+
+
 def test_cvpr40_preprocessing_params_apply(cvpr):
     d = build(
         "cvpr40",

@@ -183,24 +183,58 @@ class EEGData:
         return out
 
 
-def read_caption_files(caption_dir: str | Path, image_names: list[str], dataset: str) -> list[str]:
-    """One caption per image from ``<caption_dir>/<image stem>_caption.txt`` (Thought2Text).
+CAPTION_MARKERS = ("<s>", "</s>")
+"""Sentence markers Thought2Text's caption files carry (``<s> A dog ... </s>``)."""
 
-    Every image needs its file; the error names how many are missing and one example.
+
+def clean_caption(text: str) -> str:
+    """A caption file's caption as Thought2Text reads it: the FIRST line, ``<s>``/``</s>``
+    removed (datautils.py, inference.py), whitespace collapsed and stripped."""
+    lines = text.splitlines()
+    first = lines[0] if lines else ""
+    for marker in CAPTION_MARKERS:
+        first = first.replace(marker, "")
+    return " ".join(first.split())
+
+
+def _caption_file(folder: Path, name: str) -> Path | None:
+    """``<folder>/<stem>_caption.txt``, else Thought2Text's ``<folder>/<wnid>/<stem>_caption.txt``
+    (the folder of its images: the class prefix of the image name)."""
+    stem = Path(name).stem
+    for path in (
+        folder / f"{stem}_caption.txt",
+        folder / stem.split("_")[0] / f"{stem}_caption.txt",
+    ):
+        if path.is_file():
+            return path
+    return None
+
+
+def read_caption_files(caption_dir: str | Path, image_names: list[str], dataset: str) -> list[str]:
+    """One caption per image from ``<caption_dir>/[<wnid>/]<image stem>_caption.txt``
+    (Thought2Text's layout): each file's first line with the ``<s>``/``</s>`` markers removed
+    and whitespace normalised (:func:`clean_caption`), for training and references alike.
+
+    Every image needs its file; the error names how many are missing and one example, and an
+    empty caption names its file.
     """
     folder = Path(caption_dir).expanduser()
     if not folder.is_dir():
         raise DataError(f"{dataset}: caption_dir {str(folder)!r} is not a folder.")
     out, missing = [], []
     for name in image_names:
-        path = folder / f"{Path(name).stem}_caption.txt"
-        if path.is_file():
-            out.append(path.read_text(encoding="utf-8").strip())
-        else:
-            missing.append(path.name)
+        path = _caption_file(folder, name)
+        if path is None:
+            missing.append(f"{Path(name).stem}_caption.txt")
+            continue
+        caption = clean_caption(path.read_text(encoding="utf-8"))
+        if not caption:
+            raise DataError(f"{dataset}: caption file {str(path)!r} has an empty first line.")
+        out.append(caption)
     if missing:
         raise DataError(
             f"{dataset}: {len(missing)} of {len(image_names)} captions missing in {str(folder)!r} "
-            f"(e.g. {missing[0]}); every image needs <image>_caption.txt."
+            f"(e.g. {missing[0]}); every image needs <image>_caption.txt (or <wnid>/<image>"
+            "_caption.txt)."
         )
     return out

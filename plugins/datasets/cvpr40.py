@@ -32,6 +32,8 @@ from eegbench.api import (
 CLASSES_FILE = Path(__file__).with_name("cvpr40_classes.json")
 IMAGE_EXTS = (".JPEG", ".jpeg", ".jpg", ".JPG", ".png")
 SPLIT_INDEXING = ("auto", "full", "subject")
+IMAGE_FILES = {"photo": "", "sketch": "_sketch"}
+"""``image_file`` -> the suffix of the image's file name (Thought2Text's targets are sketches)."""
 
 
 @dataclass
@@ -73,10 +75,26 @@ class _CVPR40Fields:
         default=1000.0, metadata={"help": "sampling rate of the file in Hz"}
     )
     image_dir: str = field(
-        default="", metadata={"help": "ImageNet folder <wnid>/<image>.JPEG (optional)"}
+        default="",
+        metadata={
+            "help": "image folder <wnid>/<image>.JPEG (ImageNet) or Thought2Text's data/images "
+            "(optional)"
+        },
+    )
+    image_file: str = field(
+        default="photo",
+        metadata={
+            "help": "which file of an image the targets embed: photo (<image>.JPEG, the "
+            "ChannelNet work) or sketch (<image>_sketch.JPEG, Thought2Text's CLIP targets)"
+        },
     )
     caption_dir: str = field(
-        default="", metadata={"help": "folder of <image>_caption.txt files (optional)"}
+        default="",
+        metadata={
+            "help": "folder of <image>_caption.txt files, flat or in <wnid>/ folders "
+            "(Thought2Text: its data/images); a caption is a file's first line without "
+            "<s> </s> (optional)"
+        },
     )
 
 
@@ -159,14 +177,35 @@ def _read_splits(path: str, index: int) -> dict[str, list[int]]:
     return {k: [int(i) for i in s[k]] for k in ("train", "val", "test")}
 
 
-def _find_image(image_dir: Path, name: str) -> str | None:
+def _find_image(image_dir: Path, name: str, suffix: str = "") -> str | None:
     wnid = name.split("_")[0]
     for folder in (image_dir / wnid, image_dir):
         for ext in IMAGE_EXTS:
-            p = folder / f"{name}{ext}"
+            p = folder / f"{name}{suffix}{ext}"
             if p.is_file():
                 return str(p)
     return None
+
+
+def _image_paths(p: CVPR40Params, image_names: list[str], used: set[int]) -> list[str | None]:
+    """The ``image_file`` of every image; one the trials use but the folder lacks is an error
+    naming the file (the targets need every one)."""
+    folder = Path(p.image_dir).expanduser()
+    if not folder.is_dir():
+        raise DataError(f"cvpr40: image_dir {str(folder)!r} is not a folder.")
+    suffix = IMAGE_FILES[p.image_file]
+    paths = [_find_image(folder, n, suffix) for n in image_names]
+    missing = sorted(i for i in used if paths[i] is None)
+    if missing:
+        name = image_names[missing[0]]
+        more = (
+            f" ({len(missing) - 1} more the trials use are missing too)" if len(missing) > 1 else ""
+        )
+        raise DataError(
+            f"cvpr40: image file {name.split('_')[0]}/{name}{suffix}.JPEG (image_file="
+            f"{p.image_file}) not found under {str(folder)!r}{more}."
+        )
+    return paths
 
 
 def load_cvpr40(**kw: Any) -> EEGData:
@@ -174,6 +213,8 @@ def load_cvpr40(**kw: Any) -> EEGData:
     p = CVPR40Params(**kw)
     if not p.path:
         raise ConfigError("cvpr40 needs dataset.path=<eeg .pth file> (e.g. eeg_55_95_std.pth).")
+    if p.image_file not in IMAGE_FILES:
+        raise ConfigError(f"image_file={p.image_file!r}; valid: {', '.join(IMAGE_FILES)}.")
     if p.split_indexing not in SPLIT_INDEXING:
         raise ConfigError(
             f"split_indexing={p.split_indexing!r}; valid: {', '.join(SPLIT_INDEXING)}."
@@ -277,24 +318,7 @@ def load_cvpr40(**kw: Any) -> EEGData:
 
     table = class_table()
     image_names = [str(n) for n in images]
-    image_paths = None
-    if p.image_dir:
-        folder = Path(p.image_dir).expanduser()
-        if not folder.is_dir():
-            raise DataError(f"cvpr40: image_dir {str(folder)!r} is not a folder.")
-        image_paths = [_find_image(folder, n) for n in image_names]
-        used = set(image.tolist())
-        n_missing = sum(image_paths[i] is None for i in used)
-        if n_missing == len(used):
-            raise DataError(
-                f"cvpr40: none of the images found under {str(folder)!r} "
-                "(expected <wnid>/<image>.JPEG)."
-            )
-        if n_missing:
-            warnings.warn(
-                f"cvpr40: {n_missing} of {len(used)} images missing under {str(folder)!r}.",
-                stacklevel=2,
-            )
+    image_paths = _image_paths(p, image_names, set(image.tolist())) if p.image_dir else None
     captions = read_caption_files(p.caption_dir, image_names, "cvpr40") if p.caption_dir else None
 
     data = EEGData(
