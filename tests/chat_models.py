@@ -30,6 +30,56 @@ MISTRAL_TEMPLATE = (  # v0.3: the system turn is prepended to the last user turn
     "{%- else %}{{- '[INST] ' + m['content'] + '[/INST]' }}{%- endif %}"
     "{%- else %}{{- ' ' + m['content'] | trim + eos_token }}{%- endif %}{%- endfor %}"
 )
+MISTRAL_V03_TEMPLATE = (  # tokenizer_config.json of mistralai/Mistral-7B-Instruct-v0.3
+    '{%- if messages[0]["role"] == "system" %}'
+    '{%- set system_message = messages[0]["content"] %}'
+    "{%- set loop_messages = messages[1:] %}"
+    "{%- else %}"
+    "{%- set loop_messages = messages %}"
+    "{%- endif %}"
+    "{%- if not tools is defined %}"
+    "{%- set tools = none %}"
+    "{%- endif %}"
+    '{%- set user_messages = loop_messages | selectattr("role", "equalto", "user") | list %}'
+    "{{- bos_token }}"
+    "{%- for message in loop_messages %}"
+    '{%- if message["role"] == "user" %}'
+    "{%- if tools is not none and (message == user_messages[-1]) %}"
+    '{{- "[AVAILABLE_TOOLS] [" }}'
+    "{%- for tool in tools %}"
+    "{%- set tool = tool.function %}"
+    "{{- '{\"type\": \"function\", \"function\": {' }}"
+    '{%- for key, val in tool.items() if key != "return" %}'
+    "{%- if val is string %}"
+    "{{- '\"' + key + '\": \"' + val + '\"' }}"
+    "{%- else %}"
+    "{{- '\"' + key + '\": ' + val|tojson }}"
+    "{%- endif %}"
+    "{%- if not loop.last %}"
+    '{{- ", " }}'
+    "{%- endif %}"
+    "{%- endfor %}"
+    '{{- "}}" }}'
+    "{%- if not loop.last %}"
+    '{{- ", " }}'
+    "{%- else %}"
+    '{{- "]" }}'
+    "{%- endif %}"
+    "{%- endfor %}"
+    '{{- "[/AVAILABLE_TOOLS]" }}'
+    "{%- endif %}"
+    "{%- if loop.last and system_message is defined %}"
+    '{{- "[INST] " + system_message + "\\n\\n" + message["content"] + "[/INST]" }}'
+    "{%- else %}"
+    '{{- "[INST] " + message["content"] + "[/INST]" }}'
+    "{%- endif %}"
+    '{%- elif message["role"] == "assistant" %}'
+    '{{- " " + message["content"]|trim + eos_token}}'
+    "{%- endif %}"
+    "{%- endfor %}"
+)
+"""Mistral-7B-Instruct-v0.3's chat template (its tool-call branches for assistant and tool
+messages left out: no message here has them)."""
 QWEN_TEMPLATE = (
     "{% for m in messages %}{{ '<|im_start|>' + m['role'] + '\n' + m['content'] + "
     "'<|im_end|>\n' }}{% endfor %}{% if add_generation_prompt %}"

@@ -133,6 +133,34 @@ class CausalLM:
             result.append(row[: ends[0]] if ends else row)
         return result
 
+    @torch.no_grad()
+    def generate_from_ids(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor,
+        max_new_tokens: int = 32,
+        repetition_penalty: float = 1.0,
+    ) -> list[list[int]]:
+        """Greedy decoding from left-padded token ids; each row's prompt (padding removed) and
+        its new tokens up to and including the first stop token. The repetition penalty acts
+        on the prompt's ids too, as ``model.generate(input_ids=...)`` does."""
+        out = self.model.generate(
+            input_ids=input_ids.to(self.device),
+            attention_mask=attention_mask.to(self.device),
+            max_new_tokens=max_new_tokens,
+            do_sample=False,
+            num_beams=1,
+            repetition_penalty=repetition_penalty,
+            pad_token_id=self.tokenizer.pad_token_id,
+            eos_token_id=self.stop_token_ids,
+        )
+        stops, width, rows = set(self.stop_token_ids), input_ids.shape[1], []
+        for row, mask in zip(out.tolist(), attention_mask.tolist()):
+            new = row[width:]
+            ends = [k for k, t in enumerate(new) if t in stops]
+            rows.append(row[width - sum(mask) : width] + (new[: ends[0] + 1] if ends else new))
+        return rows
+
     def _generate(self, inputs_embeds, attention_mask, max_new_tokens, repetition_penalty):
         head = self.model.get_output_embeddings()
         hook = None if head is None else head.register_forward_pre_hook(_contiguous_input)

@@ -32,7 +32,7 @@ def caption(run_dir: str, trial: int, label: str | None, device: str | None) -> 
     i = trial_index(pipe, trial)
     data = pipe.data
     # a copy: X may be a read-only memory map
-    emb, logits = pipe.model.predict(data.X[[i]], precision=pipe.precision)
+    emb, logits = pipe.model.predict(data.X[[i]], precision=pipe.encoder_precision)
     predicted = data.class_names[int(logits[0].argmax())]
     ev = pipe.config.eval
     text = generate_captions(

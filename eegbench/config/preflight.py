@@ -58,6 +58,24 @@ def _tracker(report_to: str) -> list[str]:
     return []
 
 
+def _optimizer(name: str, device: str) -> list[str]:
+    """bitsandbytes' paged 8-bit AdamW needs the package and a CUDA device."""
+    if name != "paged_adamw_8bit":
+        return []
+    if importlib.util.find_spec("bitsandbytes") is None:
+        return [
+            "stage2.optimizer=paged_adamw_8bit needs bitsandbytes: "
+            "pip install -c constraints.txt 'eegbench[quant]'"
+        ]
+    if device == "cpu":
+        return [
+            "stage2.optimizer=paged_adamw_8bit (Thought2Text's 8-bit runs) pages optimizer "
+            "state between CUDA and host memory and cannot run on the CPU; use "
+            "stage2.optimizer=adamw"
+        ]
+    return []
+
+
 def problems(cfg: RunConfig) -> list[str]:
     """Every problem a resolved config would hit at run time that is knowable now."""
     found: list[str] = []
@@ -67,6 +85,7 @@ def problems(cfg: RunConfig) -> list[str]:
     for name in cfg.eval.metrics:
         found += plugins.get("metrics", name).check(dict(cfg.metrics[name]), where="metric")
     found += _tracker(cfg.report_to)
+    found += _optimizer(cfg.stage2.optimizer, cfg.device)
     found += _storage(cfg.output_dir, "output_dir")
     found += _storage(cfg.cache_dir, "cache_dir")
     return found

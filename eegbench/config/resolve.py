@@ -147,12 +147,15 @@ def _shipped(folder: str, name: str) -> tuple[str, str]:
 
 
 def file_layer(path: str | Path) -> Layer:
-    """A config file (e.g. a run's ``config.yaml``) or a shipped preset's name, as a layer."""
+    """A config file (e.g. a run's ``config.yaml``) or a shipped preset's name, as a layer; a
+    preset may ``extends`` another shipped preset (laid under it, key by key)."""
     p = Path(path)
     if not p.is_file() and str(path) in presets():
         text, rel = _shipped("presets", str(path))
         values, lines = _read_yaml(text, f"preset {path} ({rel})")
-        return Layer(f"preset {path}", values, rel, lines)
+        parent = values.pop(EXTENDS, None)
+        layer = Layer(f"preset {path}", values, rel, lines)
+        return layer if parent is None else _extend(file_layer(str(parent)), layer)
     if not p.is_file():
         raise ConfigError(
             f"config file {str(p)!r} does not exist (shipped presets: {', '.join(presets())})."
@@ -406,7 +409,9 @@ class _Resolver:
                 self.origins[f"{group}.{key}"] = layer.source(f"{group}.{key}")
         return cls(**values)
 
-    def metrics(self, chosen: tuple[str, ...]) -> dict[str, dict[str, Any]]:
+    def metrics(
+        self, chosen: tuple[str, ...], random_weights: bool = False
+    ) -> dict[str, dict[str, Any]]:
         """``{name: params}`` for each chosen metric, in order, every parameter validated.
 
         Parameters of metrics that ``eval.metrics`` does not choose are validated too, then
@@ -444,6 +449,8 @@ class _Resolver:
             entry = _entry(METRICS, name, "eval.metrics")
             values = entry.validate(merged.get(name, {}), where=f"{METRICS}.{name}")
             if name in chosen:
+                if random_weights and "random_weights" in values:
+                    values["random_weights"] = True
                 out[name] = values
                 self.origins[f"{METRICS}.{name}"] = self.origins["eval.metrics"]
                 for key in values:
@@ -509,7 +516,7 @@ def resolve_layers(upper: list[Layer]) -> RunConfig:
     cli = [lay for lay in upper if lay.label == COMMAND_LINE]
     if cli:
         _check_metric_overrides(cli[0], values["eval"].metrics)
-    values[METRICS] = freeze(r.metrics(values["eval"].metrics))
+    values[METRICS] = freeze(r.metrics(values["eval"].metrics, values["random_weights"]))
     return RunConfig(**values, origins=freeze(r.origins))
 
 

@@ -96,6 +96,13 @@ class Stage1Config:
     embed_dim: Annotated[int, Ge(1)] | None = field(
         default=None, metadata={"help": "EEG embedding size D; default: the target's size"}
     )
+    precision: Literal["fp32", "bf16", "fp16"] | None = field(
+        default=None,
+        metadata={
+            "help": "autocast of stage 1 and of every forward of the encoder (stage 2's filter, "
+            "evaluation); null: the run's precision (Thought2Text: fp32, no autocast)"
+        },
+    )
 
 
 @dataclass(frozen=True)
@@ -137,6 +144,22 @@ class Stage2Config:
         default=False,
         metadata={"help": "scale the projector's inputs (EEG embeddings, targets) to unit length"},
     )
+    encoder_mode: Literal["eval", "train"] = field(
+        default="eval",
+        metadata={
+            "help": "mode of the encoder for phase eeg: eval, or train as Thought2Text's "
+            "finetune_llm.py (dropout on, batch statistics; passes over train, val and test "
+            "update BatchNorm's running statistics, and that encoder is evaluated: test-split "
+            "statistics LEAK into the test predictions)"
+        },
+    )
+    optimizer: Literal["adamw", "paged_adamw_8bit"] = field(
+        default="adamw",
+        metadata={
+            "help": "the projector's optimiser: adamw (torch), or bitsandbytes' paged 8-bit "
+            "AdamW that Thought2Text's 8-bit runs switch to (CUDA)"
+        },
+    )
 
 
 DEFAULT_METRICS = (
@@ -150,6 +173,15 @@ DEFAULT_METRICS = (
     "attributes",
     "probe",
 )
+T2T_CONTROLS: dict[str, str] = {
+    "t2t_only_obj": "ONLY_OBJ as Thought2Text's inference_chance.py: the prompt with the literal "
+    "text <image> as tokens, greedy from token ids, the caption after the label's echo",
+    "t2t_random_eeg": "OBJ+RANDOM_EEG as Thought2Text's inference_chance2.py: U[0,1) noise of the "
+    "EEG embedding's size through the projector",
+}
+"""Thought2Text's control rows, reproduced from its code (its table's ONLY_OBJ and
+OBJ+RANDOM_EEG rows), beside eegbench's own."""
+
 CONTROLS: dict[str, str] = {
     "only_obj": "ONLY_OBJ: predicted label, no EEG slot",
     "obj_random_eeg": "OBJ+RANDOM_EEG: random vector of the EEG embedding's norm",
@@ -157,6 +189,7 @@ CONTROLS: dict[str, str] = {
     "shuffled_eeg": "SHUFFLED_EEG: own label, the EEG embedding of a test trial of another image",
     "mean_eeg": "MEAN_EEG: own label, the mean training EEG embedding",
     "noise": "NOISE: encoder fed with noise of the training data's statistics",
+    **T2T_CONTROLS,
 }
 """Every control a run can ask for (``eval.controls``) and what it feeds the pipeline; each is
 implemented in ``eegbench/evaluation/controls.py`` under the same name."""
@@ -184,7 +217,7 @@ class EvalConfig:
         default=DEFAULT_CONTROLS,
         metadata={
             "help": "control rows: names, or 'all' (only_obj, obj_random_eeg, only_eeg, "
-            "shuffled_eeg, mean_eeg, noise)"
+            "shuffled_eeg, mean_eeg, noise, t2t_only_obj, t2t_random_eeg)"
         },
     )
     split: Literal["test", "val"] = field(
@@ -229,6 +262,15 @@ class PromptConfig:
         default="<image> <object_string> Describe this image in one sentence:",
         metadata={
             "help": "user turn of a chat prompt: <image> is the EEG, <object_string> the label"
+        },
+    )
+    render: Literal["eegbench", "thought2text"] = field(
+        default="eegbench",
+        metadata={
+            "help": "how a chat prompt becomes tokens: eegbench (one render with the generation "
+            "prompt, the reply appended, loss as prompt.mask says) or thought2text (its "
+            "datautils.py and model.py: training renders the reply through the template, "
+            "text split at <image>, pad = EOS slice, left padding)"
         },
     )
 
@@ -305,7 +347,8 @@ class Settings:
     random_weights: bool = field(
         default=False,
         metadata={
-            "help": "every chosen plugin with a random_weights parameter (CLIP, hf, gpt2) builds "
+            "help": "every chosen plugin with a random_weights parameter (CLIP, hf, gpt2, "
+            "bertscore) builds "
             "its architecture with random weights, cut to 2 layers (--random-weights); "
             "results.json marks it and leaderboards leave it out"
         },
@@ -447,10 +490,21 @@ class RunConfig(Settings):
             group
             for group in ("dataset", "encoder", "target", "llm")
             if getattr(self, group).params.get("random_weights")
-        ]
+        ] + [f"metrics.{n}" for n, params in self.metrics.items() if params.get("random_weights")]
         if not self.fast_dev_run and not randomized:
             return None
         return {"fast_dev_run": self.fast_dev_run, "random_weights": randomized}
+
+    def leaks(self) -> list[str]:
+        """What of the evaluated split reaches its own predictions in this run (empty: none):
+        ``stage2.encoder_mode=train`` with phase eeg (Thought2Text's stage-3 encoder)."""
+        if self.stage2.encoder_mode == "train" and "eeg" in self.stage2.phases:
+            return [
+                "batchnorm_statistics: stage2.encoder_mode=train updates the encoder's "
+                "BatchNorm running statistics over the train, val and test splits before "
+                "evaluation (Thought2Text's finetune_llm.py)"
+            ]
+        return []
 
     def origin(self, key: str) -> str:
         """Where the value of dotted ``key`` came from (empty when unknown)."""

@@ -29,6 +29,7 @@ class Condition:
     logits: np.ndarray | None  # classifier outputs [n, K] (None: unchanged from the real run)
     labels: list[str | None]  # object strings in the prompt (None: no label)
     captions: list[str] = field(default_factory=list)
+    literal_slot: bool = False  # the prompt keeps the text <image> as tokens (t2t_only_obj)
 
 
 def other_image_permutation(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -101,6 +102,15 @@ def _noise(ev: Evaluation, rng: np.random.Generator) -> Condition:
     return Condition(emb, logits, ev.label_names(logits))
 
 
+def _t2t_only_obj(ev: Evaluation, rng: np.random.Generator) -> Condition:
+    return Condition(None, None, ev.real.labels, literal_slot=True)
+
+
+def _t2t_random_eeg(ev: Evaluation, rng: np.random.Generator) -> Condition:
+    """inference_chance2.py: ``torch.rand`` of the embedding's shape, U[0, 1)."""
+    return Condition(rng.random(ev.real.embeddings.shape, dtype=np.float32), None, ev.real.labels)
+
+
 IMPLEMENTATIONS: dict[str, ControlFn] = {
     "only_obj": _only_obj,
     "obj_random_eeg": _random_eeg,
@@ -108,6 +118,8 @@ IMPLEMENTATIONS: dict[str, ControlFn] = {
     "shuffled_eeg": _shuffled_eeg,
     "mean_eeg": _mean_eeg,
     "noise": _noise,
+    "t2t_only_obj": _t2t_only_obj,
+    "t2t_random_eeg": _t2t_random_eeg,
 }
 """The condition each control of ``eegbench.config.schema.CONTROLS`` (names and descriptions,
 pure data the config checks) runs."""

@@ -45,7 +45,7 @@ from eegbench.evaluation.stats import (
 )
 from eegbench.progress import task
 from eegbench.train.device import FP32, Precision
-from eegbench.train.generation import generate_captions
+from eegbench.train.generation import generate_captions, generate_with_literal_slot
 from eegbench.train.model import EEGClassifier, Projector
 from eegbench.train.prompting import DEFAULT_PROMPT
 
@@ -124,10 +124,12 @@ class Evaluation:
         metric_params: Mapping[str, Mapping[str, Any]],
         precision: Precision = FP32,
         prompt: PromptConfig = DEFAULT_PROMPT,
+        encoder_precision: Precision | None = None,
     ) -> None:
         self.model, self.projector, self.llm, self.test, self.cfg = model, projector, llm, test, cfg
         self.seed = seed
         self.precision, self.prompt = precision, prompt
+        self.encoder_precision = encoder_precision or precision
         self.entries = {name: plugins.get("metrics", name) for name in metric_params}
         self.metrics = {name: build_metric(name, params) for name, params in metric_params.items()}
         emb, logits = self.predict(test.data.X[test.index])
@@ -142,7 +144,7 @@ class Evaluation:
 
     def predict(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """EEG embeddings and class logits of trials ``X``."""
-        return self.model.predict(X, precision=self.precision)
+        return self.model.predict(X, precision=self.encoder_precision)
 
     def train_embeddings(self) -> np.ndarray:
         """EEG embeddings of the training trials (computed once)."""
@@ -185,6 +187,18 @@ class Evaluation:
         return shared
 
     def generate(self, cond: Condition, description: str) -> None:
+        if cond.literal_slot:
+            cond.captions = generate_with_literal_slot(
+                self.llm,
+                cond.labels,
+                self.prompt,
+                batch_size=self.cfg.batch_size,
+                max_new_tokens=self.cfg.max_new_tokens,
+                repetition_penalty=self.cfg.repetition_penalty,
+                description=description,
+                precision=self.precision,
+            )
+            return
         cond.captions = generate_captions(
             self.llm,
             self.projector,

@@ -312,6 +312,7 @@ class RunRecord(_Open):
     timings: dict[str, float] = Field(default_factory=dict)
     peak_memory_mb: float | None = None
     rehearsal: dict[str, Any] | None = None  # --fast-dev-run / --random-weights: not a result
+    leaks: list[str] | None = None  # what of the evaluated split reached its predictions
     complete: bool = False
 
     def metric(self, name: str, control: str | None = None) -> MetricValue | None:

@@ -39,10 +39,11 @@ from eegbench.run.record import (
 from eegbench.run.rundir import RunDir, StagedRun
 from eegbench.run.tracking import Tracker
 from eegbench.train.checkpoint import Checkpoint
-from eegbench.train.device import Precision, set_threads
+from eegbench.train.device import Precision, encoder_precision, set_threads
 from eegbench.train.device import describe as describe_device
 from eegbench.train.device import setup as device_setup
 from eegbench.train.distributed import World, init_process_group
+from eegbench.train.encoder_passes import train_mode_passes
 from eegbench.train.model import EEGClassifier, Projector
 from eegbench.train.pipeline import Builder, Pipeline, probe_encoder
 from eegbench.train.seeding import seed_everything
@@ -71,6 +72,7 @@ class Setup:
     llm: CausalLM | None
     stage1: Stage1Config  # the config's, one epoch under fast_dev_run
     stage2: Stage2Config
+    encoder_precision: Precision  # stage 1 and every encoder forward (stage1.precision)
     run: RunDir | None = None  # the (partial) run folder; None on ranks other than 0
     checkpoint: Checkpoint | None = None
 
@@ -127,7 +129,7 @@ def setup(cfg: RunConfig, world: World, staged: StagedRun | None) -> Setup:
     llm = _llm(steps, data, cfg, timer, world, precision)
     return Setup(
         cfg, world, precision, steps, timer, env, generator, data, leakage, targets, dim, llm,
-        s1, s2, run, checkpoint,
+        s1, s2, encoder_precision(cfg, precision), run, checkpoint,
     )  # fmt: skip
 
 
@@ -181,7 +183,7 @@ def train(s: Setup, on_epoch: EpochCallback | None = None) -> Trained:
             s.stage1,
             s.generator,
             s.checkpoint,
-            precision=s.precision,
+            precision=s.encoder_precision,
             world=s.world,
             on_epoch=on_epoch,
         )
@@ -215,7 +217,7 @@ def train_projector(
                 raise ConfigError("stage2 phase 'target' needs stage1.embed_dim = target size.")
             phases.append(("target", s.targets[data.image[tr]]))
             continue
-        emb, logits = model.predict(data.X[tr], precision=s.precision)
+        emb, logits = _phase_eeg_inputs(s, model)
         if not s.stage2.filter_correct:
             phases.append(("eeg", emb))
             continue
@@ -238,6 +240,26 @@ def train_projector(
     )
     kept = {} if filtered is None else {"filter_correct": filtered}  # only when the filter ran
     return Stage2Record(history=result.history, **kept)
+
+
+def _phase_eeg_inputs(s: Setup, model: EEGClassifier) -> tuple[np.ndarray, np.ndarray]:
+    """The training trials' EEG embeddings and logits for phase eeg: in eval mode, or in train
+    mode after Thought2Text's passes over train, val and test (``stage2.encoder_mode=train``),
+    whose BatchNorm statistics the evaluated encoder then carries; the run folder's encoder
+    file is written again with them."""
+    data = s.data
+    if s.stage2.encoder_mode == "eval":
+        return model.predict(data.X[data.splits["train"]], precision=s.encoder_precision)
+    log(
+        "[yellow]stage2.encoder_mode=train (Thought2Text): the encoder's BatchNorm statistics "
+        "are updated over train, val and test; test-split statistics reach the test "
+        "predictions[/yellow]"
+    )
+    X = [data.X[data.splits[name]] for name in ("train", "val", "test")]
+    emb, logits = train_mode_passes(model, X, s.encoder_precision, seed=s.cfg.seed)[0]
+    if s.run is not None:
+        _save(model, s.run.encoder)
+    return emb, logits
 
 
 def _correct_rows(logits: np.ndarray, y: np.ndarray, rehearsal: bool) -> np.ndarray:
@@ -275,6 +297,7 @@ def evaluate(s: Setup, trained: Trained) -> Evaluated:
             s.cfg.seed,
             metric_params=s.cfg.metrics,
             precision=s.precision,
+            encoder_precision=s.encoder_precision,
             prompt=s.cfg.prompt,
         )
         metrics, controls = evaluation.run()
@@ -336,6 +359,7 @@ def record(s: Setup, trained: Trained, evaluated: Evaluated) -> RunRecord:
         timings={**s.timer.seconds, "total": round(s.timer.total(), 3)},
         peak_memory_mb=round(peak_memory_mb(), 1),
         rehearsal=s.cfg.rehearsal(),
+        leaks=s.cfg.leaks() or None,
         complete=True,
     )
 

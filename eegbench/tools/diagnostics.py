@@ -262,7 +262,7 @@ def inspect_run(pipe: Pipeline, out: str | Path, batch: int = 16) -> Inspection:
     idx = data.splits["test"][:batch]
     x = torch.as_tensor(data.X[idx])
     names = data.class_names
-    emb, logits = pipe.model.predict(x, precision=pipe.precision)
+    emb, logits = pipe.model.predict(x, precision=pipe.encoder_precision)
     predicted = [names[k] for k in logits.argmax(1)]
     expected = [names[k] for k in data.y[idx]]
     targets = pipe.targets[data.image[idx]]
@@ -279,6 +279,7 @@ def inspect_run(pipe: Pipeline, out: str | Path, batch: int = 16) -> Inspection:
         repetition_penalty=ev.repetition_penalty,
         prompt=pipe.prompt,
         precision=pipe.precision,
+        encoder_precision=pipe.encoder_precision,
     )
     sim_np = sim.numpy()
     files: list[Path] = []

@@ -146,6 +146,7 @@ def batch_inference_and_visualize(
     repetition_penalty: float = 1.1,
     prompt: PromptConfig = DEFAULT_PROMPT,
     precision: Precision | None = None,
+    encoder_precision: Precision | None = None,
 ) -> tuple[list[str], torch.Tensor, torch.Tensor | None]:
     """Captions, projected embeddings and EEG-target similarity for a batch of trials.
 
@@ -153,7 +154,8 @@ def batch_inference_and_visualize(
     target embeddings of the same trials (or None). ``llm`` is a ``CausalLM`` or a transformers
     causal LM (then ``tokenizer`` is required). ``prompt`` and ``precision`` are those the
     projector was trained with: for a run from ``load_run`` pass ``pipe.prompt`` and
-    ``pipe.precision`` (None: float32 on the classifier's device). Returns ``(captions,
+    ``pipe.precision`` (None: float32 on the classifier's device), and ``encoder_precision``
+    ``pipe.encoder_precision`` (None: ``precision``). Returns ``(captions,
     projected [B, n_tokens, d_model], similarity [B, B])`` on the host; ``similarity[i, j]`` is
     the cosine between EEG embedding ``i`` and target ``j`` (None without targets).
     """
@@ -163,7 +165,7 @@ def batch_inference_and_visualize(
     if len(object_labels) != x.shape[0]:
         raise DataError(f"{len(object_labels)} object labels for {x.shape[0]} EEG trials.")
     precision = precision or Precision(module_device(eeg_classifier))
-    emb = torch.from_numpy(eeg_classifier.predict(x, precision=precision)[0])
+    emb = torch.from_numpy(eeg_classifier.predict(x, precision=encoder_precision or precision)[0])
     targets = None
     if hclip_batch is not None:
         targets = torch.as_tensor(hclip_batch, dtype=torch.float32)

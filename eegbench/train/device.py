@@ -121,6 +121,15 @@ def check_precision(device: torch.device, name: str, warn: bool = True) -> Preci
     return Precision(device, name)
 
 
+def encoder_precision(cfg: RunConfig, precision: Precision) -> Precision:
+    """The autocast of stage 1 and of every encoder forward: ``stage1.precision``, else the
+    run's ``precision`` (Thought2Text trains and runs its encoder in fp32)."""
+    name = cfg.stage1.precision
+    if name is None or name == precision.name:
+        return precision
+    return check_precision(precision.device, name, warn=False)
+
+
 def setup(cfg: RunConfig, warn: bool = True) -> Precision:
     """Device and precision of a resolved config, checked before any work starts."""
     return check_precision(resolve_device(cfg.device), cfg.precision, warn)

@@ -12,7 +12,7 @@ from eegbench.config import PromptConfig
 from eegbench.progress import task
 from eegbench.train.device import FP32, Precision, module_device
 from eegbench.train.model import EEGClassifier, Projector
-from eegbench.train.prompting import DEFAULT_PROMPT, build_batch
+from eegbench.train.prompting import DEFAULT_PROMPT, build_batch, thought2text_render
 
 
 @torch.no_grad()
@@ -46,6 +46,53 @@ def generate_captions(
                 )
             captions.extend(llm.decode(row) for row in ids)
             advance(len(ids))
+    return captions
+
+
+ECHOES = ("This image depicts", "The image shows", "This image shows", "The image depicts")
+"""Phrases Thought2Text's ONLY_OBJ removes from its captions (inference_chance.py)."""
+
+
+def after_label(output: str, label: str) -> str:
+    """inference_chance.py's caption: the decoded prompt and reply after the label's first
+    occurrence, the echo phrases removed, stripped (the whole output where the label is not
+    found, which the prompt's own text rules out)."""
+    _, found, rest = output.partition(label)
+    text = rest if found else output
+    for phrase in ECHOES:
+        text = text.replace(phrase, "")
+    return text.strip()
+
+
+@torch.no_grad()
+def generate_with_literal_slot(
+    llm: CausalLM,
+    labels: list[str],
+    prompt: PromptConfig,
+    batch_size: int = 64,
+    max_new_tokens: int = 32,
+    repetition_penalty: float = 1.1,
+    description: str = "generating captions",
+    precision: Precision = FP32,
+) -> list[str]:
+    """Thought2Text's ONLY_OBJ (inference_chance.py): the inference render with the literal
+    text ``<image>`` left in, tokenized without special tokens, greedy from the token ids (so
+    the repetition penalty also sees the prompt), the whole output decoded and cut after the
+    label (:func:`after_label`). Rows are left-padded with their own first token, which the
+    penalty already counts, so a batch decodes as Thought2Text's one trial at a time."""
+    captions: list[str] = []
+    with task(description, total=len(labels)) as advance:
+        for i in range(0, len(labels), batch_size):
+            chunk = labels[i : i + batch_size]
+            rows = [llm.encode(thought2text_render(llm, prompt, label)) for label in chunk]
+            width = max(len(r) for r in rows)
+            ids = torch.tensor([[r[0]] * (width - len(r)) + r for r in rows])
+            mask = torch.tensor([[0] * (width - len(r)) + [1] * len(r) for r in rows])
+            with precision.autocast():
+                out = llm.generate_from_ids(ids, mask, max_new_tokens, repetition_penalty)
+            decoded = llm.tokenizer.batch_decode(out, skip_special_tokens=True)
+            captions.extend(after_label(text, label) for text, label in zip(decoded, chunk))
+            advance(len(chunk))
     return captions
 
 

@@ -6,6 +6,7 @@ from collections.abc import Iterable
 
 import torch
 
+from eegbench.api.errors import ConfigError
 from eegbench.api.training import make_schedule
 
 __all__ = ["apply_step", "make_optimizer", "make_schedule", "optimizer_step"]
@@ -17,6 +18,14 @@ def make_optimizer(
     """Adam or AdamW over the trainable ``params``, with the multi-tensor (foreach) update: the
     same numbers as the per-parameter loop (torch's default on the CPU), ~2x faster there."""
     params = [p for p in params if p.requires_grad]
+    if name == "paged_adamw_8bit":  # Thought2Text's optimizer with an 8-bit LLM (CUDA)
+        if not torch.cuda.is_available():
+            raise ConfigError(
+                "stage2.optimizer=paged_adamw_8bit needs a CUDA GPU; use stage2.optimizer=adamw."
+            )
+        from bitsandbytes.optim import PagedAdamW8bit
+
+        return PagedAdamW8bit(params, lr=lr, weight_decay=weight_decay)
     if name == "adam":
         return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay, foreach=True)
     return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay, foreach=True)

@@ -25,7 +25,7 @@ from eegbench.contracts import check_dataset, check_encoder, check_targets, who
 from eegbench.data.splits import rehearsal_splits
 from eegbench.data.trialcache import trial_cache
 from eegbench.run.record import RunRecord
-from eegbench.train.device import FP32, Precision
+from eegbench.train.device import FP32, Precision, encoder_precision
 from eegbench.train.model import EEGClassifier, Projector
 
 
@@ -46,6 +46,11 @@ class Pipeline:
     run_dir: Path | None = None
     results: RunRecord | None = None
     precision: Precision = FP32
+
+    @property
+    def encoder_precision(self) -> Precision:
+        """The autocast the encoder runs under (``stage1.precision``, else ``precision``)."""
+        return encoder_precision(self.config, self.precision)
 
     @property
     def prompt(self) -> PromptConfig:

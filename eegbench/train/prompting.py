@@ -16,6 +16,9 @@ Two styles (``prompt.style``):
   The caption follows the generation prompt as the assistant's reply, ended by EOS (templates
   differ in how they render a finished reply, e.g. Mistral's drops the system turn then, so the
   reply is appended to the same prompt that generation sees).
+
+``prompt.render=thought2text`` tokenizes a chat prompt as Thought2Text's code does
+(:func:`thought2text_sequence`), with its departures from the above.
 """
 
 from __future__ import annotations
@@ -115,6 +118,81 @@ def chat_sequence(
     return Sequence(ids, slot, cap)
 
 
+MAX_LEN = 512
+"""Thought2Text's ``max_len``: each side of the slot is padded / truncated to it in training."""
+
+
+def thought2text_render(
+    llm: CausalLM,
+    prompt: PromptConfig,
+    label: str | None,
+    caption: str | None = None,
+    with_slot: bool = True,
+) -> str:
+    """The chat text as Thought2Text renders it, ``<image>`` still in it.
+
+    Training (``caption`` given, datautils.py ``EEGFineTuningDataset``): the messages plus the
+    assistant turn through the chat template without a generation prompt (Mistral-v0.3's
+    template then leaves out the system turn), ``<label_string>`` replaced afterwards.
+    Inference (inference.py): the messages with the generation prompt. No label (its ONLY_EEG,
+    inference_only_eeg.py): the user turn without the placeholder. Without the slot
+    (eegbench's ``only_obj``) ``<image>`` moves to the end of the user turn.
+    """
+    user = prompt.user if label else " ".join(prompt.user.replace(OBJECT, "").split())
+    if not with_slot:
+        user = " ".join(user.replace(IMAGE, "").split()) + IMAGE
+    if user.count(IMAGE) != 1:
+        raise ConfigError(f"prompt.user must contain {IMAGE} exactly once: {prompt.user!r}.")
+    system = [{"role": "system", "content": prompt.system}] if prompt.system else []
+    messages = [*system, {"role": "user", "content": user}]
+    if caption is not None:
+        messages.append({"role": "assistant", "content": caption})
+    text = llm.tokenizer.apply_chat_template(
+        messages, tokenize=False, add_generation_prompt=caption is None
+    )
+    return text.replace(OBJECT, label or "")
+
+
+def thought2text_texts(
+    llm: CausalLM,
+    prompt: PromptConfig,
+    label: str | None,
+    caption: str | None,
+    with_slot: bool = True,
+) -> tuple[str, str]:
+    """The text before and after ``<image>`` (:func:`thought2text_render`); at inference the
+    suffix is stripped, as inference.py does."""
+    prefix, suffix = thought2text_render(llm, prompt, label, caption, with_slot).split(IMAGE)
+    return prefix, suffix if caption is not None else suffix.strip()
+
+
+def thought2text_ids(llm: CausalLM, text: str) -> list[int]:
+    """Token ids of one side of the slot as model.py ``prepare_inputs`` keeps them: tokenized
+    without special tokens (truncated to 512), then the last *effective length* ids, where the
+    effective length counts ids that are not the pad token, which is EOS: a side that ends in
+    EOS (a training reply) loses its FIRST token and keeps the EOS."""
+    ids = list(
+        llm.tokenizer(text, add_special_tokens=False, truncation=True, max_length=MAX_LEN)[
+            "input_ids"
+        ]
+    )
+    effective = sum(i != llm.eos_token_id for i in ids)
+    return ids[len(ids) - effective :]
+
+
+def thought2text_sequence(
+    llm: CausalLM, prompt: PromptConfig, n_soft: int, label: str | None, caption: str | None
+) -> Sequence:
+    """One example as Thought2Text's code builds it: prefix ids, the soft tokens, suffix ids
+    (:func:`thought2text_texts`, :func:`thought2text_ids`); the loss is on every token but the
+    soft ones (no prompt masking)."""
+    prefix, suffix = thought2text_texts(llm, prompt, label, caption, with_slot=n_soft > 0)
+    before, after = thought2text_ids(llm, prefix), thought2text_ids(llm, suffix)
+    ids = before + [llm.eos_token_id] * n_soft + after
+    slot = [False] * len(before) + [True] * n_soft + [False] * len(after)
+    return Sequence(ids, slot, [not s for s in slot])
+
+
 def plain_sequence(llm: CausalLM, n_soft: int, label: str | None, caption: str | None) -> Sequence:
     """``BOS <slots> label instruction`` (+ `` caption`` EOS)."""
     bos = llm.bos_token_id
@@ -145,13 +223,21 @@ def build_batch(
     ``labels``: object strings (None: no label). ``captions``: targets for training, or None.
     """
     n_soft = 0 if soft is None else soft.shape[1]
-    chat = uses_chat(llm, prompt)
+    t2t = prompt.render == "thought2text"
+    if t2t and not uses_chat(llm, prompt):
+        raise ConfigError(
+            "prompt.render=thought2text renders through the tokenizer's chat template; use "
+            "prompt.style=chat with a chat model (or prompt.render=eegbench)."
+        )
+    sequence = thought2text_sequence if t2t else chat_sequence if uses_chat(llm, prompt) else None
     seqs = [
-        chat_sequence(llm, prompt, n_soft, label, None if captions is None else captions[i])
-        if chat
+        sequence(llm, prompt, n_soft, label, None if captions is None else captions[i])
+        if sequence is not None
         else plain_sequence(llm, n_soft, label, None if captions is None else captions[i])
         for i, label in enumerate(labels)
     ]
+    if t2t:  # model.py: left padding in training too, padded positions zero embeddings
+        padding_side = "left"
     length = max(len(s.ids) for s in seqs)
     B = len(seqs)
     ids_t = torch.full((B, length), llm.tokenizer.pad_token_id, dtype=torch.long)
@@ -171,6 +257,8 @@ def build_batch(
     device = llm.device
     ids_t, attn, slot_t, lab = (t.to(device) for t in (ids_t, attn, slot_t, lab))
     embeds = llm.input_embeddings(ids_t)
+    if t2t:
+        embeds = embeds * attn.unsqueeze(-1).to(embeds.dtype)
     if n_soft:
         embeds = embeds.masked_scatter(slot_t.unsqueeze(-1), soft.to(device, embeds.dtype))
     return PromptBatch(embeds, attn, lab if captions is not None else None, ids_t, slot_t)

@@ -90,7 +90,7 @@ def train_stage2(
         data = _phase_rows(phase, inputs, rest, labels, captions)
         micro_batches = math.ceil(len(data) / cfg.batch_size)
         steps = cfg.epochs * max(1, math.ceil(micro_batches / cfg.grad_accum))
-        opt = make_optimizer(projector.parameters(), "adamw", cfg.lr, cfg.weight_decay)
+        opt = make_optimizer(projector.parameters(), cfg.optimizer, cfg.lr, cfg.weight_decay)
         sched = make_schedule(opt, steps, cfg.warmup_ratio, cfg.schedule)
         step = _Step(llm, net, projector, opt, sched, scaler, cfg, precision, prompt, world)
         start = 0

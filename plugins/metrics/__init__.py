@@ -116,6 +116,13 @@ class BertScoreParams:
     )
     baseline_path: str = field(default="", metadata={"help": "baseline TSV to rescale scores"})
     device: str = field(default="cpu", metadata={"help": "torch device"})
+    random_weights: bool = field(
+        default=False,
+        metadata={
+            "help": "the model_path's architecture with random weights, 2 layers, a byte-level "
+            "tokenizer (--random-weights: rehearsal only)"
+        },
+    )
 
     def __post_init__(self) -> None:
         if not self.model_path:

@@ -83,10 +83,15 @@ def bertscore_preflight(params: dict[str, Any]) -> list[str]:
     """The bert-score package and a local model folder."""
     found = [p for p in [_module_missing("bert_score", "bertscore")] if p]
     path = params.get("model_path") or ""
+    if params.get("random_weights"):
+        return found
     if not path:
         found.append("needs a local model: set its model_path=/path/to/dir")
     elif not (Path(path).expanduser() / "config.json").is_file():
-        found.append(f"model_path={path!r} is not a Hugging Face model folder (no config.json)")
+        found.append(
+            f"model_path={path!r} is not a Hugging Face model folder (no config.json); "
+            "rehearse without it: --random-weights"
+        )
     base = params.get("baseline_path") or ""
     if base and not Path(base).expanduser().is_file():
         found.append(f"baseline_path={base!r} does not exist")

@@ -26,7 +26,7 @@ import numpy as np
 from eegbench_plugins.metrics import PTBTokenizer
 from eegbench_plugins.metrics._common import check_nonempty_refs, check_pairs, need_java
 
-from eegbench.api import CAPTIONS, ConfigError, Metric, MissingWeightsError
+from eegbench.api import CAPTIONS, ConfigError, Metric, MissingWeightsError, warn
 
 
 class Bleu(Metric):
@@ -277,7 +277,11 @@ class BertScore(Metric):
         idf: bool,
         baseline_path: str,
         device: str,
+        random_weights: bool = False,
     ) -> None:
+        if random_weights:
+            self._build_random(model_path, batch_size, device)
+            return
         path = Path(model_path).expanduser()
         if not (path / "config.json").is_file():
             raise MissingWeightsError(
@@ -311,6 +315,22 @@ class BertScore(Metric):
             use_fast_tokenizer=True,
         )
 
+    def _build_random(self, model_path: str, batch_size: int, device: str) -> None:
+        """A scorer over ``model_path``'s architecture with random weights (``--random-weights``),
+        loaded through bert-score's own loader from a temporary folder."""
+        import tempfile
+
+        from bert_score import BERTScorer
+
+        self.idf = False
+        with tempfile.TemporaryDirectory() as folder:
+            line = save_random_encoder(model_path, Path(folder))
+            warn(f"bertscore: {line}")
+            self._scorer = BERTScorer(
+                model_type=folder, num_layers=REHEARSAL_LAYERS, batch_size=batch_size,
+                device=device, lang="en", use_fast_tokenizer=True,
+            )  # fmt: skip
+
     def per_item(
         self, predictions: list[str], references: list[str], **ctx: Any
     ) -> dict[str, np.ndarray]:
@@ -328,3 +348,60 @@ class BertScore(Metric):
         self, predictions: list[str], references: list[str], **ctx: Any
     ) -> dict[str, float]:
         return {k: float(v.mean()) for k, v in self.per_item(predictions, references).items()}
+
+
+REHEARSAL_LAYERS = 2
+"""Layers of a random-weights BERTScore model."""
+
+
+def _random_config(model_path: str) -> tuple[Any, str]:
+    """The folder's config.json, else the defaults of the transformers config class the name
+    spells (``roberta-large`` -> RobertaConfig); and where it came from."""
+    from transformers import CONFIG_MAPPING, AutoConfig
+
+    try:
+        return AutoConfig.from_pretrained(model_path, local_files_only=True), "its config.json"
+    except (OSError, ValueError):
+        flat = model_path.lower().replace("-", "").replace("_", "").rsplit("/", 1)[-1]
+        found = [t for t in CONFIG_MAPPING if t.replace("-", "").replace("_", "") in flat]
+        if not found:
+            raise MissingWeightsError(
+                f"--random-weights cannot tell the architecture of bertscore model "
+                f"{model_path!r}: give a folder holding its config.json."
+            ) from None
+        config = CONFIG_MAPPING[max(found, key=len)]()
+        return config, f"{type(config).__name__}'s defaults"
+
+
+def save_random_encoder(model_path: str, folder: Path, seed: int = 0) -> str:
+    """Save ``model_path``'s architecture with random weights (seeded), cut to
+    ``REHEARSAL_LAYERS`` layers, and a byte-level BPE tokenizer with RoBERTa's special tokens
+    into ``folder``; returns one line saying what was built."""
+    import torch
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors
+    from transformers import AutoModel, PreTrainedTokenizerFast
+
+    config, where = _random_config(model_path)
+    config.num_hidden_layers = min(REHEARSAL_LAYERS, config.num_hidden_layers)
+    specials = ["<s>", "<pad>", "</s>", "<unk>", "<mask>"]
+    alphabet = pre_tokenizers.ByteLevel.alphabet()
+    vocab = {t: i for i, t in enumerate([*specials, *sorted(alphabet)])}
+    tk = Tokenizer(models.BPE(vocab=vocab, merges=[]))
+    tk.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=True)
+    tk.decoder = decoders.ByteLevel()
+    tk.post_processor = processors.RobertaProcessing(("</s>", 2), ("<s>", 0))
+    tok = PreTrainedTokenizerFast(
+        tokenizer_object=tk, bos_token="<s>", eos_token="</s>", pad_token="<pad>",
+        unk_token="<unk>", mask_token="<mask>", cls_token="<s>", sep_token="</s>",
+        model_max_length=min(512, getattr(config, "max_position_embeddings", 512) - 2),
+    )  # fmt: skip
+    config.vocab_size = max(config.vocab_size, len(tok))
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        model = AutoModel.from_config(config)
+    model.save_pretrained(folder)
+    tok.save_pretrained(folder)
+    return (
+        f"{type(model).__name__} with RANDOM weights from {where}, "
+        f"{config.num_hidden_layers} layers, a byte-level tokenizer"
+    )

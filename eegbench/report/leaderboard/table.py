@@ -410,8 +410,30 @@ def build(
         raise ConfigError(
             f"no run has control(s) {', '.join(delta)}: run with eval.controls=... to get them."
         )
+    if _mark_leaks(rows):
+        label_columns = [*label_columns, LEAK]
+        notes.append(LEAK_NOTE)
     rows = _order(rows, label_columns, sort_by, higher)
     return Leaderboard(label_columns, columns, higher, rows, skipped, notes, digits)
+
+
+LEAK = "leak"
+"""Label column that marks rows built from runs whose test split reached its predictions."""
+LEAK_NOTE = (
+    "leak = yes: rows from runs in which test-split information reached the test predictions "
+    "(results.json `leaks`; e.g. Thought2Text's stage-3 encoder, stage2.encoder_mode=train, "
+    "whose BatchNorm statistics come mostly from test batches); set them beside the paper's "
+    "numbers, not beside clean rows"
+)
+
+
+def _mark_leaks(rows: list[Row]) -> bool:
+    """Label every row ``leak`` yes/no when any run leaked; whether one did."""
+    leaked = [any(run.record.leaks for run in row.runs) for row in rows]
+    if any(leaked):
+        for row, leak in zip(rows, leaked):
+            row.labels = {**row.labels, LEAK: "yes" if leak else "no"}
+    return any(leaked)
 
 
 def default_delta(runs: list[Run]) -> list[str]:
