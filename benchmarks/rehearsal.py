@@ -1,5 +1,8 @@
 """Files for a reference-shape rehearsal of the ``thought2text`` preset, in the real formats:
-a CVPR40 ``.pth`` at 128 channels x 500 samples with its splits file, images and captions, and a
+Thought2Text's data folder as downloaded (``data/block/eeg_55_95_std.pth`` at 128 channels x
+500 samples, ``data/block/block_splits_by_image_all.pth``, ``data/images/<wnid>/`` holding
+``<image>_sketch.JPEG`` and ``<image>_caption.txt`` with a marker-wrapped first line and a
+second line; no photos), and a
 Mistral-7B-Instruct-v0.3 folder holding its config.json and a chat-template tokenizer but no
 weights (``--random-weights`` builds the architecture). Used by tests/test_rehearsal.py and by
 ``python -m benchmarks.gpu``.
@@ -41,7 +44,8 @@ MISTRAL_7B_V03 = {  # config.json of mistralai/Mistral-7B-Instruct-v0.3
 
 
 def cvpr40_files(root: Path) -> dict[str, Path]:
-    """EEG ``.pth`` (128 channels x 500 samples), splits file, images and captions."""
+    """Thought2Text's ``data`` folder: EEG ``.pth`` (128 channels x 500 samples), splits file,
+    sketches and caption files."""
     from PIL import Image
 
     images = [f"{w}_{k}" for w in WNIDS for k in range(IMAGES_PER_CLASS)]
@@ -55,21 +59,25 @@ def cvpr40_files(root: Path) -> dict[str, Path]:
         }
         for i, name in enumerate(images)
     ]
-    eeg = root / "eeg_55_95_std.pth"
+    block = root / "data" / "block"
+    block.mkdir(parents=True)
+    eeg = block / "eeg_55_95_std.pth"
     torch.save({"dataset": trials, "labels": WNIDS, "images": images}, eeg)
     split = {"train": [], "val": [], "test": []}
     for i in range(len(images)):
         split[["train", "train", "val", "test"][i % IMAGES_PER_CLASS]].append(i)
-    splits = root / "block_splits_by_image_all.pth"
+    splits = block / "block_splits_by_image_all.pth"
     torch.save({"splits": [split]}, splits)
-    image_dir, caption_dir = root / "images", root / "captions"
-    caption_dir.mkdir()
+    image_dir = root / "data" / "images"
     for i, name in enumerate(images):
-        (image_dir / name.split("_")[0]).mkdir(parents=True, exist_ok=True)
+        folder = image_dir / name.split("_")[0]
+        folder.mkdir(parents=True, exist_ok=True)
         colour = (40 * i % 255, 90, 200)
-        Image.new("RGB", (32, 24), colour).save(image_dir / name.split("_")[0] / f"{name}.JPEG")
-        (caption_dir / f"{name}_caption.txt").write_text(f"A photo of animal number {i}.\n")
-    return {"eeg": eeg, "splits": splits, "images": image_dir, "captions": caption_dir}
+        Image.new("RGB", (32, 24), colour).save(folder / f"{name}_sketch.JPEG")
+        (folder / f"{name}_caption.txt").write_text(
+            f"<s> A sketch of animal number {i}. </s>\nA second line Thought2Text never reads.\n"
+        )
+    return {"eeg": eeg, "splits": splits, "images": image_dir, "captions": image_dir}
 
 
 def mistral_folder(root: Path) -> Path:

@@ -48,7 +48,7 @@ MISTRAL_V03_TEMPLATE = (  # tokenizer_config.json of mistralai/Mistral-7B-Instru
     '{{- "[AVAILABLE_TOOLS] [" }}'
     "{%- for tool in tools %}"
     "{%- set tool = tool.function %}"
-    "{{- '{\"type\": \"function\", \"function\": {' }}"
+    '{{- \'{"type": "function", "function": {\' }}'
     '{%- for key, val in tool.items() if key != "return" %}'
     "{%- if val is string %}"
     "{{- '\"' + key + '\": \"' + val + '\"' }}"

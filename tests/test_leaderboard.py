@@ -436,3 +436,26 @@ def test_json_format_holds_the_numbers(runs):
     eegnet = next(r for r in doc["rows"] if r["encoder"] == "eegnet" and r["condition"] == "EEG")
     assert "bleu_4" in eegnet["best"]  # the best EEG row per column, as bold in the tables
     assert any("95% t-interval" in line for line in doc["legend"])
+
+
+def test_rows_from_leaking_runs_are_marked_in_every_format(tmp_path):
+    """A run whose test split reached its predictions (``leaks``: Thought2Text's stage-3
+    encoder) is marked on its rows; a clean run's rows say no."""
+    import json as _json
+
+    leak = ["batchnorm_statistics: stage2.encoder_mode=train ..."]
+    write_run(tmp_path, "faithful", encoder="dilated", leaks=leak)
+    write_run(tmp_path, "clean", encoder="eegnet")
+    runs, skipped = collect([tmp_path])
+    board = build(runs, skipped)
+    marks = {(r.labels["encoder"], r.condition): r.labels["leak"] for r in board.rows}
+    assert marks[("dilated", "EEG")] == "yes" and marks[("dilated", "only_obj")] == "yes"
+    assert marks[("eegnet", "EEG")] == "no"
+    assert any("leak = yes" in n for n in board.notes)
+    assert "| leak |" in board.to_markdown()
+    assert "leak" in board.to_latex() and "leak" in board.to_html()
+    assert "leak" in board.to_csv().splitlines()[0]
+    rows = _json.loads(board.render("json"))["rows"]
+    assert {r["leak"] for r in rows} == {"yes", "no"}
+    clean_only = build([r for r in runs if not r.record.leaks])
+    assert "leak" not in clean_only.label_columns

@@ -21,6 +21,7 @@ THOUGHT2TEXT = {
     "dataset.time_low": 20,
     "dataset.time_high": 460,
     "dataset.split_index": 0,
+    "dataset.image_file": "sketch",  # datautils.py: <image>_sketch.JPEG
     # EEG-ChannelNet at full size (channelnet/model.py)
     "encoder": "dilated",
     "encoder.width": 1.0,
@@ -50,6 +51,8 @@ THOUGHT2TEXT = {
     "stage1.grad_clip": 0.3,
     "stage1.schedule": "constant",
     "stage1.warmup_ratio": 0.0,  # transformers' "constant" scheduler ignores warmup_ratio
+    "stage1.precision": "fp32",  # no --bf16 for the classifier, no autocast around it
+    "precision": "bf16",  # run_all_fine_tuning.sh --bf16
     # the LLM (any causal LM, by hub name or folder)
     "llm": "hf",
     "llm.path": "mistralai/Mistral-7B-Instruct-v0.3",
@@ -59,6 +62,7 @@ THOUGHT2TEXT = {
     "stage2.normalize_inputs": False,
     "stage2.phases": ["target", "eeg"],
     "stage2.filter_correct": True,
+    "stage2.encoder_mode": "train",  # finetune_llm.py: model.train() before the Filters
     "stage2.mask_prompt": False,
     "stage2.epochs": 5,
     "stage2.batch_size": 16,
@@ -69,14 +73,28 @@ THOUGHT2TEXT = {
     "stage2.schedule": "constant",
     "stage2.warmup_ratio": 0.0,
     "prompt.style": "chat",
+    "prompt.render": "thought2text",
     "prompt.system": "You are a helpful assistant.",
     "prompt.user": "<image> <object_string> Describe this image in one sentence:",
     # generation and scoring (inference.py, the evaluation notebook)
     "eval.max_new_tokens": 100,
     "eval.repetition_penalty": 1.1,
-    "eval.metrics": ["protocol:thought2text", "accuracy", "cosine", "retrieval"],
+    "eval.metrics": ["protocol:thought2text", "bertscore", "accuracy", "cosine", "retrieval"],
+    "eval.controls": [
+        "t2t_only_obj",
+        "t2t_random_eeg",
+        "only_eeg",
+        "only_obj",
+        "shuffled_eeg",
+        "mean_eeg",
+        "noise",
+    ],  # fmt: skip
     "seed": 42,
 }
+
+
+CODE_PATHS = {"stage1.precision", "stage2.encoder_mode"}
+"""Rows that are Thought2Text's code paths: the preset sets them, the defaults do not."""
 
 
 def flat(cfg) -> dict:
@@ -137,7 +155,9 @@ def test_the_reference_is_the_default_on_any_dataset_but_the_synthetic_one():
     ref = flat(build_config([], base="thought2text"))
     plain = flat(build_config(["dataset=cvpr40", "encoder=dilated"]))
     for key, value in THOUGHT2TEXT.items():
-        if key.startswith(("encoder", "target", "llm", "stage1", "stage2")):
+        if key in CODE_PATHS:  # Thought2Text's code paths are off by default elsewhere
+            assert plain[key] != value, key
+        elif key.startswith(("encoder", "target", "llm", "stage1", "stage2")):
             assert plain[key] == value, key
     assert plain["benchmark"] is None and ref["benchmark"] is None
     assert plain["eval.max_new_tokens"] == 100 and plain["eval.repetition_penalty"] == 1.1
@@ -147,6 +167,8 @@ def test_thought2text_preset_validates_in_a_dry_run(tmp_path):
     for folder in ("images", "captions", "Mistral-7B-Instruct-v0.3"):
         (tmp_path / folder).mkdir()
     (tmp_path / "Mistral-7B-Instruct-v0.3" / "config.json").write_text("{}")
+    (tmp_path / "roberta-large").mkdir()
+    (tmp_path / "roberta-large" / "config.json").write_text("{}")
     for name in ("eeg_55_95_std.pth", "block_splits_by_image_all.pth"):
         (tmp_path / name).write_bytes(b"")
     import torch
@@ -166,23 +188,25 @@ def test_thought2text_preset_validates_in_a_dry_run(tmp_path):
             f"dataset.caption_dir={tmp_path / 'captions'}",
             f"llm.path={tmp_path / 'Mistral-7B-Instruct-v0.3'}",
             f"target.model=ViT-B-32-quickgelu:{clip}",
+            f"metrics.bertscore.model_path={tmp_path / 'roberta-large'}",
             "--dry-run",
         ],
     )
     assert res.exit_code == 0, res.output
     cfg = yaml.safe_load(res.output)
     assert cfg["dataset"]["path"].endswith("eeg_55_95_std.pth")
-    # without the weights, the preflight names both missing models in one line
+    # without the weights, the preflight names every missing model in one line
     res = CliRunner().invoke(cli, ["run", "--config", "thought2text", "--dry-run"])
     assert res.exit_code == 2 and len(res.output.strip().splitlines()) == 1
     assert "target 'clip': CLIP weights ViT-B-32:openai are not available" in res.output
     assert "llm 'hf': weights of 'mistralai/Mistral-7B-Instruct-v0.3' are not" in res.output
+    assert "metric 'bertscore': model_path='roberta-large' is not a" in res.output
     assert cfg["llm"] == {**cfg["llm"], "name": "hf", "dtype": "bfloat16"}
     assert cfg["device"] == "auto" and cfg["precision"] == "bf16"
 
 
 def test_unknown_config_names_the_presets(tmp_path):
-    assert "thought2text" in presets()
+    assert {"thought2text", "thought2text-clean"} <= set(presets())
     res = CliRunner().invoke(cli, ["run", "--config", "thought2txt", "--dry-run"])
     assert res.exit_code != 0
     assert "shipped presets: thought2text" in res.output

@@ -32,7 +32,11 @@ def test_thought2text_rehearses_at_reference_shape(tmp_path):
     assert res.exit_code == 0, res.output + repr(res.exception)
     run = tmp_path / "runs" / "rehearsal"
     record = RunRecord.read(run)
-    assert record.rehearsal == {"fast_dev_run": True, "random_weights": ["target", "llm"]}
+    assert record.rehearsal == {
+        "fast_dev_run": True,
+        "random_weights": ["target", "llm", "metrics.bertscore"],
+    }
+    assert record.leaks and "batchnorm_statistics" in record.leaks[0]  # the faithful preset
     assert record.model.encoder_parameters == 4_949_938  # EEG-ChannelNet, heads apart
     assert record.model.encoder_features == 500
     assert record.model.embed_dim == 512 and record.model.d_model == 4096  # ViT-B-32, Mistral
@@ -45,9 +49,15 @@ def test_thought2text_rehearses_at_reference_shape(tmp_path):
         record.metrics
     )
     assert set(record.controls) == {
-        "only_obj", "obj_random_eeg", "only_eeg", "shuffled_eeg", "mean_eeg", "noise"
+        "t2t_only_obj", "t2t_random_eeg", "only_eeg", "only_obj", "shuffled_eeg", "mean_eeg",
+        "noise",
     }  # fmt: skip
+    assert "bertscore_f1" in record.metrics
     preds = read_predictions(run / "predictions.csv")
+    # Thought2Text's caption files: the first line without <s> </s>, never the second line
+    for ref in preds.reference:
+        assert ref.startswith("A sketch of animal number") and ref.endswith(".")
+        assert "<s>" not in ref and "</s>" not in ref and "second line" not in ref
     assert 1 <= len(preds) <= 6
     for control in record.controls:
         assert (run / f"predictions_{control}.csv").is_file()
@@ -57,6 +67,8 @@ def test_thought2text_rehearses_at_reference_shape(tmp_path):
 
     pipe = load_run(run)
     assert len(pipe.data.splits["test"]) == len(preds) and pipe.llm.d_model == 4096
+    # the CLIP targets were embedded from the sketches (the folder has no photos)
+    assert all(p.endswith("_sketch.JPEG") for p in pipe.data.image_paths)
     # a rehearsal never reaches a leaderboard
     runs, skipped = collect([tmp_path / "runs"])
     assert not runs and "rehearsal" in skipped[0].reason

@@ -193,7 +193,8 @@ def test_thought2text_only_obj_feeds_literal_image_tokens(mistral, monkeypatch):
 
 
 def test_after_label_is_inference_chance_cleanup():
-    out = "You are a helpful assistant. dog Describe this image in one sentence: The image shows a dog."
+    out = "You are a helpful assistant. dog Describe this image in one sentence: "
+    out += "The image shows a dog."
     theirs = (
         out.split("dog", 1)[1]
         .replace("This image depicts", "")

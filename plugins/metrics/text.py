@@ -314,12 +314,16 @@ class BertScore(Metric):
             baseline_path=baseline_path or None,
             use_fast_tokenizer=True,
         )
+        _special_tokens_for_empty(self._scorer)
 
     def _build_random(self, model_path: str, batch_size: int, device: str) -> None:
         """A scorer over ``model_path``'s architecture with random weights (``--random-weights``),
         loaded through bert-score's own loader from a temporary folder."""
         import tempfile
 
+        from eegbench.api import ensure_torchvision_importable
+
+        ensure_torchvision_importable()
         from bert_score import BERTScorer
 
         self.idf = False
@@ -330,6 +334,7 @@ class BertScore(Metric):
                 model_type=folder, num_layers=REHEARSAL_LAYERS, batch_size=batch_size,
                 device=device, lang="en", use_fast_tokenizer=True,
             )  # fmt: skip
+        _special_tokens_for_empty(self._scorer)
 
     def per_item(
         self, predictions: list[str], references: list[str], **ctx: Any
@@ -405,3 +410,15 @@ def save_random_encoder(model_path: str, folder: Path, seed: int = 0) -> str:
         f"{type(model).__name__} with RANDOM weights from {where}, "
         f"{config.num_hidden_layers} layers, a byte-level tokenizer"
     )
+
+
+def _special_tokens_for_empty(scorer: Any) -> None:
+    """bert-score encodes an empty sentence with ``build_inputs_with_special_tokens([])``, which
+    transformers 5's tokenizers no longer have: give the scorer's tokenizer the classic one
+    (``[CLS] ids [SEP]``), so that an empty caption scores as bert-score defines it."""
+    tok = scorer._tokenizer
+    if not hasattr(tok, "build_inputs_with_special_tokens"):
+        cls_id, sep_id = tok.cls_token_id, tok.sep_token_id
+        tok.build_inputs_with_special_tokens = lambda ids, ids2=None: [
+            cls_id, *ids, sep_id, *([] if ids2 is None else [sep_id, *ids2, sep_id])
+        ]  # fmt: skip
