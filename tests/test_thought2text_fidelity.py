@@ -232,3 +232,10 @@ def test_code_map_options_resolve():
     assert len(options) >= 8
     for option in options:
         build_config([option], base="thought2text")
+
+
+def test_thought2text_render_refuses_prompt_masking():
+    from eegbench.api.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="prompt.render=thought2text puts the loss on every"):
+        build_config(["stage2.mask_prompt=true"], base="thought2text")

@@ -513,6 +513,11 @@ def resolve_layers(upper: list[Layer]) -> RunConfig:
         values[group] = r.core(group, cls)
     controls = values["eval"].controls
     control_names(controls if isinstance(controls, str) else list(controls))
+    if values["prompt"].render == "thought2text" and values["stage2"].mask_prompt:
+        raise ConfigError(
+            "prompt.render=thought2text puts the loss on every token, as Thought2Text does; "
+            "use stage2.mask_prompt=false with it (or prompt.render=eegbench)."
+        )
     cli = [lay for lay in upper if lay.label == COMMAND_LINE]
     if cli:
         _check_metric_overrides(cli[0], values["eval"].metrics)
