@@ -166,3 +166,21 @@ def test_extractor_sees_the_blocks():
 
     with pytest.raises(ConfigError):
         check_command(["run", "encoder=nope"])
+
+
+def test_readme_is_short_and_its_links_resolve():
+    """README.md is a newcomer's five minutes (what it is, the two commands, one table, where to
+    go next); every relative link in it points to a file that exists (and a heading there)."""
+    text = (ROOT / "README.md").read_text()
+    assert len(text.splitlines()) <= 150
+    links = re.findall(r"\]\(([^)\s]+)\)", text)
+    local = [link for link in links if not re.match(r"[a-z]+://", link)]
+    assert len(local) >= 10
+    for link in local:
+        path, _, anchor = link.partition("#")
+        target = ROOT / path
+        assert target.is_file(), link
+        if anchor:
+            headings = re.findall(r"^#+ (.+)$", target.read_text(), re.M)
+            slugs = {re.sub(r"[^\w\- ]", "", h.lower()).strip().replace(" ", "-") for h in headings}
+            assert anchor in slugs, link
