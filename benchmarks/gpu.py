@@ -49,7 +49,7 @@ def invoke(args: list[str]) -> None:
 
 def rehearsal(root: Path, precision: str) -> str:
     from benchmarks.rehearsal import rehearsal_args
-    from eegbench.run.record import RunRecord
+    from eegbench.results.record import RunRecord
 
     name = f"rehearsal-{precision}"
     dtype = {"bf16": "bfloat16", "fp16": "float16"}[precision]
@@ -69,7 +69,7 @@ def data_parallel(root: Path, n_gpus: int) -> str:
     out = root / "ddp"
     invoke(["run", "--processes", str(n_gpus), *tiny(root), "device=cuda",
             f"output_dir={out}", "run_name=ddp"])  # fmt: skip
-    from eegbench.run.record import RunRecord
+    from eegbench.results.record import RunRecord
 
     record = RunRecord.read(out / "ddp")
     return f"world_size {record.world_size}, top-1 {record.metrics['top1_accuracy'].value:.3f}"

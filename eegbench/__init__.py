@@ -17,10 +17,11 @@ except metadata.PackageNotFoundError:  # a source tree that was never installed
     __version__ = "0+unknown"
 
 _EXPORTS: dict[str, str] = {
+    "run": "eegbench.facade",
     "batch_inference_and_visualize": "eegbench.tools.inference",
     "load_run": "eegbench.tools.inference",
     "build_pipeline": "eegbench.train.pipeline",
-    "RunRecord": "eegbench.run.record",
+    "RunRecord": "eegbench.results.record",
     "generate_caption": "eegbench.train.generation",
     "generate_captions": "eegbench.train.generation",
     "get": "eegbench.plugins",
@@ -48,8 +49,9 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:
     from eegbench.api import *  # noqa: F403
     from eegbench.api.target import embed_cached
+    from eegbench.facade import run
     from eegbench.plugins import get, registry
-    from eegbench.run.record import RunRecord
+    from eegbench.results.record import RunRecord
     from eegbench.tools.inference import batch_inference_and_visualize, load_run
     from eegbench.train.generation import generate_caption, generate_captions
     from eegbench.train.pipeline import build_pipeline

@@ -17,7 +17,7 @@ from eegbench._compat import install_import_guard
 install_import_guard()  # tests import transformers/torchvision themselves: opt in, as the CLI does
 
 if TYPE_CHECKING:
-    from eegbench.run.record import RunRecord
+    from eegbench.results.record import RunRecord
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -216,7 +216,7 @@ def run_record(config: dict[str, Any], metrics: dict[str, Any], **fields: Any) -
 
     ``metrics`` maps names to a ``MetricValue`` or a bare value (higher is better, no CI).
     """
-    from eegbench.run.record import DatasetInfo, MetricValue, RunRecord
+    from eegbench.results.record import DatasetInfo, MetricValue, RunRecord
 
     base = {
         "eegbench_version": eegbench.__version__,

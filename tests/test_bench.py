@@ -20,7 +20,7 @@ from eegbench import bench
 from eegbench.api.errors import ConfigError, DataError
 from eegbench.cli import cli
 from eegbench.config import dump
-from eegbench.run.record import (
+from eegbench.results.record import (
     Control,
     DatasetInfo,
     MetricValue,

@@ -17,7 +17,7 @@ from click.testing import CliRunner
 from eegbench import bench
 from eegbench.bench import ray_backend
 from eegbench.cli import cli
-from eegbench.run.record import new_run_dir
+from eegbench.results.record import new_run_dir
 from tests.test_bench import fake_record
 
 TINY_DATASET = {"name": "synthetic", "n_classes": 6, "n_subjects": 1, "n_chans": 8, "n_times": 64}

@@ -145,7 +145,7 @@ def test_multi_subject_bids_runs_end_to_end(bids_root, tmp_path):
     from click.testing import CliRunner
 
     from eegbench.cli import cli
-    from eegbench.run.record import RunRecord
+    from eegbench.results.record import RunRecord
     from tests.conftest import tiny_overrides
 
     common = [o for o in tiny_overrides(tmp_path) if not o.startswith("dataset.")]

@@ -14,7 +14,7 @@ from eegbench.cli import cli
 from eegbench.evaluation.compare import compare_runs
 from eegbench.evaluation.predictions import Predictions, read_predictions, write_predictions
 from eegbench.evaluation.stats import paired_delta
-from eegbench.run.record import DatasetInfo, RunRecord
+from eegbench.results.record import DatasetInfo, RunRecord
 from tests.conftest import run_record
 
 OBJECTS = ["dog", "cat", "horse", "boat", "piano"]

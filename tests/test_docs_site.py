@@ -33,7 +33,7 @@ def test_mkdocs_build_strict(tmp_path):
         "eegbench.api.data.EEGData",
         "eegbench.api.hooks.hookimpl",
         "eegbench.api.metric.Metric.signature",
-        "eegbench.run.record.RunRecord",
+        "eegbench.results.record.RunRecord",
     ):
         assert f'id="{name}"' in api, name
     tutorial = (tmp_path / "tutorials" / "mne-epochs" / "index.html").read_text()
@@ -69,7 +69,7 @@ def _tutorial(name: str, out: Path) -> subprocess.CompletedProcess:
 
 @pytest.mark.slow
 def test_tutorial_mne_epochs(tmp_path):
-    from eegbench.run.record import RunRecord
+    from eegbench.results.record import RunRecord
 
     out = tmp_path / "t"
     res = _tutorial("mne_epochs.py", out)
@@ -99,7 +99,7 @@ def test_tutorial_score_thought2text(tmp_path):
 def test_tutorial_braindecode_encoder(tmp_path):
     if importlib.util.find_spec("braindecode") is None:
         pytest.skip("the braindecode extra is not installed")
-    from eegbench.run.record import RunRecord
+    from eegbench.results.record import RunRecord
 
     out = tmp_path / "t"
     res = _tutorial("braindecode_encoder.py", out)

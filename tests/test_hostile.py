@@ -167,7 +167,7 @@ def test_bad_run_names_are_config_errors(tmp_path, name):
 
 
 def test_orphan_partial_folders_are_cleaned_and_interrupted_ones_kept(tmp_path):
-    from eegbench.run.rundir import clean_orphans, interrupted_runs
+    from eegbench.results.rundir import clean_orphans, interrupted_runs
 
     dead = subprocess.run(
         [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True

@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from eegbench.api.errors import ConfigError, DataError
 from eegbench.cli import cli
 from eegbench.evaluation.predictions import read_predictions
-from eegbench.run.record import RunRecord
+from eegbench.results.record import RunRecord
 from eegbench.tools.inference import batch_inference_and_visualize, load_run
 from eegbench.train.pipeline import build_targets
 from tests.conftest import N_SOFT, epochs, tiny_overrides

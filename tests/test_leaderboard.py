@@ -16,7 +16,7 @@ from click.testing import CliRunner
 from eegbench.api.errors import ConfigError
 from eegbench.cli import cli
 from eegbench.report.leaderboard import build, collect, leaderboard, summarize
-from eegbench.run.record import Control, DatasetInfo, MetricValue, Oracle, PairedDelta
+from eegbench.results.record import Control, DatasetInfo, MetricValue, Oracle, PairedDelta
 from tests.conftest import run_record, write_run_dir
 
 T_975_1 = 12.706204736174707  # scipy.stats.t.ppf(0.975, 1)

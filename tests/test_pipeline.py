@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from eegbench.api.errors import MissingWeightsError
 from eegbench.cli import cli
-from eegbench.run.record import SCHEMA_VERSION
+from eegbench.results.record import SCHEMA_VERSION
 from tests.conftest import FAKE_PLUGIN, install_fake_distribution, tiny_overrides
 
 

@@ -9,8 +9,8 @@ from click.testing import CliRunner
 
 from eegbench.cli import cli
 from eegbench.report.leaderboard import leaderboard
-from eegbench.run import record
-from eegbench.run.record import (
+from eegbench.results import record
+from eegbench.results.record import (
     SCHEMA_VERSION,
     Control,
     MetricValue,
@@ -40,7 +40,7 @@ def _record(**fields) -> RunRecord:
 
 def test_committed_schema_is_up_to_date():
     assert record.SCHEMA_PATH.read_text() == record.json_schema(), (
-        "eegbench/run/results.schema.json is stale: run python -m eegbench.run.record"
+        "eegbench/results/results.schema.json is stale: run python -m eegbench.results.record"
     )
 
 
@@ -134,7 +134,7 @@ def test_run_name_is_one_safe_directory_name():
 
 
 def test_record_carries_the_metric_libraries_versions():
-    from eegbench.run.record import versions
+    from eegbench.results.record import versions
 
     found = versions()
     for pkg in ("sacrebleu", "rouge-score", "rouge", "nltk", "pycocoevalcap", "scipy"):

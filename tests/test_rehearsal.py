@@ -12,7 +12,7 @@ from benchmarks.rehearsal import rehearsal_args
 from eegbench.cli import cli
 from eegbench.evaluation.predictions import read_predictions
 from eegbench.report.leaderboard import collect
-from eegbench.run.record import RunRecord
+from eegbench.results.record import RunRecord
 
 
 @pytest.mark.slow

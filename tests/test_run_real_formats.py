@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from eegbench.cli import cli
 from eegbench.evaluation.predictions import read_predictions
-from eegbench.run.record import RunRecord
+from eegbench.results.record import RunRecord
 from tests.conftest import (
     N_TEST,
     N_TRAIN,

@@ -33,7 +33,7 @@ def finished_run(tmp_path: Path) -> tuple[RunConfig, dict, Path]:
 
 
 def test_flat_curves_and_metrics():
-    from eegbench.run.tracking import epochs, final_metrics
+    from eegbench.results.tracking import epochs, final_metrics
 
     results = {
         "training": HISTORY,
@@ -57,7 +57,7 @@ def test_tensorboard(tmp_path):
     pytest.importorskip("tensorboard", reason="the tensorboard extra is not installed")
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    from eegbench.run.tracking import track_run
+    from eegbench.results.tracking import track_run
 
     cfg, results, run_dir = finished_run(tmp_path)
     where = track_run(cfg.replace(report_to="tensorboard"), results, run_dir)
@@ -75,7 +75,7 @@ def test_mlflow_file_store(tmp_path):
     pytest.importorskip("mlflow", reason="the mlflow extra is not installed")
     import mlflow
 
-    from eegbench.run.tracking import track_run
+    from eegbench.results.tracking import track_run
 
     cfg, results, run_dir = finished_run(tmp_path)
     store = tmp_path / "mlruns"
@@ -111,7 +111,7 @@ def test_missing_extra_fails_preflight(monkeypatch):
 @pytest.mark.slow
 def test_wandb_offline(tmp_path, monkeypatch):
     pytest.importorskip("wandb", reason="the wandb extra is not installed")
-    from eegbench.run.tracking import track_run
+    from eegbench.results.tracking import track_run
 
     monkeypatch.delenv("WANDB_MODE", raising=False)
     monkeypatch.setenv("WANDB_SILENT", "true")
@@ -193,7 +193,7 @@ def test_a_run_logs_every_epoch_to_tensorboard(tiny, monkeypatch):
     from click.testing import CliRunner
 
     from eegbench.cli import cli
-    from eegbench.run import tracking
+    from eegbench.results import tracking
 
     seen: list[tuple[str, int]] = []
     real = tracking.TensorBoardTracker.log_epoch

@@ -35,7 +35,7 @@ import yaml
 
 from eegbench.api.errors import ConfigError, EegbenchError
 from eegbench.api.registry import GROUPS, did_you_mean
-from eegbench.run.record import WHERE_KEYS, run_name
+from eegbench.results.record import WHERE_KEYS, run_name
 
 if TYPE_CHECKING:
     from eegbench.bench.ray_backend import RayOptions
@@ -212,7 +212,7 @@ BACKENDS = ("local", "ray")
 def pending(jobs: list[Job], out_dir: Path) -> list[Task]:
     """The jobs without a finished run, each with its interrupted run to resume (if one is left
     in ``out_dir``); every backend runs exactly these."""
-    from eegbench.run.rundir import interrupted_runs, partial_name
+    from eegbench.results.rundir import interrupted_runs, partial_name
 
     interrupted = {partial_name(p): p for p in interrupted_runs(out_dir)}
     return [Task(j, interrupted.get(j.name)) for j in jobs if j.done is None]

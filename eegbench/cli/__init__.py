@@ -23,7 +23,7 @@ from eegbench.progress import log_format, set_quiet
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from eegbench.run.record import MetricValue, RunRecord
+    from eegbench.results.record import MetricValue, RunRecord
 
 KIND_ALIASES = {k[:-1]: k for k in KINDS}
 
@@ -197,7 +197,7 @@ def run(
         click.echo(dump(cfg), nl=False)
         return
     if processes > 1:
-        from eegbench.run.record import RunRecord
+        from eegbench.results.record import RunRecord
         from eegbench.runner import run_processes
 
         run_dir = run_processes(cfg, processes, keep_failed=keep_failed)
@@ -216,7 +216,7 @@ def run(
 
 def _report_run(run_dir: Path, record: RunRecord) -> None:
     """The finished run's metrics on stdout: a table, or one JSON object (``--log-format json``)."""
-    from eegbench.run.rundir import RunDir
+    from eegbench.results.rundir import RunDir
 
     path = RunDir(run_dir).results
     if log_format() == "json":

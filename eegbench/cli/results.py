@@ -377,7 +377,7 @@ def report_command(runs: tuple[Path, ...], out: Path | None) -> None:
     from eegbench.report.html import write_report
 
     if out is None:
-        from eegbench.run.rundir import RunDir
+        from eegbench.results.rundir import RunDir
 
         single = len(runs) == 1 and RunDir(runs[0]).results.is_file()
         out = runs[0] / "report.html" if single else Path("report.html")

@@ -21,6 +21,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -525,11 +526,17 @@ def resolve_layers(upper: list[Layer]) -> RunConfig:
     return RunConfig(**values, origins=freeze(r.origins))
 
 
-def build_config(overrides: list[str] | tuple[str, ...] = (), base: str | Path | None = None):
+def build_config(
+    overrides: list[str] | tuple[str, ...] = (), base: str | Path | Mapping | None = None
+):
     """The resolved config: eegbench's defaults, the benchmark, the ``base`` file (a path or a
-    shipped preset's name), then the command-line ``overrides``."""
+    shipped preset's name, or a mapping in config.yaml's form), then the command-line
+    ``overrides``."""
     cli = overrides_layer(list(overrides))
-    upper = [file_layer(base)] if base is not None else []
+    if isinstance(base, Mapping):
+        upper = [Layer("config", copy.deepcopy(dict(base)))]
+    else:
+        upper = [file_layer(base)] if base is not None else []
     return resolve_layers([*upper, cli])
 
 

@@ -30,8 +30,8 @@ from eegbench.config.saved import SavedConfig
 from eegbench.evaluation.predictions import Predictions, read_predictions
 from eegbench.evaluation.scoring import build_metric
 from eegbench.evaluation.stats import joint_trial_scores, paired_delta
-from eegbench.run.record import RunRecord
-from eegbench.run.rundir import RunDir
+from eegbench.results.record import RunRecord
+from eegbench.results.rundir import RunDir
 
 OBJECT_MATCH = "object_match"
 """Compare's own row: the share of trials whose predicted object is the expected one, read from

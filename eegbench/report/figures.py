@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from eegbench.api.errors import ConfigError
-from eegbench.run.record import RunRecord
-from eegbench.run.rundir import RunDir
+from eegbench.results.record import RunRecord
+from eegbench.results.rundir import RunDir
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

@@ -22,7 +22,7 @@ from eegbench.api.errors import ConfigError
 from eegbench.config.saved import SavedConfig
 from eegbench.io import atomic_write
 from eegbench.report.leaderboard import Run, build, collect
-from eegbench.run.rundir import RunDir
+from eegbench.results.rundir import RunDir
 
 MAX_CAPTIONS = 25
 """Caption rows shown per run (the first ones of the test split)."""

@@ -14,8 +14,8 @@ from eegbench.api.errors import ConfigError
 from eegbench.config import RunConfig, build_config
 from eegbench.config.preflight import preflight
 from eegbench.progress import is_quiet, log, log_format, set_log_format, set_quiet
-from eegbench.run.record import run_name as default_run_name
-from eegbench.run.rundir import (
+from eegbench.results.record import run_name as default_run_name
+from eegbench.results.rundir import (
     RunDir,
     StagedRun,
     clean_orphans,
@@ -25,7 +25,7 @@ from eegbench.run.rundir import (
     partial_name,
     staged_run,
 )
-from eegbench.run.tracking import Tracker, tracking
+from eegbench.results.tracking import Tracker, tracking
 from eegbench.runner import phases
 from eegbench.train.distributed import SINGLE, World, destroy_process_group, from_env, launch
 from eegbench.train.pipeline import Pipeline

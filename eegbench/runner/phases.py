@@ -25,7 +25,7 @@ from eegbench.evaluation.harness import Evaluation, TestSet
 from eegbench.evaluation.predictions import Predictions, write_predictions
 from eegbench.io import atomic_write
 from eegbench.progress import log, silence_library_progress
-from eegbench.run.record import (
+from eegbench.results.record import (
     DatasetInfo,
     ModelInfo,
     RunRecord,
@@ -36,8 +36,8 @@ from eegbench.run.record import (
     environment,
     peak_memory_mb,
 )
-from eegbench.run.rundir import RunDir, StagedRun
-from eegbench.run.tracking import Tracker
+from eegbench.results.rundir import RunDir, StagedRun
+from eegbench.results.tracking import Tracker
 from eegbench.train.checkpoint import Checkpoint
 from eegbench.train.device import Precision, encoder_precision, set_threads
 from eegbench.train.device import describe as describe_device
@@ -372,6 +372,7 @@ def commit(
     rec.write(staged.path)
     shutil.rmtree(RunDir(staged.path).checkpoint, ignore_errors=True)
     run_dir = staged.publish()
+    rec._run_dir = run_dir
     if tracker is not None:
         results = rec.model_dump(mode="json", exclude_unset=True)
         log(f"{tracker.name}: {tracker.finish(results, run_dir)}")

@@ -11,8 +11,8 @@ import torch.nn.functional as F
 
 from eegbench.api.errors import ConfigError, DataError
 from eegbench.config import PromptConfig
-from eegbench.run.record import RunRecord
-from eegbench.run.rundir import RunDir
+from eegbench.results.record import RunRecord
+from eegbench.results.rundir import RunDir
 from eegbench.train.device import Precision, module_device
 from eegbench.train.generation import _as_llm, generate_captions
 from eegbench.train.model import EEGClassifier, Projector

@@ -24,7 +24,7 @@ from eegbench.config import PromptConfig, RunConfig, Stage2Config
 from eegbench.contracts import check_dataset, check_encoder, check_targets, who
 from eegbench.data.splits import rehearsal_splits
 from eegbench.data.trialcache import trial_cache
-from eegbench.run.record import RunRecord
+from eegbench.results.record import RunRecord
 from eegbench.train.device import FP32, Precision, encoder_precision
 from eegbench.train.model import EEGClassifier, Projector
 

@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from eegbench.api.errors import ConfigError
-from eegbench.run.record import MetricValue, PairedDelta, RecordError, RunRecord
-from eegbench.run.rundir import RunDir
+from eegbench.results.record import MetricValue, PairedDelta, RecordError, RunRecord
+from eegbench.results.rundir import RunDir
 
 ORACLE = "oracle:"
 """Prefix of an oracle row's condition (``oracle:target_embedding``)."""

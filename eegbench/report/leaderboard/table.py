@@ -27,7 +27,7 @@ from eegbench.api.errors import ConfigError, EegbenchError
 from eegbench.api.registry import GROUPS, did_you_mean
 from eegbench.evaluation.stats import CI
 from eegbench.report.leaderboard.collect import HEADROOM, ORACLE, Run, Skipped
-from eegbench.run.record import WHERE_KEYS
+from eegbench.results.record import WHERE_KEYS
 
 SYSTEM = "EEG"
 SUBJECTS = "subjects"

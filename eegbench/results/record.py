@@ -2,7 +2,7 @@
 
 ``RunRecord`` is the only writer and reader of ``results.json``: the runner writes it, the
 leaderboard, bench, compare and ``load_run`` read it, and the tests build their fixtures from it.
-Its JSON Schema ships as ``results.schema.json`` (``python -m eegbench.run.record`` rewrites
+Its JSON Schema ships as ``results.schema.json`` (``python -m eegbench.results.record`` rewrites
 it). Where plugins add content (metric rows, control rows, dataset info) extra keys are kept.
 """
 
@@ -21,11 +21,11 @@ from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
 from eegbench.api.errors import DataError, EegbenchError
 from eegbench.io import atomic_write
-from eegbench.run.rundir import RunDir
+from eegbench.results.rundir import RunDir
 
 if TYPE_CHECKING:
     from eegbench.config import RunConfig
@@ -285,6 +285,7 @@ class RunRecord(_Open):
     paired differences), oracle rows and headroom, the statistical unit, training history."""
 
     schema_version: int = SCHEMA_VERSION
+    _run_dir: Path | None = PrivateAttr(default=None)
     eegbench_version: str
     versions: dict[str, str] = Field(default_factory=dict)
     git: str | None = None
@@ -341,6 +342,17 @@ class RunRecord(_Open):
         atomic_write(path, json.dumps(data, indent=2) + "\n")
         return path
 
+    @property
+    def run_dir(self) -> Path | None:
+        """The run folder the record was read from or published in (None: not on disk)."""
+        return self._run_dir
+
+    def __eq__(self, other: object) -> bool:
+        """Records are equal when their contents are, wherever they lie."""
+        if not isinstance(other, RunRecord):
+            return NotImplemented
+        return self.model_dump() == other.model_dump()
+
     @classmethod
     def read(cls, run_dir: str | Path, *, require_complete: bool = True) -> RunRecord:
         """The record in ``run_dir``; RecordError (one line) when it is missing or unusable.
@@ -378,12 +390,14 @@ class RunRecord(_Open):
             reason = f"{RunDir.RESULTS} is not marked complete"
             raise RecordError(f"run {str(run)!r} is incomplete: {reason}.", reason)
         try:
-            return cls.model_validate({**data, "schema_version": version})
+            record = cls.model_validate({**data, "schema_version": version})
         except ValidationError as e:
             err = e.errors()[0]
             where = ".".join(str(p) for p in err["loc"]) or "(top level)"
             reason = f"{RunDir.RESULTS} does not match the run record: {where}: {err['msg']}"
             raise RecordError(f"{str(path)!r}: {reason}.", reason) from None
+        record._run_dir = run
+        return record
 
 
 def _eegbench_version() -> str:
@@ -396,8 +410,8 @@ def json_schema() -> str:
     """The JSON Schema of ``RunRecord``, as shipped in ``results.schema.json``."""
     schema = RunRecord.model_json_schema()
     schema["$comment"] = (
-        "Generated from eegbench.run.record.RunRecord by "
-        "`python -m eegbench.run.record`; do not edit."
+        "Generated from eegbench.results.record.RunRecord by "
+        "`python -m eegbench.results.record`; do not edit."
     )
     return json.dumps(schema, indent=2, sort_keys=True) + "\n"
 
