@@ -289,7 +289,7 @@ def test_suites_and_the_record_schema_ship_with_a_non_editable_install(tmp_path)
         timeout=300,
     )
     assert res.returncode == 0, res.stdout + res.stderr
-    assert (site / "eegbench" / "run" / "results.schema.json").is_file()
+    assert (site / "eegbench" / "results" / "results.schema.json").is_file()
     assert (site / "eegbench" / "config" / "benchmarks" / "synthetic.yaml").is_file()
     code = (
         "import sys, eegbench\n"

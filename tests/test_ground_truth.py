@@ -149,6 +149,7 @@ def test_run_with_all_controls_records_deltas_ground_truth_and_oracles(tmp_path,
     r = json.loads((run / "results.json").read_text())
     full = read_predictions(run / "predictions.csv")
     controls = ["only_obj", "obj_random_eeg", "only_eeg", "shuffled_eeg", "mean_eeg", "noise"]
+    controls += ["t2t_only_obj", "t2t_random_eeg"]  # Thought2Text's own, as its code runs them
     assert list(r["controls"]) == controls
     for name in controls:
         preds = read_predictions(run / f"predictions_{name}.csv")

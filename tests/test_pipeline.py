@@ -69,6 +69,8 @@ def test_third_party_encoder_runs_by_name_and_writes_a_record(finished_run):
         "shuffled_eeg",
         "mean_eeg",
         "noise",
+        "t2t_only_obj",
+        "t2t_random_eeg",
     }
     assert "bleu_4" in results["controls"]["only_obj"]["metrics"]
     assert (

@@ -146,6 +146,7 @@ def test_filter_correct_trains_the_eeg_phase_on_correct_trials_only(monkeypatch)
         setup = SimpleNamespace(
             cfg=build_config([]), data=_Data(), stage2=s2, dim=3, targets=np.zeros((4, 3)),
             llm=_StubLM(), generator=torch.Generator(), checkpoint=None, precision=FP32,
+            encoder_precision=FP32,
             world=SINGLE,
         )  # fmt: skip
         return train_projector(setup, _Model(), Projector(3, _StubLM.d_model))

@@ -239,3 +239,21 @@ def test_thought2text_render_refuses_prompt_masking():
 
     with pytest.raises(ConfigError, match="prompt.render=thought2text puts the loss on every"):
         build_config(["stage2.mask_prompt=true"], base="thought2text")
+
+
+def test_thought2text_only_obj_runs_on_a_plain_lm():
+    """``eval.controls=all`` includes ``t2t_only_obj``; an LM without a chat template gets the
+    plain prompt's text with ``<image>`` in it, after BOS."""
+    from eegbench.train.generation import literal_slot_text
+
+    tok = make_tokenizer(**FAMILIES["llama"])
+    tok.chat_template = None
+    lm = CausalLM(make_model("llama", len(tok), tok.eos_token_id, tok.bos_token_id), tok)
+    text = literal_slot_text(lm, PromptConfig(), "dog")
+    assert text == "<|begin_of_text|><image> dog Describe this in one sentence:"
+    labels = ["dog", "cat"]
+    batched = generate_with_literal_slot(lm, labels, PromptConfig(), max_new_tokens=4)
+    alone = [
+        generate_with_literal_slot(lm, [lb], PromptConfig(), max_new_tokens=4)[0] for lb in labels
+    ]
+    assert batched == alone and all(isinstance(c, str) for c in batched)

@@ -7,12 +7,18 @@ from typing import Any
 import numpy as np
 import torch
 
-from eegbench.api.llm import CausalLM
+from eegbench.api.llm import INSTRUCTION, CausalLM
 from eegbench.config import PromptConfig
 from eegbench.progress import task
 from eegbench.train.device import FP32, Precision, module_device
 from eegbench.train.model import EEGClassifier, Projector
-from eegbench.train.prompting import DEFAULT_PROMPT, build_batch, thought2text_render
+from eegbench.train.prompting import (
+    DEFAULT_PROMPT,
+    IMAGE,
+    build_batch,
+    thought2text_render,
+    uses_chat,
+)
 
 
 @torch.no_grad()
@@ -84,7 +90,7 @@ def generate_with_literal_slot(
     with task(description, total=len(labels)) as advance:
         for i in range(0, len(labels), batch_size):
             chunk = labels[i : i + batch_size]
-            rows = [llm.encode(thought2text_render(llm, prompt, label)) for label in chunk]
+            rows = [llm.encode(literal_slot_text(llm, prompt, label)) for label in chunk]
             width = max(len(r) for r in rows)
             ids = torch.tensor([[r[0]] * (width - len(r)) + r for r in rows])
             mask = torch.tensor([[0] * (width - len(r)) + [1] * len(r) for r in rows])
@@ -94,6 +100,16 @@ def generate_with_literal_slot(
             captions.extend(after_label(text, label) for text, label in zip(decoded, chunk))
             advance(len(chunk))
     return captions
+
+
+def literal_slot_text(llm: CausalLM, prompt: PromptConfig, label: str) -> str:
+    """inference_chance.py's prompt text: the chat render with ``<image>`` left as text; for
+    an LM without a chat template, the plain prompt's text after BOS (``<image> label
+    Describe this in one sentence:``)."""
+    if uses_chat(llm, prompt):
+        return thought2text_render(llm, prompt, label)
+    bos = llm.tokenizer.decode([llm.bos_token_id])
+    return f"{bos}{IMAGE} {label}{INSTRUCTION}"
 
 
 def _as_llm(llm: Any, tokenizer: Any) -> CausalLM:
