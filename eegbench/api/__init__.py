@@ -20,6 +20,9 @@ plugin's registering module can ``from eegbench.api import hookimpl`` without im
   ``load_trials`` (trials read chunk by chunk, preprocessed into one array, cached on disk and
   memory-mapped on the next run) with its result ``Trials``, and ``release_pages`` (drop pages of
   a memory-mapped source already copied).
+- Hub models: ``hub`` (``eegbench.api.hub``: ``offline``, ``cached_snapshot``,
+  ``fetch_snapshot``, ``probe``, ``snapshot_commit``) and ``ModelFiles`` (what a run records of
+  a model's files).
 - Targets: ``Target``, ``target_items``. LLMs: ``CausalLM``, ``BuildContext``,
   ``load_pretrained``, ``check_loading``, ``prompt_text``, ``make_schedule``.
 - Metrics: ``Metric`` (every optional capability declared), ``Oracle``, ``CAPTIONS``,
@@ -76,6 +79,8 @@ _EXPORTS: dict[str, str] = {
     "BuildContext": "eegbench.api.llm",
     "load_pretrained": "eegbench.api.llm",
     "random_pretrained": "eegbench.api.llm",
+    "ModelFiles": "eegbench.api.hub",
+    "hub": "eegbench.api",
     "check_loading": "eegbench.api.llm",
     "prompt_text": "eegbench.api.llm",
     "make_schedule": "eegbench.api.training",
@@ -109,7 +114,11 @@ def __getattr__(name: str) -> Any:
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'eegbench.api' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
+    value = (
+        importlib.import_module(f"{module}.{name}")
+        if module == __name__
+        else getattr(importlib.import_module(module), name)
+    )
     globals()[name] = value
     return value
 
@@ -122,6 +131,7 @@ if TYPE_CHECKING:
     from annotated_types import Ge, Gt, Interval, Le, Lt
 
     from eegbench._compat import ensure_torchvision_importable
+    from eegbench.api import hub
     from eegbench.api.data import SPLITS, EEGData, read_caption_files
     from eegbench.api.encoder import EEGEncoder, EncoderContext, build_encoder
     from eegbench.api.errors import (
@@ -133,6 +143,7 @@ if TYPE_CHECKING:
         UnknownNameError,
     )
     from eegbench.api.hooks import Register, hookimpl, hookspec
+    from eegbench.api.hub import ModelFiles
     from eegbench.api.llm import (
         BuildContext,
         CausalLM,

@@ -24,9 +24,14 @@ from typing import Any
 
 import numpy as np
 from eegbench_plugins.metrics import PTBTokenizer
-from eegbench_plugins.metrics._common import check_nonempty_refs, check_pairs, need_java
+from eegbench_plugins.metrics._common import (
+    bertscore_offline,
+    check_nonempty_refs,
+    check_pairs,
+    need_java,
+)
 
-from eegbench.api import CAPTIONS, ConfigError, Metric, MissingWeightsError
+from eegbench.api import CAPTIONS, ConfigError, Metric, MissingWeightsError, ModelFiles, hub
 
 
 class Bleu(Metric):
@@ -277,8 +282,13 @@ class BertScore(Metric):
         idf: bool,
         baseline_path: str,
         device: str,
+        revision: str = "",
     ) -> None:
         path = Path(model_path).expanduser()
+        if not path.exists() and hub.is_repo_id(model_path):
+            path = hub.model_snapshot(
+                model_path, revision or None, bertscore_offline(model_path) + "."
+            )
         if not (path / "config.json").is_file():
             raise MissingWeightsError(
                 f"metrics.bertscore.model_path={model_path!r} is not a Hugging Face model "
@@ -299,6 +309,12 @@ class BertScore(Metric):
         from bert_score import BERTScorer
 
         self.idf = idf
+        files = hub.files_matching(
+            path, (*hub.MODEL_FILES, *hub.PYTORCH_FILES, *hub.TOKENIZER_FILES)
+        )
+        self._sources = (
+            ModelFiles("bertscore", model_path, path, hub.snapshot_commit(path), files),
+        )
         self._scorer = BERTScorer(
             model_type=str(path),
             num_layers=num_layers,
@@ -310,6 +326,9 @@ class BertScore(Metric):
             baseline_path=baseline_path or None,
             use_fast_tokenizer=True,
         )
+
+    def sources(self) -> tuple[ModelFiles, ...]:
+        return self._sources
 
     def per_item(
         self, predictions: list[str], references: list[str], **ctx: Any
