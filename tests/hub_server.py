@@ -18,6 +18,7 @@ import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 LFS_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth")
@@ -155,6 +156,21 @@ def _handler(hub: Hub) -> type[BaseHTTPRequestHandler]:
             self._serve(head=True)
 
     return Handler
+
+
+def go_online(monkeypatch: Any, endpoint: str, cache: Path) -> None:
+    """Let this process reach the hub at ``endpoint`` (the suite runs with HF_HUB_OFFLINE=1),
+    caching under ``cache``, for the rest of the test."""
+    import huggingface_hub.constants as hc
+
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.delenv("TRANSFORMERS_OFFLINE", raising=False)
+    monkeypatch.setattr(hc, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(hc, "ENDPOINT", endpoint)  # both read from HF_ENDPOINT at import
+    monkeypatch.setattr(
+        hc, "HUGGINGFACE_CO_URL_TEMPLATE", endpoint + "/{repo_id}/resolve/{revision}/{filename}"
+    )
+    monkeypatch.setattr(hc, "HF_HUB_CACHE", str(cache))
 
 
 class HubServer:

@@ -18,7 +18,7 @@ from click.testing import CliRunner
 
 from eegbench.cli import cli
 from tests.conftest import tiny_overrides
-from tests.hub_server import HubServer
+from tests.hub_server import HubServer, go_online
 
 OFFLINE_LINE = (
     "error: preflight failed before training: llm 'gpt2': weights of 'gpt2' are not available "
@@ -126,19 +126,17 @@ def test_offline_keeps_todays_one_line_and_sends_nothing(hub, tmp_path, monkeypa
     """HF_HUB_OFFLINE=1 (the suite's setting) or TRANSFORMERS_OFFLINE=1 alone: the line of old."""
     import huggingface_hub.constants as hc
 
-    monkeypatch.setattr(hc, "ENDPOINT", hub.url)
-    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf"))
-    monkeypatch.setattr(hc, "HF_HUB_CACHE", str(tmp_path / "hf"))
+    go_online(monkeypatch, hub.url, tmp_path / "hf")  # then offline again by each variable
     hub.hub.requests.clear()
     for offline in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"):
         monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
         monkeypatch.delenv("TRANSFORMERS_OFFLINE", raising=False)
         monkeypatch.setenv(offline, "1")
+        monkeypatch.setattr(hc, "HF_HUB_OFFLINE", True)
         res = CliRunner().invoke(cli, ["run", "--dry-run", *gpt2_overrides(tmp_path)])
         assert res.exit_code == 2, res.output
         assert res.output.strip() == OFFLINE_LINE
-    monkeypatch.delenv("TRANSFORMERS_OFFLINE")
-    monkeypatch.setattr(hc, "HF_HUB_OFFLINE", False)  # online: llm.download=false never fetches
+    go_online(monkeypatch, hub.url, tmp_path / "hf")  # online: llm.download=false never fetches
     res = CliRunner().invoke(cli, ["run", *gpt2_overrides(tmp_path), "llm.download=false"])
     assert res.exit_code == 2 and res.output.strip() == OFFLINE_LINE
     assert hub.hub.requests == []
@@ -158,17 +156,11 @@ def hanging_endpoint():
 def test_an_unreachable_hub_gives_the_preflight_line_within_seconds(
     hanging_endpoint, tmp_path, monkeypatch
 ):
-    import huggingface_hub.constants as hc
-
     from eegbench.api.hub import PROBE_TIMEOUT
     from eegbench.config import build_config
     from eegbench.config.preflight import problems
 
-    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
-    monkeypatch.delenv("TRANSFORMERS_OFFLINE", raising=False)
-    monkeypatch.setattr(hc, "HF_HUB_OFFLINE", False)
-    monkeypatch.setattr(hc, "ENDPOINT", hanging_endpoint)
-    monkeypatch.setattr(hc, "HF_HUB_CACHE", str(tmp_path / "hf"))
+    go_online(monkeypatch, hanging_endpoint, tmp_path / "hf")
     cfg = build_config([*gpt2_overrides(tmp_path)])
     start = time.perf_counter()
     (problem,) = problems(cfg)

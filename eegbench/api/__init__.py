@@ -24,7 +24,7 @@ plugin's registering module can ``from eegbench.api import hookimpl`` without im
   ``fetch_snapshot``, ``probe``, ``snapshot_commit``) and ``ModelFiles`` (what a run records of
   a model's files).
 - Targets: ``Target``, ``target_items``. LLMs: ``CausalLM``, ``BuildContext``,
-  ``load_pretrained``, ``check_loading``, ``prompt_text``, ``make_schedule``.
+  ``load_pretrained``, ``offline_message``, ``check_loading``, ``prompt_text``, ``make_schedule``.
 - Metrics: ``Metric`` (every optional capability declared), ``Oracle``, ``CAPTIONS``,
   ``LOGITS``, ``EMBEDDINGS``, ``ATTRIBUTES``, ``PROTOCOL_PREFIX``, ``protocol_name``,
   ``output_key``.
@@ -80,8 +80,8 @@ _EXPORTS: dict[str, str] = {
     "load_pretrained": "eegbench.api.llm",
     "random_pretrained": "eegbench.api.llm",
     "ModelFiles": "eegbench.api.hub",
-    "hub": "eegbench.api",
     "check_loading": "eegbench.api.llm",
+    "offline_message": "eegbench.api.llm",
     "prompt_text": "eegbench.api.llm",
     "make_schedule": "eegbench.api.training",
     "Metric": "eegbench.api.metric",
@@ -107,18 +107,19 @@ _EXPORTS: dict[str, str] = {
     "ensure_torchvision_importable": "eegbench._compat",
 }
 
-__all__ = sorted(_EXPORTS)
+_MODULES = {"hub": "eegbench.api.hub"}
+"""Submodules exported as a namespace (``from eegbench.api import hub``)."""
+
+__all__ = sorted([*_EXPORTS, *_MODULES])
 
 
 def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
+    if name in _MODULES:
+        value = importlib.import_module(_MODULES[name])
+    elif name in _EXPORTS:
+        value = getattr(importlib.import_module(_EXPORTS[name]), name)
+    else:
         raise AttributeError(f"module 'eegbench.api' has no attribute {name!r}")
-    value = (
-        importlib.import_module(f"{module}.{name}")
-        if module == __name__
-        else getattr(importlib.import_module(module), name)
-    )
     globals()[name] = value
     return value
 
@@ -149,6 +150,7 @@ if TYPE_CHECKING:
         CausalLM,
         check_loading,
         load_pretrained,
+        offline_message,
         prompt_text,
         random_pretrained,
     )

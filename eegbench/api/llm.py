@@ -186,12 +186,6 @@ def check_loading(device_map: str | None = None, quantization: str = "none") -> 
         )
 
 
-def cached_folder(name: str, revision: str | None) -> Path | None:
-    """The snapshot of hub model ``name`` at ``revision`` in the Hugging Face cache, with its
-    weights, found without a request; None when it is not there."""
-    return hub.cached_model(name, revision)
-
-
 def offline_message(name: str) -> str:
     """The one line for a hub LLM that is not cached and may not be fetched."""
     return (

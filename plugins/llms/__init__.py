@@ -81,8 +81,7 @@ class TinyParams:
 def hf_preflight(params: dict[str, Any]) -> list[str]:
     """A local folder with config.json, or a hub model that is cached or can be fetched now
     (one bounded request to the hub; none when it is cached or requests are forbidden)."""
-    from eegbench.api import ConfigError, check_loading, hub
-    from eegbench.api.llm import cached_folder, offline_message
+    from eegbench.api import ConfigError, check_loading, hub, offline_message
 
     if params["random_weights"]:
         return []  # needs only a config and a tokenizer, checked when the LLM is built
@@ -100,7 +99,7 @@ def hf_preflight(params: dict[str, Any]) -> list[str]:
         return []
     if not hub.is_repo_id(path):
         return [f"path={path!r} is neither a local folder nor a hub model name"]
-    if cached_folder(path, revision) is not None:
+    if hub.cached_model(path, revision) is not None:
         return []
     if not params["download"] or hub.offline():
         return [offline_message(path)]
