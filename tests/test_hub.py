@@ -178,3 +178,36 @@ def test_a_refused_endpoint_stops_the_cli_in_one_line(tmp_path):
     assert res.returncode == 2, res.stderr
     lines = [ln for ln in (res.stdout + res.stderr).splitlines() if ln.strip()]
     assert len(lines) == 1 and "did not answer" in lines[0] and "hf download gpt2" in lines[0]
+
+
+@pytest.mark.slow
+def test_one_byte_of_llm_weights_is_a_different_identity_and_tables_say_so(tmp_path):
+    """Same config, same llm.path; one byte of model.safetensors changed between the runs."""
+    folder = save_tiny_gpt2(tmp_path / "my-gpt2")
+    base = [*gpt2_overrides(tmp_path), f"llm.path={folder}", "encoder=linear", "eval.metrics=[bleu]"]
+    runner = CliRunner()
+    first = runner.invoke(cli, ["run", *base, "run_name=a"])
+    assert first.exit_code == 0, first.output
+    weights = folder / "model.safetensors"
+    data = bytearray(weights.read_bytes())
+    data[-1] ^= 1
+    weights.write_bytes(bytes(data))
+    second = runner.invoke(cli, ["run", *base, "run_name=b"])
+    assert second.exit_code == 0, second.output
+    runs = tmp_path / "runs"
+    a, b = (json.loads((runs / n / "results.json").read_text())["models"] for n in "ab")
+    assert a["llm"]["files"]["model.safetensors"] != b["llm"]["files"]["model.safetensors"]
+    assert b["llm"]["files"]["model.safetensors"] == hashlib.sha256(data).hexdigest()
+    assert a["tokenizer"] == b["tokenizer"]
+    assert list((tmp_path / "cache" / "digests").glob("*.sha256"))  # remembered digests
+
+    board = runner.invoke(cli, ["leaderboard", str(runs)])
+    assert board.exit_code == 0, board.output
+    notes = [ln for ln in board.output.splitlines() if "not the same model" in ln]
+    assert notes[0].startswith(f"note: llm {str(folder)!r}"), board.output  # the command's
+    assert notes[1:] == [f"- {notes[0]}"]  # and the table's own notes
+    assert "model.safetensors" in notes[0]
+    compared = runner.invoke(cli, ["compare", str(runs / "a"), str(runs / "b"), "--n-perm", "20"])
+    assert compared.exit_code == 0, compared.output
+    warnings = [ln for ln in compared.output.splitlines() if "not the same model" in ln]
+    assert len(warnings) == 1 and warnings[0].startswith("warning: llm "), compared.output
