@@ -184,7 +184,12 @@ def test_a_refused_endpoint_stops_the_cli_in_one_line(tmp_path):
 def test_one_byte_of_llm_weights_is_a_different_identity_and_tables_say_so(tmp_path):
     """Same config, same llm.path; one byte of model.safetensors changed between the runs."""
     folder = save_tiny_gpt2(tmp_path / "my-gpt2")
-    base = [*gpt2_overrides(tmp_path), f"llm.path={folder}", "encoder=linear", "eval.metrics=[bleu]"]
+    base = [
+        *gpt2_overrides(tmp_path),
+        f"llm.path={folder}",
+        "encoder=linear",
+        "eval.metrics=[bleu]",
+    ]
     runner = CliRunner()
     first = runner.invoke(cli, ["run", *base, "run_name=a"])
     assert first.exit_code == 0, first.output
@@ -211,3 +216,22 @@ def test_one_byte_of_llm_weights_is_a_different_identity_and_tables_say_so(tmp_p
     assert compared.exit_code == 0, compared.output
     warnings = [ln for ln in compared.output.splitlines() if "not the same model" in ln]
     assert len(warnings) == 1 and warnings[0].startswith("warning: llm "), compared.output
+
+
+def test_bertscore_hub_model_is_checked_like_the_llm(hub, tmp_path, monkeypatch):
+    import huggingface_hub.constants as hc
+
+    from eegbench import plugins
+
+    entry = plugins.get("metrics", "bertscore")
+    monkeypatch.setattr(hc, "HF_HUB_CACHE", str(tmp_path / "hf"))  # an empty cache
+    offline = [p for p in entry.check({"model_path": "gpt2"}) if "model_path" in p]
+    assert offline == [
+        "metric 'bertscore': model_path='gpt2': 'gpt2' is not in the Hugging Face cache; download "
+        "it where there is internet (`hf download gpt2 --local-dir DIR`) and pass "
+        "metrics.bertscore.model_path=DIR (HF_HUB_OFFLINE=1)"
+    ]
+    go_online(monkeypatch, hub.url, tmp_path / "hf")
+    assert not [p for p in entry.check({"model_path": "gpt2"}) if "model_path" in p]
+    (missing,) = [p for p in entry.check({"model_path": "lab/none"}) if "model_path" in p]
+    assert missing.endswith(f"(the hub at {hub.url} has no model 'lab/none' at revision main)")

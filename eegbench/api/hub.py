@@ -28,10 +28,12 @@ _TRUE = {"1", "ON", "YES", "TRUE"}
 MODEL_FILES = (
     "config.json",
     "generation_config.json",
-    "*.safetensors",
-    "*.safetensors.index.json",
+    "model*.safetensors",
+    "model.safetensors.index.json",
 )
-"""Files of a transformers model's hub repository that decide its outputs (with the tokenizer)."""
+"""Files of a transformers model's hub repository that decide its outputs (with the tokenizer):
+the weights transformers reads, not other copies a repository may hold (e.g. Mistral's
+``consolidated.safetensors``)."""
 PYTORCH_FILES = ("pytorch_model*.bin", "pytorch_model.bin.index.json")
 """Weights fetched only when a repository has no safetensors."""
 TOKENIZER_FILES = (
@@ -185,7 +187,7 @@ def fetch_snapshot(
 
 
 def _has_weights(folder: Path) -> bool:
-    return bool(files_matching(folder, ("*.safetensors", "pytorch_model*.bin")))
+    return bool(files_matching(folder, ("model*.safetensors", "pytorch_model*.bin")))
 
 
 def cached_model(name: str, revision: str | None) -> Path | None:
