@@ -139,7 +139,6 @@ def compare(
         click.echo(f"skipped {name}: {why}", err=True)
 
 
-
 @click.command("leaderboard")
 @click.argument(
     "runs_dirs", nargs=-1, required=True, type=click.Path(file_okay=False, path_type=Path)
