@@ -141,11 +141,12 @@ def cached_snapshot(
 @contextlib.contextmanager
 def fetching(repo: str, revision: str | None) -> Iterator[None]:
     """Around a download from the hub: a log line, huggingface_hub's progress bars (unless
-    ``--quiet``), and its failures as one MissingWeightsError line; refused when ``offline()``."""
+    ``--quiet`` or ``--log-format json``), and its failures as one MissingWeightsError line;
+    refused when ``offline()``."""
     from huggingface_hub import utils
     from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
 
-    from eegbench.progress import is_quiet, log
+    from eegbench.progress import is_quiet, log, log_format
 
     at = f" at revision {revision}" if revision else ""
     if offline():
@@ -154,7 +155,7 @@ def fetching(repo: str, revision: str | None) -> Iterator[None]:
         )
     log(f"fetching {repo}{at} from {endpoint()} into the Hugging Face cache")
     silenced = utils.are_progress_bars_disabled()
-    if not is_quiet():
+    if not is_quiet() and log_format() == "text":
         utils.enable_progress_bars()
     try:
         yield
