@@ -156,14 +156,12 @@ def hanging_endpoint():
 def test_an_unreachable_hub_gives_the_preflight_line_within_seconds(
     hanging_endpoint, tmp_path, monkeypatch
 ):
+    from eegbench import plugins
     from eegbench.api.hub import PROBE_TIMEOUT
-    from eegbench.config import build_config
-    from eegbench.config.preflight import problems
 
     go_online(monkeypatch, hanging_endpoint, tmp_path / "hf")
-    cfg = build_config([*gpt2_overrides(tmp_path)])
     start = time.perf_counter()
-    (problem,) = problems(cfg)
+    (problem,) = plugins.get("llms", "gpt2").check({}, where="llm")
     assert time.perf_counter() - start < PROBE_TIMEOUT + 2
     assert problem.startswith(f"llm 'gpt2': the hub at {hanging_endpoint} did not answer within")
     assert problem.endswith(OFFLINE_LINE.split("llm 'gpt2': ", 1)[1])
