@@ -103,6 +103,9 @@ def test_a_run_fetches_gpt2_into_the_cache_records_its_revision_and_reuses_it(hu
     first = eegbench(gpt2_run(tmp_path, "first"), env)
     assert first.returncode == 0, first.stderr[-3000:]
     assert any(r.startswith("GET /gpt2/resolve/") for r in hub.hub.requests)
+    assert f"fetching gpt2 from {hub.url} into the Hugging Face cache" in " ".join(
+        first.stderr.split()
+    )
     snapshot = tmp_path / "hf" / "hub" / "models--gpt2" / "snapshots" / hub.commit
     assert (snapshot / "model.safetensors").is_file()
     record = json.loads((tmp_path / "runs" / "first" / "results.json").read_text())

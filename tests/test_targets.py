@@ -360,6 +360,43 @@ def test_clip_hub_model_is_fetched_pinned_and_recorded(tiny: dict, tmp_path: Pat
         server.close()
 
 
+def test_clip_pretrained_tag_is_fetched_through_open_clip_and_pinned(
+    tiny: dict, tmp_path: Path, monkeypatch
+):
+    """A tag whose weights are on the hub: open_clip's own hub loading, from 127.0.0.1."""
+    import shutil
+
+    from eegbench_plugins.targets import clip_preflight
+    from eegbench_plugins.targets.clip import open_clip_module
+
+    from tests.hub_server import HubServer, go_online
+
+    oc = open_clip_module()
+    tag = {"lab": oc.pretrained._pcfg(hf_hub="lab/tiny-clip-tag/")}
+    monkeypatch.setitem(oc.pretrained._PRETRAINED, TINY, tag)
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    shutil.copy(tiny["st"], repo / "open_clip_model.safetensors")
+    server = HubServer()
+    try:
+        old = server.hub.repo("lab/tiny-clip-tag").push(repo)
+        (repo / "open_clip_model.safetensors").write_bytes(b"not these weights")
+        server.hub.repo("lab/tiny-clip-tag").push(repo)  # main moved on; the old commit pinned
+        go_online(monkeypatch, server.url, tmp_path / "hf")
+        params = {"model": f"{TINY}:lab", "weights_dir": "", "model_config": "", "revision": old}
+        assert clip_preflight({**params, "random_weights": False}) == []  # the hub answers
+        assert not (tmp_path / "hf").exists()  # the preflight fetches nothing
+        target = build("clip", model=f"{TINY}:lab", normalize=True, revision=old)
+        np.testing.assert_allclose(target.embed(tiny["images"]), tiny["ref_img"], atol=1e-5)
+        (source,) = target.sources
+        assert source.revision == old and source.files[0].name == "open_clip_model.safetensors"
+        server.hub.requests.clear()
+        build("clip", model=f"{TINY}:lab", revision=old)
+        assert server.hub.requests == []  # cached at that commit: no request
+    finally:
+        server.close()
+
+
 def test_clip_unreadable_image(tiny: dict, tmp_path: Path) -> None:
     bad = tmp_path / "broken.png"
     bad.write_bytes(b"\x89PNG not really")
