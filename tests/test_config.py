@@ -43,7 +43,8 @@ def test_selecting_another_plugin_resets_its_parameters():
     assert cfg.llm.to_dict() == {
         "name": "gpt2",
         "path": "/models/gpt2",
-        "download": False,
+        "revision": None,
+        "download": True,
         "dtype": "float32",
         "device_map": None,
         "quantization": "none",

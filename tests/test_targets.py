@@ -324,11 +324,77 @@ def test_clip_bad_specs(tiny: dict, tmp_path: Path) -> None:
         build("clip", model="ViT-B-32:openia")
     with pytest.raises(MissingWeightsError, match="does not exist"):
         build("clip", model=f"{TINY}:{tmp_path / 'nope.safetensors'}")
-    with pytest.raises(ConfigError, match="offline"):
-        build("clip", model="hf-hub:laion/CLIP-ViT-B-32-laion2B-s34B-b79K")
+    with pytest.raises(MissingWeightsError, match="not in the Hugging Face cache"):
+        build("clip", model="hf-hub:laion/CLIP-ViT-B-32-laion2B-s34B-b79K")  # HF_HUB_OFFLINE=1
     with pytest.raises(ConfigError, match="embed_dim"):
         (tmp_path / "bad.json").write_text("{}")
         build("clip", model=f"{TINY}:{tiny['pt']}", model_config=str(tmp_path / "bad.json"))
+
+
+def test_clip_hub_model_is_fetched_pinned_and_recorded(tiny: dict, tmp_path: Path, monkeypatch):
+    """``hf-hub:`` through the real huggingface_hub download code from a hub on 127.0.0.1."""
+    import shutil
+
+    from tests.hub_server import HubServer, go_online
+
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "open_clip_config.json").write_text(json.dumps({"model_cfg": TINY_CFG}))
+    shutil.copy(tiny["st"], repo / "open_clip_model.safetensors")
+    server = HubServer()
+    try:
+        commit = server.hub.repo("lab/tiny-clip").push(repo)
+        go_online(monkeypatch, server.url, tmp_path / "hf")
+        target = build("clip", model="hf-hub:lab/tiny-clip", normalize=True, revision=commit)
+        np.testing.assert_allclose(target.embed(tiny["images"]), tiny["ref_img"], atol=1e-5)
+        (source,) = target.sources
+        assert source.revision == commit and source.path.name == commit
+        assert {f.name for f in source.files} == {
+            "open_clip_config.json",
+            "open_clip_model.safetensors",
+        }
+        server.hub.requests.clear()
+        build("clip", model="hf-hub:lab/tiny-clip", revision=commit)
+        assert server.hub.requests == []  # cached: no request
+    finally:
+        server.close()
+
+
+def test_clip_pretrained_tag_is_fetched_through_open_clip_and_pinned(
+    tiny: dict, tmp_path: Path, monkeypatch
+):
+    """A tag whose weights are on the hub: open_clip's own hub loading, from 127.0.0.1."""
+    import shutil
+
+    from eegbench_plugins.targets import clip_preflight
+    from eegbench_plugins.targets.clip import open_clip_module
+
+    from tests.hub_server import HubServer, go_online
+
+    oc = open_clip_module()
+    tag = {"lab": oc.pretrained._pcfg(hf_hub="lab/tiny-clip-tag/")}
+    monkeypatch.setitem(oc.pretrained._PRETRAINED, TINY, tag)
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    shutil.copy(tiny["st"], repo / "open_clip_model.safetensors")
+    server = HubServer()
+    try:
+        old = server.hub.repo("lab/tiny-clip-tag").push(repo)
+        (repo / "open_clip_model.safetensors").write_bytes(b"not these weights")
+        server.hub.repo("lab/tiny-clip-tag").push(repo)  # main moved on; the old commit pinned
+        go_online(monkeypatch, server.url, tmp_path / "hf")
+        params = {"model": f"{TINY}:lab", "weights_dir": "", "model_config": "", "revision": old}
+        assert clip_preflight({**params, "random_weights": False}) == []  # the hub answers
+        assert not (tmp_path / "hf").exists()  # the preflight fetches nothing
+        target = build("clip", model=f"{TINY}:lab", normalize=True, revision=old)
+        np.testing.assert_allclose(target.embed(tiny["images"]), tiny["ref_img"], atol=1e-5)
+        (source,) = target.sources
+        assert source.revision == old and source.files[0].name == "open_clip_model.safetensors"
+        server.hub.requests.clear()
+        build("clip", model=f"{TINY}:lab", revision=old)
+        assert server.hub.requests == []  # cached at that commit: no request
+    finally:
+        server.close()
 
 
 def test_clip_unreadable_image(tiny: dict, tmp_path: Path) -> None:

@@ -20,8 +20,11 @@ plugin's registering module can ``from eegbench.api import hookimpl`` without im
   ``load_trials`` (trials read chunk by chunk, preprocessed into one array, cached on disk and
   memory-mapped on the next run) with its result ``Trials``, and ``release_pages`` (drop pages of
   a memory-mapped source already copied).
+- Hub models: ``hub`` (``eegbench.api.hub``: ``offline``, ``cached_snapshot``,
+  ``fetch_snapshot``, ``probe``, ``snapshot_commit``) and ``ModelFiles`` (what a run records of
+  a model's files).
 - Targets: ``Target``, ``target_items``. LLMs: ``CausalLM``, ``BuildContext``,
-  ``load_pretrained``, ``check_loading``, ``prompt_text``, ``make_schedule``.
+  ``load_pretrained``, ``offline_message``, ``check_loading``, ``prompt_text``, ``make_schedule``.
 - Metrics: ``Metric`` (every optional capability declared), ``Oracle``, ``CAPTIONS``,
   ``LOGITS``, ``EMBEDDINGS``, ``ATTRIBUTES``, ``PROTOCOL_PREFIX``, ``protocol_name``,
   ``output_key``.
@@ -76,7 +79,9 @@ _EXPORTS: dict[str, str] = {
     "BuildContext": "eegbench.api.llm",
     "load_pretrained": "eegbench.api.llm",
     "random_pretrained": "eegbench.api.llm",
+    "ModelFiles": "eegbench.api.hub",
     "check_loading": "eegbench.api.llm",
+    "offline_message": "eegbench.api.llm",
     "prompt_text": "eegbench.api.llm",
     "make_schedule": "eegbench.api.training",
     "Metric": "eegbench.api.metric",
@@ -102,14 +107,19 @@ _EXPORTS: dict[str, str] = {
     "ensure_torchvision_importable": "eegbench._compat",
 }
 
-__all__ = sorted(_EXPORTS)
+_MODULES = {"hub": "eegbench.api.hub"}
+"""Submodules exported as a namespace (``from eegbench.api import hub``)."""
+
+__all__ = sorted([*_EXPORTS, *_MODULES])
 
 
 def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
+    if name in _MODULES:
+        value = importlib.import_module(_MODULES[name])
+    elif name in _EXPORTS:
+        value = getattr(importlib.import_module(_EXPORTS[name]), name)
+    else:
         raise AttributeError(f"module 'eegbench.api' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
     globals()[name] = value
     return value
 
@@ -122,6 +132,7 @@ if TYPE_CHECKING:
     from annotated_types import Ge, Gt, Interval, Le, Lt
 
     from eegbench._compat import ensure_torchvision_importable
+    from eegbench.api import hub
     from eegbench.api.data import SPLITS, EEGData, read_caption_files
     from eegbench.api.encoder import EEGEncoder, EncoderContext, build_encoder
     from eegbench.api.errors import (
@@ -133,11 +144,13 @@ if TYPE_CHECKING:
         UnknownNameError,
     )
     from eegbench.api.hooks import Register, hookimpl, hookspec
+    from eegbench.api.hub import ModelFiles
     from eegbench.api.llm import (
         BuildContext,
         CausalLM,
         check_loading,
         load_pretrained,
+        offline_message,
         prompt_text,
         random_pretrained,
     )

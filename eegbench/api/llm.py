@@ -6,7 +6,6 @@ causal LM; plugins differ only in where the weights come from.
 
 from __future__ import annotations
 
-import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +13,7 @@ from typing import Any
 
 import torch
 
+from eegbench.api import hub
 from eegbench.api.data import EEGData
 from eegbench.api.errors import ConfigError, MissingWeightsError
 
@@ -49,6 +49,7 @@ class CausalLM:
             p.requires_grad_(False)
         self.tokenizer = tokenizer
         self.name = name
+        self.sources: tuple[hub.ModelFiles, ...] = ()  # the files read (results.json ``models``)
         if tokenizer.pad_token_id is None:
             tokenizer.pad_token = tokenizer.eos_token
 
@@ -213,23 +214,61 @@ def check_loading(device_map: str | None = None, quantization: str = "none") -> 
         )
 
 
+def offline_message(name: str) -> str:
+    """The one line for a hub LLM that is not cached and may not be fetched."""
+    return (
+        f"weights of {name!r} are not available offline (not in the Hugging Face cache); "
+        f"download them where there is internet (`hf download {name} --local-dir DIR`) and "
+        "pass llm.path=DIR"
+    )
+
+
+def model_files(name: str, folder: Path) -> tuple[hub.ModelFiles, hub.ModelFiles]:
+    """What a run records of a causal LM loaded from ``folder``: the model and its tokenizer."""
+    revision = hub.snapshot_commit(folder)
+    weights = hub.files_matching(folder, (*hub.MODEL_FILES, *hub.PYTORCH_FILES))
+    tokenizer = hub.files_matching(folder, hub.TOKENIZER_FILES)
+    return (
+        hub.ModelFiles("llm", name, folder, revision, weights),
+        hub.ModelFiles("tokenizer", name, folder, revision, tokenizer),
+    )
+
+
 def load_pretrained(
     name_or_path: str,
-    download: bool = False,
+    download: bool = True,
     dtype: str = "float32",
     device_map: str | None = None,
     quantization: str = "none",
+    revision: str | None = None,
 ) -> CausalLM:
-    """``AutoModelForCausalLM`` + ``AutoTokenizer`` from a local folder or the hub cache.
+    """``AutoModelForCausalLM`` + ``AutoTokenizer`` from a local folder or a hub model.
 
-    Without ``download`` nothing is fetched: weights must be a local folder or already cached.
+    A hub model is read from the Hugging Face cache at ``revision`` (default: main), fetched
+    into it first when missing (unless ``download`` is false or ``HF_HUB_OFFLINE=1``).
     ``dtype``: the weights' dtype (``auto``: as saved). ``device_map`` (e.g. ``auto``) spreads
     the model over the visible devices with accelerate; ``quantization`` (8bit, 4bit) loads it
-    with bitsandbytes (CUDA only).
+    with bitsandbytes (CUDA only). The result's ``sources`` name the files read.
     """
     if dtype not in DTYPES:
         raise ConfigError(f"dtype={dtype!r}: use one of {', '.join(DTYPES)}.")
     check_loading(device_map, quantization)
+    local = Path(name_or_path).expanduser()
+    if local.exists():
+        if revision:
+            raise ConfigError(
+                f"llm.revision={revision!r} pins a hub model, but {name_or_path!r} is a local "
+                "folder; drop llm.revision."
+            )
+        if not (local / "config.json").exists():
+            raise MissingWeightsError(
+                f"{str(local)!r} has no config.json: not a transformers model folder."
+            )
+        folder = local
+    else:
+        folder = hub.model_snapshot(
+            name_or_path, revision, offline_message(name_or_path) + ".", download
+        )
     from eegbench._compat import ensure_torchvision_importable
 
     ensure_torchvision_importable()
@@ -237,13 +276,6 @@ def load_pretrained(
     from transformers.utils import logging as hf_logging
 
     hf_logging.set_verbosity_error()
-    local = Path(name_or_path).expanduser()
-    source = str(local) if local.exists() else name_or_path
-    if local.exists() and not (local / "config.json").exists():
-        raise MissingWeightsError(
-            f"{source!r} has no config.json: not a transformers model folder."
-        )
-    offline = not download or os.environ.get("HF_HUB_OFFLINE") == "1"
     kwargs: dict[str, Any] = {"dtype": dtype if dtype == "auto" else getattr(torch, dtype)}
     if device_map:
         kwargs["device_map"] = device_map
@@ -260,19 +292,15 @@ def load_pretrained(
             )
         )
     try:
-        model = AutoModelForCausalLM.from_pretrained(source, local_files_only=offline, **kwargs)
-        tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=offline)
+        model = AutoModelForCausalLM.from_pretrained(str(folder), local_files_only=True, **kwargs)
+        tokenizer = AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
     except OSError as e:
-        if local.exists():
-            raise MissingWeightsError(f"cannot load LLM from {source!r}: {e}") from None
-        raise MissingWeightsError(
-            f"weights of {name_or_path!r} are not available offline. Download them where there "
-            f"is internet (e.g. `hf download {name_or_path} --local-dir DIR`), copy DIR here "
-            "and pass llm.path=DIR (or llm.download=true on a machine with internet)."
-        ) from None
-    return CausalLM(
+        raise MissingWeightsError(f"cannot load LLM from {str(folder)!r}: {e}") from None
+    llm = CausalLM(
         model, tokenizer, name=name_or_path, placed=bool(device_map) or quantization != "none"
     )
+    llm.sources = model_files(name_or_path, folder)
+    return llm
 
 
 REHEARSAL_LAYERS = 2

@@ -42,6 +42,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from eegbench.api.hub import ModelFiles
+
 CAPTIONS = "captions"
 LOGITS = "logits"
 EMBEDDINGS = "embeddings"
@@ -198,6 +200,10 @@ class Metric:
     def signature(self) -> str | None:
         """The implementation's own description of its settings and version, or None."""
         return None
+
+    def sources(self) -> tuple[ModelFiles, ...]:
+        """The model files the metric reads (results.json ``models``; default: none)."""
+        return ()
 
     def oracles(self, references: Sequence[str], **ctx: Any) -> dict[str, Oracle]:
         """Reference systems' captions for the test trials (default: none), by row name."""

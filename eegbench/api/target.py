@@ -3,7 +3,9 @@
 A target plugin's factory returns an object with ``dim`` (embedding size), ``cache_key`` (a
 string that changes whenever the model or its weights change), ``modality`` (``"text"``: it
 embeds captions or class names; ``"image"``: it embeds image files) and
-``embed(items: list[str]) -> np.ndarray [n, dim]`` (float32).
+``embed(items: list[str]) -> np.ndarray [n, dim]`` (float32). A target whose model is read
+from files may also declare ``sources`` (a tuple of ``ModelFiles``, role ``target``): the run
+records their revision and SHA-256 in ``results.json`` (``models.target``).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import numpy as np
 
 from eegbench.api.data import EEGData
 from eegbench.api.errors import DataError, PluginError
+from eegbench.api.hub import ModelFiles
 from eegbench.io import atomic_write, atomic_writer, file_digest
 
 
@@ -26,6 +29,11 @@ class Target(Protocol):
     modality: str
 
     def embed(self, items: list[str]) -> np.ndarray: ...
+
+
+def target_sources(target: Target) -> tuple[ModelFiles, ...]:
+    """The model files a target declares it reads (``sources``, optional; none by default)."""
+    return tuple(getattr(target, "sources", ()))
 
 
 def target_items(target: Target, data: EEGData) -> list[str]:

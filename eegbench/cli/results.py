@@ -109,6 +109,8 @@ def compare(
 
     names = [n.strip() for item in metric_names for n in item.split(",") if n.strip()]
     result = compare_runs(run_a, run_b, names or None, n_perm, seed, control=control)
+    for line in result["warnings"]:
+        click.echo(f"warning: {line}", err=True)
     if fmt == "json":
         click.echo(json.dumps(result))
         return

@@ -30,7 +30,7 @@ from eegbench.config.saved import SavedConfig
 from eegbench.evaluation.predictions import Predictions, read_predictions
 from eegbench.evaluation.scoring import build_metric
 from eegbench.evaluation.stats import joint_trial_scores, paired_delta
-from eegbench.results.record import RunRecord
+from eegbench.results.record import RunRecord, identity_conflicts
 from eegbench.results.rundir import RunDir
 
 OBJECT_MATCH = "object_match"
@@ -53,6 +53,7 @@ class RunPredictions:
     metric_params: dict[str, dict[str, Any]] = field(default_factory=dict)
     clusters: list[int] | None = None  # per trial, from results.json (None: by image)
     cluster_unit: str = "image"
+    record: RunRecord | None = None
 
 
 def load_run_predictions(path: str | Path, control: str | None = None) -> RunPredictions:
@@ -83,7 +84,7 @@ def load_run_predictions(path: str | Path, control: str | None = None) -> RunPre
     name = p.name if control is None else f"{p.name}:{control}"
     run = RunPredictions(name, read_predictions(csv_path))
     if run_dir.results.is_file():
-        record = RunRecord.read(p)
+        record = run.record = RunRecord.read(p)
         hashes = record.dataset.hashes
         run.split_test, run.data = hashes.get("split_test"), hashes.get("data")
         saved = SavedConfig.read(record.config)
@@ -177,12 +178,13 @@ def compare_runs(
     control: str | None = None,
 ) -> dict[str, Any]:
     """``{"run_a", "run_b", "n_trials", "n_clusters", "cluster_unit", "n_perm", "seed", "rows",
-    "skipped"}``.
+    "skipped", "warnings"}``.
 
     ``rows``: one ``{output, metric, a, b, diff, ci, p, higher_is_better, test}`` per metric
     output; ``diff`` is B - A with its clustered 95% bootstrap ``ci``. ``metrics`` are metric
     plugin names or ``object_match``; by default the caption metrics of run A's config (those
-    that cannot be tested are listed in ``skipped``) plus ``object_match``. With ``control``, A
+    that cannot be tested are listed in ``skipped``) plus ``object_match``. ``warnings``: one
+    line per model both runs name alike but recorded with different weights. With ``control``, A
     is run_a's ``predictions_<control>.csv`` and ``run_b`` must be None (B is run_a's full
     pipeline).
     """
@@ -269,6 +271,9 @@ def compare_runs(
         "seed": seed,
         "rows": rows,
         "skipped": skipped,
+        "warnings": identity_conflicts(
+            [(r.name, r.record) for r in (a, b) if r.record is not None]
+        ),
     }
 
 

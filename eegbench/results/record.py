@@ -16,6 +16,7 @@ import resource
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
@@ -24,6 +25,8 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
 from eegbench.api.errors import DataError, EegbenchError
+from eegbench.api.hub import ModelFiles
+from eegbench.data.trialcache import remembered_digest
 from eegbench.io import atomic_write
 from eegbench.results.rundir import RunDir
 
@@ -262,6 +265,63 @@ class ModelInfo(_Open):
     d_model: int | None = None
 
 
+class ModelIdentity(_Open):
+    """Which weights a model of the run was: what the config named, the folder or file read,
+    the hub commit the files belong to (when they carry one) and the SHA-256 of each file."""
+
+    name: str
+    path: str
+    revision: str | None = None
+    files: dict[str, str] = Field(
+        default_factory=dict, description="file (relative to path) -> SHA-256"
+    )
+
+    @classmethod
+    def of(cls, source: ModelFiles, memo: Path) -> ModelIdentity:
+        """The identity of ``source``, its digests remembered under ``memo`` by (path, size,
+        mtime) as the trial cache remembers its own, so a large model is hashed once."""
+        base = source.path if source.path.is_dir() else source.path.parent
+        return cls(
+            name=source.name,
+            path=str(source.path),
+            revision=source.revision,
+            files={
+                f.relative_to(base).as_posix(): remembered_digest(f, memo) for f in source.files
+            },
+        )
+
+    def differs(self, other: ModelIdentity) -> str | None:
+        """How ``other`` differs (revision or a file's digest), in a few words; None if not."""
+        if self.revision != other.revision and self.revision and other.revision:
+            return f"revision {self.revision[:12]} vs {other.revision[:12]}"
+        for name in sorted(set(self.files) | set(other.files)):
+            a, b = self.files.get(name), other.files.get(name)
+            if a != b:
+                return f"{name} {(a or 'absent')[:12]} vs {(b or 'absent')[:12]}"
+        return None
+
+
+def identity_conflicts(records: Sequence[tuple[str, RunRecord]]) -> list[str]:
+    """One line per model that two of the named records call by the same name but whose
+    recorded identity (revision or file digests) differs."""
+    seen: dict[tuple[str, str], tuple[str, ModelIdentity]] = {}
+    lines: dict[tuple[str, str], str] = {}
+    for label, rec in records:
+        for role, ident in rec.models.items():
+            key = (role, ident.name)
+            if key not in seen:
+                seen[key] = (label, ident)
+                continue
+            first, other = seen[key]
+            how = other.differs(ident)
+            if how is not None and key not in lines:
+                lines[key] = (
+                    f"{role} {ident.name!r} is not the same model in {first} and {label} "
+                    f"({how}): their numbers come from different weights"
+                )
+    return list(lines.values())
+
+
 class Stage1Record(_Open):
     best_epoch: int
     best_val_accuracy: float
@@ -298,6 +358,11 @@ class RunRecord(_Open):
     config: dict[str, Any]
     dataset: DatasetInfo
     model: ModelInfo = Field(default_factory=ModelInfo)
+    models: dict[str, ModelIdentity] = Field(
+        default_factory=dict,
+        description="per model the run read (llm, tokenizer, target, metric models such as "
+        "bertscore): its name, path, hub revision and SHA-256 per file",
+    )
     metrics: dict[str, MetricValue]
     controls: dict[str, Control] = Field(default_factory=dict)
     statistics: Statistics | None = None

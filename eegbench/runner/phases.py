@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import shutil
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -18,6 +19,7 @@ from safetensors.torch import save_file
 from eegbench import __version__
 from eegbench.api.data import EEGData
 from eegbench.api.errors import ConfigError
+from eegbench.api.hub import ModelFiles
 from eegbench.api.llm import CausalLM
 from eegbench.config import RunConfig, Stage1Config, Stage2Config, dump
 from eegbench.data.splits import check_leakage
@@ -27,6 +29,7 @@ from eegbench.io import atomic_write
 from eegbench.progress import log, silence_library_progress
 from eegbench.results.record import (
     DatasetInfo,
+    ModelIdentity,
     ModelInfo,
     RunRecord,
     Stage1Record,
@@ -73,6 +76,7 @@ class Setup:
     stage1: Stage1Config  # the config's, one epoch under fast_dev_run
     stage2: Stage2Config
     encoder_precision: Precision  # stage 1 and every encoder forward (stage1.precision)
+    target_sources: tuple[ModelFiles, ...] = ()  # the target model's files
     run: RunDir | None = None  # the (partial) run folder; None on ranks other than 0
     checkpoint: Checkpoint | None = None
 
@@ -125,11 +129,11 @@ def setup(cfg: RunConfig, world: World, staged: StagedRun | None) -> Setup:
     if world.size > 1:
         log(f"data-parallel over {world.size} processes ({precision.device.type})")
     with timer.stage("targets"), world.main_first():
-        targets, dim = steps.targets(data)
+        targets, dim, target_sources = steps.targets(data)
     llm = _llm(steps, data, cfg, timer, world, precision)
     return Setup(
         cfg, world, precision, steps, timer, env, generator, data, leakage, targets, dim, llm,
-        s1, s2, encoder_precision(cfg, precision), run, checkpoint,
+        s1, s2, encoder_precision(cfg, precision), target_sources, run, checkpoint,
     )  # fmt: skip
 
 
@@ -338,6 +342,13 @@ def record(s: Setup, trained: Trained, evaluated: Evaluated) -> RunRecord:
         embed_dim=s.dim,
         d_model=s.llm.d_model if s.llm is not None else None,
     )
+    sources = [
+        *(s.llm.sources if s.llm is not None else ()),
+        *s.target_sources,
+        *(f for m in evaluated.evaluation.metrics.values() for f in m.sources()),
+    ]
+    memo = Path(s.cfg.cache_dir).expanduser()
+    models = {f.role: ModelIdentity.of(f, memo) for f in sources}
     stage1 = Stage1Record(
         best_epoch=trained.stage1.best_epoch,
         best_val_accuracy=trained.stage1.best_val_accuracy,
@@ -352,6 +363,7 @@ def record(s: Setup, trained: Trained, evaluated: Evaluated) -> RunRecord:
         config=s.cfg.to_dict(),
         dataset=dataset,
         model=model,
+        models=models,
         metrics=evaluated.metrics,
         controls=evaluated.controls,
         **evaluated.evaluation.record(),

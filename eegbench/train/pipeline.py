@@ -18,8 +18,9 @@ from eegbench import plugins
 from eegbench.api.data import EEGData
 from eegbench.api.encoder import EncoderContext, build_encoder
 from eegbench.api.errors import ConfigError, PluginError
+from eegbench.api.hub import ModelFiles
 from eegbench.api.llm import BuildContext, CausalLM
-from eegbench.api.target import Target, embed_cached, target_items
+from eegbench.api.target import Target, embed_cached, target_items, target_sources
 from eegbench.config import PromptConfig, RunConfig, Stage2Config
 from eegbench.contracts import check_dataset, check_encoder, check_targets, who
 from eegbench.data.splits import rehearsal_splits
@@ -99,6 +100,11 @@ def build_target(cfg: RunConfig) -> Target:
 def build_targets(cfg: RunConfig, data: EEGData) -> np.ndarray:
     """Per-image target embeddings ``[n_images, D]`` (centred if ``stage1.center_targets``),
     checked against the target contract."""
+    return embed_targets(cfg, data)[0]
+
+
+def embed_targets(cfg: RunConfig, data: EEGData) -> tuple[np.ndarray, tuple[ModelFiles, ...]]:
+    """``build_targets`` and the files of the model the target read (``Target.sources``)."""
     entry = plugins.get("targets", cfg.target.name)
     target = build_target(cfg)
     items = target_items(target, data)
@@ -109,7 +115,7 @@ def build_targets(cfg: RunConfig, data: EEGData) -> np.ndarray:
     check_targets(entry, target, per_image, len(items))
     if cfg.stage1.center_targets:
         per_image = center_targets(per_image, data)
-    return per_image
+    return per_image, target_sources(target)
 
 
 def center_targets(per_image: np.ndarray, data: EEGData) -> np.ndarray:
@@ -196,11 +202,12 @@ class Builder:
         self._step("data")
         return load_dataset(self.cfg) if loaded is None else loaded
 
-    def targets(self, data: EEGData) -> tuple[np.ndarray, int]:
-        """Per-image targets ``[n_images, D]`` and the EEG embedding size."""
+    def targets(self, data: EEGData) -> tuple[np.ndarray, int, tuple[ModelFiles, ...]]:
+        """Per-image targets ``[n_images, D]``, the EEG embedding size and the target model's
+        files."""
         self._step("targets")
-        per_image = build_targets(self.cfg, data)
-        return per_image, embed_dim(self.cfg, per_image)
+        per_image, sources = embed_targets(self.cfg, data)
+        return per_image, embed_dim(self.cfg, per_image), sources
 
     def llm(self, data: EEGData) -> CausalLM | None:
         self._step("llm")
@@ -222,7 +229,7 @@ def build_pipeline(
     (``data``: already loaded dataset)."""
     steps = Builder(cfg)
     data = steps.data(data)
-    targets, dim = steps.targets(data)
+    targets, dim, _ = steps.targets(data)
     llm = steps.llm(data)
     model = steps.model(data, dim)
     projector = steps.projector(dim, llm)

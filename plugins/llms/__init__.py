@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -14,7 +13,20 @@ from eegbench.api import Ge, Gt, Register, Spec, hookimpl, register_all
 @dataclass
 class HFParams:
     path: str = field(metadata={"help": "hub name or local model folder (required)"})
-    download: bool = field(default=False, metadata={"help": "allow fetching from the hub"})
+    revision: str | None = field(
+        default=None,
+        metadata={
+            "help": "hub commit, branch or tag to load (default: main); the commit a run used "
+            "is recorded in results.json (models.llm.revision): pass it here to pin it"
+        },
+    )
+    download: bool = field(
+        default=True,
+        metadata={
+            "help": "false: never fetch this LLM (it must be a local folder or in the Hugging "
+            "Face cache); HF_HUB_OFFLINE=1 does that for every model"
+        },
+    )
     dtype: Literal["float32", "bfloat16", "float16", "auto"] = field(
         default="float32", metadata={"help": "weights' dtype (auto: as saved)"}
     )
@@ -67,8 +79,9 @@ class TinyParams:
 
 
 def hf_preflight(params: dict[str, Any]) -> list[str]:
-    """A local folder with config.json, or (without download) the model in the hub cache."""
-    from eegbench.api import ConfigError, check_loading
+    """A local folder with config.json, or a hub model that is cached or can be fetched now
+    (one bounded request to the hub; none when it is cached or requests are forbidden)."""
+    from eegbench.api import ConfigError, check_loading, hub, offline_message
 
     if params["random_weights"]:
         return []  # needs only a config and a tokenizer, checked when the LLM is built
@@ -76,28 +89,22 @@ def hf_preflight(params: dict[str, Any]) -> list[str]:
         check_loading(params["device_map"], params["quantization"])
     except ConfigError as e:
         return [str(e).rstrip(".")]
-    path = params["path"]
+    path, revision = params["path"], params["revision"]
     local = Path(path).expanduser()
     if local.exists():
+        if revision:
+            return [f"revision={revision!r} pins a hub model, but path={path!r} is a local folder"]
         if not (local / "config.json").is_file():
             return [f"path={path!r} has no config.json: not a transformers model folder"]
         return []
-    if params["download"] and os.environ.get("HF_HUB_OFFLINE") != "1":
-        return []
-    from huggingface_hub import try_to_load_from_cache
-    from huggingface_hub.errors import HFValidationError
-
-    try:
-        cached = try_to_load_from_cache(path, "config.json")
-    except HFValidationError:
+    if not hub.is_repo_id(path):
         return [f"path={path!r} is neither a local folder nor a hub model name"]
-    if not isinstance(cached, str):
-        return [
-            f"weights of {path!r} are not available offline (not in the Hugging Face cache); "
-            f"download them where there is internet (`hf download {path} --local-dir DIR`) and "
-            "pass llm.path=DIR"
-        ]
-    return []
+    if hub.cached_model(path, revision) is not None:
+        return []
+    if not params["download"] or hub.offline():
+        return [offline_message(path)]
+    problem = hub.probe(path, revision)
+    return [] if problem is None else [f"{problem}; {offline_message(path)}"]
 
 
 def gpt2_preflight(params: dict[str, Any]) -> list[str]:

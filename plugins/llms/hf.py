@@ -15,6 +15,7 @@ from eegbench.api import (
 def build_hf(
     ctx: BuildContext,
     path: str,
+    revision: str | None,
     download: bool,
     dtype: str,
     device_map: str | None,
@@ -31,7 +32,12 @@ def build_hf(
         warn(f"llm {path}: {line}; a rehearsal, its numbers mean nothing")
         return llm
     return load_pretrained(
-        path, download=download, dtype=dtype, device_map=device_map, quantization=quantization
+        path,
+        download=download,
+        dtype=dtype,
+        device_map=device_map,
+        quantization=quantization,
+        revision=revision,
     )
 
 

@@ -103,7 +103,15 @@ class CocoParams:
 @dataclass
 class BertScoreParams:
     model_path: str = field(
-        default="", metadata={"help": "local Hugging Face model directory (required)"}
+        default="",
+        metadata={
+            "help": "a Hugging Face model directory, or a hub model name (fetched into the "
+            "Hugging Face cache when missing, unless HF_HUB_OFFLINE=1) (required)"
+        },
+    )
+    revision: str = field(
+        default="",
+        metadata={"help": "hub commit, branch or tag of a hub model_path (default: main)"},
     )
     num_layers: int | None = field(
         default=None, metadata={"help": "layer whose embeddings are used (default: the last)"}
@@ -127,8 +135,8 @@ class BertScoreParams:
     def __post_init__(self) -> None:
         if not self.model_path:
             raise MissingWeightsError(
-                "bertscore needs a local model: set metrics.bertscore.model_path=/path/to/dir "
-                "(a Hugging Face model directory, e.g. roberta-large saved with save_pretrained)."
+                "bertscore needs a model: set metrics.bertscore.model_path=/path/to/dir (a "
+                "Hugging Face model directory) or a hub name such as roberta-large."
             )
         if self.batch_size < 1:
             raise ConfigError(f"metrics.bertscore.batch_size={self.batch_size} must be >= 1.")

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from eegbench.api import ConfigError, DataError
+from eegbench.api import ConfigError, DataError, hub
 
 
 def check_pairs(predictions: Sequence[str], references: Sequence[str], metric: str) -> None:
@@ -67,6 +67,14 @@ def _module_missing(module: str, extra: str) -> str | None:
     return None
 
 
+def bertscore_offline(name: str) -> str:
+    """The line for a BERTScore hub model that is not cached and cannot be fetched now."""
+    return (
+        f"{name!r} is not in the Hugging Face cache; download it where there is internet "
+        f"(`hf download {name} --local-dir DIR`) and pass metrics.bertscore.model_path=DIR"
+    )
+
+
 def cider_preflight(params: dict[str, Any]) -> list[str]:
     """Java when ``tokenizer=java``."""
     if params.get("tokenize") == "ptb" and params.get("tokenizer") == "java":
@@ -80,18 +88,27 @@ def coco_preflight(params: dict[str, Any]) -> list[str]:
 
 
 def bertscore_preflight(params: dict[str, Any]) -> list[str]:
-    """The bert-score package and a local model folder."""
+    """The bert-score package and a model folder, or a hub model cached or fetchable now."""
     found = [p for p in [_module_missing("bert_score", "bertscore")] if p]
     path = params.get("model_path") or ""
     if params.get("random_weights"):
         return found
     if not path:
-        found.append("needs a local model: set its model_path=/path/to/dir")
-    elif not (Path(path).expanduser() / "config.json").is_file():
-        found.append(
-            f"model_path={path!r} is not a Hugging Face model folder (no config.json); "
-            "rehearse without it: --random-weights"
-        )
+        found.append("needs a model: set its model_path=/path/to/dir or a hub name")
+    elif Path(path).expanduser().exists() or not hub.is_repo_id(path):
+        if not (Path(path).expanduser() / "config.json").is_file():
+            found.append(
+                f"model_path={path!r} is not a Hugging Face model folder (no config.json); "
+                "rehearse without it: --random-weights"
+            )
+    elif hub.cached_model(path, params.get("revision") or None) is None:
+        problem = None if not hub.offline() else "HF_HUB_OFFLINE=1"
+        problem = problem or hub.probe(path, params.get("revision") or None)
+        if problem is not None:
+            found.append(
+                f"model_path={path!r}: {bertscore_offline(path)}, or rehearse without it: "
+                f"--random-weights ({problem})"
+            )
     base = params.get("baseline_path") or ""
     if base and not Path(base).expanduser().is_file():
         found.append(f"baseline_path={base!r} does not exist")

@@ -24,9 +24,22 @@ from typing import Any
 
 import numpy as np
 from eegbench_plugins.metrics import PTBTokenizer
-from eegbench_plugins.metrics._common import check_nonempty_refs, check_pairs, need_java
+from eegbench_plugins.metrics._common import (
+    bertscore_offline,
+    check_nonempty_refs,
+    check_pairs,
+    need_java,
+)
 
-from eegbench.api import CAPTIONS, ConfigError, Metric, MissingWeightsError, warn
+from eegbench.api import (
+    CAPTIONS,
+    ConfigError,
+    Metric,
+    MissingWeightsError,
+    ModelFiles,
+    hub,
+    warn,
+)
 
 
 class Bleu(Metric):
@@ -277,12 +290,17 @@ class BertScore(Metric):
         idf: bool,
         baseline_path: str,
         device: str,
+        revision: str = "",
         random_weights: bool = False,
     ) -> None:
         if random_weights:
             self._build_random(model_path, batch_size, device)
             return
         path = Path(model_path).expanduser()
+        if not path.exists() and hub.is_repo_id(model_path):
+            path = hub.model_snapshot(
+                model_path, revision or None, bertscore_offline(model_path) + "."
+            )
         if not (path / "config.json").is_file():
             raise MissingWeightsError(
                 f"metrics.bertscore.model_path={model_path!r} is not a Hugging Face model "
@@ -303,6 +321,12 @@ class BertScore(Metric):
         from bert_score import BERTScorer
 
         self.idf = idf
+        files = hub.files_matching(
+            path, (*hub.MODEL_FILES, *hub.PYTORCH_FILES, *hub.TOKENIZER_FILES)
+        )
+        self._sources = (
+            ModelFiles("bertscore", model_path, path, hub.snapshot_commit(path), files),
+        )
         self._scorer = BERTScorer(
             model_type=str(path),
             num_layers=num_layers,
@@ -327,6 +351,7 @@ class BertScore(Metric):
         from bert_score import BERTScorer
 
         self.idf = False
+        self._sources: tuple[ModelFiles, ...] = ()  # random weights: no files to name
         with tempfile.TemporaryDirectory() as folder:
             line = save_random_encoder(model_path, Path(folder))
             warn(f"bertscore: {line}")
@@ -335,6 +360,9 @@ class BertScore(Metric):
                 device=device, lang="en", use_fast_tokenizer=True,
             )  # fmt: skip
         _special_tokens_for_empty(self._scorer)
+
+    def sources(self) -> tuple[ModelFiles, ...]:
+        return self._sources
 
     def per_item(
         self, predictions: list[str], references: list[str], **ctx: Any

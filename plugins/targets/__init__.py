@@ -13,8 +13,10 @@ from typing import Annotated, Any, Literal
 from eegbench.api import Ge, Register, Spec, hookimpl, register_all
 
 _CLIP_MODEL_HELP = (
-    "ARCH:TAG, TAG a pretrained tag (weights found in the local cache) or a weight file "
-    "(.pt/.pth/.bin/.safetensors); or local-dir:/folder holding open_clip_config.json + weights"
+    "ARCH:TAG, TAG a pretrained tag (weights from the Hugging Face cache, fetched into it when "
+    "missing unless HF_HUB_OFFLINE=1) or a weight file (.pt/.pth/.bin/.safetensors); "
+    "hf-hub:ORG/REPO (an open_clip hub repository, fetched likewise); or local-dir:/folder "
+    "holding open_clip_config.json + weights"
 )
 
 
@@ -49,6 +51,13 @@ class ClipTextParams:
         metadata={
             "help": "the architecture with RANDOM weights, cut to 2 transformer layers, to "
             "rehearse a run without the weights (set by random_weights=true / --random-weights)"
+        },
+    )
+    revision: str = field(
+        default="",
+        metadata={
+            "help": "hub commit, branch or tag of a pretrained tag's or hf-hub: repository "
+            "(default: main); results.json records the commit used (models.target.revision)"
         },
     )
 
@@ -92,7 +101,7 @@ CLIP_EXTRA = "pip install -c constraints.txt 'eegbench[clip]'"
 
 def clip_preflight(params: dict[str, Any]) -> list[str]:
     """open_clip (the ``clip`` extra) is installed and the weights ``target.model`` names are on
-    this machine (nothing is loaded)."""
+    this machine or can be fetched now (one bounded request; nothing is loaded or fetched)."""
     import importlib.util
 
     if importlib.util.find_spec("open_clip") is None:
@@ -104,7 +113,13 @@ def clip_preflight(params: dict[str, Any]) -> list[str]:
     from eegbench.api import ConfigError, DataError, MissingWeightsError
 
     try:
-        resolve(params["model"], params["weights_dir"], params["model_config"])
+        resolve(
+            params["model"],
+            params["weights_dir"],
+            params["model_config"],
+            params["revision"],
+            fetch=False,
+        )
     except (MissingWeightsError, ConfigError, DataError) as e:
         return [str(e).rstrip(".")]
     return []

@@ -1,7 +1,9 @@
 """CLIP targets through open_clip: the image tower over image files, the text tower over text.
 
-Weights are never downloaded: a pretrained tag is looked up in the local caches only, and a
-missing file fails at once with how to provide it. The model is loaded on the first ``embed``.
+A pretrained tag whose weights are on the Hugging Face hub, and an ``hf-hub:ORG/REPO`` model,
+are read from the Hugging Face cache, fetched into it (through open_clip's own hub loading)
+when missing, unless ``HF_HUB_OFFLINE=1``: then a missing file fails at once with how to provide
+it. ``target.revision`` pins the hub revision. The model is loaded on the first ``embed``.
 """
 
 from __future__ import annotations
@@ -27,13 +29,16 @@ from eegbench.api import (
     ConfigError,
     DataError,
     MissingWeightsError,
+    ModelFiles,
     did_you_mean,
     file_digest,
+    hub,
     warn,
 )
 
 WEIGHT_SUFFIXES = (".pt", ".pth", ".bin", ".safetensors")
 LOCAL_DIR = "local-dir:"
+HF_HUB = "hf-hub:"
 _HF_WEIGHTS = ("open_clip_model.safetensors", "open_clip_pytorch_model.bin")
 _LOCAL_DIR_WEIGHTS = (
     "open_clip_model.safetensors",
@@ -80,6 +85,17 @@ class Resolved:
     quick_gelu: bool = False
     torchscript: bool = False
     preprocess: dict[str, Any] = field(default_factory=dict)
+    config_file: Path | None = None  # a model folder's open_clip_config.json
+
+    def sources(self, spec: str) -> tuple[ModelFiles, ...]:
+        """What a run records of the weights read (none for random weights)."""
+        if self.checkpoint is None:
+            return ()
+        files = (
+            (self.checkpoint,) if self.config_file is None else (self.config_file, self.checkpoint)
+        )
+        where = self.checkpoint.parent if self.config_file is not None else self.checkpoint
+        return (ModelFiles("target", spec, where, hub.snapshot_commit(self.checkpoint), files),)
 
 
 def parse_model(spec: str) -> tuple[str, str]:
@@ -146,19 +162,26 @@ def _howto(arch: str, tag: str, pcfg: dict[str, Any], oc: ModuleType) -> str:
     )
 
 
-def _cached_tag_weights(pcfg: dict[str, Any], weights_dir: str) -> Path | None:
+def _tag_files(pcfg: dict[str, Any]) -> tuple[str, list[str]]:
+    """The hub repository of a pretrained tag and its weight file names, best first."""
+    repo, fname = os.path.split(pcfg.get("hf_hub", ""))
+    names = list(_HF_WEIGHTS)
+    if fname:
+        stem, ext = os.path.splitext(fname)
+        names = ([stem + ".safetensors"] if ext in (".bin", ".pth") else []) + [fname]
+    return repo, names
+
+
+def _cached_tag_weights(pcfg: dict[str, Any], weights_dir: str, revision: str = "") -> Path | None:
     """The already-downloaded weight file of a pretrained tag, looked up without the network."""
-    hub = pcfg.get("hf_hub", "")
-    if hub:
+    repo, names = _tag_files(pcfg)
+    if repo:
         from huggingface_hub import try_to_load_from_cache
 
-        repo, fname = os.path.split(hub)
-        names = list(_HF_WEIGHTS)
-        if fname:
-            stem, ext = os.path.splitext(fname)
-            names = ([stem + ".safetensors"] if ext in (".bin", ".pth") else []) + [fname]
         for name in names:
-            hit = try_to_load_from_cache(repo, name, cache_dir=weights_dir or None)
+            hit = try_to_load_from_cache(
+                repo, name, cache_dir=weights_dir or None, revision=revision or None
+            )
             if isinstance(hit, str) and os.path.isfile(hit):
                 return Path(hit)
     url = pcfg.get("url", "")
@@ -191,28 +214,21 @@ def _read_local_dir(folder: Path) -> tuple[dict[str, Any], dict[str, Any], Path]
     return model_cfg, preprocess, weights
 
 
-def resolve(spec: str, weights_dir: str = "", model_config: str = "") -> Resolved:
-    """Find the weights a model spec names (local files and caches only) and its config."""
+def resolve(
+    spec: str, weights_dir: str = "", model_config: str = "", revision: str = "", fetch: bool = True
+) -> Resolved | None:
+    """Find the weights a model spec names and its config: local files, the caches, and (with
+    ``fetch``, unless ``HF_HUB_OFFLINE=1``) the hub. Without ``fetch`` (the preflight) weights
+    still to be fetched are checked with one bounded request and None is returned."""
+    if spec.startswith(HF_HUB):
+        folder = _hub_folder(spec, revision, weights_dir, fetch)
+        return None if folder is None else _resolve_folder(folder, f"{LOCAL_DIR}{folder}")
     if spec.startswith(LOCAL_DIR):
         folder = Path(spec[len(LOCAL_DIR) :]).expanduser()
         if not folder.is_dir():
             raise MissingWeightsError(f"target.model={spec!r}: folder {folder} does not exist.")
-        model_cfg, preprocess, weights = _read_local_dir(folder)
-        check_weight_file(weights)
-        return Resolved(
-            folder.name,
-            f"{LOCAL_DIR}{folder}",
-            weights,
-            model_cfg,
-            quick_gelu=bool(model_cfg.get("quick_gelu")),
-            preprocess=preprocess,
-        )
+        return _resolve_folder(folder, f"{LOCAL_DIR}{folder}")
     arch, tag = parse_model(spec)
-    if arch == "hf-hub":
-        raise ConfigError(
-            f"target.model={spec!r}: hf-hub models cannot be fetched offline; download the "
-            "repository's files elsewhere and pass target.model=local-dir:/path/to/folder."
-        )
     oc = open_clip_module()
     if model_config:
         _add_model_config(oc, Path(model_config).expanduser())
@@ -243,13 +259,79 @@ def resolve(spec: str, weights_dir: str = "", model_config: str = "") -> Resolve
             f"{tag!r} is neither a pretrained tag of {arch} nor a weight file path "
             f"(.pt/.pth/.bin/.safetensors)." + did_you_mean(tag, tags)
         )
-    path = _cached_tag_weights(pcfg, weights_dir)
+    path = _cached_tag_weights(pcfg, weights_dir, revision) or _fetch_tag(
+        pcfg, weights_dir, revision, fetch, _howto(arch, tag, pcfg, oc)
+    )
     if path is None:
-        raise MissingWeightsError(_howto(arch, tag, pcfg, oc))
+        return None
     check_weight_file(path)
     preprocess = {k: pcfg[k] for k in _PREPROCESS_KEYS if k in pcfg}
     quick_gelu = bool(pcfg.get("quick_gelu")) or bool(model_cfg.get("quick_gelu"))
     return Resolved(arch, arch, path, model_cfg, quick_gelu, _is_torchscript(path), preprocess)
+
+
+def _resolve_folder(folder: Path, model_name: str) -> Resolved:
+    """A model folder holding open_clip_config.json and a weight file (local-dir:, hf-hub:)."""
+    model_cfg, preprocess, weights = _read_local_dir(folder)
+    check_weight_file(weights)
+    return Resolved(
+        folder.name,
+        model_name,
+        weights,
+        model_cfg,
+        quick_gelu=bool(model_cfg.get("quick_gelu")),
+        preprocess=preprocess,
+        config_file=folder / "open_clip_config.json",
+    )
+
+
+def _unavailable(howto: str, fetch: bool, repo: str, revision: str) -> None:
+    """Raise MissingWeightsError when weights to be fetched cannot be: requests forbidden
+    (``howto``, the offline line), or (preflight, without ``fetch``) the hub does not answer."""
+    if hub.offline():
+        raise MissingWeightsError(howto)
+    if not fetch:
+        problem = hub.probe(repo, revision or None)
+        if problem is not None:
+            raise MissingWeightsError(f"{problem}; {howto}")
+
+
+def _hub_folder(spec: str, revision: str, weights_dir: str, fetch: bool) -> Path | None:
+    """The cached (or, with ``fetch``, fetched) snapshot of an ``hf-hub:`` model's folder."""
+    repo = spec[len(HF_HUB) :]
+    if not hub.is_repo_id(repo):
+        raise ConfigError(f"target.model={spec!r}: {repo!r} is not a hub repository id.")
+    files = ("open_clip_config.json", *_LOCAL_DIR_WEIGHTS)
+    found = hub.cached_snapshot(repo, revision or None, files, weights_dir or None)
+    if found is not None and (found / "open_clip_config.json").is_file():
+        return found
+    howto = (
+        f"target.model={spec!r} is not in the Hugging Face cache; download the repository's "
+        "files where there is internet and pass target.model=local-dir:/path/to/folder"
+    )
+    _unavailable(howto, fetch, repo, revision)
+    if not fetch:
+        return None
+    return hub.fetch_snapshot(repo, revision or None, files, weights_dir or None)
+
+
+def _fetch_tag(
+    pcfg: dict[str, Any], weights_dir: str, revision: str, fetch: bool, howto: str
+) -> Path | None:
+    """A pretrained tag's weight file fetched through open_clip's hub loading; None in the
+    preflight when the hub answers (the run fetches it)."""
+    repo, names = _tag_files(pcfg)
+    if not repo:  # weights only at a URL: never fetched here
+        raise MissingWeightsError(howto)
+    _unavailable(howto, fetch, repo, revision)
+    if not fetch:
+        return None
+    oc = open_clip_module()
+    with hub.fetching(repo, revision or None):
+        path = oc.pretrained.download_pretrained_from_hf(
+            repo, filename=names[-1], revision=revision or None, cache_dir=weights_dir or None
+        )
+    return Path(path)
 
 
 REHEARSAL_LAYERS = 2
@@ -259,9 +341,9 @@ REHEARSAL_LAYERS = 2
 def resolve_random(spec: str, model_config: str = "") -> Resolved:
     """The architecture ``spec`` names, for random weights: no weight file is looked up, each
     tower is cut to ``REHEARSAL_LAYERS`` layers; the tag's preprocessing is kept."""
-    if spec.startswith(LOCAL_DIR):
+    if spec.startswith((LOCAL_DIR, HF_HUB)):
         raise ConfigError(
-            f"target.model={spec!r}: a local-dir: folder holds its weights; use them, or name "
+            f"target.model={spec!r}: a model folder holds its weights; use them, or name "
             "the architecture (e.g. target.model=ViT-B-32:openai) for random weights."
         )
     arch, tag = parse_model(spec)
@@ -342,6 +424,7 @@ class ClipTarget:
         weights_dir: str = "",
         model_config: str = "",
         random_weights: bool = False,
+        revision: str = "",
     ) -> None:
         if modality not in ("image", "text"):
             raise ConfigError(f"target.modality={modality!r}: expected 'image' or 'text'.")
@@ -355,7 +438,10 @@ class ClipTarget:
         if random_weights:
             self.resolved = resolve_random(model, model_config)
         else:
-            self.resolved = resolve(model, weights_dir, model_config)
+            resolved = resolve(model, weights_dir, model_config, revision)
+            assert resolved is not None  # resolve gives None only without fetch
+            self.resolved = resolved
+        self.sources = self.resolved.sources(model)
         self.dim = int(self.resolved.model_cfg["embed_dim"])
         r = self.resolved
         build = json.dumps(
@@ -445,8 +531,9 @@ def clip_text(
     weights_dir: str = "",
     model_config: str = "",
     random_weights: bool = False,
+    revision: str = "",
 ) -> ClipTarget:
     """CLIP text-tower target over captions or class names."""
     return ClipTarget(
-        model, "text", batch_size, normalize, weights_dir, model_config, random_weights
+        model, "text", batch_size, normalize, weights_dir, model_config, random_weights, revision
     )

