@@ -155,12 +155,12 @@ def _score_pairs(pairs: list[tuple[str, str]], name: str) -> np.ndarray:
     ``single_meteor_score``, computed from per-sentence tables (``metrics.pairwise``).
     """
     from eegbench_plugins.metrics.nltk_data import meteor_synonyms
-    from eegbench_plugins.metrics.pairwise import PairScorer, without_cyclic_gc
+    from eegbench_plugins.metrics.pairwise import pair_scorer, without_cyclic_gc
 
     from eegbench.api import task
 
     synonyms = meteor_synonyms()
-    scorer = PairScorer(synonyms)
+    scorer = pair_scorer(synonyms)
     results = np.empty((len(pairs), len(PAIR_METRICS)))
     bar = task(f"{name}: scoring {len(pairs)} distinct pairs", total=len(pairs))
     shown = bar if len(pairs) >= PROGRESS_FROM else contextlib.nullcontext(_no_advance)

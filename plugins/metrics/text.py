@@ -146,12 +146,12 @@ class Meteor(Metric):
         self, predictions: list[str], references: list[str], **ctx: Any
     ) -> dict[str, np.ndarray]:
         from eegbench_plugins.metrics.nltk_data import meteor_synonyms
-        from eegbench_plugins.metrics.pairwise import PairScorer, without_cyclic_gc
+        from eegbench_plugins.metrics.pairwise import pair_scorer, without_cyclic_gc
 
         check_pairs(predictions, references, "meteor")
         if self._scorer is None:  # one per metric: its tables serve every condition
             self._synonyms = meteor_synonyms()
-            self._scorer = PairScorer(self._synonyms)
+            self._scorer = pair_scorer(self._synonyms)
         meteor = self._scorer.meteor
         params = (self.alpha, self.beta, self.gamma)
         with without_cyclic_gc():
