@@ -193,6 +193,7 @@ class Evaluation:
             batch_size=self.cfg.batch_size,
             max_new_tokens=self.cfg.max_new_tokens,
             repetition_penalty=self.cfg.repetition_penalty,
+            generation=self.cfg.generation,
             description=description,
             precision=self.precision,
             prompt=self.prompt,
