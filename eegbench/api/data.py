@@ -169,6 +169,28 @@ class EEGData:
         """Image indices seen in both splits (should be empty for an image-disjoint split)."""
         return set(self.image[self.splits[a]].tolist()) & set(self.image[self.splits[b]].tolist())
 
+    def to_mne(self, split: str | None = None) -> Any:
+        """The trials (all, or those of ``split``) as an ``mne.EpochsArray``.
+
+        Channels are EEG channels with this data's names and, where the names are in MNE's
+        standard 10-05 montage, its positions. Each trial is an event whose code is its
+        class's (the source's own code when it had one per class, as ``mne_epochs`` records,
+        else class index + 1; ``event_id`` maps class names to codes). ``metadata`` holds each
+        trial's image, class, subject, split, caption, image path and attributes. Data are in
+        volts when ``info["units"]`` says what they were in (z-scored data as they are), and
+        start at ``info["tmin"]`` (default 0).
+        """
+        from eegbench.api.export import to_epochs
+
+        return to_epochs(self, split)
+
+    def torch_dataset(self, split: str | None = None) -> Any:
+        """A ``torch.utils.data.Dataset`` of the trials (all, or those of ``split``), each
+        item ``(x [C, T] float32 tensor, class index)``."""
+        from eegbench.api.torch_data import TrialDataset
+
+        return TrialDataset(self, split)
+
     def fingerprint(self) -> dict[str, str]:
         """Content hashes identifying the data and each split (for the run record)."""
 
