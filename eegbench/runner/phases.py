@@ -288,6 +288,9 @@ def evaluate(s: Setup, trained: Trained) -> Evaluated:
                 predicted_object=["" if lbl is None else str(lbl) for lbl in cond.labels],
                 reference=evaluation.test.references,
                 generated=cond.captions,
+                more_references=[data.references[i][1:] for i in data.image[split]]
+                if data.references
+                else [],
             )
             write_predictions(predictions, s.run.predictions(row))
     return Evaluated(evaluation, metrics, controls)

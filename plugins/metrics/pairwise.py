@@ -118,6 +118,34 @@ def _same_scores(fast: PairScorer, library: LibraryScorer) -> bool:
     return True
 
 
+def score_several(
+    scorer: PairScorer | LibraryScorer, candidate: str, references: Sequence[str]
+) -> dict[str, float]:
+    """``PairScorer.score``'s outputs against several references, as the libraries define it:
+    BLEU by NLTK's ``corpus_bleu`` with all of them (clipped by each n-gram's most frequent
+    reference), METEOR by NLTK's ``meteor_score`` (the best reference), ROUGE (whose ``rouge``
+    package scores pairs only) the best reference of each output, as ``rouge-score``'s
+    ``score_multi`` and COCO's ROUGE-L do."""
+    from nltk.translate.bleu_score import SmoothingFunction, corpus_bleu
+
+    smooth = SmoothingFunction().method4
+    refs = [[r.split() for r in references]]
+    bleu_4, bleu_1 = (
+        corpus_bleu(refs, [candidate.split()], weights=w, smoothing_function=smooth)
+        for w in BLEU_WEIGHTS
+    )
+    rouge = [scorer.rouge(candidate, r) for r in references]
+    meteor_cand = candidate.replace("<s>", "").replace("</s>", "").strip()
+    return {
+        "bleu_4": bleu_4,
+        "bleu_1": bleu_1,
+        "rouge_1": max(r[0] for r in rouge),
+        "rouge_2": max(r[1] for r in rouge),
+        "rouge_l": max(r[2] for r in rouge),
+        "meteor": max(scorer.meteor(meteor_cand, r) for r in references),
+    }
+
+
 class LibraryScorer:
     """``PairScorer``'s values from the libraries' public calls, one pair at a time (the
     fallback when its re-derivations cannot be trusted on the installed versions)."""
