@@ -350,6 +350,7 @@ def commit(
     or not at all) and tell the tracker; returns the finished pipeline."""
     rec.write(staged.path)
     shutil.rmtree(RunDir(staged.path).checkpoint, ignore_errors=True)
+    RunDir(staged.path).tracker.unlink(missing_ok=True)
     run_dir = staged.publish()
     if tracker is not None:
         results = rec.model_dump(mode="json", exclude_unset=True)
