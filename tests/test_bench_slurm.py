@@ -237,24 +237,77 @@ def slurm():
         shutil.rmtree(root, ignore_errors=True)
 
 
+def _preempt_first_task(out: Path, timeout: float = 240) -> str:
+    """Once array task 0 has checkpointed an epoch, SIGTERM it as a pre-emption would; returns
+    the task's job id."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        logs = sorted((out / ".slurm").glob("*/*_0.log"))
+        if logs and any(out.glob(".partial-*/checkpoint/state.json")):
+            job = logs[0].stem
+            subprocess.run(["scancel", "--batch", "--signal=TERM", job], check=True)
+            _release_when_requeued(job, deadline)
+            return job
+        time.sleep(0.1)
+    raise AssertionError("array task 0 never wrote a checkpoint")
+
+
+def _release_when_requeued(job: str, deadline: float) -> None:
+    """Slurm holds a requeued batch job 121 s before it may start again (its epilogue's time);
+    the test lets it start at once."""
+    while time.monotonic() < deadline:
+        res = subprocess.run(
+            ["squeue", "-h", "-j", job, "-o", "%r"], capture_output=True, text=True
+        )
+        if res.stdout.strip() == "BeginTime":
+            subprocess.run(["scontrol", "update", f"JobId={job}", "StartTime=now"], check=True)
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"task {job} was not requeued")
+
+
 @pytest.mark.slow
 def test_a_suite_through_slurm_gives_the_local_leaderboard(slurm, tmp_path, monkeypatch):
+    """Two configurations as a Slurm array with --requeue; the first task is pre-empted
+    (SIGTERM) after a checkpoint, requeues itself and resumes: the leaderboard is the local
+    backend's."""
+    import threading
+
     monkeypatch.setenv("SLURM_CONF", str(slurm))
     suite, args = str(_suite(tmp_path)), _args(tmp_path)
     local, on_slurm = tmp_path / "local", tmp_path / "slurm"
     res = CliRunner().invoke(cli, ["--quiet", "bench", suite, *args, "--out", str(local)])
     assert res.exit_code == 0, res.output
-    res = CliRunner().invoke(
-        cli, ["--quiet", "bench", suite, *args, "--out", str(on_slurm), "--backend", "slurm"]
+    argv = ["--quiet", "bench", suite, *args, "--out", str(on_slurm), "--backend", "slurm"]
+    outcome: list = []
+    bench = threading.Thread(
+        target=lambda: outcome.append(CliRunner().invoke(cli, [*argv, "--requeue"])), daemon=True
     )
+    bench.start()
+    job = _preempt_first_task(on_slurm)
+    bench.join(timeout=600)
+    (res,) = outcome
     assert res.exit_code == 0, res.output + repr(res.exception)
     assert "ran 2 of 2 configurations" in res.output
     (batch,) = (on_slurm / ".slurm").iterdir()
-    assert len(list(batch.glob("*_*.log"))) == 2  # one log per array task
+    log = (batch / f"{job}.log").read_text()
+    assert "resuming" in log  # the requeued task continued its run from the checkpoint
+    assert not list(on_slurm.glob(".partial-*"))
     a, b = (pd.read_csv(d / "leaderboard.csv").drop(columns="runs") for d in (local, on_slurm))
     pd.testing.assert_frame_equal(a, b)
     assert (on_slurm / "leaderboard.md").read_text() == (local / "leaderboard.md").read_text()
-    again = CliRunner().invoke(
-        cli, ["--quiet", "bench", suite, *args, "--out", str(on_slurm), "--backend", "slurm"]
-    )
+    again = CliRunner().invoke(cli, argv)
     assert again.exit_code == 0 and "ran 0 of 2 configurations" in again.output
+
+
+def test_waiting_gives_up_when_squeue_keeps_failing(tmp_path, monkeypatch):
+    from eegbench.api.errors import EegbenchError
+    from eegbench.bench import slurm_backend
+
+    squeue = tmp_path / "squeue"  # a controller that cannot be reached
+    squeue.write_text("#!/bin/sh\necho 'Unable to contact slurm controller' >&2\nexit 1\n")
+    squeue.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}:{os.environ['PATH']}")
+    monkeypatch.setattr(slurm_backend, "SQUEUE_RETRIES", 2)
+    with pytest.raises(EegbenchError, match="squeue failed 3 times .* Unable to contact"):
+        slurm_backend.wait("7", poll_seconds=0.01)

@@ -38,6 +38,21 @@ from eegbench.api.errors import ConfigError, EegbenchError
 from eegbench.bench import Job, Task, run_job
 
 COMMANDS = ("sbatch", "squeue", "scontrol")
+ENDED = {
+    "BOOT_FAIL",
+    "CANCELLED",
+    "COMPLETED",
+    "DEADLINE",
+    "FAILED",
+    "NODE_FAIL",
+    "OUT_OF_MEMORY",
+    "PREEMPTED",
+    "REVOKED",
+    "SPECIAL_EXIT",
+    "TIMEOUT",
+}
+"""Job states after which a task does not run again (a requeued one is REQUEUED, then PENDING)."""
+SQUEUE_RETRIES = 10  # consecutive squeue failures (a controller restarting) before giving up
 FOLDER = ".slurm"
 
 
@@ -183,19 +198,25 @@ def submit(batch: Batch, options: SlurmOptions) -> str:
 
 
 def wait(job_id: str, poll_seconds: float) -> None:
-    """Until no task of the array is queued or running (a requeued task counts as queued);
+    """Until every task of the array has ended (a requeued task counts as queued);
     ``squeue`` is asked after 1 s, then at doubling intervals up to ``poll_seconds``."""
-    delay = min(1.0, poll_seconds)
+    delay, failures = min(1.0, poll_seconds), 0
     while True:
         res = subprocess.run(
-            ["squeue", "--noheader", "--array", "--jobs", job_id, "--format=%i"],
+            ["squeue", "--noheader", "--array", "--states=all", "--jobs", job_id, "--format=%T"],
             capture_output=True,
             text=True,
         )
-        if res.returncode == 0 and not res.stdout.strip():
-            return
+        if res.returncode == 0 and set(res.stdout.split()) <= ENDED:
+            return  # every task ended (or none is left in the controller's memory)
         if res.returncode != 0 and "Invalid job id" in res.stderr:
             return  # gone from the controller's memory: finished
+        failures = failures + 1 if res.returncode != 0 else 0
+        if failures > SQUEUE_RETRIES:
+            raise EegbenchError(
+                f"squeue failed {failures} times while waiting for array job {job_id}: "
+                f"{_first_line(res.stderr)}; the array may still run (squeue -j {job_id})."
+            )
         time.sleep(delay)
         delay = min(2 * delay, poll_seconds)
 
