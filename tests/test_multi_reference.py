@@ -177,3 +177,37 @@ def test_prediction_files_keep_several_references_and_score_reads_them(tmp_path)
     res = CliRunner().invoke(cli, ["score", str(path), "--format", "json"])
     assert res.exit_code == 0, res.output
     assert json.loads(res.output.strip().splitlines()[-1]) == pytest.approx(scores)
+
+
+def test_mne_epochs_reads_further_caption_columns(tmp_path):
+    import mne
+    import pandas as pd
+    from eegbench_plugins.datasets.mne_epochs import load_mne_epochs
+
+    n = 24
+    rng = np.random.default_rng(0)
+    images = [f"img{i % 12}" for i in range(n)]
+    table = pd.DataFrame(
+        {
+            "image": images,
+            "caption": [f"first of {im}" for im in images],
+            "caption_2": [f"second of {im}" for im in images],
+            "caption_3": ["" if im == "img0" else f"third of {im}" for im in images],
+        }
+    )
+    events = np.c_[np.arange(n) * 100, np.zeros(n, int), [1, 2] * (n // 2)]
+    epochs = mne.EpochsArray(
+        rng.normal(size=(n, 2, 32)) * 1e-6,
+        mne.create_info(["O1", "O2"], 100.0, "eeg"),
+        events,
+        event_id={"cat": 1, "dog": 2},
+        metadata=table,
+        verbose="error",
+    )
+    path = tmp_path / "x-epo.fif"
+    epochs.save(path, verbose="error")
+    data = load_mne_epochs(path=str(path), cache=False)
+    first = data.image_names.index("img0"), data.image_names.index("img5")
+    assert data.references[first[0]] == ["first of img0", "second of img0"]
+    assert data.references[first[1]] == ["first of img5", "second of img5", "third of img5"]
+    assert data.captions[first[1]] == "first of img5"  # the caption trained on
