@@ -211,13 +211,29 @@ def _start(root: Path) -> str | None:
 
 
 def _stop(root: Path) -> None:
+    """SIGTERM each daemon the fixture started and wait (10 s at most) until it has exited, so
+    that nothing writes into ``root`` while it is removed."""
+    pids = []
     for daemon in DAEMONS:
-        pid = root / f"{daemon}.pid"
-        if pid.is_file():
-            try:
-                os.kill(int(pid.read_text().strip()), signal.SIGTERM)
-            except (ProcessLookupError, ValueError):
-                pass
+        path = root / f"{daemon}.pid"
+        try:
+            pid = int(path.read_text().strip())
+            os.kill(pid, signal.SIGTERM)
+            pids.append(pid)
+        except (FileNotFoundError, ProcessLookupError, ValueError):
+            pass
+    deadline = time.monotonic() + 10
+    while pids and time.monotonic() < deadline:
+        pids = [p for p in pids if _alive(p)]
+        time.sleep(0.1)
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie waiting for its parent does not)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+    except (FileNotFoundError, IndexError):
+        return False
 
 
 @pytest.fixture(scope="module")
