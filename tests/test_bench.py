@@ -344,5 +344,5 @@ def test_processes_is_a_local_backend_option(tmp_path):
     assert res.exit_code == 2
     assert res.output.strip().splitlines() == [
         "error: --processes is an option of the local backend; with --backend ray use "
-        "--num-cpus and --cpus-per-run."
+        "--num-cpus and --cpus-per-run, with --backend slurm --array-parallelism."
     ]

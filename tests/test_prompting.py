@@ -104,3 +104,43 @@ def test_generation_hands_the_lm_head_contiguous_rows_and_removes_its_hook(llm):
     assert not head._forward_pre_hooks  # nothing left behind for training
     prompt = llm.model(inputs_embeds=batch.inputs_embeds, attention_mask=batch.attention_mask)
     assert prompt.logits.shape[1] == batch.inputs_embeds.shape[1]  # every position, as before
+
+
+BEAMS = {"num_beams": 3, "no_repeat_ngram_size": 2, "length_penalty": 0.7}
+
+
+def test_beam_search_is_batched_consistently(llm):
+    from eegbench.config import GenerationSettings
+    from eegbench.train.generation import generate_captions
+    from eegbench.train.model import Projector
+
+    torch.manual_seed(0)
+    proj = Projector(4, llm.d_model)
+    emb = torch.randn(4, 4)
+    labels = ["dog", "cat in a park", "dog", None]
+    beams = GenerationSettings(**BEAMS)
+    args = {"max_new_tokens": 8, "repetition_penalty": 1.1}
+    batched = generate_captions(llm, proj, emb, labels, batch_size=4, generation=beams, **args)
+    single = [
+        generate_captions(llm, proj, emb[i : i + 1], [labels[i]], generation=beams, **args)[0]
+        for i in range(4)
+    ]
+    assert batched == single  # left padding does not change what the beams find
+    greedy = generate_captions(llm, proj, emb, labels, batch_size=4, **args)
+    assert greedy != batched  # the settings reached the decoder
+
+
+def test_generation_config_is_greedy_by_default_and_takes_the_settings(llm):
+    from eegbench.config import GenerationSettings
+
+    greedy = llm.generation_config(100, 1.1, GenerationSettings().as_generation_config())
+    assert (greedy.do_sample, greedy.num_beams, greedy.repetition_penalty) == (False, 1, 1.1)
+    assert greedy.max_new_tokens == 100 and greedy.eos_token_id == llm.stop_token_ids
+    sampled = llm.generation_config(
+        20,
+        1.0,
+        GenerationSettings(do_sample=True, top_p=0.9, temperature=0.7).as_generation_config(),
+    )
+    assert (sampled.do_sample, sampled.top_p, sampled.temperature) == (True, 0.9, 0.7)
+    beams = llm.generation_config(20, 1.0, BEAMS)
+    assert (beams.num_beams, beams.no_repeat_ngram_size, beams.length_penalty) == (3, 2, 0.7)

@@ -248,3 +248,116 @@ def test_a_run_logs_every_epoch_to_mlflow(tiny, tmp_path, monkeypatch):
     steps = client.get_metric_history(run.info.run_id, "stage1/val_accuracy")
     assert sorted(m.step for m in steps) == [1, 2]
     assert [m.step for m in client.get_metric_history(run.info.run_id, "stage1/lr")] == [1, 2]
+
+
+# The command line with ``Checkpoint.save`` wrapped: the process is SIGKILLed just before the
+# stage-1 checkpoint of epoch 2 is written, after that epoch was sent to the tracker.
+KILL_BEFORE_CHECKPOINT = """
+import os, signal, sys
+import eegbench.train.checkpoint as ckpt
+
+save = ckpt.Checkpoint.save
+
+def saving(self, name, state):
+    if name == "stage1" and state.get("done") == 2:
+        os.kill(os.getpid(), signal.SIGKILL)
+    save(self, name, state)
+
+ckpt.Checkpoint.save = saving
+from eegbench.cli import main
+main(sys.argv[1:])
+"""
+
+
+def _series(report_to: str, out: Path, store: Path) -> tuple[list[str], dict[str, list[int]]]:
+    """(the tracker runs' ids, ``{series: steps}``) of what the tracker holds."""
+    keys = ("stage1/val_accuracy", "stage1/loss", "stage2/eeg/loss")
+    if report_to == "mlflow":
+        import mlflow
+
+        client = mlflow.MlflowClient(tracking_uri=store.as_uri())
+        experiment = client.get_experiment_by_name("eegbench")
+        runs = client.search_runs([experiment.experiment_id])
+        assert all(r.info.status == "FINISHED" for r in runs)
+        rid = runs[0].info.run_id
+        steps = {k: sorted(m.step for m in client.get_metric_history(rid, k)) for k in keys}
+        return [r.info.run_id for r in runs], steps
+    folders = sorted(p.name for p in (out / "tensorboard").iterdir())
+    steps = {}
+    for key in keys:
+        steps[key] = sorted(
+            step for f in (out / "tensorboard" / "r").glob("events.*") for step in _steps(f, key)
+        )
+    return folders, steps
+
+
+def _steps(events: Path, key: str) -> list[int]:
+    from tensorboard.backend.event_processing.event_file_loader import EventFileLoader
+
+    return [
+        e.step
+        for e in EventFileLoader(str(events)).Load()
+        if any(v.tag == key for v in e.summary.value)
+    ]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("report_to", ["tensorboard", "mlflow"])
+def test_a_resumed_run_continues_its_tracker_run_with_every_epoch_once(tmp_path, report_to):
+    import subprocess
+    import sys
+
+    from click.testing import CliRunner
+
+    from eegbench.cli import cli
+    from tests.conftest import tiny_overrides
+
+    pytest.importorskip(report_to)
+    out, store = tmp_path / "out", tmp_path / "store"
+    args = [
+        o for o in tiny_overrides(tmp_path) if not o.startswith(("output_dir=", "stage1.epochs"))
+    ]
+    args += [f"output_dir={out}", "run_name=r", "threads=1", "stage1.epochs=3"]
+    args += [f"report_to={report_to}", "eval.metrics=[accuracy]"]
+    if report_to == "mlflow":
+        args.append(f"tracking_uri={store}")
+    cmd = [sys.executable, "-c", KILL_BEFORE_CHECKPOINT, "-q", "run", *args]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    assert proc.returncode == -9, proc.stderr[-2000:]
+    (partial,) = out.glob(".partial-r.*")
+    ledger = json.loads((partial / "tracker.json").read_text())
+    assert ledger["epochs"] == [["stage1", 1], ["stage1", 2]]  # sent; epoch 2 not checkpointed
+    res = CliRunner().invoke(cli, ["-q", "run", "--resume", str(partial)])
+    assert res.exit_code == 0, res.output
+    assert not (out / "r" / "tracker.json").exists()
+    runs, steps = _series(report_to, out, store)
+    assert len(runs) == 1  # the same tracker run (MLflow: one run id; TensorBoard: one folder)
+    assert steps == {
+        "stage1/val_accuracy": [1, 2, 3],
+        "stage1/loss": [1, 2, 3],
+        "stage2/eeg/loss": [1],
+    }
+
+
+@pytest.mark.slow
+def test_wandb_resumes_its_run_id_offline(tmp_path, monkeypatch):
+    pytest.importorskip("wandb", reason="the wandb extra is not installed")
+    from eegbench.results import tracking
+
+    monkeypatch.delenv("WANDB_MODE", raising=False)
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    cfg, _, run_dir = finished_run(tmp_path)
+    cfg = cfg.replace(report_to="wandb", tracking_uri=str(tmp_path / "wandb-dir"))
+    sent: list[tuple[str, int]] = []
+    monkeypatch.setattr(
+        tracking.WandbTracker, "log_epoch", lambda self, s, e, v: sent.append((s, e))
+    )
+    with pytest.raises(KeyboardInterrupt), tracking.tracking(cfg, "r", run_dir) as first:
+        first.on_epoch("stage1", 1, {"loss": 1.0})
+        raise KeyboardInterrupt  # the run stops; its folder keeps tracker.json
+    with tracking.tracking(cfg, "r", run_dir) as again:
+        assert again.identity() == first.identity()  # the same wandb run id
+        again.on_epoch("stage1", 1, {"loss": 1.0})  # sent before the stop: not again
+        again.on_epoch("stage1", 2, {"loss": 0.5})
+        again.run.finish()
+    assert sent == [("stage1", 1), ("stage1", 2)]

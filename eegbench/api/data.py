@@ -24,6 +24,12 @@ class EEGData:
     ``subject``: subject id ``[N]``. ``splits``: split name -> trial indices (``train``, ``val``,
     ``test`` at least). ``info``: free metadata (units, ground truth of a simulation, ...).
 
+    References: ``captions`` is one caption per image, the one stage 2 trains on. A dataset
+    with several captions per image (COCO style) gives ``references``: every reference caption
+    of each image (a non-empty list per image, normally starting with its ``captions`` entry);
+    the caption metrics that declare ``multi_reference`` score against all of them, as their
+    libraries define it. None: each image's one caption is its only reference.
+
     Statistics: ``cluster`` ``[N]`` names the unit of independent observation of each trial
     (trials that share a reference caption are not independent); ``None`` means the image, and
     ``cluster_unit`` says in words what the unit is (recorded in results.json).
@@ -45,6 +51,7 @@ class EEGData:
     sfreq: float
     ch_names: list[str]
     captions: list[str] | None = None
+    references: list[list[str]] | None = None
     image_paths: list[str | None] | None = None
     name: str = ""
     info: dict[str, Any] = field(default_factory=dict)
@@ -114,6 +121,7 @@ class EEGData:
                 raise DataError(
                     f"{where}: {len(vals)} {per_image} for {len(self.image_names)} images."
                 )
+        self._validate_references(where)
         for split in SPLITS:
             if split not in self.splits:
                 raise DataError(f"{where}: split {split!r} is missing.")
@@ -135,6 +143,31 @@ class EEGData:
             raise DataError(f"{where}: cluster_unit must name the statistical unit.")
         self._validate_attributes(where)
         return self
+
+    def _validate_references(self, where: str) -> None:
+        if self.references is None:
+            return
+        if self.captions is None:
+            raise DataError(f"{where}: references need captions (the caption trained on).")
+        if len(self.references) != len(self.image_names):
+            raise DataError(
+                f"{where}: {len(self.references)} reference lists for "
+                f"{len(self.image_names)} images."
+            )
+        for i, refs in enumerate(self.references):
+            if isinstance(refs, str) or not refs or not all(isinstance(r, str) for r in refs):
+                raise DataError(
+                    f"{where}: references[{i}] must be a non-empty list of captions, got "
+                    f"{refs!r:.60}."
+                )
+        self.references = [list(refs) for refs in self.references]
+
+    def image_references(self) -> list[list[str]] | None:
+        """Every reference caption of each image (``references``, else ``[caption]``); None
+        without captions."""
+        if self.references is not None:
+            return self.references
+        return None if self.captions is None else [[c] for c in self.captions]
 
     def _validate_attributes(self, where: str) -> None:
         attrs, words = self.attributes, self.attribute_words
@@ -168,6 +201,28 @@ class EEGData:
     def split_overlap(self, a: str = "train", b: str = "test") -> set[int]:
         """Image indices seen in both splits (should be empty for an image-disjoint split)."""
         return set(self.image[self.splits[a]].tolist()) & set(self.image[self.splits[b]].tolist())
+
+    def to_mne(self, split: str | None = None) -> Any:
+        """The trials (all, or those of ``split``) as an ``mne.EpochsArray``.
+
+        Channels are EEG channels with this data's names and, where the names are in MNE's
+        standard 10-05 montage, its positions. Each trial is an event whose code is its
+        class's (the source's own code when it had one per class, as ``mne_epochs`` records,
+        else class index + 1; ``event_id`` maps class names to codes). ``metadata`` holds each
+        trial's image, class, subject, split, caption, image path and attributes. Data are in
+        volts when ``info["units"]`` says what they were in (z-scored data as they are), and
+        start at ``info["tmin"]`` (default 0).
+        """
+        from eegbench.api.export import to_epochs
+
+        return to_epochs(self, split)
+
+    def torch_dataset(self, split: str | None = None) -> Any:
+        """A ``torch.utils.data.Dataset`` of the trials (all, or those of ``split``), each
+        item ``(x [C, T] float32 tensor, class index)``."""
+        from eegbench.api.torch_data import TrialDataset
+
+        return TrialDataset(self, split)
 
     def fingerprint(self) -> dict[str, str]:
         """Content hashes identifying the data and each split (for the run record)."""

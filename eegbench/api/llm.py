@@ -7,6 +7,7 @@ causal LM; plugins differ only in where the weights come from.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -119,14 +120,21 @@ class CausalLM:
         attention_mask: torch.Tensor,
         max_new_tokens: int = 32,
         repetition_penalty: float = 1.0,
+        options: Mapping[str, Any] | None = None,
     ) -> list[list[int]]:
-        """Greedy decoding with KV cache from left-padded prompt embeddings; new tokens only.
+        """Decoding with KV cache from left-padded prompt embeddings; new tokens only.
 
-        The repetition penalty applies to generated tokens (the prompt is embeddings, not ids).
+        Greedy unless ``options`` (transformers ``GenerationConfig`` fields: ``num_beams``,
+        ``do_sample``, ``top_p``, ...) say otherwise; they are laid over the model's own
+        generation config. The repetition penalty (and ``no_repeat_ngram_size``) apply to
+        generated tokens (the prompt is embeddings, not ids).
         """
+        config = self.generation_config(max_new_tokens, repetition_penalty, options)
         with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=".*repetition_penalty.*inputs_embeds")
-            out = self._generate(inputs_embeds, attention_mask, max_new_tokens, repetition_penalty)
+            warnings.filterwarnings(
+                "ignore", message=".*(repetition_penalty|no_repeat_ngram_size).*inputs_embeds"
+            )
+            out = self._generate(inputs_embeds, attention_mask, config)
         stops = set(self.stop_token_ids)
         result = []
         for row in out.tolist():
@@ -162,23 +170,64 @@ class CausalLM:
             rows.append(row[width - sum(mask) : width] + (new[: ends[0] + 1] if ends else new))
         return rows
 
-    def _generate(self, inputs_embeds, attention_mask, max_new_tokens, repetition_penalty):
+    def generation_config(
+        self,
+        max_new_tokens: int,
+        repetition_penalty: float,
+        options: Mapping[str, Any] | None = None,
+    ) -> Any:
+        """The transformers ``GenerationConfig`` of a ``generate`` call: the model's own, then
+        greedy decoding to ``max_new_tokens`` with ``repetition_penalty``, then ``options``."""
+        import copy
+
+        from transformers import GenerationConfig
+
+        own = getattr(self.model, "generation_config", None)
+        config = copy.deepcopy(own) if own is not None else GenerationConfig()
+        settings = {
+            "max_new_tokens": max_new_tokens,
+            "do_sample": False,
+            "num_beams": 1,
+            "repetition_penalty": repetition_penalty,
+            "pad_token_id": self.tokenizer.pad_token_id,
+            "eos_token_id": self.stop_token_ids,
+        }
+        unknown = config.update(**{**settings, **dict(options or {})})
+        if unknown:
+            raise ConfigError(
+                f"generation options {sorted(unknown)} are not GenerationConfig fields."
+            )
+        return config
+
+    def _generate(self, inputs_embeds, attention_mask, config):
         head = self.model.get_output_embeddings()
         hook = None if head is None else head.register_forward_pre_hook(_contiguous_input)
         try:
             return self.model.generate(
                 inputs_embeds=inputs_embeds,
                 attention_mask=attention_mask,
-                max_new_tokens=max_new_tokens,
-                do_sample=False,
-                num_beams=1,
-                repetition_penalty=repetition_penalty,
-                pad_token_id=self.tokenizer.pad_token_id,
-                eos_token_id=self.stop_token_ids,
+                generation_config=config,
+                logits_processor=_penalty_of_generated_tokens(config),
             )
         finally:
             if hook is not None:
                 hook.remove()
+
+
+def _penalty_of_generated_tokens(config: Any) -> Any:
+    """transformers' repetition penalty over every generated token of each row.
+
+    Given ``inputs_embeds`` alone, the ids ``generate`` hands the penalty are the generated
+    tokens only, but transformers takes each row's left padding as a prompt to skip in them, so
+    a padded row left its first tokens unpenalised: a caption depended on the batch it was
+    generated in. This processor (same class, no prompt to skip) takes the default's place.
+    """
+    from transformers import LogitsProcessorList, RepetitionPenaltyLogitsProcessor
+
+    penalty = config.repetition_penalty
+    if penalty is None or penalty == 1.0:
+        return LogitsProcessorList()
+    return LogitsProcessorList([RepetitionPenaltyLogitsProcessor(penalty)])
 
 
 def _contiguous_input(module: Any, args: tuple[Any, ...]) -> tuple[Any, ...]:

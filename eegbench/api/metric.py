@@ -134,10 +134,15 @@ class Metric:
       builds it from the capabilities above, or recomputes ``compute`` on each resample;
     - ``signature``: a string naming the library settings that produced the numbers (sacrebleu's
       signature for BLEU), recorded in results.json under ``metric_signatures``.
+
+    ``multi_reference``: the metric scores each prediction against several references (each
+    reference a list of captions, as ``EEGData.references`` gives them, or one caption); a
+    metric without it receives each trial's first reference, one caption.
     """
 
     outputs: ClassVar[dict[str, bool]] = {}
     requires: ClassVar[tuple[str, ...]] = (CAPTIONS,)
+    multi_reference: ClassVar[bool] = False
 
     @classmethod
     def higher_is_better(cls, output: str) -> bool | None:

@@ -17,7 +17,8 @@ A configuration's key is a digest of its resolved config without ``output_dir``,
 key in the output directory is not run again, and an interrupted one is resumed. The local
 backend runs the rest one after another in this process, or ``processes`` at a time in
 processes of their own that share the cores (``run_threads``); ``ray_backend`` runs each as a
-Ray task. All run exactly the tasks ``pending`` lists, each through ``run_job``.
+Ray task, ``slurm_backend`` as a task of one Slurm job array. All run exactly the tasks
+``pending`` lists, each through ``run_job``.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from eegbench.results.record import WHERE_KEYS, run_name
 
 if TYPE_CHECKING:
     from eegbench.bench.ray_backend import RayOptions
+    from eegbench.bench.slurm_backend import SlurmOptions
     from eegbench.config import RunConfig
 
 SUITES_DIR = Path(__file__).resolve().parent / "suites"  # shipped as package data
@@ -206,7 +208,7 @@ class Task:
     resume: Path | None = None
 
 
-BACKENDS = ("local", "ray")
+BACKENDS = ("local", "ray", "slurm")
 
 
 def pending(jobs: list[Job], out_dir: Path) -> list[Task]:
@@ -234,22 +236,23 @@ def run_suite(
     backend: str = "local",
     ray: RayOptions | None = None,
     processes: int = 1,
+    slurm: SlurmOptions | None = None,
 ) -> BenchResult:
     """Run the configurations that have no finished run in ``out_dir`` yet: here, one after
-    another (``backend="local"``) or ``processes`` side by side, or as Ray tasks (``"ray"``,
-    with ``ray``'s options)."""
+    another (``backend="local"``) or ``processes`` side by side, as Ray tasks (``"ray"``,
+    with ``ray``'s options) or as a Slurm job array (``"slurm"``, with ``slurm``'s)."""
     import time
 
     from eegbench.progress import log
 
     if backend not in BACKENDS:
-        raise ConfigError(f"unknown backend {backend!r}; use local or ray.")
+        raise ConfigError(f"unknown backend {backend!r}; use local, ray or slurm.")
     if processes < 1:
         raise ConfigError(f"--processes {processes}: use 1 or more.")
     if processes > 1 and backend != "local":
         raise ConfigError(
             "--processes runs configurations side by side on the local backend; with --backend "
-            "ray use --num-cpus and --cpus-per-run."
+            "ray use --num-cpus and --cpus-per-run, with --backend slurm --array-parallelism."
         )
     world = os.environ.get("WORLD_SIZE", "1")
     if world != "1":
@@ -267,6 +270,10 @@ def run_suite(
         from eegbench.bench.ray_backend import RayOptions, run_on_ray
 
         outcomes = run_on_ray(todo, ray or RayOptions())
+    elif backend == "slurm":
+        from eegbench.bench.slurm_backend import SlurmOptions, run_on_slurm
+
+        outcomes = run_on_slurm(todo, out_dir, slurm or SlurmOptions())
     elif processes > 1 and len(todo) > 1:
         outcomes = _run_side_by_side(todo, processes)
     else:

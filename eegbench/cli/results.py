@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -238,11 +239,12 @@ def leaderboard_command(
 @click.option("--dry-run", is_flag=True, help="List the configurations and which are done.")
 @click.option(
     "--backend",
-    type=click.Choice(["local", "ray"]),
+    type=click.Choice(["local", "ray", "slurm"]),
     default="local",
     show_default=True,
     help="local: the runs in this process, one after another (or --processes N at once); ray: "
-    "each run as a Ray task (the 'ray' extra).",
+    "each run as a Ray task (the 'ray' extra); slurm: each run as a task of one Slurm job array "
+    "(sbatch; the bench waits for it).",
 )
 @click.option(
     "--processes",
@@ -265,12 +267,33 @@ def leaderboard_command(
 @click.option(
     "--cpus-per-run",
     type=click.IntRange(min=1),
-    help="Ray: CPUs (and torch threads) of each run [default: the config's threads, else 1].",
+    help="Ray, Slurm: CPUs (and torch threads) of each run [default: the config's threads, "
+    "else 1].",
 )
 @click.option(
     "--gpus-per-run",
     type=click.FloatRange(min=0),
-    help="Ray: GPUs of each run, a fraction shares one [default: 1 with device=cuda, else 0].",
+    help="Ray, Slurm: GPUs of each run (Ray: a fraction shares one) [default: 1 with "
+    "device=cuda, else 0].",
+)
+@click.option("--partition", help="Slurm: the partition of the array.")
+@click.option("--time", "time_limit", help="Slurm: time limit of each run (e.g. 4:00:00).")
+@click.option(
+    "--array-parallelism",
+    type=click.IntRange(min=1),
+    help="Slurm: at most N runs of the array at once (--array=0-K%N).",
+)
+@click.option(
+    "--sbatch",
+    "sbatch_lines",
+    multiple=True,
+    help="Slurm: one more sbatch option for the script (repeatable), e.g. --sbatch=--mem=16G.",
+)
+@click.option(
+    "--requeue",
+    is_flag=True,
+    help="Slurm: a pre-empted or timed-out run stops at the next safe point and requeues "
+    "itself, then resumes from its checkpoint.",
 )
 def bench_command(
     suite: str | None,
@@ -283,6 +306,11 @@ def bench_command(
     num_cpus: int | None,
     cpus_per_run: int | None,
     gpus_per_run: float | None,
+    partition: str | None,
+    time_limit: str | None,
+    array_parallelism: int | None,
+    sbatch_lines: tuple[str, ...],
+    requeue: bool,
 ) -> None:
     """Run a benchmark SUITE (a shipped name or a YAML file), then print its leaderboard.
 
@@ -290,10 +318,11 @@ def bench_command(
     shipped suites. `--processes N` runs N configurations at once on this machine, the free
     cores divided among them. `--backend ray` runs each configuration as a Ray task: on a local
     Ray, or on the cluster at `--address` (its nodes need this eegbench and an output folder
-    they share). SIGTERM or Ctrl-C stops the bench with one line naming the command that
-    resumes it.
+    they share). `--backend slurm` submits them as one Slurm job array and waits for it
+    (`--dry-run` prints the script). SIGTERM or Ctrl-C stops the bench with one line naming
+    the command that resumes it.
     """
-    from eegbench.api.errors import ConfigError, EegbenchError
+    from eegbench.api.errors import EegbenchError
     from eegbench.bench import leaderboard_options, list_suites, load_suite, plan, run_suite
     from eegbench.report.leaderboard import leaderboard, write_outputs
 
@@ -308,39 +337,36 @@ def bench_command(
         "--cpus-per-run": cpus_per_run,
         "--gpus-per-run": gpus_per_run,
     }
-    given = [flag for flag, value in ray_flags.items() if value is not None]
-    if backend != "ray" and given:
-        raise ConfigError(f"{given[0]} is an option of --backend ray; add --backend ray.")
-    if backend == "ray" and processes > 1:
-        raise ConfigError(
-            "--processes is an option of the local backend; with --backend ray use --num-cpus "
-            "and --cpus-per-run."
-        )
-    ray = None
+    slurm_flags = {
+        "--partition": partition,
+        "--time": time_limit,
+        "--array-parallelism": array_parallelism,
+        "--sbatch": sbatch_lines or None,
+        "--requeue": requeue or None,
+    }
+    _check_backend_flags(backend, processes, ray_flags, slurm_flags)
+    ray = slurm = None
     if backend == "ray":
         from eegbench.bench.ray_backend import RayOptions
 
         ray = RayOptions(address, num_cpus, cpus_per_run, gpus_per_run)
+    if backend == "slurm":
+        from eegbench.bench.slurm_backend import SlurmOptions
+
+        gpus = None if gpus_per_run is None else int(gpus_per_run)
+        slurm = SlurmOptions(
+            partition, time_limit, cpus_per_run, gpus, array_parallelism, sbatch_lines, requeue
+        )
     s = load_suite(suite)
     out = out or Path("runs") / "bench" / s.name
     if dry_run:
-        jobs = plan(s, out, list(overrides))
-        if ray is not None:
-            from eegbench.bench.ray_backend import check, resources
-
-            check(jobs, ray)
-        for job in jobs:
-            status = f"done ({job.done})" if job.done else "to run"
-            if ray is not None and job.done is None:
-                cpus, gpus = resources(job, ray)
-                status += f" (Ray task: {cpus} CPU, {gpus:g} GPU)"
-            click.echo(f"{job.key}  {job.name}  {status}")
+        _dry_run(plan(s, out, list(overrides)), out, ray, slurm)
         return
     from eegbench.train.preemption import Interrupted, stop_politely
 
     try:
         with stop_politely():
-            result = run_suite(s, out, list(overrides), backend, ray, processes)
+            result = run_suite(s, out, list(overrides), backend, ray, processes, slurm)
     except Interrupted as e:  # finished runs are skipped and interrupted ones resumed by a rerun
         e.finished = None
         e.resume = ["eegbench", "bench", suite, *overrides, "--out", str(out)]
@@ -349,6 +375,7 @@ def bench_command(
         if processes > 1:
             e.resume += ["--processes", str(processes)]
         e.resume += [f"{flag}={value}" for flag, value in ray_flags.items() if value is not None]
+        e.resume += _slurm_argv(slurm_flags)
         raise
     board = leaderboard([out], **leaderboard_options(s))
     written = write_outputs(board, "md", out / "leaderboard.md", out / "leaderboard.png")
@@ -365,6 +392,72 @@ def bench_command(
         raise EegbenchError(
             f"{len(result.failed)} configuration(s) failed; first: {first[0].name}: {first[1]}"
         )
+
+
+def _check_backend_flags(
+    backend: str, processes: int, ray_flags: dict[str, Any], slurm_flags: dict[str, Any]
+) -> None:
+    """Each backend's options only with that backend."""
+    from eegbench.api.errors import ConfigError
+
+    shared = ("--cpus-per-run", "--gpus-per-run")
+    for flag, value in ray_flags.items():
+        if value is not None and backend != "ray" and not (backend == "slurm" and flag in shared):
+            raise ConfigError(f"{flag} is an option of --backend ray; add --backend ray.")
+    for flag, value in slurm_flags.items():
+        if value is not None and backend != "slurm":
+            raise ConfigError(f"{flag} is an option of --backend slurm; add --backend slurm.")
+    gpus = ray_flags["--gpus-per-run"]
+    if backend == "slurm" and gpus is not None and gpus != int(gpus):
+        raise ConfigError(f"--gpus-per-run {gpus:g}: Slurm hands out whole GPUs; give 0, 1, ...")
+    if backend != "local" and processes > 1:
+        raise ConfigError(
+            "--processes is an option of the local backend; with --backend ray use --num-cpus "
+            "and --cpus-per-run, with --backend slurm --array-parallelism."
+        )
+
+
+def _slurm_argv(flags: dict[str, Any]) -> list[str]:
+    """The Slurm options as they were given, for the command that resumes the bench."""
+    argv: list[str] = []
+    for flag, value in flags.items():
+        if value is True:
+            argv.append(flag)
+        elif isinstance(value, tuple):
+            argv += [f"{flag}={v}" for v in value]
+        elif value is not None:
+            argv.append(f"{flag}={value}")
+    return argv
+
+
+def _dry_run(jobs: list[Any], out: Path, ray: Any, slurm: Any) -> None:
+    """The configurations and which are done; what Ray would give each run; Slurm's script."""
+    from eegbench.bench import pending
+
+    if ray is not None:
+        from eegbench.bench.ray_backend import check, resources
+
+        check(jobs, ray)
+    for job in jobs:
+        status = f"done ({job.done})" if job.done else "to run"
+        if ray is not None and job.done is None:
+            cpus, gpus = resources(job, ray)
+            status += f" (Ray task: {cpus} CPU, {gpus:g} GPU)"
+        click.echo(f"{job.key}  {job.name}  {status}")
+    if slurm is None:
+        return
+    from eegbench.bench.slurm_backend import check as check_slurm
+    from eegbench.bench.slurm_backend import prepare
+
+    check_slurm(jobs, slurm)
+    todo = pending(jobs, out)
+    if not todo:
+        click.echo("nothing to submit: every configuration is done")
+        return
+    batch = prepare(todo, out, slurm)
+    names = ", ".join(f"{i}: {t.job.name}" for i, t in enumerate(todo))
+    click.echo(f"# sbatch script ({batch.folder / 'job.sh'}); array tasks {names}")
+    click.echo(batch.script, nl=False)
 
 
 @click.command("report")

@@ -42,6 +42,7 @@ def caption(run_dir: str, trial: int, label: str | None, device: str | None) -> 
         [label if label is not None else predicted],
         max_new_tokens=ev.max_new_tokens,
         repetition_penalty=ev.repetition_penalty,
+        generation=ev.generation,
         precision=pipe.precision,
         prompt=pipe.prompt,
     )[0]

@@ -250,7 +250,14 @@ _REGISTERED_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_:+-]*")
 def _well_formed(parts: list[str]) -> bool:
     if len(parts) == 3 and parts[0] == METRICS:  # metrics.NAME.KEY: NAME as registered
         return bool(_REGISTERED_NAME.fullmatch(parts[1])) and parts[2].isidentifier()
+    if len(parts) == 3 and parts[0] in CORE_GROUPS:  # a nested section: eval.generation.KEY
+        return all(p.isidentifier() for p in parts)
     return len(parts) <= 2 and all(p.isidentifier() for p in parts)
+
+
+def _nested(tp: Any) -> type | None:
+    """The section dataclass of a nested core key (``eval.generation``), else None."""
+    return tp if isinstance(tp, type) and dataclasses.is_dataclass(tp) else None
 
 
 def parse_override(text: str) -> tuple[list[str], Any]:
@@ -310,7 +317,10 @@ def overrides_layer(overrides: list[str] | tuple[str, ...]) -> Layer:
                 raise ConfigError(f"{head} is a single value: set it as {head}=VALUE.")
             if parts[1] == "name" and head in GROUPS:
                 raise ConfigError(f"choose a {head} with {head}=NAME.")
-            values.setdefault(head, {})[parts[1]] = value
+            if len(parts) == 3:
+                values.setdefault(head, {}).setdefault(parts[1], {})[parts[2]] = value
+            else:
+                values.setdefault(head, {})[parts[1]] = value
         layer.texts[dotted] = text
     return layer
 
@@ -396,19 +406,55 @@ class _Resolver:
         return PluginChoice(entry.name, freeze(params))
 
     def core(self, group: str, cls: type) -> Any:
+        """A core section from every layer, key by key; a nested section (``eval.generation``)
+        key by key too."""
         params = {p.name: p for p in params_of(cls)}
         values: dict[str, Any] = {}
-        for key in params:
+        for key, param in params.items():
             self.origins[f"{group}.{key}"] = self.layers[0].source(group)
+            nested = _nested(param.type)
+            if nested is not None:
+                values[key] = {}
+                for sub in params_of(nested):
+                    self.origins[f"{group}.{key}.{sub.name}"] = self.layers[0].source(group)
         for layer in self.layers:
             for key, value in (layer.section(group) or {}).items():
                 if key not in params:
                     raise ConfigError(
                         f"{group} has no key {key!r}." + did_you_mean(key, list(params))
                     )
-                values[key] = coerce(value, params[key].type, f"{group}.{key}")
-                self.origins[f"{group}.{key}"] = layer.source(f"{group}.{key}")
+                dotted = f"{group}.{key}"
+                nested = _nested(params[key].type)
+                if nested is not None:
+                    self._nested_keys(layer, dotted, nested, value, values[key])
+                    continue
+                values[key] = coerce(value, params[key].type, dotted)
+                self.origins[dotted] = layer.source(dotted)
+        for key, param in params.items():
+            nested = _nested(param.type)
+            if nested is not None:
+                values[key] = nested(**values[key])
         return cls(**values)
+
+    def _nested_keys(
+        self, layer: Layer, dotted: str, cls: Any, section: Any, into: dict[str, Any]
+    ) -> None:
+        """The keys ``layer`` sets in the nested section ``dotted``, validated into ``into``."""
+        if section is None:
+            return
+        if not isinstance(section, dict):
+            raise ConfigError(
+                f"{layer.source(dotted)}: {dotted} must be a mapping of keys to values, got "
+                f"{section!r} (e.g. {dotted}.KEY=VALUE)."
+            )
+        params = {p.name: p for p in params_of(cls)}
+        for key, value in section.items():
+            if key not in params:
+                raise ConfigError(
+                    f"{dotted} has no key {key!r}." + did_you_mean(str(key), list(params))
+                )
+            into[key] = coerce(value, params[key].type, f"{dotted}.{key}")
+            self.origins[f"{dotted}.{key}"] = layer.source(f"{dotted}.{key}")
 
     def metrics(
         self, chosen: tuple[str, ...], random_weights: bool = False

@@ -201,6 +201,39 @@ noise through the encoder."""
 
 
 @dataclass(frozen=True)
+class GenerationSettings:
+    """Decoding beyond greedy: transformers ``GenerationConfig`` fields (the defaults are
+    Thought2Text's greedy decoding)."""
+
+    num_beams: Annotated[int, Interval(ge=1, le=256)] = field(
+        default=1, metadata={"help": "beam search with this many beams (1: no beam search)"}
+    )
+    do_sample: bool = field(
+        default=False, metadata={"help": "sample the next token (seeded by seed) instead of argmax"}
+    )
+    temperature: Annotated[float, Gt(0)] = field(
+        default=1.0, metadata={"help": "sampling temperature (with do_sample)"}
+    )
+    top_k: Annotated[int, Ge(0)] = field(
+        default=50, metadata={"help": "sample among the k likeliest tokens (0: all; do_sample)"}
+    )
+    top_p: Annotated[float, Interval(gt=0, le=1)] = field(
+        default=1.0, metadata={"help": "nucleus sampling: the smallest set of this mass"}
+    )
+    no_repeat_ngram_size: Annotated[int, Ge(0)] = field(
+        default=0, metadata={"help": "no n-gram of this size twice in a caption (0: off)"}
+    )
+    length_penalty: float = field(
+        default=1.0,
+        metadata={"help": "beam search: scores divided by length**length_penalty (>1: longer)"},
+    )
+
+    def as_generation_config(self) -> dict[str, Any]:
+        """The transformers ``GenerationConfig`` fields these settings set."""
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
 class EvalConfig:
     """Evaluation on the test split: metrics, controls, decoding (Thought2Text's greedy
     decoding to 100 tokens with repetition penalty 1.1)."""
@@ -232,6 +265,10 @@ class EvalConfig:
         metadata={"help": "caption length limit; also checked against the LLM's context"},
     )
     repetition_penalty: Annotated[float, Gt(0)] = 1.1
+    generation: GenerationSettings = field(
+        default_factory=GenerationSettings,
+        metadata={"help": "beam search, sampling, n-gram blocking: eval.generation.KEY=VALUE"},
+    )
     batch_size: BatchSize = 64
     bootstrap: Annotated[int, Interval(ge=0, le=1_000_000)] = field(
         default=1000,

@@ -126,7 +126,7 @@ def check_same_test_set(a: RunPredictions, b: RunPredictions) -> None:
             f"{a.name} has {len(pa)} test trials and {b.name} {len(pb)}; a paired test needs "
             "the same trials."
         )
-    for column in ("image", "expected_object", "reference"):
+    for column in ("image", "expected_object", "references"):
         va, vb = getattr(pa, column), getattr(pb, column)
         for i, (x, y) in enumerate(zip(va, vb)):
             if x != y:
@@ -244,17 +244,16 @@ def compare_runs(
             continue
         metric = built.get(name) or _build(name, a.metric_params)
         _check_caption_metric(name, metric)
+        refs = pa.references if metric.multi_reference else pa.reference
         if (
-            metric.sentence_stats(pa.generated, pa.reference) is None
-            and metric.per_item(pa.generated, pa.reference, **_ctx(pa)) is None
+            metric.sentence_stats(pa.generated, refs) is None
+            and metric.per_item(pa.generated, refs, **_ctx(pa)) is None
         ):
             if explicit:
                 raise _not_testable(name)
             skipped[name] = str(_not_testable(name))
             continue
-        joint = joint_trial_scores(
-            metric, pa.generated, pb.generated, pa.reference, _ctx(pa), _ctx(pb)
-        )
+        joint = joint_trial_scores(metric, pa.generated, pb.generated, refs, _ctx(pa), _ctx(pb))
         test = SIGN_FLIP if isinstance(joint, dict) else SWAP
         va = _score(joint, np.arange(n))
         vb = _score(joint, np.arange(n, 2 * n))

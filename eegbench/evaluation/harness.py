@@ -28,6 +28,7 @@ from eegbench.api.metric import (
     CAPTIONS,
     EMBEDDINGS,
     LOGITS,
+    Metric,
     Oracle,
     output_key,
 )
@@ -104,6 +105,15 @@ class TestSet:
     def references(self) -> list[str]:
         caps = self.data.captions
         return [caps[i] for i in self.image] if caps is not None else []
+
+    def references_for(self, metric: Metric) -> list[Any]:
+        """What ``metric`` scores against: each trial's every reference for a metric that
+        declares ``multi_reference`` on data with several (``EEGData.references``), else each
+        trial's caption."""
+        several = self.data.references
+        if several is None or not metric.multi_reference:
+            return self.references
+        return [several[i] for i in self.image]
 
 
 class Evaluation:
@@ -207,6 +217,7 @@ class Evaluation:
             batch_size=self.cfg.batch_size,
             max_new_tokens=self.cfg.max_new_tokens,
             repetition_penalty=self.cfg.repetition_penalty,
+            generation=self.cfg.generation,
             description=description,
             precision=self.precision,
             prompt=self.prompt,
@@ -226,13 +237,13 @@ class Evaluation:
         Outputs of a protocol (``protocol:NAME``) are named ``NAME/output`` so that they never
         collide with the plain metrics of the same name. CIs resample whole clusters.
         """
-        refs = self.test.references
         ctx = self.context(cond)
         out: dict[str, dict[str, Any]] = {}
         trials: dict[str, TrialScores] = {}
         for name, metric in self.metrics.items():
             if not set(metric.requires) <= inputs:
                 continue
+            refs = self.test.references_for(metric)
             if CAPTIONS in metric.requires and not refs:
                 continue
             scores = None
@@ -283,7 +294,7 @@ class Evaluation:
                 self.metrics[name],
                 a.captions,
                 b.captions,
-                self.test.references,
+                self.test.references_for(self.metrics[name]),
                 self.context(a),
                 self.context(b),
                 a_trials,

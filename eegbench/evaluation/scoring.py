@@ -46,7 +46,7 @@ def score_file(path: str | os.PathLike[str], protocol: str = "thought2text") -> 
     metric = build_metric(entry.name)
     return metric.compute(
         preds.generated,
-        preds.reference,
+        preds.references if metric.multi_reference else preds.reference,
         expected_objects=preds.expected_object,
         predicted_objects=preds.predicted_object,
     )

@@ -36,8 +36,9 @@ class RunDir:
 
     ``config.yaml`` (the resolved config), ``results.json`` (the run record),
     ``predictions.csv`` and ``predictions_<control>.csv`` (one per control and oracle row),
-    ``eeg_classifier.safetensors`` and ``projector.safetensors`` (weights), ``checkpoint/``
-    (while the run is in progress) and ``error.txt`` (in a kept failed run).
+    ``eeg_classifier.safetensors`` and ``projector.safetensors`` (weights), ``checkpoint/`` and
+    ``tracker.json`` (the tracker's run and the epochs sent to it; both while the run is in
+    progress) and ``error.txt`` (in a kept failed run).
     """
 
     path: Path
@@ -47,6 +48,7 @@ class RunDir:
     ENCODER: ClassVar[str] = "eeg_classifier.safetensors"
     PROJECTOR: ClassVar[str] = "projector.safetensors"
     CHECKPOINT: ClassVar[str] = "checkpoint"
+    TRACKER: ClassVar[str] = "tracker.json"
     ERROR: ClassVar[str] = "error.txt"
 
     @property
@@ -68,6 +70,10 @@ class RunDir:
     @property
     def checkpoint(self) -> Path:
         return self.path / self.CHECKPOINT
+
+    @property
+    def tracker(self) -> Path:
+        return self.path / self.TRACKER
 
     @property
     def error(self) -> Path:

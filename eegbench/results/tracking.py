@@ -13,6 +13,12 @@ an MLflow tracking URI or folder (default ``MLFLOW_TRACKING_URI``, else a file s
 offline unless ``WANDB_MODE`` says otherwise). The tools' own variables are honoured:
 ``MLFLOW_EXPERIMENT_NAME`` (default ``eegbench``), ``WANDB_PROJECT`` (default ``eegbench``),
 ``WANDB_ENTITY``.
+
+A resumed run (``eegbench run --resume``) continues its tracker run: the run folder's
+``tracker.json`` names it (MLflow's run id, the wandb run id, the TensorBoard log folder) and
+lists the epochs already sent, so every epoch is in the series once: an epoch is sent before
+its checkpoint is written, and one that was sent but not checkpointed (the run stopped in
+between) is trained again and not sent again.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from eegbench.api.errors import ConfigError
+from eegbench.results.rundir import RunDir
 
 if TYPE_CHECKING:
     from eegbench.config import RunConfig
@@ -93,10 +100,44 @@ class Tracker:
 
     def __init__(self, uri: str | None) -> None:
         self.uri = uri
+        self.ledger: Path | None = None
+        self.sent: set[tuple[str, int]] = set()
 
-    def start(self, cfg: RunConfig, name: str, run_dir: Path) -> None:
-        """Open the run ``name`` (its files may go under ``run_dir``) and log ``cfg``."""
+    def start(
+        self, cfg: RunConfig, name: str, run_dir: Path, resume: dict[str, Any] | None = None
+    ) -> None:
+        """Open the run ``name`` (its files may go under ``run_dir``) and log ``cfg``; with
+        ``resume`` (an earlier ``identity()``), continue that run instead."""
         raise NotImplementedError
+
+    def identity(self) -> dict[str, Any]:
+        """What reopens this tracker run later (its run id where the tool has one)."""
+        return {}
+
+    def attach(self, ledger: Path, sent: set[tuple[str, int]]) -> None:
+        """Record the tracker run and the epochs sent (``sent`` so far) in ``ledger``."""
+        self.ledger, self.sent = ledger, set(sent)
+        self._save()
+
+    def _save(self) -> None:
+        if self.ledger is None:
+            return
+        from eegbench.io import atomic_write
+
+        doc = {
+            "report_to": self.name,
+            "identity": self.identity(),
+            "epochs": sorted([stage, epoch] for stage, epoch in self.sent),
+        }
+        atomic_write(self.ledger, json.dumps(doc, indent=1) + "\n")
+
+    def on_epoch(self, stage: str, epoch: int, values: dict[str, float]) -> None:
+        """The runner's epoch callback: ``log_epoch`` for an epoch not sent before."""
+        if (stage, epoch) in self.sent:
+            return
+        self.log_epoch(stage, epoch, values)
+        self.sent.add((stage, epoch))
+        self._save()
 
     def log_epoch(self, stage: str, epoch: int, values: dict[str, float]) -> None:
         """``values`` (``loss``, ``val_accuracy``, ``lr``, ...) of epoch ``epoch`` (from 1) of
@@ -134,17 +175,23 @@ def epochs(results: dict[str, Any]) -> list[tuple[str, int, dict[str, float]]]:
 class TensorBoardTracker(Tracker):
     name = "tensorboard"
 
-    def start(self, cfg: RunConfig, name: str, run_dir: Path) -> None:
+    def start(
+        self, cfg: RunConfig, name: str, run_dir: Path, resume: dict[str, Any] | None = None
+    ) -> None:
         from torch.utils.tensorboard import SummaryWriter
 
         self.cfg = cfg.to_dict()
         # one folder per run under one log folder (``tensorboard --logdir`` compares them);
         # not inside the run directory, which is renamed when the run completes
         root = Path(self.uri or Path(cfg.output_dir) / "tensorboard").expanduser()
-        self.logdir = root / name
-        self.writer = SummaryWriter(log_dir=str(self.logdir))
-        self.writer.add_text("config", "```\n" + json.dumps(self.cfg, indent=2) + "\n```")
+        self.logdir = Path(resume["logdir"]) if resume else root / name
+        self.writer = SummaryWriter(log_dir=str(self.logdir))  # a resumed run: one more file
+        if not resume:
+            self.writer.add_text("config", "```\n" + json.dumps(self.cfg, indent=2) + "\n```")
         self.writer.flush()
+
+    def identity(self) -> dict[str, Any]:
+        return {"logdir": str(self.logdir)}
 
     def log_epoch(self, stage: str, epoch: int, values: dict[str, float]) -> None:
         for key, value in values.items():
@@ -173,7 +220,9 @@ class TensorBoardTracker(Tracker):
 class MLflowTracker(Tracker):
     name = "mlflow"
 
-    def start(self, cfg: RunConfig, name: str, run_dir: Path) -> None:
+    def start(
+        self, cfg: RunConfig, name: str, run_dir: Path, resume: dict[str, Any] | None = None
+    ) -> None:
         import mlflow
         from mlflow.entities import Param
 
@@ -190,6 +239,10 @@ class MLflowTracker(Tracker):
             os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
         self.where = uri
         self.client = client = mlflow.MlflowClient(tracking_uri=uri)
+        if resume:
+            self.rid = resume["run_id"]
+            client.update_run(self.rid, status="RUNNING")
+            return
         exp_name = os.environ.get("MLFLOW_EXPERIMENT_NAME") or "eegbench"
         experiment = client.get_experiment_by_name(exp_name)
         exp_id = experiment.experiment_id if experiment else client.create_experiment(exp_name)
@@ -197,6 +250,9 @@ class MLflowTracker(Tracker):
         params = [Param(k, str(v)[:6000]) for k, v in flat_config(cfg.to_dict()).items()]
         for i in range(0, len(params), _MLFLOW_BATCH):  # MLflow takes 100 params per call
             client.log_batch(self.rid, params=params[i : i + _MLFLOW_BATCH])
+
+    def identity(self) -> dict[str, Any]:
+        return {"run_id": self.rid, "tracking_uri": self.where}
 
     def _metrics(self, values: dict[str, float], step: int) -> None:
         from mlflow.entities import Metric
@@ -233,7 +289,9 @@ def _mlflow_key(name: str) -> str:
 class WandbTracker(Tracker):
     name = "wandb"
 
-    def start(self, cfg: RunConfig, name: str, run_dir: Path) -> None:
+    def start(
+        self, cfg: RunConfig, name: str, run_dir: Path, resume: dict[str, Any] | None = None
+    ) -> None:
         import wandb
 
         folder = Path(self.uri or os.environ.get("WANDB_DIR") or run_dir).expanduser()
@@ -247,8 +305,13 @@ class WandbTracker(Tracker):
             dir=str(folder),
             mode=os.environ.get("WANDB_MODE", "offline"),  # type: ignore[arg-type]
             reinit="finish_previous",
+            id=resume["id"] if resume else None,
+            resume="allow" if resume else None,
         )
         self.stages: set[str] = set()
+
+    def identity(self) -> dict[str, Any]:
+        return {"id": self.run.id}
 
     def log_epoch(self, stage: str, epoch: int, values: dict[str, float]) -> None:
         if stage not in self.stages:
@@ -296,12 +359,25 @@ def tracking(cfg: RunConfig, name: str, run_dir: Path) -> Iterator[Tracker | Non
     if found is None:
         yield None
         return
-    found.start(cfg, name, run_dir)
+    ledger = RunDir(run_dir).tracker
+    earlier = _read_ledger(ledger, cfg.report_to)
+    found.start(cfg, name, run_dir, resume=earlier["identity"] if earlier else None)
+    found.attach(ledger, {(s, int(e)) for s, e in earlier["epochs"]} if earlier else set())
     try:
         yield found
     except BaseException:
         found.fail()
         raise
+
+
+def _read_ledger(path: Path, report_to: str) -> dict[str, Any] | None:
+    """What an interrupted run's ``tracker.json`` says, when it was sent to ``report_to``."""
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (FileNotFoundError, ValueError):
+        return None
+    ok = isinstance(doc, dict) and doc.get("report_to") == report_to and doc.get("identity")
+    return doc if ok else None
 
 
 def track_run(cfg: RunConfig, results: dict[str, Any], run_dir: Path) -> str | None:

@@ -154,7 +154,7 @@ def _run(
     which stop after training and write nothing; ``tracker`` receives every epoch and the
     finished run."""
     ready = phases.setup(cfg, world, staged)
-    trained = phases.train(ready, tracker.log_epoch if tracker is not None else None)
+    trained = phases.train(ready, tracker.on_epoch if tracker is not None else None)
     if staged is None:
         return None
     evaluated = phases.evaluate(ready, trained)

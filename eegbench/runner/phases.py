@@ -315,6 +315,9 @@ def evaluate(s: Setup, trained: Trained) -> Evaluated:
                 predicted_object=["" if lbl is None else str(lbl) for lbl in cond.labels],
                 reference=evaluation.test.references,
                 generated=cond.captions,
+                more_references=[data.references[i][1:] for i in data.image[split]]
+                if data.references
+                else [],
             )
             write_predictions(predictions, s.run.predictions(row))
     return Evaluated(evaluation, metrics, controls)
@@ -383,6 +386,7 @@ def commit(
     or not at all) and tell the tracker; returns the finished pipeline."""
     rec.write(staged.path)
     shutil.rmtree(RunDir(staged.path).checkpoint, ignore_errors=True)
+    RunDir(staged.path).tracker.unlink(missing_ok=True)
     run_dir = staged.publish()
     rec._run_dir = run_dir
     if tracker is not None:

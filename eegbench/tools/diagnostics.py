@@ -277,6 +277,7 @@ def inspect_run(pipe: Pipeline, out: str | Path, batch: int = 16) -> Inspection:
         None,
         max_new_tokens=ev.max_new_tokens,
         repetition_penalty=ev.repetition_penalty,
+        generation=ev.generation,
         prompt=pipe.prompt,
         precision=pipe.precision,
         encoder_precision=pipe.encoder_precision,

@@ -8,6 +8,7 @@ committed file is out of date. Only the plugins shipped with eegbench are docume
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from collections import defaultdict
 from importlib import resources
@@ -40,6 +41,17 @@ def _params_table(params: list[Param]) -> list[str]:
         default = "(required)" if p.required else f"`{_cell(repr(p.default))}`"
         lines.append(f"| `{p.name}` | `{_cell(p.type_name)}` | {default} | {_cell(p.help)} |")
     return [*lines, ""]
+
+
+def _flat_params(cls: type) -> list[Param]:
+    """A section's parameters, a nested section's (``eval.generation``) as ``KEY.SUB`` rows."""
+    out = []
+    for p in params_of(cls):
+        if isinstance(p.type, type) and dataclasses.is_dataclass(p.type):
+            out += [dataclasses.replace(s, name=f"{p.name}.{s.name}") for s in params_of(p.type)]
+        else:
+            out.append(p)
+    return out
 
 
 def _builtin_entries(kind: str) -> list[Entry]:
@@ -164,7 +176,7 @@ def render() -> str:
     ]
     for group, cls in CORE_GROUPS.items():
         doc = (cls.__doc__ or "").strip().splitlines()[0]
-        lines += [f"### `{group}`", "", doc, "", *_params_table(params_of(cls))]
+        lines += [f"### `{group}`", "", doc, "", *_params_table(_flat_params(cls))]
     lines += ["## Plugins", ""]
     sections = [(k, f"`{g}=NAME`") for g, k in GROUPS.items()]
     sections.append(("metrics", "`eval.metrics=[NAME,...]`, `metrics.NAME.KEY=VALUE`"))

@@ -10,11 +10,11 @@ import torch
 import torch.nn.functional as F
 
 from eegbench.api.errors import ConfigError, DataError
-from eegbench.config import PromptConfig
+from eegbench.config import GenerationSettings, PromptConfig
 from eegbench.results.record import RunRecord
 from eegbench.results.rundir import RunDir
 from eegbench.train.device import Precision, module_device
-from eegbench.train.generation import _as_llm, generate_captions
+from eegbench.train.generation import GREEDY, _as_llm, generate_captions
 from eegbench.train.model import EEGClassifier, Projector
 from eegbench.train.pipeline import Pipeline, build_pipeline, load_dataset
 from eegbench.train.prompting import DEFAULT_PROMPT
@@ -144,6 +144,7 @@ def batch_inference_and_visualize(
     *,
     max_new_tokens: int = 32,
     repetition_penalty: float = 1.1,
+    generation: GenerationSettings = GREEDY,
     prompt: PromptConfig = DEFAULT_PROMPT,
     precision: Precision | None = None,
     encoder_precision: Precision | None = None,
@@ -187,6 +188,7 @@ def batch_inference_and_visualize(
         repetition_penalty=repetition_penalty,
         precision=precision,
         prompt=prompt,
+        generation=generation,
     )
     similarity = None if targets is None else cosine_matrix(emb, targets)
     return captions, projected, similarity

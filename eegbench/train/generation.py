@@ -1,4 +1,5 @@
-"""Caption generation: batched greedy decoding with a KV cache, and the single-trial API."""
+"""Caption generation: batched decoding with a KV cache (greedy unless ``eval.generation`` says
+otherwise), and the single-trial API."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import numpy as np
 import torch
 
 from eegbench.api.llm import INSTRUCTION, CausalLM
-from eegbench.config import PromptConfig
+from eegbench.config import GenerationSettings, PromptConfig
 from eegbench.progress import task
 from eegbench.train.device import FP32, Precision, module_device
 from eegbench.train.model import EEGClassifier, Projector
@@ -19,6 +20,9 @@ from eegbench.train.prompting import (
     thought2text_render,
     uses_chat,
 )
+
+GREEDY = GenerationSettings()
+"""Thought2Text's decoding: greedy (with ``eval.repetition_penalty``)."""
 
 
 @torch.no_grad()
@@ -33,8 +37,13 @@ def generate_captions(
     description: str = "generating captions",
     precision: Precision = FP32,
     prompt: PromptConfig = DEFAULT_PROMPT,
+    generation: GenerationSettings = GREEDY,
 ) -> list[str]:
-    """One caption per row; ``embeddings=None`` leaves out the ``<image>`` slot (ONLY_OBJ)."""
+    """One caption per row; ``embeddings=None`` leaves out the ``<image>`` slot (ONLY_OBJ).
+
+    ``generation``: beam search, sampling and the other ``GenerationConfig`` settings
+    (``eval.generation``); the default is greedy decoding."""
+    options = generation.as_generation_config()
     captions: list[str] = []
     emb = None if embeddings is None else torch.as_tensor(embeddings, dtype=torch.float32)
     n = len(labels)
@@ -48,7 +57,11 @@ def generate_captions(
                     llm, soft, labels[i : i + batch_size], padding_side="left", prompt=prompt
                 )
                 ids = llm.generate(
-                    batch.inputs_embeds, batch.attention_mask, max_new_tokens, repetition_penalty
+                    batch.inputs_embeds,
+                    batch.attention_mask,
+                    max_new_tokens,
+                    repetition_penalty,
+                    options,
                 )
             captions.extend(llm.decode(row) for row in ids)
             advance(len(ids))
@@ -127,6 +140,7 @@ def generate_caption(
     max_new_tokens: int = 32,
     repetition_penalty: float = 1.1,
     prompt: PromptConfig = DEFAULT_PROMPT,
+    generation: GenerationSettings = GREEDY,
 ) -> str:
     """Caption for one EEG trial ``[C, T]`` (or ``[1, C, T]``) and an object label.
 
@@ -140,5 +154,8 @@ def generate_caption(
     lm = _as_llm(llm, tokenizer)
     soft = projector(emb.to(module_device(projector)))
     batch = build_batch(lm, soft, [object_label], padding_side="left", prompt=prompt)
-    ids = lm.generate(batch.inputs_embeds, batch.attention_mask, max_new_tokens, repetition_penalty)
+    options = generation.as_generation_config()
+    ids = lm.generate(
+        batch.inputs_embeds, batch.attention_mask, max_new_tokens, repetition_penalty, options
+    )
     return lm.decode(ids[0])

@@ -9,6 +9,7 @@ keeping its subject."""
 from __future__ import annotations
 
 import dataclasses
+import re
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,7 +43,8 @@ class _EpochsFields:
         default="",
         metadata={
             "help": "CSV with column trial (epoch index) or event (code), image, and "
-            "optional caption, split; empty = epochs.metadata if it has 'image'"
+            "optional caption (caption_2, caption_3, ...: further references), split; empty = "
+            "epochs.metadata if it has 'image'"
         },
     )
     picks: str = field(default="eeg", metadata={"help": "MNE channel picks (eeg, data, ...)"})
@@ -188,6 +190,7 @@ def from_epochs(
     splits = {k: np.arange(keep.size) for k in ("train", "val", "test")}
     has_published = False
     captions: list[str] | None = None
+    references: list[list[str]] | None = None
     image_paths: list[str | None] | None = None
     if table is None:
         image_names = [f"trial_{i:05d}" for i in keep]
@@ -209,6 +212,7 @@ def from_epochs(
         image = np.array([img_pos[v] for v in img_vals])
         if "caption" in rows.columns:
             captions = _per_image(rows["caption"].astype(str).tolist(), img_vals, image_names, name)
+            references = _more_references(rows, captions, img_vals, image_names, name)
         if "split" in rows.columns:
             which = rows["split"].astype(str).str.strip().str.lower().to_numpy()
             bad = sorted(set(which.tolist()) - {"train", "val", "test"})
@@ -229,6 +233,7 @@ def from_epochs(
         sfreq=float(epochs.info["sfreq"]),
         ch_names=list(picked.ch_names),
         captions=captions,
+        references=references,
         image_paths=image_paths,
         name=name,
         info={
@@ -251,6 +256,22 @@ def _per_image(values: list[str], img_vals: list[str], names: list[str], where: 
         if seen.setdefault(img, cap) != cap:
             raise DataError(f"{where}: image {img!r} has two different captions in the table.")
     return [seen[n] for n in names]
+
+
+def _more_references(
+    rows: Any, captions: list[str], img_vals: list[str], names: list[str], where: str
+) -> list[list[str]] | None:
+    """Every reference of each image when the table has ``caption_2``, ``caption_3``, ...
+    columns (empty cells: fewer references for that image); None without them."""
+    more = sorted(
+        (int(c.split("_")[1]), c) for c in rows.columns if re.fullmatch(r"caption_\d+", str(c))
+    )
+    if not more:
+        return None
+    columns = [
+        _per_image(rows[c].fillna("").astype(str).tolist(), img_vals, names, where) for _, c in more
+    ]
+    return [[cap, *(col[i] for col in columns if col[i].strip())] for i, cap in enumerate(captions)]
 
 
 def _resolve_images(names: list[str], base: Path | None, where: str) -> list[str | None] | None:

