@@ -82,6 +82,19 @@ def suite(tmp_path_factory) -> Path:
     return root
 
 
+def test_pooled_worlds_number_their_images_apart():
+    from eegbench.evaluation.compare import RunPredictions, pool_runs
+
+    def world(images: list[str]) -> RunPredictions:
+        n = len(images)
+        return RunPredictions("w", Predictions(images, ["o"] * n, ["o"] * n, ["r"] * n, ["g"] * n))
+
+    pooled = pool_runs([world(["a", "b", "a"]), world(["a", "c"])], "both")
+    assert pooled.clusters == [0, 1, 0, 2, 3]  # image "a" of world 2 is another cluster
+    assert pooled.predictions.image == ["a", "b", "a", "a", "c"]
+    assert pooled.cluster_unit == "world x image"
+
+
 def test_holm_and_bh_by_hand():
     p = [0.01, 0.04, 0.03, 0.005]
     # Holm: sorted 0.005 0.01 0.03 0.04 times 4 3 2 1 = 0.02 0.03 0.06 0.04 -> running max
