@@ -9,9 +9,11 @@ their configuration; ``delta`` adds columns ``"metric Δ control"``: the per-see
 run - control, averaged the same way; with one seed the cell is the run's own paired difference
 with its clustered CI (``results.json`` ``controls.<c>.delta``). A difference is marked ``*``
 (p < 0.05) or ``**`` (p < 0.01): with one seed by the run's paired cluster permutation test, with
-several by a one-sample t-test over seeds. ``headroom`` adds columns ``"metric headroom"``: the
-fraction of the distance from the label-only control (``only_obj``) to the ceiling oracle
-that a row realises.
+several by a one-sample t-test over seeds; the p-values of all difference cells are adjusted
+together (Holm, or Benjamini-Hochberg) and the marks follow the adjusted p. ``headroom`` adds
+columns ``"metric headroom"``: the fraction of the distance from the label-only control
+(``only_obj``) to the ceiling oracle that a row realises. Configurations that share worlds are
+also compared with each other (``pairs``: paired differences, adjusted p, rank groups).
 """
 
 from __future__ import annotations
