@@ -9,8 +9,11 @@ built exactly as ``eegbench run`` builds it, and a shrinkage LDA (scikit-learn
 ``LinearDiscriminantAnalysis(solver="lsqr", shrinkage="auto")``) is fitted on the standardised,
 flattened training trials (every channel and sample) for the class, the colour and the setting;
 its accuracy on the chosen split (``val`` by default: choosing a rung's snr looks at no test
-trial) is the probe ceiling: what a linear map of a single raw trial can decode. Writes the
-records as JSON (``--out``) and prints a markdown table with the mean and sd over worlds.
+trial) is the probe ceiling: what a linear map of a single raw trial can decode (the evoked
+ceiling). Beside it, the band-power probe (the same classifier on the log-variance of each
+channel in the alpha, beta and gamma bands: the induced ceiling;
+``eegbench.evaluation.mechanism``). Writes the records as JSON (``--out``) and prints markdown
+tables with the mean and sd over worlds.
 """
 
 from __future__ import annotations
@@ -24,24 +27,14 @@ from typing import Any
 import numpy as np
 
 
-def probe(data: Any, split: str) -> dict[str, float]:
-    """Accuracy of the shrinkage-LDA probe on ``split`` for the class and every attribute."""
-    from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
-    from threadpoolctl import threadpool_limits
+def probe(data: Any, split: str) -> tuple[dict[str, float], dict[str, float]]:
+    """Accuracy of the raw (shrinkage-LDA) probe and of the band-power probe on ``split`` for
+    the class and every attribute (``eegbench.evaluation.mechanism``)."""
+    from eegbench.evaluation.mechanism import mechanism_probes
 
-    tr, ev = data.splits["train"], data.splits[split]
-    X = data.X.reshape(data.n_trials, -1).astype(np.float64)
-    mean, std = X[tr].mean(0), X[tr].std(0) + 1e-9
-    X = (X - mean) / std
-    targets = {"class": np.asarray(data.y)}
-    for attr, values in (data.attributes or {}).items():
-        targets[attr] = np.asarray(values, dtype=object)[data.image].astype(str)
-    out = {}
-    with threadpool_limits(1, user_api="blas"):
-        for name, y in targets.items():
-            lda = LinearDiscriminantAnalysis(solver="lsqr", shrinkage="auto").fit(X[tr], y[tr])
-            out[name] = float((lda.predict(X[ev]) == y[ev]).mean())
-    return out
+    found = mechanism_probes(data, split, n_boot=1)
+    raw = {name: r.raw.estimate for name, r in found.items()}
+    return raw, {name: r.band_power.estimate for name, r in found.items()}
 
 
 def measure(config: str | None, overrides: list[str], seeds: list[int], split: str) -> list[dict]:
@@ -52,7 +45,7 @@ def measure(config: str | None, overrides: list[str], seeds: list[int], split: s
     for seed in seeds:
         cfg = build_config([*overrides, f"seed={seed}"], base=config)
         data = load_dataset(cfg)
-        acc = probe(data, split)
+        acc, power = probe(data, split)
         records.append(
             {
                 "config": config,
@@ -67,20 +60,21 @@ def measure(config: str | None, overrides: list[str], seeds: list[int], split: s
                     **{a: 1 / len(w) for a, w in (data.attribute_words or {}).items()},
                 },
                 "accuracy": acc,
+                "band_power": power,
             }
         )
         print(f"seed {seed}: {acc}", file=sys.stderr)
     return records
 
 
-def table(groups: dict[str, list[dict]]) -> str:
-    names = list(next(iter(groups.values()))[0]["accuracy"])
+def table(groups: dict[str, list[dict]], key: str = "accuracy") -> str:
+    names = list(next(iter(groups.values()))[0][key])
     head = "| data | worlds | " + " | ".join(f"{n} (chance)" for n in names) + " |"
     lines = [head, "|---|---|" + "---|" * len(names)]
     for label, recs in groups.items():
         cells = []
         for n in names:
-            vals = np.array([r["accuracy"][n] for r in recs])
+            vals = np.array([r[key][n] for r in recs])
             chance = recs[0]["chance"][n]
             cells.append(f"{vals.mean():.3f} ± {vals.std(ddof=1) if len(vals) > 1 else 0:.3f} "
                          f"({chance:.3f})")  # fmt: skip
@@ -110,6 +104,8 @@ def main(argv: list[str] | None = None) -> int:
         args.out.write_text(json.dumps(groups, indent=1) + "\n")
     print(f"linear probe (shrinkage LDA on raw trials), accuracy on {args.split}, mean ± sd")
     print(table(groups), end="")
+    print(f"band-power probe (log-variance per band and channel), accuracy on {args.split}")
+    print(table(groups, "band_power"), end="")
     return 0
 
 

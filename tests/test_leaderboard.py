@@ -403,7 +403,8 @@ def test_recorded_deltas_oracle_rows_and_headroom(tmp_path):
     assert board.rows[1].stats["bleu_4 headroom"].estimate == 0.0
     assert board.rows[2].stats["bleu_4"].estimate == 0.45
     md = board.to_markdown()
-    assert "0.100** [0.040, 0.160]" in md and "* p < 0.05, ** p < 0.01" in md
+    assert "0.100** [0.040, 0.160] (p 0.003, holm 0.003)" in md
+    assert "* adjusted p < 0.05, ** adjusted p < 0.01" in md
     assert "oracle rows" in md and "headroom: (row - only_obj) / (target_embedding" in md
     assert "oracle" not in leaderboard([root], oracles=False).to_markdown().split("\n- ")[0]
     # several seeds: a one-sample t-test over the per-seed differences

@@ -46,7 +46,17 @@ if TYPE_CHECKING:
 SUITES_DIR = Path(__file__).resolve().parent / "suites"  # shipped as package data
 AXES = {kind: group for group, kind in GROUPS.items()}  # suite key (plural) -> config group
 SUITE_KEYS = ("description", "base", *AXES, "seeds", "overrides", "leaderboard")
-LEADERBOARD_KEYS = ("metrics", "group_by", "controls", "delta", "sort_by", "digits")
+LEADERBOARD_KEYS = (
+    "metrics",
+    "group_by",
+    "controls",
+    "delta",
+    "sort_by",
+    "digits",
+    "pairs",
+    "pair_metrics",
+    "correction",
+)
 
 
 @dataclass
@@ -375,7 +385,7 @@ def _worker(
 def leaderboard_options(suite: Suite) -> dict[str, Any]:
     """The suite's ``leaderboard`` section as ``eegbench.report.leaderboard.build`` options."""
     opts = dict(suite.leaderboard)
-    for key in ("metrics", "group_by", "delta"):
+    for key in ("metrics", "group_by", "delta", "pair_metrics"):
         if isinstance(opts.get(key), str):
             opts[key] = [s.strip() for s in opts[key].split(",")]
     return opts

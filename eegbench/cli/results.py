@@ -171,6 +171,33 @@ def compare(
     is_flag=True,
     help="Add columns 'metric headroom': (row - floor) / (ceiling - floor).",
 )
+@click.option(
+    "--pairs/--no-pairs",
+    default=None,
+    help="Encoder against encoder: paired differences between configurations over the worlds "
+    "and test images they share, with adjusted p and rank groups [default: when two "
+    "configurations share a world and their prediction files are present].",
+)
+@click.option(
+    "--pair-metrics",
+    help="Comma-separated metrics to pair (default: the caption metrics among the columns).",
+)
+@click.option(
+    "--correction",
+    type=click.Choice(["holm", "bh"]),
+    default="holm",
+    show_default=True,
+    help="Multiplicity adjustment of the pairs' and the control differences' p-values: Holm "
+    "(family-wise) or Benjamini-Hochberg (false discovery rate).",
+)
+@click.option(
+    "--permutations",
+    "n_perm",
+    type=click.IntRange(min=1),
+    default=10000,
+    show_default=True,
+    help="Cluster permutations per encoder pair.",
+)
 @click.option("--sort", "sort_by", help="Order configurations by this metric, best first.")
 @click.option("--digits", default=3, show_default=True, help="Decimals shown.")
 @click.option(
@@ -190,6 +217,10 @@ def leaderboard_command(
     delta: str | None,
     oracles: bool,
     headroom: bool,
+    pairs: bool | None,
+    pair_metrics: str | None,
+    correction: str,
+    n_perm: int,
     sort_by: str | None,
     digits: int,
     out: Path | None,
@@ -216,6 +247,10 @@ def leaderboard_command(
         digits=digits,
         oracles=oracles,
         headroom=headroom,
+        pairs=pairs,
+        pair_metrics=_split_names(pair_metrics),
+        correction=correction,
+        n_perm=n_perm,
     )
     for s in board.skipped[len(skipped) :]:
         click.echo(f"skipped {s.path}: {s.reason}", err=True)

@@ -27,7 +27,7 @@ import numpy as np
 from eegbench.api.errors import ConfigError, DataError, EegbenchError, UnknownNameError
 from eegbench.api.metric import CAPTIONS, Metric, output_key
 from eegbench.config.saved import SavedConfig
-from eegbench.evaluation.predictions import Predictions, read_predictions
+from eegbench.evaluation.predictions import COLUMNS, Predictions, read_predictions
 from eegbench.evaluation.scoring import build_metric
 from eegbench.evaluation.stats import joint_trial_scores, paired_delta
 from eegbench.results.record import RunRecord, identity_conflicts
@@ -100,6 +100,32 @@ def load_run_predictions(path: str | Path, control: str | None = None) -> RunPre
     return run
 
 
+def pool_runs(runs: list[RunPredictions], name: str) -> RunPredictions:
+    """Several runs (one per world) as one prediction set: trials concatenated in the order
+    given, each cluster numbered within its world (a cluster is a world's image, or its unit)."""
+    if not runs:
+        raise DataError("pooling needs at least one run.")
+    preds = Predictions()
+    clusters: list[int] = []
+    offset = 0
+    for run in runs:
+        for column in COLUMNS:
+            getattr(preds, column).extend(getattr(run.predictions, column))
+        own = run.clusters if run.clusters is not None else run.predictions.image
+        codes = {c: offset + i for i, c in enumerate(dict.fromkeys(own))}
+        clusters += [codes[c] for c in own]
+        offset += len(codes)
+    return RunPredictions(
+        name,
+        preds,
+        split_test="+".join(str(r.split_test) for r in runs),
+        metrics=runs[0].metrics,
+        metric_params=runs[0].metric_params,
+        clusters=clusters,
+        cluster_unit=f"world x {runs[0].cluster_unit}",
+    )
+
+
 def shared_clusters(a: RunPredictions, b: RunPredictions) -> tuple[list[Any], str]:
     """The clusters both runs' trials fall in (recorded, else the image), and the unit's name."""
     if a.clusters is not None and b.clusters is not None and a.clusters != b.clusters:
@@ -152,6 +178,16 @@ def _check_caption_metric(name: str, metric: Metric) -> None:
         )
 
 
+def caption_metric_problem(name: str, metric_params: dict[str, Any]) -> str | None:
+    """Why metric ``name`` cannot be tested from prediction files, or None if it can."""
+    try:
+        metric = _build(name, metric_params)
+        _check_caption_metric(name, metric)
+    except EegbenchError as e:
+        return str(e)
+    return None
+
+
 def _not_testable(name: str) -> ConfigError:
     return ConfigError(
         f"metric {name!r} has no per-trial scores (per_item) or sentence statistics "
@@ -197,6 +233,19 @@ def compare_runs(
         raise ConfigError("compare needs two runs, or one run and --control NAME.")
     else:
         a, b = load_run_predictions(run_a), load_run_predictions(run_b)
+    return compare_predictions(a, b, metrics, n_perm, seed, n_boot=n_boot)
+
+
+def compare_predictions(
+    a: RunPredictions,
+    b: RunPredictions,
+    metrics: list[str] | None = None,
+    n_perm: int = 10000,
+    seed: int = 0,
+    *,
+    n_boot: int = 1000,
+) -> dict[str, Any]:
+    """``compare_runs`` of two loaded (or pooled) prediction sets: B - A on the same trials."""
     check_same_test_set(a, b)
     clusters, unit = shared_clusters(a, b)
     skipped: dict[str, str] = {}

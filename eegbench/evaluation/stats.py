@@ -16,10 +16,15 @@ Design (numpy only):
   ``fn(indices) -> value``: ``Metric.resampler`` (``eegbench.api.metric``) sums per-sentence
   statistics where the metric has them (BLEU's n-gram counts), which is cheap and exact, and
   otherwise calls ``compute`` on the subset (correct, but as slow as the metric).
-- Intervals are percentile intervals (Efron & Tibshirani 1993) at level ``1 - alpha``, with the
-  resampled statistics' spread around the estimate widened by ``sqrt(G / (G - 1))`` for ``G``
-  resampled units: the bootstrap variance of a mean over ``G`` clusters is ``(G - 1) / G`` of
-  the unbiased one, which matters for the few dozen test images of a typical split.
+- Intervals are percentile intervals (Efron & Tibshirani 1993, ch. 13) at level ``1 - alpha``,
+  with the resampled statistics' spread around the estimate widened by ``sqrt(G / (G - 1))``
+  for ``G`` resampled units. The bootstrap distribution of a mean over ``G`` units has the
+  plug-in variance (divisor ``G``), ``(G - 1) / G`` of the unbiased one, so the percentile
+  interval is too narrow by ``sqrt((G - 1) / G)`` ("narrowness bias", Hesterberg 2015, "What
+  teachers should know about the bootstrap", The American Statistician 69:371-386;
+  his *expanded percentile interval* corrects this factor and also z versus t; eegbench
+  corrects the factor only). It matters for the few dozen test images of a typical split; the
+  unwidened interval is ``scipy.stats.bootstrap(method="percentile")``'s (a test checks it).
 - Paired comparisons of two systems on the same trials (``paired_delta``) score both through one
   *joint* resampler over the ``2n`` concatenated trials (system A's first). The difference's CI
   resamples clusters and scores both systems on them; the p-value swaps the two systems' outputs
@@ -49,7 +54,8 @@ class CI:
     ``method`` is ``"bootstrap"`` (percentile interval over ``n_boot`` resamples of the test
     trials), ``"t"`` (t-interval over ``n`` seeds, the leaderboard's) or ``"none"`` (no interval:
     ``low`` and ``high`` are None). ``values`` and ``seeds`` are what a summary over seeds saw.
-    ``p`` is set for a difference: its test's two-sided p-value (the leaderboard's ``*``/``**``).
+    ``p`` is set for a difference: its test's two-sided p-value; ``p_adjusted`` the same p
+    adjusted for the other tests of its table (``multiplicity``; the leaderboard's ``*``/``**``).
     """
 
     estimate: float
@@ -62,6 +68,7 @@ class CI:
     values: tuple[float, ...] = ()
     seeds: tuple[Any, ...] = ()
     p: float | None = None
+    p_adjusted: float | None = None
 
 
 @dataclass(frozen=True)

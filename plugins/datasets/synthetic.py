@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Annotated, Literal
 
 import numpy as np
+from eegbench_plugins.datasets import synthetic_artifacts, synthetic_induced
 
 from eegbench.api import ConfigError, EEGData, Ge, Gt, Interval, subject_split
 
@@ -158,6 +159,68 @@ class SyntheticParams:
     split_subject: Annotated[int, Ge(0)] = field(
         default=0, metadata={"help": "subject 1..n_subjects for per_subject / loso (0 = not set)"}
     )
+    latency_jitter_ms: Annotated[float, Ge(0)] = field(
+        default=10.0,
+        metadata={"help": "sd of the trial-to-trial latency jitter shared by all components (ms)"},
+    )
+    mechanism_colour: Literal["evoked", "induced", "both"] = field(
+        default="evoked",
+        metadata={
+            "help": "what carries the colour: evoked (ERP topographies), induced (band power of "
+            "non-phase-locked alpha ERD and gamma ERS) or both"
+        },
+    )
+    mechanism_setting: Literal["evoked", "induced", "both"] = field(
+        default="evoked", metadata={"help": "what carries the setting (as mechanism_colour)"}
+    )
+    induced_erd: Annotated[float, Interval(ge=0, le=1)] = field(
+        default=0.4,
+        metadata={"help": "alpha power decrease at the ERD's peak electrode (fraction)"},
+    )
+    induced_ers: Annotated[float, Ge(0)] = field(
+        default=0.5,
+        metadata={"help": "gamma power increase relative to the background's 35-45 Hz power"},
+    )
+    induced_depth: Annotated[float, Ge(0)] = field(
+        default=0.5,
+        metadata={"help": "how much an induced attribute's topography scales ERD and ERS"},
+    )
+    blink_rate: Annotated[float, Ge(0)] = field(
+        default=0.0, metadata={"help": "blinks per minute (0: none)"}
+    )
+    saccade_rate: Annotated[float, Ge(0)] = field(
+        default=0.0, metadata={"help": "horizontal saccades per minute (0: none)"}
+    )
+    muscle_rate: Annotated[float, Ge(0)] = field(
+        default=0.0, metadata={"help": "temporal muscle bursts per minute (0: none)"}
+    )
+    drift_uv: Annotated[float, Ge(0)] = field(
+        default=0.0, metadata={"help": "RMS of slow (< 0.5 Hz) drifts in microvolts (0: none)"}
+    )
+    line_noise_uv: Annotated[float, Ge(0)] = field(
+        default=0.0, metadata={"help": "line-noise amplitude in microvolts (0: none)"}
+    )
+    line_freq: Annotated[float, Gt(0)] = field(
+        default=50.0, metadata={"help": "line frequency in Hz (50 or 60)"}
+    )
+    bad_channel_prob: Annotated[float, Interval(ge=0, le=1)] = field(
+        default=0.0, metadata={"help": "probability that an electrode is bad in a session"}
+    )
+    session_gain_sd: Annotated[float, Ge(0)] = field(
+        default=0.0,
+        metadata={"help": "sd of the log gain of each session (subject x repetition block)"},
+    )
+
+    @property
+    def induced(self) -> tuple[str, ...]:
+        """The attributes carried (also) by induced band power."""
+        mech = {"colour": self.mechanism_colour, "setting": self.mechanism_setting}
+        return tuple(a for a, m in mech.items() if m != "evoked")
+
+    @property
+    def artifacts(self) -> bool:
+        rates = (self.blink_rate, self.saccade_rate, self.muscle_rate)
+        return any(rates) or bool(self.drift_uv or self.line_noise_uv)
 
 
 def _check(p: SyntheticParams) -> None:
@@ -189,6 +252,16 @@ def _check(p: SyntheticParams) -> None:
         )
     if p.seed < 0:
         raise bad(f"seed={p.seed} must be >= 0.")
+    if p.induced and p.sfreq < 2 * synthetic_induced.GAMMA_BAND[1]:
+        raise bad(
+            f"sfreq={p.sfreq} cannot carry the induced gamma response (35-45 Hz); use sfreq >= "
+            f"{2 * synthetic_induced.GAMMA_BAND[1]:g} or mechanism evoked."
+        )
+    if p.line_noise_uv and p.line_freq >= p.sfreq / 2:
+        raise bad(
+            f"line_freq={p.line_freq} Hz is above Nyquist at sfreq={p.sfreq}; a recording "
+            "filtered before sampling has no line noise there: set line_noise_uv=0."
+        )
 
 
 def montage_positions() -> tuple[list[str], np.ndarray, dict[str, np.ndarray]]:
@@ -320,6 +393,70 @@ def _pink_noise(rng: np.random.Generator, n_chans: int, n_samples: int, sfreq: f
     return x / x.std()
 
 
+def _topography(
+    unit: np.ndarray, anchors: dict[str, np.ndarray], names: list[str], signs: list[float]
+) -> np.ndarray:
+    """``[C]``: signed blobs at the named electrodes, on the template head."""
+    centres = np.stack([anchors[n] for n in names])
+    return _blobs(unit, centres, np.asarray(signs, dtype=np.float64))
+
+
+def _induced_maps(
+    rng: np.random.Generator,
+    unit: np.ndarray,
+    anchors: dict[str, np.ndarray],
+    induced: dict[str, tuple[np.ndarray, int]],
+    depth: float,
+    n_trials: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per-trial electrode maps ``[N, C]`` of the alpha ERD and of the gamma ERS."""
+    out = []
+    for centre_names in (["POz", "Oz"], ["O1", "Oz", "O2"]):
+        centre = np.stack([anchors[a] for a in centre_names]).mean(0)
+        centre /= np.linalg.norm(centre)
+
+        def topographies(r: np.random.Generator, levels: int, centre=centre) -> np.ndarray:
+            centres, signs = _factor_topographies(r, centre, levels)
+            flat = _blobs(unit, centres, signs)
+            flat /= np.sqrt((flat**2).mean(1, keepdims=True)) + 1e-12
+            return flat - flat.mean(0, keepdims=True)
+
+        out.append(
+            synthetic_induced.attribute_maps(
+                rng, topographies, induced, depth, n_trials, unit.shape[0]
+            )
+        )
+    return out[0], out[1]
+
+
+def _artifacts(
+    rng: np.random.Generator,
+    p: SyntheticParams,
+    t: np.ndarray,
+    unit: np.ndarray,
+    anchors: dict[str, np.ndarray],
+    n: int,
+) -> np.ndarray:
+    """``[N, C, T]``: the sum of the artifacts whose parameters are on (microvolts)."""
+    art = synthetic_artifacts
+
+    def topo(names: list[str], signs: list[float]) -> np.ndarray:
+        return _topography(unit, anchors, names, signs)
+
+    out = np.zeros((n, unit.shape[0], t.size))
+    if p.blink_rate:
+        out += art.blinks(rng, p.blink_rate, t, topo, n)
+    if p.saccade_rate:
+        out += art.saccades(rng, p.saccade_rate, t, topo, n)
+    if p.muscle_rate:
+        out += art.muscle(rng, p.muscle_rate, t, p.sfreq, topo, n)
+    if p.drift_uv:
+        out += art.drifts(rng, p.drift_uv, n, unit.shape[0], t.size, p.sfreq)
+    if p.line_noise_uv:
+        out += art.line_noise(rng, p.line_noise_uv, p.line_freq, n, unit.shape[0], t.size, p.sfreq)
+    return out
+
+
 def make_synthetic(**params: object) -> EEGData:
     """Simulate the dataset described by :class:`SyntheticParams`."""
     p = SyntheticParams(**params)  # type: ignore[arg-type]
@@ -334,8 +471,9 @@ def make_synthetic(**params: object) -> EEGData:
     ch_names = [all_names[i] for i in picks]
     unit = all_unit[picks]
 
-    world_rng, caption_rng, trial_rng, noise_rng = (
-        np.random.Generator(np.random.PCG64(s)) for s in np.random.SeedSequence(p.seed).spawn(4)
+    # streams 5 and 6 (induced responses, artifacts) leave the first four as they were
+    world_rng, caption_rng, trial_rng, noise_rng, induced_rng, artifact_rng = (
+        np.random.Generator(np.random.PCG64(s)) for s in np.random.SeedSequence(p.seed).spawn(6)
     )
     K, M_per, S, R = p.n_classes, p.images_per_class, p.n_subjects, p.repetitions
     M = K * M_per
@@ -372,6 +510,14 @@ def make_synthetic(**params: object) -> EEGData:
     n_levels = (K, len(COLOURS), len(setting_names), M)
     img_levels = (img_class, img_colour, img_setting, np.arange(M))
     topo = np.zeros((S, n_comp, M, p.n_chans))
+    # an attribute carried by induced power only has no evoked modulation (its draws still
+    # happen, so the rest of the world is the one the evoked-only setting draws)
+    evoked_on = (
+        1.0,
+        float(p.mechanism_colour != "induced"),
+        float(p.mechanism_setting != "induced"),
+        1.0,
+    )
     for i, (*_, anchor_names, weights) in enumerate(COMPONENTS):
         anchor_dirs = np.stack([anchors[a] for a in anchor_names])
         base_centres = anchor_dirs[None]
@@ -381,13 +527,13 @@ def make_synthetic(**params: object) -> EEGData:
         base = _blobs(unit, base_centres, base_signs)
         norm = np.sqrt((base**2).mean())
         topo[:, i] += _blobs(subj_unit[:, None], base_centres, base_signs)[:, 0][:, None] / norm
-        for w, levels, per_img in zip(weights, n_levels, img_levels, strict=True):
+        for w, on, levels, per_img in zip(weights, evoked_on, n_levels, img_levels, strict=True):
             centres, signs = _factor_topographies(world_rng, centre, levels)
             flat = _blobs(unit, centres, signs)
             scale = np.sqrt((flat**2).mean(1)) + 1e-12  # unit RMS on the template head
             per_subj = _blobs(subj_unit[:, None], centres, signs) / scale[:, None]
             per_subj -= per_subj.mean(1, keepdims=True)  # modulations average out over levels
-            topo[:, i] += w * per_subj[:, per_img]
+            topo[:, i] += w * on * per_subj[:, per_img]
     class_latency = world_rng.normal(0, 0.008, (K, n_comp))
     class_amp = np.exp(world_rng.normal(0, 0.2, (K, n_comp)))
 
@@ -410,7 +556,7 @@ def make_synthetic(**params: object) -> EEGData:
         lat0[None]
         + class_latency[y]
         + subj_shift[subject][:, None]
-        + trial_rng.normal(0, 0.010, (N, 1))
+        + trial_rng.normal(0, p.latency_jitter_ms / 1000, (N, 1))
         + trial_rng.normal(0, 0.005, (N, n_comp))
     )
     amp = amp0[None] * class_amp[y] * np.exp(trial_rng.normal(0, 0.25, (N, n_comp)))
@@ -437,11 +583,36 @@ def make_synthetic(**params: object) -> EEGData:
     alpha = alpha_topo[subject][..., None] * alpha[:, None]
     alpha *= ALPHA_RATIO / alpha.std()
     sensor = SENSOR_RATIO * noise_rng.standard_normal(pink.shape)
+    if p.induced:
+        trial_values = {"colour": (img_colour[image], len(COLOURS)),
+                        "setting": (img_setting[image], len(setting_names))}  # fmt: skip
+        induced = {a: trial_values[a] for a in p.induced}
+        alpha_base = alpha_topo / alpha_topo.max(1, keepdims=True)
+        maps = _induced_maps(induced_rng, unit, anchors, induced, p.induced_depth, N)
+        alpha = synthetic_induced.alpha_erd(alpha, t, alpha_base[subject], maps[0], p.induced_erd)
     background = pink + alpha + sensor
     background *= BACKGROUND_UV / _rms(background)
 
     evoked *= p.snr * BACKGROUND_UV / _rms(evoked)
-    X = ((evoked + background) * chan_gain[subject][..., None]).astype(np.float32)
+    signal = evoked + background
+    if p.induced:
+        gamma_base = _topography(unit, anchors, ["O1", "Oz", "O2"], [1.0, 1.0, 1.0])
+        reference = synthetic_induced.band_rms(background, p.sfreq, synthetic_induced.GAMMA_BAND)
+        signal += synthetic_induced.gamma_ers(
+            induced_rng, t, gamma_base / gamma_base.max(), maps[1], p.induced_ers, reference
+        )
+    if p.artifacts:
+        signal += _artifacts(artifact_rng, p, t, unit, anchors, N)
+    X = signal * chan_gain[subject][..., None]
+    session = np.repeat(np.arange(S * R), M)  # trials are laid out subject by block
+    if p.session_gain_sd:
+        X *= np.exp(artifact_rng.normal(0, p.session_gain_sd, S * R))[session][:, None, None]
+    bad_per_session: list[list[int]] = []
+    if p.bad_channel_prob:
+        X, bad_per_session = synthetic_artifacts.bad_channels(
+            artifact_rng, X, session, p.bad_channel_prob
+        )
+    X = X.astype(np.float32)
 
     # --- image-disjoint splits: per class, a seeded permutation of its images ---
     img_split = np.empty(M, dtype=np.int64)
@@ -475,6 +646,8 @@ def make_synthetic(**params: object) -> EEGData:
             ],
             "subject_gain": subj_gain.tolist(),
             "alpha_freq_hz": alpha_freq.tolist(),
+            "mechanisms": {"colour": p.mechanism_colour, "setting": p.mechanism_setting},
+            "bad_channels": [[ch_names[c] for c in bad] for bad in bad_per_session],
         },
     }
     data = EEGData(

@@ -33,9 +33,19 @@ def legend(board: Leaderboard) -> list[str]:
         parts.append("a value without an interval: one seed and no interval recorded")
     if any(" Δ " in c for c in board.columns):
         parts.append(
-            "Δ: run - control on the same test trials; * p < 0.05, ** p < 0.01 (one seed: "
-            "paired permutation test over clusters of trials sharing an image; several "
-            "seeds: one-sample t-test over seeds)"
+            "Δ: run - control on the same test trials (one seed: paired permutation test over "
+            "clusters of trials sharing an image; several seeds: one-sample t-test over seeds); "
+            f"(p raw, {board.correction} adjusted over every Δ cell of the table); * adjusted "
+            "p < 0.05, ** adjusted p < 0.01"
+        )
+    if board.pairwise is not None and board.pairwise.pairs:
+        parts.append(
+            "encoder against encoder: A - B on the test trials both ran, pooled over the "
+            "worlds (seeds) both ran and paired by world and test image (clustered bootstrap "
+            f"CI, cluster permutation p); p {board.correction}: adjusted over all "
+            f"{len(board.pairwise.pairs)} pairs x metrics; * adjusted p < 0.05, ** < 0.01; "
+            "'<metric> group': rows sharing a letter are not significantly different "
+            "(compact letter display, a = best)"
         )
     if any(not r.is_system and r.condition.startswith(ORACLE) for r in board.rows):
         parts.append(
@@ -75,12 +85,28 @@ def markdown(board: Leaderboard) -> str:
     lines.append("|" + "|".join("---:" if c in numeric else "---" for c in tab.columns) + "|")
     lines += ["| " + " | ".join(row) + " |" for row in tab.astype(str).values.tolist()]
     lines.append("")
+    lines += _markdown_pairs(board)
     lines += [f"- {p}" for p in legend(board)]
     lines += [f"- note: {n}" for n in board.notes]
     if board.skipped:
         lines += ["", f"Skipped run directories ({len(board.skipped)}):", ""]
         lines += [f"- `{s.path}`: {s.reason}" for s in board.skipped]
     return "\n".join(lines) + "\n"
+
+
+def _markdown_pairs(board: Leaderboard) -> list[str]:
+    tab = board.pair_table()
+    if tab.empty:
+        return []
+    lines = ["Encoder against encoder:", ""]
+    lines.append("| " + " | ".join(tab.columns) + " |")
+    lines.append(
+        "|" + "|".join("---" if c in ("A", "B", "metric") else "---:" for c in tab.columns) + "|"
+    )
+    lines += [
+        "| " + " | ".join(v.replace("|", "\\|") for v in row) + " |" for row in tab.values.tolist()
+    ]
+    return [*lines, ""]
 
 
 def latex(board: Leaderboard) -> str:
@@ -107,7 +133,21 @@ def latex(board: Leaderboard) -> str:
         f"\\caption{{{_latex_escape(caption[0].upper() + caption[1:])}.}}",
         "\\end{table}",
     ]
+    out += _latex_pairs(board)
     return "\n".join(out) + "\n"
+
+
+def _latex_pairs(board: Leaderboard) -> list[str]:
+    tab = board.pair_table()
+    if tab.empty:
+        return []
+    spec = "lll" + "r" * (len(tab.columns) - 3)
+    out = ["\\begin{table}[ht]", "\\centering", "\\small", f"\\begin{{tabular}}{{{spec}}}"]
+    out += ["\\toprule", " & ".join(_latex_escape(c) for c in tab.columns) + " \\\\", "\\midrule"]
+    out += [" & ".join(_latex_escape(v) for v in row) + " \\\\" for row in tab.values.tolist()]
+    caption = f"Encoder against encoder (p {board.correction}: adjusted over all pairs x metrics)"
+    out += ["\\bottomrule", "\\end{tabular}", f"\\caption{{{_latex_escape(caption)}.}}"]
+    return [*out, "\\end{table}"]
 
 
 def html_page(board: Leaderboard) -> str:
@@ -125,8 +165,12 @@ def html_page(board: Leaderboard) -> str:
         "<style>table{border-collapse:collapse}td,th{padding:2px 8px;text-align:right}"
         "</style></head><body>",
         body,
-        f"<ul>{items}</ul>",
     ]
+    pairs = board.pair_table()
+    if not pairs.empty:
+        parts.append("<h3>Encoder against encoder</h3>")
+        parts.append(pairs.to_html(index=False, border=0, classes="eegbench-pairs"))
+    parts.append(f"<ul>{items}</ul>")
     if skipped:
         parts.append(f"<p>Skipped {len(board.skipped)} run directories:</p><ul>{skipped}</ul>")
     parts.append("</body></html>")
@@ -149,9 +193,13 @@ def to_json(board: Leaderboard) -> str:
             "n": s.n,
             "seeds": list(s.seeds),
             "p": num(s.p),
+            "p_adjusted": num(s.p_adjusted),
         }
 
     best = board.best()
+    names = board.row_names()
+    pairs = board.pairwise.pairs if board.pairwise is not None else []
+    groups = board.pairwise.groups if board.pairwise is not None else {}
     doc = {
         "columns": [
             {"name": c, "higher_is_better": board.higher_is_better[c]} for c in board.columns
@@ -165,8 +213,25 @@ def to_json(board: Leaderboard) -> str:
                 "data_hash": r.data_hash,
                 "values": {c: cell(s) for c, s in r.stats.items()},
                 "best": sorted(c for c in board.columns if i in best[c]),
+                "groups": {m: g[i] for m, g in groups.items() if i in g},
             }
             for i, r in enumerate(board.rows)
+        ],
+        "correction": board.correction,
+        "pairs": [
+            {
+                "a": names[p.a],
+                "b": names[p.b],
+                "a_row": p.a,
+                "b_row": p.b,
+                "metric": p.metric,
+                "difference": cell(p.delta),
+                "worlds": list(p.worlds),
+                "n_trials": p.n_trials,
+                "n_clusters": p.n_clusters,
+                "test": p.test,
+            }
+            for p in pairs
         ],
         "legend": legend(board),
         "notes": list(board.notes),

@@ -9,9 +9,11 @@ their configuration; ``delta`` adds columns ``"metric Δ control"``: the per-see
 run - control, averaged the same way; with one seed the cell is the run's own paired difference
 with its clustered CI (``results.json`` ``controls.<c>.delta``). A difference is marked ``*``
 (p < 0.05) or ``**`` (p < 0.01): with one seed by the run's paired cluster permutation test, with
-several by a one-sample t-test over seeds. ``headroom`` adds columns ``"metric headroom"``: the
-fraction of the distance from the label-only control (``only_obj``) to the ceiling oracle
-that a row realises.
+several by a one-sample t-test over seeds; the p-values of all difference cells are adjusted
+together (Holm, or Benjamini-Hochberg) and the marks follow the adjusted p. ``headroom`` adds
+columns ``"metric headroom"``: the fraction of the distance from the label-only control
+(``only_obj``) to the ceiling oracle that a row realises. Configurations that share worlds are
+also compared with each other (``pairs``: paired differences, adjusted p, rank groups).
 """
 
 from __future__ import annotations
@@ -25,8 +27,10 @@ from typing import TYPE_CHECKING, Any
 
 from eegbench.api.errors import ConfigError, EegbenchError
 from eegbench.api.registry import GROUPS, did_you_mean
+from eegbench.evaluation.multiplicity import adjust
 from eegbench.evaluation.stats import CI
 from eegbench.report.leaderboard.collect import HEADROOM, ORACLE, Run, Skipped
+from eegbench.report.leaderboard.pairs import Pairwise, pairwise
 from eegbench.results.record import WHERE_KEYS, identity_conflicts
 
 SYSTEM = "EEG"
@@ -139,6 +143,8 @@ class Leaderboard:
     skipped: list[Skipped]
     notes: list[str]
     digits: int = 3
+    pairwise: Pairwise | None = None
+    correction: str = "holm"
 
     def best(self) -> dict[str, set[int]]:
         """Per column, the best EEG (non-control) rows (ties included; none if all tie)."""
@@ -163,7 +169,7 @@ class Leaderboard:
         import pandas as pd
 
         records = []
-        for r in self.rows:
+        for i, r in enumerate(self.rows):
             for col in self.columns:
                 s = r.stats.get(col)
                 if s is None:
@@ -185,22 +191,64 @@ class Leaderboard:
                         "seeds": ";".join(str(x) for x in s.seeds),
                         "values": ";".join(repr(v) for v in s.values),
                         "p": s.p,
+                        "p_adjusted": s.p_adjusted,
+                        "group": self.group(i, metric) if not control else "",
                         "data_hash": r.data_hash,
                         "runs": ";".join(str(run.path) for run in r.runs),
                     }
                 )
+        records += self._pair_records()
         return pd.DataFrame.from_records(records)
+
+    def _pair_records(self) -> list[dict[str, Any]]:
+        if self.pairwise is None:
+            return []
+        names = self.row_names()
+        return [
+            {
+                **self.rows[p.a].labels,
+                "condition": "pair",
+                "column": f"{p.metric} Δ pair",
+                "metric": p.metric,
+                "delta_to": names[p.b],
+                "higher_is_better": self.higher_is_better[p.metric],
+                "mean": p.delta.estimate,
+                "ci_low": p.delta.low,
+                "ci_high": p.delta.high,
+                "ci_method": "paired bootstrap over world x image",
+                "n": p.n_clusters,
+                "seeds": ";".join(str(x) for x in p.worlds),
+                "values": "",
+                "p": p.delta.p,
+                "p_adjusted": p.delta.p_adjusted,
+                "group": "",
+                "data_hash": self.rows[p.a].data_hash,
+                "runs": ";".join(str(run.path) for run in self.rows[p.a].runs),
+            }
+            for p in self.pairwise.pairs
+        ]
+
+    def group(self, row: int, metric: str) -> str:
+        """The row's rank-group letters in ``metric`` ('' when not compared)."""
+        if self.pairwise is None:
+            return ""
+        return self.pairwise.groups.get(metric, {}).get(row, "")
 
     def _cell(self, s: CI | None) -> str:
         if s is None:
             return ""
         d = self.digits
-        mark = significance(s.p)
+        mark = significance(s.p if s.p_adjusted is None else s.p_adjusted)
         if s.method == "t":
-            return f"{s.estimate:.{d}f}{mark} ± {(s.high - s.low) / 2:.{d}f}"
-        if s.method == "bootstrap":
-            return f"{s.estimate:.{d}f}{mark} [{s.low:.{d}f}, {s.high:.{d}f}]"
-        return f"{s.estimate:.{d}f}{mark}"
+            text = f"{s.estimate:.{d}f}{mark} ± {(s.high - s.low) / 2:.{d}f}"
+        elif s.method == "bootstrap":
+            text = f"{s.estimate:.{d}f}{mark} [{s.low:.{d}f}, {s.high:.{d}f}]"
+        else:
+            text = f"{s.estimate:.{d}f}{mark}"
+        if s.p is not None:
+            text += f" (p {_p(s.p)}"
+            text += f", {self.correction} {_p(s.p_adjusted)})" if s.p_adjusted is not None else ")"
+        return text
 
     def header(self, col: str) -> str:
         return f"{col} {'↑' if self.higher_is_better[col] else '↓'}"
@@ -209,16 +257,45 @@ class Leaderboard:
         """The display table (text cells, no markup)."""
         import pandas as pd
 
+        groups = list(self.pairwise.groups) if self.pairwise is not None else []
         data = []
-        for r in self.rows:
+        for i, r in enumerate(self.rows):
             line: dict[str, Any] = {c: r.labels.get(c, "") for c in self.label_columns}
             line["condition"] = r.condition
             line["n"] = len(r.runs)
             for col in self.columns:
                 line[self.header(col)] = self._cell(r.stats.get(col))
+            for m in groups:
+                line[f"{m} group"] = self.group(i, m)
             data.append(line)
         cols = [*self.label_columns, "condition", "n", *(self.header(c) for c in self.columns)]
-        return pd.DataFrame(data, columns=cols)
+        return pd.DataFrame(data, columns=cols + [f"{m} group" for m in groups])
+
+    def pair_table(self) -> pd.DataFrame:
+        """Encoder against encoder: one line per pair and metric (text cells)."""
+        import pandas as pd
+
+        names = self.row_names()
+        d = self.digits
+        cols = ["A", "B", "metric", "A - B [95% CI]", "p", f"p {self.correction}", "worlds",
+                "images"]  # fmt: skip
+        lines = []
+        for p in self.pairwise.pairs if self.pairwise is not None else []:
+            s = p.delta
+            lines.append(
+                [
+                    names[p.a],
+                    names[p.b],
+                    self.header(p.metric),
+                    f"{s.estimate:+.{d}f}{significance(s.p_adjusted)} "
+                    f"[{s.low:+.{d}f}, {s.high:+.{d}f}]",
+                    _p(s.p),
+                    _p(s.p_adjusted),
+                    str(len(p.worlds)),
+                    str(p.n_clusters),
+                ]
+            )
+        return pd.DataFrame(lines, columns=cols)
 
     def to_markdown(self) -> str:
         """A GitHub pipe table, then the legend, notes and skipped run directories."""
@@ -289,8 +366,20 @@ def build(
     digits: int = 3,
     oracles: bool = True,
     headroom: bool = False,
+    pairs: bool | None = None,
+    pair_metrics: Sequence[str] | None = None,
+    correction: str = "holm",
+    n_perm: int = 10000,
 ) -> Leaderboard:
-    """The leaderboard of ``runs`` (see the module docstring for the rules)."""
+    """The leaderboard of ``runs`` (see the module docstring for the rules).
+
+    ``pairs``: compare the configurations with each other (``pairs.pairwise``) in
+    ``pair_metrics`` (default: the caption metrics among the columns); None compares them when
+    they can be (two configurations sharing a world, prediction files present) and says why
+    not in a note otherwise. ``correction`` (``holm`` or ``bh``) adjusts the pairs' p-values
+    and, separately, the control differences' p-values of the table.
+    """
+    adjust([], correction)  # an unknown correction fails before any work
     skipped = list(skipped or [])
     notes: list[str] = []
     if not runs:
@@ -414,8 +503,61 @@ def build(
     if _mark_leaks(rows):
         label_columns = [*label_columns, LEAK]
         notes.append(LEAK_NOTE)
-    rows = _order(rows, label_columns, sort_by, higher)
-    return Leaderboard(label_columns, columns, higher, rows, skipped, notes, digits)
+    rows = _adjust_controls(_order(rows, label_columns, sort_by, higher), correction)
+    board = Leaderboard(
+        label_columns, columns, higher, rows, skipped, notes, digits, correction=correction
+    )
+    if pairs is not False:
+        board.pairwise = _pairwise(board, pairs, pair_metrics, wanted, n_perm)
+        board.notes += board.pairwise.notes if board.pairwise is not None else []
+    return board
+
+
+def _adjust_controls(rows: list[Row], correction: str) -> list[Row]:
+    """Rows whose control-difference cells carry their p adjusted over all such cells."""
+    cells = [(r, c) for r in rows for c, s in r.stats.items() if " Δ " in c and s.p is not None]
+    adjusted = adjust([r.stats[c].p for r, c in cells], correction)
+    for (r, c), p in zip(cells, adjusted, strict=True):
+        r.stats[c] = replace(r.stats[c], p_adjusted=p)
+    return rows
+
+
+def _pairwise(
+    board: Leaderboard,
+    requested: bool | None,
+    pair_metrics: Sequence[str] | None,
+    wanted: Sequence[str],
+    n_perm: int,
+) -> Pairwise | None:
+    """The board's encoder-against-encoder comparisons; None (auto) when there is nothing to
+    compare; an error when they were asked for (``--pairs`` or named metrics) and cannot be
+    made, else a note saying why not."""
+    if sum(r.is_system for r in board.rows) < 2:
+        if requested:
+            raise ConfigError("--pairs needs at least two configurations on the leaderboard.")
+        return None
+    if pair_metrics:
+        for m in pair_metrics:
+            if m not in board.higher_is_better:
+                raise ConfigError(
+                    f"no run reports metric {m!r} to pair." + did_you_mean(m, list(wanted))
+                )
+    metrics = list(pair_metrics or [m for m in wanted if m in board.higher_is_better])
+    try:
+        result = pairwise(
+            board.rows,
+            board.row_names(),
+            metrics,
+            board.higher_is_better,
+            correction=board.correction,
+            n_perm=n_perm,
+            explicit=bool(pair_metrics),
+        )
+    except EegbenchError as e:
+        if requested or pair_metrics:
+            raise
+        return Pairwise(correction=board.correction, notes=[f"no encoder pairs: {e}"])
+    return result
 
 
 LEAK = "leak"
@@ -479,6 +621,12 @@ def _stat(runs: list[Run], metric: str, control: str | None) -> CI | None:
     if not vals:
         return None
     return summarize(vals, cis[0] if len(vals) == 1 else None, seeds)
+
+
+def _p(p: float | None) -> str:
+    if p is None:
+        return ""
+    return f"{p:.2g}" if p < 0.001 else f"{p:.3f}"
 
 
 def significance(p: float | None) -> str:
