@@ -95,3 +95,17 @@ def test_impossible_settings_are_one_line_errors():
         _small(sfreq=64.0, line_noise_uv=1.0)
     with pytest.raises(ConfigError, match="induced gamma"):
         _small(sfreq=64.0, mechanism_colour="induced")
+
+
+def test_results_json_carries_the_mechanism_probes_per_attribute(tiny_run_dir):
+    """A run on data with ground truth records the evoked (raw) and induced (band-power)
+    ceilings of the class and of every attribute, on the evaluated split."""
+    from eegbench.results.record import RunRecord
+
+    probes = RunRecord.read(tiny_run_dir).mechanism_probes
+    assert {"class", "colour", "setting"} <= set(probes)
+    for row in probes.values():
+        assert 0 < row["chance"] < 1
+        for kind in ("raw", "band_power"):
+            low, high = row[kind]["ci"]  # widened by sqrt(G/(G-1)): may pass 0 or 1
+            assert low <= row[kind]["value"] <= high and 0 <= row[kind]["value"] <= 1

@@ -36,6 +36,7 @@ from eegbench.config import EvalConfig, PromptConfig
 from eegbench.config.schema import control_names
 from eegbench.contracts import check_metric_values
 from eegbench.evaluation.controls import CONTROLS, LABEL_CONTROL, Condition
+from eegbench.evaluation.mechanism import mechanism_probes
 from eegbench.evaluation.scoring import build_metric
 from eegbench.evaluation.stats import (
     TrialScores,
@@ -419,4 +420,9 @@ class Evaluation:
         if self.headroom:
             out["headroom"] = self.headroom
             out["headroom_basis"] = {"floor": f"control {LABEL_CONTROL}", "ceiling": CEILING}
+        if self.has_attributes:  # ground truth: the evoked and induced ceilings of the data
+            probes = mechanism_probes(
+                data, self.cfg.split, n_boot=max(self.cfg.bootstrap, 1), seed=self.seed
+            )
+            out["mechanism_probes"] = {k: v.as_dict() for k, v in probes.items()}
         return out

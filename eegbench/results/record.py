@@ -369,6 +369,12 @@ class RunRecord(_Open):
     metric_signatures: dict[str, str] = Field(default_factory=dict)
     oracles: dict[str, Oracle] = Field(default_factory=dict)
     headroom: dict[str, float] = Field(default_factory=dict)
+    mechanism_probes: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="datasets with ground truth: per target (class, each attribute) the "
+        "accuracy of a linear read-out of the raw trials (raw: the evoked ceiling) and of their "
+        "band power (band_power: the induced ceiling), with 95% cluster CIs, and chance",
+    )
     headroom_basis: dict[str, str] = Field(
         default_factory=dict,
         description="the rows the headroom runs between: floor (a control) and ceiling (an "
