@@ -249,3 +249,28 @@ def test_describe_writes_a_caption_with_the_given_attributes(default: EEGData) -
     assert text == "A monkey holding a blue ball in a living room."
     words = default.attribute_words
     assert words["setting"]["living room"] == ["living room"] and words["colour"]["red"] == ["red"]
+
+
+def test_the_shared_preprocessing_applies_to_simulated_trials():
+    """``dataset.l_freq`` / ``dataset.notch`` filter the simulated trials as a recording's (the
+    known-answer test (d) declares them); left off, the world is the same array."""
+    import numpy as np
+
+    from eegbench import plugins
+
+    kw = dict(
+        n_classes=6, images_per_class=5, n_subjects=1, n_chans=8, n_times=64, repetitions=2,
+        test_images=1, sfreq=128.0, seed=0, line_noise_uv=5.0, drift_uv=5.0,
+    )  # fmt: skip
+    build = plugins.get("datasets", "synthetic").build
+    raw, filtered = build(**kw), build(l_freq=1.0, notch=50.0, **kw)
+    assert "preprocessing" not in raw.info
+    assert filtered.info["preprocessing"] == [
+        "notch 50 Hz (+harmonics)",
+        "band-pass 1.0-None Hz (iir)",
+    ]
+    freqs = np.fft.rfftfreq(64, 1 / 128)
+    power = lambda X: (np.abs(np.fft.rfft(X, axis=-1)) ** 2).mean((0, 1))  # noqa: E731
+    assert power(filtered.X)[freqs == 50] < 0.05 * power(raw.X)[freqs == 50]
+    assert power(filtered.X)[0] < 0.3 * power(raw.X)[0]  # less of the drift (0.5 s trials)
+    assert np.array_equal(build(**kw).X, raw.X)  # off: the same world, bit for bit

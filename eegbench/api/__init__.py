@@ -62,6 +62,8 @@ _EXPORTS: dict[str, str] = {
     "SPLITS": "eegbench.api.data",
     "read_caption_files": "eegbench.api.data",
     "DatasetParams": "eegbench.data.preprocessing",
+    "Preprocess": "eegbench.data.preprocessing",
+    "apply_preprocessing": "eegbench.data.preprocessing",
     "finalize": "eegbench.data.preprocessing",
     "filter_continuous": "eegbench.data.preprocessing",
     "load_trials": "eegbench.data.preprocessing",
@@ -171,7 +173,9 @@ if TYPE_CHECKING:
     from eegbench.api.training import make_schedule
     from eegbench.data.preprocessing import (
         DatasetParams,
+        Preprocess,
         Trials,
+        apply_preprocessing,
         filter_continuous,
         finalize,
         load_trials,

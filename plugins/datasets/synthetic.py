@@ -18,7 +18,16 @@ from typing import Annotated, Literal
 import numpy as np
 from eegbench_plugins.datasets import synthetic_artifacts, synthetic_induced
 
-from eegbench.api import ConfigError, EEGData, Ge, Gt, Interval, subject_split
+from eegbench.api import (
+    ConfigError,
+    EEGData,
+    Ge,
+    Gt,
+    Interval,
+    Preprocess,
+    apply_preprocessing,
+    subject_split,
+)
 
 # (ImageNet WNID, short name as Thought2Text uses it, caption noun phrase; {c} is the colour)
 CLASSES: tuple[tuple[str, str, str], ...] = (
@@ -110,7 +119,10 @@ EXCLUDED_CHANNELS = {"T3", "T4", "T5", "T6", "M1", "M2", "A1", "A2"}
 
 
 @dataclass
-class SyntheticParams:
+class SyntheticParams(Preprocess):
+    """The simulated world's parameters, after the shared preprocessing fields (off by default:
+    ``dataset.l_freq=1 dataset.notch=50`` filters the simulated trials as a recording's)."""
+
     n_subjects: Annotated[int, Ge(1)] = field(
         default=3, metadata={"help": "number of simulated subjects"}
     )
@@ -670,4 +682,5 @@ def make_synthetic(**params: object) -> EEGData:
         attribute_words=ATTRIBUTE_WORDS,
         describe=describe,
     ).validate()
-    return subject_split(data, p.split, p.split_subject).validate()
+    data = subject_split(data, p.split, p.split_subject).validate()
+    return apply_preprocessing(data, Preprocess.of(p)).validate()
