@@ -26,8 +26,10 @@ plugin's registering module can ``from eegbench.api import hookimpl`` without im
   ``LOGITS``, ``EMBEDDINGS``, ``ATTRIBUTES``, ``PROTOCOL_PREFIX``, ``protocol_name``,
   ``output_key``.
 - Helpers: ``atomic_write``, ``atomic_writer``, ``atomic_dir``, ``check_manifest``,
-  ``file_digest``, ``load_npy`` and ``restricted_loads`` (no code runs from a pickle), ``task``,
-  ``log``, ``warn``, ``is_quiet``, ``ensure_torchvision_importable``.
+  ``file_digest``, ``file_problem``/``folder_problem``/``path_kind`` (what a path that is
+  not the file or folder asked for is instead: a directory, a FIFO, a device), ``load_npy``
+  and ``restricted_loads`` (no code runs from a pickle), ``task``, ``log``,
+  ``warn``, ``is_quiet``, ``ensure_torchvision_importable``.
 """
 
 from __future__ import annotations
@@ -93,6 +95,9 @@ _EXPORTS: dict[str, str] = {
     "atomic_dir": "eegbench.io",
     "file_digest": "eegbench.io",
     "check_manifest": "eegbench.io",
+    "path_kind": "eegbench.io",
+    "file_problem": "eegbench.io",
+    "folder_problem": "eegbench.io",
     "load_npy": "eegbench.api.npy",
     "restricted_loads": "eegbench.api.npy",
     "task": "eegbench.progress",
@@ -166,5 +171,14 @@ if TYPE_CHECKING:
     )
     from eegbench.data.splits import subject_split, trial_info
     from eegbench.data.trialcache import release_pages
-    from eegbench.io import atomic_dir, atomic_write, atomic_writer, check_manifest, file_digest
+    from eegbench.io import (
+        atomic_dir,
+        atomic_write,
+        atomic_writer,
+        check_manifest,
+        file_digest,
+        file_problem,
+        folder_problem,
+        path_kind,
+    )
     from eegbench.progress import is_quiet, log, task, warn

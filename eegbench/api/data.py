@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from eegbench.api.errors import DataError
+from eegbench.io import folder_problem
 
 SPLITS = ("train", "val", "test")
 
@@ -189,8 +190,9 @@ def read_caption_files(caption_dir: str | Path, image_names: list[str], dataset:
     Every image needs its file; the error names how many are missing and one example.
     """
     folder = Path(caption_dir).expanduser()
-    if not folder.is_dir():
-        raise DataError(f"{dataset}: caption_dir {str(folder)!r} is not a folder.")
+    problem = folder_problem(folder)
+    if problem:
+        raise DataError(f"{dataset}: caption_dir {str(folder)!r} {problem}.")
     out, missing = [], []
     for name in image_names:
         path = folder / f"{Path(name).stem}_caption.txt"

@@ -28,6 +28,26 @@ if TYPE_CHECKING:
 KIND_ALIASES = {k[:-1]: k for k in KINDS}
 
 
+class PathOf(click.Path):
+    """A path that, where it exists, must be a regular file (``"file"``) or a folder; anything
+    else (a directory, a device, a FIFO, a socket) is one line naming what it is."""
+
+    def __init__(self, want: str, **kw: Any):
+        super().__init__(**kw)
+        self.want = want
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        from eegbench.api.errors import ConfigError
+        from eegbench.io import path_kind
+
+        kind = path_kind(value)
+        ok = (None, "a regular file" if self.want == "file" else "a directory")
+        if kind not in ok:
+            name = param.human_readable_name if param is not None else "path"
+            raise ConfigError(f"{name} {str(value)!r} is {kind}, not a {self.want}.")
+        return super().convert(value, param, ctx)
+
+
 class Group(click.Group):
     """Prints eegbench errors as one line (exit 2 for config errors); ``--debug`` adds traces."""
 
@@ -117,7 +137,7 @@ def cli(ctx: click.Context, debug: bool, quiet: bool, log_format: str) -> None:
 @click.option(
     "--config",
     "config_path",
-    type=click.Path(),
+    type=PathOf("file"),
     help="Start from this config file, or a shipped preset by name (thought2text).",
 )
 @click.option(
@@ -264,7 +284,7 @@ def _fmt(m: MetricValue) -> str:
 @click.option(
     "--config",
     "config_path",
-    type=click.Path(),
+    type=PathOf("file"),
     help="Start from this config file, or a shipped preset by name (thought2text).",
 )
 @click.option(

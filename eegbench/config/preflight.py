@@ -17,6 +17,7 @@ from eegbench import plugins
 from eegbench.api.errors import ConfigError
 from eegbench.api.registry import GROUPS
 from eegbench.config.schema import TRACKER_PACKAGES, RunConfig
+from eegbench.io import folder_problem
 
 MIN_FREE_MB = 200
 """Free disk a run needs in ``output_dir`` (weights, predictions, plots) and ``cache_dir``."""
@@ -32,8 +33,9 @@ def _storage(path: str, key: str) -> list[str]:
     """Problems writing under ``path``: not a folder, not writable, or too little free disk."""
     target = Path(path).expanduser().absolute()
     base = _existing_ancestor(target)
-    if not base.is_dir():
-        return [f"{key}={path!r}: {base} is not a folder; choose another {key}."]
+    problem = folder_problem(base)
+    if problem:
+        return [f"{key}={path!r}: {base} {problem}; choose another {key}."]
     if not os.access(base, os.W_OK | os.X_OK):
         return [f"{key}={path!r}: {base} is not writable; choose another {key}."]
     free_mb = shutil.disk_usage(base).free / 2**20

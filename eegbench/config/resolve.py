@@ -41,6 +41,7 @@ from eegbench.config.schema import (
     control_names,
     freeze,
 )
+from eegbench.io import file_problem
 
 METRICS = "metrics"  # the group of metric parameters: metrics.NAME.KEY=VALUE
 BENCHMARK = "benchmark"
@@ -153,9 +154,10 @@ def file_layer(path: str | Path) -> Layer:
         text, rel = _shipped("presets", str(path))
         values, lines = _read_yaml(text, f"preset {path} ({rel})")
         return Layer(f"preset {path}", values, rel, lines)
-    if not p.is_file():
+    problem = file_problem(p)
+    if problem:
         raise ConfigError(
-            f"config file {str(p)!r} does not exist (shipped presets: {', '.join(presets())})."
+            f"config file {str(p)!r} {problem} (shipped presets: {', '.join(presets())})."
         )
     try:
         text = p.read_bytes().decode("utf-8")
@@ -341,6 +343,16 @@ def _check_keys(layer: Layer) -> None:
             )
 
 
+def _check_named(layers: list[Layer], group: str) -> None:
+    """An empty name (``encoder=``, what ``encoder=$UNSET`` gives) chooses nothing: an error,
+    not the layer below's choice."""
+    for layer in layers:
+        section = layer.section(group) or {}
+        if "name" in section and section["name"] in ("", None):
+            where = layer.source(f"{group}.name" if layer.lines else group)
+            raise ConfigError(f"{where}: no {group} chosen (the name is empty): add {group}=NAME.")
+
+
 class _Resolver:
     """Resolves a stack of layers (lowest first) into a RunConfig with the origin of each value."""
 
@@ -368,6 +380,7 @@ class _Resolver:
         )
         if chooser is None:
             raise ConfigError(f"no {group} chosen: add {group}=NAME.")
+        _check_named(self.layers[chooser:], group)
         top = self.layers[chooser]
         entry = _entry(kind, top.section(group)["name"], group)
         self.origins[group] = top.source(f"{group}.name" if top.lines or top.sources else group)

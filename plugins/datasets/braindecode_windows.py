@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from eegbench.api import ConfigError, DataError, DatasetParams, EEGData, finalize
+from eegbench.api import ConfigError, DataError, DatasetParams, EEGData, finalize, folder_problem
 
 EXTRA = "pip install -c constraints.txt 'eegbench[braindecode]'"
 
@@ -67,8 +67,9 @@ def load_braindecode(**kw: Any) -> EEGData:
     ensure_torchvision_importable()  # braindecode imports torchaudio
     if p.path:
         folder = Path(p.path).expanduser()
-        if not folder.is_dir():
-            raise DataError(f"braindecode: {str(folder)!r} is not a folder.")
+        problem = folder_problem(folder)
+        if problem:
+            raise DataError(f"braindecode: {str(folder)!r} {problem}.")
         from braindecode.datautil import load_concat_dataset
 
         try:

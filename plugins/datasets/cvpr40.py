@@ -21,7 +21,9 @@ from eegbench.api import (
     Ge,
     Gt,
     Interval,
+    file_problem,
     finalize,
+    folder_problem,
     load_trials,
     read_caption_files,
     release_pages,
@@ -96,8 +98,9 @@ def _load_torch(path: str, what: str, mmap: bool = False) -> Any:
     import torch
 
     p = Path(path).expanduser()
-    if not p.is_file():
-        raise DataError(f"cvpr40: {what} {str(p)!r} does not exist; set it to the real file.")
+    problem = file_problem(p)
+    if problem:
+        raise DataError(f"cvpr40: {what} {str(p)!r} {problem}; set it to the real file.")
     try:
         return torch.load(p, map_location="cpu", weights_only=True, mmap=mmap)
     except Exception as e:  # any reader failure is a corrupt-file error
@@ -280,8 +283,9 @@ def load_cvpr40(**kw: Any) -> EEGData:
     image_paths = None
     if p.image_dir:
         folder = Path(p.image_dir).expanduser()
-        if not folder.is_dir():
-            raise DataError(f"cvpr40: image_dir {str(folder)!r} is not a folder.")
+        problem = folder_problem(folder)
+        if problem:
+            raise DataError(f"cvpr40: image_dir {str(folder)!r} {problem}.")
         image_paths = [_find_image(folder, n) for n in image_names]
         used = set(image.tolist())
         n_missing = sum(image_paths[i] is None for i in used)

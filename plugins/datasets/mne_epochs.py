@@ -22,8 +22,10 @@ from eegbench.api import (
     DatasetParams,
     EEGData,
     Ge,
+    file_problem,
     filter_continuous,
     finalize,
+    folder_problem,
 )
 
 KEYS = ("trial", "event")
@@ -117,8 +119,9 @@ def _stimulus_table(p: EpochsParams, epochs: Any) -> tuple[Any, Path | None]:
 
     if p.stimuli_csv:
         path = Path(p.stimuli_csv).expanduser()
-        if not path.is_file():
-            raise DataError(f"mne_epochs: stimuli_csv {str(path)!r} does not exist.")
+        problem = file_problem(path)
+        if problem:
+            raise DataError(f"mne_epochs: stimuli_csv {str(path)!r} {problem}.")
         try:
             table = pd.read_csv(path)
         except Exception as e:
@@ -280,8 +283,9 @@ def load_mne_epochs(**kw: Any) -> EEGData:
     if not p.path:
         raise ConfigError("mne_epochs needs dataset.path=<file-epo.fif>.")
     path = Path(p.path).expanduser()
-    if not path.is_file():
-        raise DataError(f"mne_epochs: {str(path)!r} does not exist.")
+    problem = file_problem(path)
+    if problem:
+        raise DataError(f"mne_epochs: {str(path)!r} {problem}.")
     try:
         epochs = mne.read_epochs(path, preload=True, verbose="error")
     except Exception as e:  # any reader failure is a corrupt-file error
@@ -316,8 +320,9 @@ def load_bids(**kw: Any) -> EEGData:
             "[<label>, ...] or all."
         )
     root = Path(p.bids_root).expanduser()
-    if not root.is_dir():
-        raise DataError(f"bids: bids_root {p.bids_root!r} is not a folder.")
+    problem = folder_problem(root)
+    if problem:
+        raise DataError(f"bids: bids_root {p.bids_root!r} {problem}.")
     subjects = _bids_subjects(root, p.bids_subject)
     paths = sorted(
         mne_bids.find_matching_paths(

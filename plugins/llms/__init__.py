@@ -68,7 +68,7 @@ class TinyParams:
 
 def hf_preflight(params: dict[str, Any]) -> list[str]:
     """A local folder with config.json, or (without download) the model in the hub cache."""
-    from eegbench.api import ConfigError, check_loading
+    from eegbench.api import ConfigError, check_loading, path_kind
 
     if params["random_weights"]:
         return []  # needs only a config and a tokenizer, checked when the LLM is built
@@ -78,7 +78,10 @@ def hf_preflight(params: dict[str, Any]) -> list[str]:
         return [str(e).rstrip(".")]
     path = params["path"]
     local = Path(path).expanduser()
-    if local.exists():
+    kind = path_kind(local)
+    if kind is not None and kind != "a directory":
+        return [f"path={path!r} is {kind}, not a transformers model folder"]
+    if kind is not None:
         if not (local / "config.json").is_file():
             return [f"path={path!r} has no config.json: not a transformers model folder"]
         return []

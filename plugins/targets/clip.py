@@ -29,6 +29,8 @@ from eegbench.api import (
     MissingWeightsError,
     did_you_mean,
     file_digest,
+    file_problem,
+    folder_problem,
     warn,
 )
 
@@ -195,8 +197,9 @@ def resolve(spec: str, weights_dir: str = "", model_config: str = "") -> Resolve
     """Find the weights a model spec names (local files and caches only) and its config."""
     if spec.startswith(LOCAL_DIR):
         folder = Path(spec[len(LOCAL_DIR) :]).expanduser()
-        if not folder.is_dir():
-            raise MissingWeightsError(f"target.model={spec!r}: folder {folder} does not exist.")
+        problem = folder_problem(folder)
+        if problem:
+            raise MissingWeightsError(f"target.model={spec!r}: folder {folder} {problem}.")
         model_cfg, preprocess, weights = _read_local_dir(folder)
         check_weight_file(weights)
         return Resolved(
@@ -226,9 +229,10 @@ def resolve(spec: str, weights_dir: str = "", model_config: str = "") -> Resolve
         )
     if _is_path(tag):
         path = Path(tag).expanduser()
-        if not path.is_file():
+        problem = file_problem(path)
+        if problem:
             raise MissingWeightsError(
-                f"CLIP weight file {path} does not exist; pass the path of a downloaded "
+                f"CLIP weight file {path} {problem}; pass the path of a downloaded "
                 f"{'/'.join(WEIGHT_SUFFIXES)} file as target.model={arch}:/path/to/file."
             )
         check_weight_file(path)
