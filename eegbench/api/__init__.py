@@ -29,7 +29,8 @@ plugin's registering module can ``from eegbench.api import hookimpl`` without im
   ``file_digest``, ``file_problem``/``folder_problem``/``path_kind`` (what a path that is
   not the file or folder asked for is instead: a directory, a FIFO, a device), ``load_npy``
   and ``restricted_loads`` (no code runs from a pickle), ``task``, ``log``,
-  ``warn``, ``is_quiet``, ``ensure_torchvision_importable``.
+  ``warn``, ``is_quiet``, ``ensure_torchvision_importable``, ``module_spec`` (whether a
+  package is installed, importing nothing).
 """
 
 from __future__ import annotations
@@ -105,6 +106,7 @@ _EXPORTS: dict[str, str] = {
     "warn": "eegbench.progress",
     "is_quiet": "eegbench.progress",
     "ensure_torchvision_importable": "eegbench._compat",
+    "module_spec": "eegbench._compat",
 }
 
 __all__ = sorted(_EXPORTS)
@@ -126,7 +128,7 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:
     from annotated_types import Ge, Gt, Interval, Le, Lt
 
-    from eegbench._compat import ensure_torchvision_importable
+    from eegbench._compat import ensure_torchvision_importable, module_spec
     from eegbench.api.data import SPLITS, EEGData, read_caption_files
     from eegbench.api.encoder import EEGEncoder, EncoderContext, build_encoder
     from eegbench.api.errors import (
