@@ -8,6 +8,7 @@ keeping its subject."""
 
 from __future__ import annotations
 
+import csv
 import dataclasses
 import warnings
 from dataclasses import dataclass, field
@@ -112,6 +113,45 @@ def parse_event_map(spec: str) -> list[tuple[str, int]]:
     if not out:
         raise ConfigError(f"event_map={spec!r} names no class; use 'name:code,name:code'.")
     return out
+
+
+def _kinds(columns: list[str]) -> list[str]:
+    """Captions and images as a stimulus table's columns name them."""
+    return [kind for kind, col in (("captions", "caption"), ("images", "image")) if col in columns]
+
+
+def _table_provides(stimuli_csv: str) -> list[str] | None:
+    """What the stimulus table's header names (None: not readable; the loader says why)."""
+    if file_problem(Path(stimuli_csv).expanduser()):
+        return None
+    try:
+        with open(Path(stimuli_csv).expanduser(), newline="", encoding="utf-8") as f:
+            return _kinds(next(csv.reader(f), []))
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return None
+
+
+def epochs_provides(params: dict[str, Any]) -> list[str] | None:
+    """What an epochs file's trials may carry: from its stimulus table, else its metadata."""
+    if params["stimuli_csv"]:
+        return _table_provides(params["stimuli_csv"])
+    path = Path(params["path"]).expanduser()
+    if not params["path"] or file_problem(path):
+        return None
+    import mne
+
+    try:
+        meta = mne.read_epochs(path, preload=False, verbose="error").metadata
+    except Exception:  # not readable: the loader says why
+        return None
+    if meta is None or "image" not in meta.columns:
+        return []
+    return _kinds(list(meta.columns))
+
+
+def bids_provides(params: dict[str, Any]) -> list[str] | None:
+    """What BIDS recordings' trials may carry: only what a stimulus table adds."""
+    return _table_provides(params["stimuli_csv"]) if params["stimuli_csv"] else []
 
 
 def _stimulus_table(p: EpochsParams, epochs: Any) -> tuple[Any, Path | None]:
