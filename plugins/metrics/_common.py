@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from eegbench.api import ConfigError, DataError
+from eegbench.api import ConfigError, DataError, file_problem
 
 
 def check_pairs(predictions: Sequence[str], references: Sequence[str], metric: str) -> None:
@@ -88,6 +88,7 @@ def bertscore_preflight(params: dict[str, Any]) -> list[str]:
     elif not (Path(path).expanduser() / "config.json").is_file():
         found.append(f"model_path={path!r} is not a Hugging Face model folder (no config.json)")
     base = params.get("baseline_path") or ""
-    if base and not Path(base).expanduser().is_file():
-        found.append(f"baseline_path={base!r} does not exist")
+    problem = file_problem(Path(base).expanduser()) if base else None
+    if problem:
+        found.append(f"baseline_path={base!r} {problem}")
     return found

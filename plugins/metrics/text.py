@@ -26,7 +26,7 @@ import numpy as np
 from eegbench_plugins.metrics import PTBTokenizer
 from eegbench_plugins.metrics._common import check_nonempty_refs, check_pairs, need_java
 
-from eegbench.api import CAPTIONS, ConfigError, Metric, MissingWeightsError
+from eegbench.api import CAPTIONS, ConfigError, Metric, MissingWeightsError, file_problem
 
 
 class Bleu(Metric):
@@ -291,8 +291,9 @@ class BertScore(Metric):
                 raise ConfigError(
                     f"bertscore: set metrics.bertscore.num_layers for the model in {path}."
                 )
-        if baseline_path and not Path(baseline_path).is_file():
-            raise ConfigError(f"metrics.bertscore.baseline_path={baseline_path!r} does not exist.")
+        problem = file_problem(Path(baseline_path).expanduser()) if baseline_path else None
+        if problem:
+            raise ConfigError(f"metrics.bertscore.baseline_path={baseline_path!r} {problem}.")
         from eegbench.api import ensure_torchvision_importable
 
         ensure_torchvision_importable()
