@@ -25,6 +25,7 @@ trials), each in bf16 against fp32, side by side.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -206,7 +207,8 @@ def epoch_figures(quick: bool) -> list[dict]:
 
     import eegbench
     from eegbench.config import Stage1Config
-    from eegbench.train.device import FP32, Precision, cpu_has_native_bf16
+    from eegbench.progress import is_quiet, set_quiet
+    from eegbench.train.device import Precision, cpu_has_native_bf16
     from eegbench.train.model import EEGClassifier
     from eegbench.train.stage1 import train_stage1
 
@@ -222,7 +224,6 @@ def epoch_figures(quick: bool) -> list[dict]:
     model0 = EEGClassifier(enc, 512, 40)
     cfg = Stage1Config(epochs=1, batch_size=16)  # the reference recipe otherwise
     tr, va, te = np.split(np.arange(len(X)), [N_TRAIN, N_TRAIN + N_VAL])
-    bf16 = Precision(torch.device("cpu"), "bf16")
 
     def epoch(precision: Precision) -> Callable[[], None]:
         def run() -> None:
@@ -238,6 +239,24 @@ def epoch_figures(quick: bool) -> list[dict]:
     shape = f"dilated width {width:g}, {n_chans} x {n_times}"
     params = {"n_chans": n_chans, "n_times": n_times, "width": width,
               "threads": torch.get_num_threads()}  # fmt: skip
+    quiet = is_quiet()
+    set_quiet(True)  # no progress bar inside the timing
+    try:
+        return _epoch_records(epoch, forward, shape, params, repeats)
+    finally:
+        set_quiet(quiet)
+
+
+def _epoch_records(
+    epoch: Callable[[Any], Callable[[], None]],
+    forward: Callable[[Any], Callable[[], None]],
+    shape: str,
+    params: dict[str, Any],
+    repeats: int,
+) -> list[dict]:
+    from eegbench.train.device import FP32, Precision
+
+    bf16 = Precision(torch.device("cpu"), "bf16")
     return [
         compare(
             "stage1",
