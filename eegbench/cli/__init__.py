@@ -146,7 +146,7 @@ def cli(ctx: click.Context, debug: bool, quiet: bool, log_format: str) -> None:
 @click.option(
     "--config",
     "config_path",
-    type=PathOf("file"),
+    type=click.Path(),
     help="Start from this config file, or a shipped preset by name (thought2text).",
 )
 @click.option(
@@ -296,7 +296,7 @@ def _fmt(m: MetricValue) -> str:
 @click.option(
     "--config",
     "config_path",
-    type=PathOf("file"),
+    type=click.Path(),
     help="Start from this config file, or a shipped preset by name (thought2text).",
 )
 @click.option(

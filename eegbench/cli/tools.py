@@ -96,7 +96,7 @@ def inspect(run_dir: str, out: str | None, batch: int, device: str | None) -> No
 
 @click.command(context_settings={"ignore_unknown_options": True})
 @click.argument("overrides", nargs=-1)
-@click.option("--config", "config_path", type=PathOf("file"), help="Start from this config file.")
+@click.option("--config", "config_path", type=click.Path(), help="Start from this config file.")
 def embed(overrides: tuple[str, ...], config_path: str | None) -> None:
     """Compute and cache target embeddings (e.g. `eegbench embed dataset=cvpr40 target=clip`)."""
     from eegbench.config import build_config
