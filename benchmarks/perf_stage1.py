@@ -14,11 +14,18 @@ Both run in fp32 with the same torch threads. On a CPU with native bf16 (AVX512-
 second figure times eegbench's step under bf16 autocast (``precision=bf16``) against the same
 fp32 baseline; elsewhere bf16 is emulated and far slower (docs/accelerators.md), so it is left
 out.
+
+Issue 31: a step of one full batch is not what a run does. ``epoch_figures`` time the run's own
+code path at the same shape: one whole epoch of ``train_stage1`` (61 training trials in batches
+of 16, 16, 16 and a partial 13, then the validation forward on 16 trials: CVPR40's per-subject
+split sizes of the issue's file) and evaluation's forward (``EEGClassifier.predict`` on 19 test
+trials), each in bf16 against fp32, side by side.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -186,4 +193,90 @@ def measure(quick: bool) -> list[dict]:
         note="fp32 on both sides; same outputs checked (rtol 1e-4)"
         + ("" if cpu_has_native_bf16() else "; no native bf16 here, so no bf16 figure"),
     )
-    return [rec, *records]
+    return [rec, *records, *epoch_figures(quick)]
+
+
+N_TRAIN, N_VAL, N_TEST = 61, 16, 19
+
+
+def epoch_figures(quick: bool) -> list[dict]:
+    """A whole stage-1 epoch of ``train_stage1`` and evaluation's forward, bf16 vs fp32."""
+    import copy
+
+    import numpy as np
+
+    import eegbench
+    from eegbench.config import Stage1Config
+    from eegbench.progress import is_quiet, set_quiet
+    from eegbench.train.device import Precision, cpu_has_native_bf16
+    from eegbench.train.model import EEGClassifier
+    from eegbench.train.stage1 import train_stage1
+
+    if not cpu_has_native_bf16():
+        return []
+    n_chans, n_times, width, repeats = (16, 64, 0.25, 3) if quick else (128, 440, 1.0, 2)
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((N_TRAIN + N_VAL + N_TEST, n_chans, n_times)).astype(np.float32)
+    y = rng.integers(0, 40, len(X))
+    t = rng.standard_normal((N_TRAIN, 512)).astype(np.float32)
+    torch.manual_seed(0)
+    enc = eegbench.get("encoders", "dilated").build(n_chans, n_times, width=width)
+    model0 = EEGClassifier(enc, 512, 40)
+    cfg = Stage1Config(epochs=1, batch_size=16)  # the reference recipe otherwise
+    tr, va, te = np.split(np.arange(len(X)), [N_TRAIN, N_TRAIN + N_VAL])
+
+    def epoch(precision: Precision) -> Callable[[], None]:
+        def run() -> None:
+            model = copy.deepcopy(model0)
+            generator = torch.Generator().manual_seed(0)
+            train_stage1(model, X[tr], y[tr], t, X[va], y[va], cfg, generator, precision=precision)
+
+        return run
+
+    def forward(precision: Precision) -> Callable[[], None]:
+        return lambda: model0.predict(X[te], precision=precision)
+
+    shape = f"dilated width {width:g}, {n_chans} x {n_times}"
+    params = {"n_chans": n_chans, "n_times": n_times, "width": width,
+              "threads": torch.get_num_threads()}  # fmt: skip
+    quiet = is_quiet()
+    set_quiet(True)  # no progress bar inside the timing
+    try:
+        return _epoch_records(epoch, forward, shape, params, repeats)
+    finally:
+        set_quiet(quiet)
+
+
+def _epoch_records(
+    epoch: Callable[[Any], Callable[[], None]],
+    forward: Callable[[Any], Callable[[], None]],
+    shape: str,
+    params: dict[str, Any],
+    repeats: int,
+) -> list[dict]:
+    from eegbench.train.device import FP32, Precision
+
+    bf16 = Precision(torch.device("cpu"), "bf16")
+    return [
+        compare(
+            "stage1",
+            f"whole epoch (train_stage1: {N_TRAIN} trials in batches 16/16/16/13, validation "
+            f"{N_VAL}), {shape}",
+            ("train_stage1 epoch, fp32", epoch(FP32)),
+            ("train_stage1 epoch, bf16 autocast", epoch(bf16)),
+            repeats=repeats,
+            target=1.0,
+            params={**params, "path": "epoch", "train": N_TRAIN, "val": N_VAL},
+            note="the run's own epoch, partial batch and validation included",
+        ),
+        compare(
+            "stage1",
+            f"evaluation forward (predict, {N_TEST} test trials), {shape}",
+            ("EEGClassifier.predict, fp32", forward(FP32)),
+            ("EEGClassifier.predict, bf16 autocast", forward(bf16)),
+            repeats=repeats,
+            target=1.0,
+            params={**params, "path": "forward", "test": N_TEST},
+            note="eval mode, no gradients",
+        ),
+    ]

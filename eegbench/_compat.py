@@ -14,7 +14,8 @@ Nothing here runs on ``import eegbench``. eegbench's own code calls
 LLM loaders, the braindecode bridge), so ``eegbench.load_run`` and friends work without any
 global hook. ``install_import_guard()`` is the opt-in for a whole process: the ``eegbench``
 command installs it (so third-party plugins that import transformers at the top of a module
-work), and so can a script or test suite that imports torchvision itself.
+work), and so can a script or test suite that imports torchvision itself. ``module_spec(name)``
+asks whether a package is installed without the guard's preparation (listings stay light).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from __future__ import annotations
 import ctypes
 import functools
 import importlib.abc
+import importlib.machinery
 import importlib.util
 import sys
 import types
@@ -46,9 +48,10 @@ class _ImportGuard(importlib.abc.MetaPathFinder):
     torchaudio made safe first; installed only by ``install_import_guard``."""
 
     done = False  # it stays on sys.meta_path (removing it mid-import would skip a finder)
+    probing = False  # set by ``module_spec``: a look-up, not an import
 
     def find_spec(self, name: str, path: Any = None, target: Any = None) -> None:
-        if not self.done and name in _GUARDED:
+        if not self.done and not self.probing and name in _GUARDED:
             self.done = True
             ensure_torchvision_importable()
         return None
@@ -59,6 +62,19 @@ def install_import_guard() -> None:
     ``eegbench`` command calls it."""
     if _LIB is None and not any(isinstance(f, _ImportGuard) for f in sys.meta_path):
         sys.meta_path.insert(0, _ImportGuard())
+
+
+def module_spec(name: str) -> importlib.machinery.ModuleSpec | None:
+    """``importlib.util.find_spec(name)`` that only looks: the import guard prepares nothing
+    (and so imports no torch) for a package that is looked up but not imported."""
+    guards = [f for f in sys.meta_path if isinstance(f, _ImportGuard)]
+    for guard in guards:
+        guard.probing = True
+    try:
+        return importlib.util.find_spec(name)
+    finally:
+        for guard in guards:
+            guard.probing = False
 
 
 def ensure_torchvision_importable() -> None:

@@ -8,6 +8,7 @@ import hashlib
 import json
 import os
 import shutil
+import stat
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -53,6 +54,46 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+_KINDS = (
+    (stat.S_ISDIR, "a directory"),
+    (stat.S_ISREG, "a regular file"),
+    (stat.S_ISFIFO, "a FIFO (named pipe)"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
+def path_kind(path: str | os.PathLike) -> str | None:
+    """What ``path`` is ("a directory", "a FIFO (named pipe)", "a character device", ...;
+    symbolic links followed), or None when nothing is there. Opens nothing."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        return "a broken symbolic link" if os.path.islink(path) else None
+    except OSError as e:
+        return f"unreadable ({e.strerror})"
+    return next((kind for test, kind in _KINDS if test(mode)), "not a regular file")
+
+
+def file_problem(path: str | os.PathLike) -> str | None:
+    """Why ``path`` cannot be read as a file ("does not exist", "is a directory, not a file",
+    "is a FIFO (named pipe), not a file", ...), or None for a regular file."""
+    kind = path_kind(path)
+    if kind is None:
+        return "does not exist"
+    return None if kind == "a regular file" else f"is {kind}, not a file"
+
+
+def folder_problem(path: str | os.PathLike) -> str | None:
+    """Why ``path`` is not a folder ("does not exist", "is a regular file, not a folder", ...),
+    or None for a folder."""
+    kind = path_kind(path)
+    if kind is None:
+        return "does not exist"
+    return None if kind == "a directory" else f"is {kind}, not a folder"
 
 
 def file_digest(path: str | os.PathLike) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import importlib.util
 import subprocess
 import sys
 from pathlib import Path
@@ -53,20 +54,24 @@ def test_library_modules_hold_no_click_code():
     "argv", [["--help"], ["ls"], ["ls", "encoders", "-v"], ["plugins"], ["config"]]
 )
 def test_listing_commands_import_no_deep_learning_framework(argv):
+    """Run as the ``eegbench`` command runs (``main``, with its import guard installed): with
+    braindecode installed, its models are listed without importing it or torch."""
     code = (
         "import sys\n"
-        "from eegbench.cli import cli\n"
+        "from eegbench.cli import main\n"
         "try:\n"
-        f"    cli.main(args={argv!r}, prog_name='eegbench', standalone_mode=False)\n"
+        f"    main({argv!r})\n"
         "except SystemExit:\n"
         "    pass\n"
-        "heavy = [m for m in ('torch', 'transformers', 'open_clip', 'sentence_transformers')"
-        " if m in sys.modules]\n"
+        "heavy = [m for m in ('torch', 'transformers', 'open_clip', 'sentence_transformers',"
+        " 'braindecode') if m in sys.modules]\n"
         "print('HEAVY', heavy, file=sys.stderr)\n"
     )
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert res.returncode == 0, res.stderr
     assert "HEAVY []" in res.stderr, res.stderr
+    if argv == ["ls"] and importlib.util.find_spec("braindecode") is not None:
+        assert "braindecode:EEGNet" in res.stdout, res.stdout
 
 
 def test_public_api_loads_lazily():

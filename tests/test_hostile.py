@@ -211,7 +211,7 @@ def test_failed_run_leaves_nothing_or_a_marked_folder(tmp_path, tiny):
     assert result.exit_code != 0 and "Traceback" not in result.output
     (failed,) = out.iterdir()
     assert failed.name.endswith(".failed")
-    assert "is not a folder" in (failed / "error.txt").read_text()
+    assert "does not exist" in (failed / "error.txt").read_text()
 
 
 def test_read_only_output_dir_is_one_line(tmp_path, tiny):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+from pathlib import Path
 
 import pytest
 from eegbench_plugins.metrics import nltk_data
@@ -278,3 +279,25 @@ def test_a_changed_internal_falls_back_to_the_libraries(unverified_versions, mon
             got.append(str(e))
     assert got == expected  # exact
     assert pairwise.pair_scorer(meteor_synonyms()) is not scorer and len(unverified_versions) == 1
+
+
+def test_word_tokenizer_is_nltk_s_on_released_llm_captions():
+    """Real captions (Thought2Text's released predictions: several sentences, quotes, line
+    breaks) take the re-compiled NLTK tokenizers, which give NLTK's tokens."""
+    import csv
+    import gzip
+
+    from eegbench_plugins.metrics.nltk_data import ensure_nltk_data
+    from eegbench_plugins.metrics.pairwise import PLAIN_SENTENCE, _WordTokenizer
+    from nltk.tokenize import word_tokenize
+
+    ensure_nltk_data()
+    path = Path(__file__).parents[1] / "benchmarks" / "data" / "thought2text_predictions.csv.gz"
+    with gzip.open(path, "rt", encoding="utf-8", newline="") as f:
+        rows = list(csv.DictReader(f))
+    texts = sorted({r[k] for r in rows[::4] for k in ("Generated Caption", "Expected Caption")})
+    tok = _WordTokenizer()
+    assert tok.other is not tok.nltk  # this NLTK passes the probes: the re-compiled path is used
+    assert sum(not PLAIN_SENTENCE.fullmatch(t) for t in texts) > 1_000
+    for text in texts:
+        assert tok(text) == word_tokenize(text), text

@@ -86,6 +86,9 @@ def test_quick_stage1_benchmark_runs_and_checks_equivalence(tmp_path):
     )
     assert out.returncode == 0, out.stderr[-2000:]
     records = json.loads((tmp_path / "stage1.json").read_text())["records"]
+    paths = {r["params"]["path"] for r in records if "path" in r["params"]}
+    assert paths == ({"epoch", "forward"} if cpu_has_native_bf16() else set())
+    records = [r for r in records if "path" not in r["params"]]
     by_precision = {r["params"]["precision"]: r for r in records}
     assert len(by_precision) == len(records)
     assert set(by_precision) == ({"fp32", "bf16"} if cpu_has_native_bf16() else {"fp32"})
@@ -98,12 +101,17 @@ def test_quick_stage1_benchmark_runs_and_checks_equivalence(tmp_path):
 @pytest.mark.parametrize("native", [pytest.param(True, marks=pytest.mark.slow), False])
 def test_stage1_benchmark_adds_the_bf16_figure_only_on_native_bf16(monkeypatch, native):
     """Both sides of the capability check, whatever this CPU has: with native bf16 a second
-    record times the bf16 step; without, one fp32 record whose note says why."""
+    record times the bf16 step, and two more a whole epoch and evaluation's forward in bf16
+    against fp32; without, one fp32 record whose note says why."""
     from benchmarks import perf_stage1
     from eegbench.train import device
 
     monkeypatch.setattr(device, "cpu_has_native_bf16", lambda: native)
     records = perf_stage1.measure(quick=True)
+    whole = [r for r in records if "path" in r["params"]]
+    assert [r["params"]["path"] for r in whole] == (["epoch", "forward"] if native else [])
+    assert all(r["baseline"]["label"].endswith("fp32") for r in whole)
+    records = [r for r in records if "path" not in r["params"]]
     assert [r["params"]["precision"] for r in records] == (["fp32", "bf16"] if native else ["fp32"])
     fp32 = records[0]
     assert fp32["baseline"]["min"] > 0 and fp32["candidate"]["min"] > 0

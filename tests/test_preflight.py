@@ -73,7 +73,9 @@ def test_storage_and_weights_problems_are_listed_together(tmp_path):
     overrides = [f"output_dir={blocker / 'runs'}", f"cache_dir={tmp_path / 'cache'}", "llm=gpt2"]
     cfg = build_config([*overrides, f"llm.path={tmp_path / 'no-such-model'}"])
     found = problems(cfg)
-    assert any(p.startswith("output_dir=") and "is not a folder" in p for p in found), found
+    assert any(
+        p.startswith("output_dir=") and "is a regular file, not a folder" in p for p in found
+    ), found
     assert (
         f"llm 'gpt2': path={str(tmp_path / 'no-such-model')!r} is neither a local folder "
         "nor a hub model name" in found

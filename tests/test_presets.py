@@ -195,13 +195,16 @@ def test_thought2text_preset_validates_in_a_dry_run(tmp_path):
     assert res.exit_code == 0, res.output
     cfg = yaml.safe_load(res.output)
     assert cfg["dataset"]["path"].endswith("eeg_55_95_std.pth")
-    # without the weights, the preflight names every missing model in one line
-    res = CliRunner().invoke(cli, ["run", "--config", "thought2text", "--dry-run"])
+    # without the weights, the preflight names every missing model in one line (the LLM only
+    # when the run has captions to use it on)
+    captions = f"dataset.caption_dir={tmp_path / 'captions'}"
+    res = CliRunner().invoke(cli, ["run", "--config", "thought2text", captions, "--dry-run"])
     assert res.exit_code == 2 and len(res.output.strip().splitlines()) == 1
     assert "target 'clip': CLIP weights ViT-B-32:openai are not available" in res.output
     assert "llm 'hf': weights of 'mistralai/Mistral-7B-Instruct-v0.3' are not" in res.output
     assert "metric 'bertscore': model_path='roberta-large': 'roberta-large' is not in" in res.output
     assert "rehearse without it: --random-weights (HF_HUB_OFFLINE=1)" in res.output
+    assert "add --tryout" in res.output
     assert cfg["llm"] == {**cfg["llm"], "name": "hf", "dtype": "bfloat16"}
     assert cfg["device"] == "auto" and cfg["precision"] == "bf16"
 

@@ -29,8 +29,11 @@ plugin's registering module can ``from eegbench.api import hookimpl`` without im
   ``LOGITS``, ``EMBEDDINGS``, ``ATTRIBUTES``, ``PROTOCOL_PREFIX``, ``protocol_name``,
   ``output_key``.
 - Helpers: ``atomic_write``, ``atomic_writer``, ``atomic_dir``, ``check_manifest``,
-  ``file_digest``, ``load_npy`` and ``restricted_loads`` (no code runs from a pickle), ``task``,
-  ``log``, ``warn``, ``is_quiet``, ``ensure_torchvision_importable``.
+  ``file_digest``, ``file_problem``/``folder_problem``/``path_kind`` (what a path that is
+  not the file or folder asked for is instead: a directory, a FIFO, a device), ``load_npy``
+  and ``restricted_loads`` (no code runs from a pickle), ``task``, ``log``,
+  ``warn``, ``is_quiet``, ``ensure_torchvision_importable``, ``module_spec`` (whether a
+  package is installed, importing nothing).
 """
 
 from __future__ import annotations
@@ -100,6 +103,9 @@ _EXPORTS: dict[str, str] = {
     "atomic_dir": "eegbench.io",
     "file_digest": "eegbench.io",
     "check_manifest": "eegbench.io",
+    "path_kind": "eegbench.io",
+    "file_problem": "eegbench.io",
+    "folder_problem": "eegbench.io",
     "load_npy": "eegbench.api.npy",
     "restricted_loads": "eegbench.api.npy",
     "task": "eegbench.progress",
@@ -107,6 +113,7 @@ _EXPORTS: dict[str, str] = {
     "warn": "eegbench.progress",
     "is_quiet": "eegbench.progress",
     "ensure_torchvision_importable": "eegbench._compat",
+    "module_spec": "eegbench._compat",
 }
 
 _MODULES = {"hub": "eegbench.api.hub"}
@@ -133,7 +140,7 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:
     from annotated_types import Ge, Gt, Interval, Le, Lt
 
-    from eegbench._compat import ensure_torchvision_importable
+    from eegbench._compat import ensure_torchvision_importable, module_spec
     from eegbench.api import hub
     from eegbench.api.data import SPLITS, EEGData, read_caption_files
     from eegbench.api.encoder import EEGEncoder, EncoderContext, build_encoder
@@ -183,5 +190,14 @@ if TYPE_CHECKING:
     )
     from eegbench.data.splits import subject_split, trial_info
     from eegbench.data.trialcache import release_pages
-    from eegbench.io import atomic_dir, atomic_write, atomic_writer, check_manifest, file_digest
+    from eegbench.io import (
+        atomic_dir,
+        atomic_write,
+        atomic_writer,
+        check_manifest,
+        file_digest,
+        file_problem,
+        folder_problem,
+        path_kind,
+    )
     from eegbench.progress import is_quiet, log, task, warn

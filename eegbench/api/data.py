@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from eegbench.api.errors import DataError
+from eegbench.io import folder_problem
 
 SPLITS = ("train", "val", "test")
 
@@ -274,8 +275,9 @@ def read_caption_files(caption_dir: str | Path, image_names: list[str], dataset:
     empty caption names its file.
     """
     folder = Path(caption_dir).expanduser()
-    if not folder.is_dir():
-        raise DataError(f"{dataset}: caption_dir {str(folder)!r} is not a folder.")
+    problem = folder_problem(folder)
+    if problem:
+        raise DataError(f"{dataset}: caption_dir {str(folder)!r} {problem}.")
     out, missing = [], []
     for name in image_names:
         path = _caption_file(folder, name)

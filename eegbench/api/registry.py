@@ -151,7 +151,11 @@ class Spec:
     its typed parameters (its ``__post_init__`` may check values); ``preflight`` (optional, a
     callable or lazy ``"module:attr"``) takes the item's validated parameters and returns the
     problems that would stop it at run time (a missing program, weights or extra), each a
-    sentence saying how to fix it. A hook's ``register`` callback takes Specs.
+    sentence saying how to fix it. ``provides`` (datasets, optional, same form) gives, for the
+    validated parameters, which of ``DATA_KINDS`` the data may carry (what it leaves out is
+    certainly absent: the preflight then checks no LLM for a dataset without captions);
+    ``needs`` (targets, optional) which of them the item embeds. A hook's ``register``
+    callback takes Specs.
     """
 
     name: str
@@ -160,6 +164,12 @@ class Spec:
     citation: str = ""
     description: str = ""
     preflight: str | Callable[[dict[str, Any]], list[str]] | None = None
+    provides: str | Callable[[dict[str, Any]], Iterable[str] | None] | None = None
+    needs: str | Callable[[dict[str, Any]], Iterable[str]] | None = None
+
+
+DATA_KINDS = ("captions", "images")
+"""What a dataset's trials may come with beyond the EEG (``Spec.provides``, ``Spec.needs``)."""
 
 
 def as_spec(item: Spec | str, factory: Any = None, **fields: Any) -> Spec:
@@ -222,6 +232,20 @@ class Entry:
                 f"{self.kind[:-1]} {self.name!r} needs a module that is not installed: {e}"
             ) from e
         return obj
+
+    def provides(self, values: dict[str, Any]) -> frozenset[str] | None:
+        """Which of ``DATA_KINDS`` the item's data may carry with these parameters (None:
+        not declared, or not knowable before loading)."""
+        if self.spec.provides is None:
+            return None
+        kinds = self._resolve(self.spec.provides)(self.validate(values))
+        return None if kinds is None else frozenset(kinds)
+
+    def needs(self, values: dict[str, Any]) -> frozenset[str]:
+        """Which of ``DATA_KINDS`` the item needs from the data with these parameters."""
+        if self.spec.needs is None:
+            return frozenset()
+        return frozenset(self._resolve(self.spec.needs)(self.validate(values)))
 
     def check(self, values: dict[str, Any], where: str | None = None) -> list[str]:
         """The declared preflight's problems for these parameters, each naming the item."""

@@ -36,6 +36,7 @@ import yaml
 
 from eegbench.api.errors import ConfigError, EegbenchError
 from eegbench.api.registry import GROUPS, did_you_mean
+from eegbench.io import file_problem
 from eegbench.results.record import WHERE_KEYS, run_name
 
 if TYPE_CHECKING:
@@ -93,8 +94,9 @@ def suite_path(name_or_path: str | Path) -> Path:
     """The file of a shipped suite name, or the given path."""
     p = Path(name_or_path)
     if p.suffix in (".yaml", ".yml") or p.is_file():
-        if not p.is_file():
-            raise ConfigError(f"suite file {str(p)!r} does not exist.")
+        problem = file_problem(p)
+        if problem:
+            raise ConfigError(f"suite file {str(p)!r} {problem}.")
         return p
     shipped = SUITES_DIR / f"{name_or_path}.yaml"
     if not shipped.is_file():

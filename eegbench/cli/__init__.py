@@ -28,6 +28,35 @@ if TYPE_CHECKING:
 KIND_ALIASES = {k[:-1]: k for k in KINDS}
 
 
+TRYOUT_OPTION = click.option(
+    "--tryout",
+    is_flag=True,
+    help="Try a dataset offline with small models: MiniLM caption targets and a tiny GPT-2 "
+    "trained on the training captions instead of the reference's CLIP and Mistral-7B, with "
+    "settings that fit them (tryout=true). Not a network switch.",
+)
+
+
+class PathOf(click.Path):
+    """A path that, where it exists, must be a regular file (``"file"``) or a folder; anything
+    else (a directory, a device, a FIFO, a socket) is one line naming what it is."""
+
+    def __init__(self, want: str, **kw: Any):
+        super().__init__(**kw)
+        self.want = want
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        from eegbench.api.errors import ConfigError
+        from eegbench.io import path_kind
+
+        kind = path_kind(value)
+        ok = (None, "a regular file" if self.want == "file" else "a directory")
+        if kind not in ok:
+            name = param.human_readable_name if param is not None else "path"
+            raise ConfigError(f"{name} {str(value)!r} is {kind}, not a {self.want}.")
+        return super().convert(value, param, ctx)
+
+
 class Group(click.Group):
     """Prints eegbench errors as one line (exit 2 for config errors); ``--debug`` adds traces."""
 
@@ -146,6 +175,7 @@ def cli(ctx: click.Context, debug: bool, quiet: bool, log_format: str) -> None:
     help="Build the CLIP target and the LLM with random weights, cut to 2 layers, where the "
     "weights are not at hand (random_weights=true); the run is marked.",
 )
+@TRYOUT_OPTION
 @click.option(
     "--processes",
     type=click.IntRange(min=1),
@@ -162,6 +192,7 @@ def run(
     keep_failed: bool,
     fast_dev_run: bool,
     random_weights: bool,
+    tryout: bool,
     processes: int,
 ) -> None:
     """Train and evaluate one configuration.
@@ -176,7 +207,7 @@ def run(
     if resume_dir is not None:
         from eegbench.api.errors import ConfigError
 
-        if overrides or config_path or fast_dev_run or random_weights:
+        if overrides or config_path or fast_dev_run or random_weights or tryout:
             raise ConfigError("--resume continues a run with its own config; drop the overrides.")
         if processes > 1:
             raise ConfigError("--resume continues a run in one process; drop --processes.")
@@ -188,6 +219,7 @@ def run(
         return
     overrides += ("fast_dev_run=true",) if fast_dev_run else ()
     overrides += ("random_weights=true",) if random_weights else ()
+    overrides += ("tryout=true",) if tryout else ()
     cfg = build_config(list(overrides), base=config_path)
     setup(cfg, warn=False)  # the device must exist here, dry run or not
     if dry_run:
@@ -273,11 +305,15 @@ def _fmt(m: MetricValue) -> str:
     help="One line per value with where it came from: plugin default, eegbench default, "
     "benchmark, config file (with line) or command line.",
 )
-def show_config(overrides: tuple[str, ...], config_path: str | None, explain: bool) -> None:
+@TRYOUT_OPTION
+def show_config(
+    overrides: tuple[str, ...], config_path: str | None, explain: bool, tryout: bool
+) -> None:
     """Print the resolved config (defaults, benchmark, file, overrides) as YAML."""
     from eegbench.config import build_config, dump
     from eegbench.config import explain as explained
 
+    overrides += ("tryout=true",) if tryout else ()
     cfg = build_config(list(overrides), base=config_path)
     click.echo(explained(cfg) if explain else dump(cfg), nl=False)
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from eegbench.cli import PathOf
 from eegbench.report import FORMATS
 
 
@@ -19,7 +20,7 @@ def _split_names(text: str | None) -> list[str] | None:
 
 
 @click.command()
-@click.argument("predictions", type=click.Path(dir_okay=False))
+@click.argument("predictions", type=PathOf("file"))
 @click.option(
     "--protocol",
     default="thought2text",
@@ -37,7 +38,7 @@ def _split_names(text: str | None) -> list[str] | None:
 @click.option(
     "--out",
     "out",
-    type=click.Path(dir_okay=False),
+    type=PathOf("file"),
     default=None,
     help="Where to save the scores JSON [default: <file stem>.scores.json beside the input].",
 )
@@ -141,9 +142,7 @@ def compare(
 
 
 @click.command("leaderboard")
-@click.argument(
-    "runs_dirs", nargs=-1, required=True, type=click.Path(file_okay=False, path_type=Path)
-)
+@click.argument("runs_dirs", nargs=-1, required=True, type=PathOf("folder", path_type=Path))
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="md", show_default=True)
 @click.option("--metrics", help="Comma-separated metric outputs (default: every one reported).")
 @click.option(
@@ -202,12 +201,10 @@ def compare(
 @click.option("--digits", default=3, show_default=True, help="Decimals shown.")
 @click.option(
     "--out",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=PathOf("file", path_type=Path),
     help="Write the table here, and the raw numbers to leaderboard.csv beside it.",
 )
-@click.option(
-    "--plot", type=click.Path(dir_okay=False, path_type=Path), help="Bar chart (PNG) here."
-)
+@click.option("--plot", type=PathOf("file", path_type=Path), help="Bar chart (PNG) here.")
 def leaderboard_command(
     runs_dirs: tuple[Path, ...],
     fmt: str,
@@ -268,7 +265,7 @@ def leaderboard_command(
 @click.argument("overrides", nargs=-1)
 @click.option(
     "--out",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=PathOf("folder", path_type=Path),
     help="Output directory (default: runs/bench/SUITE).",
 )
 @click.option("--dry-run", is_flag=True, help="List the configurations and which are done.")
@@ -496,10 +493,10 @@ def _dry_run(jobs: list[Any], out: Path, ray: Any, slurm: Any) -> None:
 
 
 @click.command("report")
-@click.argument("runs", nargs=-1, required=True, type=click.Path(file_okay=False, path_type=Path))
+@click.argument("runs", nargs=-1, required=True, type=PathOf("folder", path_type=Path))
 @click.option(
     "--out",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=PathOf("file", path_type=Path),
     help="HTML file to write (default: RUN/report.html for one run, else report.html).",
 )
 def report_command(runs: tuple[Path, ...], out: Path | None) -> None:
@@ -515,10 +512,10 @@ def report_command(runs: tuple[Path, ...], out: Path | None) -> None:
 
 
 @click.command("plot")
-@click.argument("run", type=click.Path(file_okay=False, path_type=Path))
+@click.argument("run", type=PathOf("folder", path_type=Path))
 @click.option(
     "--out",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=PathOf("folder", path_type=Path),
     help="Folder for the figures [default: RUN/figures].",
 )
 @click.option(

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from eegbench.cli import PathOf
+
 DEVICE = click.option(
     "--device",
     default=None,
@@ -15,7 +17,7 @@ DEVICE = click.option(
 
 
 @click.command()
-@click.argument("run_dir", type=click.Path(file_okay=False))
+@click.argument("run_dir", type=PathOf("folder"))
 @click.option("--trial", "-n", type=int, default=0, show_default=True, help="Test trial (row).")
 @click.option("--label", default=None, help="Object label in the prompt [default: predicted].")
 @DEVICE
@@ -57,10 +59,10 @@ def caption(run_dir: str, trial: int, label: str | None, device: str | None) -> 
 
 
 @click.command()
-@click.argument("run_dir", type=click.Path(file_okay=False))
+@click.argument("run_dir", type=PathOf("folder"))
 @click.option(
     "--out",
-    type=click.Path(file_okay=False),
+    type=PathOf("folder"),
     default=None,
     help="Output folder [default: RUN_DIR/diagnostics].",
 )

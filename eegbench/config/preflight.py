@@ -1,9 +1,12 @@
 """Preflight: every external requirement of a resolved config, checked before any training.
 
-Each chosen plugin item (dataset, encoder, target, LLM, every metric) runs the ``preflight`` it
-declared at registration; the core adds write access to ``output_dir`` and ``cache_dir`` and
-free disk for the run. ``eegbench run`` (and ``--dry-run``) stop with one line listing every
-problem, so nothing fails after training for a reason known before it.
+Each chosen plugin item the run will use (dataset, encoder, target, the LLM unless the dataset
+declares it has no captions, every metric) runs the ``preflight`` it declared at registration;
+a target that needs what the dataset declares it lacks (CLIP on images without an image folder)
+is a problem too; the core adds write access to ``output_dir`` and ``cache_dir`` and free disk
+for the run. ``eegbench run`` (and ``--dry-run``) stop with one line listing every problem, so
+nothing fails after training for a reason known before it; when weights of the target or the
+LLM are among them, the line ends naming ``--tryout`` (small models that run offline).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from eegbench import plugins
 from eegbench.api.errors import ConfigError
 from eegbench.api.registry import GROUPS
 from eegbench.config.schema import TRACKER_PACKAGES, RunConfig
+from eegbench.io import folder_problem
 
 MIN_FREE_MB = 200
 """Free disk a run needs in ``output_dir`` (weights, predictions, plots) and ``cache_dir``."""
@@ -32,8 +36,9 @@ def _storage(path: str, key: str) -> list[str]:
     """Problems writing under ``path``: not a folder, not writable, or too little free disk."""
     target = Path(path).expanduser().absolute()
     base = _existing_ancestor(target)
-    if not base.is_dir():
-        return [f"{key}={path!r}: {base} is not a folder; choose another {key}."]
+    problem = folder_problem(base)
+    if problem:
+        return [f"{key}={path!r}: {base} {problem}; choose another {key}."]
     if not os.access(base, os.W_OK | os.X_OK):
         return [f"{key}={path!r}: {base} is not writable; choose another {key}."]
     free_mb = shutil.disk_usage(base).free / 2**20
@@ -76,12 +81,41 @@ def _optimizer(name: str, device: str) -> list[str]:
     return []
 
 
+TRYOUT_HINT = (
+    "or add --tryout to try the run offline with small models (MiniLM caption targets, a tiny "
+    "GPT-2 trained on the training captions)"
+)
+
+
+def _used_groups(carries: frozenset[str] | None) -> list[str]:
+    """The plugin groups the run builds: no LLM for a dataset that has no captions."""
+    skip = carries is not None and "captions" not in carries
+    return [g for g in GROUPS if not (g == "llm" and skip)]
+
+
+def _target_data(cfg: RunConfig, carries: frozenset[str] | None) -> list[str]:
+    """The target needs what the dataset declares it will not have."""
+    if carries is None:
+        return []
+    lacking = plugins.get("targets", cfg.target.name).needs(dict(cfg.target.params)) - carries
+    if not lacking:
+        return []
+    what = " and ".join(sorted(lacking))
+    return [
+        f"target {cfg.target.name!r} embeds {what}, and dataset {cfg.dataset.name!r} has no "
+        f"{what} with these settings: give it {what} (eegbench ls datasets -v: its image folder "
+        "or stimulus table), or use a caption target (target=minilm, or target.modality=text)"
+    ]
+
+
 def problems(cfg: RunConfig) -> list[str]:
     """Every problem a resolved config would hit at run time that is knowable now."""
     found: list[str] = []
-    for group, kind in GROUPS.items():
+    carries = plugins.get("datasets", cfg.dataset.name).provides(dict(cfg.dataset.params))
+    for group in _used_groups(carries):
         choice = getattr(cfg, group)
-        found += plugins.get(kind, choice.name).check(dict(choice.params), where=group)
+        found += plugins.get(GROUPS[group], choice.name).check(dict(choice.params), where=group)
+    found += _target_data(cfg, carries)
     for name in cfg.eval.metrics:
         found += plugins.get("metrics", name).check(dict(cfg.metrics[name]), where="metric")
     found += _tracker(cfg.report_to)
@@ -94,5 +128,7 @@ def problems(cfg: RunConfig) -> list[str]:
 def preflight(cfg: RunConfig) -> None:
     """Raise a one-line ConfigError listing every problem ``problems(cfg)`` finds."""
     found = problems(cfg)
+    if any(p.startswith(("target ", "llm ")) for p in found):
+        found.append(TRYOUT_HINT)
     if found:
         raise ConfigError(f"preflight failed before training: {'; '.join(found)}")

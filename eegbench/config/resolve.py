@@ -4,6 +4,8 @@ The layers, lowest first (docs/configuration.md, "How a config is resolved"):
 
 1. **plugin defaults**: each chosen plugin's declared parameters;
 2. **eegbench defaults** (``schema.py``): the reference, Thought2Text's recipe and plugins;
+   with ``tryout=true`` (``--tryout``), **the try-out** (``tryout.yaml``: small offline models)
+   over them;
 3. **the benchmark** (``benchmarks/<name>.yaml``, ``benchmark=NAME``, default ``synthetic``),
    only when the run's dataset is the benchmark's dataset;
 4. **the config file** (``--config FILE`` or a shipped preset);
@@ -42,9 +44,11 @@ from eegbench.config.schema import (
     control_names,
     freeze,
 )
+from eegbench.io import file_problem
 
 METRICS = "metrics"  # the group of metric parameters: metrics.NAME.KEY=VALUE
 BENCHMARK = "benchmark"
+TRYOUT = "tryout"
 PLUGIN_DEFAULT = "plugin default"
 EEGBENCH_DEFAULT = "eegbench default"
 COMMAND_LINE = "command line"
@@ -143,8 +147,9 @@ def _yaml_error(label: str, e: yaml.YAMLError) -> str:
 
 def _shipped(folder: str, name: str) -> tuple[str, str]:
     """The text of a shipped YAML file and its path relative to the package."""
-    text = resources.files("eegbench.config").joinpath(f"{folder}/{name}.yaml").read_text()
-    return text, f"eegbench/config/{folder}/{name}.yaml"
+    rel = f"{folder}/{name}.yaml" if folder else f"{name}.yaml"
+    text = resources.files("eegbench.config").joinpath(rel).read_text()
+    return text, f"eegbench/config/{rel}"
 
 
 def file_layer(path: str | Path) -> Layer:
@@ -157,9 +162,10 @@ def file_layer(path: str | Path) -> Layer:
         parent = values.pop(EXTENDS, None)
         layer = Layer(f"preset {path}", values, rel, lines)
         return layer if parent is None else _extend(file_layer(str(parent)), layer)
-    if not p.is_file():
+    problem = file_problem(p)
+    if problem:
         raise ConfigError(
-            f"config file {str(p)!r} does not exist (shipped presets: {', '.join(presets())})."
+            f"config file {str(p)!r} {problem} (shipped presets: {', '.join(presets())})."
         )
     try:
         text = p.read_bytes().decode("utf-8")
@@ -205,6 +211,22 @@ def benchmark_layer(name: str, seen: tuple[str, ...] = ()) -> Layer:
     if not dataset:
         raise ConfigError(f"{label} must choose its dataset (dataset: {{name: NAME}}).")
     return layer
+
+
+def tryout_layer() -> Layer:
+    """The offline try-out's settings (``tryout=true``, ``--tryout``): small models that need
+    no download, over eegbench's defaults, under the benchmark, config file and command line."""
+    text, rel = _shipped("", TRYOUT)
+    values, lines = _read_yaml(text, f"try-out ({rel})")
+    return Layer("try-out", values, rel, lines)
+
+
+def _tryout(upper: list[Layer], base: Layer) -> bool:
+    """Whether the try-out's layer applies: ``tryout`` as the highest layer setting it says."""
+    value = base.values[TRYOUT]
+    for layer in upper:
+        value = layer.values.get(TRYOUT, value)
+    return bool(coerce(value, SCALARS[TRYOUT], TRYOUT))
 
 
 def _extend(base: Layer, top: Layer) -> Layer:
@@ -355,6 +377,16 @@ def _check_keys(layer: Layer) -> None:
             )
 
 
+def _check_named(layers: list[Layer], group: str) -> None:
+    """An empty name (``encoder=``, what ``encoder=$UNSET`` gives) chooses nothing: an error,
+    not the layer below's choice."""
+    for layer in layers:
+        section = layer.section(group) or {}
+        if "name" in section and section["name"] in ("", None):
+            where = layer.source(f"{group}.name" if layer.lines else group)
+            raise ConfigError(f"{where}: no {group} chosen (the name is empty): add {group}=NAME.")
+
+
 class _Resolver:
     """Resolves a stack of layers (lowest first) into a RunConfig with the origin of each value."""
 
@@ -382,6 +414,7 @@ class _Resolver:
         )
         if chooser is None:
             raise ConfigError(f"no {group} chosen: add {group}=NAME.")
+        _check_named(self.layers[chooser:], group)
         top = self.layers[chooser]
         entry = _entry(kind, top.section(group)["name"], group)
         self.origins[group] = top.source(f"{group}.name" if top.lines or top.sources else group)
@@ -549,7 +582,8 @@ def resolve_layers(upper: list[Layer]) -> RunConfig:
         _check_keys(layer)
     base = defaults_layer()
     bench, bench_src = _benchmark(upper, base)
-    layers = [base, *([bench] if bench is not None else []), *upper]
+    tryout = [tryout_layer()] if _tryout(upper, base) else []
+    layers = [base, *tryout, *([bench] if bench is not None else []), *upper]
     r = _Resolver(layers)
     values: dict[str, Any] = r.scalars()
     values[BENCHMARK] = None if bench is None else values[BENCHMARK]

@@ -390,6 +390,15 @@ class Settings:
             "results.json marks it and leaderboards leave it out"
         },
     )
+    tryout: bool = field(
+        default=False,
+        metadata={
+            "help": "try a dataset offline (--tryout): small models in place of the reference's "
+            "CLIP and Mistral-7B (MiniLM caption targets, a tiny GPT-2 trained on the training "
+            "captions) with settings that fit them (eegbench/config/tryout.yaml); a config file "
+            "and the command line still override them"
+        },
+    )
     benchmark: BenchmarkName = field(
         default="synthetic",
         metadata={

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from eegbench.api.errors import DataError
-from eegbench.io import atomic_write
+from eegbench.io import atomic_write, file_problem
 
 COLUMNS: dict[str, str] = {
     "image": "Ground Truth Image",
@@ -76,8 +76,9 @@ def read_predictions(path: str | os.PathLike[str]) -> Predictions:
     import pandas as pd
 
     path = Path(path)
-    if not path.is_file():
-        raise DataError(f"prediction file {str(path)!r} does not exist.")
+    problem = file_problem(path)
+    if problem:
+        raise DataError(f"prediction file {str(path)!r} {problem}.")
     if path.stat().st_size == 0:
         raise DataError(f"prediction file {str(path)!r} is empty; expected a CSV with a header.")
     try:

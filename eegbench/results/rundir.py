@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from eegbench.api.errors import EegbenchError
-from eegbench.io import _umask, atomic_write, pid_alive
+from eegbench.io import _umask, atomic_write, path_kind, pid_alive
 
 PARTIAL = ".partial-"
 OWNER = ".owner.json"
@@ -99,6 +99,12 @@ def output_root(output_dir: str | os.PathLike) -> Path:
     if not str(output_dir).strip():
         raise EegbenchError("output_dir is empty; set output_dir=PATH (e.g. output_dir=runs).")
     root = Path(output_dir).expanduser()
+    kind = path_kind(root)
+    if kind not in (None, "a directory"):
+        raise EegbenchError(
+            f"output directory {str(root)!r} is {kind}, not a folder; choose another with "
+            "output_dir=PATH."
+        )
     try:
         root.mkdir(parents=True, exist_ok=True)
     except OSError as e:

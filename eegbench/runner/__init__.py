@@ -13,6 +13,7 @@ from pathlib import Path
 from eegbench.api.errors import ConfigError
 from eegbench.config import RunConfig, build_config
 from eegbench.config.preflight import preflight
+from eegbench.io import folder_problem
 from eegbench.progress import is_quiet, log, log_format, set_log_format, set_quiet
 from eegbench.results.record import run_name as default_run_name
 from eegbench.results.rundir import (
@@ -92,9 +93,10 @@ def writable_cache(cache_dir: str) -> Path:
     existing = path
     while not existing.exists() and existing != existing.parent:
         existing = existing.parent
-    if not existing.is_dir():
+    problem = folder_problem(existing)
+    if problem:
         raise ConfigError(
-            f"cache_dir {str(path)!r} cannot be a folder: {str(existing)!r} is a file; set "
+            f"cache_dir {str(path)!r} cannot be a folder: {str(existing)!r} {problem}; set "
             "cache_dir=PATH."
         )
     if not os.access(existing, os.W_OK | os.X_OK):

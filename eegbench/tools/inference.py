@@ -11,6 +11,7 @@ import torch.nn.functional as F
 
 from eegbench.api.errors import ConfigError, DataError
 from eegbench.config import GenerationSettings, PromptConfig
+from eegbench.io import folder_problem
 from eegbench.results.record import RunRecord
 from eegbench.results.rundir import RunDir
 from eegbench.train.device import Precision, module_device
@@ -26,8 +27,9 @@ def check_run_dir(run_dir: str | Path) -> tuple[Path, RunRecord]:
     ``projector.safetensors`` is required only when the record says stage 2 ran.
     """
     run = Path(run_dir).expanduser()
-    if not run.is_dir():
-        raise DataError(f"run directory {str(run)!r} does not exist.")
+    problem = folder_problem(run)
+    if problem:
+        raise DataError(f"run directory {str(run)!r} {problem}.")
     record = RunRecord.read(run)
     stage2 = record.training.stage2
     needed = [RunDir.CONFIG, RunDir.RESULTS, RunDir.ENCODER]

@@ -7,6 +7,8 @@ such as MNE load when a dataset is built).
 
 from __future__ import annotations
 
+from typing import Any
+
 from eegbench_plugins.datasets.braindecode_windows import BraindecodeParams
 from eegbench_plugins.datasets.cvpr40 import CVPR40Params
 from eegbench_plugins.datasets.mne_epochs import BIDSParams, MNEEpochsParams
@@ -18,11 +20,24 @@ from eegbench.api import Register, Spec, hookimpl, register_all
 
 _PKG = "eegbench_plugins.datasets"
 
+
+def _folders(params: dict[str, Any]) -> list[str]:
+    """Captions and images when their folders are set (``caption_dir``, ``image_dir``)."""
+    return [
+        kind for kind, key in (("captions", "caption_dir"), ("images", "image_dir")) if params[key]
+    ]
+
+
+def _nothing(params: dict[str, Any]) -> list[str]:
+    return []
+
+
 DATASETS: tuple[Spec, ...] = (
     Spec(
         "synthetic",
         f"{_PKG}.synthetic:make_synthetic",
         params=SyntheticParams,
+        provides=lambda params: ["captions"],
         citation=(
             "eegbench synthetic visual-evoked EEG (built-in simulation, "
             "plugins/datasets/synthetic.py); object classes from Spampinato et al., 'Deep "
@@ -34,6 +49,7 @@ DATASETS: tuple[Spec, ...] = (
         "cvpr40",
         f"{_PKG}.cvpr40:load_cvpr40",
         params=CVPR40Params,
+        provides=_folders,
         citation=(
             "Spampinato et al., 'Deep Learning Human Mind for Automated Visual Classification', "
             "CVPR 2017; Palazzo et al., 'Decoding Brain Representations by Multimodal Learning "
@@ -47,6 +63,7 @@ DATASETS: tuple[Spec, ...] = (
         "things_eeg2",
         f"{_PKG}.things_eeg2:load_things_eeg2",
         params=ThingsEEG2Params,
+        provides=_folders,
         citation=(
             "Gifford, Dwivedi, Roig, Cichy, 'A large and rich EEG dataset for modeling human "
             "visual object recognition', NeuroImage 264, 2022."
@@ -57,6 +74,7 @@ DATASETS: tuple[Spec, ...] = (
         "mne_epochs",
         f"{_PKG}.mne_epochs:load_mne_epochs",
         params=MNEEpochsParams,
+        provides=f"{_PKG}.mne_epochs:epochs_provides",
         citation=(
             "Gramfort et al., 'MEG and EEG data analysis with MNE-Python', Frontiers in "
             "Neuroscience 7, 2013."
@@ -67,6 +85,7 @@ DATASETS: tuple[Spec, ...] = (
         "bids",
         f"{_PKG}.mne_epochs:load_bids",
         params=BIDSParams,
+        provides=f"{_PKG}.mne_epochs:bids_provides",
         citation=(
             "Appelhoff et al., 'MNE-BIDS: Organizing electrophysiological data into the BIDS "
             "format and facilitating their analysis', JOSS 4(44), 2019; Pernet et al., "
@@ -78,6 +97,7 @@ DATASETS: tuple[Spec, ...] = (
         "moabb",
         f"{_PKG}.moabb_data:load_moabb",
         params=MOABBParams,
+        provides=_nothing,
         preflight=f"{_PKG}.moabb_data:moabb_preflight",
         citation=(
             "Aristimunho et al., 'MOABB: Mother of All BCI Benchmarks', Zenodo 2025, "
@@ -90,6 +110,7 @@ DATASETS: tuple[Spec, ...] = (
         "braindecode",
         f"{_PKG}.braindecode_windows:load_braindecode",
         params=BraindecodeParams,
+        provides=_nothing,
         preflight=f"{_PKG}.braindecode_windows:braindecode_preflight",
         citation=(
             "Schirrmeister et al., 'Deep learning with convolutional neural networks for EEG "

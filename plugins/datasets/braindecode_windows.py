@@ -12,14 +12,21 @@ each recording's ``description``.
 from __future__ import annotations
 
 import importlib
-import importlib.util
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from eegbench.api import ConfigError, DataError, DatasetParams, EEGData, finalize
+from eegbench.api import (
+    ConfigError,
+    DataError,
+    DatasetParams,
+    EEGData,
+    finalize,
+    folder_problem,
+    module_spec,
+)
 
 EXTRA = "pip install -c constraints.txt 'eegbench[braindecode]'"
 
@@ -46,7 +53,7 @@ class BraindecodeParams(DatasetParams, _WindowsFields):
 
 def braindecode_preflight(params: dict[str, Any]) -> list[str]:
     """The ``braindecode`` package is installed."""
-    if importlib.util.find_spec("braindecode") is None:
+    if module_spec("braindecode") is None:
         return [f"dataset braindecode needs the 'braindecode' package: {EXTRA}"]
     return []
 
@@ -67,8 +74,9 @@ def load_braindecode(**kw: Any) -> EEGData:
     ensure_torchvision_importable()  # braindecode imports torchaudio
     if p.path:
         folder = Path(p.path).expanduser()
-        if not folder.is_dir():
-            raise DataError(f"braindecode: {str(folder)!r} is not a folder.")
+        problem = folder_problem(folder)
+        if problem:
+            raise DataError(f"braindecode: {str(folder)!r} {problem}.")
         from braindecode.datautil import load_concat_dataset
 
         try:

@@ -21,7 +21,9 @@ from eegbench.api import (
     Ge,
     Gt,
     Interval,
+    file_problem,
     finalize,
+    folder_problem,
     load_trials,
     read_caption_files,
     release_pages,
@@ -114,8 +116,9 @@ def _load_torch(path: str, what: str, mmap: bool = False) -> Any:
     import torch
 
     p = Path(path).expanduser()
-    if not p.is_file():
-        raise DataError(f"cvpr40: {what} {str(p)!r} does not exist; set it to the real file.")
+    problem = file_problem(p)
+    if problem:
+        raise DataError(f"cvpr40: {what} {str(p)!r} {problem}; set it to the real file.")
     try:
         return torch.load(p, map_location="cpu", weights_only=True, mmap=mmap)
     except Exception as e:  # any reader failure is a corrupt-file error
@@ -191,8 +194,9 @@ def _image_paths(p: CVPR40Params, image_names: list[str], used: set[int]) -> lis
     """The ``image_file`` of every image; one the trials use but the folder lacks is an error
     naming the file (the targets need every one)."""
     folder = Path(p.image_dir).expanduser()
-    if not folder.is_dir():
-        raise DataError(f"cvpr40: image_dir {str(folder)!r} is not a folder.")
+    problem = folder_problem(folder)
+    if problem:
+        raise DataError(f"cvpr40: image_dir {str(folder)!r} {problem}.")
     suffix = IMAGE_FILES[p.image_file]
     paths = [_find_image(folder, n, suffix) for n in image_names]
     missing = sorted(i for i in used if paths[i] is None)

@@ -8,6 +8,7 @@ keeping its subject."""
 
 from __future__ import annotations
 
+import csv
 import dataclasses
 import re
 import warnings
@@ -23,8 +24,10 @@ from eegbench.api import (
     DatasetParams,
     EEGData,
     Ge,
+    file_problem,
     filter_continuous,
     finalize,
+    folder_problem,
 )
 
 KEYS = ("trial", "event")
@@ -114,13 +117,53 @@ def parse_event_map(spec: str) -> list[tuple[str, int]]:
     return out
 
 
+def _kinds(columns: list[str]) -> list[str]:
+    """Captions and images as a stimulus table's columns name them."""
+    return [kind for kind, col in (("captions", "caption"), ("images", "image")) if col in columns]
+
+
+def _table_provides(stimuli_csv: str) -> list[str] | None:
+    """What the stimulus table's header names (None: not readable; the loader says why)."""
+    if file_problem(Path(stimuli_csv).expanduser()):
+        return None
+    try:
+        with open(Path(stimuli_csv).expanduser(), newline="", encoding="utf-8") as f:
+            return _kinds(next(csv.reader(f), []))
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return None
+
+
+def epochs_provides(params: dict[str, Any]) -> list[str] | None:
+    """What an epochs file's trials may carry: from its stimulus table, else its metadata."""
+    if params["stimuli_csv"]:
+        return _table_provides(params["stimuli_csv"])
+    path = Path(params["path"]).expanduser()
+    if not params["path"] or file_problem(path):
+        return None
+    import mne
+
+    try:
+        meta = mne.read_epochs(path, preload=False, verbose="error").metadata
+    except Exception:  # not readable: the loader says why
+        return None
+    if meta is None or "image" not in meta.columns:
+        return []
+    return _kinds(list(meta.columns))
+
+
+def bids_provides(params: dict[str, Any]) -> list[str] | None:
+    """What BIDS recordings' trials may carry: only what a stimulus table adds."""
+    return _table_provides(params["stimuli_csv"]) if params["stimuli_csv"] else []
+
+
 def _stimulus_table(p: EpochsParams, epochs: Any) -> tuple[Any, Path | None]:
     import pandas as pd
 
     if p.stimuli_csv:
         path = Path(p.stimuli_csv).expanduser()
-        if not path.is_file():
-            raise DataError(f"mne_epochs: stimuli_csv {str(path)!r} does not exist.")
+        problem = file_problem(path)
+        if problem:
+            raise DataError(f"mne_epochs: stimuli_csv {str(path)!r} {problem}.")
         try:
             table = pd.read_csv(path)
         except Exception as e:
@@ -301,8 +344,9 @@ def load_mne_epochs(**kw: Any) -> EEGData:
     if not p.path:
         raise ConfigError("mne_epochs needs dataset.path=<file-epo.fif>.")
     path = Path(p.path).expanduser()
-    if not path.is_file():
-        raise DataError(f"mne_epochs: {str(path)!r} does not exist.")
+    problem = file_problem(path)
+    if problem:
+        raise DataError(f"mne_epochs: {str(path)!r} {problem}.")
     try:
         epochs = mne.read_epochs(path, preload=True, verbose="error")
     except Exception as e:  # any reader failure is a corrupt-file error
@@ -337,8 +381,9 @@ def load_bids(**kw: Any) -> EEGData:
             "[<label>, ...] or all."
         )
     root = Path(p.bids_root).expanduser()
-    if not root.is_dir():
-        raise DataError(f"bids: bids_root {p.bids_root!r} is not a folder.")
+    problem = folder_problem(root)
+    if problem:
+        raise DataError(f"bids: bids_root {p.bids_root!r} {problem}.")
     subjects = _bids_subjects(root, p.bids_subject)
     paths = sorted(
         mne_bids.find_matching_paths(

@@ -16,7 +16,9 @@ from eegbench.api import (
     DatasetParams,
     EEGData,
     Ge,
+    file_problem,
     finalize,
+    folder_problem,
     load_npy,
     read_caption_files,
     select_channels,
@@ -60,8 +62,9 @@ class ThingsEEG2Params(DatasetParams, _ThingsFields):
 
 
 def _load_dict(path: Path, keys: tuple[str, ...], what: str) -> dict:
-    if not path.is_file():
-        raise DataError(f"things_eeg2: {what} {str(path)!r} does not exist.")
+    problem = file_problem(path)
+    if problem:
+        raise DataError(f"things_eeg2: {what} {str(path)!r} {problem}.")
     obj = load_npy(path, f"things_eeg2: {what}")
     if isinstance(obj, np.ndarray) and obj.dtype == object and obj.shape == ():
         obj = obj.item()
@@ -131,8 +134,9 @@ def load_things_eeg2(**kw: Any) -> EEGData:
             "per_subject or loso (val is carved with val_fraction and split_seed)."
         )
     root = Path(p.root).expanduser()
-    if not root.is_dir():
-        raise DataError(f"things_eeg2: root {str(root)!r} is not a folder.")
+    problem = folder_problem(root)
+    if problem:
+        raise DataError(f"things_eeg2: root {str(root)!r} {problem}.")
     subjects = _subject_ids(root, p.subjects)
 
     xs, subj, img, rep = [], [], [], []
@@ -288,8 +292,9 @@ def _metadata(p: ThingsEEG2Params, root: Path) -> dict | None:
 
 def _image_paths(p: ThingsEEG2Params, meta: dict | None, n_train: int) -> list[str | None]:
     folder = Path(p.image_dir).expanduser()
-    if not folder.is_dir():
-        raise DataError(f"things_eeg2: image_dir {str(folder)!r} is not a folder.")
+    problem = folder_problem(folder)
+    if problem:
+        raise DataError(f"things_eeg2: image_dir {str(folder)!r} {problem}.")
     if meta is None:
         raise DataError(
             "things_eeg2: image_dir needs image_metadata.npy (concept folders and file names); "

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import functools
-import importlib.util
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -23,6 +22,7 @@ from eegbench.api import (
     Spec,
     ensure_torchvision_importable,
     hookimpl,
+    module_spec,
     register_all,
 )
 
@@ -47,7 +47,7 @@ class BraindecodeParams:
 
 
 def _package_dir() -> Path | None:
-    spec = importlib.util.find_spec("braindecode")
+    spec = module_spec("braindecode")
     if spec is None or not spec.submodule_search_locations:
         return None
     return Path(next(iter(spec.submodule_search_locations)))

@@ -81,7 +81,7 @@ class TinyParams:
 def hf_preflight(params: dict[str, Any]) -> list[str]:
     """A local folder with config.json, or a hub model that is cached or can be fetched now
     (one bounded request to the hub; none when it is cached or requests are forbidden)."""
-    from eegbench.api import ConfigError, check_loading, hub, offline_message
+    from eegbench.api import ConfigError, check_loading, hub, offline_message, path_kind
 
     if params["random_weights"]:
         return []  # needs only a config and a tokenizer, checked when the LLM is built
@@ -91,7 +91,10 @@ def hf_preflight(params: dict[str, Any]) -> list[str]:
         return [str(e).rstrip(".")]
     path, revision = params["path"], params["revision"]
     local = Path(path).expanduser()
-    if local.exists():
+    kind = path_kind(local)
+    if kind is not None and kind != "a directory":
+        return [f"path={path!r} is {kind}, not a transformers model folder"]
+    if kind is not None:
         if revision:
             return [f"revision={revision!r} pins a hub model, but path={path!r} is a local folder"]
         if not (local / "config.json").is_file():

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from eegbench.api import ConfigError, DataError, hub
+from eegbench.api import ConfigError, DataError, file_problem, hub
 
 
 def reference_sets(references: Sequence[Any]) -> list[list[str]]:
@@ -128,6 +128,7 @@ def bertscore_preflight(params: dict[str, Any]) -> list[str]:
                 f"--random-weights ({problem})"
             )
     base = params.get("baseline_path") or ""
-    if base and not Path(base).expanduser().is_file():
-        found.append(f"baseline_path={base!r} does not exist")
+    problem = file_problem(Path(base).expanduser()) if base else None
+    if problem:
+        found.append(f"baseline_path={base!r} {problem}")
     return found

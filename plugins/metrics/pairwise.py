@@ -21,7 +21,10 @@ generated captions), so their memory stays flat however many distinct captions a
 hyphens, one space apart, commas after words, an optional final period, no contraction NLTK
 splits): there NLTK's regular expressions only set the commas and the final period apart,
 which ``_WordTokenizer`` does directly after checking, once per process, that it agrees with
-NLTK on sentences of that form.
+NLTK on sentences of that form. Every other text (an LLM's captions: several sentences, quotes,
+apostrophes, line breaks) goes through NLTK's own Punkt and Treebank tokenizers, their regular
+expressions compiled by ``re`` instead of NLTK's guard (``nltk.redos``: the ``regex`` engine
+under a timeout, several times slower on such text), again after a check on ``OTHER_PROBES``.
 """
 
 from __future__ import annotations
@@ -543,6 +546,17 @@ PLAIN_PROBES = (
 )
 
 
+# texts of an LLM's captions on which NLTK is asked once per process (the check of the
+# re-compiled tokenizers, ``_WordTokenizer.other``)
+OTHER_PROBES = (
+    'A white coffee mug with the words "I\'m just here for the coffee" written on it.',
+    "A tall tower.\n\nHere are some sentences: It isn't new. Dr. Smith's (1999) photo... ok?",
+    " A showroom displaying a red grand piano -- and a black baby grand piano. ",
+    "The camera's LCD screen, at 3,36 p.m.; e.g. U.S.A. 'quoted' `tick` «guillemets» [x] {y}!",
+    "Cannot gonna wanna gotta lemme gimme 'tis 'twas: don't, won't, y'all, I'd've.",
+)
+
+
 class _WordTokenizer:
     """NLTK's ``word_tokenize``, computed directly for plain sentences (``PLAIN_SENTENCE``).
 
@@ -550,14 +564,18 @@ class _WordTokenizer:
     apply: ``([:,])([^\\d])`` sets a comma that a space follows apart, and the final-period rule
     sets the last period apart; ``text.split()`` then gives the words. Contractions (``cannot``,
     ``gonna``, ...) are the tokenizer's own patterns: a sentence they match goes to NLTK, as
-    does every other sentence. Unless NLTK gives the same tokens on ``PLAIN_PROBES``, NLTK
-    tokenizes everything (another NLTK version with other rules).
+    does every other sentence: NLTK's own tokenizers on ``re``-compiled patterns
+    (``_stdlib_word_tokenize``). Unless NLTK gives the same tokens on ``PLAIN_PROBES`` (and
+    on ``OTHER_PROBES``), NLTK itself tokenizes those texts (another NLTK version, other rules).
     """
 
     def __init__(self) -> None:
         from nltk.tokenize import NLTKWordTokenizer, word_tokenize
 
         self.nltk = word_tokenize
+        other = _stdlib_word_tokenize()
+        agrees = other is not None and all(other(t) == word_tokenize(t) for t in OTHER_PROBES)
+        self.other = other if agrees else word_tokenize
         patterns = [
             c.pattern for c in (*NLTKWordTokenizer.CONTRACTIONS2, *NLTKWordTokenizer.CONTRACTIONS3)
         ]
@@ -573,7 +591,7 @@ class _WordTokenizer:
             # the contractions see the text as the earlier rules left it
             if not self.contraction.search(f" {' '.join(words)} "):
                 return words
-        return self.nltk(text)
+        return self.other(text)
 
     @staticmethod
     def _plain(text: str) -> list[str]:
@@ -582,6 +600,46 @@ class _WordTokenizer:
         if end:
             words.append(".")
         return words
+
+
+_RE_FLAGS = re.IGNORECASE | re.MULTILINE | re.DOTALL | re.UNICODE | re.VERBOSE | re.ASCII
+_PAIR_RULES = ("STARTING_QUOTES", "ENDING_QUOTES", "PUNCTUATION", "CONVERT_PARENTHESES")
+_ONE_RULES = ("PARENS_BRACKETS", "DOUBLE_DASHES")
+
+
+def _stdlib(pattern: Any) -> re.Pattern[str]:
+    """One of NLTK's compiled patterns compiled again by ``re`` (same text, same flags)."""
+    return re.compile(pattern.pattern, pattern.flags & _RE_FLAGS)
+
+
+def _stdlib_word_tokenize() -> Callable[[str], list[str]] | None:
+    """NLTK's ``word_tokenize`` (English Punkt sentences, then ``NLTKWordTokenizer``), its
+    instances' regular expressions compiled by ``re``; None where one does not compile (``re``
+    before Python 3.11 has no possessive quantifiers) or NLTK's classes differ."""
+    from nltk.tokenize import NLTKWordTokenizer
+    from nltk.tokenize.punkt import PunktLanguageVars, PunktTokenizer
+
+    try:
+
+        class LanguageVars(PunktLanguageVars):
+            re_boundary_realignment = _stdlib(PunktLanguageVars.re_boundary_realignment)
+
+        lang = LanguageVars()
+        lang._re_period_context = _stdlib(lang.period_context_re())
+        lang._re_word_tokenizer = _stdlib(lang._word_tokenizer_re())
+        words = NLTKWordTokenizer()
+        for name in _PAIR_RULES:
+            setattr(words, name, [(_stdlib(p), r) for p, r in getattr(words, name)])
+        for name in _ONE_RULES:
+            pattern, repl = getattr(words, name)
+            setattr(words, name, (_stdlib(pattern), repl))
+        for name in ("CONTRACTIONS2", "CONTRACTIONS3"):
+            setattr(words, name, [_stdlib(p) for p in getattr(words, name)])
+    except (re.error, AttributeError, TypeError, ValueError):
+        return None
+    sentences = PunktTokenizer("english")
+    sentences._lang_vars = lang
+    return lambda text: [w for s in sentences.tokenize(text) for w in words.tokenize(s)]
 
 
 @functools.cache

@@ -38,6 +38,7 @@ from eegbench.api import (
     Metric,
     MissingWeightsError,
     ModelFiles,
+    file_problem,
     hub,
     warn,
 )
@@ -329,8 +330,9 @@ class BertScore(Metric):
                 raise ConfigError(
                     f"bertscore: set metrics.bertscore.num_layers for the model in {path}."
                 )
-        if baseline_path and not Path(baseline_path).is_file():
-            raise ConfigError(f"metrics.bertscore.baseline_path={baseline_path!r} does not exist.")
+        problem = file_problem(Path(baseline_path).expanduser()) if baseline_path else None
+        if problem:
+            raise ConfigError(f"metrics.bertscore.baseline_path={baseline_path!r} {problem}.")
         from eegbench.api import ensure_torchvision_importable
 
         ensure_torchvision_importable()

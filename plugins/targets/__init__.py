@@ -140,6 +140,7 @@ TARGETS: tuple[Spec, ...] = (
         "eegbench_plugins.targets.clip:ClipTarget",
         params=ClipParams,
         preflight=clip_preflight,
+        needs=lambda params: ["images"] if params["modality"] == "image" else [],
         citation=_CLIP_CITATION,
         description="open_clip CLIP embeddings of image files (or captions with modality=text)",
     ),

@@ -32,6 +32,8 @@ from eegbench.api import (
     ModelFiles,
     did_you_mean,
     file_digest,
+    file_problem,
+    folder_problem,
     hub,
     warn,
 )
@@ -225,8 +227,9 @@ def resolve(
         return None if folder is None else _resolve_folder(folder, f"{LOCAL_DIR}{folder}")
     if spec.startswith(LOCAL_DIR):
         folder = Path(spec[len(LOCAL_DIR) :]).expanduser()
-        if not folder.is_dir():
-            raise MissingWeightsError(f"target.model={spec!r}: folder {folder} does not exist.")
+        problem = folder_problem(folder)
+        if problem:
+            raise MissingWeightsError(f"target.model={spec!r}: folder {folder} {problem}.")
         return _resolve_folder(folder, f"{LOCAL_DIR}{folder}")
     arch, tag = parse_model(spec)
     oc = open_clip_module()
@@ -242,9 +245,10 @@ def resolve(
         )
     if _is_path(tag):
         path = Path(tag).expanduser()
-        if not path.is_file():
+        problem = file_problem(path)
+        if problem:
             raise MissingWeightsError(
-                f"CLIP weight file {path} does not exist; pass the path of a downloaded "
+                f"CLIP weight file {path} {problem}; pass the path of a downloaded "
                 f"{'/'.join(WEIGHT_SUFFIXES)} file as target.model={arch}:/path/to/file."
             )
         check_weight_file(path)
