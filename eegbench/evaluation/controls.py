@@ -129,6 +129,11 @@ CONTROLS: dict[str, tuple[ControlFn, str]] = {
 }
 
 
+ENCODER_CONTROLS = frozenset({"noise"})
+"""Controls whose condition runs the encoder (new logits and embeddings): the only ones that
+change what is scored on a dataset without captions; the others are not even computed there
+(``mean_eeg`` would embed every training trial for nothing)."""
+
 EEG_CONTROL = "shuffled_eeg"
 """The control that keeps the label, the projector and its tokens and removes what is specific
 to the trial's EEG: the headline differences are against it."""

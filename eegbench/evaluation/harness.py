@@ -35,7 +35,7 @@ from eegbench.api.metric import (
 from eegbench.config import EvalConfig, PromptConfig
 from eegbench.config.schema import control_names
 from eegbench.contracts import check_metric_values
-from eegbench.evaluation.controls import CONTROLS, LABEL_CONTROL, Condition
+from eegbench.evaluation.controls import CONTROLS, ENCODER_CONTROLS, LABEL_CONTROL, Condition
 from eegbench.evaluation.mechanism import mechanism_probes
 from eegbench.evaluation.scoring import build_metric
 from eegbench.evaluation.stats import (
@@ -370,10 +370,10 @@ class Evaluation:
         rng = np.random.default_rng(self.seed)
         for name in control_names(self.cfg.controls):
             fn, description = CONTROLS[name]
+            if not has_caps and name not in ENCODER_CONTROLS:
+                continue  # without captions this control changes nothing that is scored
             with torch.no_grad():
                 cond = fn(self, rng)
-            if cond.logits is None and not has_caps:
-                continue  # without captions this control changes nothing that is scored
             control_inputs = {LOGITS, EMBEDDINGS} if cond.logits is not None else set()
             if has_caps:
                 self.generate(cond, f"control {name}")
