@@ -52,6 +52,7 @@ ENDED = {
     "TIMEOUT",
 }
 """Job states after which a task does not run again (a requeued one is REQUEUED, then PENDING)."""
+REQUEUE_GRACE = 120.0  # seconds a requeued task waits for Slurm to stop it
 SQUEUE_RETRIES = 10  # consecutive squeue failures (a controller restarting) before giving up
 FOLDER = ".slurm"
 
@@ -197,20 +198,26 @@ def submit(batch: Batch, options: SlurmOptions) -> str:
     return batch.job_id
 
 
-def wait(job_id: str, poll_seconds: float) -> None:
+def wait(job_id: str, poll_seconds: float, settle_seconds: float = 3.0) -> None:
     """Until every task of the array has ended (a requeued task counts as queued);
-    ``squeue`` is asked after 1 s, then at doubling intervals up to ``poll_seconds``."""
-    delay, failures = min(1.0, poll_seconds), 0
+    ``squeue`` is asked after 1 s, then at doubling intervals up to ``poll_seconds``. An end is
+    confirmed by a second look ``settle_seconds`` later: a task that requeues itself passes
+    through an ended state (its step is cancelled) before it is queued again."""
+    delay, failures, ended_once = min(1.0, poll_seconds), 0, False
     while True:
         res = subprocess.run(
             ["squeue", "--noheader", "--array", "--states=all", "--jobs", job_id, "--format=%T"],
             capture_output=True,
             text=True,
         )
-        if res.returncode == 0 and set(res.stdout.split()) <= ENDED:
-            return  # every task ended (or none is left in the controller's memory)
-        if res.returncode != 0 and "Invalid job id" in res.stderr:
-            return  # gone from the controller's memory: finished
+        gone = res.returncode != 0 and "Invalid job id" in res.stderr
+        if gone or (res.returncode == 0 and set(res.stdout.split()) <= ENDED):
+            if ended_once:
+                return  # every task ended (or none is left in the controller's memory)
+            ended_once = True
+            time.sleep(settle_seconds)
+            continue
+        ended_once = False
         failures = failures + 1 if res.returncode != 0 else 0
         if failures > SQUEUE_RETRIES:
             raise EegbenchError(
@@ -304,7 +311,13 @@ def _requeue() -> None:
     """Put this array task back in the queue (it resumes its run when it starts again)."""
     array, task = os.environ.get("SLURM_ARRAY_JOB_ID"), os.environ.get("SLURM_ARRAY_TASK_ID")
     job = f"{array}_{task}" if array and task else os.environ["SLURM_JOB_ID"]
-    subprocess.run(["scontrol", "requeue", job], capture_output=True)
+    res = subprocess.run(["scontrol", "requeue", job], capture_output=True, text=True)
+    if res.returncode != 0:
+        print(f"scontrol requeue {job} failed: {_first_line(res.stderr)}", flush=True)
+        return
+    # Slurm now ends this job to queue it again; a task that exited first would end FAILED,
+    # and the requeue could be lost: wait to be stopped
+    time.sleep(REQUEUE_GRACE)
 
 
 def main(argv: list[str] | None = None) -> int:
