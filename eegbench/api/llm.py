@@ -156,12 +156,7 @@ class CausalLM:
         out = self.model.generate(
             input_ids=input_ids.to(self.device),
             attention_mask=attention_mask.to(self.device),
-            max_new_tokens=max_new_tokens,
-            do_sample=False,
-            num_beams=1,
-            repetition_penalty=repetition_penalty,
-            pad_token_id=self.tokenizer.pad_token_id,
-            eos_token_id=self.stop_token_ids,
+            generation_config=self.generation_config(max_new_tokens, repetition_penalty),
         )
         stops, width, rows = set(self.stop_token_ids), input_ids.shape[1], []
         for row, mask in zip(out.tolist(), attention_mask.tolist()):
