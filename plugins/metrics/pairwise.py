@@ -166,17 +166,7 @@ class LibraryScorer:
 
     def score(self, candidate: str, reference: str) -> dict[str, float]:
         """``PairScorer.score`` by the libraries' calls."""
-        bleu_4, bleu_1 = self.bleu(candidate, reference)
-        rouge_1, rouge_2, rouge_l = self.rouge(candidate, reference)
-        meteor_cand = candidate.replace("<s>", "").replace("</s>", "").strip()
-        return {
-            "bleu_4": bleu_4,
-            "bleu_1": bleu_1,
-            "rouge_1": rouge_1,
-            "rouge_2": rouge_2,
-            "rouge_l": rouge_l,
-            "meteor": self.meteor(meteor_cand, reference),
-        }
+        return pair_scores(self, candidate, reference)
 
     def bleu(self, candidate: str, reference: str) -> tuple[float, float]:
         """(BLEU-4, BLEU-1) of NLTK's ``corpus_bleu``, smoothing method 4."""
@@ -240,17 +230,7 @@ class PairScorer:
 
         Raises ``ValueError`` (the ``rouge`` package's message) when a side has no sentence.
         """
-        bleu_4, bleu_1 = self.bleu(candidate, reference)
-        rouge_1, rouge_2, rouge_l = self.rouge(candidate, reference)
-        meteor_cand = candidate.replace("<s>", "").replace("</s>", "").strip()
-        return {
-            "bleu_4": bleu_4,
-            "bleu_1": bleu_1,
-            "rouge_1": rouge_1,
-            "rouge_2": rouge_2,
-            "rouge_l": rouge_l,
-            "meteor": self.meteor(meteor_cand, reference),
-        }
+        return pair_scores(self, candidate, reference)
 
     # --- BLEU: nltk corpus_bleu([[ref.split()]], [cand.split()], method4) ---------------------
 
@@ -645,3 +625,19 @@ def _stdlib_word_tokenize() -> Callable[[str], list[str]] | None:
 @functools.cache
 def _word_tokenizer() -> _WordTokenizer:
     return _WordTokenizer()
+
+
+def pair_scores(scorer: Any, candidate: str, reference: str) -> dict[str, float]:
+    """``bleu_4, bleu_1, rouge_1, rouge_2, rouge_l, meteor`` of one pair from ``scorer``'s
+    ``bleu``, ``rouge`` and ``meteor`` (the fast re-derivation or the libraries' calls)."""
+    bleu_4, bleu_1 = scorer.bleu(candidate, reference)
+    rouge_1, rouge_2, rouge_l = scorer.rouge(candidate, reference)
+    meteor_cand = candidate.replace("<s>", "").replace("</s>", "").strip()
+    return {
+        "bleu_4": bleu_4,
+        "bleu_1": bleu_1,
+        "rouge_1": rouge_1,
+        "rouge_2": rouge_2,
+        "rouge_l": rouge_l,
+        "meteor": scorer.meteor(meteor_cand, reference),
+    }
