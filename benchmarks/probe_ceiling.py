@@ -39,7 +39,7 @@ def probe(data: Any, split: str) -> tuple[dict[str, float], dict[str, float]]:
 
 def measure(config: str | None, overrides: list[str], seeds: list[int], split: str) -> list[dict]:
     from eegbench.config import build_config
-    from eegbench.train.pipeline import load_dataset
+    from eegbench.train.parts import load_dataset
 
     records = []
     for seed in seeds:

@@ -89,29 +89,28 @@ def _probe(train_x, train_y, test_x, test_y) -> float:
 def run(overrides: list[str]) -> dict[str, Any]:
     import eegbench.runner as runner
     from eegbench.config import build_config
-    from eegbench.evaluation.harness import Evaluation
-    from eegbench.runner import phases
 
     captured: dict[str, Any] = {}
+    evaluate = runner.evaluate
 
-    class Capturing(Evaluation):
-        def __init__(self, *a, **k):
-            super().__init__(*a, **k)
-            captured["ev"] = self
+    def capturing(parts):
+        captured["parts"] = parts
+        captured["evaluated"] = evaluated = evaluate(parts)
+        return evaluated
 
-    phases.Evaluation = Capturing
+    runner.evaluate = capturing
     cfg = build_config(overrides)
     t0, c0 = time.perf_counter(), time.process_time()
-    pipe = runner.run(cfg)
+    record = runner.run(cfg)
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
-    ev = captured["ev"]
-    data = pipe.data
+    ev, parts = captured["evaluated"].inference, captured["parts"]
+    data = parts.data
     te, tr = data.splits["test"], data.splits["train"]
     truth = attribute_truth(data, data.image[te])
-    results = pipe.results.model_dump(mode="json")
+    results = record.model_dump(mode="json")
     m = results["metrics"]
     out: dict[str, Any] = {
-        "run_dir": str(pipe.run_dir),
+        "run_dir": str(record.run_dir),
         "seed": cfg.seed,
         "overrides": overrides,
         "wall_s": round(wall, 1),
@@ -124,17 +123,17 @@ def run(overrides: list[str]) -> dict[str, Any]:
         "bleu4": m.get("bleu_4", {}).get("value"),
         "hits": {"full": hit_rates(ev.real.captions, truth)},
     }
-    for name, cond in ev.conditions.items():
+    for name, cond in ev.controls.items():
         out["hits"][name] = hit_rates(cond.captions, truth)
         cm = results["controls"][name]["metrics"]
         out.setdefault("control_bleu4", {})[name] = cm.get("bleu_4", {}).get("value")
-    if "only_obj" in ev.conditions:
+    if "only_obj" in ev.controls:
         refs, img = ev.test.references, data.image[te]
         full_b = sentence_bleu4(refs, ev.real.captions)
-        ctrl_b = sentence_bleu4(refs, ev.conditions["only_obj"].captions)
+        ctrl_b = sentence_bleu4(refs, ev.controls["only_obj"].captions)
         col_t, col_v = truth["colour"]
         d_col = hits(ev.real.captions, col_t, col_v).astype(float) - hits(
-            ev.conditions["only_obj"].captions, col_t, col_v
+            ev.controls["only_obj"].captions, col_t, col_v
         )
         out["paired_vs_only_obj"] = {
             "bleu4_diff": float((full_b - ctrl_b).mean()),
@@ -143,7 +142,7 @@ def run(overrides: list[str]) -> dict[str, Any]:
             "colour_hit_p_clustered": clustered_p(d_col, img),
         }
     # linear probes on the EEG embeddings
-    emb_tr = pipe.model.predict(data.X[tr])[0]
+    emb_tr = parts.model.predict(data.X[tr])[0]
     emb_te = ev.real.embeddings
     gt = data.attributes
     out["probe"] = {
@@ -156,14 +155,14 @@ def run(overrides: list[str]) -> dict[str, Any]:
         for a in gt
     }
     out["examples"] = list(zip(ev.test.references[:4], ev.real.captions[:4], strict=True))
-    (pipe.run_dir / "science.json").write_text(json.dumps(out, indent=1))
+    (record.run_dir / "science.json").write_text(json.dumps(out, indent=1))
     return out
 
 
 def score(run_dir: Path) -> dict[str, Any]:
     from eegbench.config import build_config
     from eegbench.evaluation.predictions import read_predictions
-    from eegbench.train.pipeline import load_dataset
+    from eegbench.train.parts import load_dataset
 
     cfg = build_config(base=run_dir / "config.yaml")
     data = load_dataset(cfg)

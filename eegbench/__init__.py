@@ -20,7 +20,8 @@ _EXPORTS: dict[str, str] = {
     "run": "eegbench.facade",
     "batch_inference_and_visualize": "eegbench.tools.inference",
     "load_run": "eegbench.tools.inference",
-    "build_pipeline": "eegbench.train.pipeline",
+    "build_parts": "eegbench.train.parts",
+    "LoadedRun": "eegbench.tools.inference",
     "RunRecord": "eegbench.results.record",
     "generate_caption": "eegbench.train.generation",
     "generate_captions": "eegbench.train.generation",
@@ -52,6 +53,6 @@ if TYPE_CHECKING:
     from eegbench.facade import run
     from eegbench.plugins import get, registry
     from eegbench.results.record import RunRecord
-    from eegbench.tools.inference import batch_inference_and_visualize, load_run
+    from eegbench.tools.inference import LoadedRun, batch_inference_and_visualize, load_run
     from eegbench.train.generation import generate_caption, generate_captions
-    from eegbench.train.pipeline import build_pipeline
+    from eegbench.train.parts import build_parts

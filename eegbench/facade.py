@@ -31,10 +31,10 @@ def run(
     """
     from eegbench.runner import run as run_config
 
-    pipeline = run_config(_config(config, overrides), keep_failed=keep_failed)
-    if pipeline is None or pipeline.results is None:  # a rank other than 0 of a launcher
+    record = run_config(_config(config, overrides), keep_failed=keep_failed)
+    if record is None:  # a rank other than 0 of a launcher
         raise ConfigError("eegbench.run() runs in one process; launch several with the CLI.")
-    return pipeline.results
+    return record
 
 
 def _config(config: Any, overrides: Sequence[str]) -> RunConfig:

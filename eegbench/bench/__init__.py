@@ -237,8 +237,8 @@ def run_job(config: RunConfig, resume: Path | None = None) -> Path:
     run, when given); the local backend and every Ray task call this."""
     import eegbench.runner as runner
 
-    pipe = runner.resume(resume) if resume is not None else runner.run(config)
-    return pipe.run_dir
+    record = runner.resume(resume) if resume is not None else runner.run(config)
+    return record.run_dir
 
 
 def run_suite(

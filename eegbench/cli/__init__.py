@@ -7,7 +7,6 @@ here; result commands in ``results.py``; commands on finished runs in ``tools.py
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import sys
 import traceback
@@ -201,9 +200,10 @@ def run(
     eval.metrics=[accuracy,cider] with metrics.NAME.key=value (metrics.cider.tokenizer=java).
     """
     from eegbench.config import build_config, dump
+    from eegbench.runner import execute
     from eegbench.train.device import setup
-    from eegbench.train.preemption import stop_politely
 
+    cfg = None
     if resume_dir is not None:
         from eegbench.api.errors import ConfigError
 
@@ -211,39 +211,21 @@ def run(
             raise ConfigError("--resume continues a run with its own config; drop the overrides.")
         if processes > 1:
             raise ConfigError("--resume continues a run in one process; drop --processes.")
-        from eegbench.runner import resume
+    else:
+        overrides += ("fast_dev_run=true",) if fast_dev_run else ()
+        overrides += ("random_weights=true",) if random_weights else ()
+        overrides += ("tryout=true",) if tryout else ()
+        cfg = build_config(list(overrides), base=config_path)
+        setup(cfg, warn=False)  # the device must exist here, dry run or not
+        if dry_run:
+            from eegbench.config.preflight import preflight
 
-        with stop_politely():
-            pipe = resume(resume_dir, keep_failed=keep_failed)
-        _report_run(pipe.run_dir, pipe.results)
-        return
-    overrides += ("fast_dev_run=true",) if fast_dev_run else ()
-    overrides += ("random_weights=true",) if random_weights else ()
-    overrides += ("tryout=true",) if tryout else ()
-    cfg = build_config(list(overrides), base=config_path)
-    setup(cfg, warn=False)  # the device must exist here, dry run or not
-    if dry_run:
-        from eegbench.config.preflight import preflight
-
-        preflight(cfg)
-        click.echo(dump(cfg), nl=False)
-        return
-    if processes > 1:
-        from eegbench.results.record import RunRecord
-        from eegbench.runner import run_processes
-
-        run_dir = run_processes(cfg, processes, keep_failed=keep_failed)
-        _report_run(run_dir, RunRecord.read(run_dir))
-        return
-    from eegbench.runner import run as run_pipeline
-    from eegbench.train.distributed import from_env
-
-    # a data-parallel run keeps no checkpoint: under a launcher signals end it as before
-    polite = stop_politely() if from_env().size == 1 else contextlib.nullcontext()
-    with polite:
-        pipe = run_pipeline(cfg, keep_failed=keep_failed)
-    if pipe is not None:  # None: a rank other than 0 under a launcher, which reports nothing
-        _report_run(pipe.run_dir, pipe.results)
+            preflight(cfg)
+            click.echo(dump(cfg), nl=False)
+            return
+    record = execute(cfg, resume_from=resume_dir, processes=processes, keep_failed=keep_failed)
+    if record is not None:  # None: a rank other than 0 under a launcher, which reports nothing
+        _report_run(record.run_dir, record)
 
 
 def _report_run(run_dir: Path, record: RunRecord) -> None:

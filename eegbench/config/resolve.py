@@ -592,6 +592,8 @@ def resolve_layers(upper: list[Layer]) -> RunConfig:
         values[group] = r.plugin(group, kind, bench, values["random_weights"])
     for group, cls in CORE_GROUPS.items():
         values[group] = r.core(group, cls)
+    if values["fast_dev_run"]:
+        _rehearse(values, r.origins)
     controls = values["eval"].controls
     control_names(controls if isinstance(controls, str) else list(controls))
     if values["prompt"].render == "thought2text" and values["stage2"].mask_prompt:
@@ -604,6 +606,14 @@ def resolve_layers(upper: list[Layer]) -> RunConfig:
         _check_metric_overrides(cli[0], values["eval"].metrics)
     values[METRICS] = freeze(r.metrics(values["eval"].metrics, values["random_weights"]))
     return RunConfig(**values, origins=freeze(r.origins))
+
+
+def _rehearse(values: dict[str, Any], origins: dict[str, str]) -> None:
+    """``fast_dev_run``'s limits resolved into the config: one epoch per stage (what ran is
+    what ``config.yaml`` and results.json say; the data limits are ``RunConfig.limits``)."""
+    for stage in ("stage1", "stage2"):
+        values[stage] = dataclasses.replace(values[stage], epochs=1)
+        origins[f"{stage}.epochs"] = origins["fast_dev_run"]
 
 
 def build_config(

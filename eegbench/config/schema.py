@@ -471,6 +471,21 @@ def thaw(value: Any) -> Any:
     return value
 
 
+REHEARSAL_TEST_TRIALS = 6
+"""Test trials a rehearsal (``fast_dev_run``) evaluates, of distinct images where there are
+enough."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What a rehearsal (``fast_dev_run``) runs: trials per split and epochs per stage."""
+
+    train_trials: int
+    val_trials: int
+    test_trials: int
+    epochs: int = 1
+
+
 @dataclass(frozen=True)
 class PluginChoice:
     """One plugin group's choice: the registered name and its validated parameters."""
@@ -529,6 +544,16 @@ class RunConfig(Settings):
         checked = {k: validate_scalar(k, v) for k, v in changes.items()}
         return dataclasses.replace(self, **checked)
 
+    @property
+    def limits(self) -> Limits | None:
+        """A rehearsal's limits (None: a real run): one training batch, as many validation
+        trials, ``REHEARSAL_TEST_TRIALS`` test trials and one epoch per stage (already the
+        stages' ``epochs``: the config resolves them so)."""
+        if not self.fast_dev_run:
+            return None
+        batch = self.stage1.batch_size
+        return Limits(batch, batch, REHEARSAL_TEST_TRIALS, self.stage1.epochs)
+
     def rehearsal(self) -> dict[str, Any] | None:
         """What makes this run a rehearsal rather than a result (None: a real run):
         ``fast_dev_run`` and the plugin groups built with random weights."""
@@ -539,7 +564,10 @@ class RunConfig(Settings):
         ] + [f"metrics.{n}" for n, params in self.metrics.items() if params.get("random_weights")]
         if not self.fast_dev_run and not randomized:
             return None
-        return {"fast_dev_run": self.fast_dev_run, "random_weights": randomized}
+        out: dict[str, Any] = {"fast_dev_run": self.fast_dev_run, "random_weights": randomized}
+        if self.limits is not None:
+            out["limits"] = dataclasses.asdict(self.limits)
+        return out
 
     def leaks(self) -> list[str]:
         """What of the evaluated split reaches its own predictions in this run (empty: none):

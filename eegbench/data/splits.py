@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from eegbench.api.data import SPLITS, EEGData
 from eegbench.api.errors import ConfigError, DataError
+
+if TYPE_CHECKING:
+    from eegbench.config.schema import Limits
 
 STRATEGIES: tuple[str, ...] = ("auto", "published", "random", "per_subject", "loso")
 
@@ -224,21 +228,17 @@ def subject_split(data: EEGData, strategy: str, subject: int) -> EEGData:
     return data
 
 
-REHEARSAL_TEST_TRIALS = 6
-"""Test trials a rehearsal (``--fast-dev-run``) evaluates: a handful of distinct images."""
-
-
-def rehearsal_splits(data: EEGData, n_train: int) -> EEGData:
-    """``data`` with one training batch (``n_train`` trials), as many validation trials, and
-    ``REHEARSAL_TEST_TRIALS`` test trials of distinct images where there are enough."""
+def rehearsal_splits(data: EEGData, limits: Limits) -> EEGData:
+    """``data`` with a rehearsal's ``limits``: the first training and validation trials, and
+    test trials of distinct images where there are enough."""
     splits = dict(data.splits)
-    splits["train"] = splits["train"][:n_train]
-    splits["val"] = splits["val"][:n_train]
+    splits["train"] = splits["train"][: limits.train_trials]
+    splits["val"] = splits["val"][: limits.val_trials]
     test = np.asarray(splits["test"])
     _, first = np.unique(data.image[test], return_index=True)
-    pick = test[np.sort(first)][:REHEARSAL_TEST_TRIALS]
-    if len(pick) < min(REHEARSAL_TEST_TRIALS, len(test)):
-        pick = test[:REHEARSAL_TEST_TRIALS]
+    pick = test[np.sort(first)][: limits.test_trials]
+    if len(pick) < min(limits.test_trials, len(test)):
+        pick = test[: limits.test_trials]
     splits["test"] = pick
     return dataclasses.replace(data, splits=splits)
 

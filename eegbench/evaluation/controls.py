@@ -7,6 +7,7 @@ descriptions are declared here, apart from the harness, so that the config check
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -18,10 +19,11 @@ from eegbench.api.errors import DataError
 from eegbench.config.schema import CONTROLS as CONFIG_CONTROLS
 
 if TYPE_CHECKING:
-    from eegbench.evaluation.harness import Evaluation
+    from eegbench.train.device import Precision
+    from eegbench.train.model import EEGClassifier
 
 
-@dataclass
+@dataclass(frozen=True)
 class Condition:
     """What the pipeline saw and said under one condition (the real run or a control)."""
 
@@ -30,6 +32,47 @@ class Condition:
     labels: list[str | None]  # object strings in the prompt (None: no label)
     captions: list[str] = field(default_factory=list)
     literal_slot: bool = False  # the prompt keeps the text <image> as tokens (t2t_only_obj)
+
+    def with_captions(self, captions: list[str]) -> Condition:
+        return dataclasses.replace(self, captions=captions)
+
+
+class Encoded:
+    """The trained encoder over the evaluated split (``index`` of ``data``): the real
+    condition, predictions of other trials, and the training trials' embeddings (computed
+    once, for the controls and metrics that use them)."""
+
+    def __init__(
+        self, model: EEGClassifier, data: EEGData, index: np.ndarray, precision: Precision
+    ) -> None:
+        self.model, self.data, self.index, self.precision = model, data, index, precision
+        self._train: np.ndarray | None = None
+
+    @property
+    def image(self) -> np.ndarray:
+        return self.data.image[self.index]
+
+    def predict(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """EEG embeddings and class logits of trials ``X``."""
+        return self.model.predict(X, precision=self.precision)
+
+    def label_names(self, logits: np.ndarray) -> list[str | None]:
+        names = self.data.class_names
+        return [names[k] for k in logits.argmax(1)]
+
+    def real(self) -> Condition:
+        """The evaluated trials' embeddings, logits and predicted labels (no captions yet)."""
+        emb, logits = self.predict(self.data.X[self.index])
+        return Condition(emb, logits, self.label_names(logits))
+
+    def train_embeddings(self) -> np.ndarray:
+        """EEG embeddings of the training trials (computed once)."""
+        if self._train is None:
+            import torch
+
+            with torch.no_grad():
+                self._train = self.predict(self.data.X[self.data.splits["train"]])[0]
+        return self._train
 
 
 def other_image_permutation(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -65,50 +108,51 @@ def _noise_like(data: EEGData, n: int, rng: np.random.Generator) -> np.ndarray:
     return (mean + std * rng.standard_normal((n, data.n_chans, data.n_times))).astype(np.float32)
 
 
-ControlFn = Callable[["Evaluation", np.random.Generator], Condition]
+ControlFn = Callable[[Encoded, Condition, np.random.Generator], Condition]
+"""A control's condition from the encoder on the split, the real condition and the RNG."""
 
 
-def _only_obj(ev: Evaluation, rng: np.random.Generator) -> Condition:
-    return Condition(None, None, ev.real.labels)
+def _only_obj(ev: Encoded, real: Condition, rng: np.random.Generator) -> Condition:
+    return Condition(None, None, real.labels)
 
 
-def _random_eeg(ev: Evaluation, rng: np.random.Generator) -> Condition:
-    emb = ev.real.embeddings
+def _random_eeg(ev: Encoded, real: Condition, rng: np.random.Generator) -> Condition:
+    emb = real.embeddings
     noise = rng.standard_normal(emb.shape).astype(np.float32)
     noise *= np.linalg.norm(emb, axis=1, keepdims=True) / np.linalg.norm(
         noise, axis=1, keepdims=True
     )
-    return Condition(noise, None, ev.real.labels)
+    return Condition(noise, None, real.labels)
 
 
-def _only_eeg(ev: Evaluation, rng: np.random.Generator) -> Condition:
-    return Condition(ev.real.embeddings, None, [None] * len(ev.real.labels))
+def _only_eeg(ev: Encoded, real: Condition, rng: np.random.Generator) -> Condition:
+    return Condition(real.embeddings, None, [None] * len(real.labels))
 
 
-def _shuffled_eeg(ev: Evaluation, rng: np.random.Generator) -> Condition:
-    perm = other_image_permutation(ev.test.image, rng)
-    return Condition(ev.real.embeddings[perm], None, ev.real.labels)
+def _shuffled_eeg(ev: Encoded, real: Condition, rng: np.random.Generator) -> Condition:
+    perm = other_image_permutation(ev.image, rng)
+    return Condition(real.embeddings[perm], None, real.labels)
 
 
-def _mean_eeg(ev: Evaluation, rng: np.random.Generator) -> Condition:
+def _mean_eeg(ev: Encoded, real: Condition, rng: np.random.Generator) -> Condition:
     mean = ev.train_embeddings().mean(axis=0, keepdims=True)
-    emb = np.repeat(mean, len(ev.real.labels), axis=0).astype(ev.real.embeddings.dtype)
-    return Condition(emb, None, ev.real.labels)
+    emb = np.repeat(mean, len(real.labels), axis=0).astype(real.embeddings.dtype)
+    return Condition(emb, None, real.labels)
 
 
-def _noise(ev: Evaluation, rng: np.random.Generator) -> Condition:
-    X = _noise_like(ev.test.data, len(ev.test.index), rng)
+def _noise(ev: Encoded, real: Condition, rng: np.random.Generator) -> Condition:
+    X = _noise_like(ev.data, len(ev.index), rng)
     emb, logits = ev.predict(X)
     return Condition(emb, logits, ev.label_names(logits))
 
 
-def _t2t_only_obj(ev: Evaluation, rng: np.random.Generator) -> Condition:
-    return Condition(None, None, ev.real.labels, literal_slot=True)
+def _t2t_only_obj(ev: Encoded, real: Condition, rng: np.random.Generator) -> Condition:
+    return Condition(None, None, real.labels, literal_slot=True)
 
 
-def _t2t_random_eeg(ev: Evaluation, rng: np.random.Generator) -> Condition:
+def _t2t_random_eeg(ev: Encoded, real: Condition, rng: np.random.Generator) -> Condition:
     """inference_chance2.py: ``torch.rand`` of the embedding's shape, U[0, 1)."""
-    return Condition(rng.random(ev.real.embeddings.shape, dtype=np.float32), None, ev.real.labels)
+    return Condition(rng.random(real.embeddings.shape, dtype=np.float32), None, real.labels)
 
 
 IMPLEMENTATIONS: dict[str, ControlFn] = {

@@ -6,15 +6,17 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from datetime import datetime, timezone
 from pathlib import Path
 
 from eegbench.api.errors import ConfigError
 from eegbench.config import RunConfig, build_config
 from eegbench.config.preflight import preflight
+from eegbench.evaluation.harness import evaluate
 from eegbench.io import folder_problem
 from eegbench.progress import is_quiet, log, log_format, set_log_format, set_quiet
+from eegbench.results.record import RunRecord
 from eegbench.results.record import run_name as default_run_name
 from eegbench.results.rundir import (
     RunDir,
@@ -29,17 +31,18 @@ from eegbench.results.rundir import (
 from eegbench.results.tracking import Tracker, tracking
 from eegbench.runner import phases
 from eegbench.train.distributed import SINGLE, World, destroy_process_group, from_env, launch
-from eegbench.train.pipeline import Pipeline
-from eegbench.train.preemption import Interrupted
+from eegbench.train.fit import fit
+from eegbench.train.preemption import Interrupted, stop_politely
 
 
-def run(cfg: RunConfig, keep_failed: bool = False, name: str | None = None) -> Pipeline | None:
-    """Run one resolved config end to end; returns the pipeline and writes the run directory.
+def run(cfg: RunConfig, keep_failed: bool = False, name: str | None = None) -> RunRecord | None:
+    """Run one resolved config end to end; writes the run directory and returns its record
+    (``record.run_dir``).
 
     The run directory appears only complete; on failure it is removed (``keep_failed``: kept as
     ``NAME.failed`` with ``error.txt``). Under a launcher of several processes (``WORLD_SIZE``
     set, e.g. ``accelerate launch``) the processes train data-parallel; rank 0 evaluates, writes
-    the run directory and returns the pipeline, the other ranks return None. ``name``: the run's
+    the run directory and returns the record, the other ranks return None. ``name``: the run's
     name (default ``run_name(cfg)``).
     """
     writable_cache(cfg.cache_dir)
@@ -50,14 +53,32 @@ def run(cfg: RunConfig, keep_failed: bool = False, name: str | None = None) -> P
             set_quiet(True)
             _run(cfg, None, world)
             return None
-        with (
-            staged_run(cfg.output_dir, name or run_name(cfg), keep_failed) as staged,
-            _resumable(staged),
-            tracking(cfg, staged.name, staged.path) as tracker,
-        ):
-            return _run(cfg, staged, world, tracker)
+        return _in_run_folder(cfg, cfg.output_dir, name or run_name(cfg), keep_failed, world)
     finally:
         destroy_process_group(world)
+
+
+def execute(
+    cfg: RunConfig | None,
+    *,
+    resume_from: str | Path | None = None,
+    processes: int = 1,
+    keep_failed: bool = False,
+) -> RunRecord | None:
+    """What ``eegbench run`` does with its parsed arguments: continue the interrupted run
+    ``resume_from``, or run ``cfg`` in ``processes`` processes started here, or here (under a
+    launcher: as one of its ranks). SIGTERM and SIGINT stop a run of one process resumably
+    (``stop_politely``); a data-parallel run keeps no checkpoint, and signals end it as usual.
+    Returns the record; None on the ranks other than 0 of a launcher."""
+    if resume_from is not None:
+        with stop_politely():
+            return resume(resume_from, keep_failed=keep_failed)
+    assert cfg is not None
+    if processes > 1:
+        return RunRecord.read(run_processes(cfg, processes, keep_failed=keep_failed))
+    polite = stop_politely() if from_env().size == 1 else nullcontext()
+    with polite:
+        return run(cfg, keep_failed=keep_failed)
 
 
 def run_processes(cfg: RunConfig, processes: int, keep_failed: bool = False) -> Path:
@@ -83,8 +104,8 @@ def _run_in_process(
     """One process of ``run_processes``: logs as the parent was told to, then ``run``."""
     set_quiet(quiet)
     set_log_format(fmt)  # type: ignore[arg-type]
-    pipe = run(cfg, keep_failed, name)
-    return None if pipe is None else str(pipe.run_dir)
+    record = run(cfg, keep_failed, name)
+    return None if record is None else str(record.run_dir)
 
 
 def writable_cache(cache_dir: str) -> Path:
@@ -104,7 +125,7 @@ def writable_cache(cache_dir: str) -> Path:
     return path
 
 
-def resume(run_dir: str | Path, keep_failed: bool = False) -> Pipeline:
+def resume(run_dir: str | Path, keep_failed: bool = False) -> RunRecord:
     """Continue an interrupted run (a ``.partial-*`` folder left by a killed process)."""
     folder = Path(run_dir).expanduser()
     name = partial_name(folder)
@@ -120,12 +141,27 @@ def resume(run_dir: str | Path, keep_failed: bool = False) -> Pipeline:
     cfg = build_config(base=RunDir(folder).config)
     preflight(cfg)
     log(f"resuming {name} from {folder}")
+    return _in_run_folder(cfg, folder.parent, name, keep_failed, SINGLE, resume=folder)
+
+
+def _in_run_folder(
+    cfg: RunConfig,
+    root: str | Path,
+    name: str,
+    keep_failed: bool,
+    world: World,
+    resume: Path | None = None,
+) -> RunRecord:
+    """The one path of a new and a resumed run: ``_run`` in its staged folder (``resume``: the
+    interrupted run's), with interruption handling and tracking."""
     with (
-        staged_run(folder.parent, name, keep_failed, resume=folder) as staged,
+        staged_run(root, name, keep_failed, resume=resume) as staged,
         _resumable(staged),
         tracking(cfg, staged.name, staged.path) as tracker,
     ):
-        return _run(cfg, staged, SINGLE, tracker)
+        record = _run(cfg, staged, world, tracker)
+    assert record is not None  # rank 0 writes the run
+    return record
 
 
 @contextmanager
@@ -151,14 +187,16 @@ def run_name(cfg: RunConfig) -> str:
 
 def _run(
     cfg: RunConfig, staged: StagedRun | None, world: World, tracker: Tracker | None = None
-) -> Pipeline | None:
-    """The run in its phases. ``staged`` (the run folder) is None on the ranks other than 0,
-    which stop after training and write nothing; ``tracker`` receives every epoch and the
-    finished run."""
-    ready = phases.setup(cfg, world, staged)
-    trained = phases.train(ready, tracker.on_epoch if tracker is not None else None)
-    if staged is None:
+) -> RunRecord | None:
+    """The run between its typed values: a session, the parts, their training, the evaluation
+    and the record. ``staged`` (the run folder) is None on the ranks other than 0, which stop
+    after training and write nothing; ``tracker`` receives every epoch and the finished run."""
+    session = phases.start(cfg, world, staged)
+    parts = phases.build(cfg, session, staged)
+    trained = fit(parts, session.fitting(tracker.on_epoch if tracker is not None else None))
+    if staged is None or session.run is None:
         return None
-    evaluated = phases.evaluate(ready, trained)
-    record = phases.record(ready, trained, evaluated)
-    return phases.commit(ready, trained, record, staged, tracker)
+    with session.timer.stage("evaluation"):
+        evaluated = evaluate(parts)
+    phases.write_predictions_files(parts, evaluated, session.run)
+    return phases.commit(phases.record(parts, session, trained, evaluated), staged, tracker)

@@ -23,10 +23,13 @@ import torch
 
 from eegbench.api.errors import DataError
 from eegbench.api.llm import CausalLM
-from eegbench.tools.inference import batch_inference_and_visualize, require_captioner
+from eegbench.tools.inference import (
+    LoadedRun,
+    batch_inference_and_visualize,
+    require_captioner,
+)
 from eegbench.train.device import module_device
 from eegbench.train.model import EEGClassifier, Projector
-from eegbench.train.pipeline import Pipeline
 from eegbench.train.prompting import DEFAULT_PROMPT, INSTRUCTION, PromptConfig, build_batch
 
 Row = dict[str, Any]
@@ -251,7 +254,7 @@ class Inspection:
     files: list[Path]
 
 
-def inspect_run(pipe: Pipeline, out: str | Path, batch: int = 16) -> Inspection:
+def inspect_run(pipe: LoadedRun, out: str | Path, batch: int = 16) -> Inspection:
     """Write all diagnostics for the first ``batch`` test trials of a loaded run under ``out``."""
     require_captioner(pipe)
     if batch < 1:
@@ -332,7 +335,7 @@ def inspect_run(pipe: Pipeline, out: str | Path, batch: int = 16) -> Inspection:
 
 
 def _write_report(
-    pipe: Pipeline,
+    pipe: LoadedRun,
     out: Path,
     shapes: list[Row],
     tokens: list[Row],

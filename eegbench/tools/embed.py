@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from eegbench.api.target import cache_path, embed_cached, target_items
-from eegbench.train.pipeline import build_target, cache_dir, load_dataset
+from eegbench.train.parts import build_target, cache_dir, load_dataset
 
 
 @dataclass

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +18,28 @@ from eegbench.results.rundir import RunDir
 from eegbench.train.device import Precision, module_device
 from eegbench.train.generation import GREEDY, _as_llm, generate_captions
 from eegbench.train.model import EEGClassifier, Projector
-from eegbench.train.pipeline import Pipeline, build_pipeline, load_dataset
+from eegbench.train.parts import Parts, build_parts, load_dataset
 from eegbench.train.prompting import DEFAULT_PROMPT
+
+
+@dataclass(frozen=True)
+class LoadedRun:
+    """A finished run loaded back: its ``parts`` with the trained weights, its folder and its
+    record. The parts read through (``run.model``, ``run.llm``, ``run.prompt``, ...)."""
+
+    parts: Parts
+    run_dir: Path
+    record: RunRecord
+
+    config = property(lambda self: self.parts.config)
+    data = property(lambda self: self.parts.data)
+    targets = property(lambda self: self.parts.targets)
+    model = property(lambda self: self.parts.model)
+    projector = property(lambda self: self.parts.projector)
+    llm = property(lambda self: self.parts.llm)
+    precision = property(lambda self: self.parts.precision)
+    encoder_precision = property(lambda self: self.parts.encoder_precision)
+    prompt = property(lambda self: self.parts.prompt)
 
 
 def check_run_dir(run_dir: str | Path) -> tuple[Path, RunRecord]:
@@ -67,8 +88,9 @@ def _apply_weights(module: torch.nn.Module, state: dict[str, torch.Tensor], path
 
 def load_run(
     run_dir: str | Path, device: str | None = None, precision: str | None = None
-) -> Pipeline:
-    """Rebuild a finished run through the pipeline builder, with its saved weights.
+) -> LoadedRun:
+    """Rebuild a finished run's parts with ``build_parts``, as the run built them, and load its
+    saved weights into them.
 
     The pipeline runs where and how the run did: on its ``device``, under its ``precision``
     (``pipe.precision``), with its ``prompt.*`` (``pipe.prompt``); ``device`` / ``precision``
@@ -107,20 +129,19 @@ def load_run(
             f"the dataset loaded from {str(files.config)!r} differs from the run's "
             f"({', '.join(changed)} hash changed); the files or the dataset plugin have changed."
         )
-    pipe = build_pipeline(cfg, data, placed)
-    _apply_weights(pipe.model, model_state, model_path)
-    if pipe.projector is not None:
+    parts = build_parts(cfg, data, placed)
+    _apply_weights(parts.model, model_state, model_path)
+    if parts.projector is not None:
         if not projector_path.is_file():
             raise DataError(
                 f"run {str(run)!r} lacks {RunDir.PROJECTOR} although its dataset has captions; "
                 "rerun it with `eegbench run --config CONFIG`."
             )
-        _apply_weights(pipe.projector, _read_weights(projector_path), projector_path)
-    pipe.run_dir, pipe.results = run, record
-    return pipe
+        _apply_weights(parts.projector, _read_weights(projector_path), projector_path)
+    return LoadedRun(parts, run, record)
 
 
-def require_captioner(pipe: Pipeline) -> None:
+def require_captioner(pipe: LoadedRun) -> None:
     """DataError unless the run has an LLM and projector (its dataset has captions)."""
     if pipe.llm is None or pipe.projector is None:
         raise DataError(
@@ -196,7 +217,7 @@ def batch_inference_and_visualize(
     return captions, projected, similarity
 
 
-def trial_index(pipe: Pipeline, n: int) -> int:
+def trial_index(pipe: LoadedRun, n: int) -> int:
     """Dataset index of test trial ``n`` (the row of predictions.csv)."""
     test = pipe.data.splits["test"]
     if not 0 <= n < len(test):

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import copy
 import math
-from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import torch
@@ -19,16 +19,12 @@ import torch.nn.functional as F
 
 from eegbench.api.errors import EegbenchError
 from eegbench.config import Stage1Config
-from eegbench.progress import task
-from eegbench.train.checkpoint import Checkpoint, rng_state, set_rng_state
+from eegbench.train.checkpoint import Checkpoint
 from eegbench.train.device import FP32, Precision, module_device
 from eegbench.train.distributed import SINGLE, World
+from eegbench.train.loop import EpochCallback, Loop, TrainState
 from eegbench.train.model import EEGClassifier
 from eegbench.train.optim import make_optimizer, make_schedule, optimizer_step
-
-EpochCallback = Callable[[str, int, dict[str, float]], None]
-"""Called after every epoch: ``(stage, epoch, values)``; stage ``stage1`` or ``stage2/<phase>``,
-epoch from 1, values such as ``loss``, ``val_accuracy``, ``lr`` (experiment tracking)."""
 
 
 @dataclass
@@ -112,48 +108,52 @@ class _Bank:
 
 
 @dataclass
-class _State:
-    """What an epoch changes and a checkpoint keeps: weights, optimiser, schedule, gradient
-    scaler, the best epoch so far and the history."""
+class _Stage1:
+    """Stage 1 in the loop: an epoch over the training trials, validation accuracy, and the
+    weights of the best validation epoch so far."""
 
-    model: EEGClassifier
-    opt: torch.optim.Optimizer
-    sched: torch.optim.lr_scheduler.LRScheduler
-    scaler: torch.amp.GradScaler
-    best: tuple[float, int, dict]
-    history: list[dict[str, float]] = field(default_factory=list)
-    start: int = 0
+    net: torch.nn.Module
+    data: _Bank
+    X_val: np.ndarray
+    y_val: np.ndarray
+    cfg: Stage1Config
+    generator: torch.Generator
+    precision: Precision
+    world: World
+    best: tuple[float, int, dict]  # (val accuracy, epoch, weights)
+    label: str = "stage 1: encoder"
+    tracked_as: str = "stage1"
 
-    @classmethod
-    def new(cls, model: EEGClassifier, cfg: Stage1Config, precision: Precision, n: int) -> _State:
-        steps_per_epoch = max(1, -(-n // cfg.batch_size))
-        opt = make_optimizer(model.parameters(), cfg.optimizer, cfg.lr, cfg.weight_decay)
-        sched = make_schedule(opt, steps_per_epoch * cfg.epochs, cfg.warmup_ratio, cfg.schedule)
-        best = (-1.0, -1, copy.deepcopy(model.state_dict()))
-        return cls(model, opt, sched, precision.scaler(), best)
+    def epoch(self, state: TrainState, epoch: int) -> dict[str, Any]:
+        row = _epoch(state, self.net, self.data, self.cfg, self.generator, self.precision,
+                     self.world, epoch)  # fmt: skip
+        model = state.module
+        _, val_logits = model.predict(self.X_val, precision=self.precision)
+        row["val_accuracy"] = self.world.from_main(
+            float((val_logits.argmax(1) == self.y_val).mean())
+        )
+        return row
 
-    def restore(self, saved: dict, generator: torch.Generator) -> None:
-        self.model.load_state_dict(saved["model"])
-        self.opt.load_state_dict(saved["optimizer"])
-        self.sched.load_state_dict(saved["scheduler"])
-        self.scaler.load_state_dict(saved["scaler"])
-        self.best = (saved["best"][0], saved["best"][1], saved["best_model"])
-        self.history = saved["history"]
-        set_rng_state(saved["rng"], generator)
-        self.start = saved["done"]
+    def tracked(self, row: dict[str, Any]) -> dict[str, float]:
+        return {k: v for k, v in row.items() if k != "epoch"}
 
-    def saved(self, done: int, generator: torch.Generator) -> dict:
-        return {
-            "done": done,
-            "model": self.model.state_dict(),
-            "optimizer": self.opt.state_dict(),
-            "scheduler": self.sched.state_dict(),
-            "scaler": self.scaler.state_dict(),
-            "best": [self.best[0], self.best[1]],
-            "best_model": self.best[2],
-            "history": self.history,
-            "rng": rng_state(generator),
-        }
+    def after_epoch(self, state: TrainState, row: dict[str, Any]) -> None:
+        if row["val_accuracy"] > self.best[0]:
+            self.best = (
+                row["val_accuracy"],
+                row["epoch"],
+                copy.deepcopy(state.module.state_dict()),
+            )
+
+    def extra(self) -> dict[str, Any]:
+        return {"best": [self.best[0], self.best[1]], "best_model": self.best[2]}
+
+
+def _new_state(model: EEGClassifier, cfg: Stage1Config, precision: Precision, n: int) -> TrainState:
+    steps_per_epoch = max(1, -(-n // cfg.batch_size))
+    opt = make_optimizer(model.parameters(), cfg.optimizer, cfg.lr, cfg.weight_decay)
+    sched = make_schedule(opt, steps_per_epoch * cfg.epochs, cfg.warmup_ratio, cfg.schedule)
+    return TrainState(model, opt, sched, precision.scaler())
 
 
 def train_stage1(
@@ -182,33 +182,23 @@ def train_stage1(
     if cfg.temperature <= 0:
         raise EegbenchError(f"stage1.temperature={cfg.temperature} must be > 0.")
     data = _Bank.of(X_train, y_train, t_train, module_device(model))
-    state = _State.new(model, cfg, precision, len(data))
-    saved = checkpoint.load("stage1") if checkpoint is not None else None
+    state = _new_state(model, cfg, precision, len(data))
+    best = (-1.0, -1, copy.deepcopy(model.state_dict()))
+    stage = _Stage1(world.wrap(model), data, X_val, y_val, cfg, generator, precision, world, best)
+    loop = Loop(generator, "stage1", checkpoint, on_epoch)
+    saved, start = loop.saved(), 0
     if saved is not None:
-        state.restore(saved, generator)
-    net = world.wrap(model)
-    with task("stage 1: encoder", total=cfg.epochs - state.start) as advance:
-        for epoch in range(state.start, cfg.epochs):
-            row = _epoch(state, net, data, cfg, generator, precision, world, epoch)
-            _, val_logits = model.predict(X_val, precision=precision)
-            row["val_accuracy"] = world.from_main(float((val_logits.argmax(1) == y_val).mean()))
-            state.history.append(row)
-            if on_epoch is not None:
-                values = {k: v for k, v in row.items() if k != "epoch"}
-                on_epoch("stage1", epoch + 1, {**values, "lr": state.sched.get_last_lr()[0]})
-            if row["val_accuracy"] > state.best[0]:
-                state.best = (row["val_accuracy"], epoch + 1, copy.deepcopy(model.state_dict()))
-            if checkpoint is not None:
-                checkpoint.save("stage1", state.saved(epoch + 1, generator))
-            advance(loss=row["loss"], val_acc=row["val_accuracy"])
-    model.load_state_dict(state.best[2])
+        start = loop.resume(state, saved)
+        stage.best = (saved["best"][0], saved["best"][1], saved["best_model"])
+    loop.run(stage, state, cfg.epochs, start)
+    model.load_state_dict(stage.best[2])
     model.eval()
-    best_acc, best_epoch, _ = state.best
+    best_acc, best_epoch, _ = stage.best
     return Stage1Result(best_epoch=best_epoch, best_val_accuracy=best_acc, history=state.history)
 
 
 def _epoch(
-    state: _State,
+    state: TrainState,
     net: torch.nn.Module,
     data: _Bank,
     cfg: Stage1Config,
@@ -218,7 +208,7 @@ def _epoch(
     epoch: int,
 ) -> dict[str, float]:
     """One epoch over the training trials in a new random order; its history row (losses)."""
-    model, n = state.model, len(data)
+    model, n = state.module, len(data)
     model.train()
     order = torch.randperm(n, generator=generator)
     # per-epoch sums stay on the device (float64, as Python floats): one sync per epoch

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import torch
@@ -11,19 +12,28 @@ import torch
 from eegbench.api.errors import EegbenchError
 from eegbench.api.llm import CausalLM
 from eegbench.config import PromptConfig, Stage2Config
-from eegbench.progress import task
-from eegbench.train.checkpoint import Checkpoint, rng_state, set_rng_state
+from eegbench.train.checkpoint import Checkpoint
 from eegbench.train.device import FP32, Precision, module_device
 from eegbench.train.distributed import SINGLE, World
+from eegbench.train.loop import EpochCallback, Loop, TrainState
 from eegbench.train.model import Projector
 from eegbench.train.optim import apply_step, make_optimizer, make_schedule
 from eegbench.train.prompting import DEFAULT_PROMPT, build_batch
-from eegbench.train.stage1 import EpochCallback
 
 
 @dataclass
 class Stage2Result:
     history: list[dict[str, float]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Phase:
+    """One stage-2 phase: its name (``target`` or ``eeg``), the inputs ``[N, D]`` of every
+    training row, and the rows it trains on (None: all of them)."""
+
+    name: str
+    inputs: np.ndarray
+    rows: np.ndarray | None = None
 
 
 @dataclass
@@ -55,10 +65,41 @@ class _Step:
     world: World
 
 
+@dataclass
+class _Stage2:
+    """One stage-2 phase in the loop: an epoch over its rows; its index goes in checkpoints."""
+
+    step: _Step
+    data: _Phase
+    generator: torch.Generator
+    index: int
+
+    @property
+    def label(self) -> str:
+        return f"stage 2: projector on {self.data.name}"
+
+    @property
+    def tracked_as(self) -> str:
+        return f"stage2/{self.data.name}"
+
+    def epoch(self, state: TrainState, epoch: int) -> dict[str, Any]:
+        loss = _epoch(self.step, self.data, self.generator, epoch)
+        return {"phase": self.data.name, "epoch": epoch + 1, "loss": loss, "n": len(self.data)}
+
+    def tracked(self, row: dict[str, Any]) -> dict[str, float]:
+        return {"loss": row["loss"]}
+
+    def after_epoch(self, state: TrainState, row: dict[str, Any]) -> None:
+        pass
+
+    def extra(self) -> dict[str, Any]:
+        return {"phase": self.index}
+
+
 def train_stage2(
     llm: CausalLM,
     projector: Projector,
-    phases: list[tuple[str, np.ndarray] | tuple[str, np.ndarray, np.ndarray]],
+    phases: list[Phase],
     labels: list[str],
     captions: list[str],
     cfg: Stage2Config,
@@ -69,83 +110,46 @@ def train_stage2(
     world: World = SINGLE,
     on_epoch: EpochCallback | None = None,
 ) -> Stage2Result:
-    """Train ``projector`` on each ``(phase_name, inputs [N, D])`` in turn, ``cfg.epochs`` each.
+    """Train ``projector`` on each phase in turn, ``cfg.epochs`` each.
 
-    ``labels`` are the TRUE object strings and ``captions`` the references, one per row. A phase
-    may carry a third item, ``rows`` ``[n]``: it then trains on those rows only (``inputs`` has
-    all ``N`` rows). With ``checkpoint``, the state is saved after every epoch and training
-    continues from it. Inputs stay on the host; each batch moves to the projector's device.
-    With ``world`` of several processes, each trains on its shard of every batch, weighted by
-    its share of the batch's caption tokens (see ``train/distributed.py``); pass no
-    ``checkpoint`` then. ``on_epoch`` receives each epoch's loss and the learning rate at its
-    end, as stage ``stage2/<phase>``.
+    ``labels`` are the TRUE object strings and ``captions`` the references, one per training
+    row. With ``checkpoint``, the state is saved after every epoch and training continues from
+    it. Inputs stay on the host; each batch moves to the projector's device. With ``world`` of
+    several processes, each trains on its shard of every batch, weighted by its share of the
+    batch's caption tokens (see ``train/distributed.py``); pass no ``checkpoint`` then.
+    ``on_epoch`` receives each epoch's loss and the learning rate at its end, as stage
+    ``stage2/<phase>``.
     """
     result = Stage2Result()
     scaler = precision.scaler()
     net = world.wrap(projector)
-    saved = checkpoint.load("stage2") if checkpoint is not None else None
-    for p, (phase, inputs, *rest) in enumerate(phases):
+    loop = Loop(generator, "stage2", checkpoint, on_epoch)
+    saved = loop.saved()
+    for p, phase in enumerate(phases):
         if saved is not None and p < saved["phase"]:
             continue
-        data = _phase_rows(phase, inputs, rest, labels, captions)
+        data = _phase_rows(phase, labels, captions)
         micro_batches = math.ceil(len(data) / cfg.batch_size)
         steps = cfg.epochs * max(1, math.ceil(micro_batches / cfg.grad_accum))
         opt = make_optimizer(projector.parameters(), cfg.optimizer, cfg.lr, cfg.weight_decay)
         sched = make_schedule(opt, steps, cfg.warmup_ratio, cfg.schedule)
         step = _Step(llm, net, projector, opt, sched, scaler, cfg, precision, prompt, world)
+        state = TrainState(projector, opt, sched, scaler, result.history)
         start = 0
         if saved is not None and p == saved["phase"]:
-            start, result.history = _restore(step, saved, generator), saved["history"]
+            start = loop.resume(state, saved)
         projector.train()
-        with task(f"stage 2: projector on {phase}", total=cfg.epochs - start) as advance:
-            for epoch in range(start, cfg.epochs):
-                loss = _epoch(step, data, generator, epoch)
-                result.history.append(
-                    {"phase": phase, "epoch": epoch + 1, "loss": loss, "n": len(data)}
-                )
-                if on_epoch is not None:
-                    lr = sched.get_last_lr()[0]
-                    on_epoch(f"stage2/{phase}", epoch + 1, {"loss": loss, "lr": lr})
-                if checkpoint is not None:
-                    checkpoint.save("stage2", _saved(step, p, epoch + 1, result, generator))
-                advance(loss=loss)
+        loop.run(_Stage2(step, data, generator, p), state, cfg.epochs, start)
     projector.eval()
     return result
 
 
-def _phase_rows(
-    phase: str, inputs: np.ndarray, rest: list, labels: list[str], captions: list[str]
-) -> _Phase:
-    rows = np.asarray(rest[0]) if rest else np.arange(len(labels))
+def _phase_rows(phase: Phase, labels: list[str], captions: list[str]) -> _Phase:
+    rows = np.arange(len(labels)) if phase.rows is None else np.asarray(phase.rows)
     if len(rows) == 0:
-        raise EegbenchError(f"stage 2 phase {phase!r} has no training rows.")
-    x = torch.as_tensor(np.asarray(inputs)[rows], dtype=torch.float32)
-    return _Phase(phase, x, [labels[j] for j in rows], [captions[j] for j in rows])
-
-
-def _restore(step: _Step, saved: dict, generator: torch.Generator) -> int:
-    """Load a checkpoint's state into the phase being trained; returns the epochs done."""
-    step.projector.load_state_dict(saved["projector"])
-    step.opt.load_state_dict(saved["optimizer"])
-    step.sched.load_state_dict(saved["scheduler"])
-    step.scaler.load_state_dict(saved["scaler"])
-    set_rng_state(saved["rng"], generator)
-    return saved["done"]
-
-
-def _saved(
-    step: _Step, phase: int, done: int, result: Stage2Result, generator: torch.Generator
-) -> dict:
-    return {
-        "phase": phase,
-        "done": done,
-        "projector": step.projector.state_dict(),
-        "optimizer": step.opt.state_dict(),
-        "scheduler": step.sched.state_dict(),
-        "scaler": step.scaler.state_dict(),
-        "history": result.history,
-        "rng": rng_state(generator),
-    }
+        raise EegbenchError(f"stage 2 phase {phase.name!r} has no training rows.")
+    x = torch.as_tensor(np.asarray(phase.inputs)[rows], dtype=torch.float32)
+    return _Phase(phase.name, x, [labels[j] for j in rows], [captions[j] for j in rows])
 
 
 def _epoch(step: _Step, data: _Phase, generator: torch.Generator, epoch: int) -> float:

@@ -1,12 +1,14 @@
-"""The one pipeline builder: dataset, targets, encoder with heads, LLM and projector from a config.
+"""The one builder of a run's parts: dataset, targets, encoder with heads, LLM and projector.
 
-``eegbench run`` (``train/runner.py``) calls the steps in training order, and ``load_run``
-(``tools/inference.py``) calls ``build_pipeline``, which runs the same steps, so an option such as
+``eegbench run`` (``eegbench.runner``) trains the parts ``build_parts`` gives and ``load_run``
+(``tools/inference.py``) loads saved weights into them, so an option such as
 ``stage1.center_targets`` is honoured by both or by neither.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,28 +27,38 @@ from eegbench.config import PromptConfig, RunConfig, Stage2Config
 from eegbench.contracts import check_dataset, check_encoder, check_targets, who
 from eegbench.data.splits import rehearsal_splits
 from eegbench.data.trialcache import trial_cache
-from eegbench.results.record import RunRecord
 from eegbench.train.device import FP32, Precision, encoder_precision
 from eegbench.train.model import EEGClassifier, Projector
 
 
+@dataclass(frozen=True)
+class InitRNG:
+    """The torch RNG states the seeded initialisations left: where stage 1 (``encoder``) and
+    stage 2 (``projector``) start drawing (dropout), whatever was built in between."""
+
+    encoder: torch.Tensor
+    projector: torch.Tensor
+
+
 @dataclass
-class Pipeline:
-    """A built pipeline; ``run_dir`` and ``results`` are set once it belongs to a run.
+class Parts:
+    """A config's pipeline, built and untrained: the dataset, the per-image targets ``[n_images,
+    D]``, the encoder with its heads, the LLM and the projector on ``precision``'s device.
 
     ``llm`` and ``projector`` are None for a dataset without captions (stage 2 is skipped).
-    ``precision`` is the device the modules are on and the autocast they run under.
+    Training changes the modules' weights in place.
     """
 
     config: RunConfig
     data: EEGData
     targets: np.ndarray
+    target_sources: tuple[ModelFiles, ...]  # the files of the model the target read
+    dim: int  # the EEG embedding size D
     model: EEGClassifier
     projector: Projector | None
     llm: CausalLM | None
-    run_dir: Path | None = None
-    results: RunRecord | None = None
     precision: Precision = FP32
+    rng: InitRNG | None = None
 
     @property
     def encoder_precision(self) -> Precision:
@@ -87,8 +99,8 @@ def load_dataset(cfg: RunConfig) -> EEGData:
     data.name = data.name or entry.name
     if params != dict(cfg.dataset.params):
         data.info["seed_from_run"] = True
-    if cfg.fast_dev_run:
-        data = rehearsal_splits(data, cfg.stage1.batch_size)
+    if cfg.limits is not None:
+        data = rehearsal_splits(data, cfg.limits)
     return data
 
 
@@ -180,66 +192,50 @@ def new_projector(seed: int, dim: int, llm: CausalLM, s2: Stage2Config) -> Proje
     return Projector(dim, llm.d_model, s2.n_soft_tokens, normalize=s2.normalize_inputs)
 
 
-class Builder:
-    """The steps that assemble a run's pipeline, in the one order ``eegbench run`` (which trains
-    between them) and ``load_run`` (which loads weights after them) both walk: a step taken out
-    of order is an error, so an option honoured by one is honoured by the other."""
+def build_parts(
+    cfg: RunConfig,
+    data: EEGData | None = None,
+    precision: Precision = FP32,
+    step: Callable[[str], AbstractContextManager[Any]] = lambda name: nullcontext(),
+) -> Parts:
+    """Every part of ``cfg``'s pipeline, untrained, on ``precision``'s device: the one builder of
+    ``eegbench run`` (which trains the parts) and ``load_run`` (which loads weights into them).
 
-    STEPS = ("data", "targets", "llm", "model", "projector")
-
-    def __init__(self, cfg: RunConfig) -> None:
-        self.cfg = cfg
-        self.taken: list[str] = []
-
-    def _step(self, name: str) -> None:
-        expected = self.STEPS[len(self.taken)] if len(self.taken) < len(self.STEPS) else None
-        if name != expected:
-            raise PluginError(f"pipeline step {name!r} out of order: {expected!r} comes next.")
-        self.taken.append(name)
-
-    def data(self, loaded: EEGData | None = None) -> EEGData:
-        """The dataset (``loaded``: the dataset of this config, already loaded)."""
-        self._step("data")
-        return load_dataset(self.cfg) if loaded is None else loaded
-
-    def targets(self, data: EEGData) -> tuple[np.ndarray, int, tuple[ModelFiles, ...]]:
-        """Per-image targets ``[n_images, D]``, the EEG embedding size and the target model's
-        files."""
-        self._step("targets")
-        per_image, sources = embed_targets(self.cfg, data)
-        return per_image, embed_dim(self.cfg, per_image), sources
-
-    def llm(self, data: EEGData) -> CausalLM | None:
-        self._step("llm")
-        return build_llm(self.cfg, data)
-
-    def model(self, data: EEGData, dim: int) -> EEGClassifier:
-        self._step("model")
-        return build_model(self.cfg, data, dim)
-
-    def projector(self, dim: int, llm: CausalLM | None) -> Projector | None:
-        self._step("projector")
-        return build_projector(self.cfg, dim, llm)
+    ``data``: the dataset of this config, already loaded. ``step(name)`` wraps each step
+    (``data``, ``targets``, ``llm``, ``model``), e.g. to time it. The encoder and the projector are
+    initialised from their seeds; each records the torch RNG state its initialisation left, so
+    that its training starts from the same state whatever is built in between (``Parts.rng``).
+    """
+    with step("data"):
+        if data is None:
+            data = load_dataset(cfg)
+        probe_encoder(cfg, data)
+    with step("targets"):
+        targets, sources = embed_targets(cfg, data)
+        dim = embed_dim(cfg, targets)
+    with step("llm"):
+        llm = build_llm(cfg, data)
+        if llm is not None:
+            llm = llm.to(precision.device)
+            check_context(cfg, llm)
+    with step("model"):
+        model = build_model(cfg, data, dim).to(precision.device)
+        encoder_rng = torch.get_rng_state()
+        projector = build_projector(cfg, dim, llm)
+        projector_rng = torch.get_rng_state()
+    if projector is not None:
+        projector = projector.to(precision.device)
+    return Parts(
+        cfg, data, targets, sources, dim, model, projector, llm, precision,
+        InitRNG(encoder_rng, projector_rng),
+    )  # fmt: skip
 
 
-def build_pipeline(
-    cfg: RunConfig, data: EEGData | None = None, precision: Precision = FP32
-) -> Pipeline:
-    """Every part of the pipeline of ``cfg``, untrained, on ``precision``'s device
-    (``data``: already loaded dataset)."""
-    steps = Builder(cfg)
-    data = steps.data(data)
-    targets, dim, _ = steps.targets(data)
-    llm = steps.llm(data)
-    model = steps.model(data, dim)
-    projector = steps.projector(dim, llm)
-    device = precision.device
-    return Pipeline(
-        cfg,
-        data,
-        targets,
-        model.to(device),
-        None if projector is None else projector.to(device),
-        None if llm is None else llm.to(device),
-        precision=precision,
-    )
+def check_context(cfg: RunConfig, llm: CausalLM) -> None:
+    """ConfigError when the generated tokens and the prompt do not fit the LLM's context."""
+    n_ctx, n_new = llm.context_length, cfg.eval.max_new_tokens
+    if n_ctx is not None and n_new + cfg.stage2.n_soft_tokens >= n_ctx:
+        raise ConfigError(
+            f"eval.max_new_tokens={n_new} does not fit the LLM's context of {n_ctx} tokens with "
+            f"the prompt; use eval.max_new_tokens={max(1, n_ctx // 2)} or less."
+        )
