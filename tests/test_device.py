@@ -205,7 +205,7 @@ def test_llm_dtype_and_device_map_load_through_from_pretrained(llama_folder):
 def test_stage2_with_a_bf16_llm_and_bf16_autocast(llama_folder):
     from eegbench.api.llm import load_pretrained
     from eegbench.train.model import Projector
-    from eegbench.train.stage2 import train_stage2
+    from eegbench.train.stage2 import Phase, train_stage2
 
     llm = load_pretrained(str(llama_folder), dtype="bfloat16")
     torch.manual_seed(0)
@@ -213,7 +213,7 @@ def test_stage2_with_a_bf16_llm_and_bf16_autocast(llama_folder):
     res = train_stage2(
         llm,
         proj,
-        [("eeg", np.random.default_rng(0).standard_normal((6, 4)).astype(np.float32))],
+        [Phase("eeg", np.random.default_rng(0).standard_normal((6, 4)).astype(np.float32))],
         ["dog", "cat"] * 3,
         ["A red dog runs in a park.", "A blue cat sits on a mat."] * 3,
         Stage2Config(epochs=2, batch_size=3),
@@ -262,7 +262,7 @@ def test_stage2_checkpoint_keeps_the_fp16_grad_scaler(llama_folder, tmp_path):
     from eegbench.api.llm import load_pretrained
     from eegbench.train.checkpoint import Checkpoint
     from eegbench.train.model import Projector
-    from eegbench.train.stage2 import train_stage2
+    from eegbench.train.stage2 import Phase, train_stage2
 
     llm = load_pretrained(str(llama_folder))
     fp16 = Precision(CPU, "fp16")
@@ -274,7 +274,7 @@ def test_stage2_checkpoint_keeps_the_fp16_grad_scaler(llama_folder, tmp_path):
         train_stage2(
             llm,
             proj,
-            [("eeg", inputs)],
+            [Phase("eeg", inputs)],
             ["dog", "cat"] * 3,
             ["A red dog runs in a park.", "A blue cat sits on a mat."] * 3,
             Stage2Config(epochs=epochs, batch_size=3, grad_accum=1),

@@ -9,7 +9,7 @@ from click.testing import CliRunner
 import eegbench
 from eegbench.cli import cli
 from eegbench.config import build_config
-from eegbench.train.pipeline import build_targets, center_targets, load_dataset
+from eegbench.train.parts import build_targets, center_targets, load_dataset
 
 
 def _no_model(*args, **kwargs):

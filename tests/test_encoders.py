@@ -365,7 +365,7 @@ def test_encoders_get_the_datas_context_and_old_signatures_still_work():
 
 def test_the_pipeline_hands_encoders_the_synthetic_datas_sfreq_and_channels(tmp_path):
     from eegbench.config import build_config
-    from eegbench.train.pipeline import build_model, load_dataset
+    from eegbench.train.parts import build_model, load_dataset
 
     cfg = build_config([f"cache_dir={tmp_path}", "dataset.n_classes=4", "dataset.n_chans=8"])
     data = load_dataset(cfg)

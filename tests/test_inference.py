@@ -17,7 +17,7 @@ from eegbench.cli import cli
 from eegbench.evaluation.predictions import read_predictions
 from eegbench.results.record import RunRecord
 from eegbench.tools.inference import batch_inference_and_visualize, load_run
-from eegbench.train.pipeline import build_targets
+from eegbench.train.parts import build_targets
 from tests.conftest import N_SOFT, epochs, tiny_overrides
 
 

@@ -27,7 +27,7 @@ from eegbench.evaluation.controls import (
 )
 from eegbench.evaluation.harness import headroom
 from eegbench.evaluation.predictions import read_predictions
-from eegbench.train.pipeline import load_dataset
+from eegbench.train.parts import load_dataset
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCHMARKS = ROOT / "eegbench" / "config" / "benchmarks"

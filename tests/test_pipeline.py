@@ -198,7 +198,7 @@ def test_gpt2_backend_loads_a_local_model_folder_and_generates(tmp_path):
 def test_center_targets_removes_the_training_mean_and_renormalises():
     import numpy as np
 
-    from eegbench.train.pipeline import center_targets
+    from eegbench.train.parts import center_targets
 
     class _Data:
         image = np.array([0, 1, 2, 2])

@@ -35,7 +35,10 @@ def test_thought2text_rehearses_at_reference_shape(tmp_path):
     assert record.rehearsal == {
         "fast_dev_run": True,
         "random_weights": ["target", "llm", "metrics.bertscore"],
+        "limits": {"train_trials": 2, "val_trials": 2, "test_trials": 6, "epochs": 1},
     }
+    # what ran is what the config says: one epoch per stage
+    assert record.config["stage1"]["epochs"] == record.config["stage2"]["epochs"] == 1
     assert record.leaks and "batchnorm_statistics" in record.leaks[0]  # the faithful preset
     assert record.model.encoder_parameters == 4_949_938  # EEG-ChannelNet, heads apart
     assert record.model.encoder_features == 500

@@ -64,12 +64,12 @@ def test_cvpr40_file_with_captions_runs_to_results(tmp_path):
 
 
 def test_things_eeg2_files_run_without_captions(tmp_path, monkeypatch):
-    from eegbench.evaluation.harness import Evaluation
+    from eegbench.evaluation.controls import Encoded
 
     def never(self):  # a classification-only evaluation costs the test trials' forward passes
         raise AssertionError("a caption-less evaluation embedded every training trial")
 
-    monkeypatch.setattr(Evaluation, "train_embeddings", never)
+    monkeypatch.setattr(Encoded, "train_embeddings", never)
     root = tmp_path / "things"
     sub = root / "sub-01"
     sub.mkdir(parents=True)

@@ -105,14 +105,13 @@ class _StubLM:
 
 
 def test_filter_correct_trains_the_eeg_phase_on_correct_trials_only(monkeypatch):
-    from types import SimpleNamespace
+    import dataclasses
 
     import eegbench.train.stage2 as stage2
     from eegbench.config import build_config
-    from eegbench.runner.phases import train_projector
-    from eegbench.train.device import FP32
-    from eegbench.train.distributed import SINGLE
+    from eegbench.train.fit import Fitting, fit_projector
     from eegbench.train.model import Projector
+    from eegbench.train.parts import Parts
 
     seen: list[list[str]] = []
 
@@ -143,13 +142,10 @@ def test_filter_correct_trains_the_eeg_phase_on_correct_trials_only(monkeypatch)
             return torch.ones(len(x), 3), logits
 
     def train(s2: Stage2Config):
-        setup = SimpleNamespace(
-            cfg=build_config([]), data=_Data(), stage2=s2, dim=3, targets=np.zeros((4, 3)),
-            llm=_StubLM(), generator=torch.Generator(), checkpoint=None, precision=FP32,
-            encoder_precision=FP32,
-            world=SINGLE,
-        )  # fmt: skip
-        return train_projector(setup, _Model(), Projector(3, _StubLM.d_model))
+        cfg = dataclasses.replace(build_config([]), stage2=s2)
+        projector = Projector(3, _StubLM.d_model)
+        parts = Parts(cfg, _Data(), np.zeros((4, 3)), (), 3, _Model(), projector, _StubLM())
+        return fit_projector(parts, Fitting(torch.Generator()))
 
     rec = train(Stage2Config(epochs=1, batch_size=8, phases=["eeg"], filter_correct=True))
     assert rec.filter_correct == {"kept": 2, "of": 4}
@@ -221,7 +217,7 @@ def test_gradient_accumulation_steps_once_per_group_of_micro_batches(monkeypatch
     rows takes (the loss here is a mean over rows, so the two gradients are equal)."""
     import eegbench.train.stage2 as stage2
     from eegbench.train.model import Projector
-    from eegbench.train.stage2 import train_stage2
+    from eegbench.train.stage2 import Phase, train_stage2
 
     class _Batch:
         def __init__(self, soft):
@@ -238,7 +234,7 @@ def test_gradient_accumulation_steps_once_per_group_of_micro_batches(monkeypatch
             weight_decay=0.0, grad_clip=0.0, filter_correct=False,
         )  # fmt: skip
         train_stage2(
-            _StubLM(), proj, [("eeg", inputs)], ["x"] * 8, ["c"] * 8, cfg,
+            _StubLM(), proj, [Phase("eeg", inputs)], ["x"] * 8, ["c"] * 8, cfg,
             torch.Generator().manual_seed(1),
         )  # fmt: skip
         results[(batch, accum)] = proj.state_dict()["proj.weight"].clone()

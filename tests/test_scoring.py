@@ -243,32 +243,33 @@ def test_scoring_is_a_pure_function_of_the_condition(tiny_run_dir):
     """Scoring a condition twice, in any order, with paired differences in between, gives the
     same numbers: nothing downstream depends on state an earlier call left behind."""
     from eegbench.api.metric import CAPTIONS, EMBEDDINGS, LOGITS
-    from eegbench.evaluation.controls import IMPLEMENTATIONS
-    from eegbench.evaluation.harness import Evaluation, TestSet
+    from eegbench.evaluation.controls import IMPLEMENTATIONS, Encoded
+    from eegbench.evaluation.harness import Captioner, Scorer, TestSet
+    from eegbench.evaluation.scoring import build_metric
     from eegbench.tools.inference import load_run
 
     pipe = load_run(tiny_run_dir)
     data, cfg = pipe.data, pipe.config
-    ev = Evaluation(
-        pipe.model, pipe.projector, pipe.llm, TestSet(data, data.splits["test"], pipe.targets),
-        cfg.eval, cfg.seed, metric_params=cfg.metrics, precision=pipe.precision,
-        prompt=pipe.prompt,
-    )  # fmt: skip
-    ev.generate(ev.real, "real")
-    label_only = IMPLEMENTATIONS["only_obj"](ev, np.random.default_rng(0))
-    ev.generate(label_only, "only_obj")
+    test = TestSet(data, data.splits["test"], pipe.targets)
+    encoded = Encoded(pipe.model, data, test.index, pipe.encoder_precision)
+    captioner = Captioner(pipe.parts, cfg.eval)
+    real = captioner.caption(encoded.real(), "real")
+    label_only = IMPLEMENTATIONS["only_obj"](encoded, real, np.random.default_rng(0))
+    label_only = captioner.caption(label_only, "only_obj")
+    metrics = {name: build_metric(name, params) for name, params in cfg.metrics.items()}
+    ev = Scorer(metrics, test, real, test.shared_context(encoded), cfg.eval.bootstrap, cfg.seed)
     inputs = {CAPTIONS, LOGITS, EMBEDDINGS}
 
-    real_1 = ev.score(ev.real, inputs)
+    real_1 = ev.score(real, inputs)
     control_1 = ev.score(label_only, inputs)
-    delta_1 = ev.delta(ev.real, real_1, label_only, control_1)
+    delta_1 = ev.delta(real, real_1, label_only, control_1)
     control_2 = ev.score(label_only, inputs)  # the other order, after a delta
-    real_2 = ev.score(ev.real, inputs)
-    delta_2 = ev.delta(ev.real, real_2, label_only, control_2)
+    real_2 = ev.score(real, inputs)
+    delta_2 = ev.delta(real, real_2, label_only, control_2)
     assert real_1.outputs == real_2.outputs and control_1.outputs == control_2.outputs
     assert delta_1 == delta_2 and delta_1
-    reversed_delta = ev.delta(label_only, control_2, ev.real, real_2)
-    assert {k: -v["value"] for k, v in reversed_delta.items()} == pytest.approx(
-        {k: v["value"] for k, v in delta_1.items()}
+    reversed_delta = ev.delta(label_only, control_2, real, real_2)
+    assert {k: -v.value for k, v in reversed_delta.items()} == pytest.approx(
+        {k: v.value for k, v in delta_1.items()}
     )
-    assert not hasattr(ev.real, "material")
+    assert not hasattr(real, "material")

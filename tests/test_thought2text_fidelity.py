@@ -152,14 +152,13 @@ def test_stage3_filter_passes_are_thought2texts_and_leak_the_test_split():
 def test_thought2text_random_eeg_is_torch_rand_like():
     from eegbench.evaluation.controls import CONTROLS, Condition
 
-    class Ev:
-        real = Condition(np.full((5, 7), 3.0, dtype=np.float32), None, ["dog"] * 5)
+    real = Condition(np.full((5, 7), 3.0, dtype=np.float32), None, ["dog"] * 5)
 
-    cond = CONTROLS["t2t_random_eeg"][0](Ev(), np.random.default_rng(0))
+    cond = CONTROLS["t2t_random_eeg"][0](None, real, np.random.default_rng(0))
     assert cond.embeddings.shape == (5, 7) and cond.embeddings.dtype == np.float32
     assert cond.embeddings.min() >= 0 and cond.embeddings.max() < 1  # U[0, 1)
     assert cond.labels == ["dog"] * 5 and cond.logits is None
-    only = CONTROLS["t2t_only_obj"][0](Ev(), np.random.default_rng(0))
+    only = CONTROLS["t2t_only_obj"][0](None, real, np.random.default_rng(0))
     assert only.literal_slot and only.embeddings is None
 
 

@@ -266,7 +266,7 @@ def test_unwritable_cache_warns_and_the_load_goes_on(tmp_path, capsys, monkeypat
 
 def test_the_pipeline_caches_under_its_cache_dir(tmp_path):
     from eegbench.config import build_config
-    from eegbench.train.pipeline import load_dataset
+    from eegbench.train.parts import load_dataset
 
     args = ["dataset=cvpr40", f"dataset.path={_cvpr_file(tmp_path)}", f"cache_dir={tmp_path}/cache"]
     args += [f"dataset.{k}={v}" for k, v in FILTERS.items()]

@@ -208,7 +208,8 @@ def evaluate(parts: Parts) -> Evaluated:
     metrics = {name: build_metric(name, params) for name, params in cfg.metrics.items()}
     encoded = Encoded(parts.model, data, test.index, parts.encoder_precision)
     inference = infer(parts, test, encoded)
-    scorer = Scorer(metrics, test, test.shared_context(encoded), cfg.eval.bootstrap, cfg.seed)
+    shared = test.shared_context(encoded)
+    scorer = Scorer(metrics, test, inference.real, shared, cfg.eval.bootstrap, cfg.seed)
     return Evaluated(inference, score(inference, scorer, cfg.eval))
 
 
@@ -278,26 +279,28 @@ class Scorer:
 
     metrics: dict[str, Metric]
     test: TestSet
+    real: Condition  # the real run: its logits and embeddings stand in where a row has none
     shared: dict[str, Any]  # the context entries common to every condition
     n_boot: int
     seed: int
 
-    def context(self, cond: Condition, real: Condition) -> dict[str, Any]:
+    def context(self, cond: Condition) -> dict[str, Any]:
         """The metric context of ``cond`` (its logits and embeddings, else the real run's)."""
+        real = self.real
         return {
             **self.shared,
             "logits": cond.logits if cond.logits is not None else real.logits,
             "embeddings": cond.embeddings if cond.embeddings is not None else real.embeddings,
         }
 
-    def score(self, cond: Condition, real: Condition, inputs: set[str]) -> Scores:
+    def score(self, cond: Condition, inputs: set[str]) -> Scores:
         """The condition's outputs for the metrics whose inputs (``Metric.requires``) are among
         ``inputs``, and their trial scores.
 
         Outputs of a protocol (``protocol:NAME``) are named ``NAME/output`` so that they never
         collide with the plain metrics of the same name. CIs resample whole clusters.
         """
-        ctx = self.context(cond, real)
+        ctx = self.context(cond)
         out: Scored = {}
         trials: dict[str, TrialScores] = {}
         for name, metric in self.metrics.items():
@@ -352,18 +355,18 @@ class Scorer:
         return out
 
     def delta(
-        self, real: Condition, real_scores: Scores, cond: Condition, cond_scores: Scores
+        self, a: Condition, a_scores: Scores, b: Condition, b_scores: Scores
     ) -> dict[str, PairedDelta]:
-        """``real`` - ``cond`` for every metric both scored with trial scores."""
+        """``a`` - ``b`` for every metric both scored with trial scores."""
         n, out = len(self.test.index), {}
-        for name, b_trials in cond_scores.trials.items():
-            a_trials = real_scores.trials.get(name)
+        for name, b_trials in b_scores.trials.items():
+            a_trials = a_scores.trials.get(name)
             if a_trials is None:
                 continue
             metric = self.metrics[name]
             joint = joint_trial_scores(
-                metric, real.captions, cond.captions, self.test.references_for(metric),
-                self.context(real, real), self.context(cond, real), a_trials, b_trials,
+                metric, a.captions, b.captions, self.test.references_for(metric),
+                self.context(a), self.context(b), a_trials, b_trials,
             )  # fmt: skip
             deltas = paired_delta(
                 joint, n, clusters=self.test.clusters, n_boot=self.n_boot, n_perm=self.n_boot,
@@ -382,7 +385,7 @@ def score(inference: Inference, scorer: Scorer, cfg: EvalConfig) -> EvaluationRe
     if test.has_attributes:
         inputs.add(ATTRIBUTES)
     with task("scoring the run (metrics, bootstrap CIs, oracles)", total=1) as advance:
-        scored = scorer.score(real, real, inputs)
+        scored = scorer.score(real, inputs)
         oracles = _oracles(inference, scorer, inputs) if has_caps else {}
         advance()
     controls = {}
@@ -415,7 +418,7 @@ def _control(
         inputs.add(CAPTIONS)
     if inference.test.has_attributes:
         inputs.add(ATTRIBUTES)
-    scored = scorer.score(cond, inference.real, inputs)
+    scored = scorer.score(cond, inputs)
     row = Control(description=CONTROLS[name][1], metrics=scored.outputs)
     if scorer.n_boot > 0:
         row.delta = scorer.delta(inference.real, real, cond, scored)
@@ -433,7 +436,7 @@ def _oracles(inference: Inference, scorer: Scorer, inputs: set[str]) -> dict[str
         row: Oracle(
             description=o.description,
             role=o.role,
-            metrics=scorer.score(o.condition, inference.real, caption_inputs).outputs,
+            metrics=scorer.score(o.condition, caption_inputs).outputs,
         )
         for row, o in rows.items()
     }
@@ -442,7 +445,7 @@ def _oracles(inference: Inference, scorer: Scorer, inputs: set[str]) -> dict[str
 def offered_oracles(inference: Inference, scorer: Scorer, inputs: set[str]) -> dict[str, OracleRow]:
     """The oracle rows the metrics offer (``Metric.oracles``), checked."""
     refs = inference.test.references
-    ctx = scorer.context(inference.real, inference.real)
+    ctx = scorer.context(inference.real)
     offered: dict[str, OracleRow] = {}
     for name, metric in scorer.metrics.items():
         if not set(metric.requires) <= inputs:
