@@ -192,7 +192,7 @@ def llama_folder(tmp_path_factory):
 
 
 def test_llm_dtype_and_device_map_load_through_from_pretrained(llama_folder):
-    from eegbench.api.llm import load_pretrained
+    from eegbench_plugins.llms.hf_loading import load_pretrained
 
     llm = load_pretrained(str(llama_folder), dtype="bfloat16")
     assert {p.dtype for p in llm.model.parameters()} == {torch.bfloat16}
@@ -203,7 +203,8 @@ def test_llm_dtype_and_device_map_load_through_from_pretrained(llama_folder):
 
 
 def test_stage2_with_a_bf16_llm_and_bf16_autocast(llama_folder):
-    from eegbench.api.llm import load_pretrained
+    from eegbench_plugins.llms.hf_loading import load_pretrained
+
     from eegbench.train.model import Projector
     from eegbench.train.stage2 import Phase, train_stage2
 
@@ -225,7 +226,7 @@ def test_stage2_with_a_bf16_llm_and_bf16_autocast(llama_folder):
 
 
 def test_quantization_and_dtype_errors_are_one_line(llama_folder):
-    from eegbench.api.llm import load_pretrained
+    from eegbench_plugins.llms.hf_loading import load_pretrained
 
     with pytest.raises(ConfigError, match="llm.dtype"):
         build_config(["llm=gpt2", "llm.dtype=int8"])
@@ -239,7 +240,7 @@ def test_quantization_and_dtype_errors_are_one_line(llama_folder):
 @needs_cuda
 def test_quantized_llm_loads_on_cuda(llama_folder):
     pytest.importorskip("bitsandbytes", reason="needs the 'quant' extra")
-    from eegbench.api.llm import load_pretrained
+    from eegbench_plugins.llms.hf_loading import load_pretrained
 
     llm = load_pretrained(str(llama_folder), quantization="8bit")
     assert llm.placed and llm.device.type == "cuda"
@@ -259,7 +260,8 @@ def test_quantization_without_cuda_fails_the_dry_run_in_one_line(llama_folder):
 def test_stage2_checkpoint_keeps_the_fp16_grad_scaler(llama_folder, tmp_path):
     """Stage 2 under fp16 autocast (CPU): the scaler's state travels through the checkpoint, and
     1 + 1 resumed epochs give the projector of 2 uninterrupted ones."""
-    from eegbench.api.llm import load_pretrained
+    from eegbench_plugins.llms.hf_loading import load_pretrained
+
     from eegbench.train.checkpoint import Checkpoint
     from eegbench.train.model import Projector
     from eegbench.train.stage2 import Phase, train_stage2

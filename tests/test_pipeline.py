@@ -155,9 +155,8 @@ def test_gpt2_without_weights_fails_fast_with_how_to(tmp_path):
 
 def test_gpt2_backend_loads_a_local_model_folder_and_generates(tmp_path):
     """`llm=gpt2 llm.path=DIR` on a GPT-2 saved by the test (what `gpt2` weights look like)."""
+    from eegbench_plugins.llms.hf_loading import load_pretrained
     from eegbench_plugins.llms.tiny import train_tiny
-
-    from eegbench.api.llm import load_pretrained
 
     folder = tmp_path / "gpt2-local"
     folder.mkdir()

@@ -158,9 +158,10 @@ def test_filter_correct_trains_the_eeg_phase_on_correct_trials_only(monkeypatch)
 
 
 def test_tiny_gpt2_with_prefix_tokens_learns_to_take_soft_tokens_in_the_slot(tmp_path):
+    from eegbench_plugins.llms.hf_loading import load_pretrained
     from eegbench_plugins.llms.tiny import train_tiny
 
-    from eegbench.api.llm import load_pretrained, prompt_text
+    from eegbench.api.llm import prompt_text
     from eegbench.train.prompting import build_batch
 
     caps = [f"A {c} {o} in a park." for c in ("red", "blue", "green") for o in ("cup", "hat")]

@@ -23,8 +23,10 @@ plugin's registering module can ``from eegbench.api import hookimpl`` without im
 - Hub models: ``hub`` (``eegbench.api.hub``: ``offline``, ``cached_snapshot``,
   ``fetch_snapshot``, ``probe``, ``snapshot_commit``) and ``ModelFiles`` (what a run records of
   a model's files).
-- Targets: ``Target``, ``target_items``. LLMs: ``CausalLM``, ``BuildContext``,
-  ``load_pretrained``, ``offline_message``, ``check_loading``, ``prompt_text``, ``make_schedule``.
+- Targets: ``Target``, ``target_items``. LLMs: ``CausalLM`` (what a factory returns),
+  ``BuildContext`` (what it gets), ``prompt_text`` (the plain prompt's text), ``make_schedule``;
+  loading a transformers model into a ``CausalLM`` is the built-in plugins' job
+  (``eegbench_plugins.llms.hf_loading``), not contract.
 - Metrics: ``Metric`` (every optional capability declared), ``Oracle``, ``CAPTIONS``,
   ``LOGITS``, ``EMBEDDINGS``, ``ATTRIBUTES``, ``PROTOCOL_PREFIX``, ``protocol_name``,
   ``output_key``.
@@ -82,11 +84,7 @@ _EXPORTS: dict[str, str] = {
     "build_encoder": "eegbench.api.encoder",
     "CausalLM": "eegbench.api.llm",
     "BuildContext": "eegbench.api.llm",
-    "load_pretrained": "eegbench.api.llm",
-    "random_pretrained": "eegbench.api.llm",
     "ModelFiles": "eegbench.api.hub",
-    "check_loading": "eegbench.api.llm",
-    "offline_message": "eegbench.api.llm",
     "prompt_text": "eegbench.api.llm",
     "make_schedule": "eegbench.api.training",
     "Metric": "eegbench.api.metric",
@@ -157,11 +155,7 @@ if TYPE_CHECKING:
     from eegbench.api.llm import (
         BuildContext,
         CausalLM,
-        check_loading,
-        load_pretrained,
-        offline_message,
         prompt_text,
-        random_pretrained,
     )
     from eegbench.api.metric import (
         ATTRIBUTES,

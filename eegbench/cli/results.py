@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from eegbench.cli import PathOf
 from eegbench.report import FORMATS
+
+if TYPE_CHECKING:
+    from eegbench.bench import BenchResult, Suite
+    from eegbench.bench.ray_backend import RayOptions
+    from eegbench.bench.slurm_backend import SlurmOptions
 
 
 def _split_names(text: str | None) -> list[str] | None:
@@ -354,62 +360,144 @@ def bench_command(
     (`--dry-run` prints the script). SIGTERM or Ctrl-C stops the bench with one line naming
     the command that resumes it.
     """
-    from eegbench.api.errors import EegbenchError
-    from eegbench.bench import leaderboard_options, list_suites, load_suite, plan, run_suite
-    from eegbench.report.leaderboard import leaderboard, write_outputs
+    from eegbench.bench import load_suite, plan
 
     if suite is None:
-        for name in list_suites():
-            s = load_suite(name)
-            click.echo(f"{name}: {s.description}")
+        _list_suites()
         return
-    ray_flags = {
-        "--address": address,
-        "--num-cpus": num_cpus,
-        "--cpus-per-run": cpus_per_run,
-        "--gpus-per-run": gpus_per_run,
-    }
-    slurm_flags = {
-        "--partition": partition,
-        "--time": time_limit,
-        "--array-parallelism": array_parallelism,
-        "--sbatch": sbatch_lines or None,
-        "--requeue": requeue or None,
-    }
-    _check_backend_flags(backend, processes, ray_flags, slurm_flags)
-    ray = slurm = None
-    if backend == "ray":
-        from eegbench.bench.ray_backend import RayOptions
-
-        ray = RayOptions(address, num_cpus, cpus_per_run, gpus_per_run)
-    if backend == "slurm":
-        from eegbench.bench.slurm_backend import SlurmOptions
-
-        gpus = None if gpus_per_run is None else int(gpus_per_run)
-        slurm = SlurmOptions(
-            partition, time_limit, cpus_per_run, gpus, array_parallelism, sbatch_lines, requeue
-        )
+    where = _Backend(
+        backend,
+        processes,
+        address,
+        num_cpus,
+        cpus_per_run,
+        gpus_per_run,
+        partition,
+        time_limit,
+        array_parallelism,
+        sbatch_lines,
+        requeue,
+    )
+    ray, slurm = where.options()
     s = load_suite(suite)
     out = out or Path("runs") / "bench" / s.name
     if dry_run:
         _dry_run(plan(s, out, list(overrides)), out, ray, slurm)
         return
+    resume = ["eegbench", "bench", suite, *overrides, "--out", str(out), *where.argv()]
+    result = _run_suite(s, out, list(overrides), where, ray, slurm, resume)
+    _report_bench(s, out, result)
+
+
+def _list_suites() -> None:
+    """Each shipped suite with its description."""
+    from eegbench.bench import list_suites, load_suite
+
+    for name in list_suites():
+        s = load_suite(name)
+        click.echo(f"{name}: {s.description}")
+
+
+@dataclass(frozen=True)
+class _Backend:
+    """Where a bench's runs go, as the command line gave it: ``--backend`` and its options."""
+
+    name: str
+    processes: int
+    address: str | None
+    num_cpus: int | None
+    cpus_per_run: int | None
+    gpus_per_run: float | None
+    partition: str | None
+    time_limit: str | None
+    array_parallelism: int | None
+    sbatch_lines: tuple[str, ...]
+    requeue: bool
+
+    @property
+    def ray_flags(self) -> dict[str, Any]:
+        """Ray's options by flag (None: not given)."""
+        return {
+            "--address": self.address,
+            "--num-cpus": self.num_cpus,
+            "--cpus-per-run": self.cpus_per_run,
+            "--gpus-per-run": self.gpus_per_run,
+        }
+
+    @property
+    def slurm_flags(self) -> dict[str, Any]:
+        """Slurm's options by flag (None: not given)."""
+        return {
+            "--partition": self.partition,
+            "--time": self.time_limit,
+            "--array-parallelism": self.array_parallelism,
+            "--sbatch": self.sbatch_lines or None,
+            "--requeue": self.requeue or None,
+        }
+
+    def options(self) -> tuple[RayOptions | None, SlurmOptions | None]:
+        """The ``RayOptions`` and ``SlurmOptions`` of the chosen backend (None for the others),
+        after checking that each option belongs to it."""
+        _check_backend_flags(self.name, self.processes, self.ray_flags, self.slurm_flags)
+        ray = slurm = None
+        if self.name == "ray":
+            from eegbench.bench.ray_backend import RayOptions
+
+            ray = RayOptions(self.address, self.num_cpus, self.cpus_per_run, self.gpus_per_run)
+        if self.name == "slurm":
+            from eegbench.bench.slurm_backend import SlurmOptions
+
+            gpus = None if self.gpus_per_run is None else int(self.gpus_per_run)
+            slurm = SlurmOptions(
+                self.partition,
+                self.time_limit,
+                self.cpus_per_run,
+                gpus,
+                self.array_parallelism,
+                self.sbatch_lines,
+                self.requeue,
+            )
+        return ray, slurm
+
+    def argv(self) -> list[str]:
+        """The backend's options as they were given, for the command that resumes the bench."""
+        argv = [] if self.name == "local" else ["--backend", self.name]
+        if self.processes > 1:
+            argv += ["--processes", str(self.processes)]
+        argv += [f"{flag}={value}" for flag, value in self.ray_flags.items() if value is not None]
+        return argv + _slurm_argv(self.slurm_flags)
+
+
+def _run_suite(
+    suite: Suite,
+    out: Path,
+    overrides: list[str],
+    where: _Backend,
+    ray: RayOptions | None,
+    slurm: SlurmOptions | None,
+    resume: list[str],
+) -> BenchResult:
+    """The suite's result; SIGTERM or Ctrl-C stops it with one line naming ``resume``."""
+    from eegbench.bench import run_suite
     from eegbench.train.preemption import Interrupted, stop_politely
 
     try:
         with stop_politely():
-            result = run_suite(s, out, list(overrides), backend, ray, processes, slurm)
+            return run_suite(suite, out, overrides, where.name, ray, where.processes, slurm)
     except Interrupted as e:  # finished runs are skipped and interrupted ones resumed by a rerun
         e.finished = None
-        e.resume = ["eegbench", "bench", suite, *overrides, "--out", str(out)]
-        if backend != "local":
-            e.resume += ["--backend", backend]
-        if processes > 1:
-            e.resume += ["--processes", str(processes)]
-        e.resume += [f"{flag}={value}" for flag, value in ray_flags.items() if value is not None]
-        e.resume += _slurm_argv(slurm_flags)
+        e.resume = resume
         raise
-    board = leaderboard([out], **leaderboard_options(s))
+
+
+def _report_bench(suite: Suite, out: Path, result: BenchResult) -> None:
+    """The suite's leaderboard (printed and written to ``out``) and what ran; an error when a
+    configuration failed."""
+    from eegbench.api.errors import EegbenchError
+    from eegbench.bench import leaderboard_options
+    from eegbench.report.leaderboard import leaderboard, write_outputs
+
+    board = leaderboard([out], **leaderboard_options(suite))
     written = write_outputs(board, "md", out / "leaderboard.md", out / "leaderboard.png")
     click.echo(board.to_markdown(), nl=False)
     for kind, path in written.items():

@@ -261,6 +261,49 @@ def inspect_run(pipe: LoadedRun, out: str | Path, batch: int = 16) -> Inspection
         raise DataError(f"--batch must be at least 1, got {batch}.")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    trials = _test_trials(pipe, batch)
+    captions, projected, sim = _generate(pipe, trials)
+    sim_np = sim.numpy()
+    files: list[Path] = []
+
+    shapes = shape_report(pipe.model, pipe.projector, trials.x)
+    files += write_table(shapes, out, "shapes")
+
+    files.append(plot_embeddings(trials.emb, trials.row_labels, out / "embeddings.png"))
+
+    tokens = _first_prompt(pipe, trials)
+    files += write_table(tokens, out, "tokens")
+    files.append(plot_tokens(tokens, out / "tokens.png"))
+
+    files += _write_similarity(pipe, trials, sim_np, out)
+
+    caption_rows = _caption_rows(pipe, trials, captions, projected, sim_np)
+    files += write_table(caption_rows, out, "captions")
+    files.append(_write_report(pipe, out, shapes, tokens, caption_rows, sim_np))
+    return Inspection(shapes, tokens, caption_rows, sim_np, files)
+
+
+@dataclass
+class _Trials:
+    """The inspected test trials: their indices, EEG, embeddings and object labels."""
+
+    idx: np.ndarray
+    x: torch.Tensor
+    emb: np.ndarray
+    predicted: list[str]
+    expected: list[str]
+
+    @property
+    def row_labels(self) -> list[str]:
+        """``"i: expected"``, with the predicted label where the classifier got it wrong."""
+        return [
+            f"{i}: {e}" + ("" if e == p else f" (pred. {p})")
+            for i, (e, p) in enumerate(zip(self.expected, self.predicted))
+        ]
+
+
+def _test_trials(pipe: Pipeline, batch: int) -> _Trials:
+    """The first ``batch`` test trials with their EEG embeddings and labels, as classified."""
     data = pipe.data
     idx = data.splits["test"][:batch]
     x = torch.as_tensor(data.X[idx])
@@ -268,12 +311,18 @@ def inspect_run(pipe: LoadedRun, out: str | Path, batch: int = 16) -> Inspection
     emb, logits = pipe.model.predict(x, precision=pipe.encoder_precision)
     predicted = [names[k] for k in logits.argmax(1)]
     expected = [names[k] for k in data.y[idx]]
-    targets = pipe.targets[data.image[idx]]
+    return _Trials(idx, x, emb, predicted, expected)
+
+
+def _generate(
+    pipe: Pipeline, trials: _Trials
+) -> tuple[list[str], torch.Tensor, torch.Tensor | None]:
+    """The trials' captions, projected embeddings and EEG-vs-target cosine similarities."""
     ev = pipe.config.eval
-    captions, projected, sim = batch_inference_and_visualize(
-        x,
-        predicted,
-        targets,
+    return batch_inference_and_visualize(
+        trials.x,
+        trials.predicted,
+        pipe.targets[pipe.data.image[trials.idx]],
         pipe.model,
         pipe.projector,
         pipe.llm,
@@ -285,53 +334,53 @@ def inspect_run(pipe: LoadedRun, out: str | Path, batch: int = 16) -> Inspection
         precision=pipe.precision,
         encoder_precision=pipe.encoder_precision,
     )
-    sim_np = sim.numpy()
-    files: list[Path] = []
 
-    shapes = shape_report(pipe.model, pipe.projector, x)
-    files += write_table(shapes, out, "shapes")
 
-    row_labels = [
-        f"{i}: {e}" + ("" if e == p else f" (pred. {p})")
-        for i, (e, p) in enumerate(zip(expected, predicted))
-    ]
-    files.append(plot_embeddings(emb, row_labels, out / "embeddings.png"))
-
+def _first_prompt(pipe: Pipeline, trials: _Trials) -> list[Row]:
+    """The first trial's prompt position by position, as generation sees it."""
     with torch.no_grad(), pipe.precision.autocast():
-        soft = pipe.projector(torch.as_tensor(emb[:1]).to(module_device(pipe.projector)))
-        tokens = token_table(pipe.llm, soft, predicted[0], pipe.prompt)  # as generation sees it
-    files += write_table(tokens, out, "tokens")
-    files.append(plot_tokens(tokens, out / "tokens.png"))
+        soft = pipe.projector(torch.as_tensor(trials.emb[:1]).to(module_device(pipe.projector)))
+        return token_table(pipe.llm, soft, trials.predicted[0], pipe.prompt)
 
+
+def _write_similarity(pipe: Pipeline, trials: _Trials, sim: np.ndarray, out: Path) -> list[Path]:
+    """The similarity table and heatmap: EEG embeddings (rows) vs the trials' targets."""
+    data, idx, row_labels = pipe.data, trials.idx, trials.row_labels
     col_labels = [f"{j}: {data.image_names[data.image[t]]}" for j, t in enumerate(idx)]
     sim_rows = [
         {
             "eeg_trial": row_labels[i],
-            **{col_labels[j]: float(sim_np[i, j]) for j in range(len(idx))},
+            **{col_labels[j]: float(sim[i, j]) for j in range(len(idx))},
         }
         for i in range(len(idx))
     ]
-    files += write_table(sim_rows, out, "similarity")
-    files.append(plot_similarity(sim_np, row_labels, col_labels, out / "similarity.png"))
+    files = write_table(sim_rows, out, "similarity")
+    return [*files, plot_similarity(sim, row_labels, col_labels, out / "similarity.png")]
 
-    refs = data.captions
-    caption_rows = [
+
+def _caption_rows(
+    pipe: Pipeline,
+    trials: _Trials,
+    captions: list[str],
+    projected: torch.Tensor,
+    sim: np.ndarray,
+) -> list[Row]:
+    """One row per trial: labels, embedding norms, target cosine, generated and reference."""
+    data, refs = pipe.data, pipe.data.captions
+    return [
         {
             "trial": i,
             "image": data.image_names[data.image[t]],
-            "expected": expected[i],
-            "predicted": predicted[i],
-            "eeg_norm": float(np.linalg.norm(emb[i])),
+            "expected": trials.expected[i],
+            "predicted": trials.predicted[i],
+            "eeg_norm": float(np.linalg.norm(trials.emb[i])),
             "projected_norm": float(projected[i].norm()),
-            "target_cosine": float(sim_np[i, i]),
+            "target_cosine": float(sim[i, i]),
             "generated": captions[i],
             "reference": refs[data.image[t]] if refs is not None else "",
         }
-        for i, t in enumerate(idx)
+        for i, t in enumerate(trials.idx)
     ]
-    files += write_table(caption_rows, out, "captions")
-    files.append(_write_report(pipe, out, shapes, tokens, caption_rows, sim_np))
-    return Inspection(shapes, tokens, caption_rows, sim_np, files)
 
 
 def _write_report(

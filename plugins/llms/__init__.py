@@ -81,7 +81,9 @@ class TinyParams:
 def hf_preflight(params: dict[str, Any]) -> list[str]:
     """A local folder with config.json, or a hub model that is cached or can be fetched now
     (one bounded request to the hub; none when it is cached or requests are forbidden)."""
-    from eegbench.api import ConfigError, check_loading, hub, offline_message, path_kind
+    from eegbench_plugins.llms.hf_loading import check_loading, offline_message
+
+    from eegbench.api import ConfigError, hub, path_kind
 
     if params["random_weights"]:
         return []  # needs only a config and a tokenizer, checked when the LLM is built

@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-from eegbench.api import (
-    BuildContext,
-    CausalLM,
-    ConfigError,
-    load_pretrained,
-    random_pretrained,
-    warn,
-)
+from eegbench_plugins.llms.hf_loading import load_pretrained, random_pretrained
+
+from eegbench.api import BuildContext, CausalLM, ConfigError, warn
 
 
 def build_hf(

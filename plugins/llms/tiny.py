@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from eegbench_plugins.llms.hf_loading import load_pretrained
 
 from eegbench.api import (
     BuildContext,
@@ -33,7 +34,6 @@ from eegbench.api import (
     DataError,
     atomic_dir,
     check_manifest,
-    load_pretrained,
     make_schedule,
     prompt_text,
     task,

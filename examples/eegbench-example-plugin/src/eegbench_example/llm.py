@@ -1,5 +1,6 @@
 """``example-wordlm``: a one-layer GPT-2 with a word-level vocabulary, built from a config and
-trained for a few steps on the TRAINING captions, then loaded through ``load_pretrained``.
+trained for a few steps on the TRAINING captions, then loaded through ``load_pretrained`` (the
+built-in LLM plugins' loader, which ships with eegbench as ``eegbench_plugins.llms.hf_loading``).
 
 The smallest LLM backend that learns something: the vocabulary is the training captions'
 words, so it writes captions in the dataset's language. Weights are cached by content.
@@ -12,8 +13,9 @@ import json
 from pathlib import Path
 
 import numpy as np
+from eegbench_plugins.llms.hf_loading import load_pretrained
 
-from eegbench.api import BuildContext, CausalLM, DataError, atomic_dir, load_pretrained, prompt_text
+from eegbench.api import BuildContext, CausalLM, DataError, atomic_dir, prompt_text
 
 SPECIAL = ("<pad>", "<unk>", "<eos>")
 
