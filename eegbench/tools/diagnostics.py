@@ -302,7 +302,7 @@ class _Trials:
         ]
 
 
-def _test_trials(pipe: Pipeline, batch: int) -> _Trials:
+def _test_trials(pipe: LoadedRun, batch: int) -> _Trials:
     """The first ``batch`` test trials with their EEG embeddings and labels, as classified."""
     data = pipe.data
     idx = data.splits["test"][:batch]
@@ -315,7 +315,7 @@ def _test_trials(pipe: Pipeline, batch: int) -> _Trials:
 
 
 def _generate(
-    pipe: Pipeline, trials: _Trials
+    pipe: LoadedRun, trials: _Trials
 ) -> tuple[list[str], torch.Tensor, torch.Tensor | None]:
     """The trials' captions, projected embeddings and EEG-vs-target cosine similarities."""
     ev = pipe.config.eval
@@ -336,14 +336,14 @@ def _generate(
     )
 
 
-def _first_prompt(pipe: Pipeline, trials: _Trials) -> list[Row]:
+def _first_prompt(pipe: LoadedRun, trials: _Trials) -> list[Row]:
     """The first trial's prompt position by position, as generation sees it."""
     with torch.no_grad(), pipe.precision.autocast():
         soft = pipe.projector(torch.as_tensor(trials.emb[:1]).to(module_device(pipe.projector)))
         return token_table(pipe.llm, soft, trials.predicted[0], pipe.prompt)
 
 
-def _write_similarity(pipe: Pipeline, trials: _Trials, sim: np.ndarray, out: Path) -> list[Path]:
+def _write_similarity(pipe: LoadedRun, trials: _Trials, sim: np.ndarray, out: Path) -> list[Path]:
     """The similarity table and heatmap: EEG embeddings (rows) vs the trials' targets."""
     data, idx, row_labels = pipe.data, trials.idx, trials.row_labels
     col_labels = [f"{j}: {data.image_names[data.image[t]]}" for j, t in enumerate(idx)]
@@ -359,7 +359,7 @@ def _write_similarity(pipe: Pipeline, trials: _Trials, sim: np.ndarray, out: Pat
 
 
 def _caption_rows(
-    pipe: Pipeline,
+    pipe: LoadedRun,
     trials: _Trials,
     captions: list[str],
     projected: torch.Tensor,
