@@ -12,7 +12,7 @@ takes the context, checks input shapes and holds ``sfreq`` and ``ch_names``.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -80,11 +80,8 @@ def takes_context(factory: Callable[..., Any]) -> bool:
     return p is not None and p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)
 
 
-def build_encoder(entry: Entry, context: EncoderContext, params: Mapping[str, Any]) -> nn.Module:
-    """Encoder ``entry`` for ``context`` with its validated ``params``; the context goes to a
-    factory that declares it."""
-    factory = entry.load()
-    kwargs = entry.validate(dict(params))
-    if takes_context(factory):
-        kwargs["context"] = context
-    return factory(context.n_chans, context.n_times, **kwargs)
+def build_encoder(entry: Entry, context: EncoderContext, params: Any) -> nn.Module:
+    """Encoder ``entry`` for ``context`` with its validated ``params`` (the instance from
+    ``Entry.parse``); the context goes to a factory that declares it."""
+    extra = {"context": context} if takes_context(entry.load()) else {}
+    return entry.make(params, context.n_chans, context.n_times, **extra)

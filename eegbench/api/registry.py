@@ -8,7 +8,7 @@ import fnmatch
 import importlib
 import types
 import typing
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -148,8 +148,11 @@ class Spec:
     parameters, citation, description and preflight.
 
     ``factory`` is a lazy ``"module:attr"`` string (or a callable); ``params`` the dataclass of
-    its typed parameters (its ``__post_init__`` may check values); ``preflight`` (optional, a
-    callable or lazy ``"module:attr"``) takes the item's validated parameters and returns the
+    its typed parameters (its ``__post_init__`` may check values; make it ``frozen=True``: a
+    resolved config holds the instance); the factory gets the validated instance where it
+    declares a parameter of that class (``def load(p: MyParams)``), else one keyword argument
+    per field. ``preflight`` (optional, a
+    callable or lazy ``"module:attr"``) takes the item's validated params instance and returns the
     problems that would stop it at run time (a missing program, weights or extra), each a
     sentence saying how to fix it. ``provides`` (datasets, optional, same form) gives, for the
     validated parameters, which of ``DATA_KINDS`` the data may carry (what it leaves out is
@@ -163,9 +166,9 @@ class Spec:
     params: type | None = None
     citation: str = ""
     description: str = ""
-    preflight: str | Callable[[dict[str, Any]], list[str]] | None = None
-    provides: str | Callable[[dict[str, Any]], Iterable[str] | None] | None = None
-    needs: str | Callable[[dict[str, Any]], Iterable[str]] | None = None
+    preflight: str | Callable[[Any], list[str]] | None = None
+    provides: str | Callable[[Any], Iterable[str] | None] | None = None
+    needs: str | Callable[[Any], Iterable[str]] | None = None
 
 
 DATA_KINDS = ("captions", "images")
@@ -212,7 +215,7 @@ class Entry:
         return self.spec.description
 
     @property
-    def preflight(self) -> str | Callable[[dict[str, Any]], list[str]] | None:
+    def preflight(self) -> str | Callable[[Any], list[str]] | None:
         return self.spec.preflight
 
     def load(self) -> Callable[..., Any]:
@@ -233,25 +236,25 @@ class Entry:
             ) from e
         return obj
 
-    def provides(self, values: dict[str, Any]) -> frozenset[str] | None:
-        """Which of ``DATA_KINDS`` the item's data may carry with these parameters (None:
-        not declared, or not knowable before loading)."""
+    def provides(self, params: Any) -> frozenset[str] | None:
+        """Which of ``DATA_KINDS`` the item's data may carry with these parameters (its params
+        instance, from ``parse``; None: not declared, or not knowable before loading)."""
         if self.spec.provides is None:
             return None
-        kinds = self._resolve(self.spec.provides)(self.validate(values))
+        kinds = self._resolve(self.spec.provides)(params)
         return None if kinds is None else frozenset(kinds)
 
-    def needs(self, values: dict[str, Any]) -> frozenset[str]:
+    def needs(self, params: Any) -> frozenset[str]:
         """Which of ``DATA_KINDS`` the item needs from the data with these parameters."""
         if self.spec.needs is None:
             return frozenset()
-        return frozenset(self._resolve(self.spec.needs)(self.validate(values)))
+        return frozenset(self._resolve(self.spec.needs)(params))
 
-    def check(self, values: dict[str, Any], where: str | None = None) -> list[str]:
+    def check(self, params: Any, where: str | None = None) -> list[str]:
         """The declared preflight's problems for these parameters, each naming the item."""
         if self.preflight is None:
             return []
-        problems = self._resolve(self.preflight)(self.validate(values, where))
+        problems = self._resolve(self.preflight)(params)
         return [f"{where or self.kind[:-1]} {self.name!r}: {p}" for p in problems]
 
     def param_list(self) -> list[Param]:
@@ -260,11 +263,12 @@ class Entry:
     def defaults(self) -> dict[str, Any]:
         return {p.name: p.default for p in self.param_list()}
 
-    def validate(self, values: dict[str, Any], where: str | None = None) -> dict[str, Any]:
-        """Defaults updated by ``values``; unknown keys and wrong types raise ConfigError.
+    def parse(self, values: Mapping[str, Any], where: str | None = None) -> Any:
+        """The params dataclass instance of ``values`` over the defaults (None for an item that
+        declares no parameters); unknown keys and wrong types raise ConfigError.
 
-        The params dataclass is then instantiated, so checks in its ``__post_init__`` (value
-        ranges, combinations) run wherever parameters are validated, config resolution included.
+        The instance is what travels from the config to the factory: validated here, once.
+        Checks in the dataclass's ``__post_init__`` (value ranges, combinations) run here.
         """
         where = where or self.kind[:-1]
         params = {p.name: p for p in self.param_list()}
@@ -276,13 +280,57 @@ class Entry:
                     + did_you_mean(key, list(params))
                 )
             out[key] = coerce(value, params[key].type, f"{where}.{key}")
-        if self.params is not None:
-            self.params(**out)
-        return out
+        return None if self.params is None else self.params(**out)
 
-    def build(self, *args: Any, **params: Any) -> Any:
-        """Call the factory with ``args`` and the validated parameters."""
-        return self.load()(*args, **self.validate(params))
+    def make(self, params: Any, *args: Any, **context: Any) -> Any:
+        """Call the factory with ``args``, ``context`` and the validated ``params`` (from
+        ``parse``): as the instance where the factory declares a parameter of the params
+        class, else as keyword arguments, one per field."""
+        factory = self.load()
+        if params is not None and takes_params(factory, self.params):
+            return factory(*args, params, **context)
+        return factory(*args, **values_of(params), **context)
+
+    def build(self, *args: Any, **values: Any) -> Any:
+        """Call the factory with ``args`` and the parameters ``values`` (validated first)."""
+        return self.make(self.parse(values), *args)
+
+
+def values_of(params: Any) -> dict[str, Any]:
+    """A params instance's fields by name (``{}`` for None): its plain form, as config.yaml
+    writes it."""
+    if params is None:
+        return {}
+    return {f.name: getattr(params, f.name) for f in dataclasses.fields(params)}
+
+
+def takes_params(factory: Callable[..., Any], params_cls: type | None) -> bool:
+    """Whether ``factory`` (a function, or a class by its ``__init__``) declares a parameter
+    annotated with ``params_cls``: it then gets the params instance itself."""
+    if params_cls is None:
+        return False
+    target = factory.__init__ if isinstance(factory, type) else factory
+    try:
+        hints = typing.get_type_hints(target)
+    except Exception:  # an annotation that does not resolve: the factory takes keywords
+        return False
+    return any(hint is params_cls for name, hint in hints.items() if name != "return")
+
+
+@typing.runtime_checkable
+class RunSeeded(typing.Protocol):
+    """Parameters with a ``seed`` (a simulated dataset's world): left None, the run's seed is
+    used, so every seed of a run draws another world."""
+
+    seed: int | None
+
+
+@typing.runtime_checkable
+class RandomWeights(typing.Protocol):
+    """Parameters with ``random_weights``: the item builds its architecture with random weights
+    (``random_weights=true``, ``--random-weights``), and the run is marked a rehearsal."""
+
+    random_weights: bool
 
 
 def register_all(register: Callable[..., None], specs: Iterable[Spec]) -> None:

@@ -97,7 +97,7 @@ def _target_data(cfg: RunConfig, carries: frozenset[str] | None) -> list[str]:
     """The target needs what the dataset declares it will not have."""
     if carries is None:
         return []
-    lacking = plugins.get("targets", cfg.target.name).needs(dict(cfg.target.params)) - carries
+    lacking = plugins.get("targets", cfg.target.name).needs(cfg.target.params) - carries
     if not lacking:
         return []
     what = " and ".join(sorted(lacking))
@@ -111,13 +111,13 @@ def _target_data(cfg: RunConfig, carries: frozenset[str] | None) -> list[str]:
 def problems(cfg: RunConfig) -> list[str]:
     """Every problem a resolved config would hit at run time that is knowable now."""
     found: list[str] = []
-    carries = plugins.get("datasets", cfg.dataset.name).provides(dict(cfg.dataset.params))
+    carries = plugins.get("datasets", cfg.dataset.name).provides(cfg.dataset.params)
     for group in _used_groups(carries):
         choice = getattr(cfg, group)
-        found += plugins.get(GROUPS[group], choice.name).check(dict(choice.params), where=group)
+        found += plugins.get(GROUPS[group], choice.name).check(choice.params, where=group)
     found += _target_data(cfg, carries)
     for name in cfg.eval.metrics:
-        found += plugins.get("metrics", name).check(dict(cfg.metrics[name]), where="metric")
+        found += plugins.get("metrics", name).check(cfg.metrics[name], where="metric")
     found += _tracker(cfg.report_to)
     found += _optimizer(cfg.stage2.optimizer, cfg.device)
     found += _storage(cfg.output_dir, "output_dir")

@@ -33,7 +33,14 @@ import yaml
 
 from eegbench import plugins
 from eegbench.api.errors import ConfigError, UnknownNameError
-from eegbench.api.registry import GROUPS, coerce, did_you_mean, params_of
+from eegbench.api.registry import (
+    GROUPS,
+    RandomWeights,
+    coerce,
+    did_you_mean,
+    params_of,
+    values_of,
+)
 from eegbench.config.schema import (
     CORE_GROUPS,
     DEFAULT_PLUGINS,
@@ -429,14 +436,14 @@ class _Resolver:
                 if key != "name":
                     merged[key] = value
                     sources[f"{group}.{key}"] = layer.source(f"{group}.{key}")
-        params = entry.validate(merged, where=group)
-        for key in params:
+        params = entry.parse(merged, where=group)
+        for key in values_of(params):
             dotted = f"{group}.{key}"
             self.origins[dotted] = sources.get(dotted, f"{PLUGIN_DEFAULT} ({entry.name})")
-        if random_weights and "random_weights" in params:
-            params["random_weights"] = True
+        if random_weights and isinstance(params, RandomWeights):
+            params = dataclasses.replace(params, random_weights=True)
             self.origins[f"{group}.random_weights"] = self.origins["random_weights"]
-        return PluginChoice(entry.name, freeze(params))
+        return PluginChoice(entry.name, params)
 
     def core(self, group: str, cls: type) -> Any:
         """A core section from every layer, key by key; a nested section (``eval.generation``)
@@ -524,16 +531,16 @@ class _Resolver:
                 for key in params:
                     dotted = f"{METRICS}.{name}.{key}"
                     sources[dotted] = layer.source(dotted)
-        out: dict[str, dict[str, Any]] = {}
+        out: dict[str, Any] = {}
         for name in [*chosen, *(n for n in merged if n not in chosen)]:
             entry = _entry(METRICS, name, "eval.metrics")
-            values = entry.validate(merged.get(name, {}), where=f"{METRICS}.{name}")
+            params = entry.parse(merged.get(name, {}), where=f"{METRICS}.{name}")
             if name in chosen:
-                if random_weights and "random_weights" in values:
-                    values["random_weights"] = True
-                out[name] = values
+                if random_weights and isinstance(params, RandomWeights):
+                    params = dataclasses.replace(params, random_weights=True)
+                out[name] = params
                 self.origins[f"{METRICS}.{name}"] = self.origins["eval.metrics"]
-                for key in values:
+                for key in values_of(params):
                     dotted = f"{METRICS}.{name}.{key}"
                     self.origins[dotted] = sources.get(dotted, f"{PLUGIN_DEFAULT} ({name})")
         return out

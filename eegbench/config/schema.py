@@ -21,6 +21,8 @@ from typing import Annotated, Any, Literal
 from annotated_types import Ge, Gt, Interval, Le, MinLen
 from pydantic import AfterValidator
 
+from eegbench.api.registry import GROUPS, RandomWeights, values_of
+
 Epochs = Annotated[int, Interval(ge=1, le=100_000)]
 BatchSize = Annotated[int, Interval(ge=1, le=1_000_000)]
 LearningRate = Annotated[float, Gt(0), Le(10)]
@@ -488,13 +490,15 @@ class Limits:
 
 @dataclass(frozen=True)
 class PluginChoice:
-    """One plugin group's choice: the registered name and its validated parameters."""
+    """One plugin group's choice: the registered name and its validated parameters, the
+    instance of the item's params dataclass (``Entry.parse``; None for an item without
+    parameters) that its factory gets."""
 
     name: str
-    params: Mapping[str, Any] = field(default_factory=lambda: FrozenMap())
+    params: Any = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, **thaw(self.params)}
+        return {"name": self.name, **thaw(values_of(self.params))}
 
 
 @dataclass(frozen=True)
@@ -514,7 +518,7 @@ class RunConfig(Settings):
     stage2: Stage2Config = field(default_factory=Stage2Config)
     eval: EvalConfig = field(default_factory=EvalConfig)
     prompt: PromptConfig = field(default_factory=PromptConfig)
-    metrics: Mapping[str, Mapping[str, Any]] = field(default_factory=lambda: FrozenMap())
+    metrics: Mapping[str, Any] = field(default_factory=lambda: FrozenMap())  # name -> params
     origins: Mapping[str, str] = field(
         default_factory=lambda: FrozenMap(), compare=False, repr=False
     )
@@ -527,7 +531,7 @@ class RunConfig(Settings):
             out[group] = getattr(self, group).to_dict()
         for group in CORE_GROUPS:
             out[group] = thaw(dataclasses.asdict(getattr(self, group)))
-        out["metrics"] = thaw(self.metrics)
+        out["metrics"] = {name: thaw(values_of(p)) for name, p in self.metrics.items()}
         return out
 
     @classmethod
@@ -557,11 +561,13 @@ class RunConfig(Settings):
     def rehearsal(self) -> dict[str, Any] | None:
         """What makes this run a rehearsal rather than a result (None: a real run):
         ``fast_dev_run`` and the plugin groups built with random weights."""
+        chosen = {group: getattr(self, group).params for group in GROUPS}
+        chosen |= {f"metrics.{name}": params for name, params in self.metrics.items()}
         randomized = [
-            group
-            for group in ("dataset", "encoder", "target", "llm")
-            if getattr(self, group).params.get("random_weights")
-        ] + [f"metrics.{n}" for n, params in self.metrics.items() if params.get("random_weights")]
+            name
+            for name, params in chosen.items()
+            if isinstance(params, RandomWeights) and params.random_weights
+        ]
         if not self.fast_dev_run and not randomized:
             return None
         out: dict[str, Any] = {"fast_dev_run": self.fast_dev_run, "random_weights": randomized}

@@ -34,7 +34,7 @@ TRIAL_CHUNK = 64
 POSTERIOR = re.compile(r"^(O|P)", re.IGNORECASE)
 
 
-@dataclass
+@dataclass(frozen=True)
 class Preprocess:
     """Preprocessing fields shared by the dataset plugins (``dataset.h_freq=40`` etc.).
 
@@ -435,7 +435,7 @@ def _channel_stats(X: np.ndarray, idx: np.ndarray) -> tuple[np.ndarray, np.ndarr
     return mean, np.sqrt(total_sq / count)
 
 
-@dataclass
+@dataclass(frozen=True)
 class DatasetParams(SplitParams, Preprocess):
     """Split and preprocessing fields every dataset plugin's params class inherits."""
 

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 STRATEGIES: tuple[str, ...] = ("auto", "published", "random", "per_subject", "loso")
 
 
-@dataclass
+@dataclass(frozen=True)
 class SplitParams:
     """Split-strategy fields shared by the dataset plugins (``dataset.split=loso`` etc.)."""
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -16,10 +15,11 @@ from eegbench.evaluation.predictions import read_predictions
 from eegbench.io import atomic_write
 
 
-def build_metric(name: str, params: Mapping[str, Any] | None = None) -> Metric:
-    """The metric plugin ``name`` built with ``params`` (validated against its params class)."""
+def build_metric(name: str, params: Any = None) -> Metric:
+    """The metric plugin ``name`` built with ``params`` (its params instance, as a resolved
+    config holds it; None: its defaults)."""
     entry = plugins.get("metrics", name)
-    metric = entry.build(**dict(params or {}))
+    metric = entry.make(entry.parse({}) if params is None else params)
     if not isinstance(metric, Metric):
         raise PluginError(
             f"metric {name!r} (plugin {entry.plugin!r}) built a {type(metric).__name__}, not an "

@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from eegbench.api.encoder import EncoderContext, build_encoder
 from eegbench.api.errors import ConfigError, PluginError
 from eegbench.api.hub import ModelFiles
 from eegbench.api.llm import BuildContext, CausalLM
+from eegbench.api.registry import RunSeeded
 from eegbench.api.target import Target, embed_cached, target_items, target_sources
 from eegbench.config import PromptConfig, RunConfig, Stage2Config
 from eegbench.contracts import check_dataset, check_encoder, check_targets, who
@@ -75,12 +77,13 @@ def cache_dir(cfg: RunConfig) -> Path:
     return Path(cfg.cache_dir).expanduser()
 
 
-def dataset_params(cfg: RunConfig) -> dict[str, Any]:
+def dataset_params(cfg: RunConfig) -> Any:
     """The dataset's parameters as its factory gets them: a ``seed`` parameter left null (a
-    simulated dataset's world) becomes the run's ``seed``, so every seed draws another world."""
-    params = dict(cfg.dataset.params)
-    if "seed" in params and params["seed"] is None:
-        params["seed"] = cfg.seed
+    simulated dataset's world, ``RunSeeded``) becomes the run's ``seed``, so every seed draws
+    another world."""
+    params = cfg.dataset.params
+    if isinstance(params, RunSeeded) and params.seed is None:
+        return dataclasses.replace(params, seed=cfg.seed)
     return params
 
 
@@ -94,10 +97,10 @@ def load_dataset(cfg: RunConfig) -> EEGData:
     entry = plugins.get("datasets", cfg.dataset.name)
     params = dataset_params(cfg)
     with trial_cache(cache_dir(cfg)):
-        data = entry.build(**params)
+        data = entry.make(params)
     check_dataset(entry, data)
     data.name = data.name or entry.name
-    if params != dict(cfg.dataset.params):
+    if params is not cfg.dataset.params:
         data.info["seed_from_run"] = True
     if cfg.limits is not None:
         data = rehearsal_splits(data, cfg.limits)
@@ -106,7 +109,8 @@ def load_dataset(cfg: RunConfig) -> EEGData:
 
 def build_target(cfg: RunConfig) -> Target:
     """The configured target embedder."""
-    return plugins.get("targets", cfg.target.name).build(**cfg.target.params)
+    entry = plugins.get("targets", cfg.target.name)
+    return entry.make(cfg.target.params)
 
 
 def build_targets(cfg: RunConfig, data: EEGData) -> np.ndarray:
@@ -157,9 +161,8 @@ def build_llm(cfg: RunConfig, data: EEGData) -> CausalLM | None:
     """The configured LLM, or None when the dataset has no captions (nothing to generate)."""
     if data.captions is None:
         return None
-    return plugins.get("llms", cfg.llm.name).build(
-        BuildContext(data, cache_dir(cfg), cfg.seed), **cfg.llm.params
-    )
+    entry = plugins.get("llms", cfg.llm.name)
+    return entry.make(cfg.llm.params, BuildContext(data, cache_dir(cfg), cfg.seed))
 
 
 def probe_encoder(cfg: RunConfig, data: EEGData) -> None:

@@ -21,14 +21,16 @@ from eegbench.api import Register, Spec, hookimpl, register_all
 _PKG = "eegbench_plugins.datasets"
 
 
-def _folders(params: dict[str, Any]) -> list[str]:
+def _folders(params: Any) -> list[str]:
     """Captions and images when their folders are set (``caption_dir``, ``image_dir``)."""
     return [
-        kind for kind, key in (("captions", "caption_dir"), ("images", "image_dir")) if params[key]
+        kind
+        for kind, folder in (("captions", params.caption_dir), ("images", params.image_dir))
+        if folder
     ]
 
 
-def _nothing(params: dict[str, Any]) -> list[str]:
+def _nothing(params: Any) -> list[str]:
     return []
 
 

@@ -46,12 +46,12 @@ class _WindowsFields:
     )
 
 
-@dataclass
+@dataclass(frozen=True)
 class BraindecodeParams(DatasetParams, _WindowsFields):
     """Parameters of ``braindecode``: its own fields, then preprocessing and split."""
 
 
-def braindecode_preflight(params: dict[str, Any]) -> list[str]:
+def braindecode_preflight(params: Any) -> list[str]:
     """The ``braindecode`` package is installed."""
     if module_spec("braindecode") is None:
         return [f"dataset braindecode needs the 'braindecode' package: {EXTRA}"]

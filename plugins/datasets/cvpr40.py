@@ -100,7 +100,7 @@ class _CVPR40Fields:
     )
 
 
-@dataclass
+@dataclass(frozen=True)
 class CVPR40Params(DatasetParams, _CVPR40Fields):
     """Parameters of ``cvpr40``: its own fields, then preprocessing and split."""
 

@@ -84,12 +84,12 @@ class _BIDSFields:
     tmax: float = field(default=0.8, metadata={"help": "epoch end in s from each event"})
 
 
-@dataclass
+@dataclass(frozen=True)
 class MNEEpochsParams(DatasetParams, _EpochsFields, _PathField):
     """Parameters of ``mne_epochs``: its own fields, then preprocessing and split."""
 
 
-@dataclass
+@dataclass(frozen=True)
 class BIDSParams(DatasetParams, _EpochsFields, _BIDSFields):
     """Parameters of ``bids``: its own fields, then preprocessing and split."""
 
@@ -133,12 +133,12 @@ def _table_provides(stimuli_csv: str) -> list[str] | None:
         return None
 
 
-def epochs_provides(params: dict[str, Any]) -> list[str] | None:
+def epochs_provides(params: Any) -> list[str] | None:
     """What an epochs file's trials may carry: from its stimulus table, else its metadata."""
-    if params["stimuli_csv"]:
-        return _table_provides(params["stimuli_csv"])
-    path = Path(params["path"]).expanduser()
-    if not params["path"] or file_problem(path):
+    if params.stimuli_csv:
+        return _table_provides(params.stimuli_csv)
+    path = Path(params.path).expanduser()
+    if not params.path or file_problem(path):
         return None
     import mne
 
@@ -151,9 +151,9 @@ def epochs_provides(params: dict[str, Any]) -> list[str] | None:
     return _kinds(list(meta.columns))
 
 
-def bids_provides(params: dict[str, Any]) -> list[str] | None:
+def bids_provides(params: Any) -> list[str] | None:
     """What BIDS recordings' trials may carry: only what a stimulus table adds."""
-    return _table_provides(params["stimuli_csv"]) if params["stimuli_csv"] else []
+    return _table_provides(params.stimuli_csv) if params.stimuli_csv else []
 
 
 def _stimulus_table(p: EpochsParams, epochs: Any) -> tuple[Any, Path | None]:

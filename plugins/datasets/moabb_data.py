@@ -53,12 +53,12 @@ class _MOABBFields:
     )
 
 
-@dataclass
+@dataclass(frozen=True)
 class MOABBParams(DatasetParams, _MOABBFields):
     """Parameters of ``moabb``: its own fields, then preprocessing and split."""
 
 
-def moabb_preflight(params: dict[str, Any]) -> list[str]:
+def moabb_preflight(params: Any) -> list[str]:
     """The ``moabb`` package is installed."""
     if importlib.util.find_spec("moabb") is None:
         return [f"dataset moabb needs the 'moabb' package: {EXTRA}"]

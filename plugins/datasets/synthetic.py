@@ -118,7 +118,7 @@ LAYOUT_32 = (
 EXCLUDED_CHANNELS = {"T3", "T4", "T5", "T6", "M1", "M2", "A1", "A2"}
 
 
-@dataclass
+@dataclass(frozen=True)
 class SyntheticParams(Preprocess):
     """The simulated world's parameters, after the shared preprocessing fields (off by default:
     ``dataset.l_freq=1 dataset.notch=50`` filters the simulated trials as a recording's)."""

@@ -56,7 +56,7 @@ class _ThingsFields:
     )
 
 
-@dataclass
+@dataclass(frozen=True)
 class ThingsEEG2Params(DatasetParams, _ThingsFields):
     """Parameters of ``things_eeg2``: its own fields, then preprocessing and split."""
 

@@ -37,7 +37,7 @@ CITATION = (
 )
 
 
-@dataclass
+@dataclass(frozen=True)
 class BraindecodeParams:
     """Parameters shared by all braindecode models."""
 

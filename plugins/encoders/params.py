@@ -8,7 +8,7 @@ from typing import Annotated
 from eegbench.api import Ge, Gt, Interval
 
 
-@dataclass
+@dataclass(frozen=True)
 class ChannelNetParams:
     """EEG-ChannelNet (``dilated``); defaults are the reference configuration."""
 
@@ -41,7 +41,7 @@ class ChannelNetParams:
     )
 
 
-@dataclass
+@dataclass(frozen=True)
 class EEGNetParams:
     """EEGNet-F1,D (defaults: EEGNet-8,2)."""
 
@@ -72,7 +72,7 @@ class EEGNetParams:
     )
 
 
-@dataclass
+@dataclass(frozen=True)
 class ShallowParams:
     """ShallowFBCSPNet (Shallow ConvNet)."""
 
@@ -89,7 +89,7 @@ class ShallowParams:
     )
 
 
-@dataclass
+@dataclass(frozen=True)
 class DeepParams:
     """Deep4Net (Deep ConvNet)."""
 
@@ -107,7 +107,7 @@ class DeepParams:
     )
 
 
-@dataclass
+@dataclass(frozen=True)
 class LSTMParams:
     """LSTM encoder of Spampinato et al. 2017."""
 
@@ -121,7 +121,7 @@ class LSTMParams:
     )
 
 
-@dataclass
+@dataclass(frozen=True)
 class ConformerParams:
     """EEG Conformer (without its classification MLP)."""
 
@@ -144,7 +144,7 @@ class ConformerParams:
     )
 
 
-@dataclass
+@dataclass(frozen=True)
 class LinearParams:
     """The flattened input, optionally through one Linear layer."""
 

@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 from eegbench.api import Ge, Gt, Register, Spec, hookimpl, register_all
 
 
-@dataclass
+@dataclass(frozen=True)
 class HFParams:
     path: str = field(metadata={"help": "hub name or local model folder (required)"})
     revision: str | None = field(
@@ -46,7 +46,7 @@ class HFParams:
     )
 
 
-@dataclass
+@dataclass(frozen=True)
 class GPT2Params(HFParams):
     path: str = field(
         default="gpt2",
@@ -57,7 +57,7 @@ class GPT2Params(HFParams):
     )
 
 
-@dataclass
+@dataclass(frozen=True)
 class TinyParams:
     n_layer: Annotated[int, Ge(1)] = 2
     n_embd: Annotated[int, Ge(1)] = 128
@@ -78,20 +78,20 @@ class TinyParams:
     )
 
 
-def hf_preflight(params: dict[str, Any]) -> list[str]:
+def hf_preflight(params: Any) -> list[str]:
     """A local folder with config.json, or a hub model that is cached or can be fetched now
     (one bounded request to the hub; none when it is cached or requests are forbidden)."""
     from eegbench_plugins.llms.hf_loading import check_loading, offline_message
 
     from eegbench.api import ConfigError, hub, path_kind
 
-    if params["random_weights"]:
+    if params.random_weights:
         return []  # needs only a config and a tokenizer, checked when the LLM is built
     try:
-        check_loading(params["device_map"], params["quantization"])
+        check_loading(params.device_map, params.quantization)
     except ConfigError as e:
         return [str(e).rstrip(".")]
-    path, revision = params["path"], params["revision"]
+    path, revision = params.path, params.revision
     local = Path(path).expanduser()
     kind = path_kind(local)
     if kind is not None and kind != "a directory":
@@ -106,28 +106,28 @@ def hf_preflight(params: dict[str, Any]) -> list[str]:
         return [f"path={path!r} is neither a local folder nor a hub model name"]
     if hub.cached_model(path, revision) is not None:
         return []
-    if not params["download"] or hub.offline():
+    if not params.download or hub.offline():
         return [offline_message(path)]
     problem = hub.probe(path, revision)
     return [] if problem is None else [f"{problem}; {offline_message(path)}"]
 
 
-def gpt2_preflight(params: dict[str, Any]) -> list[str]:
+def gpt2_preflight(params: Any) -> list[str]:
     """``hf``'s checks, and a local folder must hold a GPT-2 (``model_type: gpt2``)."""
     import json
 
     problems = hf_preflight(params)
-    config = Path(params["path"]).expanduser() / "config.json"
+    config = Path(params.path).expanduser() / "config.json"
     if problems or not config.is_file():
         return problems
     try:
         model_type = json.loads(config.read_text()).get("model_type")
     except (OSError, ValueError, AttributeError):
-        return [f"path={params['path']!r}: config.json is not a JSON object"]
+        return [f"path={params.path!r}: config.json is not a JSON object"]
     if model_type != "gpt2":
         return [
-            f"path={params['path']!r} holds a {model_type!r} model, not GPT-2; use "
-            f"llm=hf llm.path={params['path']} for any other causal LM"
+            f"path={params.path!r} holds a {model_type!r} model, not GPT-2; use "
+            f"llm=hf llm.path={params.path} for any other causal LM"
         ]
     return []
 

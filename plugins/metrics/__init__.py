@@ -31,7 +31,7 @@ _PTB_TOKENIZER_HELP = (
 )
 
 
-@dataclass
+@dataclass(frozen=True)
 class BleuParams:
     tokenize: str = field(
         default="13a", metadata={"help": "sacrebleu tokenizer (13a, intl, none, char, ...)"}
@@ -56,12 +56,12 @@ class BleuParams:
             )
 
 
-@dataclass
+@dataclass(frozen=True)
 class RougeParams:
     use_stemmer: bool = field(default=False, metadata={"help": "Porter-stem tokens first"})
 
 
-@dataclass
+@dataclass(frozen=True)
 class MeteorParams:
     alpha: Annotated[float, Interval(ge=0, le=1)] = field(
         default=0.9, metadata={"help": "precision/recall weight"}
@@ -86,7 +86,7 @@ class MeteorParams:
                 )
 
 
-@dataclass
+@dataclass(frozen=True)
 class CiderParams:
     tokenize: Literal["ptb", "lower"] = field(
         default="ptb",
@@ -95,12 +95,12 @@ class CiderParams:
     tokenizer: PTBTokenizer = field(default="python", metadata={"help": _PTB_TOKENIZER_HELP})
 
 
-@dataclass
+@dataclass(frozen=True)
 class CocoParams:
     tokenizer: PTBTokenizer = field(default="python", metadata={"help": _PTB_TOKENIZER_HELP})
 
 
-@dataclass
+@dataclass(frozen=True)
 class BertScoreParams:
     model_path: str = field(
         default="",
@@ -142,7 +142,7 @@ class BertScoreParams:
             raise ConfigError(f"metrics.bertscore.batch_size={self.batch_size} must be >= 1.")
 
 
-@dataclass
+@dataclass(frozen=True)
 class ProbeParams:
     C: float = field(default=1.0, metadata={"help": "inverse L2 regularisation of the probe, > 0"})
     max_iter: int = field(default=1000, metadata={"help": "solver iterations, >= 1"})

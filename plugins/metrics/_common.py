@@ -93,23 +93,23 @@ def bertscore_offline(name: str) -> str:
     )
 
 
-def cider_preflight(params: dict[str, Any]) -> list[str]:
+def cider_preflight(params: Any) -> list[str]:
     """Java when ``tokenizer=java``."""
-    if params.get("tokenize") == "ptb" and params.get("tokenizer") == "java":
+    if params.tokenize == "ptb" and params.tokenizer == "java":
         return [p for p in [_no_java("tokenizer=java")] if p]
     return []
 
 
-def coco_preflight(params: dict[str, Any]) -> list[str]:
+def coco_preflight(params: Any) -> list[str]:
     """METEOR 1.5 is always pycocoevalcap's Java jar."""
     return [p for p in [_no_java("METEOR 1.5")] if p]
 
 
-def bertscore_preflight(params: dict[str, Any]) -> list[str]:
+def bertscore_preflight(params: Any) -> list[str]:
     """The bert-score package and a model folder, or a hub model cached or fetchable now."""
     found = [p for p in [_module_missing("bert_score", "bertscore")] if p]
-    path = params.get("model_path") or ""
-    if params.get("random_weights"):
+    path = params.model_path or ""
+    if params.random_weights:
         return found
     if not path:
         found.append("needs a model: set its model_path=/path/to/dir or a hub name")
@@ -119,15 +119,15 @@ def bertscore_preflight(params: dict[str, Any]) -> list[str]:
                 f"model_path={path!r} is not a Hugging Face model folder (no config.json); "
                 "rehearse without it: --random-weights"
             )
-    elif hub.cached_model(path, params.get("revision") or None) is None:
+    elif hub.cached_model(path, params.revision or None) is None:
         problem = None if not hub.offline() else "HF_HUB_OFFLINE=1"
-        problem = problem or hub.probe(path, params.get("revision") or None)
+        problem = problem or hub.probe(path, params.revision or None)
         if problem is not None:
             found.append(
                 f"model_path={path!r}: {bertscore_offline(path)}, or rehearse without it: "
                 f"--random-weights ({problem})"
             )
-    base = params.get("baseline_path") or ""
+    base = params.baseline_path or ""
     problem = file_problem(Path(base).expanduser()) if base else None
     if problem:
         found.append(f"baseline_path={base!r} {problem}")

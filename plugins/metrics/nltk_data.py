@@ -181,7 +181,7 @@ def wordnet_problem() -> str | None:
     )
 
 
-def wordnet_preflight(params: dict[str, Any]) -> list[str]:
+def wordnet_preflight(params: Any) -> list[str]:
     """The preflight of the metrics that use NLTK's METEOR."""
     problem = wordnet_problem()
     return [problem] if problem else []

