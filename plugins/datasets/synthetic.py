@@ -867,7 +867,7 @@ def make_synthetic(**params: object) -> EEGData:
         y=trials.y,
         image=trials.image,
         subject=trials.subject + 1,  # subjects 1..S, as in CVPR40 and THINGS-EEG2
-        splits=_image_splits(p, rng.world, trials.image),
+        splits=_image_splits(p, rng.world, trials.image),  # the world stream's last draws
         class_names=[CLASSES[k][1] for k in range(p.n_classes)],
         image_names=images.names,
         sfreq=float(p.sfreq),
