@@ -17,6 +17,7 @@ import os
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Annotated, Any
 
 import numpy as np
@@ -199,95 +200,114 @@ def plan(cfg: Preprocess, *, sfreq: float, ch_names: list[str], n_times: int, tm
         raise ConfigError(f"filter_method={cfg.filter_method!r}: use 'iir' or 'fir'.")
     sfreq = float(sfreq)
     ch_names = list(ch_names)
-    n_in = n_times
     steps: list[str] = []
-    fns: list[Any] = []
     channels = None
     if cfg.channels.strip():
         channels = select_channels(ch_names, cfg.channels)
         ch_names = [ch_names[i] for i in channels]
         steps.append(f"channels {len(channels)}")
+    _check_filters(cfg, sfreq / 2)
+    notch = _notch_step(cfg, sfreq, n_times)
+    band = _band_step(cfg, sfreq, n_times)
+    resample, out_times, out_sfreq = _resample_step(cfg, sfreq, n_times)
+    baseline = _baseline_step(cfg, tmin, out_times, out_sfreq)
+    chain = [step for step in (notch, band, resample, baseline) if step is not None]
+    steps += [what for _, what in chain]
+    return Plan(channels, n_times, out_sfreq, ch_names, steps, [fn for fn, _ in chain])
 
-    nyq = sfreq / 2
+
+_Step = tuple[Callable[..., np.ndarray], str]
+"""A per-trial step: the function on ``[rows, times]`` arrays and its description."""
+
+
+def _notch_step(cfg: Preprocess, sfreq: float, n_times: int) -> _Step | None:
+    """The notch filter at the line frequency and its harmonics (None without ``notch``)."""
+    if cfg.notch is None:
+        return None
+    freqs = _notch_freqs(cfg, sfreq / 2)
+
+    def notch(x: np.ndarray, sfreq: float = sfreq, verbose: str = "error") -> np.ndarray:
+        import mne
+
+        if cfg.filter_method == "fir":
+            return mne.filter.notch_filter(x, sfreq, freqs, method="fir", verbose=verbose)
+        # One stop band per call (MNE's IIR notch takes one); 2 Hz wide so the ringing
+        # dies out within ~0.2 s of a short trial (MNE's default width is f/200).
+        for f in freqs:
+            x = mne.filter.notch_filter(
+                x, sfreq, f, notch_widths=2.0, method="iir", verbose=verbose
+            )
+        return x
+
+    _warn_if_longer(notch, f"the notch filter at {cfg.notch:g} Hz", n_times, sfreq)
+    return notch, f"notch {cfg.notch:g} Hz (+harmonics)"
+
+
+def _band_step(cfg: Preprocess, sfreq: float, n_times: int) -> _Step | None:
+    """The band-pass (or high-/low-pass) filter (None without ``l_freq`` and ``h_freq``)."""
+    if cfg.l_freq is None and cfg.h_freq is None:
+        return None
     iir = {"ftype": "butter", "order": 4} if cfg.filter_method == "iir" else None
-    _check_filters(cfg, nyq)
-    if cfg.notch is not None:
-        freqs = _notch_freqs(cfg, nyq)
 
-        def notch(x: np.ndarray, sfreq: float = sfreq, verbose: str = "error") -> np.ndarray:
-            import mne
+    def band(x: np.ndarray, sfreq: float = sfreq, verbose: str = "error") -> np.ndarray:
+        import mne
 
-            if cfg.filter_method == "fir":
-                return mne.filter.notch_filter(x, sfreq, freqs, method="fir", verbose=verbose)
-            # One stop band per call (MNE's IIR notch takes one); 2 Hz wide so the ringing
-            # dies out within ~0.2 s of a short trial (MNE's default width is f/200).
-            for f in freqs:
-                x = mne.filter.notch_filter(
-                    x, sfreq, f, notch_widths=2.0, method="iir", verbose=verbose
-                )
-            return x
+        return mne.filter.filter_data(
+            x,
+            sfreq,
+            cfg.l_freq,
+            cfg.h_freq,
+            method=cfg.filter_method,
+            iir_params=None if iir is None else dict(iir),
+            verbose=verbose,
+        )
 
-        fns.append(notch)
-        steps.append(f"notch {cfg.notch:g} Hz (+harmonics)")
-        _warn_if_longer(notch, f"the notch filter at {cfg.notch:g} Hz", n_in, sfreq)
+    what = f"the band-pass {cfg.l_freq}-{cfg.h_freq} Hz ({cfg.filter_method})"
+    _warn_if_longer(band, what, n_times, sfreq)
+    return band, f"band-pass {cfg.l_freq}-{cfg.h_freq} Hz ({cfg.filter_method})"
 
-    if cfg.l_freq is not None or cfg.h_freq is not None:
 
-        def band(x: np.ndarray, sfreq: float = sfreq, verbose: str = "error") -> np.ndarray:
-            import mne
+def _resample_step(cfg: Preprocess, sfreq: float, n_times: int) -> tuple[_Step | None, int, float]:
+    """The resampling step (None without a new rate), and the samples per trial and sampling
+    rate after it."""
+    if cfg.resample is None or cfg.resample == sfreq:
+        return None, n_times, sfreq
+    if cfg.resample <= 0:
+        raise ConfigError(f"resample={cfg.resample} must be a positive rate in Hz.")
+    out_times = int(round(n_times * cfg.resample / sfreq))
+    if out_times < 1:
+        raise ConfigError(f"resample={cfg.resample} Hz leaves no samples per trial.")
 
-            return mne.filter.filter_data(
-                x,
-                sfreq,
-                cfg.l_freq,
-                cfg.h_freq,
-                method=cfg.filter_method,
-                iir_params=None if iir is None else dict(iir),
-                verbose=verbose,
-            )
+    def rs(x: np.ndarray, sfreq: float = sfreq) -> np.ndarray:
+        import mne
 
-        fns.append(band)
-        steps.append(f"band-pass {cfg.l_freq}-{cfg.h_freq} Hz ({cfg.filter_method})")
-        what = f"the band-pass {cfg.l_freq}-{cfg.h_freq} Hz ({cfg.filter_method})"
-        _warn_if_longer(band, what, n_in, sfreq)
+        return mne.filter.resample(
+            x, up=cfg.resample, down=sfreq, axis=-1, method="polyphase", verbose="error"
+        )
 
-    if cfg.resample is not None and cfg.resample != sfreq:
-        if cfg.resample <= 0:
-            raise ConfigError(f"resample={cfg.resample} must be a positive rate in Hz.")
-        n_times = int(round(n_times * cfg.resample / sfreq))
-        if n_times < 1:
-            raise ConfigError(f"resample={cfg.resample} Hz leaves no samples per trial.")
+    return (rs, f"resample {sfreq:g} -> {cfg.resample:g} Hz"), out_times, float(cfg.resample)
 
-        def rs(x: np.ndarray, sfreq: float = sfreq) -> np.ndarray:
-            import mne
 
-            return mne.filter.resample(
-                x, up=cfg.resample, down=sfreq, axis=-1, method="polyphase", verbose="error"
-            )
+def _baseline_step(cfg: Preprocess, tmin: float, n_times: int, sfreq: float) -> _Step | None:
+    """Subtraction of the mean over the baseline window (None without ``baseline``)."""
+    if cfg.baseline is None:
+        return None
+    times = float(tmin) + np.arange(n_times) / sfreq
+    b0, b1 = cfg.baseline
+    lo = times[0] if b0 is None else b0
+    hi = times[-1] if b1 is None else b1
+    if not ((times >= lo) & (times <= hi)).any():
+        raise ConfigError(
+            f"baseline={cfg.baseline} s holds no samples; trials span "
+            f"{times[0]:.3f}..{times[-1]:.3f} s from stimulus onset."
+        )
 
-        fns.append(rs)
-        steps.append(f"resample {sfreq:g} -> {cfg.resample:g} Hz")
-        sfreq = float(cfg.resample)
+    def base(x: np.ndarray) -> np.ndarray:
+        import mne
 
-    if cfg.baseline is not None:
-        times = float(tmin) + np.arange(n_times) / sfreq
-        b0, b1 = cfg.baseline
-        lo = times[0] if b0 is None else b0
-        hi = times[-1] if b1 is None else b1
-        if not ((times >= lo) & (times <= hi)).any():
-            raise ConfigError(
-                f"baseline={cfg.baseline} s holds no samples; trials span "
-                f"{times[0]:.3f}..{times[-1]:.3f} s from stimulus onset."
-            )
+        return mne.baseline.rescale(x, times, (b0, b1), mode="mean", verbose="error")
 
-        def base(x: np.ndarray) -> np.ndarray:
-            import mne
-
-            return mne.baseline.rescale(x, times, (b0, b1), mode="mean", verbose="error")
-
-        fns.append(base)
-        steps.append(f"baseline {cfg.baseline}")
-    return Plan(channels, n_in, sfreq, ch_names, steps, fns)
+    return base, f"baseline {cfg.baseline}"
 
 
 def _check_filters(cfg: Preprocess, nyq: float) -> None:
@@ -507,7 +527,14 @@ def load_trials(
     hit = trialcache.lookup(folder, (n, c, t))
     if hit is not None:
         return Trials(hit.X, hit.sfreq, hit.ch_names, hit.steps, {"path": str(folder), "hit": True})
-    X = p.run(read, n)
+    return _stored(folder, p.run(read, n), key, p)
+
+
+def _stored(folder: Path, X: np.ndarray, key: dict[str, Any], p: Plan) -> Trials:
+    """Trials ``X`` (the result of ``p``), written to the trial cache entry ``folder`` if the
+    disk allows."""
+    from eegbench.data import trialcache
+
     try:
         trialcache.store(folder, X, key=key, sfreq=p.sfreq, ch_names=p.ch_names, steps=p.steps)
     except OSError as e:  # a full disk costs the next run its head start, not this run

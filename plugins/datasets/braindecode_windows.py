@@ -130,6 +130,47 @@ def from_windows(windows: Any, p: BraindecodeParams, *, source: str) -> EEGData:
     parts = list(getattr(windows, "datasets", []))
     if not parts or sum(len(d) for d in parts) == 0:
         raise DataError(f"braindecode: {source!r} holds no windows.")
+    sfreq, ch_names = _layout(parts, source)
+    X, targets, trial, subjects = _read_windows(parts)
+    shapes = {x.shape for x in X}
+    if len(shapes) != 1:
+        raise DataError(
+            f"braindecode: windows of {source!r} have different shapes {sorted(shapes)[:3]}; "
+            "use one window size."
+        )
+    y_raw = np.asarray(targets)
+    if y_raw.dtype.kind not in "iu":
+        raise DataError(
+            f"braindecode: targets of {source!r} are {y_raw.dtype} ({y_raw[:3].tolist()}...), "
+            "not class indices; window with a mapping to integers."
+        )
+    class_names = _class_names(p, parts[0], int(y_raw.max()) + 1)
+    image_names = list(dict.fromkeys(trial))
+    unit = {name: i for i, name in enumerate(image_names)}
+    data = EEGData(
+        X=(np.stack(X) * 1e6).astype(np.float32),  # braindecode keeps MNE's volts; here uV
+        y=y_raw.astype(np.int64),
+        image=np.array([unit[t] for t in trial]),
+        subject=np.asarray(subjects, dtype=np.int64),
+        splits={k: np.arange(len(X)) for k in ("train", "val", "test")},
+        class_names=class_names,
+        image_names=image_names,
+        sfreq=sfreq,
+        ch_names=ch_names,
+        name="braindecode",
+        info={
+            "tmin": 0.0,
+            "source": source,
+            "units": "uV",
+            "zero_shot_test": False,
+            "images": "one unit per trial (its windows share it); no stimulus images",
+        },
+    )
+    return finalize(data, p, has_published=False)
+
+
+def _layout(parts: list[Any], source: str) -> tuple[float, list[str]]:
+    """The sampling rate and channels every recording shares."""
     infos = [_info(d) for d in parts]
     sfreq, ch_names = float(infos[0]["sfreq"]), list(infos[0].ch_names)
     for info in infos[1:]:
@@ -138,6 +179,11 @@ def from_windows(windows: Any, p: BraindecodeParams, *, source: str) -> EEGData:
                 f"braindecode: the recordings of {source!r} differ in sampling rate or "
                 "channels; resample and pick channels before windowing."
             )
+    return sfreq, ch_names
+
+
+def _read_windows(parts: list[Any]) -> tuple[list[np.ndarray], list[Any], list[str], list[int]]:
+    """Every window's data, target, trial (windows of one trial share it) and subject id."""
     X, targets, trial, subjects = [], [], [], []
     subject_ids: dict[str, int] = {}
     for k, d in enumerate(parts):
@@ -154,46 +200,17 @@ def from_windows(windows: Any, p: BraindecodeParams, *, source: str) -> EEGData:
             t = int(meta["i_trial_in_dataset"].iloc[i]) if meta is not None else i
             trial.append(f"rec{k}_trial{t}")
             subjects.append(sid)
-    shapes = {x.shape for x in X}
-    if len(shapes) != 1:
-        raise DataError(
-            f"braindecode: windows of {source!r} have different shapes {sorted(shapes)[:3]}; "
-            "use one window size."
-        )
-    y_raw = np.asarray(targets)
-    if y_raw.dtype.kind not in "iu":
-        raise DataError(
-            f"braindecode: targets of {source!r} are {y_raw.dtype} ({y_raw[:3].tolist()}...), "
-            "not class indices; window with a mapping to integers."
-        )
-    n_classes = int(y_raw.max()) + 1
+    return X, targets, trial, subjects
+
+
+def _class_names(p: BraindecodeParams, first: Any, n_classes: int) -> list[str]:
+    """Names of targets 0..n_classes-1: ``class_names``, else the windowing's mapping."""
     names = list(p.class_names)
     if not names:
-        inverse = {v: k for k, v in _mapping(parts[0]).items()}
+        inverse = {v: k for k, v in _mapping(first).items()}
         names = [inverse.get(c, f"class_{c}") for c in range(n_classes)]
     if len(names) < n_classes:
         raise ConfigError(
             f"braindecode: class_names has {len(names)} names for targets 0..{n_classes - 1}."
         )
-    image_names = list(dict.fromkeys(trial))
-    unit = {name: i for i, name in enumerate(image_names)}
-    data = EEGData(
-        X=(np.stack(X) * 1e6).astype(np.float32),  # braindecode keeps MNE's volts; here uV
-        y=y_raw.astype(np.int64),
-        image=np.array([unit[t] for t in trial]),
-        subject=np.asarray(subjects, dtype=np.int64),
-        splits={k: np.arange(len(X)) for k in ("train", "val", "test")},
-        class_names=names,
-        image_names=image_names,
-        sfreq=sfreq,
-        ch_names=ch_names,
-        name="braindecode",
-        info={
-            "tmin": 0.0,
-            "source": source,
-            "units": "uV",
-            "zero_shot_test": False,
-            "images": "one unit per trial (its windows share it); no stimulus images",
-        },
-    )
-    return finalize(data, p, has_published=False)
+    return names

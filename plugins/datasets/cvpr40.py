@@ -21,6 +21,7 @@ from eegbench.api import (
     Ge,
     Gt,
     Interval,
+    Trials,
     file_problem,
     finalize,
     folder_problem,
@@ -215,6 +216,20 @@ def _image_paths(p: CVPR40Params, image_names: list[str], used: set[int]) -> lis
 def load_cvpr40(**kw: Any) -> EEGData:
     """CVPR40 trials in the window [time_low, time_high), with published or random splits."""
     p = CVPR40Params(**kw)
+    _check_params(p)
+    mapped = _mappable(p.path)
+    dataset, wnids, images = _read_dataset(p, mapped)
+    sel = _select(p, dataset)
+    has_published = bool(p.splits_path) and p.split != "random"
+    full_split = _published_splits(p, sel, len(dataset)) if has_published else None
+    chosen = _chosen(p, sel, full_split)
+    trials = _read_window(p, dataset, chosen, mapped)
+    data = _assemble(p, dataset, wnids, images, sel, chosen, full_split, trials)
+    return finalize(data, p, has_published=has_published, trials=trials)
+
+
+def _check_params(p: CVPR40Params) -> None:
+    """One-line ConfigErrors for a missing path and invalid choices or window."""
     if not p.path:
         raise ConfigError("cvpr40 needs dataset.path=<eeg .pth file> (e.g. eeg_55_95_std.pth).")
     if p.image_file not in IMAGE_FILES:
@@ -225,7 +240,10 @@ def load_cvpr40(**kw: Any) -> EEGData:
         )
     if not 0 <= p.time_low < p.time_high:
         raise ConfigError(f"time window [{p.time_low}, {p.time_high}) is empty.")
-    mapped = _mappable(p.path)
+
+
+def _read_dataset(p: CVPR40Params, mapped: bool) -> tuple[list[dict], list[str], list[str]]:
+    """The EEG file's trials, class WNIDs and image names, checked."""
     dataset, wnids, images = _check_dataset(_load_torch(p.path, "EEG file", mapped), p.path)
     if not mapped:
         warn(
@@ -233,7 +251,22 @@ def load_cvpr40(**kw: Any) -> EEGData:
             "(peak memory about 2x the file); load it and torch.save it once in the current "
             "format to memory-map it."
         )
+    return dataset, wnids, images
 
+
+@dataclass
+class _Selection:
+    """Each trial's subject and which trials pass the length filter (``keep_len``), the subject
+    filter (``keep_subj``) and both while long enough for the window (``keep``)."""
+
+    subjects: np.ndarray
+    keep_len: np.ndarray
+    keep_subj: np.ndarray
+    keep: np.ndarray
+
+
+def _select(p: CVPR40Params, dataset: list[dict]) -> _Selection:
+    """The trials that pass the length and subject filters and reach ``time_high``."""
     lengths = np.array([int(tr["eeg"].shape[1]) for tr in dataset])
     subjects = np.array([int(tr.get("subject", 1)) for tr in dataset])
     keep_len = (lengths >= p.min_len) & (lengths <= p.max_len)
@@ -250,39 +283,55 @@ def load_cvpr40(**kw: Any) -> EEGData:
         warnings.warn(
             f"cvpr40: dropped {int(short.sum())} trial(s) that pass the length filter but end "
             f"before time_high={p.time_high}.",
-            stacklevel=2,
+            stacklevel=3,
         )
-    keep = keep_len & keep_subj & ~short
+    return _Selection(subjects, keep_len, keep_subj, keep_len & keep_subj & ~short)
 
-    has_published = bool(p.splits_path) and p.split != "random"
-    if has_published:
-        raw = _read_splits(p.splits_path, p.split_index)
-        indexing = p.split_indexing
-        if indexing == "auto":
-            indexing = "subject" if p.subject else "full"
-        if indexing == "subject" and not p.subject:
-            raise ConfigError("split_indexing=subject needs subject=1..6.")
-        base = np.flatnonzero(keep_subj) if indexing == "subject" else np.arange(len(dataset))
-        full_split = {}
-        for name, idx in raw.items():
-            idx_arr = np.asarray(idx, dtype=np.int64)
-            if idx_arr.size and (idx_arr.min() < 0 or idx_arr.max() >= base.size):
-                raise DataError(
-                    f"cvpr40: split {name!r} of {p.splits_path!r} indexes trial {idx_arr.max()} "
-                    f"but the {'subject' if indexing == 'subject' else 'full'} list has "
-                    f"{base.size} trials; the splits file does not match the EEG file "
-                    "(for the _all file with a subject, use split_indexing=full)."
-                )
-            full = base[idx_arr]
-            full_split[name] = full[keep[full]]
+
+def _published_splits(p: CVPR40Params, sel: _Selection, n_trials: int) -> dict[str, np.ndarray]:
+    """The splits file's train/val/test as indices into the EEG file's ``n_trials`` trials,
+    without the filtered-out ones."""
+    raw = _read_splits(p.splits_path, p.split_index)
+    indexing = p.split_indexing
+    if indexing == "auto":
+        indexing = "subject" if p.subject else "full"
+    if indexing == "subject" and not p.subject:
+        raise ConfigError("split_indexing=subject needs subject=1..6.")
+    base = np.flatnonzero(sel.keep_subj) if indexing == "subject" else np.arange(n_trials)
+    full_split = {}
+    for name, idx in raw.items():
+        idx_arr = np.asarray(idx, dtype=np.int64)
+        if idx_arr.size and (idx_arr.min() < 0 or idx_arr.max() >= base.size):
+            raise DataError(
+                f"cvpr40: split {name!r} of {p.splits_path!r} indexes trial {idx_arr.max()} "
+                f"but the {'subject' if indexing == 'subject' else 'full'} list has "
+                f"{base.size} trials; the splits file does not match the EEG file "
+                "(for the _all file with a subject, use split_indexing=full)."
+            )
+        full = base[idx_arr]
+        full_split[name] = full[sel.keep[full]]
+    return full_split
+
+
+def _chosen(
+    p: CVPR40Params, sel: _Selection, full_split: dict[str, np.ndarray] | None
+) -> np.ndarray:
+    """Indices of the trials loaded: those of the published splits, else all kept ones."""
+    if full_split is not None:
         chosen = np.unique(np.concatenate(list(full_split.values())))
     else:
-        chosen = np.flatnonzero(keep)
+        chosen = np.flatnonzero(sel.keep)
     if chosen.size == 0:
         raise DataError(
             f"cvpr40: no trial of {p.path!r} passes the filters (length {p.min_len}..{p.max_len}, "
             f"subject {p.subject or 'all'})."
         )
+    return chosen
+
+
+def _read_window(p: CVPR40Params, dataset: list[dict], chosen: np.ndarray, mapped: bool) -> Trials:
+    """The ``chosen`` trials' window, preprocessed (or from the trial cache); each trial's EEG
+    is dropped from ``dataset`` once handed over."""
 
     def read(sl: slice) -> np.ndarray:
         part = chosen[sl]
@@ -296,7 +345,7 @@ def load_cvpr40(**kw: Any) -> EEGData:
 
     n_chans = int(dataset[int(chosen[0])]["eeg"].shape[0])
     ch_names = [f"EEG{i + 1:03d}" for i in range(n_chans)]
-    trials = load_trials(
+    return load_trials(
         read,
         (chosen.size, n_chans, p.time_high - p.time_low),
         p,
@@ -310,21 +359,32 @@ def load_cvpr40(**kw: Any) -> EEGData:
             "window": [p.time_low, p.time_high],
         },
     )
+
+
+def _assemble(
+    p: CVPR40Params,
+    dataset: list[dict],
+    wnids: list[str],
+    images: list[str],
+    sel: _Selection,
+    chosen: np.ndarray,
+    full_split: dict[str, np.ndarray] | None,
+    trials: Trials,
+) -> EEGData:
+    """EEGData of the ``chosen`` trials, with their splits, images, captions and blocks."""
     y = np.array([int(dataset[i]["label"]) for i in chosen])
     image = np.array([int(dataset[i]["image"]) for i in chosen])
-    subject = subjects[chosen]
-    if has_published:
+    subject = sel.subjects[chosen]
+    if full_split is not None:
         pos = np.full(len(dataset), -1)
         pos[chosen] = np.arange(chosen.size)
         splits = {k: pos[v] for k, v in full_split.items()}
     else:
         splits = {k: np.arange(chosen.size) for k in ("train", "val", "test")}
-
     table = class_table()
     image_names = [str(n) for n in images]
     image_paths = _image_paths(p, image_names, set(image.tolist())) if p.image_dir else None
     captions = read_caption_files(p.caption_dir, image_names, "cvpr40") if p.caption_dir else None
-
     data = EEGData(
         X=trials.X,
         y=y,
@@ -338,21 +398,27 @@ def load_cvpr40(**kw: Any) -> EEGData:
         captions=captions,
         image_paths=image_paths,
         name="cvpr40",
-        info={
-            "wnids": [str(w) for w in wnids],
-            "tmin": p.time_low / p.sfreq,
-            "block_design": True,
-            "zero_shot_test": False,
-            "source": str(p.path),
-            "split_file": str(p.splits_path) if has_published else None,
-            "dropped_length_filter": int((keep_subj & ~keep_len).sum()),
-        },
+        info=_info(p, wnids, sel, full_split is not None),
     )
-    if has_published:
-        data.info["split"] = f"published ({Path(p.splits_path).name} #{p.split_index})"
     # One block per (subject, class): the design showed each class's 50 images in one run.
     trial_info(data)["block"] = subject * len(wnids) + y
-    return finalize(data, p, has_published=has_published, trials=trials)
+    return data
+
+
+def _info(p: CVPR40Params, wnids: list[str], sel: _Selection, published: bool) -> dict[str, Any]:
+    """The dataset's info: classes, window, design, source and filtering."""
+    info: dict[str, Any] = {
+        "wnids": [str(w) for w in wnids],
+        "tmin": p.time_low / p.sfreq,
+        "block_design": True,
+        "zero_shot_test": False,
+        "source": str(p.path),
+        "split_file": str(p.splits_path) if published else None,
+        "dropped_length_filter": int((sel.keep_subj & ~sel.keep_len).sum()),
+    }
+    if published:
+        info["split"] = f"published ({Path(p.splits_path).name} #{p.split_index})"
+    return info
 
 
 def _mappable(path: str) -> bool:

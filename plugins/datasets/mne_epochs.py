@@ -198,12 +198,52 @@ def from_epochs(
     """EEGData from a loaded ``mne.Epochs`` with the classes, stimuli and splits of ``p``;
     ``subjects``: each epoch's subject (default ``p.subject``), ``info``: added to the info."""
     codes = epochs.events[:, 2].astype(np.int64)
+    pairs, class_names, code_class = _class_map(epochs.event_id, codes, p, name, source)
+    keep = np.flatnonzero(np.isin(codes, list(code_class)))
+    if keep.size == 0:
+        raise DataError(f"{name}: no epoch of {source!r} has an event code of the class map.")
+    y = np.array([code_class[c] for c in codes[keep]])
+    X, ch_names = _epoch_data(epochs, p, keep, name)
+    stim = _stimuli(p, epochs, codes, keep, name)
+    data = EEGData(
+        X=X,
+        y=y,
+        image=stim.image,
+        subject=np.full(keep.size, p.subject) if subjects is None else subjects[keep],
+        splits=stim.splits,
+        class_names=class_names,
+        image_names=stim.image_names,
+        sfreq=float(epochs.info["sfreq"]),
+        ch_names=ch_names,
+        captions=stim.captions,
+        references=stim.references,
+        image_paths=stim.image_paths,
+        name=name,
+        info={
+            "tmin": float(epochs.tmin),
+            "source": source,
+            "units": p.units or "SI",
+            "event_codes": {n: [c for m, c in pairs if m == n] for n in class_names},
+            "dropped_unmapped": int(len(codes) - keep.size),
+            "zero_shot_test": False,
+            "images": "stimulus table" if stim.from_table else "one per trial (no table)",
+            **(info or {}),
+        },
+    )
+    return finalize(data, p, has_published=stim.published)
+
+
+def _class_map(
+    event_id: dict[str, int], codes: np.ndarray, p: EpochsParams, name: str, source: str
+) -> tuple[list[tuple[str, int]], list[str], dict[int, int]]:
+    """The (class name, event code) pairs of ``event_map`` (else of the file's codes present),
+    the class names and each code's class."""
     if p.event_map:
         pairs = parse_event_map(p.event_map)
     else:
         present = set(codes.tolist())
         pairs = sorted(
-            ((k, int(v)) for k, v in epochs.event_id.items() if int(v) in present),
+            ((k, int(v)) for k, v in event_id.items() if int(v) in present),
             key=lambda kv: kv[1],
         )
     class_names = list(dict.fromkeys(n for n, _ in pairs))
@@ -218,79 +258,92 @@ def from_epochs(
             f"{name}: event code(s) {absent} of event_map are not in {source!r} "
             f"(codes there: {sorted(set(codes.tolist()))})."
         )
-    keep = np.flatnonzero(np.isin(codes, list(code_class)))
-    if keep.size == 0:
-        raise DataError(f"{name}: no epoch of {source!r} has an event code of the class map.")
-    y = np.array([code_class[c] for c in codes[keep]])
+    return pairs, class_names, code_class
 
+
+def _epoch_data(
+    epochs: Any, p: EpochsParams, keep: np.ndarray, name: str
+) -> tuple[np.ndarray, list[str]]:
+    """float32 data of the ``keep`` epochs in the ``picks`` and ``units`` asked for, and the
+    picked channels' names."""
     try:
         picked = epochs.copy().pick(p.picks)
         X = picked.get_data(units=p.units or None)[keep].astype(np.float32)
     except ValueError as e:
         raise ConfigError(f"{name}: picks={p.picks!r} / units={p.units!r} failed: {e}") from e
+    return X, list(picked.ch_names)
 
-    table, base = _stimulus_table(p, epochs)
-    splits = {k: np.arange(keep.size) for k in ("train", "val", "test")}
-    has_published = False
+
+@dataclass
+class _Stimuli:
+    """Each kept epoch's image (an index into ``image_names``), the images' captions, further
+    references and files, and the splits (``published``: from the table)."""
+
+    image: np.ndarray
+    image_names: list[str]
+    splits: dict[str, np.ndarray]
+    from_table: bool
+    published: bool = False
     captions: list[str] | None = None
     references: list[list[str]] | None = None
     image_paths: list[str | None] | None = None
-    if table is None:
-        image_names = [f"trial_{i:05d}" for i in keep]
-        image = np.arange(keep.size)
-    else:
-        key = "trial" if "trial" in table.columns else "event"
-        lookup = table.drop_duplicates(subset=[key]).set_index(key)
-        wanted = keep if key == "trial" else codes[keep]
-        missing = sorted(set(np.asarray(wanted).tolist()) - set(lookup.index.tolist()))
-        if missing:
-            raise DataError(
-                f"{name}: the stimulus table has no row for {key}(s) {missing[:5]}"
-                f"{' ...' if len(missing) > 5 else ''} ({len(missing)} missing)."
-            )
-        rows = lookup.loc[wanted]
-        img_vals = [str(v) for v in rows["image"]]
-        image_names = list(dict.fromkeys(img_vals))
-        img_pos = {n: i for i, n in enumerate(image_names)}
-        image = np.array([img_pos[v] for v in img_vals])
-        if "caption" in rows.columns:
-            captions = _per_image(rows["caption"].astype(str).tolist(), img_vals, image_names, name)
-            references = _more_references(rows, captions, img_vals, image_names, name)
-        if "split" in rows.columns:
-            which = rows["split"].astype(str).str.strip().str.lower().to_numpy()
-            bad = sorted(set(which.tolist()) - {"train", "val", "test"})
-            if bad:
-                raise DataError(f"{name}: split column has values {bad}; use train, val, test.")
-            splits = {k: np.flatnonzero(which == k) for k in ("train", "val", "test")}
-            has_published = True
-        image_paths = _resolve_images(image_names, base, name)
 
-    data = EEGData(
-        X=X,
-        y=y,
-        image=image,
-        subject=np.full(keep.size, p.subject) if subjects is None else subjects[keep],
-        splits=splits,
-        class_names=class_names,
+
+def _stimuli(
+    p: EpochsParams, epochs: Any, codes: np.ndarray, keep: np.ndarray, name: str
+) -> _Stimuli:
+    """The kept epochs' stimuli from the stimulus table (or metadata); without one, each epoch
+    is its own image."""
+    table, base = _stimulus_table(p, epochs)
+    splits = {k: np.arange(keep.size) for k in ("train", "val", "test")}
+    if table is None:
+        names = [f"trial_{i:05d}" for i in keep]
+        return _Stimuli(np.arange(keep.size), names, splits, from_table=False)
+    rows = _table_rows(table, codes, keep, name)
+    img_vals = [str(v) for v in rows["image"]]
+    image_names = list(dict.fromkeys(img_vals))
+    img_pos = {n: i for i, n in enumerate(image_names)}
+    captions: list[str] | None = None
+    references: list[list[str]] | None = None
+    if "caption" in rows.columns:
+        captions = _per_image(rows["caption"].astype(str).tolist(), img_vals, image_names, name)
+        references = _more_references(rows, captions, img_vals, image_names, name)
+    published = "split" in rows.columns
+    if published:
+        splits = _table_splits(rows, name)
+    return _Stimuli(
+        image=np.array([img_pos[v] for v in img_vals]),
         image_names=image_names,
-        sfreq=float(epochs.info["sfreq"]),
-        ch_names=list(picked.ch_names),
+        splits=splits,
+        from_table=True,
+        published=published,
         captions=captions,
         references=references,
-        image_paths=image_paths,
-        name=name,
-        info={
-            "tmin": float(epochs.tmin),
-            "source": source,
-            "units": p.units or "SI",
-            "event_codes": {n: [c for m, c in pairs if m == n] for n in class_names},
-            "dropped_unmapped": int(len(codes) - keep.size),
-            "zero_shot_test": False,
-            "images": "stimulus table" if table is not None else "one per trial (no table)",
-            **(info or {}),
-        },
+        image_paths=_resolve_images(image_names, base, name),
     )
-    return finalize(data, p, has_published=has_published)
+
+
+def _table_splits(rows: Any, name: str) -> dict[str, np.ndarray]:
+    """The kept epochs' splits as the table's ``split`` column gives them."""
+    which = rows["split"].astype(str).str.strip().str.lower().to_numpy()
+    bad = sorted(set(which.tolist()) - {"train", "val", "test"})
+    if bad:
+        raise DataError(f"{name}: split column has values {bad}; use train, val, test.")
+    return {k: np.flatnonzero(which == k) for k in ("train", "val", "test")}
+
+
+def _table_rows(table: Any, codes: np.ndarray, keep: np.ndarray, name: str) -> Any:
+    """The stimulus table's row of each kept epoch, looked up by trial index or event code."""
+    key = "trial" if "trial" in table.columns else "event"
+    lookup = table.drop_duplicates(subset=[key]).set_index(key)
+    wanted = keep if key == "trial" else codes[keep]
+    missing = sorted(set(np.asarray(wanted).tolist()) - set(lookup.index.tolist()))
+    if missing:
+        raise DataError(
+            f"{name}: the stimulus table has no row for {key}(s) {missing[:5]}"
+            f"{' ...' if len(missing) > 5 else ''} ({len(missing)} missing)."
+        )
+    return lookup.loc[wanted]
 
 
 def _per_image(values: list[str], img_vals: list[str], names: list[str], where: str) -> list[str]:
@@ -331,7 +384,7 @@ def _resolve_images(names: list[str], base: Path | None, where: str) -> list[str
         return None
     if n_found < len(paths):
         warnings.warn(
-            f"{where}: {len(paths) - n_found} of {len(paths)} image files not found.", stacklevel=3
+            f"{where}: {len(paths) - n_found} of {len(paths)} image files not found.", stacklevel=4
         )
     return paths
 
@@ -365,6 +418,33 @@ RAW_EXTENSIONS = [".vhdr", ".edf", ".bdf", ".set", ".fif", ".cnt", ".mff"]
 def load_bids(**kw: Any) -> EEGData:
     """Epochs cut around the annotated events of the matching BIDS recordings (needs mne-bids),
     each recording filtered before it is epoched."""
+    mne_bids = _import_mne_bids()
+    import mne
+
+    p = BIDSParams(**kw)
+    root = _bids_root(p)
+    paths = _recordings(mne_bids, root, p)
+    raws, steps = _read_filtered(mne_bids, paths, p)
+    event_id = _event_ids(raws, paths)
+    parts, subject_of, ids = _epoch_recordings(raws, event_id, p, paths)
+    epochs = parts[0] if len(parts) == 1 else mne.concatenate_epochs(parts, verbose="error")
+    per_epoch = dataclasses.replace(p, l_freq=None, h_freq=None, notch=None)  # done above
+    return from_epochs(
+        epochs,
+        per_epoch,
+        name="bids",
+        source=str(paths[0].fpath) if len(paths) == 1 else f"{len(paths)} recordings in {root}",
+        subjects=np.asarray(subject_of),
+        info={
+            "recordings": [bp.basename for bp, _ in raws],
+            "bids_subjects": ids,
+            "preprocessing": steps,
+        },
+    )
+
+
+def _import_mne_bids() -> Any:
+    """The mne_bids module, or a ConfigError saying how to install it."""
     try:
         import mne_bids
     except ImportError:
@@ -372,9 +452,11 @@ def load_bids(**kw: Any) -> EEGData:
             "dataset bids needs the mne-bids package: pip install -c constraints.txt "
             "'eegbench[bids]' (pip install mne-bids)"
         ) from None
-    import mne
+    return mne_bids
 
-    p = BIDSParams(**kw)
+
+def _bids_root(p: BIDSParams) -> Path:
+    """The BIDS root, checked with the subject label(s) asked for."""
     if not p.bids_root or p.bids_subject in ("", []):
         raise ConfigError(
             "bids needs dataset.bids_root=<folder> and dataset.bids_subject=<label>, "
@@ -384,6 +466,12 @@ def load_bids(**kw: Any) -> EEGData:
     problem = folder_problem(root)
     if problem:
         raise DataError(f"bids: bids_root {p.bids_root!r} {problem}.")
+    return root
+
+
+def _recordings(mne_bids: Any, root: Path, p: BIDSParams) -> list[Any]:
+    """The BIDS paths of the recordings matching the subjects, sessions, task and runs asked
+    for, in path order."""
     subjects = _bids_subjects(root, p.bids_subject)
     paths = sorted(
         mne_bids.find_matching_paths(
@@ -404,6 +492,13 @@ def load_bids(**kw: Any) -> EEGData:
             f"{subjects or 'all'}, task {p.task or 'any'}, session(s) {p.session or 'any'}, "
             f"run(s) {p.run or 'any'}."
         )
+    return paths
+
+
+def _read_filtered(
+    mne_bids: Any, paths: list[Any], p: BIDSParams
+) -> tuple[list[tuple[Any, Any]], list[str]]:
+    """Each recording with its BIDS path, read and filtered, and the filters' descriptions."""
     raws, steps = [], []
     for bp in paths:
         try:
@@ -413,10 +508,24 @@ def load_bids(**kw: Any) -> EEGData:
             raise DataError(f"bids: cannot read {bp.basename!r} in {p.bids_root!r} ({msg}).") from e
         steps = filter_continuous(raw, p)
         raws.append((bp, raw))
+    return raws, steps
+
+
+def _event_ids(raws: list[tuple[Any, Any]], paths: list[Any]) -> dict[str, int]:
+    """One event code per annotation description, the same in every recording."""
     descriptions = sorted({str(d) for _, raw in raws for d in raw.annotations.description})
     if not descriptions:
         raise DataError(f"bids: {paths[0].basename!r} has no annotated events.")
-    event_id = {d: i + 1 for i, d in enumerate(descriptions)}  # one code per name everywhere
+    return {d: i + 1 for i, d in enumerate(descriptions)}
+
+
+def _epoch_recordings(
+    raws: list[tuple[Any, Any]], event_id: dict[str, int], p: BIDSParams, paths: list[Any]
+) -> tuple[list[Any], list[int], dict[str, int]]:
+    """The epochs of every recording that has some, each epoch's subject id, and the ids of
+    the BIDS subject labels."""
+    import mne
+
     parts, subject_of, ids = [], [], _subject_ids([bp.subject for bp, _ in raws])
     for bp, raw in raws:
         events, _ = mne.events_from_annotations(raw, event_id=event_id, verbose="error")
@@ -445,20 +554,7 @@ def load_bids(**kw: Any) -> EEGData:
             subject_of += [ids[bp.subject]] * len(epochs)
     if not parts:
         raise DataError(f"bids: no epoch of {p.tmin}..{p.tmax} s fits inside the recordings.")
-    epochs = parts[0] if len(parts) == 1 else mne.concatenate_epochs(parts, verbose="error")
-    per_epoch = dataclasses.replace(p, l_freq=None, h_freq=None, notch=None)  # done above
-    return from_epochs(
-        epochs,
-        per_epoch,
-        name="bids",
-        source=str(paths[0].fpath) if len(paths) == 1 else f"{len(paths)} recordings in {root}",
-        subjects=np.asarray(subject_of),
-        info={
-            "recordings": [bp.basename for bp, _ in raws],
-            "bids_subjects": ids,
-            "preprocessing": steps,
-        },
-    )
+    return parts, subject_of, ids
 
 
 def _labels(value: Labels) -> list[str] | None:

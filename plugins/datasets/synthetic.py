@@ -469,35 +469,110 @@ def _artifacts(
     return out
 
 
-def make_synthetic(**params: object) -> EEGData:
-    """Simulate the dataset described by :class:`SyntheticParams`."""
-    p = SyntheticParams(**params)  # type: ignore[arg-type]
-    _check(p)
+@dataclass
+class _Head:
+    """The simulated electrodes: names, unit vectors on the template head, 10-20 anchors."""
+
+    ch_names: list[str]
+    unit: np.ndarray
+    anchors: dict[str, np.ndarray]
+
+
+@dataclass
+class _Streams:
+    """One independent random stream per part of the simulation."""
+
+    world: np.random.Generator
+    caption: np.random.Generator
+    trial: np.random.Generator
+    noise: np.random.Generator
+    induced: np.random.Generator
+    artifact: np.random.Generator
+
+    @classmethod
+    def of(cls, seed: int | None) -> _Streams:
+        """The streams of world ``seed``."""
+        # streams 5 and 6 (induced responses, artifacts) leave the first four as they were
+        return cls(
+            *(
+                np.random.Generator(np.random.PCG64(s))
+                for s in np.random.SeedSequence(seed).spawn(6)
+            )
+        )
+
+
+@dataclass
+class _Images:
+    """Every image's class, colour and setting (indices), name and caption."""
+
+    cls: np.ndarray
+    colour: np.ndarray
+    setting: np.ndarray
+    names: list[str]
+    captions: list[str]
+
+    def attributes(self) -> dict[str, list[str]]:
+        """Each image's colour and setting by name."""
+        setting_names = list(SETTINGS)
+        return {
+            "colour": [COLOURS[c] for c in self.colour],
+            "setting": [setting_names[s] for s in self.setting],
+        }
+
+
+@dataclass
+class _Subjects:
+    """Per subject: electrode directions on the rotated head ``[S, C, 3]``, overall gain,
+    latency shift, per-channel gains ``[S, C]`` and alpha frequency."""
+
+    unit: np.ndarray
+    gain: np.ndarray
+    shift: np.ndarray
+    chan_gain: np.ndarray
+    alpha_freq: np.ndarray
+
+
+@dataclass
+class _ERP:
+    """Component topographies ``[S, n_comp, M, C]`` and each class's latency shifts and
+    amplitude factors ``[K, n_comp]``."""
+
+    topo: np.ndarray
+    class_latency: np.ndarray
+    class_amp: np.ndarray
+
+
+@dataclass
+class _Trials:
+    """Each trial's subject (0-based), image and class."""
+
+    subject: np.ndarray
+    image: np.ndarray
+    y: np.ndarray
+
+
+def _head(n_chans: int) -> _Head:
+    """The ``n_chans`` electrodes spread over the 10-20 montage."""
     all_names, all_unit, anchors = montage_positions()
-    if p.n_chans > len(all_names) or p.n_chans < 2:
+    if n_chans > len(all_names) or n_chans < 2:
         raise ConfigError(
-            f"dataset 'synthetic': n_chans={p.n_chans} must lie in [2, {len(all_names)}] "
+            f"dataset 'synthetic': n_chans={n_chans} must lie in [2, {len(all_names)}] "
             "(usable channels of the 10-20 montage)."
         )
-    picks = select_channels(all_names, all_unit, p.n_chans)
-    ch_names = [all_names[i] for i in picks]
-    unit = all_unit[picks]
+    picks = select_channels(all_names, all_unit, n_chans)
+    return _Head([all_names[i] for i in picks], all_unit[picks], anchors)
 
-    # streams 5 and 6 (induced responses, artifacts) leave the first four as they were
-    world_rng, caption_rng, trial_rng, noise_rng, induced_rng, artifact_rng = (
-        np.random.Generator(np.random.PCG64(s)) for s in np.random.SeedSequence(p.seed).spawn(6)
-    )
-    K, M_per, S, R = p.n_classes, p.images_per_class, p.n_subjects, p.repetitions
+
+def _images(p: SyntheticParams, rng: _Streams) -> _Images:
+    """The images, their ground-truth attributes and their captions."""
+    K, M_per = p.n_classes, p.images_per_class
     M = K * M_per
-    n_comp = len(COMPONENTS)
-
-    # --- images and their ground-truth attributes ---
     img_class = np.repeat(np.arange(K), M_per)
     # colour and setting drawn independently of the class and of each other: knowing the class
     # tells nothing about an unseen image's attributes (the class-mode guess is at chance)
     setting_names = list(SETTINGS)
-    img_colour = world_rng.integers(len(COLOURS), size=M)
-    img_setting = world_rng.integers(len(setting_names), size=M)
+    img_colour = rng.world.integers(len(COLOURS), size=M)
+    img_setting = rng.world.integers(len(setting_names), size=M)
     image_names = [
         f"synthetic_{CLASSES[k][1].replace(' ', '_')}_{j:02d}"
         for k in range(K)
@@ -505,23 +580,55 @@ def make_synthetic(**params: object) -> EEGData:
     ]
     captions = [
         make_caption(
-            caption_rng, int(img_class[m]), COLOURS[img_colour[m]], setting_names[img_setting[m]]
+            rng.caption, int(img_class[m]), COLOURS[img_colour[m]], setting_names[img_setting[m]]
         )
         for m in range(M)
     ]
+    return _Images(img_class, img_colour, img_setting, image_names, captions)
 
-    # --- subjects: head rotations (topography shifts), gains, latency offsets, alpha ---
-    rot = np.stack([_random_rotation(world_rng, math.radians(6)) for _ in range(S)])
+
+def _subjects(p: SyntheticParams, world: np.random.Generator, unit: np.ndarray) -> _Subjects:
+    """Head rotations (topography shifts), gains, latency offsets and alpha of each subject."""
+    S = p.n_subjects
+    rot = np.stack([_random_rotation(world, math.radians(6)) for _ in range(S)])
     subj_unit = np.einsum("sij,cj->sci", rot, unit)  # [S, C, 3]
-    subj_gain = np.exp(world_rng.normal(0, 0.25, S))
-    subj_shift = world_rng.normal(0, 0.008, S)
-    chan_gain = np.exp(world_rng.normal(0, 0.1, (S, p.n_chans)))
-    alpha_freq = world_rng.uniform(9.0, 11.0, S)
+    subj_gain = np.exp(world.normal(0, 0.25, S))
+    subj_shift = world.normal(0, 0.008, S)
+    chan_gain = np.exp(world.normal(0, 0.1, (S, p.n_chans)))
+    alpha_freq = world.uniform(9.0, 11.0, S)
+    return _Subjects(subj_unit, subj_gain, subj_shift, chan_gain, alpha_freq)
 
-    # --- topographies per component: base + class + colour + setting + image ---
-    n_levels = (K, len(COLOURS), len(setting_names), M)
-    img_levels = (img_class, img_colour, img_setting, np.arange(M))
-    topo = np.zeros((S, n_comp, M, p.n_chans))
+
+def _modulation(
+    world: np.random.Generator,
+    unit: np.ndarray,
+    subj_unit: np.ndarray,
+    centre: np.ndarray,
+    n_levels: int,
+) -> np.ndarray:
+    """``[S, L, C]``: one factor's topographies near ``centre``, unit RMS on the template
+    head and averaging out over the factor's levels."""
+    centres, signs = _factor_topographies(world, centre, n_levels)
+    flat = _blobs(unit, centres, signs)
+    scale = np.sqrt((flat**2).mean(1)) + 1e-12  # unit RMS on the template head
+    per_subj = _blobs(subj_unit[:, None], centres, signs) / scale[:, None]
+    per_subj -= per_subj.mean(1, keepdims=True)  # modulations average out over levels
+    return per_subj
+
+
+def _erp(
+    p: SyntheticParams,
+    world: np.random.Generator,
+    head: _Head,
+    subjects: _Subjects,
+    images: _Images,
+) -> _ERP:
+    """Topographies per component (base + class + colour + setting + image) and the classes'
+    latency and amplitude effects."""
+    K, M, n_comp = p.n_classes, images.cls.size, len(COMPONENTS)
+    n_levels = (K, len(COLOURS), len(SETTINGS), M)
+    img_levels = (images.cls, images.colour, images.setting, np.arange(M))
+    topo = np.zeros((p.n_subjects, n_comp, M, p.n_chans))
     # an attribute carried by induced power only has no evoked modulation (its draws still
     # happen, so the rest of the world is the one the evoked-only setting draws)
     evoked_on = (
@@ -530,8 +637,9 @@ def make_synthetic(**params: object) -> EEGData:
         float(p.mechanism_setting != "induced"),
         1.0,
     )
+    unit, subj_unit = head.unit, subjects.unit
     for i, (*_, anchor_names, weights) in enumerate(COMPONENTS):
-        anchor_dirs = np.stack([anchors[a] for a in anchor_names])
+        anchor_dirs = np.stack([head.anchors[a] for a in anchor_names])
         base_centres = anchor_dirs[None]
         base_signs = np.ones((1, len(anchor_names)))  # polarity is in the amplitude
         centre = anchor_dirs.mean(0)
@@ -540,111 +648,186 @@ def make_synthetic(**params: object) -> EEGData:
         norm = np.sqrt((base**2).mean())
         topo[:, i] += _blobs(subj_unit[:, None], base_centres, base_signs)[:, 0][:, None] / norm
         for w, on, levels, per_img in zip(weights, evoked_on, n_levels, img_levels, strict=True):
-            centres, signs = _factor_topographies(world_rng, centre, levels)
-            flat = _blobs(unit, centres, signs)
-            scale = np.sqrt((flat**2).mean(1)) + 1e-12  # unit RMS on the template head
-            per_subj = _blobs(subj_unit[:, None], centres, signs) / scale[:, None]
-            per_subj -= per_subj.mean(1, keepdims=True)  # modulations average out over levels
+            per_subj = _modulation(world, unit, subj_unit, centre, levels)
             topo[:, i] += w * on * per_subj[:, per_img]
-    class_latency = world_rng.normal(0, 0.008, (K, n_comp))
-    class_amp = np.exp(world_rng.normal(0, 0.2, (K, n_comp)))
+    class_latency = world.normal(0, 0.008, (K, n_comp))
+    class_amp = np.exp(world.normal(0, 0.2, (K, n_comp)))
+    return _ERP(topo, class_latency, class_amp)
 
-    # --- trials: each subject sees every image R times, shuffled within each repetition block ---
+
+def _trials(p: SyntheticParams, rng: np.random.Generator, img_class: np.ndarray) -> _Trials:
+    """Each subject sees every image ``repetitions`` times, shuffled within each block."""
+    M = img_class.size
     subj_idx, img_idx = [], []
-    for s in range(S):
-        for _ in range(R):
+    for s in range(p.n_subjects):
+        for _ in range(p.repetitions):
             subj_idx.append(np.full(M, s))
-            img_idx.append(trial_rng.permutation(M))
+            img_idx.append(rng.permutation(M))
     subject = np.concatenate(subj_idx)
     image = np.concatenate(img_idx)
-    N = subject.size
-    y = img_class[image]
+    return _Trials(subject, image, img_class[image])
 
-    t = np.arange(p.n_times) / p.sfreq
+
+def _evoked(
+    p: SyntheticParams,
+    rng: np.random.Generator,
+    t: np.ndarray,
+    erp: _ERP,
+    subjects: _Subjects,
+    trials: _Trials,
+) -> np.ndarray:
+    """``[N, C, T]``: each trial's ERP, with jittered latencies and amplitudes."""
+    N, n_comp = trials.subject.size, len(COMPONENTS)
+    subject, y = trials.subject, trials.y
     lat0 = np.array([c[2] for c in COMPONENTS])
     width = np.array([c[3] for c in COMPONENTS])
     amp0 = np.array([c[4] * c[1] for c in COMPONENTS])
     latency = (
         lat0[None]
-        + class_latency[y]
-        + subj_shift[subject][:, None]
-        + trial_rng.normal(0, p.latency_jitter_ms / 1000, (N, 1))
-        + trial_rng.normal(0, 0.005, (N, n_comp))
+        + erp.class_latency[y]
+        + subjects.shift[subject][:, None]
+        + rng.normal(0, p.latency_jitter_ms / 1000, (N, 1))
+        + rng.normal(0, 0.005, (N, n_comp))
     )
-    amp = amp0[None] * class_amp[y] * np.exp(trial_rng.normal(0, 0.25, (N, n_comp)))
-    amp *= subj_gain[subject][:, None]
+    amp = amp0[None] * erp.class_amp[y] * np.exp(rng.normal(0, 0.25, (N, n_comp)))
+    amp *= subjects.gain[subject][:, None]
     waves = np.exp(-0.5 * ((t[None, None] - latency[..., None]) / width[None, :, None]) ** 2)
-    evoked = np.einsum("ni,nic,nit->nct", amp, topo[subject, :, image], waves)
+    return np.einsum("ni,nic,nit->nct", amp, erp.topo[subject, :, trials.image], waves)
 
-    # --- background: spatially correlated 1/f noise + posterior alpha + sensor noise ---
+
+def _pink_background(
+    p: SyntheticParams, rng: np.random.Generator, unit: np.ndarray, n_trials: int
+) -> np.ndarray:
+    """``[N, C, T]``: spatially correlated 1/f noise of unit SD."""
     ang = np.arccos(np.clip(unit @ unit.T, -1, 1))
     chol = np.linalg.cholesky(np.exp(-((ang / NOISE_CORR_LENGTH) ** 2)) + 1e-3 * np.eye(p.n_chans))
-    record = _pink_noise(noise_rng, p.n_chans, N * p.n_times, p.sfreq)  # trials back to back
-    pink = np.einsum("ij,njt->nit", chol, record.reshape(p.n_chans, N, p.n_times).swapaxes(0, 1))
+    record = _pink_noise(rng, p.n_chans, n_trials * p.n_times, p.sfreq)  # trials back to back
+    pink = np.einsum(
+        "ij,njt->nit", chol, record.reshape(p.n_chans, n_trials, p.n_times).swapaxes(0, 1)
+    )
     pink /= pink.std()
+    return pink
+
+
+def _alpha(
+    rng: np.random.Generator,
+    t: np.ndarray,
+    anchors: dict[str, np.ndarray],
+    subjects: _Subjects,
+    subject: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The posterior alpha rhythm ``[N, C, T]`` and each subject's alpha topography
+    ``[S, C]``."""
+    N, S = subject.size, subjects.unit.shape[0]
     alpha_centre = np.stack([anchors["POz"], anchors["Oz"]]).mean(0, keepdims=True)
-    alpha_topo = _blobs(subj_unit, np.broadcast_to(alpha_centre, (S, 1, 3)), np.ones((S, 1)))
-    freq = alpha_freq[subject] + noise_rng.normal(0, 0.3, N)
-    phase = noise_rng.uniform(0, 2 * np.pi, N)
+    alpha_topo = _blobs(subjects.unit, np.broadcast_to(alpha_centre, (S, 1, 3)), np.ones((S, 1)))
+    freq = subjects.alpha_freq[subject] + rng.normal(0, 0.3, N)
+    phase = rng.uniform(0, 2 * np.pi, N)
     env = 1 + 0.3 * np.sin(
-        2 * np.pi * noise_rng.uniform(0.5, 2, N)[:, None] * t
-        + noise_rng.uniform(0, 2 * np.pi, N)[:, None]
+        2 * np.pi * rng.uniform(0.5, 2, N)[:, None] * t + rng.uniform(0, 2 * np.pi, N)[:, None]
     )
     alpha = env * np.sin(2 * np.pi * freq[:, None] * t + phase[:, None])
-    alpha *= np.exp(noise_rng.normal(0, 0.4, N))[:, None]
+    alpha *= np.exp(rng.normal(0, 0.4, N))[:, None]
     alpha = alpha_topo[subject][..., None] * alpha[:, None]
     alpha *= ALPHA_RATIO / alpha.std()
-    sensor = SENSOR_RATIO * noise_rng.standard_normal(pink.shape)
+    return alpha, alpha_topo
+
+
+def _background(
+    p: SyntheticParams,
+    rng: _Streams,
+    t: np.ndarray,
+    head: _Head,
+    subjects: _Subjects,
+    images: _Images,
+    trials: _Trials,
+) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray] | None]:
+    """The background in microvolts (1/f noise, alpha with its induced ERD, sensor noise) and
+    the induced ERD and ERS maps (None without induced attributes)."""
+    N, subject = trials.subject.size, trials.subject
+    pink = _pink_background(p, rng.noise, head.unit, N)
+    alpha, alpha_topo = _alpha(rng.noise, t, head.anchors, subjects, subject)
+    sensor = SENSOR_RATIO * rng.noise.standard_normal(pink.shape)
+    maps = None
     if p.induced:
-        trial_values = {"colour": (img_colour[image], len(COLOURS)),
-                        "setting": (img_setting[image], len(setting_names))}  # fmt: skip
+        trial_values = {"colour": (images.colour[trials.image], len(COLOURS)),
+                        "setting": (images.setting[trials.image], len(SETTINGS))}  # fmt: skip
         induced = {a: trial_values[a] for a in p.induced}
         alpha_base = alpha_topo / alpha_topo.max(1, keepdims=True)
-        maps = _induced_maps(induced_rng, unit, anchors, induced, p.induced_depth, N)
+        maps = _induced_maps(rng.induced, head.unit, head.anchors, induced, p.induced_depth, N)
         alpha = synthetic_induced.alpha_erd(alpha, t, alpha_base[subject], maps[0], p.induced_erd)
     background = pink + alpha + sensor
     background *= BACKGROUND_UV / _rms(background)
+    return background, maps
 
-    evoked *= p.snr * BACKGROUND_UV / _rms(evoked)
-    signal = evoked + background
-    if p.induced:
-        gamma_base = _topography(unit, anchors, ["O1", "Oz", "O2"], [1.0, 1.0, 1.0])
+
+def _signal(
+    p: SyntheticParams,
+    rng: _Streams,
+    t: np.ndarray,
+    head: _Head,
+    evoked: np.ndarray,
+    background: np.ndarray,
+    maps: tuple[np.ndarray, np.ndarray] | None,
+) -> np.ndarray:
+    """The scalp signal: the evoked response at ``snr``, the background, the induced gamma
+    ERS and the artifacts."""
+    signal = evoked * (p.snr * BACKGROUND_UV / _rms(evoked)) + background
+    if maps is not None:
+        gamma_base = _topography(head.unit, head.anchors, ["O1", "Oz", "O2"], [1.0, 1.0, 1.0])
         reference = synthetic_induced.band_rms(background, p.sfreq, synthetic_induced.GAMMA_BAND)
         signal += synthetic_induced.gamma_ers(
-            induced_rng, t, gamma_base / gamma_base.max(), maps[1], p.induced_ers, reference
+            rng.induced, t, gamma_base / gamma_base.max(), maps[1], p.induced_ers, reference
         )
     if p.artifacts:
-        signal += _artifacts(artifact_rng, p, t, unit, anchors, N)
-    X = signal * chan_gain[subject][..., None]
+        signal += _artifacts(rng.artifact, p, t, head.unit, head.anchors, evoked.shape[0])
+    return signal
+
+
+def _recorded(
+    p: SyntheticParams, rng: np.random.Generator, signal: np.ndarray, chan_gain: np.ndarray
+) -> tuple[np.ndarray, list[list[int]]]:
+    """float32 ``X`` as the amplifier records ``signal`` (per-trial channel gains
+    ``chan_gain [N, C]``, session gains, bad channels), and each session's bad channels."""
+    X = signal * chan_gain[..., None]
+    S, R, M = p.n_subjects, p.repetitions, p.n_classes * p.images_per_class
     session = np.repeat(np.arange(S * R), M)  # trials are laid out subject by block
     if p.session_gain_sd:
-        X *= np.exp(artifact_rng.normal(0, p.session_gain_sd, S * R))[session][:, None, None]
+        X *= np.exp(rng.normal(0, p.session_gain_sd, S * R))[session][:, None, None]
     bad_per_session: list[list[int]] = []
     if p.bad_channel_prob:
-        X, bad_per_session = synthetic_artifacts.bad_channels(
-            artifact_rng, X, session, p.bad_channel_prob
-        )
-    X = X.astype(np.float32)
+        X, bad_per_session = synthetic_artifacts.bad_channels(rng, X, session, p.bad_channel_prob)
+    return X.astype(np.float32), bad_per_session
 
-    # --- image-disjoint splits: per class, a seeded permutation of its images ---
-    img_split = np.empty(M, dtype=np.int64)
-    for k in range(K):
-        order = world_rng.permutation(M_per) + k * M_per
+
+def _image_splits(
+    p: SyntheticParams, world: np.random.Generator, image: np.ndarray
+) -> dict[str, np.ndarray]:
+    """Image-disjoint train/val/test trials: per class, a seeded permutation of its images."""
+    M_per = p.images_per_class
+    img_split = np.empty(p.n_classes * M_per, dtype=np.int64)
+    for k in range(p.n_classes):
+        order = world.permutation(M_per) + k * M_per
         img_split[order[: p.test_images]] = 2
         img_split[order[p.test_images : p.test_images + p.val_images]] = 1
         img_split[order[p.test_images + p.val_images :]] = 0
-    splits = {
+    return {
         name: np.flatnonzero(img_split[image] == j)
         for j, name in enumerate(("train", "val", "test"))
     }
 
-    info = {
+
+def _info(
+    p: SyntheticParams, ch_names: list[str], subjects: _Subjects, bad: list[list[int]]
+) -> dict[str, object]:
+    """The dataset's info, with the simulated world's ground truth."""
+    return {
         "units": "microvolt",
         "sfreq": p.sfreq,
         "snr": p.snr,
         "seed": p.seed,
         "split": f"image-disjoint per class ({p.test_images} test, {p.val_images} val images)",
-        "wnids": [CLASSES[k][0] for k in range(K)],
+        "wnids": [CLASSES[k][0] for k in range(p.n_classes)],
         "ground_truth": {
             "components": [
                 {
@@ -656,29 +839,43 @@ def make_synthetic(**params: object) -> EEGData:
                 }
                 for c in COMPONENTS
             ],
-            "subject_gain": subj_gain.tolist(),
-            "alpha_freq_hz": alpha_freq.tolist(),
+            "subject_gain": subjects.gain.tolist(),
+            "alpha_freq_hz": subjects.alpha_freq.tolist(),
             "mechanisms": {"colour": p.mechanism_colour, "setting": p.mechanism_setting},
-            "bad_channels": [[ch_names[c] for c in bad] for bad in bad_per_session],
+            "bad_channels": [[ch_names[c] for c in b] for b in bad],
         },
     }
+
+
+def make_synthetic(**params: object) -> EEGData:
+    """Simulate the dataset described by :class:`SyntheticParams`."""
+    p = SyntheticParams(**params)  # type: ignore[arg-type]
+    _check(p)
+    head = _head(p.n_chans)
+    rng = _Streams.of(p.seed)
+    images = _images(p, rng)
+    subjects = _subjects(p, rng.world, head.unit)
+    erp = _erp(p, rng.world, head, subjects, images)
+    trials = _trials(p, rng.trial, images.cls)
+    t = np.arange(p.n_times) / p.sfreq
+    evoked = _evoked(p, rng.trial, t, erp, subjects, trials)
+    background, maps = _background(p, rng, t, head, subjects, images, trials)
+    signal = _signal(p, rng, t, head, evoked, background, maps)
+    X, bad = _recorded(p, rng.artifact, signal, subjects.chan_gain[trials.subject])
     data = EEGData(
         X=X,
-        y=y,
-        image=image,
-        subject=subject + 1,  # subjects 1..S, as in CVPR40 and THINGS-EEG2
-        splits=splits,
-        class_names=[CLASSES[k][1] for k in range(K)],
-        image_names=image_names,
+        y=trials.y,
+        image=trials.image,
+        subject=trials.subject + 1,  # subjects 1..S, as in CVPR40 and THINGS-EEG2
+        splits=_image_splits(p, rng.world, trials.image),  # the world stream's last draws
+        class_names=[CLASSES[k][1] for k in range(p.n_classes)],
+        image_names=images.names,
         sfreq=float(p.sfreq),
-        ch_names=ch_names,
-        captions=captions,
+        ch_names=head.ch_names,
+        captions=images.captions,
         name="synthetic",
-        info=info,
-        attributes={
-            "colour": [COLOURS[c] for c in img_colour],
-            "setting": [setting_names[s] for s in img_setting],
-        },
+        info=_info(p, head.ch_names, subjects, bad),
+        attributes=images.attributes(),
         attribute_words=ATTRIBUTE_WORDS,
         describe=describe,
     ).validate()

@@ -126,6 +126,38 @@ def _concept_name(concept: str) -> str:
 def load_things_eeg2(**kw: Any) -> EEGData:
     """THINGS-EEG2 trials; val carved from training images, test = the 200 test images."""
     p = ThingsEEG2Params(**kw)
+    root = _root(p)
+    eeg = _read_subjects(p, root, _subject_ids(root, p.subjects))
+    meta = _metadata(p, root)
+    image_concepts, image_names = _image_labels(p, meta, eeg.n_train, eeg.n_test)
+    names, img_class = _classes(image_concepts)
+    splits = _splits(p, img_class, eeg.image, eeg.n_train)
+    image_paths = _image_paths(p, meta, eeg.n_train) if p.image_dir else None
+    captions = (
+        read_caption_files(p.caption_dir, image_names, "things_eeg2") if p.caption_dir else None
+    )
+    data = EEGData(
+        X=eeg.X,
+        y=img_class[eeg.image],
+        image=eeg.image,
+        subject=eeg.subject,
+        splits=splits,
+        class_names=names,
+        image_names=image_names,
+        sfreq=float(1.0 / np.median(np.diff(eeg.times))),
+        ch_names=eeg.ch_names,
+        captions=captions,
+        image_paths=image_paths,
+        name="things_eeg2",
+        info=_info(p, root, eeg, image_concepts, meta is not None),
+    )
+    if not p.average_repeats:
+        trial_info(data)["repeat"] = eeg.repeat
+    return finalize(data, p, has_published=True)
+
+
+def _root(p: ThingsEEG2Params) -> Path:
+    """The dataset's root folder, checked with the split strategy."""
     if not p.root:
         raise ConfigError("things_eeg2 needs dataset.root=<folder with sub-01/ ...>.")
     if p.split == "random":
@@ -137,26 +169,41 @@ def load_things_eeg2(**kw: Any) -> EEGData:
     problem = folder_problem(root)
     if problem:
         raise DataError(f"things_eeg2: root {str(root)!r} {problem}.")
-    subjects = _subject_ids(root, p.subjects)
+    return root
 
+
+@dataclass
+class _Layout:
+    """The channels and times of the first file read, and the channels selected."""
+
+    ch_names: list[str]
+    times: np.ndarray
+    sel: list[int]
+
+
+@dataclass
+class _EEG:
+    """All subjects' trials ``X [N, C, T]`` with each trial's image (test images after the
+    ``n_train`` training ones), subject and repeat (-1: averaged), and the selected channels."""
+
+    X: np.ndarray
+    image: np.ndarray
+    subject: np.ndarray
+    repeat: np.ndarray
+    ch_names: list[str]
+    times: np.ndarray
+    n_train: int
+    n_test: int
+
+
+def _read_subjects(p: ThingsEEG2Params, root: Path, subjects: list[int]) -> _EEG:
+    """Every subject's training and test trials, checked to agree in images, channels and
+    times."""
     xs, subj, img, rep = [], [], [], []
-    ch_names: list[str] | None = None
-    times: np.ndarray | None = None
+    layout: _Layout | None = None
     n_train = n_test = 0
     for s in subjects:
-        parts = []
-        for fname in (TRAIN_FILE, TEST_FILE):
-            x, ch, t = _read_eeg(root / f"sub-{s:02d}" / fname)
-            if ch_names is None:
-                ch_names, times = ch, t
-                sel = select_channels(ch_names, p.channels)
-            elif ch != ch_names or len(t) != len(times) or not np.allclose(t, times):
-                raise DataError(
-                    f"things_eeg2: sub-{s:02d}/{fname} has other channels or times than "
-                    f"sub-{subjects[0]:02d}/{TRAIN_FILE}."
-                )
-            parts.append(x[:, :, sel])
-        tr, te = parts
+        (tr, te), layout = _subject_arrays(root, s, subjects[0], layout, p.channels)
         if not xs:
             n_train, n_test = tr.shape[0], te.shape[0]
         elif (tr.shape[0], te.shape[0]) != (n_train, n_test):
@@ -165,23 +212,66 @@ def load_things_eeg2(**kw: Any) -> EEGData:
                 f"sub-{subjects[0]:02d} has {n_train}/{n_test}."
             )
         for offset, x in ((0, tr), (n_train, te)):
-            if p.average_repeats:
-                xs.append(x.mean(axis=1, dtype=np.float64).astype(np.float32))
-                img.append(offset + np.arange(x.shape[0]))
-                rep.append(np.full(x.shape[0], -1))
-            else:
-                n_i, n_r = x.shape[:2]
-                xs.append(x.reshape(n_i * n_r, *x.shape[2:]).astype(np.float32))
-                img.append(offset + np.repeat(np.arange(n_i), n_r))
-                rep.append(np.tile(np.arange(n_r), n_i))
-            subj.append(np.full(len(img[-1]), s))
-    assert ch_names is not None and times is not None
-    X = np.concatenate(xs)
-    image = np.concatenate(img)
-    subject = np.concatenate(subj)
-    ch_names = [ch_names[i] for i in sel]
+            x_s, img_s, rep_s = _trials(x, offset, p.average_repeats)
+            xs.append(x_s)
+            img.append(img_s)
+            rep.append(rep_s)
+            subj.append(np.full(len(img_s), s))
+    assert layout is not None
+    return _EEG(
+        X=np.concatenate(xs),
+        image=np.concatenate(img),
+        subject=np.concatenate(subj),
+        repeat=np.concatenate(rep),
+        ch_names=[layout.ch_names[i] for i in layout.sel],
+        times=layout.times,
+        n_train=n_train,
+        n_test=n_test,
+    )
 
-    meta = _metadata(p, root)
+
+def _subject_arrays(
+    root: Path, s: int, first: int, layout: _Layout | None, channels: str
+) -> tuple[list[np.ndarray], _Layout]:
+    """Subject ``s``'s training and test arrays, channels selected, and the layout they share
+    with the first file read (``layout``; None before it)."""
+    parts = []
+    for fname in (TRAIN_FILE, TEST_FILE):
+        x, ch, t = _read_eeg(root / f"sub-{s:02d}" / fname)
+        if layout is None:
+            layout = _Layout(ch, t, select_channels(ch, channels))
+        elif (
+            ch != layout.ch_names or len(t) != len(layout.times) or not np.allclose(t, layout.times)
+        ):
+            raise DataError(
+                f"things_eeg2: sub-{s:02d}/{fname} has other channels or times than "
+                f"sub-{first:02d}/{TRAIN_FILE}."
+            )
+        parts.append(x[:, :, layout.sel])
+    return parts, layout
+
+
+def _trials(x: np.ndarray, offset: int, average: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Trials, images (from ``offset``) and repeats of ``x [images, repeats, C, T]``: one
+    trial per image (repeats averaged) or per repeat."""
+    if average:
+        return (
+            x.mean(axis=1, dtype=np.float64).astype(np.float32),
+            offset + np.arange(x.shape[0]),
+            np.full(x.shape[0], -1),
+        )
+    n_i, n_r = x.shape[:2]
+    return (
+        x.reshape(n_i * n_r, *x.shape[2:]).astype(np.float32),
+        offset + np.repeat(np.arange(n_i), n_r),
+        np.tile(np.arange(n_r), n_i),
+    )
+
+
+def _image_labels(
+    p: ThingsEEG2Params, meta: dict | None, n_train: int, n_test: int
+) -> tuple[list[str], list[str]]:
+    """Each image's concept and name: from the metadata, else numbered in image order."""
     if meta is not None:
         train_c = [str(c) for c in meta["train_img_concepts"]]
         test_c = [str(c) for c in meta["test_img_concepts"]]
@@ -191,27 +281,34 @@ def load_things_eeg2(**kw: Any) -> EEGData:
                 f"the EEG files hold {n_train}/{n_test}."
             )
         files = [str(f) for f in meta["train_img_files"]] + [str(f) for f in meta["test_img_files"]]
-        image_concepts = train_c + test_c
-        image_names = files
-    else:
-        k = p.train_images_per_concept
-        if k < 1 or n_train % k:
-            raise DataError(
-                f"things_eeg2: without image_metadata.npy the {n_train} training images must "
-                f"come in groups of train_images_per_concept={k}; give metadata_path."
-            )
-        image_concepts = [f"train_concept_{i // k:04d}" for i in range(n_train)]
-        image_concepts += [f"test_concept_{i:03d}" for i in range(n_test)]
-        image_names = [f"train_{i:05d}" for i in range(n_train)]
-        image_names += [f"test_{i:03d}" for i in range(n_test)]
+        return train_c + test_c, files
+    k = p.train_images_per_concept
+    if k < 1 or n_train % k:
+        raise DataError(
+            f"things_eeg2: without image_metadata.npy the {n_train} training images must "
+            f"come in groups of train_images_per_concept={k}; give metadata_path."
+        )
+    image_concepts = [f"train_concept_{i // k:04d}" for i in range(n_train)]
+    image_concepts += [f"test_concept_{i:03d}" for i in range(n_test)]
+    image_names = [f"train_{i:05d}" for i in range(n_train)]
+    image_names += [f"test_{i:03d}" for i in range(n_test)]
+    return image_concepts, image_names
+
+
+def _classes(image_concepts: list[str]) -> tuple[list[str], np.ndarray]:
+    """The class names (concepts in order of appearance) and each image's class."""
     concepts = list(dict.fromkeys(image_concepts))
     names = [_concept_name(c) for c in concepts]
     if len(set(names)) < len(names):
         names = [c.replace("_", " ") for c in concepts]
     concept_idx = {c: i for i, c in enumerate(concepts)}
-    img_class = np.array([concept_idx[c] for c in image_concepts])
-    y = img_class[image]
+    return names, np.array([concept_idx[c] for c in image_concepts])
 
+
+def _splits(
+    p: ThingsEEG2Params, img_class: np.ndarray, image: np.ndarray, n_train: int
+) -> dict[str, np.ndarray]:
+    """Test: the test images' trials; val: a seeded ``val_fraction`` of the training images."""
     is_test = image >= n_train
     train_imgs = np.arange(n_train)
     rng = np.random.default_rng(p.split_seed)
@@ -223,46 +320,30 @@ def load_things_eeg2(**kw: Any) -> EEGData:
         n_val = int(round(n_train * p.val_fraction))
         val_imgs = rng.permutation(train_imgs)[:n_val]
     is_val = np.isin(image, val_imgs)
-    splits = {
+    return {
         "train": np.flatnonzero(~is_test & ~is_val),
         "val": np.flatnonzero(is_val),
         "test": np.flatnonzero(is_test),
     }
 
-    image_paths = _image_paths(p, meta, n_train) if p.image_dir else None
-    captions = (
-        read_caption_files(p.caption_dir, image_names, "things_eeg2") if p.caption_dir else None
-    )
-    data = EEGData(
-        X=X,
-        y=y,
-        image=image,
-        subject=subject,
-        splits=splits,
-        class_names=names,
-        image_names=image_names,
-        sfreq=float(1.0 / np.median(np.diff(times))),
-        ch_names=ch_names,
-        captions=captions,
-        image_paths=image_paths,
-        name="things_eeg2",
-        info={
-            "tmin": float(times[0]),
-            "zero_shot_test": True,
-            "n_train_images": n_train,
-            "n_test_images": n_test,
-            "n_train_classes": len(dict.fromkeys(image_concepts[:n_train])),
-            "concept_labels": "metadata" if meta is not None else "image order (no metadata)",
-            "average_repeats": p.average_repeats,
-            "block_design": False,
-            "split": f"published 200-image test; val {p.val_fraction:g} of training images "
-            f"(seed {p.split_seed})",
-            "source": str(root),
-        },
-    )
-    if not p.average_repeats:
-        trial_info(data)["repeat"] = np.concatenate(rep)
-    return finalize(data, p, has_published=True)
+
+def _info(
+    p: ThingsEEG2Params, root: Path, eeg: _EEG, image_concepts: list[str], has_meta: bool
+) -> dict[str, Any]:
+    """The dataset's info: timing, image counts, labels' origin, design and source."""
+    return {
+        "tmin": float(eeg.times[0]),
+        "zero_shot_test": True,
+        "n_train_images": eeg.n_train,
+        "n_test_images": eeg.n_test,
+        "n_train_classes": len(dict.fromkeys(image_concepts[: eeg.n_train])),
+        "concept_labels": "metadata" if has_meta else "image order (no metadata)",
+        "average_repeats": p.average_repeats,
+        "block_design": False,
+        "split": f"published 200-image test; val {p.val_fraction:g} of training images "
+        f"(seed {p.split_seed})",
+        "source": str(root),
+    }
 
 
 def _stratified_val(img_class: np.ndarray, fraction: float, rng: np.random.Generator) -> np.ndarray:

@@ -23,6 +23,7 @@ import hashlib
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -123,8 +124,25 @@ def train_tiny(
     from eegbench.api import ensure_torchvision_importable
 
     ensure_torchvision_importable()
+    tok = _train_tokenizer(texts, out, vocab_size)
+    ids, labels, mask = _padded(tok, texts)
+    model = _new_model(tok, ids.shape[1], seed, n_layer=n_layer, n_embd=n_embd, n_head=n_head)
+    prefix = None
+    if prefix_tokens > 0:
+        if prefix_texts is None or len(prefix_texts) != len(texts):
+            raise DataError("tiny-gpt2: prefix_tokens needs one prefix text per training text.")
+        prefix = _PrefixEncoder(tok, prefix_texts, n_embd, prefix_tokens)
+    _fit(model, prefix, ids, mask, labels, steps=steps, batch_size=batch_size, lr=lr, seed=seed)
+    model.eval()
+    model.save_pretrained(str(out))
+    tok.save_pretrained(str(out))
+    return prefix.eval() if prefix is not None else None
+
+
+def _train_tokenizer(texts: list[str], out: Path, vocab_size: int) -> Any:
+    """A byte-level BPE tokenizer trained on ``texts``, its vocabulary saved in ``out``."""
     from tokenizers import ByteLevelBPETokenizer
-    from transformers import GPT2Config, GPT2LMHeadModel, GPT2TokenizerFast
+    from transformers import GPT2TokenizerFast
 
     bpe = ByteLevelBPETokenizer()
     bpe.train_from_iterator(
@@ -134,9 +152,30 @@ def train_tiny(
     tok = GPT2TokenizerFast.from_pretrained(str(out), eos_token=EOS, bos_token=EOS, unk_token=EOS)
     if len(tok) <= 257:  # 256 bytes + EOS: no merge was learned
         raise DataError(f"tiny-gpt2 learned no tokens beyond bytes from {len(texts)} captions.")
+    return tok
+
+
+def _padded(tok: Any, texts: list[str]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Token ids ``[n, max_len]`` of ``EOS text EOS``, padded with EOS; their labels (-100 on
+    the padding) and attention mask."""
     eos = tok.eos_token_id
     encoded = [[eos] + tok(t)["input_ids"] + [eos] for t in texts]
     max_len = max(len(e) for e in encoded)
+    ids = torch.full((len(encoded), max_len), eos, dtype=torch.long)
+    labels = torch.full((len(encoded), max_len), -100, dtype=torch.long)
+    for i, e in enumerate(encoded):
+        ids[i, : len(e)] = torch.tensor(e)
+        labels[i, : len(e)] = torch.tensor(e)
+    return ids, labels, (labels != -100).long()
+
+
+def _new_model(
+    tok: Any, max_len: int, seed: int, *, n_layer: int, n_embd: int, n_head: int
+) -> torch.nn.Module:
+    """A GPT-2 of the given size over ``tok``'s vocabulary, initialised from ``seed``."""
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    eos = tok.eos_token_id
     torch.manual_seed(seed)
     config = GPT2Config(
         vocab_size=len(tok),
@@ -153,18 +192,25 @@ def train_tiny(
     )
     model = GPT2LMHeadModel(config)
     model.loss_type = "ForCausalLM"  # the class name carries no loss hint for transformers
-    ids = torch.full((len(encoded), max_len), eos, dtype=torch.long)
-    labels = torch.full((len(encoded), max_len), -100, dtype=torch.long)
-    for i, e in enumerate(encoded):
-        ids[i, : len(e)] = torch.tensor(e)
-        labels[i, : len(e)] = torch.tensor(e)
-    mask = (labels != -100).long()
+    return model
+
+
+def _fit(
+    model: torch.nn.Module,
+    prefix: _PrefixEncoder | None,
+    ids: torch.Tensor,
+    mask: torch.Tensor,
+    labels: torch.Tensor,
+    *,
+    steps: int,
+    batch_size: int,
+    lr: float,
+    seed: int,
+) -> None:
+    """``steps`` AdamW steps (cosine schedule) on random batches of the texts; with a prefix
+    encoder, half of each batch carries its soft tokens."""
     trainable = list(model.parameters())
-    prefix = None
-    if prefix_tokens > 0:
-        if prefix_texts is None or len(prefix_texts) != len(texts):
-            raise DataError("tiny-gpt2: prefix_tokens needs one prefix text per training text.")
-        prefix = _PrefixEncoder(tok, prefix_texts, n_embd, prefix_tokens)
+    if prefix is not None:
         trainable += list(prefix.parameters())
     opt = torch.optim.AdamW(trainable, lr=lr, weight_decay=0.01)
     sched = make_schedule(opt, steps, warmup_ratio=0.1, kind="cosine")
@@ -172,7 +218,7 @@ def train_tiny(
     model.train()
     with task("tiny-gpt2: training on captions", total=steps) as advance:
         for _ in range(steps):
-            idx = torch.randint(0, len(encoded), (batch_size,), generator=g)
+            idx = torch.randint(0, len(ids), (batch_size,), generator=g)
             if prefix is None:
                 loss = model(input_ids=ids[idx], attention_mask=mask[idx], labels=labels[idx]).loss
             else:  # half of the batch plain, half with a prefix: the cost of a plain step
@@ -185,10 +231,6 @@ def train_tiny(
             opt.step()
             sched.step()
             advance(loss=loss.item())
-    model.eval()
-    model.save_pretrained(str(out))
-    tok.save_pretrained(str(out))
-    return prefix.eval() if prefix is not None else None
 
 
 class _PrefixEncoder(torch.nn.Module):
