@@ -96,8 +96,8 @@ def test_plan_resolves_every_configuration_with_stable_keys(tmp_path):
     ]
     assert len({j.key for j in jobs}) == 4
     j = jobs[0]
-    assert j.config.dataset.params["n_chans"] == 8 and j.config.stage1.epochs == 2
-    assert j.config.llm.params["n_embd"] == 32
+    assert j.config.dataset.params.n_chans == 8 and j.config.stage1.epochs == 2
+    assert j.config.llm.params.n_embd == 32
     assert j.name == f"synthetic-linear-tiny-gpt2-s0-{j.key[:8]}"
     assert j.config.run_name == j.name and j.done is None
     # the key ignores where runs are written and cached, not what they compute

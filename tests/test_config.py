@@ -15,7 +15,7 @@ def test_defaults_resolve_to_every_parameter():
     assert cfg.dataset.name == "synthetic"
     assert cfg.llm.name == "tiny-gpt2"
     assert cfg.stage1.epochs == 15  # the synthetic benchmark's
-    assert cfg.dataset.params["n_chans"] == 32  # the plugin's declared default is filled in
+    assert cfg.dataset.params.n_chans == 32  # the plugin's declared default is filled in
     assert cfg.stage2.mask_prompt is True
 
 
@@ -34,7 +34,7 @@ def test_overrides_are_typed():
     assert cfg.stage1.lr == pytest.approx(1e-4)
     assert cfg.stage2.mask_prompt is False
     assert cfg.eval.controls == ("only_obj", "noise")
-    snr = cfg.dataset.params["snr"]
+    snr = cfg.dataset.params.snr
     assert snr == 2.0 and isinstance(snr, float)
 
 
@@ -186,7 +186,7 @@ def test_parse_override_values():
 
 def test_text_parameters_keep_what_was_typed():
     cfg = build_config(["run_name=007", "llm=gpt2", "llm.path=01", "eval.controls=only_obj,noise"])
-    assert cfg.run_name == "007" and cfg.llm.params["path"] == "01"
+    assert cfg.run_name == "007" and cfg.llm.params.path == "01"
     assert cfg.eval.controls == ("only_obj", "noise")
 
 

@@ -49,10 +49,12 @@ def _run(tmp_path, *args: str) -> dict:
 def test_moabb_fake_dataset_matches_moabbs_own_arrays():
     import moabb.datasets
     import moabb.paradigms
-    from eegbench_plugins.datasets.moabb_data import load_moabb
+    from eegbench_plugins.datasets.moabb_data import MOABBParams, load_moabb
 
     data = load_moabb(
-        moabb_dataset="FakeDataset", dataset_args=FAKE, paradigm_args=PARADIGM, subjects=[2]
+        MOABBParams(
+            moabb_dataset="FakeDataset", dataset_args=FAKE, paradigm_args=PARADIGM, subjects=[2]
+        )
     )
     X, labels, meta = moabb.paradigms.MotorImagery(**PARADIGM).get_data(
         moabb.datasets.FakeDataset(**FAKE), subjects=[2]
@@ -156,7 +158,7 @@ def test_braindecode_saved_windows_run_end_to_end(tmp_path):
 
 @needs_braindecode
 def test_braindecode_factory_and_bad_input(tmp_path, monkeypatch):
-    from eegbench_plugins.datasets.braindecode_windows import load_braindecode
+    from eegbench_plugins.datasets.braindecode_windows import BraindecodeParams, load_braindecode
 
     from eegbench.api import ConfigError, DataError
 
@@ -172,13 +174,15 @@ def test_braindecode_factory_and_bad_input(tmp_path, monkeypatch):
         )
     )
     monkeypatch.syspath_prepend(str(tmp_path))
-    data = load_braindecode(factory="my_windows:make", class_names=["L", "R", "F"])
+    data = load_braindecode(
+        BraindecodeParams(factory="my_windows:make", class_names=["L", "R", "F"])
+    )
     assert data.n_trials == 36 and data.class_names == ["L", "R", "F"]
     sys.modules.pop("my_windows", None)
     with pytest.raises(ConfigError, match="needs one of dataset.path"):
-        load_braindecode()
+        load_braindecode(BraindecodeParams())
     with pytest.raises(ConfigError, match="'module:function'"):
-        load_braindecode(factory="nocolon")
+        load_braindecode(BraindecodeParams(factory="nocolon"))
     (tmp_path / "empty").mkdir()
     with pytest.raises(DataError, match="is not a saved braindecode dataset"):
-        load_braindecode(path=str(tmp_path / "empty"))
+        load_braindecode(BraindecodeParams(path=str(tmp_path / "empty")))

@@ -45,12 +45,12 @@ def _positions(epochs: mne.BaseEpochs) -> np.ndarray:
 
 
 def test_mne_to_eegbench_to_mne_keeps_data_labels_and_montage(tmp_path):
-    from eegbench_plugins.datasets.mne_epochs import load_mne_epochs
+    from eegbench_plugins.datasets.mne_epochs import MNEEpochsParams, load_mne_epochs
 
     original = _epochs()
     path = tmp_path / "lab-epo.fif"
     original.save(path, verbose="error")
-    data = load_mne_epochs(path=str(path), cache=False)
+    data = load_mne_epochs(MNEEpochsParams(path=str(path), cache=False))
     back = data.to_mne()
     assert isinstance(back, mne.EpochsArray)
     assert back.ch_names == original.ch_names
@@ -70,17 +70,19 @@ def test_mne_to_eegbench_to_mne_keeps_data_labels_and_montage(tmp_path):
     # and once more through eegbench: the same trials, classes and images
     again_path = tmp_path / "again-epo.fif"
     back.save(again_path, verbose="error")
-    again = load_mne_epochs(path=str(again_path), cache=False)
+    again = load_mne_epochs(MNEEpochsParams(path=str(again_path), cache=False))
     np.testing.assert_allclose(again.X, data.X, rtol=1e-6)
     np.testing.assert_array_equal(again.y, data.y)
     assert [again.image_names[i] for i in again.image] == [data.image_names[i] for i in data.image]
 
 
 def test_split_export_unknown_channels_and_unitless_data():
-    from eegbench_plugins.datasets.synthetic import make_synthetic
+    from eegbench_plugins.datasets.synthetic import SyntheticParams, make_synthetic
 
     data = make_synthetic(
-        n_classes=4, images_per_class=4, n_subjects=1, repetitions=1, n_chans=8, seed=0
+        SyntheticParams(
+            n_classes=4, images_per_class=4, n_subjects=1, repetitions=1, n_chans=8, seed=0
+        )
     )
     test = data.to_mne("test")
     assert len(test) == len(data.splits["test"])
@@ -99,10 +101,12 @@ def test_split_export_unknown_channels_and_unitless_data():
 
 
 def test_torch_dataset_view():
-    from eegbench_plugins.datasets.synthetic import make_synthetic
+    from eegbench_plugins.datasets.synthetic import SyntheticParams, make_synthetic
 
     data = make_synthetic(
-        n_classes=4, images_per_class=4, n_subjects=1, repetitions=1, n_chans=8, seed=0
+        SyntheticParams(
+            n_classes=4, images_per_class=4, n_subjects=1, repetitions=1, n_chans=8, seed=0
+        )
     )
     view = data.torch_dataset("train")
     assert isinstance(view, torch.utils.data.Dataset)

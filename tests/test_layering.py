@@ -16,7 +16,7 @@ from click.testing import CliRunner
 
 from eegbench import plugins
 from eegbench.api.errors import ConfigError, UnknownNameError
-from eegbench.api.registry import GROUPS
+from eegbench.api.registry import GROUPS, values_of
 from eegbench.cli import cli
 from eegbench.config import (
     CORE_GROUPS,
@@ -73,7 +73,7 @@ def test_naming_the_current_plugin_on_another_dataset_gives_its_defaults(group, 
     expected = entry.validate({k.split("=")[0].split(".")[1]: "/models/x" for k in extra[:1]})
     if group == "dataset":
         expected = entry.validate({"path": "/data/eeg_55_95_std.pth"})
-    assert choice.name == name and dict(choice.params) == expected
+    assert choice.name == name and values_of(choice.params) == expected
     assert cfg.benchmark is None
 
 
@@ -81,7 +81,7 @@ def test_switching_the_dataset_drops_the_benchmarks_tuning():
     synthetic = build_config([])
     cvpr = build_config(CVPR)
     assert synthetic.benchmark == "synthetic" and cvpr.benchmark is None
-    assert synthetic.encoder.params["width"] == 0.25  # the benchmark's tuning ...
+    assert synthetic.encoder.params.width == 0.25  # the benchmark's tuning ...
     for group in CORE_GROUPS:  # ... none of which reaches another dataset
         assert cvpr.to_dict()[group] == core_defaults(group), group
     for group in ("encoder", "target", "llm"):
@@ -89,7 +89,7 @@ def test_switching_the_dataset_drops_the_benchmarks_tuning():
         reference = DEFAULT_PLUGINS[group]
         assert getattr(cvpr, group).name == reference["name"]
         expected = entry.validate({k: v for k, v in reference.items() if k != "name"})
-        assert dict(getattr(cvpr, group).params) == expected, group
+        assert values_of(getattr(cvpr, group).params) == expected, group
     # every value the benchmark file sets shows up on synthetic and nowhere else
     tuned = load_config(BENCHMARK)
     assert tuned["stage1"]["loss"] == "infonce" and cvpr.stage1.loss == "mse"
@@ -100,11 +100,11 @@ def test_on_the_benchmark_naming_its_plugin_keeps_the_benchmarks_settings_for_it
     tuned = load_config(BENCHMARK)["encoder"]
     again = build_config(["encoder=dilated"])
     assert again.encoder == build_config([]).encoder
-    assert all(again.encoder.params[k] == v for k, v in tuned.items() if k != "name")
+    assert all(getattr(again.encoder.params, k) == v for k, v in tuned.items() if k != "name")
     other = build_config(["encoder=eegnet"])
-    assert dict(other.encoder.params) == plugins.get("encoders", "eegnet").defaults()
+    assert values_of(other.encoder.params) == plugins.get("encoders", "eegnet").defaults()
     # a benchmark tunes the plugin it chose, not another one it is switched to
-    assert build_config(["target=clip-text"]).target.params["normalize"] is True
+    assert build_config(["target=clip-text"]).target.params.normalize is True
 
 
 def test_higher_layers_win_key_by_key(tmp_path):
@@ -114,7 +114,7 @@ def test_higher_layers_win_key_by_key(tmp_path):
     assert cfg.seed == 3 and cfg.stage1.lr == 0.01 and cfg.stage1.epochs == 5
     assert cfg.stage1.loss == "infonce"  # the benchmark's, below the file
     assert cfg.stage1.optimizer == "adamw"  # eegbench's default, below the benchmark
-    assert cfg.encoder.params["dropout"] == 0.3 and cfg.encoder.params["width"] == 0.25
+    assert cfg.encoder.params.dropout == 0.3 and cfg.encoder.params.width == 0.25
     origins = {
         line.split(":")[0]: line.split("#", 1)[1].strip() for line in explain(cfg).splitlines()
     }
@@ -171,8 +171,8 @@ def test_the_config_is_frozen():
         cfg.seed = 1  # type: ignore[misc]
     with pytest.raises(dataclasses.FrozenInstanceError):
         cfg.stage1.lr = 1.0  # type: ignore[misc]
-    with pytest.raises(TypeError):
-        cfg.encoder.params["width"] = 1.0  # type: ignore[index]
+    with pytest.raises(dataclasses.FrozenInstanceError):  # a plugin's params too
+        cfg.encoder.params.width = 1.0  # type: ignore[misc]
     assert cfg.replace(seed=1).seed == 1 and cfg.seed == 42
     with pytest.raises(ConfigError, match="device='gpu'"):
         cfg.replace(device="gpu")

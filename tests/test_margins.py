@@ -299,12 +299,12 @@ def test_ladder_presets_differ_from_the_default_only_in_snr():
         preset = load_config(BENCHMARKS / f"synthetic-{rung}.yaml")
         assert preset == {"extends": "synthetic", "dataset": {"name": "synthetic", "snr": ANY}}
         cfg = build_config([f"benchmark=synthetic-{rung}"])  # each resolves
-        snrs.append(cfg.dataset.params["snr"])
+        snrs.append(cfg.dataset.params.snr)
         plain, ladder = default.to_dict(), cfg.to_dict()
         for d in (plain, ladder):
             d["dataset"].pop("snr"), d.pop("benchmark")
         assert ladder == plain, rung  # nothing but the snr differs from the default benchmark
-    assert snrs[0] == default.dataset.params["snr"]  # easy is today's benchmark
+    assert snrs[0] == default.dataset.params.snr  # easy is today's benchmark
     assert snrs == sorted(snrs, reverse=True)
 
 

@@ -112,9 +112,11 @@ def test_coco_protocol_with_several_references():
 
 
 def test_eegdata_references_contract():
-    from eegbench_plugins.datasets.synthetic import make_synthetic
+    from eegbench_plugins.datasets.synthetic import SyntheticParams, make_synthetic
 
-    data = make_synthetic(n_classes=4, images_per_class=4, n_subjects=1, repetitions=1, seed=0)
+    data = make_synthetic(
+        SyntheticParams(n_classes=4, images_per_class=4, n_subjects=1, repetitions=1, seed=0)
+    )
     assert data.image_references() == [[c] for c in data.captions]
     data.references = [[c, f"another caption of {c}"] for c in data.captions]
     assert data.validate().image_references()[0][1].startswith("another caption")
@@ -129,11 +131,13 @@ def test_eegdata_references_contract():
 
 
 def test_the_evaluation_gives_every_reference_to_metrics_that_take_them():
-    from eegbench_plugins.datasets.synthetic import make_synthetic
+    from eegbench_plugins.datasets.synthetic import SyntheticParams, make_synthetic
 
     from eegbench.evaluation.harness import TestSet
 
-    data = make_synthetic(n_classes=4, images_per_class=4, n_subjects=1, repetitions=1, seed=0)
+    data = make_synthetic(
+        SyntheticParams(n_classes=4, images_per_class=4, n_subjects=1, repetitions=1, seed=0)
+    )
     test = data.splits["test"]
     single = TestSet(data, test, np.zeros((len(data.image_names), 2)))
     assert single.references_for(build("bleu")) == single.references  # no references: captions
@@ -182,7 +186,7 @@ def test_prediction_files_keep_several_references_and_score_reads_them(tmp_path)
 def test_mne_epochs_reads_further_caption_columns(tmp_path):
     import mne
     import pandas as pd
-    from eegbench_plugins.datasets.mne_epochs import load_mne_epochs
+    from eegbench_plugins.datasets.mne_epochs import MNEEpochsParams, load_mne_epochs
 
     n = 24
     rng = np.random.default_rng(0)
@@ -206,7 +210,7 @@ def test_mne_epochs_reads_further_caption_columns(tmp_path):
     )
     path = tmp_path / "x-epo.fif"
     epochs.save(path, verbose="error")
-    data = load_mne_epochs(path=str(path), cache=False)
+    data = load_mne_epochs(MNEEpochsParams(path=str(path), cache=False))
     first = data.image_names.index("img0"), data.image_names.index("img5")
     assert data.references[first[0]] == ["first of img0", "second of img0"]
     assert data.references[first[1]] == ["first of img5", "second of img5", "third of img5"]

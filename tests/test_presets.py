@@ -144,7 +144,7 @@ def test_thought2text_encoder_is_eeg_channelnet_at_full_size():
 
     cfg = build_config([], base="thought2text")
     with torch.no_grad():
-        enc = eegbench.get("encoders", cfg.encoder.name).build(128, 440, **cfg.encoder.params)
+        enc = eegbench.get("encoders", cfg.encoder.name).make(cfg.encoder.params, 128, 440)
     assert sum(p.numel() for p in enc.parameters()) == 4_949_938
     assert enc.n_features == 500
 

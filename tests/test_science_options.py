@@ -205,12 +205,10 @@ def test_default_benchmark_gives_the_reference_encoder_a_real_bottleneck():
     cfg = build_config([])
     assert cfg.encoder.name == "dilated"
     data = cfg.dataset.params
-    enc = eegbench.get("encoders", "dilated").build(
-        data["n_chans"], data["n_times"], **cfg.encoder.params
-    )
+    enc = eegbench.get("encoders", "dilated").make(cfg.encoder.params, data.n_chans, data.n_times)
     assert enc.n_features >= 48
     # the kernel keeps the reference's duration (33 ms at 1 kHz) within a factor of 2
-    assert 0.5 < cfg.encoder.params["temporal_kernel"] / data["sfreq"] / 0.033 < 2
+    assert 0.5 < cfg.encoder.params.temporal_kernel / data.sfreq / 0.033 < 2
 
 
 def test_gradient_accumulation_steps_once_per_group_of_micro_batches(monkeypatch):

@@ -8,7 +8,13 @@ import os
 
 import numpy as np
 import pytest
-from eegbench_plugins.datasets.synthetic import CLASSES, COLOURS, SETTINGS, make_synthetic
+from eegbench_plugins.datasets.synthetic import (
+    CLASSES,
+    COLOURS,
+    SETTINGS,
+    SyntheticParams,
+    make_synthetic,
+)
 from scipy.signal import welch
 
 import eegbench
@@ -83,11 +89,11 @@ def test_shapes_dtypes_and_info(default: EEGData) -> None:
 
 
 def test_deterministic_from_seed() -> None:
-    a, b = make_synthetic(**SMALL), make_synthetic(**SMALL)
+    a, b = make_synthetic(SyntheticParams(**SMALL)), make_synthetic(SyntheticParams(**SMALL))
     assert a.X.tobytes() == b.X.tobytes()
     assert a.captions == b.captions and a.fingerprint() == b.fingerprint()
     assert a.info["ground_truth"] == b.info["ground_truth"] and a.attributes == b.attributes
-    c = make_synthetic(**{**SMALL, "seed": 1})
+    c = make_synthetic(SyntheticParams(**{**SMALL, "seed": 1}))
     assert a.X.tobytes() != c.X.tobytes()
     assert a.captions != c.captions
     assert a.fingerprint()["data"] != c.fingerprint()["data"]
@@ -146,7 +152,7 @@ def fingerprint(d: EEGData) -> tuple[str, list[float]]:
 def test_arrays_are_pinned(case: str) -> None:
     """Every random draw stays in its stream and in its order (the default run's dataset)."""
     params, digest, values = PINNED[case]
-    got_digest, got_values = fingerprint(make_synthetic(**params))
+    got_digest, got_values = fingerprint(make_synthetic(SyntheticParams(**params)))
     assert got_digest == digest
     np.testing.assert_allclose(got_values, values, rtol=1e-5)
 
@@ -163,7 +169,10 @@ def test_splits_are_image_disjoint_and_class_balanced(default: EEGData) -> None:
         imgs = np.unique(d.image[idx])
         assert np.array_equal(np.bincount(imgs // 5, minlength=40), np.full(40, n_img))
     # the split is a seeded permutation of each class's images, disjoint for every seed
-    a, b = make_synthetic(**SMALL), make_synthetic(**{**SMALL, "seed": 3})
+    a, b = (
+        make_synthetic(SyntheticParams(**SMALL)),
+        make_synthetic(SyntheticParams(**{**SMALL, "seed": 3})),
+    )
     assert a.split_overlap() == set() and b.split_overlap() == set()
     test_a, test_b = (set(x.image_names[i] for i in x.image[x.splits["test"]]) for x in (a, b))
     assert len(test_a) == len(test_b) == 4 and test_a != test_b
@@ -212,7 +221,10 @@ def test_the_label_prior_of_an_attribute_is_at_chance(attr: str) -> None:
     hits = np.concatenate(
         [
             class_mode_hits(
-                make_synthetic(**params, images_per_class=12, test_images=2, seed=s), attr
+                make_synthetic(
+                    SyntheticParams(**params, images_per_class=12, test_images=2, seed=s)
+                ),
+                attr,
             )
             for s in range(10)
         ]
@@ -223,8 +235,8 @@ def test_the_label_prior_of_an_attribute_is_at_chance(attr: str) -> None:
 
 
 def test_decodability_follows_snr() -> None:
-    high = make_synthetic(snr=3.0, n_subjects=2, seed=0)
-    low = make_synthetic(snr=0.01, n_subjects=2, seed=0)
+    high = make_synthetic(SyntheticParams(snr=3.0, n_subjects=2, seed=0))
+    low = make_synthetic(SyntheticParams(snr=0.01, n_subjects=2, seed=0))
     assert ridge_accuracy(high, high.y) > 0.8
     assert ridge_accuracy(low, low.y) < 0.1
     assert ridge_accuracy(high, attribute_labels(high, "colour")) > 0.7
@@ -232,7 +244,10 @@ def test_decodability_follows_snr() -> None:
 
 
 def test_snr_scales_only_the_evoked_part() -> None:
-    a, b = make_synthetic(**SMALL, snr=0.5), make_synthetic(**SMALL, snr=1.0)
+    a, b = (
+        make_synthetic(SyntheticParams(**SMALL, snr=0.5)),
+        make_synthetic(SyntheticParams(**SMALL, snr=1.0)),
+    )
     assert a.captions == b.captions and np.array_equal(a.image, b.image)
     evoked = b.X.astype(np.float64) - a.X  # = 0.5 * evoked of b, noise cancels
     assert np.allclose(a.X - evoked, b.X - 2 * evoked, atol=1e-3)
@@ -240,7 +255,7 @@ def test_snr_scales_only_the_evoked_part() -> None:
 
 
 def test_erp_components_at_known_latencies() -> None:
-    d = make_synthetic(snr=3.0, n_subjects=2, seed=0)
+    d = make_synthetic(SyntheticParams(snr=3.0, n_subjects=2, seed=0))
     erp = d.X.mean(0)
     t = np.arange(d.n_times) / d.sfreq
 

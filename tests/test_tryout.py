@@ -90,11 +90,11 @@ def test_tryout_chooses_small_models_and_the_command_line_still_wins(tmp_path):
     assert (cfg.target.name, cfg.llm.name, cfg.eval.max_new_tokens) == ("minilm", "tiny-gpt2", 24)
     assert cfg.origin("target").startswith("try-out")
     cfg = build_config(["tryout=true", "dataset=cvpr40", "eval.max_new_tokens=8", "llm.steps=5"])
-    assert (cfg.eval.max_new_tokens, cfg.llm.params["steps"], cfg.llm.name) == (8, 5, "tiny-gpt2")
+    assert (cfg.eval.max_new_tokens, cfg.llm.params.steps, cfg.llm.name) == (8, 5, "tiny-gpt2")
     reference = build_config(["dataset=cvpr40"])
     assert (reference.target.name, reference.llm.name) == ("clip", "hf")
     # the synthetic benchmark's own settings stay above the try-out's
-    assert build_config(["tryout=true"]).llm.params["prefix_tokens"] == 4
+    assert build_config(["tryout=true"]).llm.params.prefix_tokens == 4
 
 
 def _run(tmp_path, *args: str) -> RunRecord:

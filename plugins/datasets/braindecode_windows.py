@@ -58,9 +58,8 @@ def braindecode_preflight(params: Any) -> list[str]:
     return []
 
 
-def load_braindecode(**kw: Any) -> EEGData:
+def load_braindecode(p: BraindecodeParams) -> EEGData:
     """The windows of a saved (``path``) or built (``factory``) braindecode dataset."""
-    p = BraindecodeParams(**kw)
     if bool(p.path) == bool(p.factory):
         raise ConfigError(
             "dataset braindecode needs one of dataset.path=<folder saved by "

@@ -213,9 +213,8 @@ def _image_paths(p: CVPR40Params, image_names: list[str], used: set[int]) -> lis
     return paths
 
 
-def load_cvpr40(**kw: Any) -> EEGData:
+def load_cvpr40(p: CVPR40Params) -> EEGData:
     """CVPR40 trials in the window [time_low, time_high), with published or random splits."""
-    p = CVPR40Params(**kw)
     _check_params(p)
     mapped = _mappable(p.path)
     dataset, wnids, images = _read_dataset(p, mapped)

@@ -389,11 +389,10 @@ def _resolve_images(names: list[str], base: Path | None, where: str) -> list[str
     return paths
 
 
-def load_mne_epochs(**kw: Any) -> EEGData:
+def load_mne_epochs(p: MNEEpochsParams) -> EEGData:
     """Trials of an MNE epochs file as EEGData."""
     import mne
 
-    p = MNEEpochsParams(**kw)
     if not p.path:
         raise ConfigError("mne_epochs needs dataset.path=<file-epo.fif>.")
     path = Path(p.path).expanduser()
@@ -415,13 +414,12 @@ def load_mne_epochs(**kw: Any) -> EEGData:
 RAW_EXTENSIONS = [".vhdr", ".edf", ".bdf", ".set", ".fif", ".cnt", ".mff"]
 
 
-def load_bids(**kw: Any) -> EEGData:
+def load_bids(p: BIDSParams) -> EEGData:
     """Epochs cut around the annotated events of the matching BIDS recordings (needs mne-bids),
     each recording filtered before it is epoched."""
     mne_bids = _import_mne_bids()
     import mne
 
-    p = BIDSParams(**kw)
     root = _bids_root(p)
     paths = _recordings(mne_bids, root, p)
     raws, steps = _read_filtered(mne_bids, paths, p)

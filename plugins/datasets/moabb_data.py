@@ -78,9 +78,8 @@ def _make(module: Any, name: str, kwargs: dict[str, Any], what: str) -> Any:
         raise ConfigError(f"moabb: {name}({kwargs}) failed: {e}") from None
 
 
-def load_moabb(**kw: Any) -> EEGData:
+def load_moabb(p: MOABBParams) -> EEGData:
     """The epochs a MOABB paradigm cuts from a MOABB dataset, as EEGData."""
-    p = MOABBParams(**kw)
     if not p.moabb_dataset:
         raise ConfigError(
             "dataset moabb needs dataset.moabb_dataset=<class of moabb.datasets> "

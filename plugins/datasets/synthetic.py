@@ -847,9 +847,8 @@ def _info(
     }
 
 
-def make_synthetic(**params: object) -> EEGData:
+def make_synthetic(p: SyntheticParams) -> EEGData:
     """Simulate the dataset described by :class:`SyntheticParams`."""
-    p = SyntheticParams(**params)  # type: ignore[arg-type]
     _check(p)
     head = _head(p.n_chans)
     rng = _Streams.of(p.seed)

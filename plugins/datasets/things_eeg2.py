@@ -123,9 +123,8 @@ def _concept_name(concept: str) -> str:
     return re.sub(r"^\d+_", "", concept).replace("_", " ")
 
 
-def load_things_eeg2(**kw: Any) -> EEGData:
+def load_things_eeg2(p: ThingsEEG2Params) -> EEGData:
     """THINGS-EEG2 trials; val carved from training images, test = the 200 test images."""
-    p = ThingsEEG2Params(**kw)
     root = _root(p)
     eeg = _read_subjects(p, root, _subject_ids(root, p.subjects))
     meta = _metadata(p, root)

@@ -10,8 +10,6 @@ is already smaller than its kernel (3), so every input size >= 1 x 1 builds.
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 import torch.nn.functional as F
 from eegbench_plugins.encoders.common import out_len
@@ -144,10 +142,14 @@ class ChannelNet(EEGEncoder):
     """EEG-ChannelNet feature extractor: ``[B, C, T]`` -> flattened final maps."""
 
     def __init__(
-        self, n_chans: int, n_times: int, *, context: EncoderContext | None = None, **params: Any
+        self,
+        n_chans: int,
+        n_times: int,
+        p: ChannelNetParams = ChannelNetParams(),
+        *,
+        context: EncoderContext | None = None,
     ) -> None:
         super().__init__(n_chans, n_times, context=context)
-        p = ChannelNetParams(**params)
         self.params = p
         t_f = _scaled(p.temporal_filters, p.width)
         s_f = _scaled(p.spatial_filters, p.width)

@@ -38,10 +38,14 @@ class EEGNet(EEGEncoder):
     """EEGNet-F1,D feature extractor: ``[B, C, T]`` -> ``F2 * (T // pool1 // pool2)``."""
 
     def __init__(
-        self, n_chans: int, n_times: int, *, context: EncoderContext | None = None, **params: Any
+        self,
+        n_chans: int,
+        n_times: int,
+        p: EEGNetParams = EEGNetParams(),
+        *,
+        context: EncoderContext | None = None,
     ) -> None:
         super().__init__(n_chans, n_times, context=context)
-        p = EEGNetParams(**params)
         self.params = p
         fd = p.f1 * p.d
         pool1, _ = fit_pool(n_times, p.pool1, p.pool1)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 from eegbench_plugins.encoders.params import LSTMParams
 from torch import nn
@@ -15,10 +13,14 @@ class LSTMEncoder(EEGEncoder):
     """LSTM over time; the last hidden state, optionally through a ReLU output layer."""
 
     def __init__(
-        self, n_chans: int, n_times: int, *, context: EncoderContext | None = None, **params: Any
+        self,
+        n_chans: int,
+        n_times: int,
+        p: LSTMParams = LSTMParams(),
+        *,
+        context: EncoderContext | None = None,
     ) -> None:
         super().__init__(n_chans, n_times, context=context)
-        p = LSTMParams(**params)
         self.params = p
         self.lstm = nn.LSTM(
             n_chans,
