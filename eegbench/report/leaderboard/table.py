@@ -370,7 +370,7 @@ class _Configuration:
 
 
 @dataclass(frozen=True)
-class _Cells:
+class _Shown:
     """What the rows of a configuration show: metrics, differences, headroom, extra rows."""
 
     wanted: list[str]
@@ -417,8 +417,8 @@ def build(
     notes = identity_conflicts([(r.path.name, r.record) for r in runs])
     wanted = _wanted_metrics(runs, metrics)
     label_columns, configurations = _configurations(runs, flats, group_by, skipped, notes)
-    cells = _Cells(wanted, bool(metrics), delta, headroom, _controls(runs, controls), oracles)
-    blocks, higher = _blocks(configurations, cells, skipped)
+    spec = _Shown(wanted, bool(metrics), delta, headroom, _controls(runs, controls), oracles)
+    blocks, higher = _blocks(configurations, spec, skipped)
     columns = _columns(wanted, delta, blocks, higher)
     if _mark_leaks([r for b in blocks for r in b]):
         label_columns = [*label_columns, LEAK]
@@ -508,17 +508,17 @@ def _by_data_hash(runs: list[Run]) -> dict[str, list[Run]]:
 
 
 def _blocks(
-    configurations: list[_Configuration], cells: _Cells, skipped: list[Skipped]
+    configurations: list[_Configuration], spec: _Shown, skipped: list[Skipped]
 ) -> tuple[list[list[Row]], dict[str, bool]]:
     """Per configuration with complete runs, its row followed by its control and oracle rows;
     and whether each shown metric is better higher."""
     higher: dict[str, bool] = {}
     blocks: list[list[Row]] = []
     for conf in configurations:
-        present = [m for m in cells.wanted if any(m in r.record.metrics for r in conf.runs)]
+        present = [m for m in spec.wanted if any(m in r.record.metrics for r in conf.runs)]
         complete = []
         for r in conf.runs:
-            needed = cells.wanted if cells.strict else present
+            needed = spec.wanted if spec.strict else present
             missing = [m for m in needed if m not in r.record.metrics]
             if missing:
                 skipped.append(Skipped(r.path, f"missing metric(s): {', '.join(missing)}"))
@@ -528,35 +528,35 @@ def _blocks(
             continue
         members = sorted(complete, key=lambda r: str(r.seed))
         higher.update({m: members[0].metric(m).higher_is_better for m in present})
-        blocks.append(_block(conf.labels, conf.data_hash, members, present, cells))
+        blocks.append(_block(conf.labels, conf.data_hash, members, present, spec))
     return blocks, higher
 
 
 def _block(
-    labels: dict[str, str], data_hash: str, runs: list[Run], present: list[str], cells: _Cells
+    labels: dict[str, str], data_hash: str, runs: list[Run], present: list[str], spec: _Shown
 ) -> list[Row]:
     """The configuration's row (values, differences, headroom), then a row per control and
     oracle its runs have (values and headroom)."""
     row = Row(labels, SYSTEM, runs, data_hash=data_hash)
-    shown = [Column(m) for m in present]
-    shown += [Column(m, "delta", c) for c in cells.delta for m in present]
-    shown += [Column(m, "headroom") for m in present] if cells.headroom else []
-    row.stats = _cells(runs, shown, None)
+    cols = [Column(m) for m in present]
+    cols += [Column(m, "delta", c) for c in spec.delta for m in present]
+    cols += [Column(m, "headroom") for m in present] if spec.headroom else []
+    row.stats = _summaries(runs, cols, None)
     block = [row]
-    oracle_rows = _oracle_names(runs) if cells.oracles else []
-    for c in [*cells.controls, *oracle_rows]:
+    oracle_rows = _oracle_names(runs) if spec.oracles else []
+    for c in [*spec.controls, *oracle_rows]:
         with_c = [r for r in runs if r.has_row(c)]
         if not with_c:
             continue
         kinds: tuple[Kind, ...] = ("value",)
-        if cells.headroom and not c.startswith(ORACLE):
+        if spec.headroom and not c.startswith(ORACLE):
             kinds = ("value", "headroom")
-        shown = [Column(m, kind) for m in present for kind in kinds]
-        block.append(Row(labels, c, with_c, _cells(with_c, shown, c), data_hash))
+        cols = [Column(m, kind) for m in present for kind in kinds]
+        block.append(Row(labels, c, with_c, _summaries(with_c, cols, c), data_hash))
     return block
 
 
-def _cells(runs: list[Run], columns: list[Column], condition: str | None) -> dict[Column, CI]:
+def _summaries(runs: list[Run], columns: list[Column], condition: str | None) -> dict[Column, CI]:
     """The summaries of ``columns`` over ``runs`` (of row ``condition``; None: the system) that
     have a value."""
     out = {}
