@@ -220,7 +220,7 @@ def test_cluster_swap_matches_exact_enumeration():
     exact = count / 4
     d = paired_delta(score, 4, clusters=clusters, n_perm=20000, n_boot=200, seed=1)["s"]
     assert d.p == pytest.approx(exact, abs=0.02)
-    assert d.value == pytest.approx(score(base)["s"] - score(base + 4)["s"])
+    assert d.estimate == pytest.approx(score(base)["s"] - score(base + 4)["s"])
 
 
 def test_compare_a_run_with_its_control(tmp_path):

@@ -15,12 +15,15 @@ from click.testing import CliRunner
 
 from eegbench.api.errors import ConfigError
 from eegbench.cli import cli
-from eegbench.report.leaderboard import build, collect, leaderboard, summarize
+from eegbench.report.leaderboard import Column, build, collect, leaderboard, summarize
 from eegbench.results.record import Control, DatasetInfo, MetricValue, Oracle, PairedDelta
 from tests.conftest import run_record, write_run_dir
 
 T_975_1 = 12.706204736174707  # scipy.stats.t.ppf(0.975, 1)
 T_975_2 = 4.302652729749464  # scipy.stats.t.ppf(0.975, 2)
+ACC, BLEU, PPL = Column("top1_accuracy"), Column("bleu_4"), Column("perplexity")
+BLEU_DELTA = Column("bleu_4", "delta", "only_obj")
+BLEU_HEADROOM = Column("bleu_4", "headroom")
 
 
 def make_config(encoder: str = "dilated", seed: int = 0, epochs: int = 3) -> dict:
@@ -124,13 +127,13 @@ def test_rows_are_configurations_with_mean_ci_and_seed_count(runs):
     assert board.label_columns == ["dataset", "encoder", "target", "llm"]
     dil = row(board, "dilated")
     assert len(dil.runs) == 2
-    acc = dil.stats["top1_accuracy"]
+    acc = dil.stats[ACC]
     half = T_975_1 * np.std([0.5, 0.7], ddof=1) / np.sqrt(2)
     assert acc.estimate == pytest.approx(0.6)
     assert acc.high - acc.estimate == pytest.approx(half)
     assert acc.seeds == (0, 1)
     # one seed: the run's own bootstrap interval from results.json
-    eeg = row(board, "eegnet").stats["top1_accuracy"]
+    eeg = row(board, "eegnet").stats[ACC]
     assert (eeg.estimate, eeg.method, eeg.n) == (0.6, "bootstrap", 1)
     assert (eeg.low, eeg.high) == pytest.approx((0.5, 0.7))
     # control rows follow their configuration
@@ -140,16 +143,16 @@ def test_rows_are_configurations_with_mean_ci_and_seed_count(runs):
         ("eegnet", "EEG"),
         ("eegnet", "only_obj"),
     ]
-    assert row(board, "dilated", "only_obj").stats["bleu_4"].estimate == pytest.approx(0.05)
-    assert "top1_accuracy" not in row(board, "dilated", "only_obj").stats
+    assert row(board, "dilated", "only_obj").stats[BLEU].estimate == pytest.approx(0.05)
+    assert ACC not in row(board, "dilated", "only_obj").stats
 
 
 def test_best_marks_and_markdown(runs):
     board = leaderboard([runs])
     best = board.best()
     rows = board.rows
-    assert best["top1_accuracy"] == set()  # both configurations tie at 0.6: nothing to mark
-    assert {rows[i].labels["encoder"] for i in best["bleu_4"]} == {"eegnet"}
+    assert best[ACC] == set()  # both configurations tie at 0.6: nothing to mark
+    assert {rows[i].labels["encoder"] for i in best[BLEU]} == {"eegnet"}
     md = board.to_markdown()
     lines = md.splitlines()
     assert lines[0] == (
@@ -179,12 +182,12 @@ def test_lower_is_better_and_sort(tmp_path):
     board = leaderboard([root], controls="none", sort_by="perplexity")
     assert board.higher_is_better["perplexity"] is False
     assert [r.labels["encoder"] for r in board.rows] == ["b", "a"]
-    assert board.best()["perplexity"] == {0}
+    assert board.best()[PPL] == {0}
     write_run(root, "c", encoder="c", loss=2.0, acc=0.5)
     tie = leaderboard([root], controls="none")
-    assert [tie.rows[i].labels["encoder"] for i in sorted(tie.best()["perplexity"])] == ["b", "c"]
-    assert tie.best()["top1_accuracy"] == {0}
-    assert board.header("perplexity") == "perplexity ↓"
+    assert [tie.rows[i].labels["encoder"] for i in sorted(tie.best()[PPL])] == ["b", "c"]
+    assert tie.best()[ACC] == {0}
+    assert board.header(PPL) == "perplexity ↓"
     assert (
         leaderboard([root], controls="none", sort_by="top1_accuracy").rows[0].labels["encoder"]
         == "a"
@@ -193,16 +196,30 @@ def test_lower_is_better_and_sort(tmp_path):
 
 def test_delta_columns_are_per_seed_differences(runs):
     board = leaderboard([runs], delta=["only_obj"], controls="none")
-    assert board.columns == ["top1_accuracy", "bleu_4", "bleu_4 Δ only_obj"]
-    d = row(board, "dilated").stats["bleu_4 Δ only_obj"]
+    assert board.columns == [ACC, BLEU, BLEU_DELTA]
+    assert [c.label for c in board.columns] == ["top1_accuracy", "bleu_4", "bleu_4 Δ only_obj"]
+    d = row(board, "dilated").stats[BLEU_DELTA]
     diffs = [0.10 - 0.04, 0.20 - 0.06]
     assert d.estimate == pytest.approx(np.mean(diffs))
     assert d.high - d.estimate == pytest.approx(T_975_1 * np.std(diffs, ddof=1) / np.sqrt(2))
-    single = row(board, "eegnet").stats["bleu_4 Δ only_obj"]
+    single = row(board, "eegnet").stats[BLEU_DELTA]
     assert single.estimate == pytest.approx(0.2) and single.method == "none"
     assert "bleu_4 Δ only_obj ↑" in board.to_markdown().splitlines()[0]
     with pytest.raises(ConfigError, match="noise"):
         leaderboard([runs], delta=["noise"])
+
+
+def test_columns_are_data_with_their_labels():
+    assert (BLEU.label, BLEU_DELTA.label, BLEU_HEADROOM.label) == (
+        "bleu_4",
+        "bleu_4 Δ only_obj",
+        "bleu_4 headroom",
+    )
+    assert BLEU_HEADROOM.source == "bleu_4 headroom" and BLEU_DELTA.source == "bleu_4"
+    with pytest.raises(ValueError, match="delta"):
+        Column("bleu_4", "delta")
+    with pytest.raises(ValueError, match="delta"):
+        Column("bleu_4", "value", "only_obj")
 
 
 def test_partial_and_malformed_runs_are_skipped_with_reasons(runs):
@@ -230,7 +247,7 @@ def test_partial_and_malformed_runs_are_skipped_with_reasons(runs):
 def test_explicit_metrics_skip_runs_without_them(runs):
     write_run(runs, "ppl", encoder="eegnet", seed=3, loss=1.0)
     board = leaderboard([runs], metrics=["perplexity", "top1_accuracy"], controls="none")
-    assert board.columns == ["perplexity", "top1_accuracy"]
+    assert board.columns == [PPL, ACC]
     assert [len(r.runs) for r in board.rows] == [1]
     assert {s.path.name for s in board.skipped} == {"dil-s0", "dil-s1", "eeg-s0"}
     with pytest.raises(ConfigError, match="did you mean|Did you mean"):
@@ -243,7 +260,7 @@ def test_different_dataset_hashes_are_not_averaged(tmp_path):
     write_run(root, "s1", seed=1, acc=0.7, data_hash="9999888877776666")
     board = leaderboard([root], controls="none")
     assert board.label_columns[-1] == "data"
-    assert [(r.labels["data"], r.stats["top1_accuracy"].estimate) for r in board.rows] == [
+    assert [(r.labels["data"], r.stats[ACC].estimate) for r in board.rows] == [
         ("11112222", 0.5),
         ("99998888", 0.7),
     ]
@@ -256,7 +273,7 @@ def test_repeated_seed_keeps_the_newest_run(tmp_path):
     write_run(root, "old", seed=0, acc=0.1, started="2026-01-01T00:00:00+00:00")
     write_run(root, "new", seed=0, acc=0.9, started="2026-02-01T00:00:00+00:00")
     board = leaderboard([root], controls="none")
-    assert board.rows[0].stats["top1_accuracy"].estimate == 0.9
+    assert board.rows[0].stats[ACC].estimate == 0.9
     assert [(s.path.name, "kept the newer run new" in s.reason) for s in board.skipped] == [
         ("old", True)
     ]
@@ -395,13 +412,13 @@ def test_recorded_deltas_oracle_rows_and_headroom(tmp_path):
         "oracle:template_prior",
     ]
     eeg = board.rows[0].stats
-    delta = eeg["bleu_4 Δ only_obj"]
+    delta = eeg[BLEU_DELTA]
     assert (delta.estimate, delta.low, delta.high, delta.p) == pytest.approx(
         (0.1, 0.04, 0.16, 0.003)
     )
-    assert eeg["bleu_4 headroom"].estimate == 0.25
-    assert board.rows[1].stats["bleu_4 headroom"].estimate == 0.0
-    assert board.rows[2].stats["bleu_4"].estimate == 0.45
+    assert eeg[BLEU_HEADROOM].estimate == 0.25
+    assert board.rows[1].stats[BLEU_HEADROOM].estimate == 0.0
+    assert board.rows[2].stats[BLEU].estimate == 0.45
     md = board.to_markdown()
     assert "0.100** [0.040, 0.160] (p 0.003, holm 0.003)" in md
     assert "* adjusted p < 0.05, ** adjusted p < 0.01" in md
@@ -410,7 +427,7 @@ def test_recorded_deltas_oracle_rows_and_headroom(tmp_path):
     # several seeds: a one-sample t-test over the per-seed differences
     write_run(root, "two", seed=1, bleu=0.16, ctl_bleu=0.05)
     write_run(root, "three", seed=2, bleu=0.17, ctl_bleu=0.06)
-    pooled = leaderboard([root], delta=["only_obj"]).rows[0].stats["bleu_4 Δ only_obj"]
+    pooled = leaderboard([root], delta=["only_obj"]).rows[0].stats[BLEU_DELTA]
     assert pooled.n == 3 and pooled.p < 0.01
     res = CliRunner().invoke(cli, ["leaderboard", str(root), "--delta", "only_obj", "--headroom"])
     assert res.exit_code == 0, res.output

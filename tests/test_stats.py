@@ -9,12 +9,20 @@ import eegbench
 from eegbench import DataError
 from eegbench.api.metric import Metric, subset_context
 from eegbench.evaluation.stats import (
+    SIGN_FLIP,
+    SWAP,
+    CorpusScores,
+    SentenceStats,
+    TrialValues,
+    as_trial_scores,
     bootstrap_ci,
     bootstrap_cis,
     bootstrap_indices,
     cluster_bootstrap_indices,
+    joint_trial_scores,
     paired_delta,
     paired_permutation_test,
+    trial_scores,
 )
 
 
@@ -197,7 +205,47 @@ def test_paired_delta_per_trial_and_callable_agree():
     slow = paired_delta(
         lambda idx: {"x": joint[idx].mean()}, 60, clusters=clusters, n_boot=300, n_perm=300
     )["x"]
-    assert fast.value == pytest.approx(0.05, abs=0.02) and slow.value == pytest.approx(fast.value)
-    assert fast.low < fast.value < fast.high and slow.low < slow.value < slow.high
+    assert fast.estimate == pytest.approx(0.05, abs=0.02)
+    assert slow.estimate == pytest.approx(fast.estimate)
+    assert fast.low < fast.estimate < fast.high and slow.low < slow.estimate < slow.high
     assert fast.p < 0.01 and slow.p < 0.01
-    assert fast.as_dict() == {"value": fast.value, "ci": [fast.low, fast.high], "p": fast.p}
+    assert fast.as_dict() == {"value": fast.estimate, "ci": [fast.low, fast.high], "p": fast.p}
+
+
+def test_every_kind_of_trial_scores_goes_through_the_same_loops():
+    """A mean over trials given as per-trial values, as sentence statistics and as a callable:
+    the same estimates, and (same draws) the same intervals and p-values up to rounding."""
+    rng = np.random.default_rng(4)
+    n, clusters = 40, np.repeat(np.arange(10), 4)
+    hits = rng.integers(0, 2, size=2 * n)
+    kinds = [
+        TrialValues({"m": hits}),
+        SentenceStats(np.stack([hits, np.ones_like(hits)], axis=1), lambda t: {"m": t[0] / t[1]}),
+        CorpusScores(lambda idx: {"m": hits[idx].mean()}),
+    ]
+    assert [k.test for k in kinds] == [SIGN_FLIP, SWAP, SWAP]
+    for cl in (None, clusters):
+        both = None if cl is None else np.concatenate([cl, cl + 10])
+        cis = [bootstrap_cis(k, 2 * n, n_boot=200, seed=1, clusters=both)["m"] for k in kinds]
+        assert cis[0].estimate == cis[1].estimate == cis[2].estimate == hits.mean()
+        for ci in cis[1:]:
+            assert (ci.low, ci.high) == pytest.approx((cis[0].low, cis[0].high))
+        deltas = [paired_delta(k, n, clusters=cl, n_boot=100, n_perm=400)["m"] for k in kinds]
+        assert deltas[1].p == deltas[2].p  # the same swaps
+        for d in deltas:
+            assert d.estimate == pytest.approx(hits[:n].mean() - hits[n:].mean())
+            assert d.p == pytest.approx(deltas[0].p, abs=0.1)  # sign flips: other draws
+
+
+def test_joint_trial_scores_concatenates_scores_of_one_kind():
+    bleu = eegbench.get("metrics", "bleu").build()
+    hyps, refs = ["a red car", "the dog runs"], ["a blue car", "a dog runs"]
+    a, b = trial_scores(bleu, hyps, refs), trial_scores(bleu, hyps[::-1], refs)
+    assert isinstance(a, SentenceStats) and isinstance(as_trial_scores(a), SentenceStats)
+    joint = joint_trial_scores(bleu, hyps, hyps[::-1], refs, {}, {}, a, b)
+    assert isinstance(joint, SentenceStats) and joint.n == 4
+    assert joint.score(np.arange(2)) == pytest.approx(bleu.compute(hyps, refs))
+    values = TrialValues({"x": [1.0, 0.0]})
+    joint = joint_trial_scores(bleu, hyps, hyps, refs, {}, {}, values, TrialValues({"x": [1.0]}))
+    assert isinstance(joint, TrialValues) and joint["x"].tolist() == [1.0, 0.0, 1.0]
+    assert isinstance(as_trial_scores(lambda idx: {"x": 0.0}), CorpusScores)

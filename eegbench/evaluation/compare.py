@@ -29,7 +29,13 @@ from eegbench.api.metric import CAPTIONS, Metric, output_key
 from eegbench.config.saved import SavedConfig
 from eegbench.evaluation.predictions import COLUMNS, Predictions, read_predictions
 from eegbench.evaluation.scoring import build_metric
-from eegbench.evaluation.stats import joint_trial_scores, paired_delta
+from eegbench.evaluation.stats import (
+    CI,
+    TrialScores,
+    TrialValues,
+    joint_trial_scores,
+    paired_delta,
+)
 from eegbench.results.record import RunRecord, identity_conflicts
 from eegbench.results.rundir import RunDir
 
@@ -37,8 +43,6 @@ OBJECT_MATCH = "object_match"
 """Compare's own row: the share of trials whose predicted object is the expected one, read from
 predictions.csv (not the ``accuracy`` metric plugin, which needs the classifier's logits)."""
 DEFAULT_METRICS = (OBJECT_MATCH, "bleu", "rouge")
-SIGN_FLIP = "cluster sign-flip"
-SWAP = "cluster approximate randomization"
 
 
 @dataclass
@@ -249,66 +253,17 @@ def compare_predictions(
     check_same_test_set(a, b)
     clusters, unit = shared_clusters(a, b)
     skipped: dict[str, str] = {}
-    built: dict[str, Metric] = {}
     explicit = bool(metrics)
-    if not metrics:
-        metrics = [OBJECT_MATCH]
-        for name in a.metrics or DEFAULT_METRICS[1:]:
-            if name == OBJECT_MATCH:
-                continue
-            try:
-                built[name] = _build(name, a.metric_params)
-                _check_caption_metric(name, built[name])
-            except EegbenchError as e:
-                skipped[name] = str(e)
-                continue
-            metrics.append(name)
-    pa, pb = a.predictions, b.predictions
-    n = len(pa)
+    names, built = (list(metrics), {}) if metrics else _default_metrics(a, skipped)
+    n = len(a.predictions)
     rows: list[dict[str, Any]] = []
-
-    def add(output: str, metric: str, va: float, vb: float, d: Any, hib: bool, test: str):
-        rows.append(
-            {
-                "output": output,
-                "metric": metric,
-                "a": float(va),
-                "b": float(vb),
-                "diff": float(vb) - float(va),
-                "ci": [-d.high, -d.low],
-                "p": float(d.p),
-                "higher_is_better": hib,
-                "test": test,
-            }
-        )
-
-    def delta(joint: Any) -> dict[str, Any]:
-        return paired_delta(joint, n, clusters=clusters, n_boot=n_boot, n_perm=n_perm, seed=seed)
-
-    for name in dict.fromkeys(metrics):
-        if name == OBJECT_MATCH:
-            ha, hb = _hits(pa), _hits(pb)
-            d = delta({OBJECT_MATCH: np.concatenate([ha, hb])})[OBJECT_MATCH]
-            add(OBJECT_MATCH, OBJECT_MATCH, ha.mean(), hb.mean(), d, True, SIGN_FLIP)
+    for name in dict.fromkeys(names):
+        metric = None if name == OBJECT_MATCH else built.get(name) or _build(name, a.metric_params)
+        joint = _joint_scores(name, metric, a.predictions, b.predictions, explicit, skipped)
+        if joint is None:
             continue
-        metric = built.get(name) or _build(name, a.metric_params)
-        _check_caption_metric(name, metric)
-        refs = pa.references if metric.multi_reference else pa.reference
-        if (
-            metric.sentence_stats(pa.generated, refs) is None
-            and metric.per_item(pa.generated, refs, **_ctx(pa)) is None
-        ):
-            if explicit:
-                raise _not_testable(name)
-            skipped[name] = str(_not_testable(name))
-            continue
-        joint = joint_trial_scores(metric, pa.generated, pb.generated, refs, _ctx(pa), _ctx(pb))
-        test = SIGN_FLIP if isinstance(joint, dict) else SWAP
-        va = _score(joint, np.arange(n))
-        vb = _score(joint, np.arange(n, 2 * n))
-        for key, d in delta(joint).items():
-            hib = metric.higher_is_better(key) is not False
-            add(output_key(name, key), name, va[key], vb[key], d, hib, test)
+        deltas = paired_delta(joint, n, clusters=clusters, n_boot=n_boot, n_perm=n_perm, seed=seed)
+        rows += _rows(name, metric, joint, deltas, n)
     return {
         "run_a": a.name,
         "run_b": b.name,
@@ -325,7 +280,67 @@ def compare_predictions(
     }
 
 
-def _score(joint: Any, idx: np.ndarray) -> dict[str, float]:
-    if isinstance(joint, dict):
-        return {k: float(np.asarray(v)[idx].mean()) for k, v in joint.items()}
-    return {k: float(v) for k, v in joint(idx).items()}
+def _default_metrics(
+    a: RunPredictions, skipped: dict[str, str]
+) -> tuple[list[str], dict[str, Metric]]:
+    """``object_match`` and the caption metrics of run A's config that can be tested (built),
+    the others in ``skipped`` with the reason."""
+    names, built = [OBJECT_MATCH], {}
+    for name in a.metrics or DEFAULT_METRICS[1:]:
+        if name == OBJECT_MATCH:
+            continue
+        try:
+            built[name] = _build(name, a.metric_params)
+            _check_caption_metric(name, built[name])
+        except EegbenchError as e:
+            skipped[name] = str(e)
+            continue
+        names.append(name)
+    return names, built
+
+
+def _joint_scores(
+    name: str,
+    metric: Metric | None,
+    pa: Predictions,
+    pb: Predictions,
+    explicit: bool,
+    skipped: dict[str, str],
+) -> TrialScores | None:
+    """The trial scores of A's trials then B's for metric ``name`` (``metric``; None for
+    ``object_match``); None, with the reason in ``skipped``, when the metric cannot be tested
+    and was not named."""
+    if metric is None:
+        return TrialValues({OBJECT_MATCH: np.concatenate([_hits(pa), _hits(pb)])})
+    _check_caption_metric(name, metric)
+    refs = pa.references if metric.multi_reference else pa.reference
+    if (
+        metric.sentence_stats(pa.generated, refs) is None
+        and metric.per_item(pa.generated, refs, **_ctx(pa)) is None
+    ):
+        if explicit:
+            raise _not_testable(name)
+        skipped[name] = str(_not_testable(name))
+        return None
+    return joint_trial_scores(metric, pa.generated, pb.generated, refs, _ctx(pa), _ctx(pb))
+
+
+def _rows(
+    name: str, metric: Metric | None, joint: TrialScores, deltas: dict[str, CI], n: int
+) -> list[dict[str, Any]]:
+    """One result row per output: A's and B's values and B - A with its CI and p."""
+    va, vb = joint.score(np.arange(n)), joint.score(np.arange(n, 2 * n))
+    return [
+        {
+            "output": output_key(name, key),
+            "metric": name,
+            "a": va[key],
+            "b": vb[key],
+            "diff": vb[key] - va[key],
+            "ci": [-d.high, -d.low],
+            "p": float(d.p),
+            "higher_is_better": metric is None or metric.higher_is_better(key) is not False,
+            "test": joint.test,
+        }
+        for key, d in deltas.items()
+    ]

@@ -6,16 +6,19 @@ Design (numpy only):
   reference caption) are not independent, so a bootstrap sample draws whole clusters with
   replacement and a paired test permutes whole clusters. The dataset declares the unit
   (``EEGData.cluster``, by default the image); ``clusters=None`` treats every trial as its own
-  cluster (the classical trial bootstrap).
-- Every output of a metric is recomputed on the *same* resampled trials, so CIs of related
-  outputs come from the same resamples.
-- Metrics that are means over trials (accuracy, retrieval, cosine, per-pair ROUGE/METEOR, the
-  Thought2Text protocol) give per-trial values (``metric.per_item``); their clustered bootstrap
-  is a vectorised ratio of resampled cluster sums to resampled cluster sizes.
-- Corpus-level metrics (corpus BLEU, balanced accuracy, ...) are recomputed through a callable
-  ``fn(indices) -> value``: ``Metric.resampler`` (``eegbench.api.metric``) sums per-sentence
-  statistics where the metric has them (BLEU's n-gram counts), which is cheap and exact, and
-  otherwise calls ``compute`` on the subset (correct, but as slow as the metric).
+  cluster (the classical trial bootstrap). ``Units`` holds that choice.
+- What a metric computed per trial is a ``TrialScores``: one class per kind, each knowing how
+  to score itself on any trials and on a batch of resamples. ``TrialValues`` are per-trial
+  values of outputs that are means over trials (accuracy, retrieval, cosine, per-pair
+  ROUGE/METEOR, the Thought2Text protocol, ``metric.per_item``): their clustered bootstrap is a
+  vectorised ratio of resampled cluster sums to resampled cluster sizes. ``SentenceStats`` are
+  per-trial sufficient statistics (BLEU's n-gram counts) summed per resample, cheap and exact.
+  ``CorpusScores`` recompute any other metric through ``fn(indices) -> {output: value}``
+  (``Metric.resampler``, ``eegbench.api.metric``): correct, but as slow as the metric.
+- One bootstrap loop (``bootstrap_cis``) and one permutation loop (``paired_delta``,
+  ``paired_permutation_test``) serve every kind, and one interval type (``CI``) carries every
+  result. Every output of a metric is recomputed on the *same* resampled trials, so CIs of
+  related outputs come from the same resamples.
 - Intervals are percentile intervals (Efron & Tibshirani 1993, ch. 13) at level ``1 - alpha``,
   with the resampled statistics' spread around the estimate widened by ``sqrt(G / (G - 1))``
   for ``G`` resampled units. The bootstrap distribution of a mean over ``G`` units has the
@@ -26,7 +29,7 @@ Design (numpy only):
   corrects the factor only). It matters for the few dozen test images of a typical split; the
   unwidened interval is ``scipy.stats.bootstrap(method="percentile")``'s (a test checks it).
 - Paired comparisons of two systems on the same trials (``paired_delta``) score both through one
-  *joint* resampler over the ``2n`` concatenated trials (system A's first). The difference's CI
+  *joint* score of the ``2n`` concatenated trials (system A's first). The difference's CI
   resamples clusters and scores both systems on them; the p-value swaps the two systems' outputs
   on a random subset of whole clusters (approximate randomization, Riezler & Maxwell 2005); for
   a mean over trials this is the cluster sign-flip test. p-values are two-sided and count the
@@ -35,9 +38,11 @@ Design (numpy only):
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
+from functools import cached_property
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -45,6 +50,14 @@ from eegbench.api.errors import DataError
 from eegbench.api.metric import PER_TRIAL_CTX, Metric
 
 IndexFn = Callable[[np.ndarray], Any]
+Values = Sequence[float] | np.ndarray
+
+SIGN_FLIP = "cluster sign-flip"
+"""The paired test of means over trials: flip the sign of random clusters' differences."""
+SWAP = "cluster approximate randomization"
+"""The paired test of any other metric: swap the systems' outputs on random clusters."""
+BATCH_CELLS = 2_000_000
+"""Coin flips drawn per batch of permutations (bounds the memory of a batch)."""
 
 
 @dataclass(frozen=True)
@@ -70,49 +83,12 @@ class CI:
     p: float | None = None
     p_adjusted: float | None = None
 
-
-@dataclass(frozen=True)
-class SentenceStats:
-    """A corpus metric's per-trial sufficient statistics ``[n, k]`` (integers) and its
-    ``from_stats``: the value on any resample is ``from_stats`` of the summed rows.
-
-    Called with trial indices it is an ``IndexFn``; the bootstrap and ``paired_delta`` instead
-    sum the rows of all resamples at once (exact integer sums, one matrix product).
-    """
-
-    stats: np.ndarray
-    from_stats: Callable[[np.ndarray], dict[str, float]]
-
-    def __call__(self, idx: np.ndarray) -> dict[str, float]:
-        return self.from_stats(self.stats[np.asarray(idx)].sum(axis=0))
-
-    def cluster_sums(self, codes: np.ndarray, n_clusters: int) -> np.ndarray:
-        """``[G, k]`` row sums per cluster code."""
-        sums = np.zeros((n_clusters, self.stats.shape[1]), dtype=self.stats.dtype)
-        np.add.at(sums, codes, self.stats)
-        return sums
-
-
-def _draw_counts(draws: np.ndarray, n_units: int) -> np.ndarray:
-    """``[n_boot, G]``: how often each unit appears in each row of ``draws``."""
-    rows = np.repeat(np.arange(draws.shape[0]), draws.shape[1])
-    counts = np.zeros((draws.shape[0], n_units), dtype=np.int64)
-    np.add.at(counts, (rows, draws.reshape(-1)), 1)
-    return counts
-
-
-def _resampled_totals(
-    stats: SentenceStats, n: int, n_boot: int, seed: int, clusters: Any
-) -> np.ndarray:
-    """``[n_boot, k]`` summed statistics of the resamples ``_resamples`` draws (same draws)."""
-    if n < 1:
-        raise DataError("bootstrap needs at least one trial.")
-    if clusters is not None and len(clusters) != n:
-        raise DataError(f"clusters must give one id per trial ({n}), got {len(clusters)}.")
-    codes = cluster_codes(clusters, n)
-    n_units = int(codes.max()) + 1
-    draws = bootstrap_indices(n_units, n_boot, seed)
-    return _draw_counts(draws, n_units) @ stats.cluster_sums(codes, n_units)
+    def as_dict(self) -> dict[str, Any]:
+        """``{"value", "ci", "p"}`` as results.json records a difference (``p`` when set)."""
+        out: dict[str, Any] = {"value": self.estimate, "ci": [self.low, self.high]}
+        if self.p is not None:
+            out["p"] = self.p
+        return out
 
 
 def cluster_codes(clusters: Sequence[Any] | np.ndarray | None, n: int) -> np.ndarray:
@@ -123,6 +99,52 @@ def cluster_codes(clusters: Sequence[Any] | np.ndarray | None, n: int) -> np.nda
     if arr.shape != (n,):
         raise DataError(f"clusters must give one id per trial ({n}), got shape {arr.shape}.")
     return np.unique(arr, return_inverse=True)[1].reshape(-1)
+
+
+@dataclass(frozen=True)
+class Units:
+    """The resampling units of ``n`` trials: trial ``i`` belongs to unit ``codes[i]``.
+
+    ``clustered`` is False when no clusters were given and every trial is its own unit.
+    """
+
+    codes: np.ndarray
+    clustered: bool
+
+    @classmethod
+    def of(cls, clusters: Sequence[Any] | np.ndarray | None, n: int) -> Units:
+        """The units of ``n`` trials: their ``clusters``, or the trials themselves."""
+        if n < 1:
+            raise DataError("bootstrap needs at least one trial.")
+        return cls(cluster_codes(clusters, n), clusters is not None)
+
+    @property
+    def n(self) -> int:
+        """The number of trials."""
+        return int(self.codes.size)
+
+    @cached_property
+    def size(self) -> int:
+        """The number of units, ``G``."""
+        return int(self.codes.max()) + 1
+
+    def sums(self, values: np.ndarray) -> np.ndarray:
+        """``[G]`` per-unit sums of per-trial ``values``."""
+        return np.bincount(self.codes, weights=values)
+
+    @cached_property
+    def members(self) -> list[np.ndarray]:
+        """The trials of each unit, in trial order."""
+        order = np.argsort(self.codes, kind="stable")
+        sizes = np.bincount(self.codes)
+        starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+        return [order[s : s + k] for s, k in zip(starts, sizes)]
+
+    def trials(self, draw: np.ndarray) -> np.ndarray:
+        """The trials of the drawn units (each with all of its trials)."""
+        if not self.clustered:
+            return draw
+        return np.concatenate([self.members[g] for g in draw])
 
 
 def bootstrap_indices(n: int, n_boot: int = 1000, seed: int = 0) -> np.ndarray:
@@ -138,23 +160,292 @@ def cluster_bootstrap_indices(
     clusters: Sequence[Any] | np.ndarray, n_boot: int = 1000, seed: int = 0
 ) -> list[np.ndarray]:
     """``n_boot`` trial index arrays, each the trials of clusters drawn with replacement."""
-    codes = cluster_codes(clusters, len(clusters))
-    order = np.argsort(codes, kind="stable")
-    sizes = np.bincount(codes)
-    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
-    members = [order[s : s + k] for s, k in zip(starts, sizes)]
-    draws = bootstrap_indices(len(members), n_boot, seed)
-    return [np.concatenate([members[g] for g in row]) for row in draws]
+    units = Units.of(clusters, len(clusters))
+    return [units.trials(row) for row in bootstrap_indices(units.size, n_boot, seed)]
 
 
-def _resamples(n: int, n_boot: int, seed: int, clusters: Any) -> Sequence[np.ndarray]:
-    if clusters is None:
-        return bootstrap_indices(n, n_boot, seed)
-    if n < 1:
-        raise DataError("bootstrap needs at least one trial.")
-    if len(clusters) != n:
-        raise DataError(f"clusters must give one id per trial ({n}), got {len(clusters)}.")
-    return cluster_bootstrap_indices(clusters, n_boot, seed)
+def _coin_flips(seed: int, n_units: int, n_perm: int, dtype: type) -> Iterator[np.ndarray]:
+    """``[m, n_units]`` fair 0/1 coins for ``n_perm`` permutations, a batch at a time."""
+    rng = np.random.default_rng(seed)
+    rows = max(1, min(n_perm, BATCH_CELLS // n_units))
+    for start in range(0, n_perm, rows):
+        yield rng.integers(0, 2, size=(min(rows, n_perm - start), n_units), dtype=dtype)
+
+
+def _draw_counts(draws: np.ndarray, n_units: int) -> np.ndarray:
+    """``[n_boot, G]``: how often each unit appears in each row of ``draws``."""
+    rows = np.repeat(np.arange(draws.shape[0]), draws.shape[1])
+    counts = np.zeros((draws.shape[0], n_units), dtype=np.int64)
+    np.add.at(counts, (rows, draws.reshape(-1)), 1)
+    return counts
+
+
+def _as_values(values: Values) -> np.ndarray:
+    arr = np.asarray(values, dtype=np.float64).reshape(-1)
+    if arr.size == 0:
+        raise DataError("bootstrap needs at least one per-trial value.")
+    if not np.isfinite(arr).all():
+        raise DataError("per-trial values contain NaN or inf.")
+    return arr
+
+
+def _floats(values: Mapping[str, Any]) -> dict[str, float]:
+    return {k: float(v) for k, v in values.items()}
+
+
+def _minus(a: Mapping[str, float], b: Mapping[str, float]) -> dict[str, float]:
+    return {k: float(a[k]) - float(b[k]) for k in a}
+
+
+def _stack(rows: Sequence[Mapping[str, float]]) -> dict[str, np.ndarray]:
+    """``{output: array}`` of one value per row."""
+    return {k: np.array([float(r[k]) for r in rows]) for k in rows[0]}
+
+
+class Resampled(Protocol):
+    """Outputs the bootstrap recomputes on resampled trials."""
+
+    def score(self, idx: np.ndarray) -> dict[str, float]:
+        """The outputs on the trials ``idx`` (repeats count as often as they appear)."""
+        ...
+
+    def resampled(self, units: Units, draws: np.ndarray) -> dict[str, np.ndarray]:
+        """``{output: [n_boot]}`` on the trials of each row of drawn ``units``."""
+        ...
+
+
+class Paired(Resampled, Protocol):
+    """A - B of two systems on the same trials: resampled, and tested by permuting units."""
+
+    def statistic(self, units: Units) -> dict[str, float]:
+        """The observed test statistic (its absolute value is compared)."""
+        ...
+
+    def coins(self, units: Units, n_perm: int, seed: int) -> Iterator[np.ndarray]:
+        """``n_perm`` random exchanges of A and B per unit, in batches ``[m, G]``."""
+        ...
+
+    def permuted(self, units: Units, coins: np.ndarray) -> dict[str, np.ndarray]:
+        """``{output: [m]}``: the statistic after each row of ``coins``."""
+        ...
+
+
+@runtime_checkable
+class TrialScores(Resampled, Protocol):
+    """What a metric computed per trial, which the bootstrap and the paired tests resample:
+    ``TrialValues``, ``SentenceStats`` or ``CorpusScores``."""
+
+    test: ClassVar[str]
+    """The paired test ``paired_delta`` makes of two systems' scores (``SIGN_FLIP``, ``SWAP``)."""
+
+    @property
+    def n(self) -> int | None:
+        """The number of trials (None: the caller says, ``n`` of ``bootstrap_cis``)."""
+        ...
+
+    def concat(self, other: Any) -> TrialScores | None:
+        """The scores of these trials then ``other``'s (the same kind); None when the pair
+        must be scored anew."""
+        ...
+
+    def paired(self, n: int) -> Paired:
+        """A - B, for these scores of A's ``n`` trials followed by B's."""
+        ...
+
+
+class TrialValues(dict[str, np.ndarray]):
+    """Per-trial values ``{output: array[n]}`` of outputs that are their means over trials.
+
+    Its bootstrap is vectorised; as a difference (``paired``) its test flips the sign of the
+    per-cluster sums of random clusters (``SIGN_FLIP``).
+    """
+
+    test: ClassVar[str] = SIGN_FLIP
+
+    def __init__(self, values: Mapping[str, Values]) -> None:
+        super().__init__((k, _as_values(v)) for k, v in values.items())
+        sizes = {k: a.size for k, a in self.items()}
+        if len(set(sizes.values())) > 1:
+            raise DataError(f"per-trial value arrays differ in length: {sizes}.")
+
+    @property
+    def n(self) -> int:
+        """The number of trials."""
+        return next((a.size for a in self.values()), 0)
+
+    def score(self, idx: np.ndarray) -> dict[str, float]:
+        return {k: float(v[idx].mean()) for k, v in self.items()}
+
+    def resampled(self, units: Units, draws: np.ndarray) -> dict[str, np.ndarray]:
+        """Resampled means: of trials, or of whole clusters (ratio of sums to sizes)."""
+        if not units.clustered:
+            return {k: v[draws].mean(axis=1) for k, v in self.items()}
+        sizes = np.bincount(units.codes).astype(float)[draws].sum(axis=1)
+        return {k: units.sums(v)[draws].sum(axis=1) / sizes for k, v in self.items()}
+
+    def concat(self, other: TrialValues) -> TrialValues:
+        return TrialValues({k: np.concatenate([v, other[k]]) for k, v in self.items()})
+
+    def paired(self, n: int) -> TrialValues:
+        """The per-trial differences A - B."""
+        for k, v in self.items():
+            if v.size != 2 * n:
+                raise DataError(f"joint values of {k!r} have {v.size} entries, expected {2 * n}.")
+        return TrialValues({k: v[:n] - v[n:] for k, v in self.items()})
+
+    def statistic(self, units: Units) -> dict[str, float]:
+        """The sum of the differences (the test of their mean)."""
+        return {k: float(units.sums(v).sum()) for k, v in self.items()}
+
+    def coins(self, units: Units, n_perm: int, seed: int) -> Iterator[np.ndarray]:
+        """Per unit, 1 keeps the sign of its differences and 0 flips it."""
+        return _coin_flips(seed, units.size, n_perm, np.int8)
+
+    def permuted(self, units: Units, coins: np.ndarray) -> dict[str, np.ndarray]:
+        signs = coins * 2 - 1
+        return {k: signs @ units.sums(v) for k, v in self.items()}
+
+
+class _Swapped(ABC):
+    """The test of a difference of any metric: swap A's and B's outputs on random units."""
+
+    @abstractmethod
+    def score(self, idx: np.ndarray) -> dict[str, float]:
+        """A - B on the trials ``idx``."""
+
+    def statistic(self, units: Units) -> dict[str, float]:
+        """The observed difference."""
+        return self.score(np.arange(units.n))
+
+    def coins(self, units: Units, n_perm: int, seed: int) -> Iterator[np.ndarray]:
+        """Per unit, 1 swaps A's and B's outputs and 0 keeps them."""
+        return _coin_flips(seed + 1, units.size, n_perm, np.int64)
+
+
+@dataclass(frozen=True)
+class SentenceStats:
+    """A corpus metric's per-trial sufficient statistics ``[n, k]`` (integers) and its
+    ``from_stats``: the value on any trials is ``from_stats`` of their summed rows.
+
+    The bootstrap and the paired test sum the rows of all resamples at once (exact integer
+    sums, one matrix product).
+    """
+
+    stats: np.ndarray
+    from_stats: Callable[[np.ndarray], dict[str, float]]
+    test: ClassVar[str] = SWAP
+
+    @property
+    def n(self) -> int:
+        """The number of trials."""
+        return int(self.stats.shape[0])
+
+    def score(self, idx: np.ndarray) -> dict[str, float]:
+        return _floats(self.from_stats(self.stats[np.asarray(idx)].sum(axis=0)))
+
+    def cluster_sums(self, units: Units) -> np.ndarray:
+        """``[G, k]`` row sums per unit."""
+        sums = np.zeros((units.size, self.stats.shape[1]), dtype=self.stats.dtype)
+        np.add.at(sums, units.codes, self.stats)
+        return sums
+
+    def resampled(self, units: Units, draws: np.ndarray) -> dict[str, np.ndarray]:
+        totals = _draw_counts(draws, units.size) @ self.cluster_sums(units)
+        return _stack([self.from_stats(t) for t in totals])
+
+    def concat(self, other: SentenceStats) -> SentenceStats:
+        return SentenceStats(np.concatenate([self.stats, other.stats]), self.from_stats)
+
+    def paired(self, n: int) -> Paired:
+        if self.n != 2 * n:
+            raise DataError(f"joint statistics have {self.n} rows, expected {2 * n}.")
+        a, b = self.stats[:n], self.stats[n:]
+        return _StatsDifference(
+            SentenceStats(a, self.from_stats), SentenceStats(b, self.from_stats)
+        )
+
+
+@dataclass(frozen=True)
+class _StatsDifference(_Swapped):
+    """A - B of sentence statistics on the same trials."""
+
+    a: SentenceStats
+    b: SentenceStats
+
+    def _minus(self, total_a: np.ndarray, total_b: np.ndarray) -> dict[str, float]:
+        return _minus(self.a.from_stats(total_a), self.b.from_stats(total_b))
+
+    def score(self, idx: np.ndarray) -> dict[str, float]:
+        return _minus(self.a.score(idx), self.b.score(idx))
+
+    def resampled(self, units: Units, draws: np.ndarray) -> dict[str, np.ndarray]:
+        counts = _draw_counts(draws, units.size)
+        a, b = counts @ self.a.cluster_sums(units), counts @ self.b.cluster_sums(units)
+        return _stack([self._minus(ta, tb) for ta, tb in zip(a, b)])
+
+    def permuted(self, units: Units, coins: np.ndarray) -> dict[str, np.ndarray]:
+        a, b = self.a.cluster_sums(units), self.b.cluster_sums(units)
+        keep = 1 - coins
+        pairs = zip(keep @ a + coins @ b, coins @ a + keep @ b)
+        return _stack([self._minus(ta, tb) for ta, tb in pairs])
+
+
+@dataclass(frozen=True)
+class CorpusScores:
+    """Outputs that ``fn(trial indices) -> {output: value}`` recomputes on each resample:
+    exact for any metric (corpus-level ones included), as slow as the metric."""
+
+    fn: IndexFn
+    test: ClassVar[str] = SWAP
+
+    @property
+    def n(self) -> None:
+        """Unknown: the caller says how many trials ``fn`` scores."""
+        return None
+
+    def score(self, idx: np.ndarray) -> dict[str, float]:
+        return _floats(self.fn(idx))
+
+    def resampled(self, units: Units, draws: np.ndarray) -> dict[str, np.ndarray]:
+        return _stack([self.score(units.trials(row)) for row in draws])
+
+    def concat(self, other: CorpusScores) -> None:
+        return None
+
+    def paired(self, n: int) -> Paired:
+        return _CorpusDifference(self, n)
+
+
+@dataclass(frozen=True)
+class _CorpusDifference(_Swapped):
+    """A - B of ``joint``, which scores A's trials ``0..n-1`` and B's ``n..2n-1``."""
+
+    joint: CorpusScores
+    n: int
+
+    def score(self, idx: np.ndarray) -> dict[str, float]:
+        return _minus(self.joint.score(idx), self.joint.score(idx + self.n))
+
+    def resampled(self, units: Units, draws: np.ndarray) -> dict[str, np.ndarray]:
+        return _stack([self.score(units.trials(row)) for row in draws])
+
+    def permuted(self, units: Units, coins: np.ndarray) -> dict[str, np.ndarray]:
+        base, rows = np.arange(self.n), []
+        for row in coins:
+            swap = row.astype(bool)[units.codes]
+            a, b = np.where(swap, base + self.n, base), np.where(swap, base, base + self.n)
+            rows.append(_minus(self.joint.score(a), self.joint.score(b)))
+        return _stack(rows)
+
+
+def as_trial_scores(data: TrialScores | Mapping[str, Values] | IndexFn) -> TrialScores:
+    """``data`` as trial scores: per-trial values ``{output: array}`` become ``TrialValues``
+    and ``fn(indices) -> {output: value}`` becomes ``CorpusScores``."""
+    if isinstance(data, Mapping):
+        return data if isinstance(data, TrialValues) else TrialValues(data)
+    if isinstance(data, TrialScores):
+        return data
+    return CorpusScores(data)
 
 
 def _interval(estimate: float, samples: np.ndarray, alpha: float, n_boot: int, n_units: int) -> CI:
@@ -167,31 +458,52 @@ def _interval(estimate: float, samples: np.ndarray, alpha: float, n_boot: int, n
     return CI(float(estimate), float(low), float(high), "bootstrap", float(alpha), int(n_boot))
 
 
-def _n_units(n: int, clusters: Any) -> int:
-    return n if clusters is None else int(len(np.unique(np.asarray(clusters))))
+def _bootstrap(
+    scores: Resampled, units: Units, n_boot: int, alpha: float, seed: int
+) -> dict[str, CI]:
+    """The estimates on all trials with their percentile intervals over ``n_boot`` draws of
+    ``units`` (the same draws for every output)."""
+    estimate = scores.score(np.arange(units.n))
+    samples = scores.resampled(units, bootstrap_indices(units.size, n_boot, seed))
+    return {k: _interval(v, samples[k], alpha, n_boot, units.size) for k, v in estimate.items()}
 
 
-def _as_values(values: Any) -> np.ndarray:
-    arr = np.asarray(values, dtype=np.float64).reshape(-1)
-    if arr.size == 0:
-        raise DataError("bootstrap needs at least one per-trial value.")
-    if not np.isfinite(arr).all():
-        raise DataError("per-trial values contain NaN or inf.")
-    return arr
+def _permutation_p(pair: Paired, units: Units, n_perm: int, seed: int) -> dict[str, float]:
+    """Two-sided p-values of ``pair``'s statistic over ``n_perm`` random exchanges of units
+    (the observed one counted as one permutation)."""
+    observed = {k: abs(v) for k, v in pair.statistic(units).items()}
+    extreme = dict.fromkeys(observed, 0)
+    for coins in pair.coins(units, n_perm, seed):
+        for k, values in pair.permuted(units, coins).items():
+            # a tolerance keeps exactly-equal permuted values (identical inputs) counted extreme
+            tol = 1e-12 * max(1.0, observed[k])
+            extreme[k] += int((np.abs(values) >= observed[k] - tol).sum())
+    return {k: (count + 1) / (n_perm + 1) for k, count in extreme.items()}
 
 
-def _mean_samples(values: np.ndarray, n_boot: int, seed: int, clusters: Any) -> np.ndarray:
-    """Bootstrap means of ``values``: trials, or whole clusters (ratio of sums to sizes)."""
-    if clusters is None:
-        return values[bootstrap_indices(values.size, n_boot, seed)].mean(axis=1)
-    codes = cluster_codes(clusters, values.size)
-    sums, sizes = np.bincount(codes, weights=values), np.bincount(codes).astype(float)
-    draws = bootstrap_indices(sums.size, n_boot, seed)
-    return sums[draws].sum(axis=1) / sizes[draws].sum(axis=1)
+def bootstrap_cis(
+    data: TrialScores | Mapping[str, Values] | IndexFn,
+    n: int | None = None,
+    *,
+    n_boot: int = 1000,
+    alpha: float = 0.05,
+    seed: int = 0,
+    clusters: Sequence[Any] | np.ndarray | None = None,
+) -> dict[str, CI]:
+    """CIs for several outputs on shared resamples (of whole ``clusters`` when given).
+
+    ``data`` is trial scores (``trial_scores``), ``{output: per-trial values}`` (means) or
+    ``fn(indices) -> {output: value}``; ``n``, the number of trials, is needed for ``fn``.
+    """
+    scores = as_trial_scores(data)
+    size = scores.n if scores.n is not None else n
+    if size is None:
+        raise DataError("a bootstrap of fn(indices) needs n, the number of trials.")
+    return _bootstrap(scores, Units.of(clusters, size), n_boot, alpha, seed)
 
 
 def bootstrap_ci(
-    data: Sequence[float] | np.ndarray | IndexFn,
+    data: Values | IndexFn,
     n: int | None = None,
     *,
     n_boot: int = 1000,
@@ -206,68 +518,16 @@ def bootstrap_ci(
     ``n`` (the number of trials) is required and the estimate is ``fn(arange(n))``.
     """
     if callable(data):
-        if n is None:
-            raise DataError("bootstrap_ci with a callable needs n, the number of trials.")
-        samples = np.array([float(data(row)) for row in _resamples(n, n_boot, seed, clusters)])
-        return _interval(float(data(np.arange(n))), samples, alpha, n_boot, _n_units(n, clusters))
-    values = _as_values(data)
-    return _interval(
-        float(values.mean()),
-        _mean_samples(values, n_boot, seed, clusters),
-        alpha,
-        n_boot,
-        _n_units(values.size, clusters),
-    )
-
-
-def bootstrap_cis(
-    data: Mapping[str, Sequence[float] | np.ndarray] | IndexFn,
-    n: int | None = None,
-    *,
-    n_boot: int = 1000,
-    alpha: float = 0.05,
-    seed: int = 0,
-    clusters: Sequence[Any] | np.ndarray | None = None,
-) -> dict[str, CI]:
-    """CIs for several outputs on shared resamples (of whole ``clusters`` when given).
-
-    ``data`` is ``{output: per-trial values}`` (means) or ``fn(indices) -> {output: value}``.
-    """
-    if callable(data):
-        if n is None:
-            raise DataError("bootstrap_cis with a callable needs n, the number of trials.")
-        if isinstance(data, SentenceStats):
-            full = data.from_stats(data.stats[:n].sum(axis=0))
-            totals = _resampled_totals(data, n, n_boot, seed, clusters)
-            rows = [data.from_stats(t) for t in totals]
-        else:
-            full = data(np.arange(n))
-            rows = [data(row) for row in _resamples(n, n_boot, seed, clusters)]
-        units = _n_units(n, clusters)
-        return {
-            k: _interval(
-                float(full[k]), np.array([float(r[k]) for r in rows]), alpha, n_boot, units
-            )
-            for k in full
-        }
-    arrays = {k: _as_values(v) for k, v in data.items()}
-    sizes = {a.size for a in arrays.values()}
-    if len(sizes) != 1:
-        raise DataError(
-            f"per-trial value arrays differ in length: { {k: a.size for k, a in arrays.items()} }."
-        )
-    units = _n_units(next(iter(arrays.values())).size, clusters)
-    return {
-        k: _interval(
-            float(a.mean()), _mean_samples(a, n_boot, seed, clusters), alpha, n_boot, units
-        )
-        for k, a in arrays.items()
-    }
+        fn = data
+        scores: TrialScores = CorpusScores(lambda idx: {"": fn(idx)})
+    else:
+        scores = TrialValues({"": data})
+    return bootstrap_cis(scores, n, n_boot=n_boot, alpha=alpha, seed=seed, clusters=clusters)[""]
 
 
 def paired_permutation_test(
-    a: Sequence[float] | np.ndarray,
-    b: Sequence[float] | np.ndarray,
+    a: Values,
+    b: Values,
     n_perm: int = 10000,
     seed: int = 0,
     clusters: Sequence[Any] | np.ndarray | None = None,
@@ -282,37 +542,12 @@ def paired_permutation_test(
         raise DataError(f"paired test needs equal-length scores, got {a.size} and {b.size}.")
     if n_perm < 1:
         raise DataError(f"n_perm must be >= 1, got {n_perm}.")
-    diff = a - b
-    if clusters is not None:
-        diff = np.bincount(cluster_codes(clusters, diff.size), weights=diff)
-    observed = abs(diff.sum())
-    rng = np.random.default_rng(seed)
-    # a tolerance keeps exactly-equal permuted sums (e.g. identical inputs) counted as extreme
-    tol = 1e-12 * max(1.0, observed)
-    extreme, done, chunk = 0, 0, max(1, min(n_perm, 2_000_000 // max(1, diff.size)))
-    while done < n_perm:
-        m = min(chunk, n_perm - done)
-        signs = rng.integers(0, 2, size=(m, diff.size), dtype=np.int8) * 2 - 1
-        extreme += int((np.abs(signs @ diff) >= observed - tol).sum())
-        done += m
-    return (extreme + 1) / (n_perm + 1)
-
-
-@dataclass(frozen=True)
-class Delta:
-    """A paired difference A - B with its clustered bootstrap CI and permutation p-value."""
-
-    value: float
-    low: float
-    high: float
-    p: float
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"value": self.value, "ci": [self.low, self.high], "p": self.p}
+    diff = TrialValues({"": a - b})
+    return _permutation_p(diff, Units.of(clusters, diff.n), n_perm, seed)[""]
 
 
 def paired_delta(
-    joint: Mapping[str, Sequence[float] | np.ndarray] | IndexFn,
+    joint: TrialScores | Mapping[str, Values] | IndexFn,
     n: int,
     *,
     clusters: Sequence[Any] | np.ndarray | None = None,
@@ -320,101 +555,25 @@ def paired_delta(
     n_perm: int = 1000,
     alpha: float = 0.05,
     seed: int = 0,
-) -> dict[str, Delta]:
-    """``{output: Delta}`` of system A minus system B, scored on the same ``n`` trials.
+) -> dict[str, CI]:
+    """``{output: CI}`` of system A minus system B, scored on the same ``n`` trials, with the
+    permutation test's ``p``.
 
-    ``joint`` scores the ``2n`` concatenated trials (A's ``0..n-1``, then B's): either per-trial
-    values ``{output: array[2n]}`` (the metric is their mean) or ``fn(indices) -> {output: value}``
-    (any metric, e.g. corpus BLEU). The CI resamples whole clusters and scores A and B on the
-    same draw; the p-value swaps A's and B's outputs on random subsets of whole clusters.
+    ``joint`` scores the ``2n`` concatenated trials (A's ``0..n-1``, then B's): trial scores
+    (``joint_trial_scores``), per-trial values ``{output: array[2n]}`` (the metric is their mean)
+    or ``fn(indices) -> {output: value}`` (any metric, e.g. corpus BLEU). The CI resamples whole
+    clusters and scores A and B on the same draw; the p-value swaps A's and B's outputs on
+    random subsets of whole clusters.
     """
     if n < 1:
         raise DataError("a paired comparison needs at least one trial.")
     if n_perm < 1 or n_boot < 1:
         raise DataError(f"n_perm and n_boot must be >= 1, got {n_perm} and {n_boot}.")
-    codes = cluster_codes(clusters, n)
-    n_clusters = int(codes.max()) + 1
-    if not callable(joint):
-        out = {}
-        for k, v in joint.items():
-            v = _as_values(v)
-            if v.size != 2 * n:
-                raise DataError(f"joint values of {k!r} have {v.size} entries, expected {2 * n}.")
-            d = v[:n] - v[n:]
-            ci = bootstrap_ci(d, n_boot=n_boot, alpha=alpha, seed=seed, clusters=clusters)
-            p = paired_permutation_test(v[:n], v[n:], n_perm, seed, clusters=codes)
-            out[k] = Delta(float(d.mean()), ci.low, ci.high, p)
-        return out
-    if isinstance(joint, SentenceStats):
-        if joint.stats.shape[0] != 2 * n:
-            raise DataError(f"joint statistics have {joint.stats.shape[0]} rows, expected {2 * n}.")
-        return _paired_delta_stats(joint, n, codes, n_clusters, n_boot, n_perm, alpha, seed)
-    base = np.arange(n)
-
-    def diff(ia: np.ndarray, ib: np.ndarray) -> dict[str, float]:
-        fa, fb = joint(ia), joint(ib)
-        return {k: float(fa[k]) - float(fb[k]) for k in fa}
-
-    observed = diff(base, base + n)
-    boots = [diff(row, row + n) for row in _resamples(n, n_boot, seed, clusters)]
-    rng = np.random.default_rng(seed + 1)
-    swaps = [rng.integers(0, 2, size=n_clusters).astype(bool)[codes] for _ in range(n_perm)]
-    perms = [diff(np.where(swap, base + n, base), np.where(swap, base, base + n)) for swap in swaps]
-    return _deltas(observed, boots, perms, alpha, n_boot, n_clusters, n_perm)
-
-
-def _paired_delta_stats(
-    joint: SentenceStats,
-    n: int,
-    codes: np.ndarray,
-    n_clusters: int,
-    n_boot: int,
-    n_perm: int,
-    alpha: float,
-    seed: int,
-) -> dict[str, Delta]:
-    """``paired_delta`` of summed statistics: the same resamples and swaps as the general path,
-    their totals from one matrix product each (integer sums: the same totals)."""
-    a = SentenceStats(joint.stats[:n], joint.from_stats).cluster_sums(codes, n_clusters)
-    b = SentenceStats(joint.stats[n:], joint.from_stats).cluster_sums(codes, n_clusters)
-
-    def diff(ta: np.ndarray, tb: np.ndarray) -> dict[str, float]:
-        fa, fb = joint.from_stats(ta), joint.from_stats(tb)
-        return {k: float(fa[k]) - float(fb[k]) for k in fa}
-
-    observed = diff(a.sum(axis=0), b.sum(axis=0))
-    counts = _draw_counts(bootstrap_indices(n_clusters, n_boot, seed), n_clusters)
-    boots = [diff(ta, tb) for ta, tb in zip(counts @ a, counts @ b)]
-    rng = np.random.default_rng(seed + 1)
-    swap = np.array(
-        [rng.integers(0, 2, size=n_clusters).astype(bool) for _ in range(n_perm)]
-    ).astype(np.int64)
-    keep = 1 - swap
-    perms = [diff(ta, tb) for ta, tb in zip(keep @ a + swap @ b, swap @ a + keep @ b)]
-    return _deltas(observed, boots, perms, alpha, n_boot, n_clusters, n_perm)
-
-
-def _deltas(
-    observed: dict[str, float],
-    boots: list[dict[str, float]],
-    perms: list[dict[str, float]],
-    alpha: float,
-    n_boot: int,
-    n_clusters: int,
-    n_perm: int,
-) -> dict[str, Delta]:
-    """Deltas from the observed difference, its bootstrap replicates and permuted replicates."""
-    extreme = dict.fromkeys(observed, 0)
-    for perm in perms:
-        for k, v in perm.items():
-            obs = abs(observed[k])
-            if abs(v) >= obs - 1e-12 * max(1.0, obs):
-                extreme[k] += 1
-    out = {}
-    for k, value in observed.items():
-        ci = _interval(value, np.array([b[k] for b in boots]), alpha, n_boot, n_clusters)
-        out[k] = Delta(value, ci.low, ci.high, (extreme[k] + 1) / (n_perm + 1))
-    return out
+    units = Units.of(clusters, n)
+    pair = as_trial_scores(joint).paired(n)
+    cis = _bootstrap(pair, units, n_boot, alpha, seed)
+    p = _permutation_p(pair, units, n_perm, seed)
+    return {k: replace(ci, p=p[k]) for k, ci in cis.items()}
 
 
 def _concat(a: Any, b: Any) -> Any:
@@ -446,19 +605,14 @@ def joint_context(ctx_a: Mapping[str, Any], ctx_b: Mapping[str, Any]) -> dict[st
     return out
 
 
-TrialScores = dict[str, np.ndarray] | IndexFn
-"""What a metric computed per trial, which the bootstrap and the paired tests resample:
-per-trial values ``{output: array[n]}``, ``SentenceStats``, or a resampler."""
-
-
 def trial_scores(
     metric: Any, predictions: Sequence[str], references: Sequence[str], **ctx: Any
 ) -> TrialScores:
     """What the bootstrap and ``paired_delta`` resample for a built metric.
 
-    Per-trial values ``{output: array[n]}`` when every output is a mean over trials (its
-    ``per_item`` covers ``outputs``; vectorised), ``SentenceStats`` when the metric sums
-    sentence statistics (vectorised), else ``metric.resampler(...)`` (``compute`` on each
+    ``TrialValues`` when every output is a mean over trials (its ``per_item`` covers
+    ``outputs``; vectorised), ``SentenceStats`` when the metric sums sentence statistics
+    (vectorised), else ``CorpusScores`` of ``metric.resampler(...)`` (``compute`` on each
     resample, or the metric's own resampler).
     """
     preds, refs = list(predictions or []), list(references or [])
@@ -470,8 +624,8 @@ def trial_scores(
         exact = {k for k in metric.outputs if not any(c in k for c in "*?[")}
         covers = per is not None and exact <= set(per)
         if covers and per and all(metric.higher_is_better(k) is not None for k in per):
-            return {k: _as_values(v) for k, v in per.items()}
-    return metric.resampler(preds, refs, **ctx)
+            return TrialValues(per)
+    return CorpusScores(metric.resampler(preds, refs, **ctx))
 
 
 def joint_trial_scores(
@@ -486,11 +640,12 @@ def joint_trial_scores(
 ) -> TrialScores:
     """``trial_scores`` of the ``2n`` concatenated trials of two systems on the same trials (A's
     first), what ``paired_delta`` takes. Scores each system already has are concatenated when
-    they are per-trial values or sentence statistics; otherwise the pair is scored anew."""
-    if isinstance(scores_a, dict) and isinstance(scores_b, dict):
-        return {k: np.concatenate([scores_a[k], scores_b[k]]) for k in scores_a}
-    if isinstance(scores_a, SentenceStats) and isinstance(scores_b, SentenceStats):
-        return SentenceStats(np.concatenate([scores_a.stats, scores_b.stats]), scores_a.from_stats)
+    they are of one kind that can be (``TrialScores.concat``); otherwise the pair is scored
+    anew."""
+    if scores_a is not None and type(scores_a) is type(scores_b):
+        joint = scores_a.concat(scores_b)
+        if joint is not None:
+            return joint
     ctx = joint_context(ctx_a, ctx_b)
     preds = [*predictions_a, *predictions_b] if predictions_a else []
     refs = [*references, *references] if references else []

@@ -3,7 +3,8 @@
 ``collect`` finds and reads the run records (unfinished or malformed run directories are listed
 as skipped with the reason, never mixed in), ``table`` groups runs into configurations and
 summarises them over seeds (runs of one configuration whose dataset hashes differ become separate
-rows), ``render`` writes the formats and ``plot`` the chart.
+rows) in ``columns.Column``s (a metric's value, its difference to a control, or its headroom),
+``render`` writes the formats and ``plot`` the chart.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from eegbench.report.leaderboard.collect import Run, Skipped, collect, find_run_dirs, read_run
+from eegbench.report.leaderboard.columns import Column
 from eegbench.report.leaderboard.render import FORMATS, write_outputs
 from eegbench.report.leaderboard.table import (
     Leaderboard,
@@ -25,6 +27,7 @@ from eegbench.report.leaderboard.table import (
 
 __all__ = [
     "FORMATS",
+    "Column",
     "Leaderboard",
     "Row",
     "Run",

@@ -31,6 +31,7 @@ from eegbench.evaluation.compare import (
 )
 from eegbench.evaluation.multiplicity import adjust, compact_letters
 from eegbench.evaluation.stats import CI
+from eegbench.report.leaderboard.columns import Column
 
 if TYPE_CHECKING:
     from eegbench.report.leaderboard.collect import Run
@@ -197,8 +198,9 @@ def _groups(
     groups = {}
     for metric in plugins:
         sign = -1.0 if higher_is_better.get(metric, True) else 1.0
-        have = [i for i in system if metric in rows[i].stats]
-        ranked = sorted(have, key=lambda i: sign * rows[i].stats[metric].estimate)
+        col = Column(metric)
+        have = [i for i in system if col in rows[i].stats]
+        ranked = sorted(have, key=lambda i: sign * rows[i].stats[col].estimate)
         different = [
             (p.a, p.b)
             for p in pairs

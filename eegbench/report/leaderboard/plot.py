@@ -11,10 +11,11 @@ from typing import TYPE_CHECKING
 from eegbench.api.errors import EegbenchError
 
 if TYPE_CHECKING:
+    from eegbench.report.leaderboard.columns import Column
     from eegbench.report.leaderboard.table import Leaderboard
 
 
-def plot(board: Leaderboard, path: str | Path, columns: Sequence[str] | None = None) -> Path:
+def plot(board: Leaderboard, path: str | Path, columns: Sequence[Column] | None = None) -> Path:
     """A PNG: one bar chart per column, bars = rows, error bars = the 95% intervals."""
     import matplotlib
     import numpy as np

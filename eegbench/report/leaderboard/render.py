@@ -10,12 +10,13 @@ from typing import TYPE_CHECKING, Any
 from eegbench.api.errors import ConfigError
 from eegbench.io import atomic_write
 from eegbench.report import FORMATS
-from eegbench.report.leaderboard.collect import HEADROOM, ORACLE
+from eegbench.report.leaderboard.collect import ORACLE
 from eegbench.report.leaderboard.table import SYSTEM
 
 if TYPE_CHECKING:
     import pandas as pd
 
+    from eegbench.evaluation.stats import CI
     from eegbench.report.leaderboard.table import Leaderboard
 
 
@@ -31,7 +32,7 @@ def legend(board: Leaderboard) -> list[str]:
         )
     if "none" in methods:
         parts.append("a value without an interval: one seed and no interval recorded")
-    if any(" Δ " in c for c in board.columns):
+    if any(c.kind == "delta" for c in board.columns):
         parts.append(
             "Δ: run - control on the same test trials (one seed: paired permutation test over "
             "clusters of trials sharing an image; several seeds: one-sample t-test over seeds); "
@@ -53,7 +54,7 @@ def legend(board: Leaderboard) -> list[str]:
             "label fed each test image's own target embedding); template_* (the dataset's "
             "caption writer fed ground truth)"
         )
-    if any(c.endswith(HEADROOM) for c in board.columns):
+    if any(c.kind == "headroom" for c in board.columns):
         parts.append(
             "headroom: (row - only_obj) / (target_embedding oracle - only_obj): 0 is the "
             "label-only control, 1 a perfect EEG embedding"
@@ -182,62 +183,74 @@ def to_json(board: Leaderboard) -> str:
     the estimate, interval, its method, n and p; then the legend, notes and skipped runs."""
     import json
 
-    def num(x: float | None) -> float | None:  # JSON has no NaN: a non-finite value is null
-        return None if x is None or not math.isfinite(x) else float(x)
-
-    def cell(s: Any) -> dict[str, Any]:
-        return {
-            "mean": num(s.estimate),
-            "ci": None if s.low is None else [num(s.low), num(s.high)],
-            "ci_method": s.method,
-            "n": s.n,
-            "seeds": list(s.seeds),
-            "p": num(s.p),
-            "p_adjusted": num(s.p_adjusted),
-        }
-
-    best = board.best()
-    names = board.row_names()
-    pairs = board.pairwise.pairs if board.pairwise is not None else []
-    groups = board.pairwise.groups if board.pairwise is not None else {}
     doc = {
-        "columns": [
-            {"name": c, "higher_is_better": board.higher_is_better[c]} for c in board.columns
-        ],
-        "rows": [
-            {
-                **{c: r.labels.get(c, "") for c in board.label_columns},
-                "condition": r.condition,
-                "n": len(r.runs),
-                "runs": [str(run.path) for run in r.runs],
-                "data_hash": r.data_hash,
-                "values": {c: cell(s) for c, s in r.stats.items()},
-                "best": sorted(c for c in board.columns if i in best[c]),
-                "groups": {m: g[i] for m, g in groups.items() if i in g},
-            }
-            for i, r in enumerate(board.rows)
-        ],
+        "columns": [{"name": c.label, "higher_is_better": board.higher(c)} for c in board.columns],
+        "rows": _json_rows(board),
         "correction": board.correction,
-        "pairs": [
-            {
-                "a": names[p.a],
-                "b": names[p.b],
-                "a_row": p.a,
-                "b_row": p.b,
-                "metric": p.metric,
-                "difference": cell(p.delta),
-                "worlds": list(p.worlds),
-                "n_trials": p.n_trials,
-                "n_clusters": p.n_clusters,
-                "test": p.test,
-            }
-            for p in pairs
-        ],
+        "pairs": _json_pairs(board),
         "legend": legend(board),
         "notes": list(board.notes),
         "skipped": [{"path": str(s.path), "reason": s.reason} for s in board.skipped],
     }
     return json.dumps(doc, indent=2, allow_nan=False, default=str) + "\n"
+
+
+def _json_number(x: float | None) -> float | None:
+    """JSON has no NaN: a non-finite value is null."""
+    return None if x is None or not math.isfinite(x) else float(x)
+
+
+def _json_cell(s: CI) -> dict[str, Any]:
+    """A cell's numbers: mean, interval and its method, n, seeds, p raw and adjusted."""
+    return {
+        "mean": _json_number(s.estimate),
+        "ci": None if s.low is None else [_json_number(s.low), _json_number(s.high)],
+        "ci_method": s.method,
+        "n": s.n,
+        "seeds": list(s.seeds),
+        "p": _json_number(s.p),
+        "p_adjusted": _json_number(s.p_adjusted),
+    }
+
+
+def _json_rows(board: Leaderboard) -> list[dict[str, Any]]:
+    """Per row: its labels, condition, runs, cells, the columns it is best in, rank groups."""
+    best = board.best()
+    groups = board.pairwise.groups if board.pairwise is not None else {}
+    return [
+        {
+            **{c: r.labels.get(c, "") for c in board.label_columns},
+            "condition": r.condition,
+            "n": len(r.runs),
+            "runs": [str(run.path) for run in r.runs],
+            "data_hash": r.data_hash,
+            "values": {c.label: _json_cell(s) for c, s in r.stats.items()},
+            "best": sorted(c.label for c in board.columns if i in best[c]),
+            "groups": {m: g[i] for m, g in groups.items() if i in g},
+        }
+        for i, r in enumerate(board.rows)
+    ]
+
+
+def _json_pairs(board: Leaderboard) -> list[dict[str, Any]]:
+    """Per encoder pair and metric: the rows, the difference and what it was computed on."""
+    names = board.row_names()
+    pairs = board.pairwise.pairs if board.pairwise is not None else []
+    return [
+        {
+            "a": names[p.a],
+            "b": names[p.b],
+            "a_row": p.a,
+            "b_row": p.b,
+            "metric": p.metric,
+            "difference": _json_cell(p.delta),
+            "worlds": list(p.worlds),
+            "n_trials": p.n_trials,
+            "n_clusters": p.n_clusters,
+            "test": p.test,
+        }
+        for p in pairs
+    ]
 
 
 def render(board: Leaderboard, fmt: str) -> str:

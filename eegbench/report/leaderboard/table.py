@@ -29,7 +29,8 @@ from eegbench.api.errors import ConfigError, EegbenchError
 from eegbench.api.registry import GROUPS, did_you_mean
 from eegbench.evaluation.multiplicity import adjust
 from eegbench.evaluation.stats import CI
-from eegbench.report.leaderboard.collect import HEADROOM, ORACLE, Run, Skipped
+from eegbench.report.leaderboard.collect import ORACLE, Run, Skipped
+from eegbench.report.leaderboard.columns import Column, Kind
 from eegbench.report.leaderboard.pairs import Pairwise, pairwise
 from eegbench.results.record import WHERE_KEYS, identity_conflicts
 
@@ -52,7 +53,7 @@ class Row:
     labels: dict[str, str]
     condition: str
     runs: list[Run]
-    stats: dict[str, CI] = field(default_factory=dict)
+    stats: dict[Column, CI] = field(default_factory=dict)
     data_hash: str = ""
 
     @property
@@ -137,8 +138,9 @@ class Leaderboard:
     """Rows of configurations (and their controls) x metric columns, plus what was left out."""
 
     label_columns: list[str]
-    columns: list[str]
+    columns: list[Column]
     higher_is_better: dict[str, bool]
+    """Per metric (the columns of a metric, differences and headroom included, share it)."""
     rows: list[Row]
     skipped: list[Skipped]
     notes: list[str]
@@ -146,9 +148,13 @@ class Leaderboard:
     pairwise: Pairwise | None = None
     correction: str = "holm"
 
-    def best(self) -> dict[str, set[int]]:
+    def higher(self, col: Column) -> bool:
+        """Whether higher is better in column ``col``."""
+        return self.higher_is_better[col.metric]
+
+    def best(self) -> dict[Column, set[int]]:
         """Per column, the best EEG (non-control) rows (ties included; none if all tie)."""
-        out: dict[str, set[int]] = {}
+        out: dict[Column, set[int]] = {}
         for col in self.columns:
             cand = [
                 (i, r.stats[col].estimate)
@@ -158,7 +164,7 @@ class Leaderboard:
             if not cand:
                 out[col] = set()
                 continue
-            pick = max if self.higher_is_better[col] else min
+            pick = max if self.higher(col) else min
             target = pick(v for _, v in cand)
             tied = {i for i, v in cand if v == target}
             out[col] = tied if len(tied) < len(cand) or len(cand) == 1 else set()
@@ -174,15 +180,14 @@ class Leaderboard:
                 s = r.stats.get(col)
                 if s is None:
                     continue
-                metric, _, control = col.partition(" Δ ")
                 records.append(
                     {
                         **r.labels,
                         "condition": r.condition,
-                        "column": col,
-                        "metric": metric,
-                        "delta_to": control,
-                        "higher_is_better": self.higher_is_better[col],
+                        "column": col.label,
+                        "metric": col.source,
+                        "delta_to": col.against or "",
+                        "higher_is_better": self.higher(col),
                         "mean": s.estimate,
                         "ci_low": s.low,
                         "ci_high": s.high,
@@ -192,7 +197,7 @@ class Leaderboard:
                         "values": ";".join(repr(v) for v in s.values),
                         "p": s.p,
                         "p_adjusted": s.p_adjusted,
-                        "group": self.group(i, metric) if not control else "",
+                        "group": self.group(i, col.source) if col.kind != "delta" else "",
                         "data_hash": r.data_hash,
                         "runs": ";".join(str(run.path) for run in r.runs),
                     }
@@ -250,8 +255,9 @@ class Leaderboard:
             text += f", {self.correction} {_p(s.p_adjusted)})" if s.p_adjusted is not None else ")"
         return text
 
-    def header(self, col: str) -> str:
-        return f"{col} {'↑' if self.higher_is_better[col] else '↓'}"
+    def header(self, col: Column) -> str:
+        """The column's label with its direction: ``bleu_4 ↑``."""
+        return f"{col.label} {'↑' if self.higher(col) else '↓'}"
 
     def table(self) -> pd.DataFrame:
         """The display table (text cells, no markup)."""
@@ -286,7 +292,7 @@ class Leaderboard:
                 [
                     names[p.a],
                     names[p.b],
-                    self.header(p.metric),
+                    self.header(Column(p.metric)),
                     f"{s.estimate:+.{d}f}{significance(s.p_adjusted)} "
                     f"[{s.low:+.{d}f}, {s.high:+.{d}f}]",
                     _p(s.p),
@@ -325,7 +331,7 @@ class Leaderboard:
 
         return render(self, fmt)
 
-    def plot(self, path: str | Path, columns: Sequence[str] | None = None) -> Path:
+    def plot(self, path: str | Path, columns: Sequence[Column] | None = None) -> Path:
         """A PNG: one bar chart per column, bars = rows, error bars = the 95% intervals."""
         from eegbench.report.leaderboard.plot import plot
 
@@ -352,6 +358,27 @@ def _split_names(text: str | Sequence[str] | None) -> list[str] | None:
     if isinstance(text, str):
         return [t.strip() for t in text.split(",") if t.strip()]
     return list(text)
+
+
+@dataclass
+class _Configuration:
+    """Runs of one configuration and one dataset, one per seed, and their row labels."""
+
+    labels: dict[str, str]
+    data_hash: str
+    runs: list[Run]
+
+
+@dataclass(frozen=True)
+class _Shown:
+    """What the rows of a configuration show: metrics, differences, headroom, extra rows."""
+
+    wanted: list[str]
+    strict: bool
+    delta: Sequence[str]
+    headroom: bool
+    controls: list[str]
+    oracles: bool
 
 
 def build(
@@ -381,129 +408,22 @@ def build(
     """
     adjust([], correction)  # an unknown correction fails before any work
     skipped = list(skipped or [])
-    notes: list[str] = []
     if not runs:
         raise EegbenchError(
             f"no finished runs to rank ({len(skipped)} run directories skipped); "
             "point eegbench leaderboard at directories holding complete results.json files."
         )
     flats = [{**flat_config(r.config), SUBJECTS: r.record.dataset.subjects} for r in runs]
-    notes += identity_conflicts([(r.path.name, r.record) for r in runs])
-
-    # columns: requested metrics, or every metric in order of appearance
-    available = list(dict.fromkeys(k for r in runs for k in r.record.metrics))
-    if metrics:
-        for m in metrics:
-            if m not in available:
-                raise ConfigError(f"no run reports metric {m!r}." + did_you_mean(m, available))
-        wanted = list(metrics)
-    else:
-        wanted = available
-
-    # rows: configurations
-    if group_by:
-        keys = list(group_by)
-        known = list(dict.fromkeys(k for f in flats for k in f))
-        for k in keys:
-            if k not in known:
-                raise ConfigError(f"unknown group-by key {k!r}." + did_you_mean(k, known))
-        label_columns = keys
-        identity = keys
-    else:
-        label_columns = [g for g in LABEL_GROUPS if any(g in f for f in flats)]
-        label_columns += _varying_keys(flats)
-        held_out = any(f[SUBJECTS] not in (None, "within") for f in flats)
-        if held_out and SUBJECTS not in label_columns:
-            label_columns.append(SUBJECTS)  # a table of unseen test subjects says so
-        identity = None
-    all_keys = list(dict.fromkeys(k for f in flats for k in f))
-    groups: dict[str, list[tuple[Run, dict[str, Any]]]] = {}
-    for run, flat in zip(runs, flats):
-        ident = {k: _text(flat.get(k)) for k in (identity or all_keys)}  # missing == null
-        groups.setdefault(json.dumps(ident, sort_keys=True), []).append((run, flat))
-
-    buckets: list[tuple[dict[str, str], str, list[Run]]] = []
-    split_any = False
-    for members in groups.values():
-        labels = {c: _text(members[0][1].get(c)) for c in label_columns}
-        by_hash: dict[str, list[Run]] = {}
-        for run, _ in members:
-            # a world drawn from each run's seed differs by design: one row over the seeds
-            hashes = {"data": DRAWN} if run.record.dataset.seed_from_run else run.data_hashes
-            by_hash.setdefault(json.dumps(hashes, sort_keys=True), []).append(run)
-        if len(by_hash) > 1:
-            split_any = True
-            shorts = [_short_hash(json.loads(h)) for h in by_hash]
-            notes.append(
-                f"{' / '.join(labels.values())}: runs have {len(by_hash)} different dataset "
-                f"hashes ({', '.join(shorts)}); shown as separate rows, not averaged"
-            )
-        for h, group_runs in by_hash.items():
-            kept = _one_per_seed(group_runs, skipped)
-            buckets.append((labels, _short_hash(json.loads(h)), kept))
-    if split_any:
-        label_columns = [*label_columns, "data"]
-
-    higher: dict[str, bool] = {}
-    rows: list[Row] = []
-    wanted_controls = _controls(runs, controls)
-    for labels, data_hash, members in buckets:
-        present = [m for m in wanted if any(m in r.record.metrics for r in members)]
-        complete = []
-        for r in members:
-            missing = [m for m in (wanted if metrics else present) if m not in r.record.metrics]
-            if missing:
-                skipped.append(Skipped(r.path, f"missing metric(s): {', '.join(missing)}"))
-            else:
-                complete.append(r)
-        if not complete:
-            continue
-        members = sorted(complete, key=lambda r: str(r.seed))
-        labels = {**labels, "data": data_hash} if split_any else labels
-        row = Row(labels, SYSTEM, members, data_hash=data_hash)
-        for m in present:
-            row.stats[m] = _stat(members, m, None)
-            higher[m] = members[0].metric(m).higher_is_better
-        for c in delta:
-            for m in present:
-                stat = _delta_stat(members, m, c)
-                if stat is not None:
-                    row.stats[f"{m} Δ {c}"] = stat
-                    higher[f"{m} Δ {c}"] = higher[m]
-        if headroom:
-            for m in present:
-                stat = _stat(members, m + HEADROOM, None)
-                if stat is not None:
-                    row.stats[m + HEADROOM] = stat
-                    higher[m + HEADROOM] = higher[m]
-        rows.append(row)
-        oracle_rows = _oracle_names(members) if oracles else []
-        for c in [*wanted_controls, *oracle_rows]:
-            with_c = [r for r in members if r.has_row(c)]
-            if not with_c:
-                continue
-            crow = Row(labels, c, with_c, data_hash=data_hash)
-            for m in present:
-                stat = _stat(with_c, m, c)
-                if stat is not None:
-                    crow.stats[m] = stat
-                if headroom and not c.startswith(ORACLE):
-                    stat = _stat(with_c, m + HEADROOM, c)
-                    if stat is not None:
-                        crow.stats[m + HEADROOM] = stat
-            rows.append(crow)
-
-    columns = [m for m in wanted if m in higher]
-    columns += [f"{m} Δ {c}" for c in delta for m in wanted if f"{m} Δ {c}" in higher]
-    columns += [m + HEADROOM for m in wanted if m + HEADROOM in higher]
-    if delta and not any(" Δ " in c for c in columns):
-        raise ConfigError(
-            f"no run has control(s) {', '.join(delta)}: run with eval.controls=... to get them."
-        )
-    if _mark_leaks(rows):
+    notes = identity_conflicts([(r.path.name, r.record) for r in runs])
+    wanted = _wanted_metrics(runs, metrics)
+    label_columns, configurations = _configurations(runs, flats, group_by, skipped, notes)
+    spec = _Shown(wanted, bool(metrics), delta, headroom, _controls(runs, controls), oracles)
+    blocks, higher = _blocks(configurations, spec, skipped)
+    columns = _columns(wanted, delta, blocks, higher)
+    if _mark_leaks([r for b in blocks for r in b]):
         label_columns = [*label_columns, LEAK]
         notes.append(LEAK_NOTE)
-    rows = _adjust_controls(_order(rows, label_columns, sort_by, higher), correction)
+    rows = _adjust_controls(_order(blocks, label_columns, sort_by, columns, higher), correction)
     board = Leaderboard(
         label_columns, columns, higher, rows, skipped, notes, digits, correction=correction
     )
@@ -513,9 +433,164 @@ def build(
     return board
 
 
+def _wanted_metrics(runs: list[Run], metrics: Sequence[str] | None) -> list[str]:
+    """The requested metrics (each reported by some run), or every metric in order of
+    appearance."""
+    available = list(dict.fromkeys(k for r in runs for k in r.record.metrics))
+    for m in metrics or []:
+        if m not in available:
+            raise ConfigError(f"no run reports metric {m!r}." + did_you_mean(m, available))
+    return list(metrics) if metrics else available
+
+
+def _label_columns(
+    flats: list[dict[str, Any]], group_by: Sequence[str] | None
+) -> tuple[list[str], list[str] | None]:
+    """The label columns, and the config keys that identify a configuration (None: all)."""
+    if group_by:
+        keys = list(group_by)
+        known = list(dict.fromkeys(k for f in flats for k in f))
+        for k in keys:
+            if k not in known:
+                raise ConfigError(f"unknown group-by key {k!r}." + did_you_mean(k, known))
+        return keys, keys
+    label_columns = [g for g in LABEL_GROUPS if any(g in f for f in flats)]
+    label_columns += _varying_keys(flats)
+    held_out = any(f[SUBJECTS] not in (None, "within") for f in flats)
+    if held_out and SUBJECTS not in label_columns:
+        label_columns.append(SUBJECTS)  # a table of unseen test subjects says so
+    return label_columns, None
+
+
+def _configurations(
+    runs: list[Run],
+    flats: list[dict[str, Any]],
+    group_by: Sequence[str] | None,
+    skipped: list[Skipped],
+    notes: list[str],
+) -> tuple[list[str], list[_Configuration]]:
+    """The label columns and the runs grouped into configurations: by config (or ``group_by``
+    keys), then by dataset hashes (runs on other data are not averaged; a note says so)."""
+    label_columns, identity = _label_columns(flats, group_by)
+    all_keys = list(dict.fromkeys(k for f in flats for k in f))
+    groups: dict[str, list[tuple[Run, dict[str, Any]]]] = {}
+    for run, flat in zip(runs, flats):
+        ident = {k: _text(flat.get(k)) for k in (identity or all_keys)}  # missing == null
+        groups.setdefault(json.dumps(ident, sort_keys=True), []).append((run, flat))
+    out: list[_Configuration] = []
+    for members in groups.values():
+        labels = {c: _text(members[0][1].get(c)) for c in label_columns}
+        by_hash = _by_data_hash([run for run, _ in members])
+        if len(by_hash) > 1:
+            shorts = [_short_hash(json.loads(h)) for h in by_hash]
+            notes.append(
+                f"{' / '.join(labels.values())}: runs have {len(by_hash)} different dataset "
+                f"hashes ({', '.join(shorts)}); shown as separate rows, not averaged"
+            )
+        for h, group_runs in by_hash.items():
+            kept = _one_per_seed(group_runs, skipped)
+            out.append(_Configuration(labels, _short_hash(json.loads(h)), kept))
+    if len(out) > len(groups):  # some configuration was split by its data: label the data
+        label_columns = [*label_columns, "data"]
+        for c in out:
+            c.labels = {**c.labels, "data": c.data_hash}
+    return label_columns, out
+
+
+def _by_data_hash(runs: list[Run]) -> dict[str, list[Run]]:
+    """Runs by their dataset hashes (a world drawn from each run's seed differs by design: one
+    key for all of them)."""
+    by_hash: dict[str, list[Run]] = {}
+    for run in runs:
+        hashes = {"data": DRAWN} if run.record.dataset.seed_from_run else run.data_hashes
+        by_hash.setdefault(json.dumps(hashes, sort_keys=True), []).append(run)
+    return by_hash
+
+
+def _blocks(
+    configurations: list[_Configuration], spec: _Shown, skipped: list[Skipped]
+) -> tuple[list[list[Row]], dict[str, bool]]:
+    """Per configuration with complete runs, its row followed by its control and oracle rows;
+    and whether each shown metric is better higher."""
+    higher: dict[str, bool] = {}
+    blocks: list[list[Row]] = []
+    for conf in configurations:
+        present = [m for m in spec.wanted if any(m in r.record.metrics for r in conf.runs)]
+        complete = []
+        for r in conf.runs:
+            needed = spec.wanted if spec.strict else present
+            missing = [m for m in needed if m not in r.record.metrics]
+            if missing:
+                skipped.append(Skipped(r.path, f"missing metric(s): {', '.join(missing)}"))
+            else:
+                complete.append(r)
+        if not complete:
+            continue
+        members = sorted(complete, key=lambda r: str(r.seed))
+        higher.update({m: members[0].metric(m).higher_is_better for m in present})
+        blocks.append(_block(conf.labels, conf.data_hash, members, present, spec))
+    return blocks, higher
+
+
+def _block(
+    labels: dict[str, str], data_hash: str, runs: list[Run], present: list[str], spec: _Shown
+) -> list[Row]:
+    """The configuration's row (values, differences, headroom), then a row per control and
+    oracle its runs have (values and headroom)."""
+    row = Row(labels, SYSTEM, runs, data_hash=data_hash)
+    cols = [Column(m) for m in present]
+    cols += [Column(m, "delta", c) for c in spec.delta for m in present]
+    cols += [Column(m, "headroom") for m in present] if spec.headroom else []
+    row.stats = _summaries(runs, cols, None)
+    block = [row]
+    oracle_rows = _oracle_names(runs) if spec.oracles else []
+    for c in [*spec.controls, *oracle_rows]:
+        with_c = [r for r in runs if r.has_row(c)]
+        if not with_c:
+            continue
+        kinds: tuple[Kind, ...] = ("value",)
+        if spec.headroom and not c.startswith(ORACLE):
+            kinds = ("value", "headroom")
+        cols = [Column(m, kind) for m in present for kind in kinds]
+        block.append(Row(labels, c, with_c, _summaries(with_c, cols, c), data_hash))
+    return block
+
+
+def _summaries(runs: list[Run], columns: list[Column], condition: str | None) -> dict[Column, CI]:
+    """The summaries of ``columns`` over ``runs`` (of row ``condition``; None: the system) that
+    have a value."""
+    out = {}
+    for col in columns:
+        if col.kind == "delta":
+            stat = _delta_stat(runs, col.metric, str(col.against))
+        else:
+            stat = _stat(runs, col.source, condition)
+        if stat is not None:
+            out[col] = stat
+    return out
+
+
+def _columns(
+    wanted: list[str], delta: Sequence[str], blocks: list[list[Row]], higher: dict[str, bool]
+) -> list[Column]:
+    """The metrics shown, then the differences and headroom some configuration row has."""
+    shown = {col for block in blocks for col in block[0].stats}
+    columns = [Column(m) for m in wanted if m in higher]
+    columns += [Column(m, "delta", c) for c in delta for m in wanted]
+    columns += [Column(m, "headroom") for m in wanted]
+    columns = [c for c in columns if c.kind == "value" or c in shown]
+    if delta and not any(c.kind == "delta" for c in columns):
+        raise ConfigError(
+            f"no run has control(s) {', '.join(delta)}: run with eval.controls=... to get them."
+        )
+    return columns
+
+
 def _adjust_controls(rows: list[Row], correction: str) -> list[Row]:
     """Rows whose control-difference cells carry their p adjusted over all such cells."""
-    cells = [(r, c) for r in rows for c, s in r.stats.items() if " Δ " in c and s.p is not None]
+    cells = [
+        (r, c) for r in rows for c, s in r.stats.items() if c.kind == "delta" and s.p is not None
+    ]
     adjusted = adjust([r.stats[c].p for r, c in cells], correction)
     for (r, c), p in zip(cells, adjusted, strict=True):
         r.stats[c] = replace(r.stats[c], p_adjusted=p)
@@ -678,25 +753,24 @@ def _controls(runs: list[Run], controls: str | Sequence[str]) -> list[str]:
 
 
 def _order(
-    rows: list[Row], label_columns: list[str], sort_by: str | None, higher: dict[str, bool]
+    blocks: list[list[Row]],
+    label_columns: list[str],
+    sort_by: str | None,
+    columns: list[Column],
+    higher: dict[str, bool],
 ) -> list[Row]:
-    """Configurations in label order (or best first by ``sort_by``), each followed by controls."""
-    blocks: dict[int, list[Row]] = {}
-    for r in rows:
-        if r.is_system:
-            blocks[id(r)] = [r]
-            last = id(r)
-        else:
-            blocks[last].append(r)
-    order = list(blocks.values())
-    order.sort(key=lambda b: [b[0].labels.get(c, "") for c in label_columns])
+    """Configurations in label order (or best first by the column labelled ``sort_by``), each
+    followed by its controls."""
+    order = sorted(blocks, key=lambda b: [b[0].labels.get(c, "") for c in label_columns])
     if sort_by is not None:
-        if sort_by not in higher:
-            raise ConfigError(f"cannot sort by {sort_by!r}." + did_you_mean(sort_by, list(higher)))
-        sign = -1.0 if higher[sort_by] else 1.0
+        col = next((c for c in columns if c.label == sort_by), None)
+        if col is None:
+            labels = [c.label for c in columns]
+            raise ConfigError(f"cannot sort by {sort_by!r}." + did_you_mean(sort_by, labels))
+        sign = -1.0 if higher[col.metric] else 1.0
 
         def score(b: list[Row]) -> float:
-            s = b[0].stats.get(sort_by)
+            s = b[0].stats.get(col)
             return sign * s.estimate if s is not None else math.inf
 
         order.sort(key=score)
