@@ -41,6 +41,7 @@ from eegbench.evaluation.mechanism import mechanism_probes
 from eegbench.evaluation.scoring import build_metric
 from eegbench.evaluation.stats import (
     TrialScores,
+    TrialValues,
     bootstrap_cis,
     joint_trial_scores,
     paired_delta,
@@ -331,7 +332,7 @@ class Scorer:
         scores: TrialScores | None,
     ) -> Scored:
         """One metric's outputs on ``cond``, with their CIs from ``scores``."""
-        if isinstance(scores, dict):  # per-trial values: the outputs are their means
+        if isinstance(scores, TrialValues):  # per-trial values: the outputs are their means
             values = {k: float(np.mean(v)) for k, v in scores.items()}
         else:
             values = metric.compute(cond.captions, refs, **ctx)
