@@ -140,3 +140,44 @@ def test_the_plugin_contract_reexports_nothing_from_the_core():
     allowed += ("eegbench._compat", "annotated_types")
     modules = set(eegbench.api._EXPORTS.values())
     assert modules and all(m.startswith(allowed) for m in modules), sorted(modules)
+
+
+MAX_FUNCTION_LINES = 60
+LONG_FUNCTIONS: dict[str, str] = {}
+"""``path:function`` -> why it may be longer than ``MAX_FUNCTION_LINES`` (none at present)."""
+
+
+def long_functions(paths: list[Path]) -> list[str]:
+    """``path:line function (n lines)`` for each function longer than ``MAX_FUNCTION_LINES``,
+    counted from ``def`` to its last line, docstring included."""
+    found = []
+    for path in paths:
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        for node in ast.walk(tree):
+            if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                continue
+            n = node.end_lineno - node.lineno + 1
+            key = f"{path.relative_to(ROOT).as_posix()}:{node.name}"
+            if n > MAX_FUNCTION_LINES and key not in LONG_FUNCTIONS:
+                found.append(f"{key} (line {node.lineno}, {n} lines)")
+    return found
+
+
+def test_no_function_is_longer_than_sixty_lines():
+    """A long function is split into named steps (a short docstring each), so that a
+    newcomer reads what a step does before how."""
+    paths = sorted(p for folder in ("eegbench", "plugins") for p in (ROOT / folder).rglob("*.py"))
+    found = long_functions(paths)
+    assert not found, "split these into named steps:\n" + "\n".join(found)
+
+
+def test_the_function_length_check_can_fail():
+    probe = ROOT / "tests" / "_length_probe.py"
+    body = "".join(f"    x{i} = {i}\n" for i in range(MAX_FUNCTION_LINES))
+    probe.write_text(f"def short():\n    return 1\n\n\ndef long():\n{body}")
+    try:
+        assert long_functions([probe]) == [
+            f"tests/_length_probe.py:long (line 5, {MAX_FUNCTION_LINES + 1} lines)"
+        ]
+    finally:
+        probe.unlink()

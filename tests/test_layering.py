@@ -230,3 +230,67 @@ def test_the_string_lookup_check_can_fail(tmp_path):
         assert len(string_lookups(bad)) == 2
     finally:
         bad.unlink()
+
+
+# ------------------------------- plugin parameters travel as their dataclass instances, typed
+
+
+def _plugin_params(node: ast.AST) -> bool:
+    """``<choice>.params``: a plugin's parameters as a config holds them."""
+    return isinstance(node, ast.Attribute) and node.attr == "params"
+
+
+def params_by_key(path: Path) -> list[str]:
+    """Reads of a plugin's parameters by string key in one file: ``x.params["k"]``,
+    ``x.params.get("k")``, ``getattr(x.params, "k")``, ``"k" in x.params``, ``dict(x.params)``
+    and ``**x.params``."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        hit = (
+            (isinstance(node, ast.Subscript) and _plugin_params(node.value))
+            or (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr in ("get", "items", "keys", "values")
+                and _plugin_params(node.func.value)
+            )
+            or (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Name)
+                and node.func.id in ("getattr", "dict", "hasattr")
+                and node.args
+                and _plugin_params(node.args[0])
+                and (node.func.id == "dict" or isinstance(node.args[-1], ast.Constant))
+            )
+            or (isinstance(node, ast.keyword) and node.arg is None and _plugin_params(node.value))
+            or (
+                isinstance(node, ast.Compare)
+                and any(isinstance(op, (ast.In, ast.NotIn)) for op in node.ops)
+                and any(_plugin_params(c) for c in node.comparators)
+            )
+        )
+        if hit:
+            found.append(f"{path.relative_to(ROOT)}:{getattr(node, 'lineno', '?')}")
+    return found
+
+
+def test_no_core_module_reads_a_plugin_parameter_by_string_key():
+    """The core gets a plugin's params instance and passes it on (``Entry.make``); what it needs
+    of one it asks through a protocol (``RunSeeded``, ``RandomWeights``), never by key."""
+    files = [p for folder in ("eegbench", "benchmarks") for p in (ROOT / folder).rglob("*.py")]
+    found = [hit for p in files for hit in params_by_key(p)]
+    assert not found, found
+
+
+def test_the_params_by_key_check_can_fail():
+    bad = ROOT / "tests" / "_params_probe.py"
+    bad.write_text(
+        "def f(cfg, build):\n"
+        "    a = cfg.dataset.params['seed'], cfg.llm.params.get('path')\n"
+        "    b = getattr(cfg.target.params, 'random_weights'), 'seed' in cfg.dataset.params\n"
+        "    return build(**cfg.encoder.params), dict(cfg.llm.params)\n"
+    )
+    try:
+        assert len(params_by_key(bad)) == 6
+    finally:
+        bad.unlink()
