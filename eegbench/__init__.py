@@ -27,7 +27,7 @@ _EXPORTS: dict[str, str] = {
     "generate_captions": "eegbench.train.generation",
     "get": "eegbench.plugins",
     "registry": "eegbench.plugins",
-    "embed_cached": "eegbench.api.target",
+    "embed_cached": "eegbench.contract.target",
     **{name: "eegbench.api" for name in importlib.import_module("eegbench.api").__all__},
 }
 
@@ -49,7 +49,7 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:
     from eegbench.api import *  # noqa: F403
-    from eegbench.api.target import embed_cached
+    from eegbench.contract.target import embed_cached
     from eegbench.facade import run
     from eegbench.plugins import get, registry
     from eegbench.results.record import RunRecord

@@ -10,8 +10,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from eegbench.api.errors import ConfigError
 from eegbench.config import RunConfig, build_config
+from eegbench.contract.errors import ConfigError
 from eegbench.results.record import RunRecord
 
 

@@ -18,9 +18,9 @@ from typing import Any
 
 import pluggy
 
-from eegbench.api import hooks as hookspecs
-from eegbench.api.errors import PluginError, UnknownNameError
-from eegbench.api.registry import KINDS, Entry, Registry, Spec, as_spec
+from eegbench.contract import hooks as hookspecs
+from eegbench.contract.errors import PluginError, UnknownNameError
+from eegbench.contract.registry import KINDS, Entry, Registry, Spec, as_spec
 
 GROUP = "eegbench"
 

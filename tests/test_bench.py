@@ -17,9 +17,9 @@ from click.testing import CliRunner
 
 import eegbench.runner as runner
 from eegbench import bench
-from eegbench.api.errors import ConfigError, DataError
 from eegbench.cli import cli
 from eegbench.config import dump
+from eegbench.contract.errors import ConfigError, DataError
 from eegbench.results.record import (
     Control,
     DatasetInfo,

@@ -340,8 +340,8 @@ def test_a_preempted_slurm_task_requeues_and_resumes(slurm, tmp_path, monkeypatc
 
 
 def test_waiting_gives_up_when_squeue_keeps_failing(tmp_path, monkeypatch):
-    from eegbench.api.errors import EegbenchError
     from eegbench.bench import slurm_backend
+    from eegbench.contract.errors import EegbenchError
 
     squeue = tmp_path / "squeue"  # a controller that cannot be reached
     squeue.write_text("#!/bin/sh\necho 'Unable to contact slurm controller' >&2\nexit 1\n")

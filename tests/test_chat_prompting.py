@@ -10,9 +10,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from eegbench.api.errors import ConfigError
-from eegbench.api.llm import CausalLM
 from eegbench.config import PromptConfig
+from eegbench.contract.errors import ConfigError
+from eegbench.contract.llm import CausalLM
 from eegbench.train.prompting import IGNORE, build_batch, uses_chat
 from tests.chat_models import (
     FAMILIES,

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from eegbench.api.errors import ConfigError, DataError
 from eegbench.cli import cli
+from eegbench.contract.errors import ConfigError, DataError
 from eegbench.evaluation.compare import compare_runs
 from eegbench.evaluation.predictions import Predictions, read_predictions, write_predictions
 from eegbench.evaluation.stats import paired_delta

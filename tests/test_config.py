@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from eegbench.api.errors import ConfigError, MissingWeightsError, UnknownNameError
 from eegbench.config import build_config, load_config, parse_override
+from eegbench.contract.errors import ConfigError, MissingWeightsError, UnknownNameError
 
 
 def test_defaults_resolve_to_every_parameter():

@@ -67,7 +67,7 @@ def bad(fresh_plugins):
 
 
 def test_encoder_output_width_is_checked_on_a_tiny_batch(bad):
-    from eegbench.contracts import check_encoder
+    from eegbench.checks import check_encoder
 
     entry = bad.get("encoders", "wrong-width")
     X = np.zeros((10, 3, 4), np.float32)
@@ -83,7 +83,7 @@ def test_encoder_output_width_is_checked_on_a_tiny_batch(bad):
 
 
 def test_encoder_that_crashes_on_the_batch_is_one_line(bad):
-    from eegbench.contracts import check_encoder
+    from eegbench.checks import check_encoder
 
     entry = bad.get("encoders", "wrong-width")
     with pytest.raises(PluginError, match=r"fails on a batch of shape \[2, 3, 5\] \[B, C, T\]"):
@@ -91,7 +91,7 @@ def test_encoder_that_crashes_on_the_batch_is_one_line(bad):
 
 
 def test_dataset_contract_names_the_plugin(bad):
-    from eegbench.contracts import check_dataset
+    from eegbench.checks import check_dataset
 
     entry = bad.get("datasets", "empty")
     with pytest.raises(DataError) as e:
@@ -104,7 +104,7 @@ def test_dataset_contract_names_the_plugin(bad):
 
 
 def test_metric_outputs_declared_vs_returned(bad):
-    from eegbench.contracts import check_metric_values
+    from eegbench.checks import check_metric_values
 
     entry = bad.get("metrics", "liar")
     metric = entry.build()
@@ -117,7 +117,7 @@ def test_metric_outputs_declared_vs_returned(bad):
 
 
 def test_target_shape(bad):
-    from eegbench.contracts import check_targets
+    from eegbench.checks import check_targets
 
     entry = bad.get("targets", "minilm")
 

@@ -166,7 +166,7 @@ def test_cvpr40_reads_thought2text_data_folder(cvpr, tmp_path):
 
 
 def test_clean_caption_is_thought2texts_reading():
-    from eegbench.api.data import clean_caption
+    from eegbench.contract.data import clean_caption
 
     # datautils.py: readlines()[0].strip().replace("<s>", "").replace("</s>", "")
     raw = "<s> A dog runs\tin  the park. </s>\r\nsecond line\n"

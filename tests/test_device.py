@@ -7,9 +7,9 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from eegbench.api.errors import ConfigError
 from eegbench.cli import cli
 from eegbench.config import Stage1Config, Stage2Config, build_config
+from eegbench.contract.errors import ConfigError
 from eegbench.train.device import Precision, check_precision, describe, resolve_device
 
 CUDA = torch.cuda.is_available()
@@ -159,7 +159,7 @@ def test_stage1_trains_on_cuda(precision):
 
 
 def test_stage1_nan_guard_stays_on_under_autocast():
-    from eegbench.api.errors import EegbenchError
+    from eegbench.contract.errors import EegbenchError
     from eegbench.train.stage1 import train_stage1
 
     X, y, t = _stage1_data()

@@ -12,9 +12,9 @@ import torch
 from click.testing import CliRunner
 from safetensors.torch import load_file
 
-from eegbench.api.errors import ConfigError, EegbenchError
 from eegbench.cli import cli
 from eegbench.config import Stage1Config
+from eegbench.contract.errors import ConfigError, EegbenchError
 from eegbench.train.checkpoint import Checkpoint
 from eegbench.train.device import Precision
 from eegbench.train.distributed import World, from_env, launch

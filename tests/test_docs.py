@@ -162,7 +162,7 @@ def test_extractor_sees_the_blocks():
     ]
     with pytest.raises(click.UsageError):
         check_command(["ls", "--nope"])
-    from eegbench.api.errors import ConfigError
+    from eegbench.contract.errors import ConfigError
 
     with pytest.raises(ConfigError):
         check_command(["run", "encoder=nope"])

@@ -30,9 +30,9 @@ def test_mkdocs_build_strict(tmp_path):
     api = (tmp_path / "api" / "index.html").read_text()
     for name in (
         "eegbench.tools.inference.load_run",
-        "eegbench.api.data.EEGData",
-        "eegbench.api.hooks.hookimpl",
-        "eegbench.api.metric.Metric.signature",
+        "eegbench.contract.data.EEGData",
+        "eegbench.contract.hooks.hookimpl",
+        "eegbench.contract.metric.Metric.signature",
         "eegbench.results.record.RunRecord",
     ):
         assert f'id="{name}"' in api, name

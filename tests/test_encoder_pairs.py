@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from eegbench.api.errors import ConfigError
 from eegbench.cli import cli
+from eegbench.contract.errors import ConfigError
 from eegbench.evaluation.multiplicity import adjust, benjamini_hochberg, compact_letters, holm
 from eegbench.evaluation.predictions import Predictions, write_predictions
 from eegbench.evaluation.stats import bootstrap_ci, paired_permutation_test

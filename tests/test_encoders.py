@@ -10,7 +10,7 @@ import pytest
 import torch
 
 import eegbench
-from eegbench.api.errors import ConfigError, DataError
+from eegbench.contract.errors import ConfigError, DataError
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -332,7 +332,7 @@ def test_encoders_get_the_datas_context_and_old_signatures_still_work():
     from torch import nn
 
     from eegbench.api import EEGEncoder, EncoderContext, Spec, build_encoder
-    from eegbench.api.registry import Entry
+    from eegbench.contract.registry import Entry
 
     @dataclass
     class P:

@@ -13,9 +13,9 @@ import pytest
 from click.testing import CliRunner
 
 from eegbench import plugins
-from eegbench.api.errors import ConfigError
 from eegbench.cli import cli
 from eegbench.config import build_config
+from eegbench.contract.errors import ConfigError
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "eegbench-example-plugin"
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from eegbench.api.errors import DataError
+from eegbench.contract.errors import DataError
 
 CHANNELS = ["Fz", "Cz", "Pz", "O1", "O2", "Oz"]
 

@@ -16,8 +16,8 @@ import torch
 from click.testing import CliRunner
 
 from eegbench import DataError
-from eegbench.api.npy import load_npy, restricted_loads
 from eegbench.cli import cli
+from eegbench.contract.npy import load_npy, restricted_loads
 from tests.conftest import OFFLINE
 
 
@@ -119,7 +119,7 @@ def test_cvpr40_pth_payload_does_not_run(tmp_path):
 
 
 def test_target_cache_payload_is_rebuilt_not_run(tmp_path):
-    from eegbench.api.target import cache_path, embed_cached
+    from eegbench.contract.target import cache_path, embed_cached
     from eegbench.io import file_digest
 
     class Fake:
@@ -229,7 +229,7 @@ def test_read_only_output_dir_is_one_line(tmp_path, tiny):
 
 
 def test_corrupt_target_cache_is_reported_and_rebuilt(tmp_path, capsys):
-    from eegbench.api.target import cache_path, embed_cached
+    from eegbench.contract.target import cache_path, embed_cached
 
     class Fake:
         dim, cache_key, modality = 2, "fake2", "text"

@@ -168,7 +168,7 @@ def test_an_unreachable_hub_gives_the_preflight_line_within_seconds(
     import huggingface_hub  # noqa: F401  (imports are not the network's time)
 
     from eegbench import plugins
-    from eegbench.api.hub import PROBE_TIMEOUT
+    from eegbench.contract.hub import PROBE_TIMEOUT
 
     go_online(monkeypatch, hanging_endpoint, tmp_path / "hf")
     start = time.perf_counter()

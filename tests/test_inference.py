@@ -12,8 +12,8 @@ import torch
 import yaml
 from click.testing import CliRunner
 
-from eegbench.api.errors import ConfigError, DataError
 from eegbench.cli import cli
+from eegbench.contract.errors import ConfigError, DataError
 from eegbench.evaluation.predictions import read_predictions
 from eegbench.results.record import RunRecord
 from eegbench.tools.inference import batch_inference_and_visualize, load_run

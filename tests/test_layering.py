@@ -15,8 +15,6 @@ import pytest
 from click.testing import CliRunner
 
 from eegbench import plugins
-from eegbench.api.errors import ConfigError, UnknownNameError
-from eegbench.api.registry import GROUPS, values_of
 from eegbench.cli import cli
 from eegbench.config import (
     CORE_GROUPS,
@@ -25,6 +23,8 @@ from eegbench.config import (
     explain,
     load_config,
 )
+from eegbench.contract.errors import ConfigError, UnknownNameError
+from eegbench.contract.registry import GROUPS, values_of
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCHMARK = ROOT / "eegbench" / "config" / "benchmarks" / "synthetic.yaml"

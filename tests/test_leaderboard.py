@@ -13,8 +13,8 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from eegbench.api.errors import ConfigError
 from eegbench.cli import cli
+from eegbench.contract.errors import ConfigError
 from eegbench.report.leaderboard import Column, build, collect, leaderboard, summarize
 from eegbench.results.record import Control, DatasetInfo, MetricValue, Oracle, PairedDelta
 from tests.conftest import run_record, write_run_dir

@@ -248,7 +248,7 @@ def test_selection_keeps_the_earlier_candidate_within_one_standard_error():
 def test_the_tiny_lm_trains_on_the_training_captions_only(tmp_path, monkeypatch):
     from eegbench_plugins.llms import tiny
 
-    from eegbench.api.llm import BuildContext
+    from eegbench.contract.llm import BuildContext
 
     data = eegbench.get("datasets", "synthetic").build(**SMALL)
     seen: dict[str, list[str]] = {}

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import eegbench
-from eegbench.api.errors import ConfigError
+from eegbench.contract.errors import ConfigError
 from eegbench.evaluation.mechanism import mechanism_probes
 
 # 10 classes x 24 images (6 test images per class), 2 subjects: 340 training and 120 test

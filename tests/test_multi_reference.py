@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 import eegbench
-from eegbench.api.errors import DataError
+from eegbench.contract.errors import DataError
 
 HYPS = ["a big dog runs on the grass.", "the auto is red", "two cats sleep on a sofa", "a bird"]
 REFS = [

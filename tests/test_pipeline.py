@@ -10,8 +10,8 @@ import torch
 import yaml
 from click.testing import CliRunner
 
-from eegbench.api.errors import MissingWeightsError
 from eegbench.cli import cli
+from eegbench.contract.errors import MissingWeightsError
 from eegbench.results.record import SCHEMA_VERSION
 from tests.conftest import FAKE_PLUGIN, install_fake_distribution, tiny_overrides
 

@@ -10,8 +10,8 @@ import pytest
 
 import eegbench
 from eegbench import plugins
-from eegbench.api.errors import ConfigError, PluginError, UnknownNameError
-from eegbench.api.registry import Entry, Registry, Spec
+from eegbench.contract.errors import ConfigError, PluginError, UnknownNameError
+from eegbench.contract.registry import Entry, Registry, Spec
 from tests.conftest import install_fake_distribution
 
 
@@ -115,7 +115,7 @@ def test_lazy_factory_is_imported_on_use_only():
 def test_every_builtin_family_registers_from_its_one_table(fresh_plugins):
     from eegbench_plugins import datasets, encoders, llms, metrics, targets
 
-    from eegbench.api.metric import Metric
+    from eegbench.contract.metric import Metric
 
     tables = {
         "datasets": datasets.DATASETS,
@@ -143,7 +143,7 @@ def test_registering_the_builtins_imports_no_heavy_module():
     code = (
         "import sys\n"
         "from eegbench import plugins\n"
-        "from eegbench.api.registry import KINDS\n"
+        "from eegbench.contract.registry import KINDS\n"
         "for kind in KINDS:\n"
         "    plugins.registry(kind)\n"
         "assert plugins.failures() == [], plugins.failures()\n"

@@ -7,7 +7,7 @@ import torch
 from eegbench_plugins.llms.tiny import EOS
 from transformers import GPT2Config, GPT2LMHeadModel, GPT2TokenizerFast
 
-from eegbench.api.llm import CausalLM
+from eegbench.contract.llm import CausalLM
 from eegbench.train.prompting import IGNORE, INSTRUCTION, build_batch
 
 

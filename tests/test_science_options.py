@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from eegbench.api.errors import ConfigError, EegbenchError
 from eegbench.config import Stage1Config, Stage2Config, build_config
+from eegbench.contract.errors import ConfigError, EegbenchError
 from eegbench.train.model import EEGClassifier, Projector
 from eegbench.train.stage1 import embedding_loss, train_stage1
 
@@ -161,7 +161,7 @@ def test_tiny_gpt2_with_prefix_tokens_learns_to_take_soft_tokens_in_the_slot(tmp
     from eegbench_plugins.llms.hf_loading import load_pretrained
     from eegbench_plugins.llms.tiny import train_tiny
 
-    from eegbench.api.llm import prompt_text
+    from eegbench.contract.llm import prompt_text
     from eegbench.train.prompting import build_batch
 
     caps = [f"A {c} {o} in a park." for c in ("red", "blue", "green") for o in ("cup", "hat")]

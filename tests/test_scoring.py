@@ -242,7 +242,7 @@ def test_score_gives_the_notebook_loop_s_numbers_on_distinct_pairs(tmp_path):
 def test_scoring_is_a_pure_function_of_the_condition(tiny_run_dir):
     """Scoring a condition twice, in any order, with paired differences in between, gives the
     same numbers: nothing downstream depends on state an earlier call left behind."""
-    from eegbench.api.metric import CAPTIONS, EMBEDDINGS, LOGITS
+    from eegbench.contract.metric import CAPTIONS, EMBEDDINGS, LOGITS
     from eegbench.evaluation.controls import IMPLEMENTATIONS, Encoded
     from eegbench.evaluation.harness import Captioner, Scorer, TestSet
     from eegbench.evaluation.scoring import build_metric

@@ -7,7 +7,7 @@ import pytest
 
 import eegbench
 from eegbench import DataError
-from eegbench.api.metric import Metric, subset_context
+from eegbench.contract.metric import Metric, subset_context
 from eegbench.evaluation.stats import (
     SIGN_FLIP,
     SWAP,

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 import eegbench
-from eegbench.api.errors import ConfigError, DataError, MissingWeightsError
-from eegbench.api.target import cache_path, embed_cached
+from eegbench.contract.errors import ConfigError, DataError, MissingWeightsError
+from eegbench.contract.target import cache_path, embed_cached
 
 TINY = "eegbench-tiny-clip"
 TINY_CFG = {

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 import torch
 
-from eegbench.api.llm import CausalLM
 from eegbench.config import PromptConfig, build_config
+from eegbench.contract.llm import CausalLM
 from eegbench.train.encoder_passes import train_mode_passes
 from eegbench.train.generation import after_label, generate_with_literal_slot
 from eegbench.train.model import EEGClassifier
@@ -100,7 +100,7 @@ def test_training_batch_is_left_padded_with_zero_embeddings_and_no_mask(mistral)
 
 
 def _encoder_model(seed: int = 0) -> EEGClassifier:
-    from eegbench.api.encoder import EncoderContext, build_encoder
+    from eegbench.contract.encoder import EncoderContext, build_encoder
     from eegbench.plugins import get
 
     torch.manual_seed(seed)
@@ -234,7 +234,7 @@ def test_code_map_options_resolve():
 
 
 def test_thought2text_render_refuses_prompt_masking():
-    from eegbench.api.errors import ConfigError
+    from eegbench.contract.errors import ConfigError
 
     with pytest.raises(ConfigError, match="prompt.render=thought2text puts the loss on every"):
         build_config(["stage2.mask_prompt=true"], base="thought2text")

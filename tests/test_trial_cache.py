@@ -14,7 +14,7 @@ import pytest
 import torch
 
 import eegbench
-from eegbench.api.data import EEGData
+from eegbench.contract.data import EEGData
 from eegbench.data.preprocessing import Preprocess, apply_preprocessing
 from eegbench.data.trialcache import trial_cache
 from tests.conftest import N_CH, WNIDS, cvpr_trials

@@ -9,10 +9,10 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from eegbench.api.errors import ConfigError
 from eegbench.cli import cli
 from eegbench.config import build_config
 from eegbench.config.preflight import TRYOUT_HINT, preflight, problems
+from eegbench.contract.errors import ConfigError
 from eegbench.results.record import RunRecord
 from tests.conftest import WNIDS, cvpr_trials, epochs
 

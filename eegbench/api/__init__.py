@@ -1,13 +1,20 @@
-"""The plugin contract: everything a plugin may import, and nothing else.
+"""What a plugin imports: the plugin contract and the helpers plugins share, in one module.
 
 Built-in plugins (``plugins/``) and third-party ones import only from ``eegbench.api``; a test
 fails when a built-in plugin imports any other ``eegbench`` module. Names load lazily, so a
 plugin's registering module can ``from eegbench.api import hookimpl`` without importing torch.
 
+This module is a façade at the top of eegbench's layers (``[tool.importlinter]``): the contract
+itself lives in ``eegbench.contract`` (the bottom layer the core imports), the dataset helpers in
+``eegbench.data``, the progress and file helpers below them; no module of eegbench imports this
+one.
+
 - Hooks: ``hookimpl`` (decorate ``register_datasets``/``encoders``/``targets``/``llms``/
   ``metrics``/``commands``), ``Register``.
 - Registration: ``Spec`` (one table row per item: name, lazy factory, params, citation,
-  description) and ``register_all``; ``Entry``, ``Param``, ``did_you_mean``; ranges of numeric
+  description) and ``register_all``; ``Entry``, ``Param``, ``did_you_mean``; a factory gets
+  its validated params dataclass instance when it declares a parameter of that class, and
+  ``RunSeeded``/``RandomWeights`` are the protocols the core asks of params; ranges of numeric
   parameters as ``Annotated[int, Ge(1)]``, ``Annotated[float, Interval(ge=0, lt=1)]`` (``Ge``,
   ``Gt``, ``Le``, ``Lt``, ``Interval``), checked when a config is resolved and listed by
   ``eegbench ls -v``.
@@ -20,7 +27,7 @@ plugin's registering module can ``from eegbench.api import hookimpl`` without im
   ``load_trials`` (trials read chunk by chunk, preprocessed into one array, cached on disk and
   memory-mapped on the next run) with its result ``Trials``, and ``release_pages`` (drop pages of
   a memory-mapped source already copied).
-- Hub models: ``hub`` (``eegbench.api.hub``: ``offline``, ``cached_snapshot``,
+- Hub models: ``hub`` (``eegbench.contract.hub``: ``offline``, ``cached_snapshot``,
   ``fetch_snapshot``, ``probe``, ``snapshot_commit``) and ``ModelFiles`` (what a run records of
   a model's files).
 - Targets: ``Target``, ``target_items``. LLMs: ``CausalLM`` (what a factory returns),
@@ -44,28 +51,31 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 _EXPORTS: dict[str, str] = {
-    "hookimpl": "eegbench.api.hooks",
-    "hookspec": "eegbench.api.hooks",
-    "Register": "eegbench.api.hooks",
-    "Entry": "eegbench.api.registry",
-    "Spec": "eegbench.api.registry",
-    "register_all": "eegbench.api.registry",
-    "Param": "eegbench.api.registry",
-    "did_you_mean": "eegbench.api.registry",
+    "hookimpl": "eegbench.contract.hooks",
+    "hookspec": "eegbench.contract.hooks",
+    "Register": "eegbench.contract.hooks",
+    "Entry": "eegbench.contract.registry",
+    "Spec": "eegbench.contract.registry",
+    "register_all": "eegbench.contract.registry",
+    "Param": "eegbench.contract.registry",
+    "did_you_mean": "eegbench.contract.registry",
+    "RunSeeded": "eegbench.contract.registry",
+    "RandomWeights": "eegbench.contract.registry",
+    "values_of": "eegbench.contract.registry",
     "Ge": "annotated_types",
     "Gt": "annotated_types",
     "Le": "annotated_types",
     "Lt": "annotated_types",
     "Interval": "annotated_types",
-    "EegbenchError": "eegbench.api.errors",
-    "ConfigError": "eegbench.api.errors",
-    "UnknownNameError": "eegbench.api.errors",
-    "DataError": "eegbench.api.errors",
-    "PluginError": "eegbench.api.errors",
-    "MissingWeightsError": "eegbench.api.errors",
-    "EEGData": "eegbench.api.data",
-    "SPLITS": "eegbench.api.data",
-    "read_caption_files": "eegbench.api.data",
+    "EegbenchError": "eegbench.contract.errors",
+    "ConfigError": "eegbench.contract.errors",
+    "UnknownNameError": "eegbench.contract.errors",
+    "DataError": "eegbench.contract.errors",
+    "PluginError": "eegbench.contract.errors",
+    "MissingWeightsError": "eegbench.contract.errors",
+    "EEGData": "eegbench.contract.data",
+    "SPLITS": "eegbench.contract.data",
+    "read_caption_files": "eegbench.contract.data",
     "DatasetParams": "eegbench.data.preprocessing",
     "Preprocess": "eegbench.data.preprocessing",
     "apply_preprocessing": "eegbench.data.preprocessing",
@@ -77,25 +87,25 @@ _EXPORTS: dict[str, str] = {
     "select_channels": "eegbench.data.preprocessing",
     "trial_info": "eegbench.data.splits",
     "subject_split": "eegbench.data.splits",
-    "Target": "eegbench.api.target",
-    "target_items": "eegbench.api.target",
-    "EEGEncoder": "eegbench.api.encoder",
-    "EncoderContext": "eegbench.api.encoder",
-    "build_encoder": "eegbench.api.encoder",
-    "CausalLM": "eegbench.api.llm",
-    "BuildContext": "eegbench.api.llm",
-    "ModelFiles": "eegbench.api.hub",
-    "prompt_text": "eegbench.api.llm",
-    "make_schedule": "eegbench.api.training",
-    "Metric": "eegbench.api.metric",
-    "CAPTIONS": "eegbench.api.metric",
-    "LOGITS": "eegbench.api.metric",
-    "EMBEDDINGS": "eegbench.api.metric",
-    "ATTRIBUTES": "eegbench.api.metric",
-    "Oracle": "eegbench.api.metric",
-    "PROTOCOL_PREFIX": "eegbench.api.metric",
-    "protocol_name": "eegbench.api.metric",
-    "output_key": "eegbench.api.metric",
+    "Target": "eegbench.contract.target",
+    "target_items": "eegbench.contract.target",
+    "EEGEncoder": "eegbench.contract.encoder",
+    "EncoderContext": "eegbench.contract.encoder",
+    "build_encoder": "eegbench.contract.encoder",
+    "CausalLM": "eegbench.contract.llm",
+    "BuildContext": "eegbench.contract.llm",
+    "ModelFiles": "eegbench.contract.hub",
+    "prompt_text": "eegbench.contract.llm",
+    "make_schedule": "eegbench.contract.training",
+    "Metric": "eegbench.contract.metric",
+    "CAPTIONS": "eegbench.contract.metric",
+    "LOGITS": "eegbench.contract.metric",
+    "EMBEDDINGS": "eegbench.contract.metric",
+    "ATTRIBUTES": "eegbench.contract.metric",
+    "Oracle": "eegbench.contract.metric",
+    "PROTOCOL_PREFIX": "eegbench.contract.metric",
+    "protocol_name": "eegbench.contract.metric",
+    "output_key": "eegbench.contract.metric",
     "atomic_write": "eegbench.io",
     "atomic_writer": "eegbench.io",
     "atomic_dir": "eegbench.io",
@@ -104,8 +114,8 @@ _EXPORTS: dict[str, str] = {
     "path_kind": "eegbench.io",
     "file_problem": "eegbench.io",
     "folder_problem": "eegbench.io",
-    "load_npy": "eegbench.api.npy",
-    "restricted_loads": "eegbench.api.npy",
+    "load_npy": "eegbench.contract.npy",
+    "restricted_loads": "eegbench.contract.npy",
     "task": "eegbench.progress",
     "log": "eegbench.progress",
     "warn": "eegbench.progress",
@@ -114,7 +124,7 @@ _EXPORTS: dict[str, str] = {
     "module_spec": "eegbench._compat",
 }
 
-_MODULES = {"hub": "eegbench.api.hub"}
+_MODULES = {"hub": "eegbench.contract.hub"}
 """Submodules exported as a namespace (``from eegbench.api import hub``)."""
 
 __all__ = sorted([*_EXPORTS, *_MODULES])
@@ -140,9 +150,9 @@ if TYPE_CHECKING:
 
     from eegbench._compat import ensure_torchvision_importable, module_spec
     from eegbench.api import hub
-    from eegbench.api.data import SPLITS, EEGData, read_caption_files
-    from eegbench.api.encoder import EEGEncoder, EncoderContext, build_encoder
-    from eegbench.api.errors import (
+    from eegbench.contract.data import SPLITS, EEGData, read_caption_files
+    from eegbench.contract.encoder import EEGEncoder, EncoderContext, build_encoder
+    from eegbench.contract.errors import (
         ConfigError,
         DataError,
         EegbenchError,
@@ -150,14 +160,14 @@ if TYPE_CHECKING:
         PluginError,
         UnknownNameError,
     )
-    from eegbench.api.hooks import Register, hookimpl, hookspec
-    from eegbench.api.hub import ModelFiles
-    from eegbench.api.llm import (
+    from eegbench.contract.hooks import Register, hookimpl, hookspec
+    from eegbench.contract.hub import ModelFiles
+    from eegbench.contract.llm import (
         BuildContext,
         CausalLM,
         prompt_text,
     )
-    from eegbench.api.metric import (
+    from eegbench.contract.metric import (
         ATTRIBUTES,
         CAPTIONS,
         EMBEDDINGS,
@@ -168,10 +178,19 @@ if TYPE_CHECKING:
         output_key,
         protocol_name,
     )
-    from eegbench.api.npy import load_npy, restricted_loads
-    from eegbench.api.registry import Entry, Param, Spec, did_you_mean, register_all
-    from eegbench.api.target import Target, target_items
-    from eegbench.api.training import make_schedule
+    from eegbench.contract.npy import load_npy, restricted_loads
+    from eegbench.contract.registry import (
+        Entry,
+        Param,
+        RandomWeights,
+        RunSeeded,
+        Spec,
+        did_you_mean,
+        register_all,
+        values_of,
+    )
+    from eegbench.contract.target import Target, target_items
+    from eegbench.contract.training import make_schedule
     from eegbench.data.preprocessing import (
         DatasetParams,
         Preprocess,

@@ -34,8 +34,8 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from eegbench.api.errors import ConfigError, EegbenchError
-from eegbench.api.registry import GROUPS, did_you_mean
+from eegbench.contract.errors import ConfigError, EegbenchError
+from eegbench.contract.registry import GROUPS, did_you_mean
 from eegbench.io import file_problem
 from eegbench.results.record import WHERE_KEYS, run_name
 

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from eegbench.api.errors import ConfigError, EegbenchError
 from eegbench.bench import Job, Task, run_job
+from eegbench.contract.errors import ConfigError, EegbenchError
 
 if TYPE_CHECKING:
     from eegbench.config import RunConfig

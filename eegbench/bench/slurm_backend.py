@@ -34,8 +34,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from eegbench.api.errors import ConfigError, EegbenchError
 from eegbench.bench import Job, Task, run_job
+from eegbench.contract.errors import ConfigError, EegbenchError
 
 COMMANDS = ("sbatch", "squeue", "scontrol")
 ENDED = {

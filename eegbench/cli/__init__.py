@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from eegbench import plugins
-from eegbench.api.errors import EegbenchError
-from eegbench.api.registry import KINDS
+from eegbench.contract.errors import EegbenchError
+from eegbench.contract.registry import KINDS
 from eegbench.progress import log_format, set_quiet
 
 if TYPE_CHECKING:
@@ -45,7 +45,7 @@ class PathOf(click.Path):
         self.want = want
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        from eegbench.api.errors import ConfigError
+        from eegbench.contract.errors import ConfigError
         from eegbench.io import path_kind
 
         kind = path_kind(value)
@@ -205,7 +205,7 @@ def run(
 
     cfg = None
     if resume_dir is not None:
-        from eegbench.api.errors import ConfigError
+        from eegbench.contract.errors import ConfigError
 
         if overrides or config_path or fast_dev_run or random_weights or tryout:
             raise ConfigError("--resume continues a run with its own config; drop the overrides.")
@@ -367,8 +367,8 @@ def list_plugins(fmt: str) -> None:
 @FORMAT
 def ls(kind: str | None, pattern: str | None, verbose: bool, fmt: str) -> None:
     """Registered items (to stdout): `eegbench ls encoders 'eeg*' -v`, `ls --format json`."""
-    from eegbench.api.errors import ConfigError
-    from eegbench.api.registry import did_you_mean
+    from eegbench.contract.errors import ConfigError
+    from eegbench.contract.registry import did_you_mean
 
     if kind is not None:
         kind = KIND_ALIASES.get(kind, kind)

@@ -493,8 +493,8 @@ def _run_suite(
 def _report_bench(suite: Suite, out: Path, result: BenchResult) -> None:
     """The suite's leaderboard (printed and written to ``out``) and what ran; an error when a
     configuration failed."""
-    from eegbench.api.errors import EegbenchError
     from eegbench.bench import leaderboard_options
+    from eegbench.contract.errors import EegbenchError
     from eegbench.report.leaderboard import leaderboard, write_outputs
 
     board = leaderboard([out], **leaderboard_options(suite))
@@ -518,7 +518,7 @@ def _check_backend_flags(
     backend: str, processes: int, ray_flags: dict[str, Any], slurm_flags: dict[str, Any]
 ) -> None:
     """Each backend's options only with that backend."""
-    from eegbench.api.errors import ConfigError
+    from eegbench.contract.errors import ConfigError
 
     shared = ("--cpus-per-run", "--gpus-per-run")
     for flag, value in ray_flags.items():

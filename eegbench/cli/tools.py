@@ -23,7 +23,7 @@ DEVICE = click.option(
 @DEVICE
 def caption(run_dir: str, trial: int, label: str | None, device: str | None) -> None:
     """Caption one test trial of a finished run with its saved weights, prompt and precision."""
-    from eegbench.api.errors import ConfigError
+    from eegbench.contract.errors import ConfigError
     from eegbench.tools.inference import load_run, require_captioner, trial_index
     from eegbench.train.generation import generate_captions
 
@@ -72,7 +72,7 @@ def inspect(run_dir: str, out: str | None, batch: int, device: str | None) -> No
     """Shapes, embeddings, prompt tokens, similarity and captions of a finished run."""
     import numpy as np
 
-    from eegbench.api.errors import DataError
+    from eegbench.contract.errors import DataError
     from eegbench.tools.diagnostics import inspect_run
     from eegbench.tools.inference import load_run
 

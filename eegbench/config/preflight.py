@@ -17,9 +17,9 @@ import shutil
 from pathlib import Path
 
 from eegbench import plugins
-from eegbench.api.errors import ConfigError
-from eegbench.api.registry import GROUPS
 from eegbench.config.schema import TRACKER_PACKAGES, RunConfig
+from eegbench.contract.errors import ConfigError
+from eegbench.contract.registry import GROUPS
 from eegbench.io import folder_problem
 
 MIN_FREE_MB = 200

@@ -32,15 +32,6 @@ from typing import Any
 import yaml
 
 from eegbench import plugins
-from eegbench.api.errors import ConfigError, UnknownNameError
-from eegbench.api.registry import (
-    GROUPS,
-    RandomWeights,
-    coerce,
-    did_you_mean,
-    params_of,
-    values_of,
-)
 from eegbench.config.schema import (
     CORE_GROUPS,
     DEFAULT_PLUGINS,
@@ -50,6 +41,15 @@ from eegbench.config.schema import (
     Settings,
     control_names,
     freeze,
+)
+from eegbench.contract.errors import ConfigError, UnknownNameError
+from eegbench.contract.registry import (
+    GROUPS,
+    RandomWeights,
+    coerce,
+    did_you_mean,
+    params_of,
+    values_of,
 )
 from eegbench.io import file_problem
 

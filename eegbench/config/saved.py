@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from eegbench.api.registry import GROUPS
+from eegbench.contract.registry import GROUPS
 
 
 @dataclass(frozen=True)

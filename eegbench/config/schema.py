@@ -21,7 +21,7 @@ from typing import Annotated, Any, Literal
 from annotated_types import Ge, Gt, Interval, Le, MinLen
 from pydantic import AfterValidator
 
-from eegbench.api.registry import GROUPS, RandomWeights, values_of
+from eegbench.contract.registry import GROUPS, RandomWeights, values_of
 
 Epochs = Annotated[int, Interval(ge=1, le=100_000)]
 BatchSize = Annotated[int, Interval(ge=1, le=1_000_000)]
@@ -324,8 +324,8 @@ TRACKER_PACKAGES: dict[str, str] = {
 
 def control_names(requested: tuple[str, ...] | list[str] | str) -> list[str]:
     """The control names ``eval.controls`` asks for (``all`` expanded); unknown ones raise."""
-    from eegbench.api.errors import ConfigError
-    from eegbench.api.registry import did_you_mean
+    from eegbench.contract.errors import ConfigError
+    from eegbench.contract.registry import did_you_mean
 
     requested = [requested] if isinstance(requested, str) else list(requested)
     names = list(CONTROLS) if "all" in requested else requested

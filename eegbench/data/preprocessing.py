@@ -23,8 +23,8 @@ from typing import Annotated, Any
 import numpy as np
 from annotated_types import Gt
 
-from eegbench.api.data import EEGData
-from eegbench.api.errors import ConfigError, DataError
+from eegbench.contract.data import EEGData
+from eegbench.contract.errors import ConfigError, DataError
 from eegbench.data.splits import SplitParams, apply_split, check_leakage, split_params_of
 
 CHUNK = 256

@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from eegbench.api.data import SPLITS, EEGData
-from eegbench.api.errors import ConfigError, DataError
+from eegbench.contract.data import SPLITS, EEGData
+from eegbench.contract.errors import ConfigError, DataError
 
 if TYPE_CHECKING:
     from eegbench.config.schema import Limits

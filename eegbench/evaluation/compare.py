@@ -24,9 +24,9 @@ from typing import Any
 
 import numpy as np
 
-from eegbench.api.errors import ConfigError, DataError, EegbenchError, UnknownNameError
-from eegbench.api.metric import CAPTIONS, Metric, output_key
 from eegbench.config.saved import SavedConfig
+from eegbench.contract.errors import ConfigError, DataError, EegbenchError, UnknownNameError
+from eegbench.contract.metric import CAPTIONS, Metric, output_key
 from eegbench.evaluation.predictions import COLUMNS, Predictions, read_predictions
 from eegbench.evaluation.scoring import build_metric
 from eegbench.evaluation.stats import (

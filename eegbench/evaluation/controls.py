@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from eegbench.api.data import EEGData
-from eegbench.api.errors import DataError
 from eegbench.config.schema import CONTROLS as CONFIG_CONTROLS
+from eegbench.contract.data import EEGData
+from eegbench.contract.errors import DataError
 
 if TYPE_CHECKING:
     from eegbench.train.device import Precision

@@ -23,13 +23,13 @@ import numpy as np
 import torch
 
 from eegbench import plugins
-from eegbench.api.data import EEGData
-from eegbench.api.errors import PluginError
-from eegbench.api.hub import ModelFiles
-from eegbench.api.metric import ATTRIBUTES, CAPTIONS, EMBEDDINGS, LOGITS, Metric, output_key
+from eegbench.checks import check_metric_values
 from eegbench.config import EvalConfig
 from eegbench.config.schema import control_names
-from eegbench.contracts import check_metric_values
+from eegbench.contract.data import EEGData
+from eegbench.contract.errors import PluginError
+from eegbench.contract.hub import ModelFiles
+from eegbench.contract.metric import ATTRIBUTES, CAPTIONS, EMBEDDINGS, LOGITS, Metric, output_key
 from eegbench.evaluation.controls import (
     CONTROLS,
     ENCODER_CONTROLS,

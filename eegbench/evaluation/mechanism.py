@@ -22,8 +22,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from eegbench.api.data import EEGData
-from eegbench.api.errors import DataError
+from eegbench.contract.data import EEGData
+from eegbench.contract.errors import DataError
 from eegbench.evaluation.stats import CI, bootstrap_ci
 
 BANDS: Mapping[str, tuple[float, float]] = {

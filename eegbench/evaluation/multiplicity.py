@@ -20,7 +20,7 @@ from collections.abc import Hashable, Iterable, Sequence
 
 import numpy as np
 
-from eegbench.api.errors import ConfigError
+from eegbench.contract.errors import ConfigError
 
 CORRECTIONS = ("holm", "bh")
 """Adjustments a leaderboard offers: Holm's step-down (default) or Benjamini-Hochberg."""

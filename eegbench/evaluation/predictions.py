@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from eegbench.api.errors import DataError
+from eegbench.contract.errors import DataError
 from eegbench.io import atomic_write, file_problem
 
 COLUMNS: dict[str, str] = {

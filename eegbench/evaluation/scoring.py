@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from eegbench import plugins
-from eegbench.api.errors import ConfigError, EegbenchError, PluginError, UnknownNameError
-from eegbench.api.metric import PROTOCOL_PREFIX, Metric, protocol_name
+from eegbench.contract.errors import ConfigError, EegbenchError, PluginError, UnknownNameError
+from eegbench.contract.metric import PROTOCOL_PREFIX, Metric, protocol_name
 from eegbench.evaluation.predictions import read_predictions
 from eegbench.io import atomic_write
 

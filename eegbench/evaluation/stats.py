@@ -14,7 +14,7 @@ Design (numpy only):
   vectorised ratio of resampled cluster sums to resampled cluster sizes. ``SentenceStats`` are
   per-trial sufficient statistics (BLEU's n-gram counts) summed per resample, cheap and exact.
   ``CorpusScores`` recompute any other metric through ``fn(indices) -> {output: value}``
-  (``Metric.resampler``, ``eegbench.api.metric``): correct, but as slow as the metric.
+  (``Metric.resampler``, ``eegbench.contract.metric``): correct, but as slow as the metric.
 - One bootstrap loop (``bootstrap_cis``) and one permutation loop (``paired_delta``,
   ``paired_permutation_test``) serve every kind, and one interval type (``CI``) carries every
   result. Every output of a metric is recomputed on the *same* resampled trials, so CIs of
@@ -46,8 +46,8 @@ from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import numpy as np
 
-from eegbench.api.errors import DataError
-from eegbench.api.metric import PER_TRIAL_CTX, Metric
+from eegbench.contract.errors import DataError
+from eegbench.contract.metric import PER_TRIAL_CTX, Metric
 
 IndexFn = Callable[[np.ndarray], Any]
 Values = Sequence[float] | np.ndarray

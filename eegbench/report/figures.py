@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from eegbench.api.errors import ConfigError
+from eegbench.contract.errors import ConfigError
 from eegbench.results.record import RunRecord
 from eegbench.results.rundir import RunDir
 

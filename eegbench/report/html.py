@@ -18,8 +18,8 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from eegbench.api.errors import ConfigError
 from eegbench.config.saved import SavedConfig
+from eegbench.contract.errors import ConfigError
 from eegbench.io import atomic_write
 from eegbench.report.leaderboard import Run, build, collect
 from eegbench.results.rundir import RunDir

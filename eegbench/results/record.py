@@ -24,8 +24,8 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
-from eegbench.api.errors import DataError, EegbenchError
-from eegbench.api.hub import ModelFiles
+from eegbench.contract.errors import DataError, EegbenchError
+from eegbench.contract.hub import ModelFiles
 from eegbench.data.trialcache import remembered_digest
 from eegbench.io import atomic_write
 from eegbench.results.rundir import RunDir

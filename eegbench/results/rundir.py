@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
-from eegbench.api.errors import EegbenchError
+from eegbench.contract.errors import EegbenchError
 from eegbench.io import _umask, atomic_write, path_kind, pid_alive
 
 PARTIAL = ".partial-"

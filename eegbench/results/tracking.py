@@ -31,7 +31,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from eegbench.api.errors import ConfigError
+from eegbench.contract.errors import ConfigError
 from eegbench.results.rundir import RunDir
 
 if TYPE_CHECKING:

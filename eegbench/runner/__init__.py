@@ -10,9 +10,9 @@ from contextlib import contextmanager, nullcontext
 from datetime import datetime, timezone
 from pathlib import Path
 
-from eegbench.api.errors import ConfigError
 from eegbench.config import RunConfig, build_config
 from eegbench.config.preflight import preflight
+from eegbench.contract.errors import ConfigError
 from eegbench.evaluation.harness import evaluate
 from eegbench.io import folder_problem
 from eegbench.progress import is_quiet, log, log_format, set_log_format, set_quiet

@@ -18,8 +18,8 @@ from typing import Any
 import torch
 
 from eegbench import __version__
-from eegbench.api.data import EEGData
 from eegbench.config import RunConfig, dump
+from eegbench.contract.data import EEGData
 from eegbench.data.splits import check_leakage
 from eegbench.evaluation.harness import Evaluated
 from eegbench.evaluation.predictions import Predictions, write_predictions

@@ -21,8 +21,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from eegbench.api.errors import DataError
-from eegbench.api.llm import CausalLM
+from eegbench.contract.errors import DataError
+from eegbench.contract.llm import CausalLM
 from eegbench.tools.inference import (
     LoadedRun,
     batch_inference_and_visualize,

@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from eegbench import plugins
-from eegbench.api.metric import Metric, output_key
-from eegbench.api.registry import GROUPS, Entry, Param, params_of
 from eegbench.config import CORE_GROUPS, DEFAULT_PLUGINS, Settings, benchmarks
+from eegbench.contract.metric import Metric, output_key
+from eegbench.contract.registry import GROUPS, Entry, Param, params_of
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "configuration.md"
 DISTRIBUTION = "eegbench"

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from eegbench.api.target import cache_path, embed_cached, target_items
+from eegbench.contract.target import cache_path, embed_cached, target_items
 from eegbench.train.parts import build_target, cache_dir, load_dataset
 
 

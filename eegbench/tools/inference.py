@@ -10,8 +10,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from eegbench.api.errors import ConfigError, DataError
 from eegbench.config import GenerationSettings, PromptConfig
+from eegbench.contract.errors import ConfigError, DataError
 from eegbench.io import folder_problem
 from eegbench.results.record import RunRecord
 from eegbench.results.rundir import RunDir

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from safetensors.torch import load_file
 
-from eegbench.api.errors import EegbenchError
+from eegbench.contract.errors import EegbenchError
 from eegbench.io import atomic_write, atomic_writer
 from eegbench.train.preemption import deferred
 

@@ -22,8 +22,8 @@ from typing import Any
 
 import torch
 
-from eegbench.api.errors import ConfigError
 from eegbench.config import DEVICE_PATTERN, RunConfig
+from eegbench.contract.errors import ConfigError
 from eegbench.progress import log
 
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}

@@ -24,7 +24,7 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-from eegbench.api.errors import ConfigError, EegbenchError
+from eegbench.contract.errors import ConfigError, EegbenchError
 from eegbench.train.device import Precision
 
 T = TypeVar("T")

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from safetensors.torch import save_file
 
-from eegbench.api.errors import ConfigError
+from eegbench.contract.errors import ConfigError
 from eegbench.progress import log
 from eegbench.results.record import Stage1Record, Stage2Record
 from eegbench.train.checkpoint import Checkpoint

@@ -8,8 +8,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from eegbench.api.llm import INSTRUCTION, CausalLM
 from eegbench.config import GenerationSettings, PromptConfig
+from eegbench.contract.llm import INSTRUCTION, CausalLM
 from eegbench.progress import task
 from eegbench.train.device import FP32, Precision, module_device
 from eegbench.train.model import EEGClassifier, Projector

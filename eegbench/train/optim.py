@@ -6,8 +6,8 @@ from collections.abc import Iterable
 
 import torch
 
-from eegbench.api.errors import ConfigError
-from eegbench.api.training import make_schedule
+from eegbench.contract.errors import ConfigError
+from eegbench.contract.training import make_schedule
 
 __all__ = ["apply_step", "make_optimizer", "make_schedule", "optimizer_step"]
 

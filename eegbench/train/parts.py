@@ -18,15 +18,15 @@ import numpy as np
 import torch
 
 from eegbench import plugins
-from eegbench.api.data import EEGData
-from eegbench.api.encoder import EncoderContext, build_encoder
-from eegbench.api.errors import ConfigError, PluginError
-from eegbench.api.hub import ModelFiles
-from eegbench.api.llm import BuildContext, CausalLM
-from eegbench.api.registry import RunSeeded
-from eegbench.api.target import Target, embed_cached, target_items, target_sources
+from eegbench.checks import check_dataset, check_encoder, check_targets, who
 from eegbench.config import PromptConfig, RunConfig, Stage2Config
-from eegbench.contracts import check_dataset, check_encoder, check_targets, who
+from eegbench.contract.data import EEGData
+from eegbench.contract.encoder import EncoderContext, build_encoder
+from eegbench.contract.errors import ConfigError, PluginError
+from eegbench.contract.hub import ModelFiles
+from eegbench.contract.llm import BuildContext, CausalLM
+from eegbench.contract.registry import RunSeeded
+from eegbench.contract.target import Target, embed_cached, target_items, target_sources
 from eegbench.data.splits import rehearsal_splits
 from eegbench.data.trialcache import trial_cache
 from eegbench.train.device import FP32, Precision, encoder_precision

@@ -30,9 +30,9 @@ from typing import Any
 
 import torch
 
-from eegbench.api.errors import ConfigError, PluginError
-from eegbench.api.llm import INSTRUCTION, CausalLM
 from eegbench.config import PromptConfig
+from eegbench.contract.errors import ConfigError, PluginError
+from eegbench.contract.llm import INSTRUCTION, CausalLM
 
 IGNORE = -100
 IMAGE = "<image>"

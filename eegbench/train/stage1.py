@@ -17,8 +17,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from eegbench.api.errors import EegbenchError
 from eegbench.config import Stage1Config
+from eegbench.contract.errors import EegbenchError
 from eegbench.train.checkpoint import Checkpoint
 from eegbench.train.device import FP32, Precision, module_device
 from eegbench.train.distributed import SINGLE, World

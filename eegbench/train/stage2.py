@@ -9,9 +9,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from eegbench.api.errors import EegbenchError
-from eegbench.api.llm import CausalLM
 from eegbench.config import PromptConfig, Stage2Config
+from eegbench.contract.errors import EegbenchError
+from eegbench.contract.llm import CausalLM
 from eegbench.train.checkpoint import Checkpoint
 from eegbench.train.device import FP32, Precision, module_device
 from eegbench.train.distributed import SINGLE, World

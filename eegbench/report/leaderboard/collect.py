@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from eegbench.api.errors import ConfigError
+from eegbench.contract.errors import ConfigError
 from eegbench.results.record import MetricValue, PairedDelta, RecordError, RunRecord
 from eegbench.results.rundir import RunDir
 

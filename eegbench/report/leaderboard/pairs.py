@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 from itertools import combinations
 from typing import TYPE_CHECKING, Any
 
-from eegbench.api.errors import ConfigError
 from eegbench.config.saved import SavedConfig
+from eegbench.contract.errors import ConfigError
 from eegbench.evaluation.compare import (
     RunPredictions,
     caption_metric_problem,

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from eegbench.api.errors import EegbenchError
+from eegbench.contract.errors import EegbenchError
 
 if TYPE_CHECKING:
     from eegbench.report.leaderboard.columns import Column

@@ -7,7 +7,7 @@ import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from eegbench.api.errors import ConfigError
+from eegbench.contract.errors import ConfigError
 from eegbench.io import atomic_write
 from eegbench.report import FORMATS
 from eegbench.report.leaderboard.collect import ORACLE

@@ -25,8 +25,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from eegbench.api.errors import ConfigError, EegbenchError
-from eegbench.api.registry import GROUPS, did_you_mean
+from eegbench.contract.errors import ConfigError, EegbenchError
+from eegbench.contract.registry import GROUPS, did_you_mean
 from eegbench.evaluation.multiplicity import adjust
 from eegbench.evaluation.stats import CI
 from eegbench.report.leaderboard.collect import ORACLE, Run, Skipped

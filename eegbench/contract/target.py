@@ -17,9 +17,9 @@ from typing import Protocol
 
 import numpy as np
 
-from eegbench.api.data import EEGData
-from eegbench.api.errors import DataError, PluginError
-from eegbench.api.hub import ModelFiles
+from eegbench.contract.data import EEGData
+from eegbench.contract.errors import DataError, PluginError
+from eegbench.contract.hub import ModelFiles
 from eegbench.io import atomic_write, atomic_writer, file_digest
 
 

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from eegbench.api.errors import ConfigError, PluginError, UnknownNameError
+from eegbench.contract.errors import ConfigError, PluginError, UnknownNameError
 
 GROUPS: dict[str, str] = {
     "dataset": "datasets",

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from eegbench.api.errors import DataError
+from eegbench.contract.errors import DataError
 from eegbench.io import folder_problem
 
 SPLITS = ("train", "val", "test")
@@ -214,14 +214,14 @@ class EEGData:
         volts when ``info["units"]`` says what they were in (z-scored data as they are), and
         start at ``info["tmin"]`` (default 0).
         """
-        from eegbench.api.export import to_epochs
+        from eegbench.contract.export import to_epochs
 
         return to_epochs(self, split)
 
     def torch_dataset(self, split: str | None = None) -> Any:
         """A ``torch.utils.data.Dataset`` of the trials (all, or those of ``split``), each
         item ``(x [C, T] float32 tensor, class index)``."""
-        from eegbench.api.torch_data import TrialDataset
+        from eegbench.contract.torch_data import TrialDataset
 
         return TrialDataset(self, split)
 

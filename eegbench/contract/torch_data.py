@@ -6,8 +6,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from eegbench.api.data import EEGData
-from eegbench.api.export import trial_indices
+from eegbench.contract.data import EEGData
+from eegbench.contract.export import trial_indices
 
 
 class TrialDataset(Dataset):

@@ -13,9 +13,9 @@ from typing import Any
 import numpy as np
 
 from eegbench import plugins
-from eegbench.api.errors import PluginError
-from eegbench.api.metric import output_direction
-from eegbench.api.registry import Entry
+from eegbench.contract.errors import PluginError
+from eegbench.contract.metric import output_direction
+from eegbench.contract.registry import Entry
 
 
 def who(entry: Entry) -> str:
@@ -28,8 +28,8 @@ def who(entry: Entry) -> str:
 
 def check_dataset(entry: Entry, data: Any) -> None:
     """A dataset returns an ``EEGData`` that passes ``validate()``."""
-    from eegbench.api.data import EEGData
-    from eegbench.api.errors import DataError
+    from eegbench.contract.data import EEGData
+    from eegbench.contract.errors import DataError
 
     if not isinstance(data, EEGData):
         raise PluginError(f"{who(entry)} returned {type(data).__name__}, not EEGData.")

@@ -9,9 +9,12 @@ A plugin module implements any of these with ``@eegbench.hookimpl`` and is liste
 ``register(Spec(name, factory, params=None, citation="", description="", preflight=None))``:
 ``factory`` is a callable or a lazy ``"module:attr"`` string (imported on first use, so heavy
 dependencies load only when the item is chosen); ``params`` is a dataclass whose fields are the
-item's typed parameters with their defaults (its ``__post_init__`` may check values; it runs when
-the config resolves); ``preflight`` (callable or ``"module:attr"``, kept light) maps the
-validated parameters to a list of problems known before any training (a missing program,
+item's typed parameters with their defaults (frozen: a resolved config holds the instance; its
+``__post_init__`` may check values, once, when the config resolves). The factory gets that
+validated instance where it declares a parameter of the params class (``def load(p:
+MyParams)``), else one keyword argument per field (``params`` written below). ``preflight``
+(callable or ``"module:attr"``, kept light) maps the validated params instance to a list of
+problems known before any training (a missing program,
 weights or optional extra), each one sentence saying how to fix it. ``Spec`` is the one place
 these fields are written: the built-ins keep one table of Specs per kind and call
 ``register_all(register, TABLE)``; the registry keeps each Spec in its ``Entry``. The keyword
@@ -33,12 +36,12 @@ Register = Callable[..., None]
 
 @hookspec
 def register_datasets(register: Register) -> None:
-    """Register dataset factories: ``factory(**params) -> EEGData``."""
+    """Register dataset factories: ``factory(params) -> EEGData``."""
 
 
 @hookspec
 def register_encoders(register: Register) -> None:
-    """Register EEG encoders: ``factory(n_chans, n_times, **params) -> nn.Module``.
+    """Register EEG encoders: ``factory(n_chans, n_times, params) -> nn.Module``.
 
     The module maps ``[B, C, T]`` to features ``[B, F]`` and exposes ``n_features`` (= F).
     It holds no task head: the core adds the embedding and classifier heads.
@@ -47,17 +50,17 @@ def register_encoders(register: Register) -> None:
 
 @hookspec
 def register_targets(register: Register) -> None:
-    """Register target embedders: ``factory(**params) -> Target`` (see ``eegbench.api.target``)."""
+    """Register target embedders: ``factory(params) -> Target`` (``eegbench.api.Target``)."""
 
 
 @hookspec
 def register_llms(register: Register) -> None:
-    """Register LLM backends: ``factory(ctx: BuildContext, **params) -> CausalLM``."""
+    """Register LLM backends: ``factory(ctx: BuildContext, params) -> CausalLM``."""
 
 
 @hookspec
 def register_metrics(register: Register) -> None:
-    """Register metrics and protocols: ``factory(**params) -> Metric`` (``eegbench.api.metric``).
+    """Register metrics and protocols: ``factory(params) -> Metric`` (``eegbench.api.Metric``).
 
     A metric's parameters are set as ``metrics.NAME.KEY=VALUE``; a protocol is named
     ``protocol:NAME``.

@@ -18,7 +18,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from eegbench.api.errors import MissingWeightsError
+from eegbench.contract.errors import MissingWeightsError
 
 PROBE_TIMEOUT = 3.0
 """Seconds the preflight waits for the hub before reporting it unreachable."""

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from eegbench.api.errors import DataError
+from eegbench.contract.errors import DataError
 
 _HOWTO = (
     "re-save it with plain arrays (np.save(path, array)) or a dict of lists/strings/numbers/"

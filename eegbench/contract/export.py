@@ -7,10 +7,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from eegbench.api.errors import DataError
+from eegbench.contract.errors import DataError
 
 if TYPE_CHECKING:
-    from eegbench.api.data import EEGData
+    from eegbench.contract.data import EEGData
 
 TO_VOLTS = {"V": 1.0, "SI": 1.0, "mV": 1e-3, "uV": 1e-6, "µV": 1e-6, "nV": 1e-9}
 """The factor from each ``info["units"]`` a dataset may declare to MNE's volts."""

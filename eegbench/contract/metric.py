@@ -42,7 +42,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from eegbench.api.hub import ModelFiles
+from eegbench.contract.hub import ModelFiles
 
 CAPTIONS = "captions"
 LOGITS = "logits"

@@ -15,9 +15,9 @@ from typing import Any
 
 import torch
 
-from eegbench.api import hub
-from eegbench.api.data import EEGData
-from eegbench.api.errors import ConfigError
+from eegbench.contract import hub
+from eegbench.contract.data import EEGData
+from eegbench.contract.errors import ConfigError
 
 
 @dataclass

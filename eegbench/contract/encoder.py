@@ -19,11 +19,11 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import nn
 
-from eegbench.api.errors import ConfigError, DataError
+from eegbench.contract.errors import ConfigError, DataError
 
 if TYPE_CHECKING:
-    from eegbench.api.data import EEGData
-    from eegbench.api.registry import Entry
+    from eegbench.contract.data import EEGData
+    from eegbench.contract.registry import Entry
 
 
 @dataclass(frozen=True)
