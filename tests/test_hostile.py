@@ -259,12 +259,12 @@ def test_results_json_only_in_published_folder(tmp_path, tiny):
 def test_disk_full_is_one_line_naming_the_path(tmp_path, tiny, monkeypatch):
     import errno
 
-    from eegbench.runner import phases
+    from eegbench.runner import steps
 
     def full(path, data):
         raise OSError(errno.ENOSPC, "No space left on device", str(path))
 
-    monkeypatch.setattr(phases, "atomic_write", full)
+    monkeypatch.setattr(steps, "atomic_write", full)
     result = CliRunner().invoke(cli, ["-q", "run", *tiny])
     line = _one_error_line(result)
     assert "config.yaml" in line and "disk is full" in line

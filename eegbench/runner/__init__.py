@@ -1,6 +1,7 @@
-"""``eegbench run``: one config end to end, in phases (``phases.py``): setup (data, targets,
-LLM), train (stage 1, stage 2), evaluate, record, commit. The run folder appears complete or not
-at all; an interrupted run resumes from its last checkpoint."""
+"""``eegbench run``: one config end to end, between typed values (``steps.py``): a ``Session``,
+the ``Parts`` (``build_parts``), their training (``fit``), the evaluation (``evaluate``) and the
+``RunRecord``. The run folder appears complete or not at all; an interrupted run resumes from its
+last checkpoint through the same path (``resume``); ``execute`` is what the command line calls."""
 
 from __future__ import annotations
 
@@ -29,7 +30,7 @@ from eegbench.results.rundir import (
     staged_run,
 )
 from eegbench.results.tracking import Tracker, tracking
-from eegbench.runner import phases
+from eegbench.runner import steps
 from eegbench.train.distributed import SINGLE, World, destroy_process_group, from_env, launch
 from eegbench.train.fit import fit
 from eegbench.train.preemption import Interrupted, stop_politely
@@ -191,12 +192,12 @@ def _run(
     """The run between its typed values: a session, the parts, their training, the evaluation
     and the record. ``staged`` (the run folder) is None on the ranks other than 0, which stop
     after training and write nothing; ``tracker`` receives every epoch and the finished run."""
-    session = phases.start(cfg, world, staged)
-    parts = phases.build(cfg, session, staged)
+    session = steps.start(cfg, world, staged)
+    parts = steps.build(cfg, session, staged)
     trained = fit(parts, session.fitting(tracker.on_epoch if tracker is not None else None))
     if staged is None or session.run is None:
         return None
     with session.timer.stage("evaluation"):
         evaluated = evaluate(parts)
-    phases.write_predictions_files(parts, evaluated, session.run)
-    return phases.commit(phases.record(parts, session, trained, evaluated), staged, tracker)
+    steps.write_predictions_files(parts, evaluated, session.run)
+    return steps.commit(steps.record(parts, session, trained, evaluated), staged, tracker)

@@ -1,4 +1,4 @@
-"""The phases of ``eegbench run`` between its typed values: start (a ``Session``), build
+"""The steps of ``eegbench run`` between its typed values: start (a ``Session``), build
 (``Parts``), fit (``Trained``, every rank), evaluate (``Evaluated``), record (``RunRecord``),
 commit.
 
