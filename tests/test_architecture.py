@@ -123,23 +123,50 @@ def test_the_layer_check_catches_an_upward_import(tmp_path):
     ini.write_text(
         "[importlinter]\nroot_package = eegbench\nexclude_type_checking_imports = true\n\n"
         "[importlinter:contract:swapped]\nname = swapped\ntype = layers\n"
-        "layers =\n    eegbench.api\n    eegbench.bench\n"
+        "layers =\n    eegbench.contract\n    eegbench.bench\n"
     )
     res = _lint_imports(str(ini))
     assert res.returncode != 0
-    assert "eegbench.bench is not allowed to import eegbench.api" in res.stdout
+    assert "eegbench.bench is not allowed to import eegbench.contract" in res.stdout
 
 
-def test_the_plugin_contract_reexports_nothing_from_the_core():
-    """``eegbench.api`` names its lazy re-exports as strings, which import-linter cannot see:
-    none may come from ``train``, ``config`` or any layer above the contract (the dataset
-    helpers of ``eegbench.data`` are the one documented exception)."""
+def _facade_imports(submodules: dict[str, str]) -> dict[str, str]:
+    """``name -> module`` of the static imports in ``eegbench.api``'s ``TYPE_CHECKING`` block
+    (for a name in ``submodules``, imported as a module: the module itself)."""
+    tree = ast.parse((ROOT / "eegbench" / "api" / "__init__.py").read_text(encoding="utf-8"))
+    found = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and getattr(node.test, "id", "") == "TYPE_CHECKING":
+            for stmt in ast.walk(node):
+                if isinstance(stmt, ast.ImportFrom) and stmt.module:
+                    for alias in stmt.names:
+                        module = (
+                            f"{stmt.module}.{alias.name}" if alias.name == "hub" else stmt.module
+                        )
+                        found[alias.asname or alias.name] = module
+    return found
+
+
+def test_the_plugin_facade_names_each_export_where_tools_see_it():
+    """``eegbench.api`` loads its names lazily (no torch on ``import eegbench.api``); each is
+    also imported statically in its ``TYPE_CHECKING`` block, from the module it loads it from,
+    so that type checkers, IDEs and import-linter see the façade's real dependencies."""
     import eegbench.api
 
-    allowed = ("eegbench.api.", "eegbench.data.", "eegbench.progress", "eegbench.io")
-    allowed += ("eegbench._compat", "annotated_types")
-    modules = set(eegbench.api._EXPORTS.values())
-    assert modules and all(m.startswith(allowed) for m in modules), sorted(modules)
+    lazy = {**eegbench.api._EXPORTS, **eegbench.api._MODULES}
+    assert _facade_imports(eegbench.api._MODULES) == lazy
+
+
+def test_no_module_of_eegbench_imports_the_plugin_facade():
+    """The core imports the contract's modules (``eegbench.contract``), never the façade the
+    plugins import (import-linter holds it at the top; this names the file if it breaks)."""
+    bad = []
+    for path in sorted((ROOT / "eegbench").rglob("*.py")):
+        rel = path.relative_to(ROOT).as_posix()
+        if rel.startswith("eegbench/api/") or rel == "eegbench/__init__.py":
+            continue
+        bad += [f"{rel}:{n}" for n, m in _imports(path) if m == "eegbench.api"]
+    assert not bad, bad
 
 
 MAX_FUNCTION_LINES = 60

@@ -149,7 +149,7 @@ if TYPE_CHECKING:
     from annotated_types import Ge, Gt, Interval, Le, Lt
 
     from eegbench._compat import ensure_torchvision_importable, module_spec
-    from eegbench.api import hub
+    from eegbench.contract import hub
     from eegbench.contract.data import SPLITS, EEGData, read_caption_files
     from eegbench.contract.encoder import EEGEncoder, EncoderContext, build_encoder
     from eegbench.contract.errors import (
