@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from eegbench_example.plugin import TCNParams
+
 
 class ResidualBlock(nn.Module):
     """Two dilated temporal convs with batch norm, ELU and dropout, plus a skip connection."""
@@ -30,24 +32,16 @@ class ResidualBlock(nn.Module):
 class TemporalConvNet(nn.Module):
     """``[B, C, T]`` -> ``[B, hidden]``: a 1x1 channel mix, residual dilated blocks, time mean.
 
-    The core adds the embedding and classifier heads on top of ``n_features`` features.
+    The core adds the embedding and classifier heads on top of ``n_features`` features. It gets
+    its validated parameters as one ``TCNParams`` (it declares a parameter of that class).
     """
 
-    def __init__(
-        self,
-        n_chans: int,
-        n_times: int,
-        *,
-        hidden: int,
-        kernel: int,
-        levels: int,
-        dropout: float,
-    ) -> None:
+    def __init__(self, n_chans: int, n_times: int, p: TCNParams) -> None:
         super().__init__()
-        self.n_features = hidden
-        self.mix = nn.Conv1d(n_chans, hidden, 1)
+        self.n_features = p.hidden
+        self.mix = nn.Conv1d(n_chans, p.hidden, 1)
         self.blocks = nn.Sequential(
-            *(ResidualBlock(hidden, kernel, 2**i, dropout) for i in range(levels))
+            *(ResidualBlock(p.hidden, p.kernel, 2**i, p.dropout) for i in range(p.levels))
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

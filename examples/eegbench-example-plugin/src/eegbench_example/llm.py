@@ -16,6 +16,7 @@ import numpy as np
 from eegbench_plugins.llms.hf_loading import load_pretrained
 
 from eegbench.api import BuildContext, CausalLM, DataError, atomic_dir, prompt_text
+from eegbench_example.plugin import WordLMParams
 
 SPECIAL = ("<pad>", "<unk>", "<eos>")
 
@@ -30,20 +31,23 @@ def _texts(ctx: BuildContext) -> list[str]:
     return [prompt_text(data.class_names[c], data.captions[i]) for i, c in zip(images, labels)]
 
 
-def build_wordlm(ctx: BuildContext, *, n_embd: int, n_head: int, steps: int, lr: float) -> CausalLM:
+def build_wordlm(ctx: BuildContext, p: WordLMParams) -> CausalLM:
+    """The word-level LM of the training captions, trained once and cached by content."""
     texts = _texts(ctx)
-    key = json.dumps({"texts": texts, "n_embd": n_embd, "steps": steps, "lr": lr, "s": ctx.seed})
+    key = json.dumps(
+        {"texts": texts, "n_embd": p.n_embd, "steps": p.steps, "lr": p.lr, "s": ctx.seed}
+    )
     folder = (
         Path(ctx.cache_dir).expanduser()
         / "llms"
         / ("example-wordlm-" + hashlib.sha256(key.encode()).hexdigest()[:16])
     )
     if not (folder / "config.json").exists():
-        atomic_dir(folder, lambda tmp: _train(texts, tmp, n_embd, n_head, steps, lr, ctx.seed))
+        atomic_dir(folder, lambda tmp: _train(texts, tmp, p, ctx.seed))
     return load_pretrained(str(folder))
 
 
-def _train(texts: list[str], out: Path, n_embd: int, n_head: int, steps: int, lr: float, seed: int):
+def _train(texts: list[str], out: Path, p: WordLMParams, seed: int) -> None:
     from eegbench.api import ensure_torchvision_importable
 
     ensure_torchvision_importable()  # transformers imports torchvision, broken in some installs
@@ -63,18 +67,18 @@ def _train(texts: list[str], out: Path, n_embd: int, n_head: int, steps: int, lr
     config = GPT2Config(
         vocab_size=len(tok),
         n_positions=64,
-        n_embd=n_embd,
+        n_embd=p.n_embd,
         n_layer=1,
-        n_head=n_head,
+        n_head=p.n_head,
         bos_token_id=tok.eos_token_id,
         eos_token_id=tok.eos_token_id,
     )
     model = GPT2LMHeadModel(config)
     enc = tok([t + "<eos>" for t in texts], padding=True, return_tensors="pt")
     labels = enc["input_ids"].masked_fill(enc["attention_mask"] == 0, -100)
-    opt = torch.optim.AdamW(model.parameters(), lr=lr)
+    opt = torch.optim.AdamW(model.parameters(), lr=p.lr)
     model.train()
-    for _ in range(steps):
+    for _ in range(p.steps):
         loss = model(**enc, labels=labels).loss
         opt.zero_grad()
         loss.backward()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from eegbench.api import CAPTIONS, Metric
+from eegbench_example.plugin import DistinctParams
 
 
 def distinct_n(captions: list[str], n: int, lowercase: bool = True) -> float:
@@ -28,8 +29,8 @@ class Distinct(Metric):
     outputs = {"distinct_1": True, "distinct_2": True}
     requires = (CAPTIONS,)
 
-    def __init__(self, *, lowercase: bool) -> None:
-        self.lowercase = lowercase
+    def __init__(self, p: DistinctParams) -> None:
+        self.lowercase = p.lowercase
 
     def compute(
         self, predictions: list[str], references: list[str], **ctx: Any

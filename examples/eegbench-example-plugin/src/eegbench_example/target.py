@@ -11,6 +11,8 @@ import re
 
 import numpy as np
 
+from eegbench_example.plugin import BagOfWordsParams
+
 WORD = re.compile(r"[a-z0-9']+")
 
 
@@ -19,13 +21,13 @@ class BagOfWords:
 
     modality = "text"
 
-    def __init__(self, *, dim: int) -> None:
+    def __init__(self, p: BagOfWordsParams) -> None:
         from eegbench.api import ConfigError
 
-        if dim < 2:
-            raise ConfigError(f"target.dim={dim} must be >= 2.")
-        self.dim = dim
-        self.cache_key = f"example-bow-v1-{dim}"  # changes whenever the embedding would
+        if p.dim < 2:
+            raise ConfigError(f"target.dim={p.dim} must be >= 2.")
+        self.dim = p.dim
+        self.cache_key = f"example-bow-v1-{p.dim}"  # changes whenever the embedding would
 
     def _slot(self, word: str) -> tuple[int, float]:
         h = int.from_bytes(hashlib.md5(word.encode(), usedforsecurity=False).digest()[:8], "little")
