@@ -1,8 +1,9 @@
 """Built-in dataset plugins: one table, ``DATASETS``, declares each of them once.
 
-Each module holds a loader ``(**params) -> EEGData`` and its params dataclass; loaders are
-lazy ``module:attr`` strings, and the modules import only numpy and ``eegbench.api`` (readers
-such as MNE load when a dataset is built).
+Each module holds its params dataclass and a loader that takes the validated instance
+(``load_cvpr40(p: CVPR40Params) -> EEGData``); loaders are lazy ``module:attr`` strings, and
+the modules import only numpy and ``eegbench.api`` (readers such as MNE load when a dataset is
+built).
 """
 
 from __future__ import annotations

@@ -7,8 +7,8 @@ Besides ``compute``, metrics whose value is a mean over caption pairs implement 
 (per-sentence n-gram counts that sum to the corpus counts), the optional capabilities that
 ``eegbench.api.Metric`` declares; bootstrap CIs and paired tests use them without
 re-tokenising. Parameters (with their defaults and value checks) are declared once, by the
-params dataclasses in ``eegbench_plugins.metrics``; the registry passes every value as a
-keyword argument.
+params dataclasses in ``eegbench_plugins.metrics``; these classes take no params instance, so the
+registry passes each field as a keyword argument.
 """
 
 from __future__ import annotations
