@@ -99,9 +99,9 @@ def test_entry_validates_types_and_keys():
     e = Entry("encoders", Spec("x", lambda **kw: kw, _P))
     assert e.build(width="4") == {"width": 4, "rate": 0.5}
     with pytest.raises(ConfigError, match="expected int"):
-        e.validate({"width": "wide"})
+        e.parse({"width": "wide"})
     with pytest.raises(ConfigError, match="no parameter 'widht'.*Did you mean 'width'"):
-        e.validate({"widht": 2})
+        e.parse({"widht": 2})
 
 
 def test_lazy_factory_is_imported_on_use_only():

@@ -369,6 +369,7 @@ def test_clip_pretrained_tag_is_fetched_through_open_clip_and_pinned(
     from eegbench_plugins.targets import clip_preflight
     from eegbench_plugins.targets.clip import open_clip_module
 
+    from eegbench import plugins
     from tests.hub_server import HubServer, go_online
 
     oc = open_clip_module()
@@ -384,7 +385,8 @@ def test_clip_pretrained_tag_is_fetched_through_open_clip_and_pinned(
         server.hub.repo("lab/tiny-clip-tag").push(repo)  # main moved on; the old commit pinned
         go_online(monkeypatch, server.url, tmp_path / "hf")
         params = {"model": f"{TINY}:lab", "weights_dir": "", "model_config": "", "revision": old}
-        assert clip_preflight({**params, "random_weights": False}) == []  # the hub answers
+        clip = plugins.get("targets", "clip")
+        assert clip_preflight(clip.parse({**params, "random_weights": False})) == []  # hub answers
         assert not (tmp_path / "hf").exists()  # the preflight fetches nothing
         target = build("clip", model=f"{TINY}:lab", normalize=True, revision=old)
         np.testing.assert_allclose(target.embed(tiny["images"]), tiny["ref_img"], atol=1e-5)

@@ -236,25 +236,30 @@ class Entry:
             ) from e
         return obj
 
+    def instance(self, params: Any, where: str | None = None) -> Any:
+        """``params`` as the item's params instance: an instance as it is, a mapping of values
+        (a saved run's, a script's) validated by ``parse``."""
+        return self.parse(params, where) if isinstance(params, Mapping) else params
+
     def provides(self, params: Any) -> frozenset[str] | None:
         """Which of ``DATA_KINDS`` the item's data may carry with these parameters (its params
-        instance, from ``parse``; None: not declared, or not knowable before loading)."""
+        instance, or values; None: not declared, or not knowable before loading)."""
         if self.spec.provides is None:
             return None
-        kinds = self._resolve(self.spec.provides)(params)
+        kinds = self._resolve(self.spec.provides)(self.instance(params))
         return None if kinds is None else frozenset(kinds)
 
     def needs(self, params: Any) -> frozenset[str]:
         """Which of ``DATA_KINDS`` the item needs from the data with these parameters."""
         if self.spec.needs is None:
             return frozenset()
-        return frozenset(self._resolve(self.spec.needs)(params))
+        return frozenset(self._resolve(self.spec.needs)(self.instance(params)))
 
     def check(self, params: Any, where: str | None = None) -> list[str]:
         """The declared preflight's problems for these parameters, each naming the item."""
         if self.preflight is None:
             return []
-        problems = self._resolve(self.preflight)(params)
+        problems = self._resolve(self.preflight)(self.instance(params, where))
         return [f"{where or self.kind[:-1]} {self.name!r}: {p}" for p in problems]
 
     def param_list(self) -> list[Param]:
@@ -284,8 +289,9 @@ class Entry:
 
     def make(self, params: Any, *args: Any, **context: Any) -> Any:
         """Call the factory with ``args``, ``context`` and the validated ``params`` (from
-        ``parse``): as the instance where the factory declares a parameter of the params
-        class, else as keyword arguments, one per field."""
+        ``parse``; a mapping of values is parsed first): as the instance where the factory
+        declares a parameter of the params class, else as keyword arguments, one per field."""
+        params = self.instance(params)
         factory = self.load()
         if params is not None and takes_params(factory, self.params):
             return factory(*args, params, **context)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -16,10 +17,13 @@ from eegbench.io import atomic_write
 
 
 def build_metric(name: str, params: Any = None) -> Metric:
-    """The metric plugin ``name`` built with ``params`` (its params instance, as a resolved
-    config holds it; None: its defaults)."""
+    """The metric plugin ``name`` built with ``params``: its params instance, as a resolved
+    config holds it, or a mapping of values as a saved run records them (validated here);
+    None: its defaults."""
     entry = plugins.get("metrics", name)
-    metric = entry.make(entry.parse({}) if params is None else params)
+    if params is None or isinstance(params, Mapping):
+        params = entry.parse(dict(params or {}), where=f"metrics.{name}")
+    metric = entry.make(params)
     if not isinstance(metric, Metric):
         raise PluginError(
             f"metric {name!r} (plugin {entry.plugin!r}) built a {type(metric).__name__}, not an "
