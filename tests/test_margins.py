@@ -27,6 +27,7 @@ from eegbench.evaluation.controls import (
 )
 from eegbench.evaluation.harness import headroom
 from eegbench.evaluation.predictions import read_predictions
+from eegbench.results.record import MetricValue
 from eegbench.train.parts import load_dataset
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -63,7 +64,7 @@ def test_default_controls_isolate_the_eeg_on_every_run():
 
 
 def _row(**values: float) -> dict:
-    return {k: {"value": v, "higher_is_better": True} for k, v in values.items()}
+    return {k: MetricValue(value=v, higher_is_better=True) for k, v in values.items()}
 
 
 def test_headroom_runs_from_the_label_only_floor_to_the_ceiling():
@@ -74,8 +75,9 @@ def test_headroom_runs_from_the_label_only_floor_to_the_ceiling():
     # rouge_l: the ceiling ties the floor; hit_colour: below it; top1: not scored by both
     assert got == pytest.approx({"bleu_4": 0.5, "meteor": 1.5})
     assert headroom(floor, floor, ceiling) == {"bleu_4": 0.0, "meteor": 0.0}
-    lower = {"loss": {"value": 2.0, "higher_is_better": False}}
-    assert headroom(lower, {"loss": {"value": 4.0}}, {"loss": {"value": 0.0}}) == {"loss": 0.5}
+    lower = {"loss": MetricValue(value=2.0, higher_is_better=False)}
+    floor, ceiling = {"loss": MetricValue(value=4.0)}, {"loss": MetricValue(value=0.0)}
+    assert headroom(lower, floor, ceiling) == {"loss": 0.5}
 
 
 @pytest.mark.slow
