@@ -198,3 +198,29 @@ def test_a_registration_has_one_spelling(fresh_plugins):
         register("c", dict, _P)  # the fields after the factory are named
     with pytest.raises(PluginError, match="pass a Spec alone"):
         register(spec, dict)
+
+
+def _by_instance(n: int, p: _P) -> tuple[int, _P]:  # a postponed annotation (a string)
+    return n, p
+
+
+def _by_keywords(n: int, width: int = 0, rate: float = 0.0) -> tuple[int, int, float]:
+    return n, width, rate
+
+
+def test_a_factory_gets_its_params_instance_or_its_fields_as_keywords():
+    """Validated once (``parse``), the instance reaches a factory that declares a parameter of
+    the params class (also through ``functools.partial``); any other factory gets the fields
+    as keywords. Nothing re-validates."""
+    import functools
+
+    params = Entry("encoders", Spec("i", _by_instance, _P)).parse({"width": "4"})
+    assert params == _P(4, 0.5)
+    n, got = Entry("encoders", Spec("i", _by_instance, _P)).make(params, 7)
+    assert n == 7 and got is params  # the same object: nothing rebuilt it
+    bound = Entry("encoders", Spec("p", functools.partial(_by_instance, 1), _P))
+    assert bound.make(params) == (1, params)
+    assert Entry("encoders", Spec("k", _by_keywords, _P)).make(params, 7) == (7, 4, 0.5)
+    # a mapping of values (a saved run's) is validated on the way in
+    with pytest.raises(ConfigError, match="expected int"):
+        Entry("encoders", Spec("k", _by_keywords, _P)).make({"width": "wide"}, 7)

@@ -6,6 +6,7 @@ import dataclasses
 import difflib
 import fnmatch
 import importlib
+import inspect
 import types
 import typing
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -311,16 +312,21 @@ def values_of(params: Any) -> dict[str, Any]:
 
 
 def takes_params(factory: Callable[..., Any], params_cls: type | None) -> bool:
-    """Whether ``factory`` (a function, or a class by its ``__init__``) declares a parameter
-    annotated with ``params_cls``: it then gets the params instance itself."""
+    """Whether ``factory`` (a function, a class by its ``__init__``, or a ``functools.partial``
+    of one) declares a parameter annotated with ``params_cls`` (the class, or its name as a
+    postponed annotation): it then gets the params instance itself."""
     if params_cls is None:
         return False
-    target = factory.__init__ if isinstance(factory, type) else factory
     try:
-        hints = typing.get_type_hints(target)
-    except Exception:  # an annotation that does not resolve: the factory takes keywords
+        signature = inspect.signature(factory)
+    except (TypeError, ValueError):  # builtins without a signature
         return False
-    return any(hint is params_cls for name, hint in hints.items() if name != "return")
+    name = params_cls.__name__
+    for param in signature.parameters.values():
+        ann = param.annotation
+        if ann is params_cls or (isinstance(ann, str) and ann.split(".")[-1] == name):
+            return True
+    return False
 
 
 @typing.runtime_checkable

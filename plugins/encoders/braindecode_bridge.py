@@ -114,15 +114,14 @@ def build(
     model: str,
     n_chans: int,
     n_times: int,
+    p: BraindecodeParams = BraindecodeParams(),
     *,
     context: EncoderContext | None = None,
-    **params: Any,
 ) -> Any:
     """Build braindecode model ``model`` as an encoder (``[B, C, T]`` -> ``[B, n_outputs]``),
     with the data's sampling rate and channel names (``chs_info``) when the context has them."""
     from eegbench_plugins.encoders.braindecode_encoder import BraindecodeEncoder
 
-    p = BraindecodeParams(**params)
     cls = getattr(models_module(), model, None)
     if cls is None:
         raise ConfigError(f"braindecode has no model {model!r}; see `eegbench ls encoders`.")

@@ -7,8 +7,6 @@ Small inputs: the temporal kernel and the average pool shrink to the time steps 
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 import torch.nn.functional as F
 from eegbench_plugins.encoders.common import fit_pool, out_len
@@ -70,10 +68,14 @@ class EEGConformer(EEGEncoder):
     a transformer over the pooled time steps; features ``[B, n_tokens * n_filters]``."""
 
     def __init__(
-        self, n_chans: int, n_times: int, *, context: EncoderContext | None = None, **params: Any
+        self,
+        n_chans: int,
+        n_times: int,
+        p: ConformerParams = ConformerParams(),
+        *,
+        context: EncoderContext | None = None,
     ) -> None:
         super().__init__(n_chans, n_times, context=context)
-        p = ConformerParams(**params)
         if p.n_filters % p.heads:
             raise ConfigError(
                 f"conformer: heads={p.heads} must divide n_filters={p.n_filters}; "

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 from eegbench_plugins.encoders.params import LinearParams
 from torch import nn
@@ -15,10 +13,14 @@ class LinearEncoder(EEGEncoder):
     """Features = ``x.flatten(1)`` (``C*T`` of them), or ``Linear(C*T -> out_features)``."""
 
     def __init__(
-        self, n_chans: int, n_times: int, *, context: EncoderContext | None = None, **params: Any
+        self,
+        n_chans: int,
+        n_times: int,
+        p: LinearParams = LinearParams(),
+        *,
+        context: EncoderContext | None = None,
     ) -> None:
         super().__init__(n_chans, n_times, context=context)
-        p = LinearParams(**params)
         self.params = p
         d = n_chans * n_times
         self.proj = nn.Linear(d, p.out_features) if p.out_features > 0 else None

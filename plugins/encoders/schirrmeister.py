@@ -5,8 +5,6 @@ Small inputs: kernels and pools shrink to the time steps left, so every T >= 1 b
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 from eegbench_plugins.encoders.common import fit_pool, out_len
 from eegbench_plugins.encoders.params import DeepParams, ShallowParams
@@ -19,10 +17,14 @@ class ShallowFBCSPNet(EEGEncoder):
     """Temporal conv, spatial conv, BN, square, mean pool, log, dropout (FBCSP-like power)."""
 
     def __init__(
-        self, n_chans: int, n_times: int, *, context: EncoderContext | None = None, **params: Any
+        self,
+        n_chans: int,
+        n_times: int,
+        p: ShallowParams = ShallowParams(),
+        *,
+        context: EncoderContext | None = None,
     ) -> None:
         super().__init__(n_chans, n_times, context=context)
-        p = ShallowParams(**params)
         self.params = p
         k = min(p.kernel_length, n_times)
         t = out_len(n_times, k)
@@ -45,10 +47,14 @@ class Deep4Net(EEGEncoder):
     """Four conv-max-pool blocks (split temporal/spatial first conv), ELU, batch norm."""
 
     def __init__(
-        self, n_chans: int, n_times: int, *, context: EncoderContext | None = None, **params: Any
+        self,
+        n_chans: int,
+        n_times: int,
+        p: DeepParams = DeepParams(),
+        *,
+        context: EncoderContext | None = None,
     ) -> None:
         super().__init__(n_chans, n_times, context=context)
-        p = DeepParams(**params)
         self.params = p
         t = n_times
         blocks: list[nn.Module] = []
