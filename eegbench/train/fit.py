@@ -72,7 +72,7 @@ def fit_encoder(parts: Parts, how: Fitting) -> Stage1Record:
     data = parts.data
     tr, va = data.splits["train"], data.splits["val"]
     if parts.rng is not None:
-        torch.set_rng_state(parts.rng.encoder)
+        parts.rng.encoder.restore()
     result = train_stage1(
         parts.model, data.X[tr], data.y[tr], parts.targets[data.image[tr]], data.X[va],
         data.y[va], parts.config.stage1, how.generator, how.checkpoint,
@@ -89,7 +89,7 @@ def fit_projector(parts: Parts, how: Fitting) -> Stage2Record:
     """Train the projector on each configured phase (``stage2.phases``); returns its record."""
     assert parts.llm is not None and parts.projector is not None
     if parts.rng is not None:
-        torch.set_rng_state(parts.rng.projector)
+        parts.rng.projector.restore()
     data, s2 = parts.data, parts.config.stage2
     tr = data.splits["train"]
     phases, filtered = [], None

@@ -34,12 +34,31 @@ from eegbench.train.model import EEGClassifier, Projector
 
 
 @dataclass(frozen=True)
-class InitRNG:
-    """The torch RNG states the seeded initialisations left: where stage 1 (``encoder``) and
-    stage 2 (``projector``) start drawing (dropout), whatever was built in between."""
+class RNGState:
+    """torch's global RNG states: the CPU generator's and, on a CUDA run, each GPU's (which
+    ``torch.manual_seed`` seeds too and dropout on the GPU draws from)."""
 
-    encoder: torch.Tensor
-    projector: torch.Tensor
+    cpu: torch.Tensor
+    cuda: tuple[torch.Tensor, ...] = ()
+
+    @classmethod
+    def now(cls, device: torch.device) -> RNGState:
+        cuda = tuple(torch.cuda.get_rng_state_all()) if device.type == "cuda" else ()
+        return cls(torch.get_rng_state(), cuda)
+
+    def restore(self) -> None:
+        torch.set_rng_state(self.cpu)
+        if self.cuda:
+            torch.cuda.set_rng_state_all(list(self.cuda))
+
+
+@dataclass(frozen=True)
+class InitRNG:
+    """The RNG states the seeded initialisations left: where stage 1 (``encoder``) and stage 2
+    (``projector``) start drawing (dropout), whatever was built in between."""
+
+    encoder: RNGState
+    projector: RNGState
 
 
 @dataclass
@@ -223,9 +242,9 @@ def build_parts(
             check_context(cfg, llm)
     with step("model"):
         model = build_model(cfg, data, dim).to(precision.device)
-        encoder_rng = torch.get_rng_state()
+        encoder_rng = RNGState.now(precision.device)
         projector = build_projector(cfg, dim, llm)
-        projector_rng = torch.get_rng_state()
+        projector_rng = RNGState.now(precision.device)
     if projector is not None:
         projector = projector.to(precision.device)
     return Parts(
